@@ -1,0 +1,44 @@
+# BankBridge developer entry points. `make dev` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test lint bench requirements package clean install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole local stack on 127.0.0.1 (Ctrl-C stops everything).
+dev: $(STAMP)
+	$(BIN)/python -m infra.local.stack
+
+## Lint, then run every test: unit, integration (moto), contract and end-to-end.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Benchmarks: cold import ratio and webhook ack path cost; writes BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.run
+
+## Regenerate requirements.txt (what Chalice packages) from pyproject.toml.
+requirements: $(STAMP)
+	$(BIN)/python -m infra.requirements --write
+
+## Build the single SAM stack: Chalice's template merged with infra/template.json.
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage prod --out build/package
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

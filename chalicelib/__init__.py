@@ -1,0 +1,1 @@
+"""BankBridge: a serverless bridge between messaging apps and open-banking APIs."""

@@ -1,0 +1,1 @@
+"""DynamoDB access: the key schema in one place, and one typed repository per item kind."""
