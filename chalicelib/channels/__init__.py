@@ -1,0 +1,1 @@
+"""Messaging channels: one subpackage per platform, all speaking the canonical models."""

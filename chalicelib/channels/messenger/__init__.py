@@ -1,0 +1,3 @@
+"""Facebook Messenger: webhook verification and parsing, Send API rendering and delivery."""
+
+CHANNEL = "messenger"

@@ -1,0 +1,52 @@
+"""Webhook authenticity for Messenger: the GET handshake and `X-Hub-Signature-256`.
+
+Meta signs the *escaped* JSON it sends with HMAC-SHA256 keyed by the app secret,
+so the digest is computed over the raw body bytes exactly as received, never over
+re-serialised JSON. Only the SHA-256 header is accepted: the legacy SHA-1
+`X-Hub-Signature` is weaker and Meta sends both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+_SIGNATURE_FORMAT = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
+def sign(app_secret: str, body: bytes) -> str:
+    """Return the header value Meta would send for `body` (used by tests and the local console)."""
+    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signature_is_valid(app_secret: str, body: bytes, header_value: str | None) -> bool:
+    """True when `header_value` is a well-formed SHA-256 signature of `body`; constant time."""
+    if not app_secret or not header_value:
+        return False
+    match = _SIGNATURE_FORMAT.fullmatch(header_value.strip())
+    if match is None:
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, match.group(1).lower())
+
+
+def verification_challenge(query: Mapping[str, str] | None, verify_token: str) -> str | None:
+    """Return `hub.challenge` if the subscription request is genuine, else None.
+
+    Meta sends `hub.mode=subscribe` with the verify token typed into the App
+    Dashboard; anything else (including no query string at all) is refused.
+    """
+    if not query or not verify_token:
+        return None
+    mode = query.get("hub.mode")
+    token = query.get("hub.verify_token") or ""
+    challenge = query.get("hub.challenge")
+    if mode != "subscribe" or challenge is None:
+        return None
+    if not hmac.compare_digest(token.encode(), verify_token.encode()):
+        return None
+    return challenge

@@ -1,0 +1,80 @@
+"""Channel-neutral inbound events and outbound messages.
+
+Each channel adapter parses its webhook into `InboundEvent`s and renders
+`OutboundMessage`s into its own wire format; the conversation core sees only
+these models, so WhatsApp can join without touching it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class InboundKind(StrEnum):
+    """What the person did."""
+
+    TEXT = "text"
+    QUICK_REPLY = "quick_reply"
+    POSTBACK = "postback"
+    ATTACHMENT = "attachment"
+    ACCOUNT_LINKING = "account_linking"
+
+
+class ChannelUser(BaseModel):
+    """Who wrote: a page-scoped id, or a `user_ref` from a plugin flow (no PSID yet)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    user_id: str
+    id_kind: Literal["id", "user_ref"] = "id"
+
+
+class AccountLinking(BaseModel):
+    """Messenger's account-linking outcome (`linked` carries our authorization code)."""
+
+    status: Literal["linked", "unlinked"]
+    authorization_code: str | None = None
+
+
+class InboundEvent(BaseModel):
+    """One thing a person did in a chat, as the queue and the worker carry it."""
+
+    event_id: str = Field(description="The platform's message id, or a digest when it has none.")
+    channel: str
+    user: ChannelUser
+    recipient_id: str = Field(description="The business side: the Page id for Messenger.")
+    kind: InboundKind
+    timestamp: datetime
+    text: str | None = None
+    payload: str | None = None
+    referral_ref: str | None = None
+    account_linking: AccountLinking | None = None
+
+
+class QuickReply(BaseModel):
+    """A tappable suggestion under a message; the payload comes back, not the title."""
+
+    title: str
+    payload: str
+
+
+class Button(BaseModel):
+    """A button on a message: a postback, a link, or the platform's Log In button."""
+
+    kind: Literal["postback", "web_url", "account_link"]
+    title: str = ""
+    payload: str | None = None
+    url: str | None = None
+
+
+class OutboundMessage(BaseModel):
+    """A reply, before any platform's limits are applied by its renderer."""
+
+    text: str
+    quick_replies: list[QuickReply] = Field(default_factory=list)
+    buttons: list[Button] = Field(default_factory=list)
