@@ -28,11 +28,15 @@ def client(service_name: str) -> Any:
             import boto3
             from botocore.config import Config
 
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+            region = os.environ.get("AWS_REGION") or os.environ.get(
+                "AWS_DEFAULT_REGION", "us-east-1"
+            )
             _clients[service_name] = boto3.session.Session().client(
                 service_name,
                 region_name=region,
-                config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20),
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20
+                ),
             )
         return _clients[service_name]
 

@@ -60,7 +60,7 @@ def _release(markers: ProcessedEventRepository, events: list[InboundEvent]) -> N
     for event in events:
         try:
             markers.release(event.channel, event.event_id)
-        except Exception:  # noqa: BLE001 - best effort; the marker's TTL is the backstop
+        except Exception:
             logger.exception(
                 "Could not release an event claim", extra=log_fields(event_id=event.event_id)
             )

@@ -42,7 +42,7 @@ def enqueue(queue_name: str, messages: Sequence[tuple[str, BaseModel]]) -> None:
         ]
         try:
             answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        except Exception:  # noqa: BLE001 - any transport failure means "not queued"
+        except Exception:
             failed.extend(message_id for message_id, _ in chunk)
             continue
         failed.extend(chunk[int(item["Id"])][0] for item in answer.get("Failed", []))

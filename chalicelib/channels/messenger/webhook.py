@@ -101,7 +101,9 @@ def parse_payload(document: Any) -> WebhookPayload:
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"]) or "body"
-        raise WebhookRejected(400, f"Invalid webhook payload at '{location}': {first['msg']}") from None
+        raise WebhookRejected(
+            400, f"Invalid webhook payload at '{location}': {first['msg']}"
+        ) from None
 
 
 def to_events(payload: WebhookPayload) -> list[InboundEvent]:
