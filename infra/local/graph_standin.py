@@ -1,0 +1,390 @@
+"""A local stand-in for Meta's Graph Send API, spoken to exactly as to graph.facebook.com.
+
+Point `BANKBRIDGE_GRAPH_API_BASE` at it and the app's Messenger channel sends here in
+local development; tests and the e2e suite read back what was "delivered".
+
+Send endpoints (messenger.md §2.1), checked in Meta's order:
+  POST /{version}/me/messages, POST /{version}/{page_id}/messages  (version like v25.0)
+  1. page access token from `?access_token=` or `Authorization: Bearer|OAuth <token>`;
+     missing or wrong → HTTP 400, OAuthException code 190 (Meta answers token errors
+     with 400 plus a `WWW-Authenticate` header, which is mirrored here);
+  2. `?appsecret_proof=` = hex HMAC-SHA256(app_secret, access_token), required as with
+     Meta's "Require App Secret" setting; missing or wrong → code 100;
+  3. the JSON body, validated by `send_api_validation` → code 100 (subcode 1893061 for
+     the deprecated message tags);
+  4. a queued fault, if any (below), replaces the success;
+  5. success: `{"recipient_id", "message_id": "m_..."}` (sender actions: no message_id;
+     `user_ref` recipients: no recipient_id), and the body is recorded.
+  Every error uses Meta's envelope `{"error": {"message", "type", "code",
+  "error_subcode"?, "fbtrace_id"}}`.
+
+Control endpoints (not part of Meta's API; all JSON):
+  GET    /__health             → 200 {"status": "ok"}
+  GET    /__sent[?recipient=P] → accepted request bodies as received, oldest first, each
+                                 with "received_at" (ISO 8601 UTC) added; filtered by
+                                 recipient id when `recipient` is given
+  DELETE /__sent               → forget them; {"cleared": n}
+  POST   /__faults             → queue errors for retry tests, e.g.
+         {"errors": [{"status": 500, "code": 2, "error_subcode": null, "message": "..."}]}
+         Each queued error answers one later send that would otherwise have been accepted
+         (it is not recorded), in order. Per error: `code` required; `status` (400-599,
+         default 500), `error_subcode`, `message`, `type` (default OAuthException) optional.
+         → {"pending": n}
+  GET    /__faults             → {"pending": [...]} the errors not yet used
+  DELETE /__faults             → drop them; {"cleared": n}
+
+Run: `python -m infra.local.graph_standin --port 8002 --host 127.0.0.1`; the page token
+and app secret come from `--page-token` / `--app-secret`, else BANKBRIDGE_DEV_PAGE_TOKEN /
+BANKBRIDGE_DEV_APP_SECRET, else `dev-page-token` / `dev-app-secret`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from infra.local.graph_errors import (
+    INVALID_OAUTH_TOKEN,
+    INVALID_PARAMETER,
+    UNKNOWN_PATH,
+    GraphApiError,
+)
+from infra.local.send_api_validation import validate_send_request
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_TOKEN = "dev-page-token"  # noqa: S105 - the documented local-dev default
+DEFAULT_APP_SECRET = "dev-app-secret"  # noqa: S105 - the documented local-dev default
+DEFAULT_PORT = 8002
+GRAPH_VERSION = re.compile(r"v\d+\.\d+")
+
+
+class InjectedFault(BaseModel):
+    """One error to answer a later send with, as queued through `POST /__faults`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: int
+    status: int = Field(default=500, ge=400, le=599)
+    error_subcode: int | None = None
+    message: str = "An unexpected error has occurred. Please retry your request later."
+    type: str = "OAuthException"
+
+    def as_error(self) -> GraphApiError:
+        """Turn the fault into the error the send endpoint raises."""
+        return GraphApiError(
+            self.message,
+            code=self.code,
+            http_status=self.status,
+            error_subcode=self.error_subcode,
+            error_type=self.type,
+        )
+
+
+class FaultRequest(BaseModel):
+    """Body of `POST /__faults`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    errors: list[InjectedFault] = Field(min_length=1)
+
+
+class SentLog:
+    """Accepted send bodies, oldest first; shared by the server's request threads."""
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record(self, body: dict[str, Any]) -> None:
+        """Keep `body` as received, stamped with the time it arrived."""
+        entry = {**body, "received_at": datetime.now(UTC).isoformat()}
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, recipient_id: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded body, or only those addressed to `recipient_id`."""
+        with self._lock:
+            entries = list(self._entries)
+        if recipient_id is None:
+            return entries
+        return [entry for entry in entries if _recipient_id_of(entry) == recipient_id]
+
+    def clear(self) -> int:
+        """Forget everything; return how many bodies were dropped."""
+        with self._lock:
+            count = len(self._entries)
+            self._entries.clear()
+        return count
+
+
+class FaultQueue:
+    """Errors waiting to replace the next successful sends, first in first out."""
+
+    def __init__(self) -> None:
+        self._faults: deque[InjectedFault] = deque()
+        self._lock = threading.Lock()
+
+    def extend(self, faults: list[InjectedFault]) -> int:
+        """Queue `faults` after any already waiting; return how many are pending."""
+        with self._lock:
+            self._faults.extend(faults)
+            return len(self._faults)
+
+    def take(self) -> InjectedFault | None:
+        """Remove and return the next fault, if one is waiting."""
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def pending(self) -> list[InjectedFault]:
+        """The faults not yet used, in the order they will be used."""
+        with self._lock:
+            return list(self._faults)
+
+    def clear(self) -> int:
+        """Drop every pending fault; return how many were dropped."""
+        with self._lock:
+            count = len(self._faults)
+            self._faults.clear()
+        return count
+
+
+def create_app(page_token: str, app_secret: str) -> Flask:
+    """Build the stand-in WSGI app accepting `page_token`, proven with `app_secret`."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # return bodies as received
+    sent_log = SentLog()
+    fault_queue = FaultQueue()
+    expected_proof = appsecret_proof(page_token, app_secret)
+
+    @app.errorhandler(GraphApiError)
+    def graph_error(error: GraphApiError) -> Response:
+        response = jsonify(error.envelope())
+        response.status_code = error.http_status
+        if error.code == INVALID_OAUTH_TOKEN:
+            response.headers["WWW-Authenticate"] = (
+                f'OAuth "Facebook Platform" "invalid_token" "{error.message}"'
+            )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        # Unknown paths and methods get Meta's envelope too, never an HTML page.
+        if error.code == 405:
+            meta_error = GraphApiError(
+                f"Unsupported {request.method.lower()} request.", code=INVALID_PARAMETER
+            )
+        else:
+            meta_error = GraphApiError(
+                f"Unknown path components: {request.path}", code=UNKNOWN_PATH
+            )
+        return graph_error(meta_error)
+
+    def send(version: str) -> Response:
+        if not GRAPH_VERSION.fullmatch(version):
+            raise GraphApiError(f"Unknown path components: /{version}", code=UNKNOWN_PATH)
+        _authenticate(page_token, expected_proof)
+        body = _parse_json_body()
+        accepted = validate_send_request(body)
+        fault = fault_queue.take()
+        if fault is not None:
+            logger.info("graph stand-in: answering a send with injected fault code=%s", fault.code)
+            raise fault.as_error()
+        sent_log.record(body)
+        logger.info(
+            "graph stand-in: accepted %s (messaging_type=%s)",
+            "sender_action" if accepted.is_sender_action else "message",
+            body.get("messaging_type"),
+        )
+        result: dict[str, str] = {}
+        if accepted.recipient_id is not None:
+            result["recipient_id"] = accepted.recipient_id
+        if not accepted.is_sender_action:
+            result["message_id"] = "m_" + secrets.token_urlsafe(32)
+        return jsonify(result)
+
+    @app.post("/<version>/me/messages")
+    def send_as_me(version: str) -> Response:
+        return send(version)
+
+    @app.post("/<version>/<page_id>/messages")
+    def send_as_page(version: str, page_id: str) -> Response:
+        return send(version)
+
+    @app.get("/__health")
+    def health() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/__sent")
+    def list_sent() -> Response:
+        return jsonify(sent_log.entries(request.args.get("recipient")))
+
+    @app.delete("/__sent")
+    def clear_sent() -> Response:
+        return jsonify({"cleared": sent_log.clear()})
+
+    @app.post("/__faults")
+    def queue_faults() -> Response | tuple[Response, int]:
+        try:
+            fault_request = FaultRequest.model_validate_json(request.get_data())
+        except ValidationError as error:
+            details = error.errors(include_url=False, include_input=False)
+            return jsonify({"error": "invalid fault request", "details": details}), 400
+        return jsonify({"pending": fault_queue.extend(fault_request.errors)})
+
+    @app.get("/__faults")
+    def list_faults() -> Response:
+        return jsonify({"pending": [fault.model_dump() for fault in fault_queue.pending()]})
+
+    @app.delete("/__faults")
+    def clear_faults() -> Response:
+        return jsonify({"cleared": fault_queue.clear()})
+
+    return app
+
+
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """Meta's `appsecret_proof`: hex HMAC-SHA256 keyed with the app secret over the token."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _authenticate(page_token: str, expected_proof: str) -> None:
+    """Check the access token, then its `appsecret_proof`, as the Graph API does."""
+    token = request.args.get("access_token") or _bearer_token()
+    if not token:
+        raise GraphApiError(
+            "An active access token must be used to query information about the current user.",
+            code=INVALID_OAUTH_TOKEN,
+        )
+    if not hmac.compare_digest(token.encode(), page_token.encode()):
+        raise GraphApiError(
+            "Invalid OAuth access token - Cannot parse access token", code=INVALID_OAUTH_TOKEN
+        )
+    proof = request.args.get("appsecret_proof")
+    if not proof:
+        raise GraphApiError(
+            "API calls from the server require an appsecret_proof argument",
+            code=INVALID_PARAMETER,
+        )
+    if not hmac.compare_digest(proof.encode(), expected_proof.encode()):
+        raise GraphApiError(
+            "Invalid appsecret_proof provided in the API argument", code=INVALID_PARAMETER
+        )
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in {"bearer", "oauth"} and token.strip():
+        return token.strip()
+    return None
+
+
+def _parse_json_body() -> Any:
+    try:
+        return json.loads(request.get_data())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GraphApiError(
+            "(#100) The request body must be a JSON object", code=INVALID_PARAMETER
+        ) from error
+
+
+def _recipient_id_of(body: dict[str, Any]) -> str | None:
+    recipient = body.get("recipient")
+    if isinstance(recipient, dict) and "id" in recipient:
+        return str(recipient["id"])
+    return None
+
+
+class _RedactingRequestHandler(WSGIRequestHandler):
+    """Access log without query strings: they carry the access token and its proof."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s', self.command, urlsplit(self.path).path, code)
+
+
+def _make_server(host: str, port: int, page_token: str, app_secret: str) -> BaseWSGIServer:
+    app = create_app(page_token, app_secret)
+    return make_server(host, port, app, threaded=True, request_handler=_RedactingRequestHandler)
+
+
+@dataclass
+class RunningStandin:
+    """A stand-in serving on a background thread; `stop()` shuts it down."""
+
+    url: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving, wait for the thread and release the port."""
+        self.server.shutdown()
+        self.thread.join(timeout)
+        self.server.server_close()
+
+    def __enter__(self) -> RunningStandin:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    page_token: str = DEFAULT_PAGE_TOKEN,
+    app_secret: str = DEFAULT_APP_SECRET,
+) -> RunningStandin:
+    """Serve the stand-in on a daemon thread; port 0 picks a free port (see `.url`)."""
+    server = _make_server(host, port, page_token, app_secret)
+    thread = threading.Thread(target=server.serve_forever, name="graph-standin", daemon=True)
+    thread.start()
+    url_host = f"[{host}]" if ":" in host else host
+    return RunningStandin(
+        url=f"http://{url_host}:{server.server_port}", server=server, thread=thread
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the stand-in in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(description="Local stand-in for Meta's Graph Send API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--page-token",
+        default=os.environ.get("BANKBRIDGE_DEV_PAGE_TOKEN", DEFAULT_PAGE_TOKEN),
+    )
+    parser.add_argument(
+        "--app-secret",
+        default=os.environ.get("BANKBRIDGE_DEV_APP_SECRET", DEFAULT_APP_SECRET),
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = _make_server(args.host, args.port, args.page_token, args.app_secret)
+    logger.info("graph stand-in listening on http://%s:%s", args.host, server.server_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        logger.info("graph stand-in stopping")
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

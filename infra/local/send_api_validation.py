@@ -1,0 +1,297 @@
+"""Validate a Send API request body the way Meta's Graph API does (messenger.md §2.2-2.6).
+
+The point is to fail in local development where production would fail, so the
+limits are Meta's documented ones. Two deliberate deviations, both stricter:
+titles over their limit are rejected (Meta silently truncates quick-reply titles,
+which would hide a rendering bug), and only the `button` and `generic` templates
+are understood (anything else is rejected rather than waved through unchecked).
+Lengths are counted in Unicode code points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.local.graph_errors import DEPRECATED_MESSAGE_TAG_SUBCODE, invalid_parameter
+
+# §2.2: text "must be UTF-8 and less than 2000 characters"; metadata "< 1000 chars".
+TEXT_LIMIT_EXCLUSIVE = 2000
+METADATA_LIMIT_EXCLUSIVE = 1000
+# §2.3 quick replies.
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
+MAX_PAYLOAD = 1000
+# §2.4 buttons and templates.
+MAX_BUTTON_TITLE = 20
+MAX_BUTTON_TEMPLATE_TEXT = 640
+MAX_TEMPLATE_BUTTONS = 3
+MAX_GENERIC_ELEMENTS = 10
+MAX_ELEMENT_TEXT = 80
+
+SENDER_ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen"})
+MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY"})
+NOTIFICATION_TYPES = frozenset({"REGULAR", "SILENT_PUSH", "NO_PUSH"})
+# §2.6: "Effective April 27th, 2026, all API requests containing the Message Tags
+# CONFIRMED_EVENT_UPDATE, ACCOUNT_UPDATE, and POST_PURCHASE_UPDATE will receive error code 100."
+DEPRECATED_TAGS = frozenset({"CONFIRMED_EVENT_UPDATE", "ACCOUNT_UPDATE", "POST_PURCHASE_UPDATE"})
+VALID_TAGS = frozenset({"HUMAN_AGENT", "CUSTOMER_FEEDBACK"})
+QUICK_REPLY_CONTENT_TYPES = frozenset({"text", "user_phone_number", "user_email"})
+MEDIA_ATTACHMENT_TYPES = frozenset({"image", "audio", "video", "file"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class AcceptedSend:
+    """What the server needs from a valid request to shape Meta's success response."""
+
+    recipient_id: str | None
+    is_sender_action: bool
+
+
+def validate_send_request(body: Any) -> AcceptedSend:
+    """Check a parsed request body; raise `GraphApiError` (code 100) on the first problem."""
+    if not isinstance(body, dict):
+        raise invalid_parameter("The request body must be a JSON object")
+    recipient_id = _validate_recipient(body.get("recipient"))
+    sender_action = body.get("sender_action")
+    if sender_action is not None and "message" in body:
+        raise invalid_parameter("Param sender_action cannot be sent with the message parameter")
+    if sender_action is not None:
+        if sender_action not in SENDER_ACTIONS:
+            raise invalid_parameter(f"Param sender_action must be one of {sorted(SENDER_ACTIONS)}")
+        return AcceptedSend(recipient_id=recipient_id, is_sender_action=True)
+    if "message" not in body:
+        raise invalid_parameter("Must send either message or state")
+    messaging_type = _validate_messaging_type(body)
+    if "notification_type" in body and body["notification_type"] not in NOTIFICATION_TYPES:
+        raise invalid_parameter(
+            f"Param notification_type must be one of {sorted(NOTIFICATION_TYPES)}"
+        )
+    _validate_message(body["message"], messaging_type)
+    return AcceptedSend(recipient_id=recipient_id, is_sender_action=False)
+
+
+def _validate_recipient(recipient: Any) -> str | None:
+    if recipient is None:
+        raise invalid_parameter("The parameter recipient is required")
+    if not isinstance(recipient, dict):
+        raise invalid_parameter("Param recipient must be an object")
+    if "id" in recipient:
+        recipient_id = recipient["id"]
+        if isinstance(recipient_id, bool) or not isinstance(recipient_id, str | int):
+            raise invalid_parameter("Param recipient[id] must be a string")
+        if not str(recipient_id).strip():
+            raise invalid_parameter("Param recipient[id] must be non-empty")
+        return str(recipient_id)
+    if "user_ref" in recipient:
+        _require_text(recipient["user_ref"], "recipient[user_ref]")
+        return None
+    raise invalid_parameter("Param recipient must contain id or user_ref")
+
+
+def _validate_messaging_type(body: dict[str, Any]) -> str:
+    messaging_type = body.get("messaging_type")
+    if messaging_type is None:
+        raise invalid_parameter("The parameter messaging_type is required")
+    if messaging_type not in MESSAGING_TYPES:
+        raise invalid_parameter(f"Param messaging_type must be one of {sorted(MESSAGING_TYPES)}")
+    tag = body.get("tag")
+    if tag is None and messaging_type == "MESSAGE_TAG":
+        raise invalid_parameter("Param tag is required when messaging_type is MESSAGE_TAG")
+    if tag in DEPRECATED_TAGS:
+        raise invalid_parameter(
+            f"Invalid parameter: the message tag {tag} is deprecated; use a utility template",
+            error_subcode=DEPRECATED_MESSAGE_TAG_SUBCODE,
+        )
+    if tag is not None and tag not in VALID_TAGS:
+        raise invalid_parameter(f"Param tag must be one of {sorted(VALID_TAGS)}")
+    return messaging_type
+
+
+def _validate_message(message: Any, messaging_type: str) -> None:
+    message = _require_object(message, "message")
+    if messaging_type == "UTILITY":
+        if "text" in message or "attachment" in message:
+            raise invalid_parameter("A UTILITY message carries message[template] only")
+        _validate_utility_template(message.get("template"))
+        return
+    if "template" in message:
+        raise invalid_parameter("Param message[template] requires messaging_type UTILITY")
+    if ("text" in message) == ("attachment" in message):
+        raise invalid_parameter("Param message must contain exactly one of text or attachment")
+    if "text" in message:
+        _require_text(message["text"], "message[text]", limit_exclusive=TEXT_LIMIT_EXCLUSIVE)
+    else:
+        _validate_attachment(message["attachment"])
+    if "quick_replies" in message:
+        _validate_quick_replies(message["quick_replies"])
+    if "metadata" in message:
+        _require_text(
+            message["metadata"], "message[metadata]", limit_exclusive=METADATA_LIMIT_EXCLUSIVE
+        )
+
+
+def _validate_utility_template(template: Any) -> None:
+    if template is None:
+        raise invalid_parameter(
+            "Param message[template] is required when messaging_type is UTILITY"
+        )
+    template = _require_object(template, "message[template]")
+    _require_text(template.get("name"), "message[template][name]")
+    language = _require_object(template.get("language"), "message[template][language]")
+    _require_text(language.get("code"), "message[template][language][code]")
+    if "components" in template and not isinstance(template["components"], list):
+        raise invalid_parameter("Param message[template][components] must be an array")
+
+
+def _validate_quick_replies(quick_replies: Any) -> None:
+    path = "message[quick_replies]"
+    _require_array(quick_replies, path, min_items=1, max_items=MAX_QUICK_REPLIES)
+    for index, item in enumerate(quick_replies):
+        item_path = f"{path}[{index}]"
+        quick_reply = _require_object(item, item_path)
+        content_type = quick_reply.get("content_type")
+        if content_type not in QUICK_REPLY_CONTENT_TYPES:
+            allowed = sorted(QUICK_REPLY_CONTENT_TYPES)
+            raise invalid_parameter(f"Param {item_path}[content_type] must be one of {allowed}")
+        if content_type == "text" or "title" in quick_reply:
+            _require_text(
+                quick_reply.get("title"), f"{item_path}[title]", max_chars=MAX_QUICK_REPLY_TITLE
+            )
+        if content_type == "text" or "payload" in quick_reply:
+            _require_text(
+                quick_reply.get("payload"), f"{item_path}[payload]", max_chars=MAX_PAYLOAD
+            )
+
+
+def _validate_attachment(attachment: Any) -> None:
+    attachment = _require_object(attachment, "message[attachment]")
+    attachment_type = attachment.get("type")
+    payload = _require_object(attachment.get("payload"), "message[attachment][payload]")
+    if attachment_type == "template":
+        _validate_template(payload)
+    elif attachment_type in MEDIA_ATTACHMENT_TYPES:
+        if "attachment_id" not in payload:
+            _require_url(payload.get("url"), "message[attachment][payload][url]")
+    else:
+        raise invalid_parameter(
+            "Param message[attachment][type] must be one of "
+            f"{sorted(MEDIA_ATTACHMENT_TYPES | {'template'})}"
+        )
+
+
+def _validate_template(payload: dict[str, Any]) -> None:
+    path = "message[attachment][payload]"
+    template_type = payload.get("template_type")
+    if template_type == "button":
+        _require_text(payload.get("text"), f"{path}[text]", max_chars=MAX_BUTTON_TEMPLATE_TEXT)
+        _validate_buttons(payload.get("buttons"), f"{path}[buttons]", min_items=1)
+    elif template_type == "generic":
+        elements = payload.get("elements")
+        _require_array(elements, f"{path}[elements]", min_items=1, max_items=MAX_GENERIC_ELEMENTS)
+        for index, element in enumerate(elements):
+            _validate_generic_element(element, f"{path}[elements][{index}]")
+    else:
+        raise invalid_parameter(
+            f"Param {path}[template_type] must be button or generic "
+            "(the only templates the local Graph stand-in checks)"
+        )
+
+
+def _validate_generic_element(element: Any, path: str) -> None:
+    element = _require_object(element, path)
+    _require_text(element.get("title"), f"{path}[title]", max_chars=MAX_ELEMENT_TEXT)
+    if "subtitle" in element:
+        _require_text(element["subtitle"], f"{path}[subtitle]", max_chars=MAX_ELEMENT_TEXT)
+    if "image_url" in element:
+        _require_url(element["image_url"], f"{path}[image_url]")
+    if "default_action" in element:
+        default_action = _require_object(element["default_action"], f"{path}[default_action]")
+        if default_action.get("type") != "web_url":
+            raise invalid_parameter(f"Param {path}[default_action][type] must be web_url")
+        if "title" in default_action:
+            raise invalid_parameter(f"Param {path}[default_action] cannot have a title")
+        _require_url(default_action.get("url"), f"{path}[default_action][url]")
+    if "buttons" in element:
+        _validate_buttons(element["buttons"], f"{path}[buttons]", min_items=0)
+
+
+def _validate_buttons(buttons: Any, path: str, *, min_items: int) -> None:
+    _require_array(buttons, path, min_items=min_items, max_items=MAX_TEMPLATE_BUTTONS)
+    for index, button in enumerate(buttons):
+        _validate_button(button, f"{path}[{index}]")
+
+
+def _validate_button(button: Any, path: str) -> None:
+    button = _require_object(button, path)
+    button_type = button.get("type")
+    if button_type == "web_url":
+        _require_url(button.get("url"), f"{path}[url]")
+        _require_text(button.get("title"), f"{path}[title]", max_chars=MAX_BUTTON_TITLE)
+    elif button_type == "postback":
+        _require_text(button.get("title"), f"{path}[title]", max_chars=MAX_BUTTON_TITLE)
+        _require_text(button.get("payload"), f"{path}[payload]", max_chars=MAX_PAYLOAD)
+    elif button_type == "phone_number":
+        _require_text(button.get("title"), f"{path}[title]", max_chars=MAX_BUTTON_TITLE)
+        phone = _require_text(button.get("payload"), f"{path}[payload]")
+        if not phone.startswith("+"):
+            raise invalid_parameter(f"Param {path}[payload] must start with + and a country code")
+    elif button_type == "account_link":
+        url = _require_url(button.get("url"), f"{path}[url]")
+        parts = urlsplit(url)
+        if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+            raise invalid_parameter(f"Param {path}[url] must be an https URL")
+    elif button_type != "account_unlink":
+        raise invalid_parameter(
+            f"Param {path}[type] must be one of "
+            "['account_link', 'account_unlink', 'phone_number', 'postback', 'web_url']"
+        )
+
+
+def _require_object(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        raise invalid_parameter(f"The parameter {path} is required")
+    if not isinstance(value, dict):
+        raise invalid_parameter(f"Param {path} must be an object")
+    return value
+
+
+def _require_array(value: Any, path: str, *, min_items: int, max_items: int) -> list[Any]:
+    if value is None and min_items > 0:
+        raise invalid_parameter(f"The parameter {path} is required")
+    if not isinstance(value, list):
+        raise invalid_parameter(f"Param {path} must be an array")
+    if not min_items <= len(value) <= max_items:
+        raise invalid_parameter(
+            f"Param {path} must have between {min_items} and {max_items} elements"
+        )
+    return value
+
+
+def _require_text(
+    value: Any,
+    path: str,
+    *,
+    max_chars: int | None = None,
+    limit_exclusive: int | None = None,
+) -> str:
+    """A non-empty string within `max_chars` (inclusive) or below `limit_exclusive`."""
+    if value is None:
+        raise invalid_parameter(f"The parameter {path} is required")
+    if not isinstance(value, str) or not value:
+        raise invalid_parameter(f"Param {path} must be a non-empty UTF-8 encoded string")
+    if max_chars is not None and len(value) > max_chars:
+        raise invalid_parameter(f"Length of param {path} must be less than or equal to {max_chars}")
+    if limit_exclusive is not None and len(value) >= limit_exclusive:
+        raise invalid_parameter(f"Length of param {path} must be less than {limit_exclusive}")
+    return value
+
+
+def _require_url(value: Any, path: str) -> str:
+    url = _require_text(value, path)
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise invalid_parameter(f"Param {path} must be an absolute http(s) URL")
+    return url
