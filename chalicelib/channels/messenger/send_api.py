@@ -52,10 +52,9 @@ class SendApiClient:
         session: requests.Session | None = None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/{version}/me/messages"
-        self._params = {
-            "access_token": page_token,
-            "appsecret_proof": appsecret_proof(app_secret, page_token),
-        }
+        # The token travels in a header, never the URL, so no access log or proxy keeps it.
+        self._headers = {"Authorization": f"Bearer {page_token}"}
+        self._params = {"appsecret_proof": appsecret_proof(app_secret, page_token)}
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -71,7 +70,11 @@ class SendApiClient:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 response = self._session.post(
-                    self._url, params=self._params, json=body, timeout=self._timeout
+                    self._url,
+                    params=self._params,
+                    headers=self._headers,
+                    json=body,
+                    timeout=self._timeout,
                 )
             except requests.RequestException as error:
                 last_error = SendFailed(f"Send API unreachable: {type(error).__name__}")
