@@ -1,0 +1,509 @@
+"""Connector config: everything BankBridge needs to talk to one institution, minus secrets.
+
+A bank joins by registering one of these (admin API or `bankbridge connectors
+register`). Secrets never appear here, only Secrets Manager *references*; a
+plaintext secret is rejected with a message that says where it belongs.
+
+Network rules (SSRF): every URL must be https and its host must resolve only to
+public addresses. Validation context relaxes this for local development:
+
+    ConnectorConfig.model_validate(data, context=validation_context(local=True))
+
+allows plain http to loopback hosts and private addresses (the dev stage's
+sandbox bank runs on 127.0.0.1). Cloud metadata addresses are refused always.
+The resolver is injectable through the context so tests need no DNS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+Resolver = Callable[[str], Iterable[str]]
+"""Maps a host name to the IP addresses it resolves to (raises OSError if it does not)."""
+
+CONTEXT_ALLOW_HTTP_LOOPBACK = "allow_http_loopback"
+CONTEXT_ALLOW_PRIVATE_NETWORKS = "allow_private_networks"
+CONTEXT_RESOLVER = "resolver"
+CONTEXT_CHECK_HOSTS = "check_hosts"
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_USER_ASSIGNED_COUNTRY = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9_.@-]+(?:/[A-Za-z0-9_.@-]+)+$")
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
+_KEYLIKE_SEGMENT = re.compile(r"^[A-Za-z0-9]{33,}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_SECRET_FIELD_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "apikey")
+_SECRET_FIELD_NAMES = frozenset({"token", "access_token", "refresh_token", "signing_key", "key"})
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "x-fapi-interaction-id",
+        "fdx-api-actor-type",
+    }
+)
+_SECRET_HEADER_WORDS = ("secret", "token", "api-key", "apikey", "password", "auth")
+_METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class Standard(StrEnum):
+    """Open-banking API standard a bank speaks; selects the connector implementation."""
+
+    FDX = "fdx"
+    UK_OB = "uk_ob"
+    BERLIN_GROUP = "berlin_group"
+    CDR_AU = "cdr_au"
+
+
+class ClientAuthMethod(StrEnum):
+    """How BankBridge authenticates to the bank's token endpoint (RFC 7591 names)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name, not a secret
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name, not a secret
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+
+class AmountSignConvention(StrEnum):
+    """How the bank signs transaction amounts (FDX banks differ).
+
+    `signed`: the amount already carries the holder's-view sign.
+    `absolute_with_memo`: the amount is absolute; FDX `debitCreditMemo` DEBIT
+    makes it negative, CREDIT positive.
+    """
+
+    SIGNED = "signed"
+    ABSOLUTE_WITH_MEMO = "absolute_with_memo"
+
+
+class EventSigningMethod(StrEnum):
+    """How the bank signs the events it pushes to `/banks/{id}/events`."""
+
+    HMAC = "hmac"
+    JWS = "jws"
+
+
+def validation_context(*, local: bool, resolver: Resolver | None = None) -> dict[str, Any]:
+    """Context for `ConnectorConfig.model_validate`: dev-stage relaxations and the resolver."""
+    context: dict[str, Any] = {
+        CONTEXT_ALLOW_HTTP_LOOPBACK: local,
+        CONTEXT_ALLOW_PRIVATE_NETWORKS: local,
+    }
+    if resolver is not None:
+        context[CONTEXT_RESOLVER] = resolver
+    return context
+
+
+TRUSTED_CONTEXT: dict[str, Any] = {
+    CONTEXT_CHECK_HOSTS: False,
+    CONTEXT_ALLOW_HTTP_LOOPBACK: True,
+    CONTEXT_ALLOW_PRIVATE_NETWORKS: True,
+}
+"""For configs read back from the registry: validated on write, not re-resolved on read."""
+
+
+def resolve_host(host: str) -> list[str]:
+    """Default resolver: every address `host` resolves to, via the system resolver."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _addresses_of(
+    host: str, context: dict[str, Any]
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        resolver: Resolver = context.get(CONTEXT_RESOLVER, resolve_host)
+        try:
+            names = list(resolver(host))
+        except OSError as exc:
+            raise PydanticCustomError(
+                "host_unresolvable", "host {host} does not resolve", {"host": host}
+            ) from exc
+        if not names:
+            raise PydanticCustomError(
+                "host_unresolvable", "host {host} does not resolve", {"host": host}
+            ) from None
+        return [ipaddress.ip_address(name.split("%")[0]) for name in names]
+    return [literal]
+
+
+def _check_address(
+    host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, context: dict[str, Any]
+) -> None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in _METADATA_ADDRESSES:
+        raise PydanticCustomError(
+            "ssrf_blocked",
+            "host {host} resolves to a cloud metadata address; refused",
+            {"host": host},
+        )
+    if address.is_global:
+        return
+    if address.is_loopback and context.get(CONTEXT_ALLOW_HTTP_LOOPBACK):
+        return
+    if context.get(CONTEXT_ALLOW_PRIVATE_NETWORKS) and not address.is_multicast:
+        return
+    raise PydanticCustomError(
+        "ssrf_blocked",
+        "host {host} resolves to a non-public address ({address}); only public hosts are "
+        "allowed outside local development",
+        {"host": host, "address": str(address)},
+    )
+
+
+def _check_bank_url(value: str, info: ValidationInfo) -> str:
+    """https only (http only to loopback in local dev); no credentials; public hosts only."""
+    context = info.context or {}
+    parts = urlsplit(value.strip())
+    host = parts.hostname or ""
+    if parts.scheme not in {"https", "http"} or not host:
+        raise PydanticCustomError("url_invalid", "must be an absolute https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise PydanticCustomError(
+            "url_credentials",
+            "must not carry credentials; store them in Secrets Manager and reference them",
+        )
+    if parts.fragment:
+        raise PydanticCustomError("url_invalid", "must not contain a #fragment")
+    if parts.scheme == "http" and not (
+        context.get(CONTEXT_ALLOW_HTTP_LOOPBACK) and _is_loopback_host(host)
+    ):
+        raise PydanticCustomError(
+            "url_not_https",
+            "must use https (plain http is allowed only for loopback hosts in local development)",
+        )
+    if context.get(CONTEXT_CHECK_HOSTS, True):
+        for address in _addresses_of(host, context):
+            _check_address(host, address, context)
+    return value.strip()
+
+
+def _check_secret_ref(value: str) -> str:
+    """Accept a Secrets Manager ARN or a path-style name; refuse what looks like a secret."""
+    value = value.strip()
+    if _SECRET_ARN.match(value):
+        return value
+    looks_like_name = _SECRET_NAME.match(value) and len(value) <= 512
+    if looks_like_name and not any(_KEYLIKE_SEGMENT.match(part) for part in value.split("/")):
+        return value
+    raise PydanticCustomError(
+        "secret_ref_invalid",
+        "must be a Secrets Manager secret name such as 'bankbridge/prod/banks/acme/client-secret' "
+        "or a secret ARN; put the secret itself in Secrets Manager, never in the config",
+    )
+
+
+BankUrl = Annotated[str, AfterValidator(_check_bank_url)]
+SecretRef = Annotated[str, AfterValidator(_check_secret_ref)]
+
+
+def _looks_like_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith("_ref") or lowered.endswith("_refs"):
+        return False
+    return lowered in _SECRET_FIELD_NAMES or any(word in lowered for word in _SECRET_FIELD_WORDS)
+
+
+def _reject_plaintext_secrets(data: Any, model: type[BaseModel]) -> Any:
+    """Refuse secret-looking keys with a message naming the right `*_ref` field.
+
+    Raised as a ValidationError located at the offending key, with the value hidden.
+    """
+    if not isinstance(data, dict):
+        return data
+    offending = [key for key in data if isinstance(key, str) and _looks_like_secret_field(key)]
+    if not offending:
+        return data
+    raise ValidationError.from_exception_data(
+        model.__name__,
+        [
+            {
+                "type": PydanticCustomError(
+                    "plaintext_secret",
+                    "plaintext secrets are not accepted; store the value in Secrets Manager and "
+                    "set {hint} to its name or ARN",
+                    {"hint": "client_secret_ref / signing_key_ref / secret_refs"},
+                ),
+                "loc": (key,),
+                "input": "[hidden]",
+            }
+            for key in offending
+        ],
+    )
+
+
+class _StrictConfigModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        hide_input_in_errors=True,
+        use_enum_values=False,
+    )
+
+
+class EventSigning(_StrictConfigModel):
+    """How to verify events the bank pushes: HMAC with shared secret(s) or JWS via JWKS."""
+
+    method: EventSigningMethod
+    secret_refs: list[SecretRef] = Field(
+        default_factory=list,
+        max_length=2,
+        description="HMAC secrets in Secrets Manager; two allow rotation without downtime.",
+    )
+    jwks_url: BankUrl | None = Field(default=None, description="Bank's JWKS for JWS events.")
+    allowed_algorithms: list[str] = Field(
+        default_factory=list,
+        description="Accepted JWS `alg` values (default PS256, ES256) or HMAC hash (HS256).",
+    )
+    replay_window_seconds: int = Field(default=300, ge=30, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plaintext(cls, data: Any) -> Any:
+        return _reject_plaintext_secrets(data, cls)
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> EventSigning:
+        if self.method is EventSigningMethod.HMAC:
+            if not self.secret_refs:
+                raise PydanticCustomError(
+                    "hmac_needs_secret", "hmac event signing needs at least one secret_refs entry"
+                )
+            if not self.allowed_algorithms:
+                self.allowed_algorithms = ["HS256"]
+            if any(alg not in {"HS256", "HS512"} for alg in self.allowed_algorithms):
+                raise PydanticCustomError(
+                    "alg_invalid", "hmac allowed_algorithms may only be HS256 or HS512"
+                )
+        else:
+            if self.jwks_url is None:
+                raise PydanticCustomError("jws_needs_jwks", "jws event signing needs jwks_url")
+            if not self.allowed_algorithms:
+                self.allowed_algorithms = ["PS256", "ES256"]
+            weak = [a for a in self.allowed_algorithms if a.lower() == "none" or a.startswith("HS")]
+            if weak:
+                raise PydanticCustomError(
+                    "alg_invalid",
+                    "jws allowed_algorithms must be asymmetric (e.g. PS256, ES256), not {weak}",
+                    {"weak": ", ".join(weak)},
+                )
+        return self
+
+
+class ConnectorConfig(_StrictConfigModel):
+    """One institution's connector: API location, authorization server, client, behaviour."""
+
+    institution_id: str = Field(
+        description="Our slug for the institution (lower-case letters, digits, hyphens).",
+        examples=["acme-bank"],
+    )
+    display_name: str = Field(min_length=1, max_length=80, description="Shown to customers.")
+    country: str = Field(description="ISO 3166-1 alpha-2 country code.", examples=["US"])
+    standard: Standard
+    standard_version: str = Field(min_length=1, max_length=32, examples=["6.0"])
+    api_base_url: BankUrl = Field(description="Base of the data API, e.g. https://bank/fdx/v6.")
+    default_currency: str = Field(
+        default="USD",
+        description="ISO 4217 currency used when the bank omits one on an account.",
+    )
+
+    discovery_url: BankUrl | None = Field(
+        default=None, description="OpenID/OAuth discovery document of the authorization server."
+    )
+    authorize_url: BankUrl | None = None
+    token_url: BankUrl | None = None
+    revocation_url: BankUrl | None = None
+    par_url: BankUrl | None = None
+
+    client_id: str = Field(min_length=1, max_length=256)
+    client_auth_method: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
+    client_secret_ref: SecretRef | None = Field(
+        default=None, description="Secrets Manager name/ARN of the client secret."
+    )
+    signing_key_ref: SecretRef | None = Field(
+        default=None, description="Secrets Manager name/ARN of the private key (PEM/JWK)."
+    )
+    scopes: list[str] = Field(min_length=1, description="OAuth scopes requested at linking.")
+    require_par: bool = False
+    require_pkce: bool = True
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict, description="Non-secret headers sent on every data call."
+    )
+    amount_sign_convention: AmountSignConvention = AmountSignConvention.SIGNED
+    page_size: int = Field(default=100, ge=1, le=1000)
+    event_signing: EventSigning | None = None
+    fraud_answer_url: BankUrl | None = Field(
+        default=None, description="Where customers' fraud-alert answers are forwarded."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plaintext(cls, data: Any) -> Any:
+        return _reject_plaintext_secrets(data, cls)
+
+    @field_validator("institution_id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise PydanticCustomError(
+                "slug_invalid",
+                "must be a slug: lower-case letters, digits and hyphens, 1-64 characters",
+            )
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.upper()
+        if not _COUNTRY.match(value) or _USER_ASSIGNED_COUNTRY.match(value):
+            raise PydanticCustomError(
+                "country_invalid", "must be an ISO 3166-1 alpha-2 country code such as US or GB"
+            )
+        return value
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise PydanticCustomError("currency_invalid", "must be an ISO 4217 code such as USD")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not scope or any(ch.isspace() for ch in scope):
+                raise PydanticCustomError(
+                    "scope_invalid", "each scope must be one non-empty word without spaces"
+                )
+        return value
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            lowered = name.lower()
+            if not _HEADER_NAME.match(name):
+                raise PydanticCustomError(
+                    "header_invalid", "{name} is not a valid header name", {"name": name}
+                )
+            if lowered in _RESERVED_HEADERS:
+                raise PydanticCustomError(
+                    "header_reserved",
+                    "{name} is set by BankBridge itself and cannot be configured",
+                    {"name": name},
+                )
+            if any(word in lowered for word in _SECRET_HEADER_WORDS):
+                raise PydanticCustomError(
+                    "plaintext_secret",
+                    "{name} looks like a credential; headers here are sent as plaintext config",
+                    {"name": name},
+                )
+            if "\r" in header_value or "\n" in header_value:
+                raise PydanticCustomError(
+                    "header_invalid", "value of {name} must not contain line breaks", {"name": name}
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConnectorConfig:
+        if self.discovery_url is None and (self.authorize_url is None or self.token_url is None):
+            raise PydanticCustomError(
+                "auth_server_missing",
+                "give discovery_url, or both authorize_url and token_url",
+            )
+        if self.require_par and self.discovery_url is None and self.par_url is None:
+            raise PydanticCustomError(
+                "par_url_missing", "require_par needs par_url or a discovery_url that lists one"
+            )
+        if self.client_auth_method is ClientAuthMethod.PRIVATE_KEY_JWT:
+            if self.signing_key_ref is None:
+                raise PydanticCustomError(
+                    "signing_key_missing", "private_key_jwt needs signing_key_ref"
+                )
+        elif self.client_secret_ref is None:
+            raise PydanticCustomError(
+                "client_secret_missing",
+                "{method} needs client_secret_ref",
+                {"method": self.client_auth_method.value},
+            )
+        if self.standard is Standard.FDX and self.standard_version.split(".")[0] not in {"5", "6"}:
+            raise PydanticCustomError(
+                "version_unsupported", "fdx connector supports standard_version 5.x and 6.x"
+            )
+        return self
+
+
+class FieldError(BaseModel):
+    """One validation problem, located by a dotted field path, safe to show to an admin."""
+
+    field: str
+    message: str
+
+
+_MODEL_LEVEL_FIELDS = {
+    "auth_server_missing": "discovery_url",
+    "par_url_missing": "par_url",
+    "signing_key_missing": "signing_key_ref",
+    "client_secret_missing": "client_secret_ref",
+    "version_unsupported": "standard_version",
+    "hmac_needs_secret": "secret_refs",
+    "jws_needs_jwks": "jwks_url",
+    "alg_invalid": "allowed_algorithms",
+}
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """Turn a pydantic error into field-level messages, never echoing input values."""
+    result: list[FieldError] = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = [str(part) for part in item["loc"]]
+        if item["type"] in _MODEL_LEVEL_FIELDS:
+            location.append(_MODEL_LEVEL_FIELDS[item["type"]])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        result.append(FieldError(field=".".join(location) or "(config)", message=message))
+    return result
+
+
+def connector_config_schema() -> dict[str, Any]:
+    """The JSON Schema banks validate their config against (also `bankbridge connectors schema`)."""
+    return ConnectorConfig.model_json_schema()

@@ -1,0 +1,314 @@
+"""Pure mapping from FDX (v5 and v6) payloads to the canonical models.
+
+FDX facts this relies on (research/openbanking.md §1.3):
+- v6 items are flat with `accountCategory`; v5 wraps each item in a type key
+  (`{"depositAccount": {...}}`, `{"locTransaction": {...}}`). Both are accepted.
+- Balances live on the account: deposit `currentBalance`/`availableBalance`;
+  loan `principalBalance`; line of credit / card `currentBalance` (owed),
+  `availableCredit`, `creditLine`; investment `currentValue`, `availableCashBalance`.
+  Amounts owed are reported positive, so they are negated (holder's view).
+- Transaction amounts are signed by some banks and absolute with
+  `debitCreditMemo` by others: `AmountSignConvention` says which.
+- `accountNumber` is never read; only `accountNumberDisplay` feeds `masked_number`.
+
+Parsing is tolerant: a malformed optional field becomes None (logged by field
+name only), unknown fields are ignored, and ids sent as numbers become strings.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from chalicelib.connectors.config import AmountSignConvention
+from chalicelib.models import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    Balance,
+    Transaction,
+    TransactionStatus,
+    to_aware_datetime,
+    to_decimal,
+)
+from chalicelib.observability import log_fields
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+V5_ACCOUNT_WRAPPERS = {
+    "depositAccount": "DEPOSIT_ACCOUNT",
+    "loanAccount": "LOAN_ACCOUNT",
+    "locAccount": "LOC_ACCOUNT",
+    "investmentAccount": "INVESTMENT_ACCOUNT",
+    "insuranceAccount": "INSURANCE_ACCOUNT",
+    "annuityAccount": "ANNUITY_ACCOUNT",
+    "commercialAccount": "COMMERCIAL_ACCOUNT",
+    "digitalWallet": "DIGITAL_WALLET",
+}
+V5_TRANSACTION_WRAPPERS = {
+    "depositTransaction": "DEPOSIT_ACCOUNT",
+    "loanTransaction": "LOAN_ACCOUNT",
+    "locTransaction": "LOC_ACCOUNT",
+    "investmentTransaction": "INVESTMENT_ACCOUNT",
+    "insuranceTransaction": "INSURANCE_ACCOUNT",
+    "commercialTransaction": "COMMERCIAL_ACCOUNT",
+    "digitalWalletTransaction": "DIGITAL_WALLET",
+}
+_SAVINGS_TYPES = frozenset({"SAVINGS", "SAVING", "CD", "MONEYMARKET", "ESCROW"})
+_CHECKING_TYPES = frozenset({"CHECKING", "COMMERCIALDEPOSIT"})
+_CARD_TYPES = frozenset({"CREDITCARD", "CHARGE"})
+_STATUS = {
+    "OPEN": AccountStatus.OPEN,
+    "DELINQUENT": AccountStatus.OPEN,
+    "NEGATIVECURRENTBALANCE": AccountStatus.OPEN,
+    "PENDINGCLOSE": AccountStatus.OPEN,
+    "CLOSED": AccountStatus.CLOSED,
+    "PAID": AccountStatus.CLOSED,
+    "PENDINGOPEN": AccountStatus.PENDING,
+    "RESTRICTED": AccountStatus.RESTRICTED,
+}
+_PENDING_STATUSES = frozenset({"PENDING", "MEMO", "AUTHORIZATION"})
+_LONG_DIGIT_RUN = re.compile(r"\d{5,}")
+
+
+@dataclass(frozen=True)
+class NextPage:
+    """Where the next page is: exactly one of page key, offset or link is set."""
+
+    page_key: str | None = None
+    offset: str | None = None
+    href: str | None = None
+
+
+def unwrap(item: Any, wrappers: dict[str, str]) -> dict[str, Any]:
+    """Return the flat v6 form of an item, lifting a v5 type wrapper into `accountCategory`."""
+    if not isinstance(item, dict):
+        return {}
+    if len(item) == 1:
+        ((key, inner),) = item.items()
+        if key in wrappers and isinstance(inner, dict):
+            return {"accountCategory": wrappers[key], **inner}
+    return item
+
+
+def page_items(payload: Any, key: str) -> list[Any]:
+    """Items of a paginated FDX response (`{"accounts": [...]}`) or a bare array."""
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict):
+        items = payload.get(key)
+        if isinstance(items, list):
+            return items
+    return []
+
+
+def next_page(payload: Any) -> NextPage | None:
+    """The next-page pointer: v6 `page.nextPageKey`, then `links.next`, then v5 `nextOffset`."""
+    if not isinstance(payload, dict):
+        return None
+    page = payload.get("page") if isinstance(payload.get("page"), dict) else {}
+    links = payload.get("links") if isinstance(payload.get("links"), dict) else {}
+    page_key = page.get("nextPageKey")
+    if page_key not in (None, ""):
+        return NextPage(page_key=str(page_key))
+    link = links.get("next")
+    href = link.get("href") if isinstance(link, dict) else link
+    if isinstance(href, str) and href:
+        return NextPage(href=href)
+    offset = page.get("nextOffset")
+    if offset not in (None, ""):
+        return NextPage(offset=str(offset))
+    return None
+
+
+def _tolerant(field: str, parse: Callable[[Any], T], value: Any) -> T | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse(value)
+    except (ValueError, TypeError, ArithmeticError):
+        logger.warning("ignored malformed FDX field", extra=log_fields(field=field))
+        return None
+
+
+def _amount(field: str, value: Any) -> Decimal | None:
+    return _tolerant(field, to_decimal, value)
+
+
+def _timestamp(field: str, value: Any) -> Any:
+    return _tolerant(field, to_aware_datetime, value)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("name")
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value).strip() or None
+
+
+def _account_label(value: Any) -> str | None:
+    """Nicknames sometimes embed the account number: keep only its last 4 digits."""
+    text = _text(value)
+    return None if text is None else _LONG_DIGIT_RUN.sub(lambda m: f"••••{m.group(0)[-4:]}", text)
+
+
+def _currency(item: dict[str, Any], default_currency: str) -> str:
+    currency = item.get("currency")
+    code = currency.get("currencyCode") if isinstance(currency, dict) else currency
+    if isinstance(code, str) and re.fullmatch(r"[A-Za-z]{3}", code.strip()):
+        return code.strip().upper()
+    return default_currency
+
+
+def _upper(value: Any) -> str:
+    return str(value).strip().upper() if value is not None else ""
+
+
+def account_kind(item: dict[str, Any]) -> AccountKind:
+    """Kind from `accountCategory` (v6 or lifted v5 wrapper) refined by `accountType`."""
+    category = _upper(item.get("accountCategory"))
+    account_type = _upper(item.get("accountType"))
+    if category == "DEPOSIT_ACCOUNT":
+        if account_type in _SAVINGS_TYPES:
+            return AccountKind.SAVINGS
+        if account_type in _CHECKING_TYPES:
+            return AccountKind.CHECKING
+        return AccountKind.OTHER
+    if category == "LOC_ACCOUNT":
+        return (
+            AccountKind.CREDIT_CARD if account_type in _CARD_TYPES else AccountKind.LINE_OF_CREDIT
+        )
+    if category == "LOAN_ACCOUNT":
+        return AccountKind.LOAN
+    if category == "INVESTMENT_ACCOUNT":
+        return AccountKind.INVESTMENT
+    if category.startswith("SAVING"):
+        return AccountKind.SAVINGS
+    return AccountKind.OTHER
+
+
+def _is_liability(item: dict[str, Any], kind: AccountKind) -> bool:
+    return _upper(item.get("balanceType")) == "LIABILITY" or kind in {
+        AccountKind.CREDIT_CARD,
+        AccountKind.LOAN,
+        AccountKind.LINE_OF_CREDIT,
+    }
+
+
+def map_account(raw: Any, *, institution_id: str, default_currency: str) -> Account:
+    """One FDX account (v5 wrapped or v6 flat) as a canonical `Account`."""
+    item = unwrap(raw, V5_ACCOUNT_WRAPPERS)
+    kind = account_kind(item)
+    return Account.model_validate(
+        {
+            "institution_id": institution_id,
+            "account_id": item.get("accountId"),
+            "kind": kind,
+            "is_liability": _is_liability(item, kind),
+            "currency": _currency(item, default_currency),
+            "status": _STATUS.get(_upper(item.get("status")), AccountStatus.UNKNOWN),
+            "display_name": _account_label(item.get("nickname"))
+            or _account_label(item.get("productName")),
+            "product_name": _account_label(item.get("productName")),
+            "masked_number": _text(item.get("accountNumberDisplay")),
+        }
+    )
+
+
+def _negated(value: Decimal | None) -> Decimal | None:
+    return None if value is None else -value
+
+
+def map_balance(raw: Any, *, account_id: str, default_currency: str) -> Balance:
+    """Balances of one FDX account detail, signed from the holder's view."""
+    item = unwrap(raw, V5_ACCOUNT_WRAPPERS)
+    kind = account_kind(item)
+    liability = _is_liability(item, kind)
+    current = available = limit = None
+    if kind is AccountKind.LOAN:
+        owed = _amount("principalBalance", item.get("principalBalance"))
+        if owed is None:
+            owed = _amount("currentBalance", item.get("currentBalance"))
+        current = _negated(owed)
+    elif kind in {AccountKind.LINE_OF_CREDIT, AccountKind.CREDIT_CARD}:
+        current = _negated(_amount("currentBalance", item.get("currentBalance")))
+        available = _amount("availableCredit", item.get("availableCredit"))
+        limit = _amount("creditLine", item.get("creditLine"))
+    elif kind is AccountKind.INVESTMENT:
+        current = _amount("currentValue", item.get("currentValue"))
+        available = _amount("availableCashBalance", item.get("availableCashBalance"))
+    else:
+        current = _amount("currentBalance", item.get("currentBalance"))
+        available = _amount("availableBalance", item.get("availableBalance"))
+        if liability:
+            current = _negated(current)
+    return Balance.model_validate(
+        {
+            "account_id": str(item.get("accountId") or account_id),
+            "currency": _currency(item, default_currency),
+            "current": current,
+            "available": available,
+            "credit_limit": limit,
+            "is_liability": liability,
+            "as_of": _timestamp("balanceAsOf", item.get("balanceAsOf")),
+        }
+    )
+
+
+def signed_amount(item: dict[str, Any], convention: AmountSignConvention) -> Decimal | None:
+    """Transaction amount with the holder's-view sign under the bank's convention.
+
+    `absolute_with_memo`: DEBIT → -|amount|, CREDIT → +|amount|; MEMO or a missing
+    indicator leaves the amount as sent (there is nothing better to go on).
+    """
+    amount = _amount("amount", item.get("amount"))
+    if amount is None or convention is AmountSignConvention.SIGNED:
+        return amount
+    indicator = _upper(item.get("debitCreditMemo"))
+    if indicator == "DEBIT":
+        return -abs(amount)
+    if indicator == "CREDIT":
+        return abs(amount)
+    return amount
+
+
+def _transaction_status(item: dict[str, Any]) -> TransactionStatus:
+    status = _upper(item.get("status"))
+    if status == "POSTED":
+        return TransactionStatus.BOOKED
+    if status in _PENDING_STATUSES:
+        return TransactionStatus.PENDING
+    return TransactionStatus.BOOKED if item.get("postedTimestamp") else TransactionStatus.PENDING
+
+
+def map_transaction(
+    raw: Any,
+    *,
+    account_id: str,
+    currency: str,
+    convention: AmountSignConvention,
+) -> Transaction:
+    """One FDX transaction (v5 wrapped or v6 flat) as a canonical `Transaction`."""
+    item = unwrap(raw, V5_TRANSACTION_WRAPPERS)
+    transaction_id = item.get("transactionId")
+    return Transaction.model_validate(
+        {
+            "account_id": account_id,
+            "transaction_id": None if transaction_id in (None, "") else str(transaction_id),
+            "status": _transaction_status(item),
+            "amount": signed_amount(item, convention),
+            "currency": _currency(item, currency),
+            "booked_at": _timestamp("postedTimestamp", item.get("postedTimestamp")),
+            "transacted_at": _timestamp("transactionTimestamp", item.get("transactionTimestamp")),
+            "description": _text(item.get("description")) or _text(item.get("memo")),
+            "counterparty": _text(item.get("payee")) or _text(item.get("merchant")),
+            "category": _text(item.get("category")),
+        }
+    )

@@ -1,0 +1,297 @@
+"""The one HTTP path to banks, used by every standard.
+
+Timeouts, bounded retries with backoff, `x-fapi-interaction-id`, structured
+logging and error mapping live here so a fix lands everywhere. Standards differ
+only in the `ErrorMapper` they pass (e.g. FDX error codes 701/705).
+
+Retry policy: 429, 502, 503, 504, timeouts and connection failures are retried
+up to `max_attempts` with exponential backoff; a `Retry-After` longer than
+`max_retry_after` is not waited for (the call fails fast with `BankUnavailable`
+carrying `retry_after`, since a Lambda should not sleep for minutes). Non-idempotent
+methods are retried only when the bank cannot have processed the request (429/503
+or a connection that never opened).
+
+Logged per attempt: method, path (no query), status, latency, interaction id,
+attempt. Never bodies, query strings or tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from chalicelib.connectors.exceptions import (
+    BankError,
+    BankProtocolError,
+    BankUnavailable,
+    ReauthRequired,
+)
+from chalicelib.observability import log_fields
+
+if TYPE_CHECKING:
+    import requests
+
+logger = logging.getLogger(__name__)
+
+INTERACTION_ID_HEADER = "x-fapi-interaction-id"
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+_SAFE_TO_REPEAT_STATUSES = frozenset({429, 503})
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _shared_session() -> requests.Session:
+    """One pooled session per container: bank connections stay warm between invocations."""
+    global _session  # noqa: PLW0603 - container-wide connection pool
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                import requests
+
+                _session = requests.Session()
+    return _session
+
+
+@dataclass(frozen=True)
+class BankResponse:
+    """A bank's answer: status, headers (lower-case names), decoded JSON body if any."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    interaction_id: str
+
+    @property
+    def ok(self) -> bool:
+        """2xx."""
+        return 200 <= self.status < 300
+
+
+ErrorMapper = Callable[[BankResponse, str], BankError | None]
+"""Maps a non-2xx response (and the institution id) to a typed error, or None for the default."""
+
+
+def default_error(response: BankResponse, institution_id: str) -> BankError:
+    """Generic mapping: 401/403 → re-link, 5xx/429 → unavailable, anything else → protocol."""
+    context = {
+        "institution_id": institution_id,
+        "status": response.status,
+        "interaction_id": response.interaction_id,
+    }
+    if response.status in {401, 403}:
+        return ReauthRequired(f"bank refused the credentials (HTTP {response.status})", **context)
+    if response.status == 429 or response.status >= 500:
+        return BankUnavailable(f"bank unavailable (HTTP {response.status})", **context)
+    return BankProtocolError(f"unexpected HTTP {response.status} from bank", **context)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class BankHttpClient:
+    """HTTP client for one institution: base URL, default headers, retry and error policy."""
+
+    institution_id: str
+    base_url: str
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    error_mapper: ErrorMapper | None = None
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    max_attempts: int = 3
+    backoff_seconds: float = 0.25
+    max_retry_after: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    session: Any = None
+
+    def url_for(self, path_or_url: str) -> str:
+        """Absolute URL: `path_or_url` relative to the API base, or an absolute URL unchanged."""
+        if urlsplit(path_or_url).scheme:
+            return path_or_url
+        return urljoin(self.base_url.rstrip("/") + "/", path_or_url.lstrip("/"))
+
+    def same_origin(self, url: str) -> bool:
+        """True when `url` is on the API's scheme, host and port (safe to send a token to)."""
+        base, other = urlsplit(self.base_url), urlsplit(url)
+        return (base.scheme, base.netloc.lower()) == (other.scheme, other.netloc.lower())
+
+    def get_json(
+        self,
+        path_or_url: str,
+        *,
+        token: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """GET and return the decoded JSON body; non-2xx raises the mapped `BankError`."""
+        response = self.request("GET", path_or_url, token=token, params=params, headers=headers)
+        if not response.ok:
+            raise self.error_for(response)
+        if response.body is None:
+            raise BankProtocolError(
+                "bank returned an empty or non-JSON body",
+                institution_id=self.institution_id,
+                status=response.status,
+                interaction_id=response.interaction_id,
+            )
+        return response.body
+
+    def error_for(self, response: BankResponse) -> BankError:
+        """The typed error for a non-2xx response, standard-specific mapping first."""
+        if self.error_mapper is not None:
+            mapped = self.error_mapper(response, self.institution_id)
+            if mapped is not None:
+                return mapped
+        return default_error(response, self.institution_id)
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        token: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> BankResponse:
+        """Send with retries; return the final response (any status) or raise `BankUnavailable`.
+
+        Transport failures after the last attempt raise; HTTP statuses are returned
+        so callers such as the token endpoint probe can read OAuth error bodies.
+        """
+        import requests
+
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        interaction_id = str(uuid.uuid4())
+        send_headers = {"Accept": "application/json", **self.default_headers, **(headers or {})}
+        send_headers[INTERACTION_ID_HEADER] = interaction_id
+        if token is not None:
+            send_headers["Authorization"] = f"Bearer {token}"
+        session = self.session or _shared_session()
+        path = urlsplit(url).path
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.monotonic()
+            try:
+                raw = session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=send_headers,
+                    data=data,
+                    auth=auth,
+                    timeout=(self.connect_timeout, self.read_timeout),
+                    allow_redirects=False,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                never_sent = isinstance(exc, requests.ConnectTimeout) or (
+                    isinstance(exc, requests.ConnectionError)
+                    and not isinstance(exc, requests.ReadTimeout)
+                )
+                self._log(
+                    method,
+                    path,
+                    started,
+                    status=None,
+                    interaction_id=interaction_id,
+                    attempt=attempt,
+                    failure=type(exc).__name__,
+                )
+                if attempt < self.max_attempts and (method in _IDEMPOTENT_METHODS or never_sent):
+                    self.sleep(self._backoff(attempt))
+                    continue
+                raise BankUnavailable(
+                    f"bank did not answer ({type(exc).__name__})",
+                    institution_id=self.institution_id,
+                    interaction_id=interaction_id,
+                ) from exc
+            response = self._wrap(raw, interaction_id)
+            self._log(
+                method,
+                path,
+                started,
+                status=response.status,
+                interaction_id=interaction_id,
+                attempt=attempt,
+            )
+            if response.status not in RETRYABLE_STATUSES:
+                return response
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            repeatable = (
+                method in _IDEMPOTENT_METHODS or response.status in _SAFE_TO_REPEAT_STATUSES
+            )
+            if attempt == self.max_attempts or not repeatable:
+                break
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise BankUnavailable(
+                    f"bank asked to retry after {retry_after:.0f}s",
+                    retry_after=retry_after,
+                    institution_id=self.institution_id,
+                    status=response.status,
+                    interaction_id=interaction_id,
+                )
+            self.sleep(retry_after if retry_after is not None else self._backoff(attempt))
+        error = self.error_for(response)
+        if isinstance(error, BankUnavailable) and error.retry_after is None:
+            error.retry_after = retry_after
+        raise error
+
+    def _backoff(self, attempt: int) -> float:
+        return self.backoff_seconds * (2 ** (attempt - 1))
+
+    def _wrap(self, raw: requests.Response, interaction_id: str) -> BankResponse:
+        headers = {name.lower(): value for name, value in raw.headers.items()}
+        echoed = headers.get(INTERACTION_ID_HEADER)
+        if echoed is not None and echoed != interaction_id:
+            logger.warning(
+                "bank echoed a different interaction id",
+                extra=log_fields(
+                    institution_id=self.institution_id,
+                    interaction_id=interaction_id,
+                    echoed_interaction_id=echoed,
+                ),
+            )
+        body: Any = None
+        if raw.content:
+            try:
+                body = json.loads(raw.content, parse_float=Decimal)
+            except ValueError:
+                body = None
+        return BankResponse(
+            status=raw.status_code, headers=headers, body=body, interaction_id=interaction_id
+        )
+
+    def _log(self, method: str, path: str, started: float, **fields: object) -> None:
+        logger.info(
+            "bank call",
+            extra=log_fields(
+                institution_id=self.institution_id,
+                method=method,
+                path=path,
+                latency_ms=round((time.monotonic() - started) * 1000, 1),
+                **fields,
+            ),
+        )
