@@ -1,0 +1,320 @@
+"""Create a stage's resources from `infra/template.json` with CloudFormation.
+
+The local stack and the integration tests run this against moto (server mode
+through `AWS_ENDPOINT_URL`, or in-process `mock_aws`), so local resources come
+from the very template production deploys. It also works against real AWS, but
+production normally deploys the template with `aws cloudformation deploy` or as
+part of the `chalice package` stack (see docs/deployment.md).
+
+    python -m infra.provision --stage dev [--stack-name NAME] [--secret KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
+
+from botocore.exceptions import WaiterError
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_pascal
+
+from chalicelib import aws
+from infra.template import (
+    SECRET_RESOURCE_TYPE,
+    load_template,
+    resolve,
+    resources_of_type,
+    template_body,
+    update_time_to_live_kwargs,
+)
+
+logger = logging.getLogger(__name__)
+
+SecretKey = Literal[
+    "messenger_app_secret", "messenger_verify_token", "messenger_page_token", "admin_token"
+]
+"""A secret of the template, named like its `StackOutputs` field without `_name`."""
+
+SECRET_KEYS: tuple[str, ...] = get_args(SecretKey)
+
+DEV_SECRET_VALUES: Mapping[str, str] = {
+    "messenger_app_secret": "dev-app-secret",
+    "messenger_verify_token": "dev-verify-token",
+    "messenger_page_token": "dev-page-token",
+    "admin_token": "dev-admin-token",
+}
+"""The local stage's well-known secret values (the shared contract's dev defaults)."""
+
+_COMPLETE_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+_WAIT_DELAY_SECONDS = 2
+_WAIT_MAX_ATTEMPTS = 900  # 30 minutes: a real KMS key + table can take a few.
+
+
+class ProvisionError(RuntimeError):
+    """The stack could not be created, or a secret value was not understood."""
+
+
+class StackOutputs(BaseModel):
+    """The template's Outputs; each field is the snake_case form of an output key."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, frozen=True)
+
+    stage: str
+    table_name: str
+    table_arn: str
+    inbound_queue_name: str
+    inbound_queue_url: str
+    inbound_queue_arn: str
+    inbound_dead_letter_queue_name: str
+    inbound_dead_letter_queue_url: str
+    inbound_dead_letter_queue_arn: str
+    events_queue_name: str
+    events_queue_url: str
+    events_queue_arn: str
+    events_dead_letter_queue_name: str
+    events_dead_letter_queue_url: str
+    events_dead_letter_queue_arn: str
+    kms_key_id: str
+    kms_key_arn: str
+    kms_alias_name: str
+    messenger_app_secret_name: str
+    messenger_app_secret_arn: str
+    messenger_verify_token_name: str
+    messenger_verify_token_arn: str
+    messenger_page_token_name: str
+    messenger_page_token_arn: str
+    admin_token_name: str
+    admin_token_arn: str
+
+    def secret_name(self, key: SecretKey) -> str:
+        """Return the Secrets Manager name of the secret `key`."""
+        return getattr(self, f"{key}_name")
+
+    def settings_environment(self) -> dict[str, str]:
+        """The `BANKBRIDGE_*` variables that point `chalicelib.settings` at these resources."""
+        return {
+            "BANKBRIDGE_STAGE": self.stage,
+            "BANKBRIDGE_TABLE_NAME": self.table_name,
+            "BANKBRIDGE_INBOUND_QUEUE_NAME": self.inbound_queue_name,
+            "BANKBRIDGE_EVENTS_QUEUE_NAME": self.events_queue_name,
+            "BANKBRIDGE_KMS_KEY_ID": self.kms_alias_name,
+            "BANKBRIDGE_MESSENGER_APP_SECRET_NAME": self.messenger_app_secret_name,
+            "BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME": self.messenger_verify_token_name,
+            "BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME": self.messenger_page_token_name,
+        }
+
+
+def default_stack_name(stage: str) -> str:
+    """The resources stack's name when it is deployed on its own (docs/deployment.md)."""
+    return f"bankbridge-{stage}-resources"
+
+
+def provision(
+    stage: str,
+    secret_values: Mapping[str, str] | None = None,
+    stack_name: str | None = None,
+) -> StackOutputs:
+    """Create (or reuse) the stage's stack, wait for it, and store `secret_values`.
+
+    `secret_values` maps `SECRET_KEYS` to values; secrets not given keep their
+    template value (a generated token, or an `UNSET: ...` placeholder).
+    Raises ProvisionError when the stack fails or a secret key is unknown.
+    """
+    values = _checked_secret_values(secret_values or {})
+    name = stack_name or default_stack_name(stage)
+    cloudformation = aws.client("cloudformation")
+    with warnings.catch_warnings():
+        # moto's CloudFormation warns on every stack call that it skips
+        # AWS::SecretsManager::Secret; _ensure_secrets fills that gap.
+        warnings.filterwarnings("ignore", message=f"Tried to parse {SECRET_RESOURCE_TYPE}")
+        if not _complete_stack_exists(cloudformation, name):
+            _create_stack(cloudformation, name, stage)
+        names = {"Stage": stage, **_physical_ids(cloudformation, name)}
+        names.update(_ensure_secrets(names))
+        outputs = _read_outputs(cloudformation, name, names)
+    _make_key_policy_readable(outputs.kms_key_id)
+    _enable_time_to_live(stage)
+    for key, value in values.items():
+        aws.client("secretsmanager").put_secret_value(
+            SecretId=outputs.secret_name(key), SecretString=value
+        )
+    return outputs
+
+
+def _checked_secret_values(secret_values: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(set(secret_values) - set(SECRET_KEYS))
+    if unknown:
+        raise ProvisionError(f"unknown secret keys {unknown}; expected some of {list(SECRET_KEYS)}")
+    empty = sorted(key for key, value in secret_values.items() if not value)
+    if empty:
+        raise ProvisionError(f"secret values must not be empty: {empty}")
+    return dict(secret_values)
+
+
+def _complete_stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    """True if the stack is already complete (re-running against the same moto is fine)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            return False
+        raise
+    status = stacks[0]["StackStatus"]
+    if status not in _COMPLETE_STATUSES:
+        raise ProvisionError(f"stack {stack_name} exists in state {status}; fix or delete it")
+    return True
+
+
+def _create_stack(cloudformation: Any, stack_name: str, stage: str) -> None:
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=template_body(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+        Tags=[{"Key": "bankbridge:stage", "Value": stage}],
+    )
+    waiter = cloudformation.get_waiter("stack_create_complete")
+    try:
+        waiter.wait(
+            StackName=stack_name,
+            WaiterConfig={"Delay": _WAIT_DELAY_SECONDS, "MaxAttempts": _WAIT_MAX_ATTEMPTS},
+        )
+    except WaiterError as error:  # the cause is in the stack events
+        reasons = _failure_reasons(cloudformation, stack_name)
+        raise ProvisionError(
+            f"stack {stack_name} did not reach CREATE_COMPLETE: {reasons}"
+        ) from error
+
+
+def _failure_reasons(cloudformation: Any, stack_name: str) -> list[str]:
+    events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+    return [
+        f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}"
+        for event in events
+        if event["ResourceStatus"].endswith("_FAILED")
+    ]
+
+
+def _read_outputs(cloudformation: Any, stack_name: str, names: Mapping[str, str]) -> StackOutputs:
+    """Return the stack's outputs, evaluating from the template any the stack lacks.
+
+    moto drops outputs that refer to resources it skipped (the secrets' ARNs);
+    `names` holds those resources' ids, so the same output expressions give them.
+    """
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    reported = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    missing = {
+        key: resolve(output["Value"], names)
+        for key, output in load_template()["Outputs"].items()
+        if key not in reported
+    }
+    return StackOutputs.model_validate(reported | missing)
+
+
+def _physical_ids(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    return {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for page in paginator.paginate(StackName=stack_name)
+        for summary in page["StackResourceSummaries"]
+    }
+
+
+def _make_key_policy_readable(key_id: str) -> None:
+    """Store the key policy as JSON text if the backend kept it as an object.
+
+    moto's CloudFormation stores the template's KeyPolicy object as is, and its
+    DescribeKey then fails parsing it; putting the same policy back as text
+    fixes that. Real KMS always returns text, so this is a no-op there.
+    """
+    kms = aws.client("kms")
+    policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    if not isinstance(policy, str):
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
+
+
+def _enable_time_to_live(stage: str) -> None:
+    """Turn TTL on if the stack left it off.
+
+    moto's CloudFormation accepts TimeToLiveSpecification but does not apply it,
+    so DescribeTimeToLive would say DISABLED locally while production says
+    ENABLED. moto never expires items either way; the point is that code and
+    tests reading the TTL setting see what production has.
+    """
+    dynamodb = aws.client("dynamodb")
+    kwargs = update_time_to_live_kwargs(stage)
+    description = dynamodb.describe_time_to_live(TableName=kwargs["TableName"])
+    if description["TimeToLiveDescription"]["TimeToLiveStatus"] not in {"ENABLED", "ENABLING"}:
+        dynamodb.update_time_to_live(**kwargs)
+
+
+def _ensure_secrets(names: Mapping[str, str]) -> dict[str, str]:
+    """Return `{logical id: ARN}` of the template's secrets, creating any that are missing.
+
+    moto's CloudFormation does not implement AWS::SecretsManager::Secret (it skips
+    the resource with a warning), so they are created here as CloudFormation
+    would have; against real CloudFormation every secret already exists.
+    """
+    secrets = aws.client("secretsmanager")
+    arns: dict[str, str] = {}
+    for logical_id, resource in resources_of_type(SECRET_RESOURCE_TYPE).items():
+        properties = resolve(resource["Properties"], names)
+        try:
+            arns[logical_id] = secrets.describe_secret(SecretId=properties["Name"])["ARN"]
+            continue
+        except secrets.exceptions.ResourceNotFoundException:
+            pass
+        secret_string = properties.get("SecretString")
+        if secret_string is None:
+            generated = secrets.get_random_password(**properties["GenerateSecretString"])
+            secret_string = generated["RandomPassword"]
+        arns[logical_id] = secrets.create_secret(
+            Name=properties["Name"],
+            Description=properties["Description"],
+            KmsKeyId=properties["KmsKeyId"],
+            SecretString=secret_string,
+        )["ARN"]
+    return arns
+
+
+def _parse_secret_arguments(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise ProvisionError(f"--secret takes KEY=VALUE, got {pair!r}")
+        values[key] = value
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: provision a stage and print its outputs as JSON (keys as in the template)."""
+    parser = argparse.ArgumentParser(prog="python -m infra.provision", description=__doc__)
+    parser.add_argument("--stage", required=True, help="stage name, e.g. dev")
+    parser.add_argument("--stack-name", help="default: bankbridge-<stage>-resources")
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"a secret value to store; KEY is one of {', '.join(SECRET_KEYS)}. "
+        "For --stage dev the contract's dev defaults are stored unless overridden.",
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        values = dict(DEV_SECRET_VALUES) if arguments.stage == "dev" else {}
+        values.update(_parse_secret_arguments(arguments.secret))
+        outputs = provision(arguments.stage, values, arguments.stack_name)
+    except ProvisionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(outputs.model_dump(by_alias=True), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
