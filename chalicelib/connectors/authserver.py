@@ -1,0 +1,160 @@
+"""A bank's OAuth authorization server: discovered endpoints and client authentication.
+
+Endpoints come from the config's `discovery_url` (RFC 8414 / OpenID Discovery),
+with explicit `authorize_url`/`token_url`/`revocation_url`/`par_url` in the
+config overriding what was discovered. Discovered URLs pass the same https and
+SSRF rules as configured ones, since a bank's metadata must not steer us to
+internal addresses. Metadata is cached per container for an hour.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chalicelib.connectors.config import (
+    BankUrl,
+    ClientAuthMethod,
+    ConnectorConfig,
+    validation_context,
+)
+from chalicelib.connectors.exceptions import BankProtocolError
+from chalicelib.connectors.http import BankHttpClient
+from chalicelib.settings import get_settings
+
+METADATA_CACHE_SECONDS = 3600
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLIENT_ASSERTION_LIFETIME_SECONDS = 60
+
+
+class AuthorizationServerMetadata(BaseModel):
+    """The endpoints BankBridge uses, from discovery or explicit config."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    issuer: str | None = None
+    authorization_endpoint: BankUrl
+    token_endpoint: BankUrl
+    revocation_endpoint: BankUrl | None = None
+    pushed_authorization_request_endpoint: BankUrl | None = None
+    jwks_uri: BankUrl | None = None
+    token_endpoint_auth_methods_supported: list[str] | None = None
+    code_challenge_methods_supported: list[str] | None = None
+
+
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_lock = threading.Lock()
+
+
+def fetch_discovery_document(http: BankHttpClient, discovery_url: str) -> dict[str, Any]:
+    """GET the discovery document (cached); it must be a JSON object."""
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.get(discovery_url)
+        if cached is not None and now - cached[0] < METADATA_CACHE_SECONDS:
+            return cached[1]
+    document = http.get_json(discovery_url)
+    if not isinstance(document, dict):
+        raise BankProtocolError(
+            "discovery document is not a JSON object", institution_id=http.institution_id
+        )
+    with _lock:
+        _cache[discovery_url] = (time.monotonic(), document)
+    return document
+
+
+def forget_discovery_documents() -> None:
+    """Drop cached discovery documents (after a bank changes endpoints, and in tests)."""
+    with _lock:
+        _cache.clear()
+
+
+def authorization_server(
+    config: ConnectorConfig, http: BankHttpClient
+) -> AuthorizationServerMetadata:
+    """Discovered metadata with the config's explicit endpoints layered on top."""
+    document: dict[str, Any] = {}
+    if config.discovery_url is not None:
+        document = dict(fetch_discovery_document(http, config.discovery_url))
+    overrides = {
+        "authorization_endpoint": config.authorize_url,
+        "token_endpoint": config.token_url,
+        "revocation_endpoint": config.revocation_url,
+        "pushed_authorization_request_endpoint": config.par_url,
+    }
+    document.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return AuthorizationServerMetadata.model_validate(
+            document, context=validation_context(local=get_settings().is_local)
+        )
+    except ValidationError as exc:
+        fields = ", ".join(sorted({str(error["loc"][0]) for error in exc.errors()}))
+        raise BankProtocolError(
+            f"authorization server metadata unusable ({fields})",
+            institution_id=config.institution_id,
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ClientAuthentication:
+    """What to add to a token-endpoint request to authenticate BankBridge as the client."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] = field(default_factory=dict)
+
+
+def client_authentication(
+    config: ConnectorConfig, *, audience: str, secret_value: str
+) -> ClientAuthentication:
+    """Client authentication per `client_auth_method` (RFC 6749 §2.3.1, RFC 7523 §2.2).
+
+    `secret_value` is the client secret, or the private key (PEM or JWK JSON) for
+    `private_key_jwt`; `audience` is the endpoint the assertion is meant for.
+    """
+    method = config.client_auth_method
+    if method is ClientAuthMethod.CLIENT_SECRET_BASIC:
+        pair = f"{quote_plus(config.client_id)}:{quote_plus(secret_value)}"
+        token = base64.b64encode(pair.encode()).decode()
+        return ClientAuthentication(headers={"Authorization": f"Basic {token}"})
+    if method is ClientAuthMethod.CLIENT_SECRET_POST:
+        return ClientAuthentication(
+            form={"client_id": config.client_id, "client_secret": secret_value}
+        )
+    return ClientAuthentication(
+        form={
+            "client_id": config.client_id,
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": _client_assertion(config.client_id, audience, secret_value),
+        }
+    )
+
+
+def _client_assertion(client_id: str, audience: str, private_key: str) -> str:
+    """A short-lived signed JWT (PS256 for RSA, ES256 for EC keys, as FAPI requires)."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey, import_key
+
+    key_data: Any = private_key
+    if private_key.lstrip().startswith("{"):
+        import json
+
+        key_data = json.loads(private_key)
+    key = import_key(key_data)
+    algorithm = "ES256" if isinstance(key, ECKey) else "PS256"
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + CLIENT_ASSERTION_LIFETIME_SECONDS,
+    }
+    return jwt.encode({"alg": algorithm}, claims, key, algorithms=[algorithm])

@@ -1,0 +1,35 @@
+"""Pick the connector implementation for a config's `standard`.
+
+Implementations are imported on demand so a Lambda serving one standard does
+not pay for the others at cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.connectors.base import Connector
+from chalicelib.connectors.config import ConnectorConfig, Standard
+from chalicelib.connectors.exceptions import ConnectorNotAvailable
+
+
+def _fdx() -> type[Connector]:
+    from chalicelib.connectors.fdx import FdxConnector
+
+    return FdxConnector
+
+
+_IMPLEMENTATIONS = {Standard.FDX: _fdx}
+
+SUPPORTED_STANDARDS = frozenset(_IMPLEMENTATIONS)
+
+
+def connector_for(config: ConnectorConfig, **kwargs: Any) -> Connector:
+    """A connector for `config`; `kwargs` (http, get_secret) go to its constructor."""
+    factory = _IMPLEMENTATIONS.get(config.standard)
+    if factory is None:
+        raise ConnectorNotAvailable(
+            f"no connector implements the {config.standard.value} standard yet",
+            institution_id=config.institution_id,
+        )
+    return factory()(config, **kwargs)
