@@ -32,7 +32,10 @@ def enqueue(queue_name: str, messages: Sequence[tuple[str, BaseModel]]) -> None:
     `id` must be unique within the call; it is only used to report failures.
     """
     sqs = aws.client("sqs")
-    url = queue_url(queue_name)
+    try:
+        url = queue_url(queue_name)
+    except Exception as error:
+        raise EnqueueFailed([message_id for message_id, _ in messages]) from error
     failed: list[str] = []
     for start in range(0, len(messages), SQS_BATCH_LIMIT):
         chunk = messages[start : start + SQS_BATCH_LIMIT]

@@ -186,7 +186,7 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         wait_until(_answers(f"{urls['aws']}/moto-api/"), "moto server", stack)
         from infra.provision import provision
 
-        provision(STAGE, secret_values=_secret_values_by_name(secrets))
+        provision(STAGE, secret_values=_secret_values_by_key(secrets))
         stack.start(
             "graph",
             [python, "-m", "infra.local.graph_standin", "--host", "127.0.0.1",
@@ -238,14 +238,13 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
     return 0
 
 
-def _secret_values_by_name(secrets: dict[str, str]) -> dict[str, str]:
-    """Map dev secret values onto the Secrets Manager names the dev stage reads."""
-    stage_env = stage_environment()
+def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
+    """Map dev secret values onto the template's secret keys (see `infra.provision`)."""
     return {
-        stage_env["BANKBRIDGE_MESSENGER_APP_SECRET_NAME"]: secrets["app_secret"],
-        stage_env["BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME"]: secrets["verify_token"],
-        stage_env["BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME"]: secrets["page_token"],
-        f"bankbridge/{STAGE}/admin-token": secrets["admin_token"],
+        "messenger_app_secret": secrets["app_secret"],
+        "messenger_verify_token": secrets["verify_token"],
+        "messenger_page_token": secrets["page_token"],
+        "admin_token": secrets["admin_token"],
     }
 
 

@@ -1,0 +1,77 @@
+"""Shared fixtures: moto-backed AWS created from the real template, and the Graph stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SECRETS = {
+    "messenger_app_secret": "test-app-secret",
+    "messenger_verify_token": "test-verify-token",
+    "messenger_page_token": "test-page-token",
+    "admin_token": "test-admin-token",
+}
+
+
+def specs_dir() -> Path | None:
+    """The official specs folder, or None (tests then skip, except under CI=true)."""
+    path = Path(os.environ.get("BANKBRIDGE_SPECS_DIR", ROOT.parent / "shared" / "specs"))
+    return path if path.is_dir() else None
+
+
+def require_specs() -> Path:
+    """Return the specs folder or skip with a reason; under CI=true a missing folder fails."""
+    path = specs_dir()
+    if path is None:
+        reason = "official specs not found: set BANKBRIDGE_SPECS_DIR (default ../shared/specs)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def reset_process_caches() -> None:
+    """Forget every per-container cache so each test sees its own AWS and settings."""
+    from chalicelib import aws, queues, secrets
+    from chalicelib.settings import get_settings
+
+    aws.reset_clients()
+    get_settings.cache_clear()
+    queues.queue_url.cache_clear()
+    secrets.forget_secrets()
+
+
+@pytest.fixture
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no endpoint override: boto3 talks to in-process moto only."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws_stack(fake_aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The dev stage's resources in moto, created from `infra/template.json`."""
+    from moto import mock_aws
+
+    from infra.provision import provision
+
+    with mock_aws():
+        reset_process_caches()
+        outputs = provision("dev", secret_values=DEV_SECRETS)
+        for name, value in outputs.settings_environment().items():
+            monkeypatch.setenv(name, value)
+        reset_process_caches()
+        yield outputs
+        reset_process_caches()
