@@ -1,0 +1,385 @@
+"""The CloudFormation template, created with `infra.provision` in moto, and the Chalice config.
+
+The template is what production deploys, so these tests check the resources it
+creates (through real boto3 calls against moto), not the JSON text; and they tie
+`.chalice/config.json` and the IAM policies to the same names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.config import Config
+from moto import mock_aws
+
+from chalicelib import aws
+from chalicelib.settings import Settings
+from chalicelib.store import keys
+from infra.provision import (
+    DEV_SECRET_VALUES,
+    SECRET_KEYS,
+    ProvisionError,
+    StackOutputs,
+    provision,
+)
+from infra.template import (
+    PROJECT_ROOT,
+    TEMPLATE_PATH,
+    create_table_kwargs,
+    load_template,
+    update_time_to_live_kwargs,
+)
+
+STAGES = ("dev", "prod")
+CHALICE_DIR = PROJECT_ROOT / ".chalice"
+WORKER_FOR_QUEUE = {"inbound": "handle_inbound_events", "events": "handle_bank_events"}
+API_GATEWAY_MAX_TIMEOUT_SECONDS = 29
+DATA_SERVICES = ("dynamodb", "sqs", "kms", "secretsmanager")
+PROD_ADMIN_TOKEN = "prod-admin-token-under-test"
+
+
+def chalice_config() -> dict[str, Any]:
+    return json.loads((CHALICE_DIR / "config.json").read_text())
+
+
+def lambda_timeout(stage: str, function_name: str) -> int:
+    """The timeout Chalice deploys for `function_name`, resolved by Chalice's own lookup."""
+    config = Config(chalice_stage=stage, config_from_disk=chalice_config(), default_params={})
+    return config.scope(stage, function_name).lambda_timeout
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, and no endpoint override that would route past `mock_aws`."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def provisioned() -> Iterator[dict[str, StackOutputs]]:
+    """Both stages created once in one moto account: dev with the dev secrets,
+    prod with only the admin token given (the others keep their template values)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            aws.reset_clients()
+            yield {
+                "dev": provision("dev", DEV_SECRET_VALUES),
+                "prod": provision("prod", {"admin_token": PROD_ADMIN_TOKEN}),
+            }
+    aws.reset_clients()
+
+
+def queue_attributes(queue_name: str) -> dict[str, str]:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+# --- the template itself -------------------------------------------------------------
+
+
+def test_template_passes_cfn_lint() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), str(TEMPLATE_PATH)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_template_output_is_a_stack_outputs_field() -> None:
+    aliases = {field.alias for field in StackOutputs.model_fields.values()}
+    assert aliases == set(load_template()["Outputs"])
+
+
+# --- resources as created from the template ------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_table_key_schema_and_gsi_match_the_key_module(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    table = aws.client("dynamodb").describe_table(TableName=provisioned[stage].table_name)["Table"]
+
+    assert table["TableName"] == f"bankbridge-{stage}-table"
+    assert table["KeySchema"] == [
+        {"AttributeName": keys.PK, "KeyType": "HASH"},
+        {"AttributeName": keys.SK, "KeyType": "RANGE"},
+    ]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    [gsi] = table["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == keys.GSI1_NAME
+    assert gsi["KeySchema"] == [
+        {"AttributeName": keys.GSI1_PK, "KeyType": "HASH"},
+        {"AttributeName": keys.GSI1_SK, "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]} == {
+        keys.PK: "S",
+        keys.SK: "S",
+        keys.GSI1_PK: "S",
+        keys.GSI1_SK: "S",
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_time_to_live_is_enabled_on_the_key_modules_attribute(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    description = aws.client("dynamodb").describe_time_to_live(
+        TableName=provisioned[stage].table_name
+    )["TimeToLiveDescription"]
+
+    assert description == {"TimeToLiveStatus": "ENABLED", "AttributeName": keys.TTL_ATTRIBUTE}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("queue", sorted(WORKER_FOR_QUEUE))
+def test_queue_redrives_to_its_dead_letter_queue(
+    provisioned: dict[str, StackOutputs], stage: str, queue: str
+) -> None:
+    outputs = provisioned[stage]
+    attributes = queue_attributes(f"bankbridge-{stage}-{queue}")
+    dead_letter = queue_attributes(f"bankbridge-{stage}-{queue}-dlq")
+
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dead_letter["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 5
+    assert dead_letter["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+    assert attributes["KmsMasterKeyId"] == outputs.kms_key_id
+    assert dead_letter["KmsMasterKeyId"] == outputs.kms_key_id
+    assert attributes["QueueArn"] == getattr(outputs, f"{queue}_queue_arn")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("queue", sorted(WORKER_FOR_QUEUE))
+def test_visibility_timeout_is_six_times_the_workers_lambda_timeout(
+    provisioned: dict[str, StackOutputs], stage: str, queue: str
+) -> None:
+    worker_timeout = lambda_timeout(stage, WORKER_FOR_QUEUE[queue])
+    visibility_timeout = int(queue_attributes(f"bankbridge-{stage}-{queue}")["VisibilityTimeout"])
+
+    assert worker_timeout >= 30, "the worker needs time for bank calls and retries"
+    assert visibility_timeout >= 6 * worker_timeout
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kms_alias_resolves_to_the_stages_rotating_key(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    kms = aws.client("kms")
+    outputs = provisioned[stage]
+
+    metadata = kms.describe_key(KeyId=f"alias/bankbridge-{stage}")["KeyMetadata"]
+
+    assert metadata["KeyId"] == outputs.kms_key_id
+    assert metadata["Arn"] == outputs.kms_key_arn
+    assert outputs.kms_alias_name == f"alias/bankbridge-{stage}"
+    assert kms.get_key_rotation_status(KeyId=outputs.kms_key_id)["KeyRotationEnabled"] is True
+    data_key = kms.generate_data_key(KeyId=outputs.kms_alias_name, KeySpec="AES_256")
+    assert (
+        kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"]
+        == (data_key["Plaintext"])
+    )
+
+
+def test_secrets_hold_the_given_values(provisioned: dict[str, StackOutputs]) -> None:
+    secrets = aws.client("secretsmanager")
+    outputs = provisioned["dev"]
+
+    stored = {
+        key: secrets.get_secret_value(SecretId=outputs.secret_name(key))["SecretString"]
+        for key in SECRET_KEYS
+    }
+
+    assert stored == DEV_SECRET_VALUES
+
+
+def test_secrets_not_given_keep_the_template_value(provisioned: dict[str, StackOutputs]) -> None:
+    secrets = aws.client("secretsmanager")
+    outputs = provisioned["prod"]
+
+    def value(key: str) -> str:
+        return secrets.get_secret_value(SecretId=outputs.secret_name(key))["SecretString"]
+
+    assert value("admin_token") == PROD_ADMIN_TOKEN
+    assert value("messenger_app_secret").startswith("UNSET: ")
+    assert value("messenger_page_token").startswith("UNSET: ")
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", value("messenger_verify_token"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_secrets_are_named_per_contract_and_encrypted_with_the_stage_key(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    secrets = aws.client("secretsmanager")
+    outputs = provisioned[stage]
+    expected_names = {
+        "messenger_app_secret": f"bankbridge/{stage}/messenger/app-secret",
+        "messenger_verify_token": f"bankbridge/{stage}/messenger/verify-token",
+        "messenger_page_token": f"bankbridge/{stage}/messenger/page-token",
+        "admin_token": f"bankbridge/{stage}/admin-token",
+    }
+
+    for key, name in expected_names.items():
+        description = secrets.describe_secret(SecretId=name)
+        assert outputs.secret_name(key) == name
+        assert getattr(outputs, f"{key}_arn") == description["ARN"]
+        assert description["KmsKeyId"] == outputs.kms_key_id
+
+
+def test_provisioning_again_reuses_the_stack_and_updates_secrets(
+    provisioned: dict[str, StackOutputs],
+) -> None:
+    """A third stage in the same moto account, so it cannot collide with dev or prod."""
+    first = provision("qa", DEV_SECRET_VALUES)
+    second = provision("qa", {"admin_token": "rotated"})
+    stored = aws.client("secretsmanager").get_secret_value(SecretId=second.admin_token_name)
+
+    assert second == first
+    assert first.table_name == "bankbridge-qa-table"
+    assert stored["SecretString"] == "rotated"
+
+
+@pytest.mark.parametrize(
+    ("secret_values", "message"),
+    [({"app_secret": "x"}, "unknown secret keys"), ({"admin_token": ""}, "must not be empty")],
+)
+def test_bad_secret_values_are_rejected_before_any_aws_call(
+    secret_values: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ProvisionError, match=message):
+        provision("dev", secret_values, stack_name="never-created")
+
+
+def test_create_table_kwargs_builds_the_templates_table(
+    provisioned: dict[str, StackOutputs],
+) -> None:
+    dynamodb = aws.client("dynamodb")
+    from_stack = dynamodb.describe_table(TableName="bankbridge-dev-table")["Table"]
+    kwargs = create_table_kwargs("dev") | {"TableName": "bankbridge-dev-copy"}
+    ttl_kwargs = update_time_to_live_kwargs("dev") | {"TableName": "bankbridge-dev-copy"}
+
+    dynamodb.create_table(**kwargs)
+    dynamodb.update_time_to_live(**ttl_kwargs)
+    copy = dynamodb.describe_table(TableName="bankbridge-dev-copy")["Table"]
+
+    assert create_table_kwargs("dev")["TableName"] == "bankbridge-dev-table"
+    for field in ("KeySchema", "AttributeDefinitions", "BillingModeSummary"):
+        assert copy[field] == from_stack[field]
+    assert [
+        (i["IndexName"], i["KeySchema"], i["Projection"]) for i in copy["GlobalSecondaryIndexes"]
+    ] == [
+        (i["IndexName"], i["KeySchema"], i["Projection"])
+        for i in from_stack["GlobalSecondaryIndexes"]
+    ]
+    assert (
+        dynamodb.describe_time_to_live(TableName="bankbridge-dev-copy")["TimeToLiveDescription"][
+            "AttributeName"
+        ]
+        == keys.TTL_ATTRIBUTE
+    )
+
+
+# --- .chalice/config.json and the IAM policies ---------------------------------------
+
+
+def test_chalice_config_basics() -> None:
+    config = chalice_config()
+
+    assert config["app_name"] == "bankbridge"
+    assert config["autogen_policy"] is False
+    assert set(config["stages"]) == set(STAGES)
+    for stage in STAGES:
+        policy_file = config["stages"][stage]["iam_policy_file"]
+        assert policy_file == f"policy-{stage}.json"
+        assert (CHALICE_DIR / policy_file).is_file()
+        scoped = Config(chalice_stage=stage, config_from_disk=config, default_params={})
+        assert scoped.scope(stage, "api_handler").lambda_memory_size == 512
+        assert lambda_timeout(stage, "api_handler") <= API_GATEWAY_MAX_TIMEOUT_SECONDS
+        for worker in WORKER_FOR_QUEUE.values():
+            assert lambda_timeout(stage, worker) == 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_config_environment_variable_is_a_settings_field(stage: str) -> None:
+    config = chalice_config()
+    names = set(config.get("environment_variables", {})) | set(
+        config["stages"][stage]["environment_variables"]
+    )
+
+    fields = {f"BANKBRIDGE_{name.upper()}" for name in Settings.model_fields}
+    assert names <= fields, names - fields
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_config_environment_names_the_templates_resources(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    environment = chalice_config()["stages"][stage]["environment_variables"]
+    expected = provisioned[stage].settings_environment()
+
+    assert {name: environment.get(name) for name in expected} == expected
+
+
+def test_dev_stage_sets_no_urls_or_ports() -> None:
+    """Chalice's config env overrides the process env, and the local stack sets URLs itself."""
+    config = chalice_config()
+    dev_environment = (
+        config.get("environment_variables", {}) | (config["stages"]["dev"]["environment_variables"])
+    )
+
+    assert "BANKBRIDGE_GRAPH_API_BASE" not in dev_environment
+    for name, value in dev_environment.items():
+        assert not re.search(r"://|:\d+\b|localhost|127\.0\.0\.1", value), name
+
+
+def policy_statements(stage: str) -> list[dict[str, Any]]:
+    return json.loads((CHALICE_DIR / f"policy-{stage}.json").read_text())["Statement"]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_grants_data_services_only_on_the_stages_resources(stage: str) -> None:
+    other_stage = next(other for other in STAGES if other != stage)
+    statements = policy_statements(stage)
+    granted_services = {
+        action.split(":")[0] for statement in statements for action in as_list(statement["Action"])
+    }
+    assert set(DATA_SERVICES) <= granted_services
+
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        services = {action.split(":")[0] for action in as_list(statement["Action"])}
+        resources = as_list(statement["Resource"])
+        assert "*" not in resources, statement
+        assert not any(
+            action.endswith(":*") or action == "*" for action in as_list(statement["Action"])
+        )
+        assert all(
+            f"bankbridge-{other_stage}" not in r and f"/{other_stage}/" not in r for r in resources
+        )
+        if services & {"dynamodb", "sqs", "secretsmanager", "logs"}:
+            assert all(re.search(rf"bankbridge[-/]{stage}\b", r) for r in resources), statement
+        if "kms" in services:
+            assert resources == ["arn:aws:kms:*:*:key/*"]
+            condition = statement["Condition"]["ForAnyValue:StringEquals"]
+            assert condition == {"kms:ResourceAliases": f"alias/bankbridge-{stage}"}
+        if "logs" in services:
+            assert all(":log-group:/aws/lambda/" in r for r in resources)
