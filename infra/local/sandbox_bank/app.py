@@ -1,0 +1,70 @@
+"""Flask app wiring: blueprints, interaction-id echo, request counting, error rendering."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from infra.local.sandbox_bank import authorize, discovery, fdx, sandbox_api, token_endpoint
+from infra.local.sandbox_bank.config import SandboxBankConfig
+from infra.local.sandbox_bank.errors import FdxError, OAuthError
+from infra.local.sandbox_bank.state import EXTENSION_KEY, SandboxState, current_state
+
+INTERACTION_ID = "x-fapi-interaction-id"
+MAX_INTERACTION_ID_LENGTH = 128
+
+
+def create_app(
+    config: SandboxBankConfig | None = None, clock: Callable[[], float] = time.time
+) -> Flask:
+    """Build a sandbox bank; `clock` lets tests move time instead of sleeping."""
+    app = Flask(__name__)
+    app.extensions[EXTENSION_KEY] = SandboxState.build(config or SandboxBankConfig(), clock)
+    for module in (discovery, authorize, token_endpoint, fdx, sandbox_api):
+        app.register_blueprint(module.blueprint)
+    app.before_request(_start_request)
+    app.after_request(_echo_interaction_id)
+    app.register_error_handler(OAuthError, _oauth_error)
+    app.register_error_handler(FdxError, _fdx_error)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _start_request() -> None:
+    """Pick the interaction id (FAPI: echo the caller's, else mint one) and count the call."""
+    supplied = request.headers.get(INTERACTION_ID, "").strip()
+    usable = supplied and len(supplied) <= MAX_INTERACTION_ID_LENGTH and supplied.isprintable()
+    g.interaction_id = supplied if usable else str(uuid.uuid4())
+    if not request.path.startswith("/sandbox/"):
+        rule = request.url_rule.rule if request.url_rule else request.path
+        current_state().stats.count_request(rule.replace("<", "{").replace(">", "}"))
+
+
+def _echo_interaction_id(response: Response) -> Response:
+    response.headers[INTERACTION_ID] = g.get("interaction_id") or str(uuid.uuid4())
+    return response
+
+
+def _oauth_error(error: OAuthError) -> tuple[Response, int, dict[str, str]]:
+    headers = {"Cache-Control": "no-store"}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="sandbox-bank"'
+    return jsonify(error.body()), error.status, headers
+
+
+def _fdx_error(error: FdxError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error.body()), error.http_status, error.headers
+
+
+def _http_error(error: HTTPException) -> tuple[Response | str, int]:
+    """Routing errors: FDX-shaped JSON for the API, JSON for controls, HTML for pages."""
+    status = error.code or 500
+    if request.path.startswith("/fdx/"):
+        return jsonify({"code": 401 if status < 500 else 500, "message": error.name}), status
+    if request.path.startswith(("/sandbox/", "/token", "/revoke", "/par")):
+        return jsonify({"error": error.name.lower().replace(" ", "_")}), status
+    return render_template("error.html", error=error.name, description=error.description), status
