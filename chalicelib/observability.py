@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -100,8 +101,12 @@ class JsonFormatter(logging.Formatter):
 _configured = False
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Install the redacting JSON handler on the root logger once per process."""
+def configure_logging() -> None:
+    """Install the redacting JSON handler on the root logger once per process.
+
+    The level comes from BANKBRIDGE_LOG_LEVEL (default INFO); read here rather
+    than from the settings object because logging is set up at import time.
+    """
     global _configured  # noqa: PLW0603 - process-wide, idempotent set-up
     if _configured:
         return
@@ -112,7 +117,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(os.environ.get("BANKBRIDGE_LOG_LEVEL", "INFO").upper())
     _configured = True
 
 
