@@ -1,0 +1,160 @@
+"""Canonical models: Decimal money, aware timestamps, masked numbers, tolerant parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.models import (
+    Account,
+    AccountKind,
+    Balance,
+    BankEvent,
+    BankEventType,
+    Consent,
+    ConsentStatus,
+    Transaction,
+    mask_account_number,
+)
+
+
+def test_float_amounts_become_exact_decimals() -> None:
+    balance = Balance(account_id="a", currency="USD", current=13300.35, available="-0.10")
+
+    assert balance.current == Decimal("13300.35")
+    assert isinstance(balance.current, Decimal)
+    assert balance.available == Decimal("-0.10")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "12,50", True, "abc"])
+def test_non_numeric_or_non_finite_amounts_are_rejected(bad: object) -> None:
+    with pytest.raises(ValidationError):
+        Transaction(account_id="a", currency="USD", amount=bad)
+
+
+@pytest.mark.parametrize("bad", ["US", "usdollar", "12$", ""])
+def test_currency_must_be_iso_4217(bad: str) -> None:
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        Balance(account_id="a", currency=bad)
+
+
+def test_currency_is_upper_cased() -> None:
+    assert Balance(account_id="a", currency=" eur ").currency == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2017-11-05T13:15:30.751Z", datetime(2017, 11, 5, 13, 15, 30, 751000, tzinfo=UTC)),
+        ("2020-11-09T00:00:00.000-0500", datetime(2020, 11, 9, 5, 0, tzinfo=UTC)),
+        ("2020-12-25", datetime(2020, 12, 25, tzinfo=UTC)),
+        (datetime(2024, 1, 1, 12, 0), datetime(2024, 1, 1, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_are_timezone_aware(given: object, expected: datetime) -> None:
+    booked = Transaction(account_id="a", currency="USD", booked_at=given).booked_at
+
+    assert booked == expected
+    assert booked is not None and booked.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("7000003223", "••••3223"),
+        ("XXXX9979", "••••9979"),
+        ("...6884", "••••6884"),
+        ("12", "••••12"),
+        ("no digits", None),
+        (None, None),
+    ],
+)
+def test_masked_number_keeps_at_most_last_four_digits(
+    given: str | None, expected: str | None
+) -> None:
+    account = Account(institution_id="i", account_id="a", currency="USD", masked_number=given)
+
+    assert account.masked_number == expected
+    assert mask_account_number(given) == expected
+
+
+def test_account_ids_are_opaque_strings_and_unknown_fields_ignored() -> None:
+    account = Account.model_validate(
+        {
+            "institution_id": "i",
+            "account_id": 3746272,
+            "currency": "USD",
+            "nickname": None,
+            "brand_new_field": {"x": 1},
+            "display_name": None,
+        }
+    )
+
+    assert account.account_id == "3746272"
+    assert account.kind is AccountKind.OTHER and account.display_name is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "liability"),
+    [
+        (AccountKind.CHECKING, False),
+        (AccountKind.SAVINGS, False),
+        (AccountKind.CREDIT_CARD, True),
+        (AccountKind.LOAN, True),
+        (AccountKind.LINE_OF_CREDIT, True),
+        (AccountKind.INVESTMENT, False),
+    ],
+)
+def test_is_liability_follows_kind_unless_given(kind: AccountKind, liability: bool) -> None:
+    derived = Account(institution_id="i", account_id="a", currency="USD", kind=kind)
+    explicit = Account(
+        institution_id="i", account_id="a", currency="USD", kind=kind, is_liability=True
+    )
+
+    assert derived.is_liability is liability
+    assert explicit.is_liability is True
+
+
+def test_transaction_sorting_time_prefers_transaction_time() -> None:
+    booked = datetime(2024, 1, 2, tzinfo=UTC)
+    made = booked - timedelta(days=1)
+
+    assert Transaction(account_id="a", currency="USD", booked_at=booked).occurred_at == booked
+    assert (
+        Transaction(
+            account_id="a", currency="USD", booked_at=booked, transacted_at=made
+        ).occurred_at
+        == made
+    )
+
+
+def test_models_are_immutable() -> None:
+    balance = Balance(account_id="a", currency="USD", current=1)
+
+    with pytest.raises(ValidationError):
+        balance.current = Decimal(2)  # type: ignore[misc]
+
+
+def test_consent_and_event_defaults() -> None:
+    consent = Consent(institution_id="i", scopes=["a"], expires_at="2030-01-01")
+    event = BankEvent(
+        event_id="e1",
+        institution_id="i",
+        type="fraud_suspected",
+        received_at="2024-05-01T10:00:00Z",
+        amount=12.5,
+        currency="usd",
+        surprise=None,
+    )
+
+    assert consent.status is ConsentStatus.AWAITING
+    assert consent.expires_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert event.type is BankEventType.FRAUD_SUSPECTED
+    assert (event.amount, event.currency, event.signature_verified) == (
+        Decimal("12.5"),
+        "USD",
+        False,
+    )
