@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     messenger_app_secret_name: str = "bankbridge/dev/messenger/app-secret"  # noqa: S105
     messenger_verify_token_name: str = "bankbridge/dev/messenger/verify-token"  # noqa: S105
     messenger_page_token_name: str = "bankbridge/dev/messenger/page-token"  # noqa: S105
+    admin_token_name: str = "bankbridge/dev/admin-token"  # noqa: S105
 
     graph_api_base: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"

@@ -8,7 +8,8 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | processed inbound event      | `DEDUPE#<channel>#<event id>`      | `DEDUPE`                    |
 | connector config             | `CONNECTOR#<institution id>`       | `CONFIG`                    |
 | link (user x institution)    | `USER#<channel>#<user id>`         | `LINK#<institution id>`     |
-| OAuth state (single use)     | `OAUTHSTATE#<state>`               | `STATE`                     |
+| link token (single use)      | `LINKTOKEN#<sha256 of token>`      | `LINKTOKEN`                 |
+| OAuth state (single use)     | `OAUTHSTATE#<sha256 of state>`     | `STATE`                     |
 | client-credentials token     | `CONNECTOR#<institution id>`       | `CCTOKEN`                   |
 
 TTL is best-effort in DynamoDB (deletion can lag by days), so readers still
@@ -37,3 +38,36 @@ def connector_key(institution_id: str) -> dict[str, str]:
 
 CONNECTOR_LIST_GSI_PK = "CONNECTORS"
 """GSI partition holding every connector config, so listing them is a Query, not a Scan."""
+
+
+def connector_list_entry(institution_id: str) -> dict[str, str]:
+    """GSI attributes that put a connector config in the `CONNECTORS` listing, sorted by id."""
+    return {GSI1_PK: CONNECTOR_LIST_GSI_PK, GSI1_SK: f"CONNECTOR#{institution_id}"}
+
+
+def link_key(channel: str, user_id: str, institution_id: str) -> dict[str, str]:
+    """Key of a person's link to one institution (tokens sealed inside)."""
+    return {PK: user_partition(channel, user_id), SK: f"{LINK_PREFIX}{institution_id}"}
+
+
+def user_partition(channel: str, user_id: str) -> str:
+    """The partition holding everything about one chat user (links, pending questions)."""
+    return f"USER#{channel}#{user_id}"
+
+
+LINK_PREFIX = "LINK#"
+
+
+def oauth_state_key(state_digest: str) -> dict[str, str]:
+    """Key of one login attempt's state; the raw `state` is never stored, only its digest."""
+    return {PK: f"OAUTHSTATE#{state_digest}", SK: "STATE"}
+
+
+def link_token_key(token_digest: str) -> dict[str, str]:
+    """Key of a chat-issued link token (single use, ten minutes)."""
+    return {PK: f"LINKTOKEN#{token_digest}", SK: "LINKTOKEN"}
+
+
+def client_token_key(institution_id: str) -> dict[str, str]:
+    """Key of the cached client-credentials token of an institution."""
+    return {PK: f"CONNECTOR#{institution_id}", SK: "CCTOKEN"}
