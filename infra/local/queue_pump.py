@@ -73,11 +73,8 @@ class QueueRoute:
     function_name: str
 
     @property
-    def region(self) -> str:
-        return self.queue_arn.split(":")[3]
-
-    @property
     def function_arn(self) -> str:
+        """The ARN Lambda would report, in the queue's region and account."""
         _, partition, _, region, account, _ = self.queue_arn.split(":", 5)
         return f"arn:{partition}:lambda:{region}:{account}:function:{self.function_name}"
 
