@@ -444,6 +444,12 @@ def test_bad_client_credentials_get_invalid_client(sandbox: Sandbox, auth) -> No
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
+def test_body_client_id_must_match_basic_credentials(sandbox: Sandbox) -> None:
+    data = {"grant_type": "client_credentials", "client_id": "someone-else"}
+
+    assert sandbox.post("/token", data=data, auth=CLIENT).status_code == 401
+
+
 def test_unsupported_grant_type(sandbox: Sandbox) -> None:
     response = sandbox.post("/token", data={"grant_type": "password"}, auth=CLIENT)
 
@@ -859,6 +865,19 @@ def test_rate_limit_rate_one_gives_429_with_retry_after(sandbox: Sandbox) -> Non
 
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_latency_delays_token_and_resource_endpoints(sandbox: Sandbox) -> None:
+    tokens = linked_tokens(sandbox)
+    sandbox.post("/sandbox/config", json={"latency_ms": 150})
+
+    for call in (
+        lambda: sandbox.get("/fdx/v6/accounts", headers=bearer(tokens["access_token"])),
+        lambda: refresh(sandbox, tokens["refresh_token"]),
+    ):
+        started = time.monotonic()
+        assert call().status_code == 200
+        assert time.monotonic() - started >= 0.15  # a lower bound only: never flaky
 
 
 def test_health(sandbox: Sandbox) -> None:

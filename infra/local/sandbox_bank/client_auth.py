@@ -56,12 +56,16 @@ def authenticate_client(
     if sum((basic is not None, has_post, has_assertion)) > 1:
         raise OAuthError("invalid_request", "use exactly one client authentication method")
     if basic is not None:
-        return _check_secret(clients, *basic)
-    if has_post:
-        return _check_secret(clients, form.get("client_id", ""), form["client_secret"])
-    if has_assertion:
-        return _check_assertion(form, clients, grants, audience, now)
-    raise invalid_client("client authentication is required")
+        client = _check_secret(clients, *basic)
+    elif has_post:
+        client = _check_secret(clients, form.get("client_id", ""), form["client_secret"])
+    elif has_assertion:
+        client = _check_assertion(form, clients, grants, audience, now)
+    else:
+        raise invalid_client("client authentication is required")
+    if form.get("client_id", client.client_id) != client.client_id:
+        raise invalid_client("client_id in the body is not the authenticated client")
+    return client
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
