@@ -6,6 +6,8 @@ import base64
 import hashlib
 import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -13,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -30,6 +33,7 @@ from infra.local.sandbox_bank import (
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"
 ALL_SCOPES = "openid fdx:accountdetailed:read fdx:transactions:read"
 TODAY = date(2025, 3, 15)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLIENT = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
 
@@ -921,3 +925,19 @@ def test_same_seed_and_day_give_the_same_bank_over_http(sandbox: Sandbox) -> Non
     assert ours == theirs
     assert [c["login_id"] for c in ours["customers"]] == ["alice", "bob", "carol"]
     assert different != ours
+
+
+def test_command_line_server_binds_a_free_port_and_uses_it_as_issuer() -> None:
+    command = [sys.executable, "-m", "infra.local.sandbox_bank", "--port", "0"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        banner = process.stdout.readline()  # printed once the socket is bound
+        url = re.search(r"http://127\.0\.0\.1:\d+", banner).group(0)
+        metadata = requests.get(f"{url}/.well-known/openid-configuration", timeout=10).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    assert metadata["issuer"] == url

@@ -10,7 +10,7 @@ OFFLINE_ACCESS = "offline_access"
 
 # FDX data-cluster scopes as named by Mastercard's FDX mock auth server (research §1.5).
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    OPENID: "Confirm who you are (your name and customer number)",
+    OPENID: "Confirm who you are (an anonymous customer identifier)",
     OFFLINE_ACCESS: "Keep access while you are not using the app",
     ACCOUNT_BASIC: "See your account names, types and the last four digits of account numbers",
     ACCOUNT_DETAILED: "See your account details and balances",
