@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ from moto import mock_aws
 from chalicelib import aws
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+from infra.package import (
+    PackageError,
+    SqsHandler,
+    build_merge_template,
+    discover_sqs_handlers,
+    package,
+    verify_merged,
+)
 from infra.provision import (
     DEV_SECRET_VALUES,
     SECRET_KEYS,
@@ -83,6 +92,13 @@ def provisioned() -> Iterator[dict[str, StackOutputs]]:
     aws.reset_clients()
 
 
+def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+    cfn_lint_executable = Path(sys.executable).parent / "cfn-lint"
+    return subprocess.run(
+        [str(cfn_lint_executable), str(path)], capture_output=True, text=True, check=False
+    )
+
+
 def queue_attributes(queue_name: str) -> dict[str, str]:
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
@@ -93,10 +109,7 @@ def queue_attributes(queue_name: str) -> dict[str, str]:
 
 
 def test_template_passes_cfn_lint() -> None:
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run(
-        [str(cfn_lint), str(TEMPLATE_PATH)], capture_output=True, text=True, check=False
-    )
+    result = cfn_lint(TEMPLATE_PATH)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -383,3 +396,133 @@ def test_policy_grants_data_services_only_on_the_stages_resources(stage: str) ->
             assert condition == {"kms:ResourceAliases": f"alias/bankbridge-{stage}"}
         if "logs" in services:
             assert all(":log-group:/aws/lambda/" in r for r in resources)
+
+
+# --- packaging: chalice package --merge-template ------------------------------------
+
+TINY_APP = """
+import os
+
+from chalice import Chalice
+
+app = Chalice(app_name="bankbridge")
+
+
+@app.route("/")
+def index():
+    return {}
+
+
+@app.on_sqs_message(queue=os.environ["BANKBRIDGE_INBOUND_QUEUE_NAME"], batch_size=10)
+def handle_inbound_events(event):
+    return {"batchItemFailures": []}
+
+
+@app.on_sqs_message(queue="another-teams-queue")
+def handle_foreign_events(event):
+    return {"batchItemFailures": []}
+"""
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """A Chalice project with our config and policies, two SQS handlers and no dependencies,
+    so `chalice package` needs no network."""
+    project = tmp_path / "project"
+    (project / ".chalice").mkdir(parents=True)
+    for name in ("config.json", "policy-dev.json", "policy-prod.json"):
+        (project / ".chalice" / name).write_text((CHALICE_DIR / name).read_text())
+    (project / "app.py").write_text(TINY_APP)
+    (project / "requirements.txt").write_text("")
+    return project
+
+
+def test_discovery_finds_sqs_handlers_with_the_stages_queue_names(tiny_project: Path) -> None:
+    handlers = {h.function_name: h for h in discover_sqs_handlers(tiny_project, "prod")}
+
+    assert set(handlers) == {"handle_inbound_events", "handle_foreign_events"}
+    assert handlers["handle_inbound_events"].queue == "bankbridge-prod-inbound"
+    assert handlers["handle_inbound_events"].function_logical_id == "HandleInboundEvents"
+    assert handlers["handle_inbound_events"].event_logical_id == "HandleInboundEventsSqsEventSource"
+
+
+def test_discovery_reports_an_app_that_fails_to_import(tiny_project: Path) -> None:
+    (tiny_project / "app.py").write_text("raise RuntimeError('broken on purpose')\n")
+
+    with pytest.raises(PackageError, match="broken on purpose"):
+        discover_sqs_handlers(tiny_project, "prod")
+
+
+def test_merge_template_turns_on_partial_batch_failures_for_every_sqs_handler() -> None:
+    handlers = [
+        SqsHandler(function_name="handle_inbound_events", queue="bankbridge-prod-inbound"),
+        SqsHandler(function_name="handle_foreign_events", queue="another-teams-queue"),
+    ]
+
+    template = build_merge_template(handlers, "prod")
+
+    resources = template["Resources"]
+    assert set(load_template()["Resources"]) <= set(resources)
+    assert template["Parameters"]["Stage"]["Default"] == "prod"
+    for handler in handlers:
+        event = resources[handler.function_logical_id]["Properties"]["Events"][
+            handler.event_logical_id
+        ]
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert resources["HandleInboundEvents"]["DependsOn"] == ["InboundQueue"]
+    assert "DependsOn" not in resources["HandleForeignEvents"]
+
+
+def test_merge_template_refuses_a_handler_named_like_a_resource() -> None:
+    with pytest.raises(PackageError, match="already uses"):
+        build_merge_template([SqsHandler(function_name="table", queue="q")], "prod")
+
+
+def test_packaged_template_carries_the_overrides_and_passes_cfn_lint(
+    tiny_project: Path, tmp_path: Path
+) -> None:
+    sam_path = package(tiny_project, "prod", tmp_path / "out")
+
+    sam = json.loads(sam_path.read_text())
+    function = sam["Resources"]["HandleInboundEvents"]
+    event = function["Properties"]["Events"]["HandleInboundEventsSqsEventSource"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["BatchSize"] == 10
+    assert function["DependsOn"] == ["InboundQueue"]
+    assert function["Properties"]["Timeout"] == lambda_timeout("prod", "handle_inbound_events")
+    assert sam["Resources"]["Table"]["Type"] == "AWS::DynamoDB::Table"
+    assert sam["Resources"]["APIHandler"]["Properties"]["Timeout"] <= 29
+    result = cfn_lint(sam_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_verify_merged_rejects_an_override_that_missed_chalices_event() -> None:
+    handler = SqsHandler(function_name="handle_inbound_events", queue="bankbridge-prod-inbound")
+    merged = build_merge_template([handler], "prod")  # nothing from Chalice merged in
+
+    with pytest.raises(PackageError, match="Chalice's logical ids have changed"):
+        verify_merged(merged, [handler])
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
+def test_packaging_the_real_app_bundles_linux_wheels(tmp_path: Path) -> None:
+    """Runs the real `chalice package` (pip downloads Linux wheels from PyPI: ~15 s here)."""
+    sam_path = package(PROJECT_ROOT, "prod", tmp_path / "out")
+
+    sam = json.loads(sam_path.read_text())
+    event = sam["Resources"]["HandleInboundEvents"]["Properties"]["Events"][
+        "HandleInboundEventsSqsEventSource"
+    ]
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sam["Resources"]["HandleInboundEvents"]["DependsOn"] == ["InboundQueue"]
+    with zipfile.ZipFile(sam_path.parent / "deployment.zip") as deployment:
+        names = deployment.namelist()
+    assert "app.py" in names
+    assert any(name.startswith("chalicelib/") for name in names)
+    assert any(
+        re.fullmatch(r"pydantic_core/_pydantic_core\.cpython-311-x86_64-linux-gnu\.so", name)
+        for name in names
+    )
+    top_level = {name.split("/")[0] for name in names}
+    assert not top_level & {"moto", "pytest", "cfnlint", "ruff", "tests", "infra"}
