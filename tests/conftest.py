@@ -37,9 +37,11 @@ def require_specs() -> Path:
 def reset_process_caches() -> None:
     """Forget every per-container cache so each test sees its own AWS and settings."""
     from chalicelib import aws, queues, secrets
+    from chalicelib.auth import envelope
     from chalicelib.settings import get_settings
 
     aws.reset_clients()
+    envelope.forget_data_keys()
     get_settings.cache_clear()
     queues.queue_url.cache_clear()
     secrets.forget_secrets()

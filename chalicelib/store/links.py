@@ -1,0 +1,256 @@
+"""Links between a chat user and an institution: the token vault's items.
+
+One item per (channel, user, institution). Tokens are stored only sealed
+(`chalicelib.auth.envelope`); the item also carries what refresh and routing
+need (expiry times, consent id, hashed account references) and a `version`
+for optimistic locking. Refreshes are serialised by a lease on the item
+(`lease_owner`/`lease_until`) and fenced by `version`, so concurrent workers
+make exactly one refresh call (see `chalicelib.auth.tokens`).
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chalicelib import aws
+from chalicelib.store.keys import (
+    GSI1_PK,
+    GSI1_SK,
+    LINK_PREFIX,
+    PK,
+    SK,
+    TTL_ATTRIBUTE,
+    link_key,
+    user_partition,
+)
+
+CONSENT_GSI_PREFIX = "CONSENT#"
+
+
+class LinkStatus(StrEnum):
+    """Whether the link's grant still works."""
+
+    ACTIVE = "active"
+    RELINK_REQUIRED = "relink_required"
+
+
+class Link(BaseModel):
+    """A stored link. `sealed_tokens` is ciphertext; nothing here is financial data."""
+
+    channel: str
+    user_id: str
+    institution_id: str
+    sealed_tokens: str
+    access_expires_at: int = Field(description="Epoch seconds when the access token expires.")
+    access_lifetime: int = Field(description="Seconds the access token was issued for.")
+    scopes: list[str] = Field(default_factory=list)
+    consent_id: str | None = None
+    consent_expires_at: int | None = None
+    status: LinkStatus = LinkStatus.ACTIVE
+    version: int = 1
+    created_at: int = Field(default_factory=lambda: int(time.time()))
+    lease_owner: str | None = None
+    lease_until: int | None = None
+
+    @property
+    def key(self) -> dict[str, str]:
+        """The item's primary key (also the tokens' associated data)."""
+        return link_key(self.channel, self.user_id, self.institution_id)
+
+
+class LinkRepository:
+    """Typed access to link items."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def replace(self, link: Link) -> Link | None:
+        """Store `link`, replacing any earlier link to the same bank; return the old one."""
+        answer = aws.client("dynamodb").put_item(
+            TableName=self._table, Item=_to_item(link), ReturnValues="ALL_OLD"
+        )
+        old = answer.get("Attributes")
+        return _from_item(old) if old else None
+
+    def get(
+        self, channel: str, user_id: str, institution_id: str, *, consistent: bool = True
+    ) -> Link | None:
+        """The link, or None."""
+        answer = aws.client("dynamodb").get_item(
+            TableName=self._table,
+            Key=_key(link_key(channel, user_id, institution_id)),
+            ConsistentRead=consistent,
+        )
+        item = answer.get("Item")
+        return _from_item(item) if item else None
+
+    def list_for_user(self, channel: str, user_id: str) -> list[Link]:
+        """Every link of one chat user (a Query on their partition)."""
+        client = aws.client("dynamodb")
+        links: list[Link] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": user_partition(channel, user_id)},
+                ":prefix": {"S": LINK_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = client.query(**request)
+            links.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return links
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete(self, channel: str, user_id: str, institution_id: str) -> Link | None:
+        """Remove the link and its tokens; return what was removed."""
+        answer = aws.client("dynamodb").delete_item(
+            TableName=self._table,
+            Key=_key(link_key(channel, user_id, institution_id)),
+            ReturnValues="ALL_OLD",
+        )
+        old = answer.get("Attributes")
+        return _from_item(old) if old else None
+
+    def acquire_lease(self, link: Link, owner: str, seconds: int) -> bool:
+        """Take the refresh lease if nobody holds a live one and the item is unchanged."""
+        now = int(time.time())
+        return self._conditional_update(
+            link,
+            update="SET lease_owner = :owner, lease_until = :until",
+            condition="version = :version AND (attribute_not_exists(lease_until) "
+            "OR lease_until < :now)",
+            values={
+                ":owner": {"S": owner},
+                ":until": {"N": str(now + seconds)},
+                ":version": {"N": str(link.version)},
+                ":now": {"N": str(now)},
+            },
+        )
+
+    def store_refreshed(
+        self, link: Link, owner: str, sealed_tokens: str, expires_at: int, lifetime: int
+    ) -> bool:
+        """Write refreshed tokens only if we still hold the lease on the version we read."""
+        return self._conditional_update(
+            link,
+            update="SET sealed_tokens = :tokens, access_expires_at = :expires, "
+            "access_lifetime = :lifetime, version = version + :one "
+            "REMOVE lease_owner, lease_until",
+            condition="version = :version AND lease_owner = :owner",
+            values={
+                ":tokens": {"S": sealed_tokens},
+                ":expires": {"N": str(expires_at)},
+                ":lifetime": {"N": str(lifetime)},
+                ":one": {"N": "1"},
+                ":version": {"N": str(link.version)},
+                ":owner": {"S": owner},
+            },
+        )
+
+    def release_lease(self, link: Link, owner: str) -> None:
+        """Give the lease back without changing the tokens (the refresh failed)."""
+        self._conditional_update(
+            link,
+            update="REMOVE lease_owner, lease_until",
+            condition="lease_owner = :owner",
+            values={":owner": {"S": owner}},
+        )
+
+    def mark_relink_required(self, link: Link) -> None:
+        """The bank refused the grant: keep the item (to tell the user) but stop using it."""
+        self._conditional_update(
+            link,
+            update="SET #status = :status, version = version + :one "
+            "REMOVE lease_owner, lease_until",
+            condition="attribute_exists(#pk)",
+            values={":status": {"S": LinkStatus.RELINK_REQUIRED.value}, ":one": {"N": "1"}},
+            names={"#status": "status", "#pk": PK},
+        )
+
+    def _conditional_update(
+        self,
+        link: Link,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        client = aws.client("dynamodb")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key(link.key),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        try:
+            client.update_item(**request)
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def _key(key: dict[str, str]) -> dict[str, Any]:
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _to_item(link: Link) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_key(link.key),
+        "kind": {"S": "link"},
+        "channel": {"S": link.channel},
+        "user_id": {"S": link.user_id},
+        "institution_id": {"S": link.institution_id},
+        "sealed_tokens": {"S": link.sealed_tokens},
+        "access_expires_at": {"N": str(link.access_expires_at)},
+        "access_lifetime": {"N": str(link.access_lifetime)},
+        "scopes": {"L": [{"S": scope} for scope in link.scopes]},
+        "status": {"S": link.status.value},
+        "version": {"N": str(link.version)},
+        "created_at": {"N": str(link.created_at)},
+    }
+    if link.consent_id:
+        item["consent_id"] = {"S": link.consent_id}
+        item[GSI1_PK] = {"S": f"{CONSENT_GSI_PREFIX}{link.institution_id}#{link.consent_id}"}
+        item[GSI1_SK] = {"S": link.key[PK]}
+    if link.consent_expires_at:
+        item["consent_expires_at"] = {"N": str(link.consent_expires_at)}
+        # A day's grace after consent expiry, then DynamoDB may delete the dead link.
+        item[TTL_ATTRIBUTE] = {"N": str(link.consent_expires_at + 86_400)}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Link:
+    def text(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def number(name: str) -> int | None:
+        return int(item[name]["N"]) if name in item else None
+
+    return Link(
+        channel=item["channel"]["S"],
+        user_id=item["user_id"]["S"],
+        institution_id=item["institution_id"]["S"],
+        sealed_tokens=item["sealed_tokens"]["S"],
+        access_expires_at=int(item["access_expires_at"]["N"]),
+        access_lifetime=int(item["access_lifetime"]["N"]),
+        scopes=[entry["S"] for entry in item.get("scopes", {}).get("L", [])],
+        consent_id=text("consent_id"),
+        consent_expires_at=number("consent_expires_at"),
+        status=LinkStatus(item["status"]["S"]),
+        version=int(item["version"]["N"]),
+        created_at=int(item["created_at"]["N"]),
+        lease_owner=text("lease_owner"),
+        lease_until=number("lease_until"),
+    )
