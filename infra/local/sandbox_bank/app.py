@@ -64,7 +64,8 @@ def _http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Routing errors: FDX-shaped JSON for the API, JSON for controls, HTML for pages."""
     status = error.code or 500
     if request.path.startswith("/fdx/"):
-        return jsonify({"code": 401 if status < 500 else 500, "message": error.name}), status
+        # No FDX code exists for an unknown route: reuse the HTTP status, 500 for server faults.
+        return jsonify({"code": status if status < 500 else 500, "message": error.name}), status
     if request.path.startswith(("/sandbox/", "/token", "/revoke", "/par")):
         return jsonify({"error": error.name.lower().replace(" ", "_")}), status
     return render_template("error.html", error=error.name, description=error.description), status

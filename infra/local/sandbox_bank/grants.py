@@ -116,8 +116,11 @@ class GrantStore:
     def _hold(
         self, table: dict[str, StoredRequest], handle: str, params: dict[str, Any], ttl: int
     ) -> StoredRequest:
-        stored = StoredRequest(handle, params, self._clock() + ttl)
+        now = self._clock()
+        stored = StoredRequest(handle, params, now + ttl)
         with self._lock:
+            for expired in [key for key, held in table.items() if held.expires_at <= now]:
+                del table[expired]  # abandoned consent pages must not pile up
             table[handle] = stored
         return stored
 
