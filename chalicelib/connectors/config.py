@@ -240,32 +240,42 @@ def _looks_like_secret_field(name: str) -> bool:
     return lowered in _SECRET_FIELD_NAMES or any(word in lowered for word in _SECRET_FIELD_WORDS)
 
 
-def _reject_plaintext_secrets(data: Any, model: type[BaseModel]) -> Any:
-    """Refuse secret-looking keys with a message naming the right `*_ref` field.
+def _reject_plaintext_secrets(data: Any, handler: Callable[[Any], Any], title: str) -> Any:
+    """Refuse secret-looking keys, naming the `*_ref` field to use instead.
 
-    Raised as a ValidationError located at the offending key, with the value hidden.
+    The rest of the input is still validated so the admin sees every problem at
+    once; the secret values themselves never appear in the errors.
     """
     if not isinstance(data, dict):
-        return data
+        return handler(data)
     offending = [key for key in data if isinstance(key, str) and _looks_like_secret_field(key)]
     if not offending:
-        return data
-    raise ValidationError.from_exception_data(
-        model.__name__,
-        [
+        return handler(data)
+    line_errors: list[Any] = [
+        {
+            "type": PydanticCustomError(
+                "plaintext_secret",
+                "plaintext secrets are not accepted; store the value in Secrets Manager and "
+                "set {hint} to its name or ARN",
+                {"hint": "client_secret_ref / signing_key_ref / secret_refs"},
+            ),
+            "loc": (key,),
+            "input": "[hidden]",
+        }
+        for key in offending
+    ]
+    try:
+        handler({key: value for key, value in data.items() if key not in offending})
+    except ValidationError as exc:
+        line_errors += [
             {
-                "type": PydanticCustomError(
-                    "plaintext_secret",
-                    "plaintext secrets are not accepted; store the value in Secrets Manager and "
-                    "set {hint} to its name or ARN",
-                    {"hint": "client_secret_ref / signing_key_ref / secret_refs"},
-                ),
-                "loc": (key,),
+                "type": PydanticCustomError(error["type"], error["msg"]),
+                "loc": error["loc"],
                 "input": "[hidden]",
             }
-            for key in offending
-        ],
-    )
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+    raise ValidationError.from_exception_data(title, line_errors, hide_input=True)
 
 
 class _StrictConfigModel(BaseModel):
@@ -293,10 +303,10 @@ class EventSigning(_StrictConfigModel):
     )
     replay_window_seconds: int = Field(default=300, ge=30, le=3600)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _no_plaintext(cls, data: Any) -> Any:
-        return _reject_plaintext_secrets(data, cls)
+    def _no_plaintext(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        return _reject_plaintext_secrets(data, handler, cls.__name__)
 
     @model_validator(mode="after")
     def _method_needs(self) -> EventSigning:
@@ -372,10 +382,10 @@ class ConnectorConfig(_StrictConfigModel):
         default=None, description="Where customers' fraud-alert answers are forwarded."
     )
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _no_plaintext(cls, data: Any) -> Any:
-        return _reject_plaintext_secrets(data, cls)
+    def _no_plaintext(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        return _reject_plaintext_secrets(data, handler, cls.__name__)
 
     @field_validator("institution_id")
     @classmethod

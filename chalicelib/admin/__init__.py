@@ -1,0 +1,1 @@
+"""Administration of BankBridge: the connector admin API and its live checks."""

@@ -1,0 +1,177 @@
+"""Live probe of a registered connector: can BankBridge really talk to this bank?
+
+Steps, each reported with ok/detail and none skipped silently:
+1. `discovery` — the discovery document is fetched and sane (issuer, endpoints
+   that pass our URL rules, `code` flow, S256 when PKCE is required, a PAR
+   endpoint when PAR is required); with explicit endpoints, those are used.
+2. `token_endpoint` — answers an unauthenticated request (any non-5xx HTTP reply).
+3. `client_authentication` — a `client_credentials` request with our client
+   credentials is not refused as `invalid_client` (FDX banks may not enable the
+   grant itself; `unsupported_grant_type`/`unauthorized_client` still prove the
+   credentials were accepted).
+4. `data_api` — the data API answers (401 without a token is the healthy reply).
+
+Details name what failed, never a secret or a token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.connectors.authserver import AuthorizationServerMetadata, authorization_server
+from chalicelib.connectors.base import Connector
+from chalicelib.connectors.config import validation_context
+from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.http import BankResponse
+from chalicelib.secrets import SecretUnavailable
+from chalicelib.settings import get_settings
+
+_GRANT_NOT_ENABLED = frozenset({"unsupported_grant_type", "unauthorized_client", "invalid_scope"})
+
+
+class CheckStep(BaseModel):
+    """One probe step."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class CheckReport(BaseModel):
+    """Every step, and whether all passed."""
+
+    ok: bool
+    steps: list[CheckStep]
+
+
+def _oauth_error(response: BankResponse) -> str | None:
+    body = response.body if isinstance(response.body, dict) else {}
+    error = body.get("error")
+    return error if isinstance(error, str) else None
+
+
+def _check_discovery(connector: Connector) -> tuple[CheckStep, AuthorizationServerMetadata | None]:
+    config = connector.config
+    if config.discovery_url is None:
+        try:
+            metadata = authorization_server(config, connector.http)
+        except BankError as exc:
+            return CheckStep(name="discovery", ok=False, detail=str(exc)), None
+        return CheckStep(
+            name="discovery", ok=True, detail="explicit endpoints configured"
+        ), metadata
+    try:
+        document = connector.http.get_json(config.discovery_url)
+    except BankError as exc:
+        return CheckStep(name="discovery", ok=False, detail=f"fetch failed: {exc}"), None
+    if not isinstance(document, dict):
+        return CheckStep(name="discovery", ok=False, detail="not a JSON object"), None
+    try:
+        metadata = AuthorizationServerMetadata.model_validate(
+            document, context=validation_context(local=get_settings().is_local)
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        return CheckStep(name="discovery", ok=False, detail=problems), None
+    problems = _discovery_problems(connector, document, metadata)
+    if problems:
+        return CheckStep(name="discovery", ok=False, detail="; ".join(problems)), metadata
+    return CheckStep(name="discovery", ok=True, detail=f"issuer {metadata.issuer}"), metadata
+
+
+def _discovery_problems(
+    connector: Connector, document: dict[str, Any], metadata: AuthorizationServerMetadata
+) -> list[str]:
+    config = connector.config
+    problems: list[str] = []
+    if not metadata.issuer:
+        problems.append("issuer missing")
+    response_types = document.get("response_types_supported")
+    if isinstance(response_types, list) and "code" not in response_types:
+        problems.append("authorization code flow not supported")
+    methods = metadata.code_challenge_methods_supported
+    if config.require_pkce and methods is not None and "S256" not in methods:
+        problems.append("PKCE S256 not supported")
+    auth_methods = metadata.token_endpoint_auth_methods_supported
+    if auth_methods is not None and config.client_auth_method.value not in auth_methods:
+        problems.append(f"{config.client_auth_method.value} not supported by the token endpoint")
+    if (
+        config.require_par
+        and config.par_url is None
+        and metadata.pushed_authorization_request_endpoint is None
+    ):
+        problems.append("PAR required but no pushed_authorization_request_endpoint")
+    return problems
+
+
+def _check_token_endpoint(connector: Connector, token_endpoint: str) -> CheckStep:
+    try:
+        response = connector.http.request(
+            "POST", token_endpoint, data={"grant_type": "client_credentials"}
+        )
+    except BankError as exc:
+        return CheckStep(name="token_endpoint", ok=False, detail=str(exc))
+    if response.status >= 500:
+        return CheckStep(name="token_endpoint", ok=False, detail=f"HTTP {response.status}")
+    return CheckStep(name="token_endpoint", ok=True, detail=f"reachable (HTTP {response.status})")
+
+
+def _check_client_authentication(connector: Connector, token_endpoint: str) -> CheckStep:
+    name = "client_authentication"
+    try:
+        auth = connector.client_authentication(token_endpoint)
+    except SecretUnavailable as exc:
+        return CheckStep(name=name, ok=False, detail=f"secret {exc.name} unavailable: {exc.reason}")
+    except (ValueError, BankError) as exc:
+        return CheckStep(name=name, ok=False, detail=f"credential unusable: {type(exc).__name__}")
+    form = {"grant_type": "client_credentials", "scope": " ".join(connector.config.scopes)}
+    try:
+        response = connector.http.request(
+            "POST", token_endpoint, headers=auth.headers, data={**form, **auth.form}
+        )
+    except BankError as exc:
+        return CheckStep(name=name, ok=False, detail=str(exc))
+    error = _oauth_error(response)
+    if response.ok:
+        return CheckStep(name=name, ok=True, detail="client credentials accepted (token issued)")
+    if response.status == 400 and error in _GRANT_NOT_ENABLED:
+        return CheckStep(
+            name=name, ok=True, detail=f"client credentials accepted (grant refused: {error})"
+        )
+    return CheckStep(
+        name=name,
+        ok=False,
+        detail=f"client credentials rejected (HTTP {response.status}, {error or 'no error code'})",
+    )
+
+
+def _check_data_api(connector: Connector) -> CheckStep:
+    try:
+        response = connector.http.request("GET", "accounts")
+    except BankError as exc:
+        return CheckStep(name="data_api", ok=False, detail=str(exc))
+    if response.status >= 500:
+        return CheckStep(name="data_api", ok=False, detail=f"HTTP {response.status}")
+    return CheckStep(name="data_api", ok=True, detail=f"reachable (HTTP {response.status})")
+
+
+def check_connector(connector: Connector) -> CheckReport:
+    """Run every step against the live bank and report each one."""
+    discovery, metadata = _check_discovery(connector)
+    steps = [discovery]
+    if metadata is None:
+        reason = "skipped: no usable token endpoint"
+        steps += [
+            CheckStep(name="token_endpoint", ok=False, detail=reason),
+            CheckStep(name="client_authentication", ok=False, detail=reason),
+        ]
+    else:
+        token_endpoint = connector.config.token_url or metadata.token_endpoint
+        steps.append(_check_token_endpoint(connector, token_endpoint))
+        steps.append(_check_client_authentication(connector, token_endpoint))
+    steps.append(_check_data_api(connector))
+    return CheckReport(ok=all(step.ok for step in steps), steps=steps)

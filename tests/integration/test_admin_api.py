@@ -1,0 +1,244 @@
+"""Admin API through Chalice's test client, on moto AWS from the template.
+
+A tiny Chalice app registers the blueprint exactly as app.py does. The live
+check runs against the real sandbox bank on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice import Chalice, IAMAuthorizer
+from chalice.test import Client
+
+from chalicelib import aws
+from chalicelib.admin.api import admin_authorizer, admin_blueprint
+from chalicelib.connectors.authserver import forget_discovery_documents
+from chalicelib.store.connectors import forget_cached_connectors
+from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
+from tests.conftest import DEV_SECRETS
+
+TOKEN = DEV_SECRETS["admin_token"]
+AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+SANDBOX_SECRET_NAME = "bankbridge/dev/banks/sandbox/client-secret"
+
+
+def make_app(stage: str = "dev") -> Chalice:
+    app = Chalice(app_name="bankbridge-admin-test")
+    app.register_blueprint(admin_blueprint(stage))
+    return app
+
+
+@pytest.fixture
+def client(aws_stack: Any, tmp_path: Any) -> Iterator[Client]:
+    forget_cached_connectors()
+    forget_discovery_documents()
+    aws.client("secretsmanager").create_secret(
+        Name=SANDBOX_SECRET_NAME, SecretString="sandbox-client-secret"
+    )
+    with Client(make_app(), stage_name="dev", project_dir=str(tmp_path)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    running = serve_in_thread("127.0.0.1", 0)
+    yield running
+    running.stop()
+
+
+def config_for(base: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "institution_id": "sandbox",
+        "display_name": "Sandbox Bank",
+        "country": "US",
+        "standard": "fdx",
+        "standard_version": "6.0",
+        "api_base_url": f"{base}/fdx/v6",
+        "discovery_url": f"{base}/.well-known/openid-configuration",
+        "client_id": "bankbridge-local",
+        "client_secret_ref": SANDBOX_SECRET_NAME,
+        "scopes": ["fdx:accountbasic:read", "fdx:transactions:read"],
+        **changes,
+    }
+
+
+def post(client: Client, path: str, body: Any, headers: dict[str, str] = AUTH) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.http.post(path, headers=headers, body=raw)
+
+
+def put(client: Client, path: str, body: Any) -> Any:
+    return client.http.put(path, headers=AUTH, body=json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/admin/connectors"),
+        ("post", "/admin/connectors"),
+        ("get", "/admin/connectors/sandbox"),
+        ("put", "/admin/connectors/sandbox"),
+        ("delete", "/admin/connectors/sandbox"),
+        ("post", "/admin/connectors/sandbox/check"),
+    ],
+)
+def test_every_route_needs_the_admin_token(client: Client, method: str, path: str) -> None:
+    call = getattr(client.http, method)
+
+    missing = call(path, headers={"Content-Type": "application/json"}, body=b"{}")
+    wrong = call(path, headers={"Authorization": "Bearer nope"}, body=b"{}")
+    not_bearer = call(path, headers={"Authorization": f"Basic {TOKEN}"}, body=b"{}")
+
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert wrong.status_code == 403
+    assert not_bearer.status_code == 401
+
+
+def test_register_read_list_replace_delete(client: Client) -> None:
+    config = config_for("http://127.0.0.1:8001")
+
+    created = post(client, "/admin/connectors", config)
+    duplicate = post(client, "/admin/connectors", config)
+    fetched = client.http.get("/admin/connectors/sandbox", headers=AUTH)
+    listed = client.http.get("/admin/connectors", headers=AUTH)
+    replaced = put(client, "/admin/connectors/sandbox", {**config, "display_name": "Renamed"})
+
+    assert created.status_code == 201
+    assert created.headers["Location"] == "/admin/connectors/sandbox"
+    assert duplicate.status_code == 409
+    assert fetched.status_code == 200
+    assert fetched.json_body["client_secret_ref"] == SANDBOX_SECRET_NAME
+    assert fetched.json_body["require_pkce"] is True
+    assert [c["institution_id"] for c in listed.json_body["connectors"]] == ["sandbox"]
+    assert replaced.status_code == 200 and replaced.json_body["display_name"] == "Renamed"
+
+    assert client.http.delete("/admin/connectors/sandbox", headers=AUTH).status_code == 204
+    assert client.http.get("/admin/connectors/sandbox", headers=AUTH).status_code == 404
+    assert client.http.delete("/admin/connectors/sandbox", headers=AUTH).status_code == 404
+
+
+def test_put_creates_and_takes_the_id_from_the_path(client: Client) -> None:
+    body = config_for("http://127.0.0.1:8001")
+    del body["institution_id"]
+
+    response = put(client, "/admin/connectors/sandbox", body)
+
+    assert response.status_code == 201
+    assert response.json_body["institution_id"] == "sandbox"
+
+
+def test_put_with_a_different_id_in_the_body_is_422(client: Client) -> None:
+    response = put(
+        client,
+        "/admin/connectors/sandbox",
+        config_for("http://127.0.0.1:8001", institution_id="other"),
+    )
+
+    assert response.status_code == 422
+    assert response.json_body["errors"][0]["field"] == "institution_id"
+
+
+def test_invalid_config_is_422_with_field_errors_and_no_echo(client: Client) -> None:
+    body = config_for(
+        "http://127.0.0.1:8001",
+        api_base_url="http://bank.example/fdx/v6",
+        client_secret="plaintext-hunter2",
+        country="Narnia",
+    )
+
+    response = post(client, "/admin/connectors", body)
+
+    assert response.status_code == 422
+    fields = {error["field"]: error["message"] for error in response.json_body["errors"]}
+    assert "https" in fields["api_base_url"]
+    assert "Secrets Manager" in fields["client_secret"]
+    assert "plaintext-hunter2" not in response.body.decode()
+    assert client.http.get("/admin/connectors", headers=AUTH).json_body["connectors"] == []
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"{not json", 400), (b"[1, 2]", 422), (b"", 400)])
+def test_malformed_bodies_are_client_errors(client: Client, body: bytes, status: int) -> None:
+    assert post(client, "/admin/connectors", body).status_code == status
+
+
+def test_check_unknown_connector_is_404(client: Client) -> None:
+    assert post(client, "/admin/connectors/nobody/check", b"").status_code == 404
+
+
+def test_live_check_against_the_sandbox_bank(client: Client, sandbox: RunningSandbox) -> None:
+    post(client, "/admin/connectors", config_for(sandbox.url))
+
+    response = post(client, "/admin/connectors/sandbox/check", b"")
+
+    assert response.status_code == 200
+    report = response.json_body
+    assert [step["name"] for step in report["steps"]] == [
+        "discovery",
+        "token_endpoint",
+        "client_authentication",
+        "data_api",
+    ]
+    assert report["ok"] is True, report
+    assert sandbox.url in report["steps"][0]["detail"]
+
+
+def test_live_check_reports_rejected_credentials(client: Client, sandbox: RunningSandbox) -> None:
+    aws.client("secretsmanager").create_secret(
+        Name="bankbridge/dev/banks/sandbox/wrong-secret", SecretString="not-the-secret"
+    )
+    post(
+        client,
+        "/admin/connectors",
+        config_for(sandbox.url, client_secret_ref="bankbridge/dev/banks/sandbox/wrong-secret"),
+    )
+
+    report = post(client, "/admin/connectors/sandbox/check", b"").json_body
+
+    steps = {step["name"]: step for step in report["steps"]}
+    assert report["ok"] is False
+    assert steps["discovery"]["ok"] and steps["token_endpoint"]["ok"]
+    assert steps["client_authentication"]["ok"] is False
+    assert "rejected" in steps["client_authentication"]["detail"]
+    assert "not-the-secret" not in json.dumps(report)
+
+
+def test_live_check_reports_an_unreachable_bank(client: Client, sandbox: RunningSandbox) -> None:
+    url = sandbox.url
+    sandbox.stop()
+    post(client, "/admin/connectors", config_for(url))
+
+    report = post(client, "/admin/connectors/sandbox/check", b"").json_body
+
+    assert report["ok"] is False
+    assert [step["ok"] for step in report["steps"]] == [False, False, False, False]
+
+
+def test_authorizer_is_chosen_by_stage() -> None:
+    assert admin_authorizer("dev") is None
+    assert isinstance(admin_authorizer("prod"), IAMAuthorizer)
+
+
+def test_deployed_stage_binds_iam_to_every_admin_route() -> None:
+    routes = make_app("prod").routes
+
+    entries = [entry for methods in routes.values() for entry in methods.values()]
+    assert len(entries) == 6
+    assert all(isinstance(entry.authorizer, IAMAuthorizer) for entry in entries)
+    assert all(
+        entry.authorizer is None for m in make_app("dev").routes.values() for entry in m.values()
+    )
+
+
+def test_stage_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANKBRIDGE_STAGE", "prod")
+    app = Chalice(app_name="env-stage")
+    app.register_blueprint(admin_blueprint())
+
+    assert all(
+        isinstance(e.authorizer, IAMAuthorizer) for m in app.routes.values() for e in m.values()
+    )
