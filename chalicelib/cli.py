@@ -1,0 +1,287 @@
+"""`bankbridge` command line: manage connector configs through the admin API.
+
+    bankbridge connectors register FILE [--replace]   POST (or PUT) a JSON config
+    bankbridge connectors list | show ID | delete ID
+    bankbridge connectors check ID                    live probe of the bank
+    bankbridge connectors validate FILE [--local]     offline, same rules as the API
+    bankbridge connectors schema                      the config JSON Schema
+
+`--api-url` (env BANKBRIDGE_API_URL, default http://127.0.0.1:8000) and
+`--admin-token` (env BANKBRIDGE_ADMIN_TOKEN). The dev token `dev-admin-token`
+is assumed only for a loopback API URL; deployed stages need a token or, with
+IAM-protected admin routes, `--iam` (SigV4 with the ambient AWS credentials).
+Exit status: 0 success, 1 error (message on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote, urlsplit
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the local stage's published dev default
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+TIMEOUT_SECONDS = 60.0
+
+
+class CliError(Exception):
+    """A failure to report on stderr with exit status 1."""
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+
+
+class AdminClient:
+    """Minimal HTTP client for the admin API."""
+
+    def __init__(self, api_url: str, token: str | None, *, iam: bool = False) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+        self.iam = iam
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Send and return (status, decoded JSON or None); transport failures raise CliError."""
+        import requests
+
+        data = None if body is None else json.dumps(body).encode()
+        request = requests.Request(
+            method,
+            f"{self.api_url}{path}",
+            data=data,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        ).prepare()
+        if self.iam:
+            self._sign(request)
+        elif self.token:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            with requests.Session() as session:
+                response = session.send(request, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise CliError(f"cannot reach the admin API at {self.api_url}: {exc}") from exc
+        try:
+            payload = response.json() if response.content else None
+        except ValueError:
+            payload = None
+        return response.status_code, payload
+
+    @staticmethod
+    def _sign(request: Any) -> None:
+        import boto3
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise CliError("--iam needs AWS credentials (environment, profile or role)")
+        aws_request = AWSRequest(
+            method=request.method, url=request.url, data=request.body, headers=request.headers
+        )
+        region = session.region_name or "us-east-1"
+        SigV4Auth(credentials, "execute-api", region).add_auth(aws_request)
+        request.headers.update(dict(aws_request.headers.items()))
+
+
+def _explain(status: int, payload: Any) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+        lines = [f"  {e.get('field')}: {e.get('message')}" for e in payload["errors"]]
+        return "invalid connector config:\n" + "\n".join(lines)
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if status == 401:
+        return f"not authenticated (HTTP 401): {message or 'admin token required'}"
+    if status == 403:
+        return f"admin token rejected (HTTP 403){': ' + message if message else ''}"
+    return f"HTTP {status}: {message or 'unexpected response'}"
+
+
+def _expect(status: int, payload: Any, *ok: int) -> Any:
+    if status not in ok:
+        raise CliError(_explain(status, payload))
+    return payload
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise CliError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold one JSON object (a connector config)")
+    return data
+
+
+def _institution_path(institution_id: str) -> str:
+    return f"/admin/connectors/{quote(institution_id, safe='')}"
+
+
+def _client(args: argparse.Namespace) -> AdminClient:
+    token = args.admin_token
+    if token is None and not args.iam:
+        if not _is_loopback(args.api_url):
+            raise CliError(
+                "an admin token is required for a non-loopback API "
+                "(--admin-token or BANKBRIDGE_ADMIN_TOKEN), or use --iam"
+            )
+        token = DEV_ADMIN_TOKEN
+    return AdminClient(args.api_url, token, iam=args.iam)
+
+
+def cmd_register(args: argparse.Namespace, out: TextIO) -> None:
+    """POST a new config, or PUT it with --replace."""
+    config = _read_config(args.file)
+    client = _client(args)
+    if args.replace:
+        institution_id = config.get("institution_id")
+        if not isinstance(institution_id, str) or not institution_id:
+            raise CliError("--replace needs institution_id in the file")
+        status, payload = client.call("PUT", _institution_path(institution_id), config)
+        _expect(status, payload, 200, 201)
+    else:
+        status, payload = client.call("POST", "/admin/connectors", config)
+        if status == 409:
+            raise CliError(f"{_explain(status, payload)} (use --replace)")
+        _expect(status, payload, 201)
+    verb = "created" if status == 201 else "replaced"
+    out.write(f"{verb} connector {payload['institution_id']} ({payload['display_name']})\n")
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> None:
+    """Print one line per registered connector."""
+    status, payload = _client(args).call("GET", "/admin/connectors")
+    connectors = _expect(status, payload, 200)["connectors"]
+    if not connectors:
+        out.write("no connectors registered\n")
+        return
+    width = max(len(c["institution_id"]) for c in connectors)
+    for config in connectors:
+        standard = f"{config['standard']} {config['standard_version']}"
+        out.write(
+            f"{config['institution_id']:<{width}}  {standard:<16}  {config['country']}  "
+            f"{config['display_name']}\n"
+        )
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> None:
+    """Print one config as JSON."""
+    status, payload = _client(args).call("GET", _institution_path(args.institution_id))
+    if status == 404:
+        raise CliError(f"no connector {args.institution_id}")
+    out.write(json.dumps(_expect(status, payload, 200), indent=2) + "\n")
+
+
+def cmd_delete(args: argparse.Namespace, out: TextIO) -> None:
+    """Delete one config."""
+    status, payload = _client(args).call("DELETE", _institution_path(args.institution_id))
+    if status == 404:
+        raise CliError(f"no connector {args.institution_id}")
+    _expect(status, payload, 204)
+    out.write(f"deleted connector {args.institution_id}\n")
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> None:
+    """Run the live probe and print each step; failing steps make the exit status 1."""
+    path = _institution_path(args.institution_id) + "/check"
+    status, payload = _client(args).call("POST", path)
+    if status == 404:
+        raise CliError(f"no connector {args.institution_id}")
+    report = _expect(status, payload, 200)
+    for step in report["steps"]:
+        mark = "ok  " if step["ok"] else "FAIL"
+        out.write(f"{mark}  {step['name']}: {step['detail']}\n")
+    if not report["ok"]:
+        raise CliError(f"connector {args.institution_id} failed its live check")
+    out.write(f"connector {args.institution_id} is reachable and accepts our client\n")
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> None:
+    """Validate a config file locally with the API's rules (hosts resolved with local DNS)."""
+    from pydantic import ValidationError
+
+    from chalicelib.connectors.config import ConnectorConfig, field_errors, validation_context
+
+    data = _read_config(args.file)
+    try:
+        config = ConnectorConfig.model_validate(data, context=validation_context(local=args.local))
+    except ValidationError as exc:
+        lines = [f"  {error.field}: {error.message}" for error in field_errors(exc)]
+        raise CliError("invalid connector config:\n" + "\n".join(lines)) from exc
+    out.write(f"{args.file}: valid connector config for {config.institution_id}\n")
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> None:
+    """Print the connector config JSON Schema."""
+    from chalicelib.connectors.config import connector_config_schema
+
+    out.write(json.dumps(connector_config_schema(), indent=2) + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree; exposed for documentation and tests."""
+    parser = argparse.ArgumentParser(prog="bankbridge", description="BankBridge administration")
+    parser.add_argument(
+        "--api-url",
+        default=os.environ.get("BANKBRIDGE_API_URL", DEFAULT_API_URL),
+        help="admin API base URL (env BANKBRIDGE_API_URL, default %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("BANKBRIDGE_ADMIN_TOKEN"),
+        help="admin bearer token (env BANKBRIDGE_ADMIN_TOKEN; dev default for loopback URLs)",
+    )
+    parser.add_argument(
+        "--iam", action="store_true", help="sign requests with SigV4 (deployed stages)"
+    )
+    groups = parser.add_subparsers(dest="group", required=True)
+    connectors = groups.add_parser("connectors", help="manage bank connector configs")
+    commands = connectors.add_subparsers(dest="command", required=True)
+
+    register = commands.add_parser("register", help="register a config from a JSON file")
+    register.add_argument("file")
+    register.add_argument("--replace", action="store_true", help="replace an existing config")
+    register.set_defaults(handler=cmd_register)
+    commands.add_parser("list", help="list registered connectors").set_defaults(handler=cmd_list)
+    for name, handler, text in (
+        ("show", cmd_show, "print one config"),
+        ("delete", cmd_delete, "delete one config"),
+        ("check", cmd_check, "probe the live bank for one config"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("institution_id")
+        sub.set_defaults(handler=handler)
+    validate = commands.add_parser("validate", help="validate a config file offline")
+    validate.add_argument("file")
+    validate.add_argument(
+        "--local",
+        action="store_true",
+        help="apply the dev stage's rules (http to loopback, private addresses)",
+    )
+    validate.set_defaults(handler=cmd_validate)
+    commands.add_parser("schema", help="print the config JSON Schema").set_defaults(
+        handler=cmd_schema
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the `bankbridge` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args, out or sys.stdout)
+    except CliError as exc:
+        sys.stderr.write(f"bankbridge: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
