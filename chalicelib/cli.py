@@ -218,11 +218,48 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> None:
     out.write(f"{args.file}: valid connector config for {config.institution_id}\n")
 
 
+def _schema_type(spec: dict[str, Any], definitions: dict[str, Any]) -> str:
+    if "$ref" in spec:
+        target = definitions[spec["$ref"].rsplit("/", 1)[-1]]
+        if "enum" in target:
+            return " \\| ".join(f"`{value}`" for value in target["enum"])
+        return "object"
+    if "anyOf" in spec:
+        kinds = [_schema_type(option, definitions) for option in spec["anyOf"]]
+        return " \\| ".join(kind for kind in kinds if kind != "null") + " (optional)"
+    if spec.get("type") == "array":
+        return f"list of {_schema_type(spec.get('items', {}), definitions)}"
+    if spec.get("type") == "object":
+        return "map of string"
+    return str(spec.get("type", "any"))
+
+
+def schema_markdown(schema: dict[str, Any]) -> str:
+    """The config reference table of docs/connectors.md, generated from the JSON Schema."""
+    definitions = schema.get("$defs", {})
+    rows = ["| field | type | required | default | meaning |", "|---|---|---|---|---|"]
+
+    def add(properties: dict[str, Any], required: list[str], prefix: str) -> None:
+        for name, spec in properties.items():
+            default = json.dumps(spec["default"]) if "default" in spec else ""
+            description = spec.get("description", "").replace("|", "\\|")
+            rows.append(
+                f"| `{prefix}{name}` | {_schema_type(spec, definitions)} | "
+                f"{'yes' if name in required else 'no'} | {default} | {description} |"
+            )
+
+    add(schema["properties"], schema.get("required", []), "")
+    signing = definitions["EventSigning"]
+    add(signing["properties"], signing.get("required", []), "event_signing.")
+    return "\n".join(rows) + "\n"
+
+
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> None:
-    """Print the connector config JSON Schema."""
+    """Print the connector config JSON Schema (or its Markdown reference table)."""
     from chalicelib.connectors.config import connector_config_schema
 
-    out.write(json.dumps(connector_config_schema(), indent=2) + "\n")
+    schema = connector_config_schema()
+    out.write(schema_markdown(schema) if args.markdown else json.dumps(schema, indent=2) + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,9 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the dev stage's rules (http to loopback, private addresses)",
     )
     validate.set_defaults(handler=cmd_validate)
-    commands.add_parser("schema", help="print the config JSON Schema").set_defaults(
-        handler=cmd_schema
-    )
+    schema = commands.add_parser("schema", help="print the config JSON Schema")
+    schema.add_argument("--markdown", action="store_true", help="the docs reference table")
+    schema.set_defaults(handler=cmd_schema)
     return parser
 
 

@@ -290,7 +290,7 @@ class _StrictConfigModel(BaseModel):
 class EventSigning(_StrictConfigModel):
     """How to verify events the bank pushes: HMAC with shared secret(s) or JWS via JWKS."""
 
-    method: EventSigningMethod
+    method: EventSigningMethod = Field(description="HMAC shared secret or JWS via JWKS.")
     secret_refs: list[SecretRef] = Field(
         default_factory=list,
         max_length=2,
@@ -301,7 +301,9 @@ class EventSigning(_StrictConfigModel):
         default_factory=list,
         description="Accepted JWS `alg` values (default PS256, ES256) or HMAC hash (HS256).",
     )
-    replay_window_seconds: int = Field(default=300, ge=30, le=3600)
+    replay_window_seconds: int = Field(
+        default=300, ge=30, le=3600, description="Oldest event timestamp accepted."
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -345,8 +347,10 @@ class ConnectorConfig(_StrictConfigModel):
     )
     display_name: str = Field(min_length=1, max_length=80, description="Shown to customers.")
     country: str = Field(description="ISO 3166-1 alpha-2 country code.", examples=["US"])
-    standard: Standard
-    standard_version: str = Field(min_length=1, max_length=32, examples=["6.0"])
+    standard: Standard = Field(description="Open-banking standard; selects the connector.")
+    standard_version: str = Field(
+        min_length=1, max_length=32, examples=["6.0"], description="e.g. 6.0 for FDX v6."
+    )
     api_base_url: BankUrl = Field(description="Base of the data API, e.g. https://bank/fdx/v6.")
     default_currency: str = Field(
         default="USD",
@@ -356,13 +360,20 @@ class ConnectorConfig(_StrictConfigModel):
     discovery_url: BankUrl | None = Field(
         default=None, description="OpenID/OAuth discovery document of the authorization server."
     )
-    authorize_url: BankUrl | None = None
-    token_url: BankUrl | None = None
-    revocation_url: BankUrl | None = None
-    par_url: BankUrl | None = None
+    authorize_url: BankUrl | None = Field(default=None, description="Overrides discovery.")
+    token_url: BankUrl | None = Field(default=None, description="Overrides discovery.")
+    revocation_url: BankUrl | None = Field(
+        default=None, description="RFC 7009 endpoint; overrides discovery."
+    )
+    par_url: BankUrl | None = Field(
+        default=None, description="RFC 9126 PAR endpoint; overrides discovery."
+    )
 
-    client_id: str = Field(min_length=1, max_length=256)
-    client_auth_method: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
+    client_id: str = Field(min_length=1, max_length=256, description="Our client id at the bank.")
+    client_auth_method: ClientAuthMethod = Field(
+        default=ClientAuthMethod.CLIENT_SECRET_BASIC,
+        description="Token endpoint authentication (RFC 7591 names).",
+    )
     client_secret_ref: SecretRef | None = Field(
         default=None, description="Secrets Manager name/ARN of the client secret."
     )
@@ -370,14 +381,19 @@ class ConnectorConfig(_StrictConfigModel):
         default=None, description="Secrets Manager name/ARN of the private key (PEM/JWK)."
     )
     scopes: list[str] = Field(min_length=1, description="OAuth scopes requested at linking.")
-    require_par: bool = False
-    require_pkce: bool = True
+    require_par: bool = Field(default=False, description="Push authorization requests first.")
+    require_pkce: bool = Field(default=True, description="Send an S256 PKCE challenge.")
     extra_headers: dict[str, str] = Field(
         default_factory=dict, description="Non-secret headers sent on every data call."
     )
-    amount_sign_convention: AmountSignConvention = AmountSignConvention.SIGNED
-    page_size: int = Field(default=100, ge=1, le=1000)
-    event_signing: EventSigning | None = None
+    amount_sign_convention: AmountSignConvention = Field(
+        default=AmountSignConvention.SIGNED,
+        description="signed amounts, or absolute amounts signed by FDX debitCreditMemo.",
+    )
+    page_size: int = Field(default=100, ge=1, le=1000, description="Items requested per page.")
+    event_signing: EventSigning | None = Field(
+        default=None, description="How pushed bank events are signed (see event_signing.*)."
+    )
     fraud_answer_url: BankUrl | None = Field(
         default=None, description="Where customers' fraud-alert answers are forwarded."
     )

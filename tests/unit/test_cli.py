@@ -207,3 +207,12 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["connectors", "frobnicate"])
     assert raised.value.code == 2
+
+
+def test_docs_config_reference_matches_the_schema() -> None:
+    status, table = run("connectors", "schema", "--markdown")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
+
+    assert status == 0
+    assert "| `client_secret_ref` |" in table
+    assert table in docs, "regenerate with: bankbridge connectors schema --markdown"
