@@ -16,7 +16,8 @@ import json
 import logging
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, get_args
 
 from botocore.exceptions import WaiterError
@@ -32,8 +33,6 @@ from infra.template import (
     template_body,
     update_time_to_live_kwargs,
 )
-
-logger = logging.getLogger(__name__)
 
 SecretKey = Literal[
     "messenger_app_secret", "messenger_verify_token", "messenger_page_token", "admin_token"
@@ -128,10 +127,7 @@ def provision(
     values = _checked_secret_values(secret_values or {})
     name = stack_name or default_stack_name(stage)
     cloudformation = aws.client("cloudformation")
-    with warnings.catch_warnings():
-        # moto's CloudFormation warns on every stack call that it skips
-        # AWS::SecretsManager::Secret; _ensure_secrets fills that gap.
-        warnings.filterwarnings("ignore", message=f"Tried to parse {SECRET_RESOURCE_TYPE}")
+    with _moto_secret_gap_silenced():
         if not _complete_stack_exists(cloudformation, name):
             _create_stack(cloudformation, name, stage)
         names = {"Stage": stage, **_physical_ids(cloudformation, name)}
@@ -144,6 +140,24 @@ def provision(
             SecretId=outputs.secret_name(key), SecretString=value
         )
     return outputs
+
+
+@contextmanager
+def _moto_secret_gap_silenced() -> Iterator[None]:
+    """Mute in-process moto's warning and log line, on every stack call, that its
+    CloudFormation skips AWS::SecretsManager::Secret: `_ensure_secrets` fills that gap."""
+
+    def is_not_about_the_gap(record: logging.LogRecord) -> bool:
+        return SECRET_RESOURCE_TYPE not in record.getMessage()
+
+    moto_logger = logging.getLogger("moto")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=f"Tried to parse {SECRET_RESOURCE_TYPE}")
+        moto_logger.addFilter(is_not_about_the_gap)
+        try:
+            yield
+        finally:
+            moto_logger.removeFilter(is_not_about_the_gap)
 
 
 def _checked_secret_values(secret_values: Mapping[str, str]) -> dict[str, str]:
