@@ -141,12 +141,17 @@ def _client_assertion(client_id: str, audience: str, private_key: str) -> str:
     from joserfc import jwt
     from joserfc.jwk import ECKey, import_key
 
-    key_data: Any = private_key
+    key: Any
     if private_key.lstrip().startswith("{"):
         import json
 
-        key_data = json.loads(private_key)
-    key = import_key(key_data)
+        jwk = json.loads(private_key)
+        key = import_key(jwk, jwk.get("kty"))
+    else:
+        try:
+            key = import_key(private_key, "RSA")
+        except ValueError:
+            key = import_key(private_key, "EC")
     algorithm = "ES256" if isinstance(key, ECKey) else "PS256"
     now = int(time.time())
     claims = {
