@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -507,8 +508,24 @@ def test_verify_merged_rejects_an_override_that_missed_chalices_event() -> None:
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
 def test_packaging_the_real_app_bundles_linux_wheels(tmp_path: Path) -> None:
-    """Runs the real `chalice package` (pip downloads Linux wheels from PyPI: ~15 s here)."""
-    sam_path = package(PROJECT_ROOT, "prod", tmp_path / "out")
+    """Runs the real `chalice package` (pip downloads Linux wheels from PyPI: ~15 s here).
+
+    On a copy of the project, so Chalice's zip cache (~27 MB per code change) lands in
+    tmp_path rather than piling up in the working tree's `.chalice/deployments/`.
+    """
+    project = tmp_path / "project"
+    (project / ".chalice").mkdir(parents=True)
+    for name in ("config.json", "policy-dev.json", "policy-prod.json"):
+        shutil.copy(CHALICE_DIR / name, project / ".chalice" / name)
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(PROJECT_ROOT / name, project / name)
+    shutil.copytree(
+        PROJECT_ROOT / "chalicelib",
+        project / "chalicelib",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+
+    sam_path = package(project, "prod", tmp_path / "out")
 
     sam = json.loads(sam_path.read_text())
     event = sam["Resources"]["HandleInboundEvents"]["Properties"]["Events"][
