@@ -105,6 +105,7 @@ class StackOutputs(BaseModel):
             "BANKBRIDGE_MESSENGER_APP_SECRET_NAME": self.messenger_app_secret_name,
             "BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME": self.messenger_verify_token_name,
             "BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME": self.messenger_page_token_name,
+            "BANKBRIDGE_ADMIN_TOKEN_NAME": self.admin_token_name,
         }
 
 
