@@ -11,10 +11,12 @@ import os
 
 from chalice import Chalice, Response
 
+from chalicelib.admin.api import admin_blueprint
 from chalicelib.observability import configure_logging
 
 configure_logging()
 app = Chalice(app_name="bankbridge")
+app.register_blueprint(admin_blueprint())
 
 # Chalice reads queue names when it packages the app, from the stage's environment.
 _STAGE = os.environ.get("BANKBRIDGE_STAGE", "dev")
@@ -46,6 +48,51 @@ def messenger_webhook() -> Response:
     request = app.current_request
     answer = receive(request.raw_body or b"", request.headers)
     return _text(answer.status, answer.body)
+
+
+def _html(status: int, body: str) -> Response:
+    from chalicelib.auth.pages import SECURITY_HEADERS
+
+    return Response(body=body, status_code=status, headers=dict(SECURITY_HEADERS))
+
+
+@app.route("/link/start", methods=["GET"])
+def link_start() -> Response:
+    """Take the chat's one-time link token and send the browser to the bank's consent page."""
+    from chalicelib.auth import linking, pages
+    from chalicelib.conversation.bank_connectors import load_connector
+
+    query = app.current_request.query_params or {}
+    try:
+        location = linking.start(query.get("token"), query.get("redirect_uri"), load_connector)
+    except linking.LinkingError as error:
+        return _html(error.status, pages.page("This link can't be used", error.public_message))
+    return Response(
+        body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"}
+    )
+
+
+@app.route("/oauth/callback", methods=["GET"])
+def oauth_callback() -> Response:
+    """The bank's redirect back: finish linking once, then tell the person here and in chat."""
+    from chalicelib.auth import linking, pages
+    from chalicelib.conversation.bank_connectors import load_connector
+    from chalicelib.conversation.link_notifications import notify_link_result
+    from chalicelib.settings import get_settings
+    from chalicelib.store.links import LinkRepository
+
+    query = dict(app.current_request.query_params or {})
+    try:
+        outcome = linking.complete(query, load_connector, LinkRepository(get_settings().table_name))
+    except linking.LinkingError as error:
+        return _html(error.status, pages.page("This sign-in can't be used", error.public_message))
+    notify_link_result(outcome)
+    redirect = linking.messenger_redirect_url(outcome)
+    if redirect is not None:
+        return Response(body="", status_code=302, headers={"Location": redirect})
+    if outcome.linked:
+        return _html(200, pages.linked_page(outcome.institution_name))
+    return _html(200, pages.not_linked_page(outcome.institution_name, outcome.reason))
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)

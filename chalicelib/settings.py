@@ -29,6 +29,20 @@ class Settings(BaseSettings):
     messenger_page_token_name: str = "bankbridge/dev/messenger/page-token"  # noqa: S105
     admin_token_name: str = "bankbridge/dev/admin-token"  # noqa: S105
 
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers' browsers reach this API (link pages, OAuth callback).",
+    )
+    messenger_account_linking: bool = Field(
+        default=False,
+        description="Offer Messenger's Log In button; off where Meta disables it (EU, Japan).",
+    )
+    link_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    inbound_max_receive_count: int = Field(
+        default=5, ge=1, description="The inbound queue's maxReceiveCount (its DLQ threshold)."
+    )
+
     graph_api_base: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"
     graph_timeout_seconds: float = 5.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.connectors.exceptions import BankProtocolError, ReauthRequired
 
@@ -29,6 +29,9 @@ class TokenSet(BaseModel):
     refresh_token: str | None = None
     scope: str | None = None
     id_token: str | None = None
+    consent_id: str | None = Field(
+        default=None, description="The bank's consent/grant id, where it returns one."
+    )
 
 
 class InvalidGrant(ReauthRequired):

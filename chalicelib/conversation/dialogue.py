@@ -1,11 +1,14 @@
-"""Decide the replies to one inbound event.
+"""Decide the reply to one inbound event.
 
-`respond` is pure: it gets what it needs to know about the person (their linked
-banks, registered institutions) as arguments and returns a `Turn`, so the worker
-owns all I/O and the dialogue is tested without AWS or HTTP.
+`respond` is pure: it is given what it may know about the person (their links'
+institutions and statuses, the institutions on offer) and returns a `Turn`:
+messages to send now and, when bank data or a stored change is needed, one
+`BankAction` that the worker carries out and renders with `replies`.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -14,37 +17,122 @@ from chalicelib.conversation import replies
 from chalicelib.conversation.intents import Intent, recognise
 
 
+class ActionKind(StrEnum):
+    """Work the worker does for a turn."""
+
+    BALANCES = "balances"
+    TRANSACTIONS = "transactions"
+    ACCOUNTS = "accounts"
+    LINK_BUTTON = "link_button"
+    UNLINK = "unlink"
+    UNLINK_ALL = "unlink_all"
+
+
+class BankAction(BaseModel):
+    """One piece of bank or vault work and its parameters."""
+
+    kind: ActionKind
+    institution_id: str | None = None
+    account_ref: str | None = None
+    days: int = 90
+    per_account: int = 5
+    offset: int = 0
+
+
 class Turn(BaseModel):
     """The bot's side of one exchange."""
 
     messages: list[OutboundMessage] = Field(default_factory=list)
-    slow: bool = Field(
-        default=False, description="Work ahead talks to a bank: show a typing indicator first."
-    )
+    action: BankAction | None = None
+
+    @property
+    def slow(self) -> bool:
+        """Bank work ahead: show a typing indicator first."""
+        return self.action is not None and self.action.kind in (
+            ActionKind.BALANCES,
+            ActionKind.TRANSACTIONS,
+            ActionKind.ACCOUNTS,
+        )
+
+
+class Institution(BaseModel):
+    """A bank on offer or linked, by id and display name."""
+
+    institution_id: str
+    name: str
 
 
 class UserContext(BaseModel):
     """What the dialogue may know about the person: never balances or transactions."""
 
-    linked_institutions: list[str] = Field(default_factory=list)
-    available_institutions: list[str] = Field(default_factory=list)
+    linked: list[Institution] = Field(default_factory=list)
+    available: list[Institution] = Field(default_factory=list)
+
+
+TRANSACTIONS_PER_ACCOUNT = 5
+LAST_30_DAYS_PER_ACCOUNT = 25
+ONE_ACCOUNT_COUNT = 10
 
 
 def respond(event: InboundEvent, context: UserContext) -> Turn:
-    """The replies to `event`."""
+    """The reply to `event`."""
     if event.kind is InboundKind.ACCOUNT_LINKING:
+        linking = event.account_linking
+        if linking is not None and linking.status == "unlinked" and context.linked:
+            return Turn(action=BankAction(kind=ActionKind.UNLINK_ALL))
         return Turn()
     if event.kind is InboundKind.ATTACHMENT:
         return Turn(messages=[replies.attachments_unsupported()])
-    intent = recognise(event).intent
+    recognised = recognise(event)
+    intent, argument = recognised.intent, recognised.argument
     if intent is Intent.HELP:
         return Turn(messages=[replies.welcome()])
-    if intent in (Intent.BALANCE, Intent.TRANSACTIONS):
-        what = "balance" if intent is Intent.BALANCE else "transactions"
-        if not context.linked_institutions:
-            return Turn(messages=[replies.no_bank_linked(what)])
-    if intent is Intent.LINK and not context.available_institutions:
-        return Turn(messages=[replies.linking_unavailable()])
-    if intent is Intent.UNLINK and not context.linked_institutions:
-        return Turn(messages=[replies.nothing_to_unlink()])
+    if intent is Intent.LINK:
+        return _link(argument, context)
+    if intent is Intent.UNLINK:
+        return _unlink(argument, context)
+    if intent in (Intent.BALANCE, Intent.TRANSACTIONS, Intent.ACCOUNTS):
+        if not context.linked:
+            return Turn(messages=[replies.no_bank_linked(intent.value.lower())])
+        if intent is Intent.BALANCE:
+            return Turn(action=BankAction(kind=ActionKind.BALANCES))
+        if intent is Intent.ACCOUNTS:
+            return Turn(action=BankAction(kind=ActionKind.ACCOUNTS))
+        return Turn(action=_transactions(argument))
     return Turn(messages=[replies.not_understood()])
+
+
+def _transactions(argument: str | None) -> BankAction:
+    """Payload forms: `TRANSACTIONS`, `...:more:<offset>`, `...:30d`, `...:acct:<ref>`."""
+    action = BankAction(kind=ActionKind.TRANSACTIONS, per_account=TRANSACTIONS_PER_ACCOUNT)
+    mode, _, value = (argument or "").partition(":")
+    if mode == "more" and value.isdigit():
+        return action.model_copy(update={"offset": min(int(value), 200)})
+    if mode == "30d":
+        return action.model_copy(update={"days": 30, "per_account": LAST_30_DAYS_PER_ACCOUNT})
+    if mode == "acct" and value:
+        return action.model_copy(update={"account_ref": value, "per_account": ONE_ACCOUNT_COUNT})
+    return action
+
+
+def _link(argument: str | None, context: UserContext) -> Turn:
+    if not context.available:
+        return Turn(messages=[replies.linking_unavailable()])
+    chosen = next((i for i in context.available if i.institution_id == argument), None)
+    if chosen is None:
+        return Turn(messages=[replies.choose_institution(context.available)])
+    return Turn(
+        action=BankAction(kind=ActionKind.LINK_BUTTON, institution_id=chosen.institution_id)
+    )
+
+
+def _unlink(argument: str | None, context: UserContext) -> Turn:
+    if not context.linked:
+        return Turn(messages=[replies.nothing_to_unlink()])
+    institution_id, _, step = (argument or "").partition(":")
+    chosen = next((i for i in context.linked if i.institution_id == institution_id), None)
+    if chosen is None:
+        return Turn(messages=[replies.choose_unlink(context.linked)])
+    if step != "confirm":
+        return Turn(messages=[replies.confirm_unlink(chosen)])
+    return Turn(action=BankAction(kind=ActionKind.UNLINK, institution_id=chosen.institution_id))

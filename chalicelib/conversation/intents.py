@@ -24,6 +24,7 @@ class Intent(StrEnum):
     TRANSACTIONS = "TRANSACTIONS"
     LINK = "LINK"
     UNLINK = "UNLINK"
+    ACCOUNTS = "ACCOUNTS"
     UNKNOWN = "UNKNOWN"
 
 
@@ -38,6 +39,7 @@ class Recognised(BaseModel):
 _PHRASES: tuple[tuple[Intent, tuple[str, ...]], ...] = (
     (Intent.UNLINK, ("unlink", "disconnect", "remove bank", "remove my bank", "forget me")),
     (Intent.LINK, ("link", "connect", "add bank", "add a bank", "add my bank")),
+    (Intent.ACCOUNTS, ("accounts", "my accounts", "which accounts", "list accounts")),
     (
         Intent.TRANSACTIONS,
         (

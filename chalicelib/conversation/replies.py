@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from chalicelib.channels.models import OutboundMessage, QuickReply
+from typing import TYPE_CHECKING
+
+from chalicelib.channels.models import Button, OutboundMessage, QuickReply
+from chalicelib.conversation.formatting import account_label, balance_line, transaction_line
 from chalicelib.conversation.intents import Intent, payload_for
+
+if TYPE_CHECKING:
+    from chalicelib.conversation.banking import AccountView, Reading
+    from chalicelib.conversation.dialogue import Institution
+
+MAX_QUICK_REPLIES = 13
+"""The strictest supported channel's limit on suggestions (Messenger: 13)."""
 
 MAIN_MENU = [
     QuickReply(title="Balance", payload=payload_for(Intent.BALANCE)),
@@ -73,3 +83,174 @@ def nothing_to_unlink() -> OutboundMessage:
         text="You don't have any linked banks, so there is nothing to unlink.",
         quick_replies=MAIN_MENU,
     )
+
+
+def choose_institution(institutions: list[Institution]) -> OutboundMessage:
+    """Which bank to link: quick replies (Meta allows 13), buttons beyond that."""
+    options = [
+        QuickReply(title=i.name, payload=payload_for(Intent.LINK, i.institution_id))
+        for i in institutions
+    ]
+    if len(options) <= MAX_QUICK_REPLIES:
+        return OutboundMessage(text="Which bank would you like to link?", quick_replies=options)
+    return OutboundMessage(
+        text="Which bank would you like to link?",
+        buttons=[
+            Button(kind="postback", title=option.title, payload=option.payload)
+            for option in options
+        ],
+    )
+
+
+def link_button(name: str, url: str, *, account_link: bool) -> OutboundMessage:
+    """The button that opens BankBridge's link page (Messenger's Log In button where allowed)."""
+    button = (
+        Button(kind="account_link", url=url)
+        if account_link
+        else Button(kind="web_url", title=f"Link {name}", url=url)
+    )
+    return OutboundMessage(
+        text=(
+            f"Tap below to link {name}. You'll sign in on {name}'s own page and choose what "
+            "to share; I never see your password. The link works once, for 10 minutes."
+        ),
+        buttons=[button],
+    )
+
+
+def link_result(name: str, *, linked: bool, reason: str | None) -> OutboundMessage:
+    """What the chat hears after the bank's consent page."""
+    if linked:
+        return OutboundMessage(
+            text=f"{name} is linked. Ask me for your balance or recent transactions any time.",
+            quick_replies=MAIN_MENU[:2],
+        )
+    if reason == "declined":
+        text = f"Linking {name} was cancelled at the bank, so nothing was shared."
+    else:
+        text = f"I couldn't finish linking {name}. Nothing was stored; you can try again."
+    return OutboundMessage(text=text, quick_replies=LINK_OFFER)
+
+
+def choose_unlink(linked: list[Institution]) -> OutboundMessage:
+    """Which linked bank to remove."""
+    return OutboundMessage(
+        text="Which bank should I unlink?",
+        quick_replies=[
+            QuickReply(title=i.name, payload=payload_for(Intent.UNLINK, i.institution_id))
+            for i in linked[:MAX_QUICK_REPLIES]
+        ],
+    )
+
+
+def confirm_unlink(institution: Institution) -> OutboundMessage:
+    """Unlinking revokes access at the bank: ask once."""
+    return OutboundMessage(
+        text=(
+            f"Unlink {institution.name}? I'll revoke my access at the bank and delete the "
+            "link. You can link again any time."
+        ),
+        quick_replies=[
+            QuickReply(
+                title="Yes, unlink",
+                payload=payload_for(Intent.UNLINK, f"{institution.institution_id}:confirm"),
+            ),
+            QuickReply(title="Cancel", payload=payload_for(Intent.HELP)),
+        ],
+    )
+
+
+def unlinked(names: list[str]) -> OutboundMessage:
+    """Confirmation after unlinking."""
+    if not names:
+        return nothing_to_unlink()
+    joined = " and ".join(names)
+    return OutboundMessage(
+        text=f"Done: {joined} is unlinked, and my access there is revoked.",
+        quick_replies=[QuickReply(title="Link a bank", payload=payload_for(Intent.LINK))],
+    )
+
+
+def bank_unavailable(names: list[str], *, will_retry: bool) -> OutboundMessage:
+    """A bank did not answer: say so plainly, and whether we are trying again."""
+    joined = " and ".join(names)
+    verb = "isn't" if len(names) == 1 else "aren't"
+    if will_retry:
+        return OutboundMessage(text=f"{joined} {verb} answering right now; I'll try again.")
+    return OutboundMessage(
+        text=f"{joined} still {verb} answering. Please try again later.",
+        quick_replies=MAIN_MENU[:2],
+    )
+
+
+def relink_needed(institutions: list[Institution]) -> OutboundMessage:
+    """The bank no longer accepts our access: offer to link again."""
+    names = " and ".join(i.name for i in institutions)
+    return OutboundMessage(
+        text=f"{names} needs you to link again before I can show your data.",
+        quick_replies=[
+            QuickReply(title=f"Relink {i.name}", payload=payload_for(Intent.LINK, i.institution_id))
+            for i in institutions[:MAX_QUICK_REPLIES]
+        ],
+    )
+
+
+def balances(reading: Reading) -> OutboundMessage:
+    """Every readable account's balances, grouped by bank."""
+    lines: list[str] = []
+    for name, views in _by_bank(reading):
+        lines.append(name)
+        lines.extend(
+            f"• {balance_line(view.account, view.balance)}"
+            if view.balance
+            else f"• {account_label(view.account)}: balance not available"
+            for view in views
+        )
+    text = "\n".join(lines) if lines else "I couldn't find any accounts you've shared."
+    return OutboundMessage(text=text, quick_replies=MAIN_MENU[1:3])
+
+
+def accounts(reading: Reading) -> OutboundMessage:
+    """The accounts shared with BankBridge (no amounts)."""
+    lines: list[str] = []
+    for name, views in _by_bank(reading):
+        lines.append(name)
+        lines.extend(f"• {account_label(view.account)}" for view in views)
+    text = "\n".join(lines) if lines else "I couldn't find any accounts you've shared."
+    return OutboundMessage(text=text, quick_replies=MAIN_MENU[:2])
+
+
+def transactions(reading: Reading, *, offset: int, per_account: int) -> OutboundMessage:
+    """Recent transactions per account, with "More", "Last 30 days" and per-account chips."""
+    lines: list[str] = []
+    for name, views in _by_bank(reading):
+        for view in views:
+            lines.append(f"{name} · {account_label(view.account)}")
+            lines.extend(f"  {transaction_line(t)}" for t in view.transactions)
+            if not view.transactions:
+                lines.append("  No transactions in this period.")
+    text = "\n".join(lines) if lines else "I couldn't find any accounts you've shared."
+    chips: list[QuickReply] = []
+    if any(view.more_available for view in reading.accounts):
+        chips.append(
+            QuickReply(
+                title="More",
+                payload=payload_for(Intent.TRANSACTIONS, f"more:{offset + per_account}"),
+            )
+        )
+    chips.append(QuickReply(title="Last 30 days", payload=payload_for(Intent.TRANSACTIONS, "30d")))
+    chips.extend(
+        QuickReply(
+            title=account_label(view.account),
+            payload=payload_for(Intent.TRANSACTIONS, f"acct:{view.ref}"),
+        )
+        for view in reading.accounts
+    )
+    return OutboundMessage(text=text, quick_replies=chips[:MAX_QUICK_REPLIES])
+
+
+def _by_bank(reading: Reading) -> list[tuple[str, list[AccountView]]]:
+    groups: dict[str, list[AccountView]] = {}
+    for view in reading.accounts:
+        groups.setdefault(view.institution_name, []).append(view)
+    return list(groups.items())

@@ -1,10 +1,14 @@
 """The inbound queue's worker: one SQS record is one chat event, answered in full.
 
 Records are processed independently and failures reported per record
-(`batchItemFailures`), so one failing message never re-runs the others. A
-person who can no longer be messaged (window closed, blocked, unknown) is
-logged and dropped; transient failures raise, and SQS redelivers the record
-until it lands in the DLQ.
+(`batchItemFailures`), so one failing message never re-runs the others.
+
+A bank that does not answer is never a silent drop: on the first attempt the
+person hears "<bank> isn't answering right now; I'll try again", and the record
+is failed so SQS redelivers it after a bounded backoff; on the last attempt
+before the DLQ the person hears "please try again later" with whatever could be
+read. A person who can no longer be messaged (window closed, unknown,
+unavailable) is logged and dropped: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -12,38 +16,160 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib.auth import linking
 from chalicelib.channels.delivery import deliver, show_typing
 from chalicelib.channels.exceptions import RecipientUnreachable
-from chalicelib.channels.models import InboundEvent
-from chalicelib.conversation.dialogue import UserContext, respond
+from chalicelib.channels.models import ChannelUser, InboundEvent, OutboundMessage
+from chalicelib.conversation import replies
+from chalicelib.conversation.bank_connectors import available_institutions, load_connector
+from chalicelib.conversation.banking import Banking, Reading, ReadRequest
+from chalicelib.conversation.dialogue import (
+    ActionKind,
+    BankAction,
+    Institution,
+    UserContext,
+    respond,
+)
 from chalicelib.observability import correlated, log_fields
+from chalicelib.settings import get_settings
+from chalicelib.store.links import LinkRepository
 
 logger = logging.getLogger(__name__)
 
+RETRY_BACKOFF_SECONDS = (5, 15, 45, 120, 300)
 
-def handle_event(event: InboundEvent) -> None:
-    """Answer one inbound event."""
-    turn = respond(event, UserContext())
-    if not turn.messages:
-        return
+
+class BankRetryLater(Exception):
+    """A bank did not answer; the record is failed so SQS delivers it again."""
+
+
+def handle_event(event: InboundEvent, attempt: int = 1) -> None:
+    """Answer one inbound event; `attempt` is SQS's receive count for the record."""
+    settings = get_settings()
+    banking = Banking(LinkRepository(settings.table_name), load_connector)
+    context = _context_for(event.user, banking)
+    turn = respond(event, context)
     try:
-        if turn.slow:
-            show_typing(event.user)
-        sent = deliver(event.user, turn.messages)
+        if turn.messages:
+            deliver(event.user, turn.messages)
+        if turn.action is not None:
+            if turn.slow:
+                show_typing(event.user)
+            final_attempt = attempt >= settings.inbound_max_receive_count
+            messages = _carry_out(turn.action, event.user, banking, attempt, final_attempt)
+            deliver(event.user, messages)
     except RecipientUnreachable as error:
         logger.warning(
             "Reply dropped: recipient unreachable",
             extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
         )
         return
-    logger.info("Replied", extra=log_fields(kind=event.kind.value, requests=sent))
+    logger.info("Replied", extra=log_fields(kind=event.kind.value))
+
+
+def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
+    available = available_institutions()
+    names = {i.institution_id: i.name for i in available}
+    linked = [
+        Institution(
+            institution_id=link.institution_id,
+            name=names.get(link.institution_id, link.institution_id),
+        )
+        for link in banking.links_of(user)
+    ]
+    return UserContext(linked=linked, available=available)
+
+
+def _carry_out(
+    action: BankAction, user: ChannelUser, banking: Banking, attempt: int, final_attempt: bool
+) -> list[OutboundMessage]:
+    kind = action.kind
+    if kind is ActionKind.LINK_BUTTON:
+        assert action.institution_id is not None
+        connector = load_connector(action.institution_id)
+        url = linking.issue_link_url(user, action.institution_id)
+        return [
+            replies.link_button(
+                connector.config.display_name,
+                url,
+                account_link=get_settings().messenger_account_linking,
+            )
+        ]
+    if kind is ActionKind.UNLINK:
+        assert action.institution_id is not None
+        name = banking.unlink(user, action.institution_id)
+        return [replies.unlinked([name] if name else [])]
+    if kind is ActionKind.UNLINK_ALL:
+        names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
+        return [replies.unlinked([name for name in names if name])]
+    request = ReadRequest(
+        balances=kind is ActionKind.BALANCES,
+        days=action.days,
+        per_account=action.per_account if kind is ActionKind.TRANSACTIONS else 0,
+        offset=action.offset,
+        only_account=action.account_ref,
+    )
+    reading = banking.read(user, request)
+    return _render_reading(action, reading, attempt, final_attempt, user)
+
+
+def _render_reading(
+    action: BankAction, reading: Reading, attempt: int, final_attempt: bool, user: ChannelUser
+) -> list[OutboundMessage]:
+    unavailable = [p.institution_name for p in reading.problems if p.kind == "unavailable"]
+    if unavailable and not final_attempt:
+        if attempt == 1:
+            deliver(user, [replies.bank_unavailable(unavailable, will_retry=True)])
+        raise BankRetryLater(", ".join(unavailable))
+    messages: list[OutboundMessage] = []
+    if reading.accounts or not reading.problems:
+        if action.kind is ActionKind.BALANCES:
+            messages.append(replies.balances(reading))
+        elif action.kind is ActionKind.ACCOUNTS:
+            messages.append(replies.accounts(reading))
+        else:
+            messages.append(
+                replies.transactions(reading, offset=action.offset, per_account=action.per_account)
+            )
+    relink = [
+        Institution(institution_id=p.institution_id, name=p.institution_name)
+        for p in reading.problems
+        if p.kind == "relink"
+    ]
+    if relink:
+        messages.append(replies.relink_needed(relink))
+    if unavailable:
+        messages.append(replies.bank_unavailable(unavailable, will_retry=False))
+    return messages
 
 
 def handle_record(record: Any) -> None:
     """Powertools record handler: parse the body and answer it under its correlation id."""
     event = InboundEvent.model_validate_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or 1)
     with correlated(event.event_id):
-        handle_event(event)
+        try:
+            handle_event(event, attempt)
+        except BankRetryLater:
+            _delay_redelivery(record, attempt)
+            raise
+
+
+def _delay_redelivery(record: Any, attempt: int) -> None:
+    """Back off before SQS redelivers (instead of the queue's long visibility timeout)."""
+    from chalicelib import aws
+    from chalicelib.queues import queue_url
+
+    delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS)) - 1]
+    queue_name = record.event_source_arn.rsplit(":", 1)[-1]
+    try:
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=queue_url(queue_name),
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=delay,
+        )
+    except Exception:
+        logger.exception("Could not shorten the retry delay; SQS will redeliver later")
 
 
 def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,0 +1,264 @@
+"""Linking a bank from chat: link token -> /link/start -> bank consent -> /oauth/callback.
+
+1. The bot issues a random, single-use link token bound server-side to
+   (channel, user, institution), valid ten minutes, and sends a button to
+   `/link/start?token=...`.
+2. `/link/start` takes the token (once), runs the standard's pre-step through
+   the connector (PAR where required), stores an OAuth state item (PKCE S256
+   verifier and nonce sealed with KMS, ten minutes) and redirects to the bank.
+3. `/oauth/callback` takes the state exactly once (a replay finds nothing and
+   changes nothing), checks `iss` when the bank sends it (mix-up defence,
+   RFC 9207), exchanges the code, replaces any earlier link to the same bank
+   (revoking its tokens), and returns what the page and the chat should say.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import BaseModel
+
+from chalicelib.auth import envelope
+from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
+from chalicelib.auth.token_endpoint import TokenSet, exchange_code
+from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
+from chalicelib.channels.models import ChannelUser
+from chalicelib.connectors.base import AuthorizationRequest, Connector
+from chalicelib.connectors.config import ConnectorConfig
+from chalicelib.connectors.exceptions import BankError
+from chalicelib.observability import log_fields
+from chalicelib.settings import get_settings
+from chalicelib.store.keys import link_key, link_token_key, oauth_state_key
+from chalicelib.store.links import Link, LinkRepository
+from chalicelib.store.single_use import SingleUseStore, digest
+
+logger = logging.getLogger(__name__)
+
+ConnectorLoader = Callable[[str], Connector]
+"""Builds the connector for an institution id (raises LinkingError if it is unknown)."""
+
+MESSENGER_LINKING_REDIRECT = "https://www.facebook.com/messenger_platform/account_linking"
+
+
+class LinkingError(Exception):
+    """A linking step failed; `public_message` is safe to show the person."""
+
+    def __init__(self, public_message: str, *, status: int = 400) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+        self.status = status
+
+
+class LinkOutcome(BaseModel):
+    """The result of a callback, for the page, the chat and (maybe) Messenger's redirect."""
+
+    linked: bool
+    user: ChannelUser
+    institution_id: str
+    institution_name: str
+    messenger_redirect: str | None = None
+    reason: str | None = None
+
+
+def _link_tokens() -> SingleUseStore:
+    return SingleUseStore(get_settings().table_name, link_token_key)
+
+
+def _states() -> SingleUseStore:
+    return SingleUseStore(get_settings().table_name, oauth_state_key)
+
+
+def callback_url() -> str:
+    """The redirect URI registered with banks."""
+    return f"{get_settings().public_base_url.rstrip('/')}/oauth/callback"
+
+
+def issue_link_url(user: ChannelUser, institution_id: str) -> str:
+    """A one-time URL that starts linking `institution_id` for `user`."""
+    settings = get_settings()
+    token = secrets.token_urlsafe(32)
+    _link_tokens().put(
+        token,
+        {"channel": user.channel, "user_id": user.user_id, "institution_id": institution_id},
+        settings.link_token_ttl_seconds,
+    )
+    return f"{settings.public_base_url.rstrip('/')}/link/start?{urlencode({'token': token})}"
+
+
+def start(
+    token: str | None,
+    messenger_redirect: str | None,
+    load_connector: ConnectorLoader,
+) -> str:
+    """Take the link token and return the bank's authorization URL to redirect to."""
+    taken = _link_tokens().take(token) if token else None
+    if taken is None:
+        raise LinkingError(
+            "This link has expired or was already used. "
+            "Go back to the chat and type 'link' to get a new one."
+        )
+    connector = load_connector(taken["institution_id"])
+    request = new_authorization_secrets()
+    state_attributes = {
+        **taken,
+        "sealed": _seal_request(request.code_verifier, request.nonce, request.state),
+    }
+    if messenger_redirect and _is_messenger_redirect(messenger_redirect):
+        state_attributes["messenger_redirect"] = messenger_redirect
+    _states().put(request.state, state_attributes, get_settings().oauth_state_ttl_seconds)
+    try:
+        return connector.authorization_url(
+            AuthorizationRequest(
+                redirect_uri=callback_url(),
+                state=request.state,
+                code_challenge=code_challenge(request.code_verifier),
+                nonce=request.nonce,
+            )
+        )
+    except BankError as error:
+        logger.warning(
+            "Could not start authorization at the bank",
+            extra=log_fields(institution_id=taken["institution_id"], error=type(error).__name__),
+        )
+        raise LinkingError(
+            f"{connector.config.display_name} isn't answering right now. Please try again later.",
+            status=502,
+        ) from error
+
+
+def complete(
+    query: dict[str, str], load_connector: ConnectorLoader, links: LinkRepository
+) -> LinkOutcome:
+    """Handle the bank's redirect back: consume state, exchange the code, store the link."""
+    state = query.get("state")
+    taken = _states().take(state) if state else None
+    if taken is None or state is None:
+        raise LinkingError(
+            "This sign-in has already been completed or has expired. "
+            "Go back to the chat and type 'link' to start again."
+        )
+    user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
+    institution_id = taken["institution_id"]
+    connector = load_connector(institution_id)
+    name = connector.config.display_name
+    outcome = LinkOutcome(
+        linked=False,
+        user=user,
+        institution_id=institution_id,
+        institution_name=name,
+        messenger_redirect=taken.get("messenger_redirect"),
+    )
+    if "error" in query:
+        reason = "declined" if query["error"] == "access_denied" else "bank_error"
+        logger.info(
+            "Bank returned an authorization error",
+            extra=log_fields(institution_id=institution_id, oauth_error=query["error"][:64]),
+        )
+        return outcome.model_copy(update={"reason": reason})
+    _check_issuer(connector, query.get("iss"))
+    code = query.get("code")
+    if not code:
+        raise LinkingError("The bank did not send an authorization code.")
+    verifier, _nonce = _open_request(taken["sealed"], state)
+    try:
+        tokens = exchange_code(connector, code, callback_url(), verifier)
+    except BankError as error:
+        logger.warning(
+            "Code exchange failed",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+        return outcome.model_copy(update={"reason": "exchange_failed"})
+    _store_link(user, connector.config, tokens, links, connector)
+    return outcome.model_copy(update={"linked": True})
+
+
+def messenger_redirect_url(outcome: LinkOutcome) -> str | None:
+    """Where to send Messenger's in-app browser: with `authorization_code` only on success."""
+    if outcome.messenger_redirect is None:
+        return None
+    separator = "&" if "?" in outcome.messenger_redirect else "?"
+    if not outcome.linked:
+        return outcome.messenger_redirect
+    code = digest(f"{outcome.user.user_id}|{outcome.institution_id}|{time.time()}")[:32]
+    return f"{outcome.messenger_redirect}{separator}{urlencode({'authorization_code': code})}"
+
+
+def _store_link(
+    user: ChannelUser,
+    config: ConnectorConfig,
+    tokens: TokenSet,
+    links: LinkRepository,
+    connector: Connector,
+) -> None:
+    key = link_key(user.channel, user.user_id, config.institution_id)
+    expires_at, lifetime = expiry_of(tokens, time.time())
+    link = Link(
+        channel=user.channel,
+        user_id=user.user_id,
+        institution_id=config.institution_id,
+        sealed_tokens=seal_tokens(tokens, key),
+        access_expires_at=expires_at,
+        access_lifetime=lifetime,
+        scopes=(tokens.scope or " ".join(config.scopes)).split(),
+        consent_id=tokens.consent_id,
+    )
+    previous = links.replace(link)
+    if previous is not None:
+        _revoke_quietly(connector, previous)
+    logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
+
+
+def _revoke_quietly(connector: Connector, link: Link) -> None:
+    """Revoke a replaced link's grant; a failure is logged, never shown (the link is gone)."""
+    try:
+        tokens = open_tokens(link)
+        connector.revoke(tokens.refresh_token or tokens.access_token)
+    except Exception as error:
+        logger.warning(
+            "Could not revoke a replaced link's tokens",
+            extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
+        )
+
+
+def _check_issuer(connector: Connector, iss: str | None) -> None:
+    if iss is None:
+        return
+    expected = connector.authorization_server().issuer
+    if expected is not None and iss.rstrip("/") != expected.rstrip("/"):
+        logger.warning(
+            "Authorization response from an unexpected issuer",
+            extra=log_fields(institution_id=connector.config.institution_id),
+        )
+        raise LinkingError("The sign-in response did not come from your bank. Nothing was linked.")
+
+
+def _is_messenger_redirect(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and f"{parts.scheme}://{parts.netloc}{parts.path}".startswith(
+        MESSENGER_LINKING_REDIRECT
+    )
+
+
+def _request_context() -> dict[str, str]:
+    return {"app": "bankbridge", "purpose": "oauth-state", "stage": get_settings().stage}
+
+
+def _seal_request(verifier: str, nonce: str, state: str) -> str:
+    return envelope.seal(
+        f"{verifier} {nonce}".encode(),
+        key_id=get_settings().kms_key_id,
+        associated_data=digest(state).encode(),
+        context=_request_context(),
+    )
+
+
+def _open_request(sealed: str, state: str) -> tuple[str, str]:
+    plaintext = envelope.open_sealed(
+        sealed, associated_data=digest(state).encode(), context=_request_context()
+    )
+    verifier, nonce = plaintext.decode().split(" ", 1)
+    return verifier, nonce

@@ -1,0 +1,93 @@
+"""Pure formatting of money, account labels and transaction lines for chat.
+
+en-US style by default ("$1,234.56"); a symbol is used for the common
+currencies and the ISO code otherwise, so an unfamiliar currency is never
+shown with the wrong symbol. Account numbers appear only as `••` plus the
+last four digits.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from chalicelib.models import Account, AccountKind, Balance, Transaction, TransactionStatus
+
+_SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "JPY": "¥"}
+_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+_KIND_NAMES = {
+    AccountKind.CHECKING: "Checking",
+    AccountKind.SAVINGS: "Savings",
+    AccountKind.CREDIT_CARD: "Credit card",
+    AccountKind.LOAN: "Loan",
+    AccountKind.LINE_OF_CREDIT: "Line of credit",
+    AccountKind.INVESTMENT: "Investment",
+    AccountKind.OTHER: "Account",
+}
+_NOISE = re.compile(r"\s{2,}|\b(POS|DEBIT CARD PURCHASE|ACH|PPD|WEB ID:?\s*\S+)\b", re.IGNORECASE)
+
+
+def format_money(amount: Decimal, currency: str, *, signed: bool = True) -> str:
+    """`-$1,234.56`, `£12.00`, `1,200 JPY`-style output, rounded half-even."""
+    places = Decimal(1) if currency in _ZERO_DECIMAL else Decimal("0.01")
+    value = amount.quantize(places, rounding=ROUND_HALF_EVEN)
+    magnitude = f"{abs(value):,}"
+    symbol = _SYMBOLS.get(currency)
+    text = f"{symbol}{magnitude}" if symbol else f"{magnitude} {currency}"
+    return f"-{text}" if signed and value < 0 else text
+
+
+def mask(masked_number: str | None) -> str:
+    """`••1234`, or nothing when the bank gave no number."""
+    if not masked_number:
+        return ""
+    digits = re.sub(r"\D", "", masked_number)
+    return f"••{digits[-4:]}" if digits else ""
+
+
+def account_label(account: Account) -> str:
+    """A short name a person recognises: "Checking ••1234" or the bank's nickname."""
+    name = account.display_name or account.product_name or _KIND_NAMES[account.kind]
+    suffix = mask(account.masked_number)
+    return f"{name} {suffix}".strip()
+
+
+def balance_line(account: Account, balance: Balance) -> str:
+    """One account's balances; liabilities read as owed, not as negative money."""
+    label = account_label(account)
+    currency = balance.currency
+    if account.is_liability or balance.is_liability:
+        parts = []
+        if balance.current is not None:
+            parts.append(f"{format_money(abs(balance.current), currency)} owed")
+        if balance.available is not None:
+            parts.append(f"{format_money(balance.available, currency)} available credit")
+        return f"{label}: " + (", ".join(parts) or "balance not available")
+    parts = []
+    if balance.available is not None:
+        parts.append(f"{format_money(balance.available, currency)} available")
+    if balance.current is not None:
+        parts.append(f"{format_money(balance.current, currency)} current")
+    return f"{label}: " + (", ".join(parts) or "balance not available")
+
+
+def clean_description(transaction: Transaction) -> str:
+    """The merchant or description without card-network noise, in title case when shouted."""
+    raw = transaction.counterparty or transaction.description or "Transaction"
+    cleaned = _NOISE.sub(" ", raw).strip(" -*#") or raw
+    cleaned = " ".join(cleaned.split())
+    return cleaned.title() if cleaned.isupper() else cleaned
+
+
+def transaction_line(transaction: Transaction) -> str:
+    """`Nov 22  Blue Bottle Coffee  -$4.50 (pending)`."""
+    when: datetime | None = transaction.booked_at or transaction.transacted_at
+    date_text = when.strftime("%b %d") if when else "—"
+    amount = (
+        format_money(transaction.amount, transaction.currency)
+        if transaction.amount is not None
+        else "amount unavailable"
+    )
+    pending = " (pending)" if transaction.status is TransactionStatus.PENDING else ""
+    return f"{date_text}  {clean_description(transaction)}  {amount}{pending}"

@@ -1,0 +1,65 @@
+"""Single-use, short-lived items: chat link tokens and OAuth `state`.
+
+Both are random secrets handed to a browser. Only their SHA-256 digest is a
+key in the table, so reading the table does not yield usable values. Taking
+one is a conditional delete (exists and not expired) that returns the item:
+exactly one caller can ever take it, which makes replays fail cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.store.keys import PK, TTL_ATTRIBUTE
+
+
+def digest(secret: str) -> str:
+    """The table-side name of a browser-held secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SingleUseStore:
+    """Put and take string attributes under a key derived from a secret."""
+
+    def __init__(self, table_name: str, key_for: Callable[[str], dict[str, str]]) -> None:
+        self._table = table_name
+        self._key_for = key_for
+
+    def put(self, secret: str, attributes: dict[str, str], ttl_seconds: int) -> None:
+        """Store `attributes` for `secret` until `ttl_seconds` from now."""
+        item: dict[str, Any] = {
+            name: {"S": value} for name, value in self._key_for(digest(secret)).items()
+        }
+        item.update({name: {"S": value} for name, value in attributes.items()})
+        item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + ttl_seconds)}
+        aws.client("dynamodb").put_item(
+            TableName=self._table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": PK},
+        )
+
+    def take(self, secret: str) -> dict[str, str] | None:
+        """Delete and return the attributes if present and unexpired; None otherwise."""
+        client = aws.client("dynamodb")
+        key = {name: {"S": value} for name, value in self._key_for(digest(secret)).items()}
+        try:
+            answer = client.delete_item(
+                TableName=self._table,
+                Key=key,
+                ConditionExpression="attribute_exists(#pk) AND #ttl > :now",
+                ExpressionAttributeNames={"#pk": PK, "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
+                ReturnValues="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return None
+        return {
+            name: value["S"]
+            for name, value in answer.get("Attributes", {}).items()
+            if "S" in value and name not in key
+        }
