@@ -32,7 +32,12 @@ from chalicelib.connectors.config import ConnectorConfig
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
-from chalicelib.store.keys import link_key, link_token_key, oauth_state_key
+from chalicelib.store.keys import (
+    hashed_account_reference,
+    link_key,
+    link_token_key,
+    oauth_state_key,
+)
 from chalicelib.store.links import Link, LinkRepository
 from chalicelib.store.single_use import SingleUseStore, digest
 
@@ -209,7 +214,22 @@ def _store_link(
     previous = links.replace(link)
     if previous is not None:
         _revoke_quietly(connector, previous)
+    links.replace_account_refs(link, _account_references(connector, tokens.access_token))
     logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
+
+
+def _account_references(connector: Connector, access_token: str) -> list[str]:
+    """Hashed ids of the shared accounts, so the bank's alerts find this link."""
+    institution_id = connector.config.institution_id
+    try:
+        accounts = connector.list_accounts(access_token)
+    except BankError as error:
+        logger.warning(
+            "Could not list accounts at link time; alerts will not route until the next link",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+        return []
+    return [hashed_account_reference(institution_id, a.account_id) for a in accounts]
 
 
 def _revoke_quietly(connector: Connector, link: Link) -> None:

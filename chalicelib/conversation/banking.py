@@ -9,7 +9,6 @@ Nothing read here is stored: results live for one reply.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.models import Account, Balance, Transaction
 from chalicelib.observability import log_fields
+from chalicelib.store.keys import hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository, LinkStatus
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ ConnectorLoader = Callable[[str], Connector]
 
 def account_ref(institution_id: str, account_id: str) -> str:
     """An opaque, stable reference to an account for payloads (never the provider id)."""
-    return hashlib.sha256(f"{institution_id}|{account_id}".encode()).hexdigest()[:16]
+    return hashed_account_reference(institution_id, account_id)[:16]
 
 
 class BankProblem(BaseModel):

@@ -11,12 +11,18 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | link token (single use)      | `LINKTOKEN#<sha256 of token>`      | `LINKTOKEN`                 |
 | OAuth state (single use)     | `OAUTHSTATE#<sha256 of state>`     | `STATE`                     |
 | client-credentials token     | `CONNECTOR#<institution id>`       | `CCTOKEN`                   |
+| account reference of a link  | `USER#<channel>#<user id>`         | `ACCTREF#<inst>#<sha256>`   |
+
+GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
+(`CONSENT#<inst>#<consent id>`) and account references (`ACCTREF#<inst>#<sha256>`).
 
 TTL is best-effort in DynamoDB (deletion can lag by days), so readers still
 check `expires_at` themselves.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 PK = "pk"
 SK = "sk"
@@ -71,3 +77,27 @@ def link_token_key(token_digest: str) -> dict[str, str]:
 def client_token_key(institution_id: str) -> dict[str, str]:
     """Key of the cached client-credentials token of an institution."""
     return {PK: f"CONNECTOR#{institution_id}", SK: "CCTOKEN"}
+
+
+ACCOUNT_REF_PREFIX = "ACCTREF#"
+
+
+def hashed_account_reference(institution_id: str, account_id: str) -> str:
+    """A one-way reference to a provider account id, for routing bank events to links."""
+    return hashlib.sha256(f"{institution_id}|{account_id}".encode()).hexdigest()
+
+
+def account_ref_key(
+    channel: str, user_id: str, institution_id: str, reference: str
+) -> dict[str, str]:
+    """Key of the item saying "this user's link to this institution covers that account".
+
+    It sits in the user's partition (deleted with their links) and is indexed on
+    `gsi1` by the reference, so alert routing is a Query, never a Scan.
+    """
+    return {
+        PK: user_partition(channel, user_id),
+        SK: f"{ACCOUNT_REF_PREFIX}{institution_id}#{reference}",
+        GSI1_PK: f"{ACCOUNT_REF_PREFIX}{institution_id}#{reference}",
+        GSI1_SK: user_partition(channel, user_id),
+    }

@@ -18,12 +18,15 @@ from pydantic import BaseModel, Field
 
 from chalicelib import aws
 from chalicelib.store.keys import (
+    ACCOUNT_REF_PREFIX,
+    GSI1_NAME,
     GSI1_PK,
     GSI1_SK,
     LINK_PREFIX,
     PK,
     SK,
     TTL_ATTRIBUTE,
+    account_ref_key,
     link_key,
     user_partition,
 )
@@ -109,8 +112,59 @@ class LinkRepository:
                 return links
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def replace_account_refs(self, link: Link, references: list[str]) -> None:
+        """Record which (hashed) accounts the link covers, for routing bank events."""
+        self._delete_account_refs(link.channel, link.user_id, link.institution_id)
+        client = aws.client("dynamodb")
+        for reference in references:
+            key = account_ref_key(link.channel, link.user_id, link.institution_id, reference)
+            client.put_item(TableName=self._table, Item={**_key(key), "kind": {"S": "account_ref"}})
+
+    def users_for_account(self, institution_id: str, reference: str) -> list[tuple[str, str]]:
+        """(channel, user id) of every link covering an account: one GSI Query, no Scan."""
+        return self._users_on_index(f"{ACCOUNT_REF_PREFIX}{institution_id}#{reference}")
+
+    def users_for_consent(self, institution_id: str, consent_id: str) -> list[tuple[str, str]]:
+        """(channel, user id) of the link holding a bank consent: one GSI Query."""
+        return self._users_on_index(f"{CONSENT_GSI_PREFIX}{institution_id}#{consent_id}")
+
+    def _users_on_index(self, partition: str) -> list[tuple[str, str]]:
+        client = aws.client("dynamodb")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1_NAME,
+            "KeyConditionExpression": "#gpk = :gpk",
+            "ExpressionAttributeNames": {"#gpk": GSI1_PK},
+            "ExpressionAttributeValues": {":gpk": {"S": partition}},
+        }
+        users: list[tuple[str, str]] = []
+        while True:
+            page = client.query(**request)
+            for item in page.get("Items", []):
+                _, channel, user_id = item[GSI1_SK]["S"].split("#", 2)
+                users.append((channel, user_id))
+            if "LastEvaluatedKey" not in page:
+                return users
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete_account_refs(self, channel: str, user_id: str, institution_id: str) -> None:
+        client = aws.client("dynamodb")
+        page = client.query(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={
+                ":pk": {"S": user_partition(channel, user_id)},
+                ":prefix": {"S": f"{ACCOUNT_REF_PREFIX}{institution_id}#"},
+            },
+            ProjectionExpression="#pk, #sk",
+        )
+        for item in page.get("Items", []):
+            client.delete_item(TableName=self._table, Key={PK: item[PK], SK: item[SK]})
+
     def delete(self, channel: str, user_id: str, institution_id: str) -> Link | None:
-        """Remove the link and its tokens; return what was removed."""
+        """Remove the link, its tokens and its account references; return what was removed."""
+        self._delete_account_refs(channel, user_id, institution_id)
         answer = aws.client("dynamodb").delete_item(
             TableName=self._table,
             Key=_key(link_key(channel, user_id, institution_id)),
