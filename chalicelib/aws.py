@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 _clients: dict[str, BaseClient] = {}
+_session: Any = None
 _lock = threading.Lock()
 
 
@@ -43,5 +44,7 @@ def client(service_name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget every cached client (tests start moto before the first client exists)."""
+    global _session  # noqa: PLW0603 - resetting the container-wide session
     with _lock:
         _clients.clear()
+        _session = None
