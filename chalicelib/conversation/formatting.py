@@ -25,6 +25,8 @@ _KIND_NAMES = {
     AccountKind.INVESTMENT: "Investment",
     AccountKind.OTHER: "Account",
 }
+# Banks often append the masked number to nicknames ("Checking ...0180", "Visa x4242").
+_NUMBER_HINT = re.compile(r"\s*(?:\.{2,}|x+|\*+|•+|#)\s?\d{2,4}\s*$", re.IGNORECASE)
 _NOISE = re.compile(r"\s{2,}|\b(POS|DEBIT CARD PURCHASE|ACH|PPD|WEB ID:?\s*\S+)\b", re.IGNORECASE)
 
 
@@ -47,10 +49,15 @@ def mask(masked_number: str | None) -> str:
 
 
 def account_label(account: Account) -> str:
-    """A short name a person recognises: "Checking ••1234" or the bank's nickname."""
+    """A name a person recognises: the bank's nickname (or the kind) and `••1234`."""
     name = account.display_name or account.product_name or _KIND_NAMES[account.kind]
-    suffix = mask(account.masked_number)
-    return f"{name} {suffix}".strip()
+    name = _NUMBER_HINT.sub("", name).strip() or _KIND_NAMES[account.kind]
+    return f"{name} {mask(account.masked_number)}".strip()
+
+
+def short_account_label(account: Account) -> str:
+    """A chip-sized label (Messenger allows 20 characters): "Checking ••1234"."""
+    return f"{_KIND_NAMES[account.kind]} {mask(account.masked_number)}".strip()
 
 
 def balance_line(account: Account, balance: Balance) -> str:
@@ -76,8 +83,11 @@ def clean_description(transaction: Transaction) -> str:
     """The merchant or description without card-network noise, in title case when shouted."""
     raw = transaction.counterparty or transaction.description or "Transaction"
     cleaned = _NOISE.sub(" ", raw).strip(" -*#") or raw
-    cleaned = " ".join(cleaned.split())
-    return cleaned.title() if cleaned.isupper() else cleaned
+    words = cleaned.split()
+    if cleaned.isupper():
+        # str.title() would turn "JOE'S" into "Joe'S".
+        words = [word[:1] + word[1:].lower() for word in words]
+    return " ".join(words)
 
 
 def transaction_line(transaction: Transaction) -> str:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.channels.models import Button, OutboundMessage, QuickReply
-from chalicelib.conversation.formatting import account_label, balance_line, transaction_line
+from chalicelib.conversation.formatting import (
+    account_label,
+    balance_line,
+    short_account_label,
+    transaction_line,
+)
 from chalicelib.conversation.intents import Intent, payload_for
 
 if TYPE_CHECKING:
@@ -241,7 +246,7 @@ def transactions(reading: Reading, *, offset: int, per_account: int) -> Outbound
     chips.append(QuickReply(title="Last 30 days", payload=payload_for(Intent.TRANSACTIONS, "30d")))
     chips.extend(
         QuickReply(
-            title=account_label(view.account),
+            title=short_account_label(view.account),
             payload=payload_for(Intent.TRANSACTIONS, f"acct:{view.ref}"),
         )
         for view in reading.accounts

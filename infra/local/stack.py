@@ -216,18 +216,22 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         wait_until(_answers(f"{urls['graph']}/__health"), "Graph stand-in", stack)
         wait_until(_answers(f"{urls['bank']}/sandbox/health"), "sandbox bank", stack)
         wait_until(_answers(f"{urls['api']}/webhooks/messenger"), "chalice local", stack)
+        from infra.local.sandbox_connectors import register_all
+
+        connectors = register_all(urls["api"], urls["bank"], secrets["admin_token"], log_dir)
         state = {
             "urls": urls,
+            "connectors": connectors,
             "secrets": {"verify_token": secrets["verify_token"]},
             "pid": os.getpid(),
         }
         if state_file is not None:
             state_file.write_text(json.dumps(state))
-        print(_banner(urls, secrets, log_dir), flush=True)
+        print(_banner(urls, secrets, log_dir, connectors), flush=True)
         while not stop_requested:
             stack.check_alive()
             time.sleep(0.5)
-    except (RuntimeError, TimeoutError) as error:
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
         print(f"Local stack failed: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
@@ -248,7 +252,9 @@ def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _banner(urls: dict[str, str], secrets: dict[str, str], log_dir: Path) -> str:
+def _banner(
+    urls: dict[str, str], secrets: dict[str, str], log_dir: Path, connectors: list[str]
+) -> str:
     body = '{"object":"page","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"psid-demo"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m_demo_1","text":"balance"}}]}]}'  # noqa: E501
     return f"""
 BankBridge local stack is ready.
@@ -258,6 +264,7 @@ BankBridge local stack is ready.
   Graph stand-in       {urls["graph"]}/__sent   (the bot's replies)
   AWS (moto)           {urls["aws"]}/moto-api/
   Logs                 {log_dir}/
+  Connectors           {", ".join(connectors)} (bankbridge connectors list)
 
 Send a correctly signed message (then look at {urls["graph"]}/__sent):
 

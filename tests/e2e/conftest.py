@@ -38,11 +38,12 @@ class LocalStack:
     app_secret: str
     verify_token: str
 
-    def logs(self) -> str:
-        """Everything every component printed so far."""
+    def logs(self, exclude: tuple[str, ...] = ()) -> str:
+        """Everything the components printed so far (but those named in `exclude`)."""
         return "\n".join(
             f"===== {path.name} =====\n{path.read_text(errors='replace')}"
             for path in sorted(self.log_dir.glob("*.log"))
+            if path.stem not in exclude
         )
 
     def boto3_client(self, service: str) -> Any:

@@ -1,0 +1,143 @@
+"""Drive the local stack like a Messenger user: signed webhooks in, Graph stand-in out."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from chalicelib.channels.messenger.signature import sign
+from tests.e2e.conftest import LocalStack, eventually
+from tests.factories import delivery, encode, quick_reply_event, text_event
+
+
+def new_psid() -> str:
+    """A fresh simulated user."""
+    return f"e2e-{uuid.uuid4().hex[:12]}"
+
+
+def post_events(stack: LocalStack, *events: dict[str, Any]) -> requests.Response:
+    """POST a correctly signed delivery with `events`."""
+    body = encode(delivery(*events))
+    return requests.post(
+        f"{stack.urls['api']}/webhooks/messenger",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(stack.app_secret, body),
+        },
+        timeout=10,
+    )
+
+
+def replies(stack: LocalStack, psid: str) -> list[dict[str, Any]]:
+    """Every message request the bot sent to `psid` (sender actions excluded)."""
+    sent = requests.get(
+        f"{stack.urls['graph']}/__sent", params={"recipient": psid}, timeout=5
+    ).json()
+    return [item for item in sent if "message" in item]
+
+
+def say(
+    stack: LocalStack, psid: str, text: str, expect: int = 1, timeout: float = 30
+) -> list[dict]:
+    """Send text and wait for `expect` new replies; return them."""
+    before = len(replies(stack, psid))
+    assert post_events(stack, text_event(psid, text)).status_code == 200
+    return _await_new(stack, psid, before, expect, timeout)
+
+
+def tap(stack: LocalStack, psid: str, title: str, payload: str, expect: int = 1) -> list[dict]:
+    """Tap a quick reply and wait for `expect` new replies."""
+    before = len(replies(stack, psid))
+    assert post_events(stack, quick_reply_event(psid, title, payload)).status_code == 200
+    return _await_new(stack, psid, before, expect, 30)
+
+
+def _await_new(stack: LocalStack, psid: str, before: int, expect: int, timeout: float) -> list:
+    def enough() -> list[dict] | None:
+        found = replies(stack, psid)
+        return found[before:] if len(found) >= before + expect else None
+
+    return eventually(enough, f"{expect} repl(ies) to {psid}", timeout=timeout)
+
+
+def text_of(reply: dict[str, Any]) -> str:
+    """The visible text of a reply (plain text or a template's text)."""
+    message = reply["message"]
+    if "text" in message:
+        return message["text"]
+    return message["attachment"]["payload"].get("text", "")
+
+
+def quick_replies(reply: dict[str, Any]) -> dict[str, str]:
+    """title -> payload of a reply's quick replies."""
+    return {q["title"]: q["payload"] for q in reply["message"].get("quick_replies", [])}
+
+
+def button_url(reply: dict[str, Any]) -> str:
+    """The URL of a template's first URL button."""
+    buttons = reply["message"]["attachment"]["payload"]["buttons"]
+    return next(b["url"] for b in buttons if "url" in b)
+
+
+class _ConsentForm(HTMLParser):
+    """Collect the sandbox consent form's action and fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("type") in ("hidden", "checkbox"):
+            if values.get("type") == "hidden" or "checked" in values:
+                self.fields.append((values["name"], values.get("value", "")))
+        elif tag == "option" and "selected" in values:
+            self.fields.append(("customer", values.get("value", "")))
+
+
+def link_sandbox(
+    stack: LocalStack,
+    psid: str,
+    *,
+    institution: str = "sandbox-fdx",
+    decision: str = "approve",
+) -> requests.Response:
+    """Link a sandbox institution through the real consent page; return the final page."""
+    choice = say(stack, psid, "link")[-1]
+    chips = quick_replies(choice)
+    payload = next(p for p in chips.values() if p.endswith(f":{institution}"))
+    button = tap(stack, psid, "bank", payload)[-1]
+    session = requests.Session()
+    consent = session.get(button_url(button), timeout=10)
+    assert consent.status_code == 200, consent.text
+    form = _ConsentForm()
+    form.feed(consent.text)
+    fields = [*form.fields, ("decision", decision)]
+    return session.post(urljoin(consent.url, form.action), data=fields, timeout=10)
+
+
+def consent_page_url(stack: LocalStack, psid: str, institution: str = "sandbox-fdx") -> str:
+    """Get a fresh link button's URL without following it."""
+    choice = say(stack, psid, "link")[-1]
+    payload = next(p for p in quick_replies(choice).values() if p.endswith(f":{institution}"))
+    return button_url(tap(stack, psid, "bank", payload)[-1])
+
+
+def money_in(text: str) -> list[str]:
+    """Every formatted amount in a reply."""
+    return re.findall(r"-?\$[\d,]+\.\d\d", text)
+
+
+def pause_for(seconds: float) -> None:
+    """Let wall-clock time pass (token expiry), the one thing no event can signal."""
+    time.sleep(seconds)
