@@ -1,0 +1,58 @@
+"""`python -m infra.local.console --port 8003 --api-url ... --graph-url ... --bank-url ...`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from infra.local.console.config import ConsoleConfig
+from infra.local.console.server import bind
+
+DEFAULT_PORT = 8003
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the console in the foreground until interrupted."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="BankBridge console (local stack only)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=int(env("BANKBRIDGE_LOCAL_CONSOLE_PORT", DEFAULT_PORT))
+    )
+    parser.add_argument("--api-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--graph-url", default="http://127.0.0.1:8002")
+    parser.add_argument("--bank-url", default="http://127.0.0.1:8001")
+    parser.add_argument("--aws-url", default=None, help="moto server, for the status strip")
+    parser.add_argument("--log-dir", type=Path, default=Path(".dev/logs"))
+    parser.add_argument("--app-secret", default=env("BANKBRIDGE_DEV_APP_SECRET", "dev-app-secret"))
+    parser.add_argument(
+        "--admin-token", default=env("BANKBRIDGE_DEV_ADMIN_TOKEN", "dev-admin-token")
+    )
+    args = parser.parse_args(argv)
+    config = ConsoleConfig(
+        api_url=args.api_url,
+        graph_url=args.graph_url,
+        bank_url=args.bank_url,
+        aws_url=args.aws_url,
+        log_dir=args.log_dir,
+        app_secret=args.app_secret,
+        admin_token=args.admin_token,
+        # Scrubbed from the log pane too, whatever their source.
+        extra_secrets=[
+            env("BANKBRIDGE_DEV_PAGE_TOKEN", "dev-page-token"),
+            env("BANKBRIDGE_DEV_VERIFY_TOKEN", "dev-verify-token"),
+        ],
+    )
+    server, url = bind(args.host, args.port, config)
+    print(f"BankBridge console listening on {url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

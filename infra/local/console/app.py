@@ -1,0 +1,343 @@
+"""The console's Flask app: the page, its JSON API, and Messenger's account-linking hops.
+
+JSON API (all under /api; POST bodies must be `application/json`, which keeps
+other local pages from posting here without a CORS preflight):
+  GET    /api/users                            people with what they sent
+  POST   /api/users {"name"?}                  add a person (fresh PSID)         → 201
+  DELETE /api/users/<psid>                     remove a person                    → 204
+  POST   /api/users/<psid>/messages            type/tap (see `ChatAction`)       → 201 record
+  GET    /api/users/<psid>/replies?after=N&wait=S  the bot's Send API bodies, long-polled
+  GET    /api/users/<psid>/traces              per-message log traces
+  POST   /api/users/<psid>/bank-events {"type", "customer"}  sandbox bank event → 201 record
+  GET    /api/logs?after=SEQ                   redacted log lines of every component
+  GET    /api/status                           services and connectors
+  POST   /api/connectors/<id>/check            live connector check
+  GET    /api/bank/customers                   sandbox customers to aim events at
+Messenger hops (what Messenger does around a Log In button):
+  GET /messenger/account-link?psid=P&url=U     → 302 to U + account_linking_token + redirect_uri
+  GET /messenger_platform/account_linking/?account_linking_token=T[&authorization_code=C]
+      the redirect_uri: with a code, posts the `account_linking` webhook and says so.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, jsonify, redirect, request, send_from_directory
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from infra.local.console import payloads
+from infra.local.console.bank_events import SandboxBank
+from infra.local.console.config import ConsoleConfig
+from infra.local.console.log_reader import LogTail, SecretScrubber
+from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed
+from infra.local.console.requests_models import BankEventRequest, ChatAction, NewUser
+from infra.local.console.sessions import ConsoleSessions, SentRecord, SimulatedUser
+from infra.local.console.status import AdminClient, services
+from infra.local.console.traces import build_traces, received_at_ms
+from infra.local.console.webhook_sender import WebhookSender
+
+STATIC_DIR = Path(__file__).parent / "static"
+LINKING_CALLBACK = "/messenger_platform/account_linking/"
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class BadRequest(Exception):
+    """Input the console cannot act on; answered as JSON with `status`."""
+
+    def __init__(self, status: int, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or []
+
+
+@dataclass
+class Console:
+    """The console's collaborators, shared by its routes."""
+
+    config: ConsoleConfig
+    sessions: ConsoleSessions
+    sender: WebhookSender
+    feed: ReplyFeed
+    logs: LogTail
+    admin: AdminClient
+    bank: SandboxBank
+
+    @classmethod
+    def for_config(cls, config: ConsoleConfig) -> Console:
+        """Wire everything for one running stack, with the configured starting users."""
+        sessions = ConsoleSessions()
+        for name in config.initial_users:
+            sessions.add_user(name)
+        scrub = SecretScrubber([config.app_secret, config.admin_token, *config.extra_secrets])
+        return cls(
+            config=config,
+            sessions=sessions,
+            sender=WebhookSender(config.api_url, config.app_secret, config.page_id),
+            feed=ReplyFeed(config.graph_url),
+            logs=LogTail(config.log_dir, scrub),
+            admin=AdminClient(config.api_url, config.admin_token),
+            bank=SandboxBank(config.bank_url),
+        )
+
+    def user_or_404(self, psid: str) -> SimulatedUser:
+        """The simulated person, or a 404 for the browser."""
+        user = self.sessions.get(psid)
+        if user is None:
+            raise BadRequest(404, f"no simulated user {psid}")
+        return user
+
+
+def create_app(config: ConsoleConfig) -> Flask:
+    """Build the console for one running stack."""
+    app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    console = Console.for_config(config)
+
+    @app.errorhandler(BadRequest)
+    def bad_request(error: BadRequest) -> tuple[Response, int]:
+        return jsonify({"error": error.message, "details": error.details}), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        return jsonify({"error": error.description or error.name}), error.code or 500
+
+    @app.after_request
+    def no_store(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.get("/")
+    def index() -> Response:
+        return send_from_directory(STATIC_DIR, "index.html")
+
+    _register_chat_routes(app, console)
+    _register_operations_routes(app, console)
+    _register_linking_routes(app, console)
+    return app
+
+
+def _register_chat_routes(app: Flask, console: Console) -> None:
+    """People, what they send, and what the bot answers."""
+    sessions = console.sessions
+
+    @app.get("/api/users")
+    def list_users() -> Response:
+        return jsonify({"users": [_user_json(user, sessions) for user in sessions.users()]})
+
+    @app.post("/api/users")
+    def add_user() -> tuple[Response, int]:
+        body = _body(NewUser)
+        return jsonify(_user_json(sessions.add_user(body.name), sessions)), 201
+
+    @app.delete("/api/users/<psid>")
+    def remove_user(psid: str) -> tuple[str, int]:
+        if not sessions.remove_user(psid):
+            raise BadRequest(404, f"no simulated user {psid}")
+        return "", 204
+
+    @app.post("/api/users/<psid>/messages")
+    def send_message(psid: str) -> tuple[Response, int]:
+        console.user_or_404(psid)
+        action = _body(ChatAction)
+        record = _perform(action, psid, console.sender, console.config.page_id)
+        sessions.record(record)
+        return jsonify(_record_json(record)), 201
+
+    @app.get("/api/users/<psid>/replies")
+    def replies(psid: str) -> Response | tuple[Response, int]:
+        console.user_or_404(psid)
+        after = _int_arg("after", 0)
+        wait = _int_arg("wait", 0)
+        try:
+            entries = console.feed.wait_for_more(psid, after, wait)
+        except GraphUnavailable as error:
+            return jsonify({"error": str(error)}), 502
+        shown = [{**entry, "received_at_ms": received_at_ms(entry)} for entry in entries]
+        return jsonify({"replies": shown, "total": len(shown)})
+
+    @app.post("/api/users/<psid>/bank-events")
+    def bank_event(psid: str) -> tuple[Response, int]:
+        console.user_or_404(psid)
+        body = _body(BankEventRequest)
+        record = SentRecord(
+            psid=psid,
+            kind="bank_event",
+            label=f"bank event {body.type} for {body.customer}",
+            target="bank",
+            result=console.bank.fire(body.type, body.customer),
+        )
+        sessions.record(record)
+        return jsonify(_record_json(record)), 201
+
+    @app.get("/api/bank/customers")
+    def customers() -> Response:
+        return jsonify({"customers": console.bank.customers()})
+
+
+def _register_operations_routes(app: Flask, console: Console) -> None:
+    """Traces, raw log lines and the status strip."""
+
+    @app.get("/api/users/<psid>/traces")
+    def traces(psid: str) -> Response:
+        console.user_or_404(psid)
+        sent = console.sessions.sent_by(psid)
+        mids = {record.result.mid for record in sent if record.result.mid}
+        try:
+            replies_so_far = console.feed.replies(psid)
+        except GraphUnavailable:
+            replies_so_far = []
+        built = build_traces(sent, console.logs.correlated(mids), replies_so_far)
+        return jsonify({"traces": [trace.model_dump() for trace in built]})
+
+    @app.get("/api/logs")
+    def log_lines() -> Response:
+        entries = console.logs.entries(after=_int_arg("after", 0))
+        return jsonify({"entries": [entry.model_dump() for entry in entries]})
+
+    @app.get("/api/status")
+    def status() -> Response:
+        found = services(console.config.service_urls())
+        return jsonify(
+            {
+                "services": [item.model_dump() for item in found],
+                "connectors": console.admin.connectors().model_dump(),
+            }
+        )
+
+    @app.post("/api/connectors/<institution_id>/check")
+    def check(institution_id: str) -> Response:
+        return jsonify(console.admin.check(institution_id).model_dump())
+
+
+def _register_linking_routes(app: Flask, console: Console) -> None:
+    """What Messenger does around a Log In button (research/messenger.md §3.1)."""
+    sessions = console.sessions
+
+    @app.get("/messenger/account-link")
+    def open_account_link() -> Response:
+        psid = request.args.get("psid", "")
+        url = request.args.get("url", "")
+        console.user_or_404(psid)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise BadRequest(400, "the Log In button's url must be http(s)")
+        token = sessions.issue_linking_token(psid)
+        callback = (
+            request.host_url.rstrip("/")
+            + LINKING_CALLBACK
+            + "?"
+            + urlencode({"account_linking_token": token})
+        )
+        separator = "&" if urlsplit(url).query else "?"
+        params = urlencode({"account_linking_token": token, "redirect_uri": callback})
+        return redirect(f"{url}{separator}{params}", code=302)
+
+    @app.get(LINKING_CALLBACK)
+    def account_linking_callback() -> Response:
+        psid = sessions.redeem_linking_token(request.args.get("account_linking_token", ""))
+        if psid is None:
+            return _linking_page(
+                "Link expired", "This login link is unknown or expired. Tap Log In again.", 400
+            )
+        code = request.args.get("authorization_code")
+        if not code:
+            return _linking_page(
+                "Linking cancelled", "No bank was linked. You can close this tab.", 200
+            )
+        event = payloads.account_linked_event(psid, code, console.config.page_id)
+        result = console.sender.post(event)
+        sessions.record(
+            SentRecord(
+                psid=psid, kind="account_linking", label="account linking (linked)", result=result
+            )
+        )
+        if result.status != 200:
+            return _linking_page(
+                "Linking not delivered",
+                f"BankBridge answered the account-linking webhook with {result.status}.",
+                502,
+            )
+        return _linking_page(
+            "Account linked", "Return to the conversation: the bot will confirm there.", 200
+        )
+
+
+def _perform(action: ChatAction, psid: str, sender: WebhookSender, page_id: str) -> SentRecord:
+    """Build, sign and post the event a Messenger client would produce for `action`."""
+    if action.kind == "text":
+        text = (action.text or "").strip()
+        event = payloads.text_event(psid, text, page_id)
+        return SentRecord(
+            psid=psid, kind="text", label="text message", bubble=text, result=sender.post(event)
+        )
+    if action.kind == "quick_reply":
+        title, payload = action.title or "", action.payload or ""
+        event = payloads.quick_reply_event(psid, title, payload, page_id)
+        return SentRecord(
+            psid=psid, kind="quick_reply", label=f"quick reply {payload}", bubble=title,
+            result=sender.post(event),
+        )  # fmt: skip
+    if action.kind == "postback":
+        title, payload = action.title or "", action.payload or ""
+        event = payloads.postback_event(psid, title, payload, page_id)
+        return SentRecord(
+            psid=psid, kind="postback", label=f"postback {payload}", bubble=title,
+            result=sender.post(event),
+        )  # fmt: skip
+    event = payloads.account_unlinked_event(psid, page_id)
+    return SentRecord(
+        psid=psid, kind="account_linking", label="account linking (unlinked)", bubble="Log Out",
+        result=sender.post(event),
+    )  # fmt: skip
+
+
+def _body(model: type[ModelT]) -> ModelT:
+    if not request.is_json:
+        raise BadRequest(415, "send JSON (Content-Type: application/json)")
+    raw = request.get_data()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as error:
+        details = [
+            f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}"
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+        status = 400 if any(item["type"] == "json_invalid" for item in error.errors()) else 422
+        raise BadRequest(status, "invalid request body", details) from None
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(400, f"{name} must be an integer") from None
+    if number < 0:
+        raise BadRequest(400, f"{name} must not be negative")
+    return number
+
+
+def _record_json(record: SentRecord) -> dict[str, Any]:
+    return record.model_dump(exclude={"psid"})
+
+
+def _user_json(user: SimulatedUser, sessions: ConsoleSessions) -> dict[str, Any]:
+    return {**user.model_dump(), "sent": [_record_json(r) for r in sessions.sent_by(user.psid)]}
+
+
+def _linking_page(title: str, message: str, status: int) -> Response:
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · BankBridge console</title><link rel="stylesheet" href="/static/console.css"></head>
+<body class="linking-page"><main><h1>{html.escape(title)}</h1><p data-testid="linking-result">{html.escape(message)}</p></main></body></html>
+"""  # noqa: E501
+    return Response(page, status=status, mimetype="text/html")
