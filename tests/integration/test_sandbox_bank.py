@@ -806,6 +806,7 @@ def test_config_defaults_updates_and_validation(sandbox: Sandbox) -> None:
         "latency_ms": 0,
         "error_rate": 0.0,
         "rate_limit_rate": 0.0,
+        "events_url": None,
     }
 
     updated = sandbox.post("/sandbox/config", json={"latency_ms": 5, "rotate_refresh_tokens": True})

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from infra.local.sandbox_bank import authorize, discovery, fdx, sandbox_api, token_endpoint
+from infra.local.sandbox_bank import (
+    authorize,
+    bank_events,
+    discovery,
+    fdx,
+    fraud,
+    sandbox_api,
+    token_endpoint,
+)
 from infra.local.sandbox_bank.config import SandboxBankConfig
 from infra.local.sandbox_bank.errors import FdxError, OAuthError
 from infra.local.sandbox_bank.state import EXTENSION_KEY, SandboxState, current_state
@@ -24,7 +32,7 @@ def create_app(
     """Build a sandbox bank; `clock` lets tests move time instead of sleeping."""
     app = Flask(__name__)
     app.extensions[EXTENSION_KEY] = SandboxState.build(config or SandboxBankConfig(), clock)
-    for module in (discovery, authorize, token_endpoint, fdx, sandbox_api):
+    for module in (discovery, authorize, token_endpoint, fdx, fraud, sandbox_api, bank_events):
         app.register_blueprint(module.blueprint)
     app.before_request(_start_request)
     app.after_request(_echo_interaction_id)

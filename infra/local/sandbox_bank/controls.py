@@ -11,7 +11,9 @@ import threading
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from infra.local.sandbox_bank.config import check_http_url
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
@@ -26,14 +28,33 @@ class SandboxControls(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=30_000)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rate_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    events_url: str | None = None
+
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, url: str | None) -> str | None:
+        return check_http_url(url, what="events_url")
+
+
+class EventsSecretChange(BaseModel):
+    """`events_secret` is write-only: it can be set through `/sandbox/config`, never read."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    events_secret: str = Field(min_length=8, max_length=500)
 
 
 class ControlPanel:
-    """Current controls plus the dice for injected faults, shared by all request threads."""
+    """Current controls plus the dice for injected faults, shared by all request threads.
 
-    def __init__(self) -> None:
+    `defaults` are what `/sandbox/reset` returns to (the start-up events URL and secret).
+    """
+
+    def __init__(self, defaults: SandboxControls, events_secret: str) -> None:
         self._lock = threading.Lock()
-        self._controls = SandboxControls()
+        self._defaults = (defaults, events_secret)
+        self._controls = defaults
+        self._events_secret = events_secret
         self._dice = random.Random()
 
     @property
@@ -41,17 +62,30 @@ class ControlPanel:
         with self._lock:
             return self._controls
 
+    @property
+    def events_secret(self) -> str:
+        with self._lock:
+            return self._events_secret
+
     def update(self, changes: dict[str, Any]) -> SandboxControls:
         """Apply a partial update; on bad input raise pydantic.ValidationError, change nothing."""
+        changes = dict(changes)
+        secret = (
+            EventsSecretChange.model_validate({"events_secret": changes.pop("events_secret")})
+            if "events_secret" in changes
+            else None
+        )
         with self._lock:
             self._controls = SandboxControls.model_validate(
                 {**self._controls.model_dump(), **changes}
             )
+            if secret is not None:
+                self._events_secret = secret.events_secret
             return self._controls
 
     def reset(self) -> None:
         with self._lock:
-            self._controls = SandboxControls()
+            self._controls, self._events_secret = self._defaults
 
     def roll(self, probability: float) -> bool:
         """True with the given probability (1.0 always, 0.0 never)."""

@@ -10,6 +10,19 @@ from infra.local.sandbox_bank.signing import ID_TOKEN_ALGORITHM
 from infra.local.sandbox_bank.state import current_state
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+CLAIMS_SUPPORTED = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "consent_id",
+    "openbanking_intent_id",
+    "sharing_expires_at",
+    "refresh_token_expires_at",
+]
 
 blueprint = Blueprint("discovery", __name__)
 
@@ -36,7 +49,7 @@ def openid_configuration() -> Response:
             "scopes_supported": list(SUPPORTED_SCOPES),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"],
+            "claims_supported": CLAIMS_SUPPORTED,
             "authorization_response_iss_parameter_supported": True,
             "require_pushed_authorization_requests": False,
         }

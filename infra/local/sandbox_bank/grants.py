@@ -10,27 +10,44 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from infra.local.sandbox_bank.errors import OAuthError
+from infra.local.sandbox_bank.standards import Standard
 
 PENDING_AUTHORIZATION_TTL = 600  # seconds a person has to answer the consent page
 PUSHED_REQUEST_TTL = 90  # RFC 9126 §2.2: short-lived; 5 to 600 seconds is typical
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 
+def new_consent_id() -> str:
+    return str(uuid.uuid4())
+
+
 @dataclass
 class Grant:
+    """One consent. `consent_id` is what BankBridge learns at link time (token response
+    `consent_id`, id_token claim `consent_id`) and what bank events name: the FDX consent
+    id, the UK ConsentId, the Berlin Group consentId or the CDR `cdr_arrangement_id`."""
+
     client_id: str
     customer_id: str | None  # None for client_credentials
     account_ids: tuple[str, ...]
     scopes: tuple[str, ...]
     nonce: str | None = None
     auth_time: int | None = None
+    standard: Standard = Standard.FDX
+    consent_id: str = field(default_factory=new_consent_id)
+    expires_at: float | None = None  # consent end (UK expiry, BG validUntil, CDR sharing)
+    refreshable: bool = True  # False for CDR once-off sharing (no refresh token)
     grant_id: str = field(default_factory=lambda: secrets.token_hex(8))
     revoked: bool = False
+
+    def is_live(self, now: float) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,7 @@ class GrantStore:
             self._pushed: dict[str, StoredRequest] = {}
             self._seen_jtis: dict[tuple[str, str], float] = {}
             self._issued: list[str] = []
+            self._customer_grants: list[Grant] = []  # oldest first
 
     # Consent-page transactions and pushed authorization requests
 
@@ -133,6 +151,7 @@ class GrantStore:
     def issue_code(self, grant: Grant, redirect_uri: str, code_challenge: str) -> str:
         code = secrets.token_urlsafe(32)
         with self._lock:
+            self._customer_grants.append(grant)
             self._codes[code] = AuthorizationCode(
                 code, grant, redirect_uri, code_challenge, self._clock() + self._code_ttl
             )
@@ -169,7 +188,8 @@ class GrantStore:
     def active_access_token(self, value: str) -> AccessToken | None:
         with self._lock:
             token = self._access.get(value)
-            if token is None or token.grant.revoked or token.expires_at <= self._clock():
+            now = self._clock()
+            if token is None or not token.grant.is_live(now) or token.expires_at <= now:
                 return None
             return token
 
@@ -180,7 +200,7 @@ class GrantStore:
             if (
                 token is None
                 or not token.active
-                or token.grant.revoked
+                or not token.grant.is_live(self._clock())
                 or token.grant.client_id != client_id
             ):
                 raise OAuthError("invalid_grant", "refresh token is not valid")
@@ -204,6 +224,38 @@ class GrantStore:
                 refresh.grant.revoked = True  # and with it every access token of the grant
             if access is not None:
                 del self._access[value]
+
+    # Consents
+
+    def latest_customer_grant(self, customer_id: str) -> Grant | None:
+        """The customer's most recently approved consent that is still live."""
+        now = self._clock()
+        with self._lock:
+            for grant in reversed(self._customer_grants):
+                if grant.customer_id == customer_id and grant.is_live(now):
+                    return grant
+        return None
+
+    def latest_grant_covering(self, account_id: str) -> Grant | None:
+        """The newest live consent that shares `account_id` (to address a bank event)."""
+        now = self._clock()
+        with self._lock:
+            for grant in reversed(self._customer_grants):
+                if account_id in grant.account_ids and grant.is_live(now):
+                    return grant
+        return None
+
+    def grant_with_consent_id(self, consent_id: str) -> Grant | None:
+        with self._lock:
+            for grant in reversed(self._customer_grants):
+                if grant.consent_id == consent_id:
+                    return grant
+        return None
+
+    def revoke_grant(self, grant: Grant) -> None:
+        """End a consent: its refresh and access tokens stop working at once."""
+        with self._lock:
+            grant.revoked = True
 
     def issued_tokens(self) -> list[str]:
         with self._lock:

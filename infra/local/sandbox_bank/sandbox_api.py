@@ -25,13 +25,13 @@ def get_config() -> Response:
 
 @blueprint.post("/config")
 def update_config() -> tuple[Response, int]:
-    changes = _json_object()
+    changes = json_object()
     if isinstance(changes, tuple):
         return changes
     try:
         controls = current_state().controls.update(changes)
     except ValidationError as exc:
-        return _invalid(exc)
+        return invalid(exc)
     return jsonify(controls.model_dump()), 200
 
 
@@ -53,13 +53,13 @@ def reset() -> Response:
 
 @blueprint.post("/clients")
 def register_client() -> tuple[Response, int]:
-    body = _json_object()
+    body = json_object()
     if isinstance(body, tuple):
         return body
     try:
         client = ClientRegistration.model_validate(body)
     except ValidationError as exc:
-        return _invalid(exc)
+        return invalid(exc)
     created = current_state().clients.register(client)
     return jsonify({"client_id": client.client_id}), 201 if created else 200
 
@@ -90,14 +90,14 @@ def customers() -> Response:
     )
 
 
-def _json_object() -> dict[str, Any] | tuple[Response, int]:
+def json_object() -> dict[str, Any] | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify({"error": "request body must be a JSON object"}), 400
     return body
 
 
-def _invalid(exc: ValidationError) -> tuple[Response, int]:
+def invalid(exc: ValidationError) -> tuple[Response, int]:
     errors = [
         {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
         for error in exc.errors()

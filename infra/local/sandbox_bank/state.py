@@ -10,7 +10,8 @@ from flask import current_app, request
 
 from infra.local.sandbox_bank.clients import ClientRegistry
 from infra.local.sandbox_bank.config import SandboxBankConfig
-from infra.local.sandbox_bank.controls import ControlPanel, RequestStats
+from infra.local.sandbox_bank.controls import ControlPanel, RequestStats, SandboxControls
+from infra.local.sandbox_bank.fraud_desk import FraudDesk
 from infra.local.sandbox_bank.grants import GrantStore
 from infra.local.sandbox_bank.models import Bank
 from infra.local.sandbox_bank.seed import generate_bank
@@ -28,6 +29,7 @@ class SandboxState:
     controls: ControlPanel
     stats: RequestStats
     signing_key: ServerSigningKey
+    fraud: FraudDesk
     clock: Callable[[], float]
     issuer_url: str | None
 
@@ -38,9 +40,12 @@ class SandboxState:
             bank=generate_bank(config.seed, config.today),
             clients=ClientRegistry(list(config.clients)),
             grants=GrantStore(clock, config.authorization_code_ttl),
-            controls=ControlPanel(),
+            controls=ControlPanel(
+                SandboxControls(events_url=config.events_url), config.events_secret
+            ),
             stats=RequestStats(),
             signing_key=ServerSigningKey(),
+            fraud=FraudDesk(),
             clock=clock,
             issuer_url=config.issuer,
         )
@@ -63,6 +68,7 @@ class SandboxState:
         self.controls.reset()
         self.stats.reset()
         self.grants.clear()
+        self.fraud.clear()
 
 
 def current_state() -> SandboxState:

@@ -15,12 +15,12 @@ from infra.local.sandbox_bank.client_auth import AssertionAudience, authenticate
 from infra.local.sandbox_bank.clients import ClientRegistration
 from infra.local.sandbox_bank.errors import OAuthError
 from infra.local.sandbox_bank.grants import Grant
-from infra.local.sandbox_bank.scopes import OFFLINE_ACCESS, OPENID, parse_scope, unsupported
+from infra.local.sandbox_bank.scopes import OPENID, is_customer_only, parse_scope, unsupported
+from infra.local.sandbox_bank.standards import Standard
 from infra.local.sandbox_bank.state import SandboxState, current_state
 
 CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-USER_ONLY_SCOPES = (OPENID, OFFLINE_ACCESS)
 
 blueprint = Blueprint("token", __name__)
 
@@ -107,7 +107,7 @@ def _refresh_token(state: SandboxState, client: ClientRegistration) -> TokenBody
 
 def _client_credentials(state: SandboxState, client: ClientRegistration) -> TokenBody:
     scopes = parse_scope(request.form.get("scope"))
-    refused = unsupported(scopes) + [s for s in scopes if s in USER_ONLY_SCOPES]
+    refused = unsupported(scopes) + [s for s in scopes if is_customer_only(s)]
     if refused:
         refused_text = " ".join(refused)
         raise OAuthError("invalid_scope", f"not available to client_credentials: {refused_text}")
@@ -126,11 +126,25 @@ def _issue(
         "expires_in": ttl,
         "scope": " ".join(scopes),
     }
-    if with_refresh:
+    if with_refresh and grant.refreshable:
         body["refresh_token"] = state.grants.issue_refresh_token(grant).value
-    if OPENID in scopes and grant.customer_id:
-        body["id_token"] = _id_token(state, grant, ttl)
+    if grant.customer_id:
+        body.update(consent_fields(grant))
+        if OPENID in scopes:
+            body["id_token"] = _id_token(state, grant, ttl)
     return body
+
+
+def consent_fields(grant: Grant) -> dict[str, str]:
+    """How the client learns which consent its tokens belong to (token response fields).
+
+    `consent_id` on every customer grant; CDR also names it `cdr_arrangement_id`, the
+    field the CDR security profile requires in the token response.
+    """
+    fields = {"consent_id": grant.consent_id}
+    if grant.standard is Standard.CDR_AU:
+        fields["cdr_arrangement_id"] = grant.consent_id
+    return fields
 
 
 def _id_token(state: SandboxState, grant: Grant, ttl: int) -> str:
@@ -145,6 +159,13 @@ def _id_token(state: SandboxState, grant: Grant, ttl: int) -> str:
     }
     if grant.nonce:
         claims["nonce"] = grant.nonce
+    claims["consent_id"] = grant.consent_id
+    if grant.standard is Standard.UK_OB:
+        claims["openbanking_intent_id"] = grant.consent_id  # UK OB: the ConsentId
+    if grant.expires_at is not None and grant.standard is Standard.CDR_AU:
+        claims["sharing_expires_at"] = int(grant.expires_at)
+        if grant.refreshable:
+            claims["refresh_token_expires_at"] = int(grant.expires_at)
     return state.signing_key.sign(claims)
 
 
