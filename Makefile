@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench requirements package clean install
+.PHONY: dev test lint bench requirements package clean install browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 
+## Debian's Chromium for the console's browser tests (Playwright never downloads a browser).
+browser:
+	@test -x /usr/bin/chromium || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$S apt-get update && $$S apt-get install -y chromium; } || \
+	  echo "warning: chromium not installed; browser tests will skip (and fail under CI=true)"
+
 ## Lint, then run every test: unit, integration (moto), contract and end-to-end.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

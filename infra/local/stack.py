@@ -8,6 +8,7 @@ Processes (each a real server; ports overridable by flag or environment):
 | chalice local (API)  | http://127.0.0.1:8000 | BANKBRIDGE_LOCAL_API_PORT     |
 | sandbox bank         | http://127.0.0.1:8001 | BANKBRIDGE_LOCAL_BANK_PORT    |
 | Graph API stand-in   | http://127.0.0.1:8002 | BANKBRIDGE_LOCAL_GRAPH_PORT   |
+| console (chat page)  | http://127.0.0.1:8003 | BANKBRIDGE_LOCAL_CONSOLE_PORT |
 | queue pump           | (no port)             | BANKBRIDGE_LOCAL_CONCURRENCY  |
 
 AWS resources are created in moto from `infra/template.json` by the same
@@ -71,13 +72,20 @@ class Ports:
     api: int = 8000
     bank: int = 8001
     graph: int = 8002
+    console: int = 8003
 
     @classmethod
     def from_environment(cls) -> Ports:
         """Defaults, overridden by BANKBRIDGE_LOCAL_*_PORT."""
         values = {
             name: int(os.environ.get(f"BANKBRIDGE_LOCAL_{name.upper()}_PORT", default))
-            for name, default in (("moto", 5000), ("api", 8000), ("bank", 8001), ("graph", 8002))
+            for name, default in (
+                ("moto", 5000),
+                ("api", 8000),
+                ("bank", 8001),
+                ("graph", 8002),
+                ("console", 8003),
+            )
         }
         return cls(**values)
 
@@ -157,6 +165,7 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         "api": f"http://127.0.0.1:{ports.api}",
         "bank": f"http://127.0.0.1:{ports.bank}",
         "graph": f"http://127.0.0.1:{ports.graph}",
+        "console": f"http://127.0.0.1:{ports.console}",
     }
     env = {
         **os.environ,
@@ -216,6 +225,15 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         wait_until(_answers(f"{urls['graph']}/__health"), "Graph stand-in", stack)
         wait_until(_answers(f"{urls['bank']}/sandbox/health"), "sandbox bank", stack)
         wait_until(_answers(f"{urls['api']}/webhooks/messenger"), "chalice local", stack)
+        stack.start(
+            "console",
+            [python, "-m", "infra.local.console", "--port", str(ports.console),
+             "--api-url", urls["api"], "--graph-url", urls["graph"], "--bank-url", urls["bank"],
+             "--aws-url", urls["aws"], "--log-dir", str(log_dir),
+             "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"]],
+            env,
+        )  # fmt: skip
+        wait_until(_answers(urls["console"]), "console", stack)
         from infra.local.sandbox_connectors import register_all
 
         connectors = register_all(urls["api"], urls["bank"], secrets["admin_token"], log_dir)
@@ -259,6 +277,7 @@ def _banner(
     return f"""
 BankBridge local stack is ready.
 
+  Console (chat page)  {urls["console"]}/   (open in a browser)
   Webhook (Messenger)  {urls["api"]}/webhooks/messenger
   Sandbox bank         {urls["bank"]}/.well-known/openid-configuration
   Graph stand-in       {urls["graph"]}/__sent   (the bot's replies)
@@ -285,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-port", type=int, default=defaults.api)
     parser.add_argument("--bank-port", type=int, default=defaults.bank)
     parser.add_argument("--graph-port", type=int, default=defaults.graph)
+    parser.add_argument("--console-port", type=int, default=defaults.console)
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -295,7 +315,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-file", type=Path, default=None)
     args = parser.parse_args(argv)
     ports = Ports(
-        moto=args.moto_port, api=args.api_port, bank=args.bank_port, graph=args.graph_port
+        moto=args.moto_port,
+        api=args.api_port,
+        bank=args.bank_port,
+        graph=args.graph_port,
+        console=args.console_port,
     )
     sys.exit(run(ports, args.log_dir, args.state_file, args.concurrency))
 

@@ -77,7 +77,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     work = tmp_path_factory.mktemp("stack")
     state_file = work / "state.json"
     log_dir = work / "logs"
-    ports = {name: free_port() for name in ("moto", "api", "bank", "graph")}
+    ports = {name: free_port() for name in ("moto", "api", "bank", "graph", "console")}
     env = {
         key: value
         for key, value in os.environ.items()
@@ -87,6 +87,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         sys.executable, "-m", "infra.local.stack",
         "--moto-port", str(ports["moto"]), "--api-port", str(ports["api"]),
         "--bank-port", str(ports["bank"]), "--graph-port", str(ports["graph"]),
+        "--console-port", str(ports["console"]),
         "--log-dir", str(log_dir), "--state-file", str(state_file),
     ]  # fmt: skip
     process = subprocess.Popen(
