@@ -62,3 +62,26 @@ def delivery(*messaging: dict[str, Any], entries: int = 1) -> dict[str, Any]:
 def encode(document: dict[str, Any]) -> bytes:
     """Serialise like Meta: compact JSON with non-ASCII escaped as \\uXXXX."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def sqs_event(
+    bodies: list[str], *, receive_count: int = 1, queue: str = "bankbridge-dev-inbound"
+) -> dict[str, Any]:
+    """A Lambda SQS event with a unique messageId per record."""
+    import uuid
+
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"rh-{uuid.uuid4()}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": str(receive_count)},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
