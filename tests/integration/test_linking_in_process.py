@@ -119,7 +119,7 @@ def _link(client: Client, graph: RunningStandin, psid: str, customer: str = "ali
 
 
 def _txn(page: str) -> str:
-    return page.split('name="txn" value="')[1].split('"')[0]
+    return page.split('name="txn" value="')[1].split('"', maxsplit=1)[0]
 
 
 def test_authorize_redirect_uses_pkce_s256_and_stores_no_plaintext_verifier(
