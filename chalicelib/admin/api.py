@@ -31,20 +31,15 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, IAMAuthorizer, Response
 from chalice.app import Request
-from pydantic import ValidationError
 
-from chalicelib.connectors.config import (
-    ConnectorConfig,
-    FieldError,
-    field_errors,
-    validation_context,
-)
 from chalicelib.observability import log_fields
-from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.connectors.config import ConnectorConfig, FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +69,7 @@ def _invalid(errors: list[FieldError]) -> Response:
 def _bearer_problem(authorization: str | None) -> Response | None:
     """None when the local admin token matches; else the 401/403/503 to return."""
     from chalicelib.secrets import SecretUnavailable, get_secret
+    from chalicelib.settings import get_settings
 
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -107,6 +103,16 @@ def _body(request: Request) -> Any:
 
 
 def _validated(data: Any) -> ConnectorConfig | list[FieldError]:
+    from pydantic import ValidationError
+
+    from chalicelib.connectors.config import (
+        ConnectorConfig,
+        FieldError,
+        field_errors,
+        validation_context,
+    )
+    from chalicelib.settings import get_settings
+
     if not isinstance(data, dict):
         return [FieldError(field="(body)", message="must be a JSON object")]
     try:
@@ -163,6 +169,8 @@ def put_connector(request: Request, institution_id: str) -> Response:
     if isinstance(data, dict) and (
         data.setdefault("institution_id", institution_id) != institution_id
     ):
+        from chalicelib.connectors.config import FieldError
+
         return _invalid(
             [FieldError(field="institution_id", message="must match the id in the URL path")]
         )
