@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib.admin.api import admin_blueprint
 from chalicelib.observability import configure_logging
@@ -21,6 +21,7 @@ app.register_blueprint(admin_blueprint())
 # Chalice reads queue names when it packages the app, from the stage's environment.
 _STAGE = os.environ.get("BANKBRIDGE_STAGE", "dev")
 INBOUND_QUEUE = os.environ.get("BANKBRIDGE_INBOUND_QUEUE_NAME", f"bankbridge-{_STAGE}-inbound")
+EVENTS_QUEUE = os.environ.get("BANKBRIDGE_EVENTS_QUEUE_NAME", f"bankbridge-{_STAGE}-events")
 
 
 def _text(status: int, body: str) -> Response:
@@ -101,3 +102,33 @@ def handle_inbound_events(event):  # type: ignore[no-untyped-def]  # Chalice's S
     from chalicelib.conversation.worker import handle_batch
 
     return handle_batch(event.to_dict(), event.context)
+
+
+@app.route(
+    "/banks/{institution_id}/events",
+    methods=["POST"],
+    content_types=["application/json", "application/jwt", "text/plain", "application/octet-stream"],
+)
+def bank_events(institution_id: str) -> Response:
+    """A bank's signed event (FDX notification, UK OB SET): verify, de-duplicate, queue, ack."""
+    from chalicelib.events.ingest import receive
+
+    request = app.current_request
+    answer = receive(institution_id, request.raw_body or b"", request.headers)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+@app.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10)
+def handle_bank_events(event):  # type: ignore[no-untyped-def]  # Chalice's SQSEvent
+    """Fan bank events out to the linked users' chats, reporting failures per record."""
+    from chalicelib.events.fanout import handle_batch
+
+    return handle_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def daily_consent_check(event):  # type: ignore[no-untyped-def]  # Chalice's CloudWatchEvent
+    """Remind people whose bank consent ends within a week; remove links whose consent ended."""
+    from chalicelib.events.consent_schedule import run_daily
+
+    run_daily()

@@ -43,6 +43,20 @@ class Settings(BaseSettings):
         default=5, ge=1, description="The inbound queue's maxReceiveCount (its DLQ threshold)."
     )
 
+    events_max_receive_count: int = Field(
+        default=5, ge=1, description="The events queue's maxReceiveCount (its DLQ threshold)."
+    )
+    fraud_question_ttl_seconds: int = Field(
+        default=24 * 3600, ge=600, description="How long a fraud alert's question can be answered."
+    )
+    messenger_utility_template_name: str = Field(
+        default="bankbridge_fraud_alert",
+        description="Approved Utility template for fraud alerts outside Meta's 24 h window.",
+    )
+    messenger_utility_template_language: str = Field(
+        default="en_US", description="Language code of the Utility template."
+    )
+
     graph_api_base: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"
     graph_timeout_seconds: float = 5.0

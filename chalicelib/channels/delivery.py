@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.channels.models import ChannelUser, OutboundMessage
+from chalicelib.channels.models import ChannelUser, OutboundMessage, TemplateMessage
 
 
 def deliver(
@@ -23,6 +23,17 @@ def deliver(
     for body in bodies:
         client.send(body)
     return len(bodies)
+
+
+def deliver_template(user: ChannelUser, message: TemplateMessage) -> None:
+    """Send a platform-approved template (Messenger: a Utility message outside the window)."""
+    from chalicelib.channels.messenger import CHANNEL
+    from chalicelib.channels.messenger.rendering import render_template
+    from chalicelib.channels.messenger.send_api import client_from_settings
+
+    if user.channel != CHANNEL:
+        raise ValueError(f"No delivery adapter for channel '{user.channel}'")
+    client_from_settings().send(render_template(message, user))
 
 
 def show_typing(user: ChannelUser) -> None:

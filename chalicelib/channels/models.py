@@ -78,3 +78,16 @@ class OutboundMessage(BaseModel):
     text: str
     quick_replies: list[QuickReply] = Field(default_factory=list)
     buttons: list[Button] = Field(default_factory=list)
+
+
+class TemplateMessage(BaseModel):
+    """A platform-approved template (Messenger Utility message), for use outside the 24 h window.
+
+    `body_parameters` fill the template's body placeholders in order; each quick
+    reply becomes one of the template's buttons, returning its payload as a postback.
+    """
+
+    name: str
+    language: str
+    body_parameters: list[str] = Field(default_factory=list)
+    quick_replies: list[QuickReply] = Field(default_factory=list)

@@ -26,6 +26,7 @@ class ActionKind(StrEnum):
     LINK_BUTTON = "link_button"
     UNLINK = "unlink"
     UNLINK_ALL = "unlink_all"
+    FRAUD_ANSWER = "fraud_answer"
 
 
 class BankAction(BaseModel):
@@ -37,6 +38,8 @@ class BankAction(BaseModel):
     days: int = 90
     per_account: int = 5
     offset: int = 0
+    question_ref: str | None = None
+    confirmed: bool | None = None
 
 
 class Turn(BaseModel):
@@ -52,6 +55,7 @@ class Turn(BaseModel):
             ActionKind.BALANCES,
             ActionKind.TRANSACTIONS,
             ActionKind.ACCOUNTS,
+            ActionKind.FRAUD_ANSWER,
         )
 
 
@@ -91,6 +95,8 @@ def respond(event: InboundEvent, context: UserContext) -> Turn:
         return _link(argument, context)
     if intent is Intent.UNLINK:
         return _unlink(argument, context)
+    if intent is Intent.FRAUD:
+        return _fraud_answer(argument)
     if intent in (Intent.BALANCE, Intent.TRANSACTIONS, Intent.ACCOUNTS):
         if not context.linked:
             return Turn(messages=[replies.no_bank_linked(intent.value.lower())])
@@ -136,3 +142,15 @@ def _unlink(argument: str | None, context: UserContext) -> Turn:
     if step != "confirm":
         return Turn(messages=[replies.confirm_unlink(chosen)])
     return Turn(action=BankAction(kind=ActionKind.UNLINK, institution_id=chosen.institution_id))
+
+
+def _fraud_answer(argument: str | None) -> Turn:
+    """Payload `FRAUD:<question reference>:yes|no`, from a fraud alert's quick replies."""
+    reference, _, answer = (argument or "").partition(":")
+    if not reference or answer not in ("yes", "no"):
+        return Turn(messages=[replies.fraud_question_expired()])
+    return Turn(
+        action=BankAction(
+            kind=ActionKind.FRAUD_ANSWER, question_ref=reference, confirmed=answer == "yes"
+        )
+    )

@@ -25,6 +25,7 @@ class Intent(StrEnum):
     LINK = "LINK"
     UNLINK = "UNLINK"
     ACCOUNTS = "ACCOUNTS"
+    FRAUD = "FRAUD"
     UNKNOWN = "UNKNOWN"
 
 

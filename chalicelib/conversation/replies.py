@@ -259,3 +259,118 @@ def _by_bank(reading: Reading) -> list[tuple[str, list[AccountView]]]:
     for view in reading.accounts:
         groups.setdefault(view.institution_name, []).append(view)
     return list(groups.items())
+
+
+FRAUD_YES_TITLE = "Yes, it was me"
+FRAUD_NO_TITLE = "No, it wasn't"
+
+
+def fraud_alert_quick_replies(reference: str) -> list[QuickReply]:
+    """The two answers to a fraud alert; payloads carry only the question's opaque reference."""
+    return [
+        QuickReply(title=FRAUD_YES_TITLE, payload=payload_for(Intent.FRAUD, f"{reference}:yes")),
+        QuickReply(title=FRAUD_NO_TITLE, payload=payload_for(Intent.FRAUD, f"{reference}:no")),
+    ]
+
+
+def fraud_alert(
+    reference: str, *, amount: str | None, merchant: str | None, card: str, at: str | None
+) -> OutboundMessage:
+    """The alert: "Suspicious card payment of $84.20 at EXAMPLE STORE on ••4242 at 14:02 UTC..."."""
+    parts = ["Suspicious card payment"]
+    if amount:
+        parts.append(f"of {amount}")
+    if merchant:
+        parts.append(f"at {merchant}")
+    if card:
+        parts.append(f"on {card}")
+    if at:
+        parts.append(f"at {at}")
+    return OutboundMessage(
+        text=f"{' '.join(parts)}. Was this you?",
+        quick_replies=fraud_alert_quick_replies(reference),
+    )
+
+
+def fraud_answer_recorded(name: str, *, confirmed: bool, next_step: str | None) -> OutboundMessage:
+    """The bank has the answer: pass on its next step in its own words."""
+    if next_step:
+        return OutboundMessage(text=f"Thanks, I've told {name}. {next_step}")
+    if confirmed:
+        return OutboundMessage(text=f"Thanks, I've told {name} the payment was you.")
+    return OutboundMessage(
+        text=f"Thanks, I've told {name} the payment wasn't you. They'll take it from here."
+    )
+
+
+def fraud_answer_not_delivered(name: str) -> OutboundMessage:
+    """The bank could not be reached: the person must not be left believing it was told."""
+    return OutboundMessage(
+        text=(
+            f"I couldn't pass your answer to {name}. If you don't recognise the payment, "
+            "please call the number on the back of your card now."
+        )
+    )
+
+
+def fraud_question_expired() -> OutboundMessage:
+    """An answer to an alert that is no longer open."""
+    return OutboundMessage(
+        text=(
+            "That alert has expired, so I didn't pass your answer on. If you don't recognise "
+            "the payment, please call the number on the back of your card."
+        ),
+        quick_replies=MAIN_MENU[:2],
+    )
+
+
+def fraud_question_already_answered() -> OutboundMessage:
+    """A second tap on the same alert."""
+    return OutboundMessage(
+        text="You've already answered that alert, and your bank has your answer.",
+        quick_replies=MAIN_MENU[:2],
+    )
+
+
+def consent_revoked(name: str) -> OutboundMessage:
+    """The bank says access was withdrawn: the link is gone."""
+    return OutboundMessage(
+        text=(
+            f"{name} told me you withdrew BankBridge's access, so I've unlinked it and "
+            "deleted what I held for it. You can link again any time."
+        ),
+        quick_replies=LINK_OFFER,
+    )
+
+
+def consent_expiring(institution: Institution, expires_on: str | None) -> OutboundMessage:
+    """A reminder before the consent runs out (`expires_on` e.g. "March 3", if known)."""
+    when = f"on {expires_on}" if expires_on else "soon"
+    return OutboundMessage(
+        text=(
+            f"Your link to {institution.name} expires {when}. Link again to keep "
+            "your balances, transactions and fraud alerts here."
+        ),
+        quick_replies=[
+            QuickReply(
+                title=f"Relink {institution.name}",
+                payload=payload_for(Intent.LINK, institution.institution_id),
+            )
+        ],
+    )
+
+
+def consent_expired(institution: Institution) -> OutboundMessage:
+    """The consent ran out: the link is removed."""
+    return OutboundMessage(
+        text=(
+            f"Your link to {institution.name} has expired, so I've removed it. "
+            "Link again to keep using it here."
+        ),
+        quick_replies=[
+            QuickReply(
+                title=f"Relink {institution.name}",
+                payload=payload_for(Intent.LINK, institution.institution_id),
+            )
+        ],
+    )

@@ -46,6 +46,7 @@ class BankRetryLater(Exception):
 def handle_event(event: InboundEvent, attempt: int = 1) -> None:
     """Answer one inbound event; `attempt` is SQS's receive count for the record."""
     settings = get_settings()
+    _record_inbound(event)
     banking = Banking(LinkRepository(settings.table_name), load_connector)
     context = _context_for(event.user, banking)
     turn = respond(event, context)
@@ -65,6 +66,16 @@ def handle_event(event: InboundEvent, attempt: int = 1) -> None:
         )
         return
     logger.info("Replied", extra=log_fields(kind=event.kind.value))
+
+
+def _record_inbound(event: InboundEvent) -> None:
+    """Open Meta's 24 h window for alerts; a failure must not cost the person their reply."""
+    from chalicelib.events.messaging_window import MessagingWindow
+
+    try:
+        MessagingWindow(get_settings().table_name).record_inbound(event.user, event.timestamp)
+    except Exception:
+        logger.exception("Could not record the inbound time")
 
 
 def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
@@ -99,6 +110,8 @@ def _carry_out(
         assert action.institution_id is not None
         name = banking.unlink(user, action.institution_id)
         return [replies.unlinked([name] if name else [])]
+    if kind is ActionKind.FRAUD_ANSWER:
+        return _answer_fraud(action, user, final_attempt)
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
         return [replies.unlinked([name for name in names if name])]
@@ -111,6 +124,21 @@ def _carry_out(
     )
     reading = banking.read(user, request)
     return _render_reading(action, reading, attempt, final_attempt, user)
+
+
+def _answer_fraud(
+    action: BankAction, user: ChannelUser, final_attempt: bool
+) -> list[OutboundMessage]:
+    from chalicelib.events.answers import answer_fraud_question
+    from chalicelib.events.exceptions import AnswerNotForwarded
+
+    assert action.question_ref is not None and action.confirmed is not None
+    try:
+        return answer_fraud_question(
+            user, action.question_ref, confirmed=action.confirmed, final_attempt=final_attempt
+        )
+    except AnswerNotForwarded as error:
+        raise BankRetryLater(str(error)) from error
 
 
 def _render_reading(

@@ -12,9 +12,14 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | OAuth state (single use)     | `OAUTHSTATE#<sha256 of state>`     | `STATE`                     |
 | client-credentials token     | `CONNECTOR#<institution id>`       | `CCTOKEN`                   |
 | account reference of a link  | `USER#<channel>#<user id>`         | `ACCTREF#<inst>#<sha256>`   |
+| processed bank event         | `BANKEVENT#<inst>#<event id>`      | `BANKEVENT`                 |
+| pending question (fraud)     | `USER#<channel>#<user id>`         | `QUESTION#<reference>`      |
+| chat profile (last inbound)  | `USER#<channel>#<user id>`         | `PROFILE`                   |
+| consent expiry of a link     | `USER#<channel>#<user id>`         | `CONSENTEXP#<inst>`         |
 
 GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
-(`CONSENT#<inst>#<consent id>`) and account references (`ACCTREF#<inst>#<sha256>`).
+(`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<sha256>`)
+and consent expiries by day (`CONSENTEXP#<yyyy-mm-dd>`).
 
 TTL is best-effort in DynamoDB (deletion can lag by days), so readers still
 check `expires_at` themselves.
@@ -100,4 +105,44 @@ def account_ref_key(
         SK: f"{ACCOUNT_REF_PREFIX}{institution_id}#{reference}",
         GSI1_PK: f"{ACCOUNT_REF_PREFIX}{institution_id}#{reference}",
         GSI1_SK: user_partition(channel, user_id),
+    }
+
+
+def bank_event_key(institution_id: str, event_id: str) -> dict[str, str]:
+    """Key of the marker that records a bank event (FDX notificationId, UK `jti`) as accepted."""
+    return {PK: f"BANKEVENT#{institution_id}#{event_id}", SK: "BANKEVENT"}
+
+
+QUESTION_PREFIX = "QUESTION#"
+
+
+def pending_question_key(channel: str, user_id: str, reference: str) -> dict[str, str]:
+    """Key of a question put to a user (a fraud alert) awaiting their quick-reply answer.
+
+    It lives in the user's partition, so an answer can only ever reach the
+    sender's own questions, whatever reference a payload carries.
+    """
+    return {PK: user_partition(channel, user_id), SK: f"{QUESTION_PREFIX}{reference}"}
+
+
+def chat_profile_key(channel: str, user_id: str) -> dict[str, str]:
+    """Key of a user's small profile item (last inbound message time, for Meta's 24 h window)."""
+    return {PK: user_partition(channel, user_id), SK: "PROFILE"}
+
+
+CONSENT_EXPIRY_PREFIX = "CONSENTEXP#"
+
+
+def consent_expiry_key(
+    channel: str, user_id: str, institution_id: str, expiry_day: str
+) -> dict[str, str]:
+    """Key of the item filing a link's consent expiry under its day (`yyyy-mm-dd`) on `gsi1`.
+
+    The daily job Queries one GSI partition per day instead of Scanning links.
+    """
+    return {
+        PK: user_partition(channel, user_id),
+        SK: f"{CONSENT_EXPIRY_PREFIX}{institution_id}",
+        GSI1_PK: f"{CONSENT_EXPIRY_PREFIX}{expiry_day}",
+        GSI1_SK: f"{user_partition(channel, user_id)}#{institution_id}",
     }

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.channels.models import Button, ChannelUser, OutboundMessage, QuickReply
+from chalicelib.channels.models import (
+    Button,
+    ChannelUser,
+    OutboundMessage,
+    QuickReply,
+    TemplateMessage,
+)
 
 MAX_TEXT = 1999
 MAX_QUICK_REPLIES = 13
@@ -73,6 +79,42 @@ def render(
         {"recipient": recipient_field, "messaging_type": messaging_type, "message": body}
         for body in messages
     ]
+
+
+def render_template(message: TemplateMessage, recipient: ChannelUser) -> dict[str, Any]:
+    """A Utility message (`messaging_type` UTILITY), Meta's way to message outside the window.
+
+    Shape from Meta's Utility messages guide (research §2.6): `message.template`
+    with `name`, `language.code` and `components` (body text parameters, then
+    postback buttons). The deprecated ACCOUNT_UPDATE tag is never used.
+    """
+    recipient_field = {"user_ref" if recipient.id_kind == "user_ref" else "id": recipient.user_id}
+    components: list[dict[str, Any]] = []
+    if message.body_parameters:
+        components.append(
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": text} for text in message.body_parameters],
+            }
+        )
+    if message.quick_replies:
+        components.append(
+            {
+                "type": "buttons",
+                "parameters": [
+                    {"type": "POSTBACK", "payload": reply.payload[:MAX_PAYLOAD]}
+                    for reply in message.quick_replies[:MAX_BUTTONS]
+                ],
+            }
+        )
+    template: dict[str, Any] = {"name": message.name, "language": {"code": message.language}}
+    if components:
+        template["components"] = components
+    return {
+        "recipient": recipient_field,
+        "messaging_type": "UTILITY",
+        "message": {"template": template},
+    }
 
 
 def sender_action(recipient: ChannelUser, action: str) -> dict[str, Any]:

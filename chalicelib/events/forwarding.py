@@ -1,0 +1,74 @@
+"""Forward a customer's fraud-alert answer to the bank, signed, and read its next step.
+
+The body is FDX's `POST /fraud/suspected-incident` (`SuspectedFraudIncident`, with
+`incidentId` = the alert's event id), signed with the generic `BankBridge-Signature`
+header under the institution's event secret(s), so the bank verifies it exactly as
+we verify its events. Banks treat a repeated `incidentId` as the same answer, which
+makes SQS redelivery safe. It goes through the one HTTP path to banks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from pydantic import ValidationError
+
+from chalicelib.connectors.config import ConnectorConfig, EventSigningMethod
+from chalicelib.events.exceptions import AnswerNotForwarded
+from chalicelib.events.models import BankNextStep, FraudAnswer
+from chalicelib.events.signing import SIGNATURE_HEADER, sign
+from chalicelib.observability import log_fields
+
+logger = logging.getLogger(__name__)
+
+
+def forward_answer(
+    config: ConnectorConfig, answer: FraudAnswer, now: float | None = None
+) -> BankNextStep:
+    """POST the answer; return the bank's next step or raise `AnswerNotForwarded`."""
+    from chalicelib.connectors.exceptions import BankError, BankUnavailable
+    from chalicelib.connectors.http import BankHttpClient
+    from chalicelib.secrets import SecretUnavailable, get_secret
+
+    signing = config.event_signing
+    if config.fraud_answer_url is None:
+        raise AnswerNotForwarded("the bank has no fraud_answer_url", retryable=False)
+    if signing is None or signing.method is not EventSigningMethod.HMAC:
+        raise AnswerNotForwarded("the bank shares no signing secret for answers", retryable=False)
+    try:
+        secrets = [get_secret(reference) for reference in signing.secret_refs]
+    except SecretUnavailable as error:
+        raise AnswerNotForwarded("the signing secret is unavailable", retryable=True) from error
+    body = json.dumps(answer.fdx_body(), separators=(",", ":")).encode()
+    timestamp = int(time.time() if now is None else now)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secrets, timestamp, body, signing.allowed_algorithms[0]),
+    }
+    http = BankHttpClient(institution_id=config.institution_id, base_url=config.fraud_answer_url)
+    try:
+        # Raw bytes, not `json=`: the signature covers exactly the bytes sent.
+        response = http.request(
+            "POST",
+            config.fraud_answer_url,
+            headers=headers,
+            data=body,  # type: ignore[arg-type]
+        )
+    except BankUnavailable as error:
+        raise AnswerNotForwarded("the bank did not answer", retryable=True) from error
+    except BankError as error:
+        raise AnswerNotForwarded("the bank refused the answer", retryable=False) from error
+    if not response.ok:
+        logger.warning(
+            "Bank refused a fraud answer",
+            extra=log_fields(institution_id=config.institution_id, status=response.status),
+        )
+        raise AnswerNotForwarded(
+            f"the bank answered HTTP {response.status}", retryable=response.status >= 500
+        )
+    try:
+        return BankNextStep.model_validate(response.body if isinstance(response.body, dict) else {})
+    except ValidationError:
+        return BankNextStep()

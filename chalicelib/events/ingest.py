@@ -1,0 +1,207 @@
+"""`POST /banks/{institution_id}/events`: authenticate, normalise, de-duplicate, queue, answer.
+
+Fail closed: an unknown institution is 404; a bank without `event_signing`, a
+missing or wrong signature, a stale or future timestamp, or a JWS failing any
+check is 401, and nothing is stored or queued. A malformed body is 400 naming
+the problem. Each accepted event costs one conditional put (the marker) and one
+SQS call; the fan-out happens on the events queue. Answers: 202 for UK OB event
+notifications (the standard requires it, echoing `x-fapi-interaction-id`), 204
+for FDX `POST /notifications` (FDX's answer). Duplicates get the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from chalicelib.connectors.config import ConnectorConfig, EventSigning, EventSigningMethod
+from chalicelib.events import normalise
+from chalicelib.events.exceptions import EventRejected, SignatureInvalid
+from chalicelib.events.markers import BankEventMarkers
+from chalicelib.events.models import QueuedBankEvent
+from chalicelib.events.signing import SIGNATURE_HEADER
+from chalicelib.observability import log_fields
+from chalicelib.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+JWT_CONTENT_TYPE = "application/jwt"
+INTERACTION_ID_HEADER = "x-fapi-interaction-id"
+
+
+class IngestAnswer(BaseModel):
+    """The HTTP answer to give the bank."""
+
+    status: int
+    body: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+def receive(
+    institution_id: str, raw_body: bytes, headers: Mapping[str, str], now: float | None = None
+) -> IngestAnswer:
+    """Handle one bank delivery; never raises for bad input."""
+    current = time.time() if now is None else now
+    interaction = {}
+    interaction_id = headers.get(INTERACTION_ID_HEADER)
+    if interaction_id and len(interaction_id) <= 128:
+        interaction[INTERACTION_ID_HEADER] = interaction_id
+    try:
+        event = _verified_event(institution_id, raw_body, headers, current)
+    except EventRejected as rejected:
+        logger.warning(
+            "Bank event rejected",
+            extra=log_fields(
+                institution_id=institution_id[:64], status=rejected.status, reason=rejected.reason
+            ),
+        )
+        return IngestAnswer(
+            status=rejected.status,
+            body=json.dumps({"error": rejected.reason}),
+            headers={"Content-Type": "application/json", **interaction},
+        )
+    status = 202 if event.standard == "uk_ob" else 204
+    return IngestAnswer(status=status, headers=interaction)
+
+
+def _verified_event(
+    institution_id: str, raw_body: bytes, headers: Mapping[str, str], now: float
+) -> QueuedBankEvent:
+    settings = get_settings()
+    config = _config_of(institution_id)
+    if len(raw_body) > settings.max_webhook_body_bytes:
+        raise EventRejected(413, "body is too large")
+    signing = config.event_signing
+    if signing is None:
+        raise EventRejected(401, "this institution has no event signing configured")
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    received_at = datetime.fromtimestamp(now, UTC)
+    if signing.method is EventSigningMethod.JWS:
+        if content_type != JWT_CONTENT_TYPE:
+            raise EventRejected(415, f"this institution sends signed events as {JWT_CONTENT_TYPE}")
+        claims = _verify_jws(config, signing, raw_body, now)
+        event = normalise.from_uk_claims(claims, institution_id, received_at)
+    else:
+        _verify_hmac(signing, raw_body, headers.get(SIGNATURE_HEADER), now)
+        event = normalise.from_fdx(raw_body, institution_id, received_at)
+    _accept(event)
+    return event
+
+
+def _config_of(institution_id: str) -> ConnectorConfig:
+    from chalicelib.store.connectors import ConnectorRepository
+
+    if not _is_slug(institution_id):
+        raise EventRejected(404, "unknown institution")
+    try:
+        config = ConnectorRepository().get(institution_id)
+    except Exception as error:
+        logger.exception("Could not read a connector config")
+        raise EventRejected(503, "the institution cannot be looked up right now") from error
+    if config is None:
+        raise EventRejected(404, "unknown institution")
+    return config
+
+
+def _is_slug(value: str) -> bool:
+    return 0 < len(value) <= 64 and all((c.isalnum() and c.isascii()) or c == "-" for c in value)
+
+
+def _verify_hmac(signing: EventSigning, body: bytes, header: str | None, now: float) -> None:
+    from chalicelib.events.signing import verify
+    from chalicelib.secrets import SecretUnavailable, get_secret
+
+    try:
+        secrets = [get_secret(reference) for reference in signing.secret_refs]
+    except SecretUnavailable as error:
+        raise _secret_problem(error) from error
+    try:
+        verify(
+            header,
+            body,
+            secrets,
+            now=now,
+            window_seconds=signing.replay_window_seconds,
+            algorithms=signing.allowed_algorithms,
+        )
+    except SignatureInvalid as error:
+        raise EventRejected(401, str(error)) from error
+
+
+def _secret_problem(error: Exception) -> EventRejected:
+    """A missing secret fails closed (401); a Secrets Manager outage asks for a retry (503)."""
+    reason = getattr(error, "reason", "")
+    if reason == "ResourceNotFoundException":
+        return EventRejected(401, "the event signing secret is not available")
+    return EventRejected(503, "events cannot be verified right now; please retry")
+
+
+def _verify_jws(
+    config: ConnectorConfig, signing: EventSigning, token: bytes, now: float
+) -> dict[str, object]:
+    from chalicelib.connectors.authserver import authorization_server
+    from chalicelib.connectors.exceptions import BankError
+    from chalicelib.connectors.http import BankHttpClient
+    from chalicelib.events.security_event_tokens import verify_security_event_token
+
+    http = BankHttpClient(institution_id=config.institution_id, base_url=config.api_base_url)
+    assert signing.jwks_url is not None  # EventSigning requires it for JWS
+    try:
+        issuer = authorization_server(config, http).issuer
+    except BankError as error:
+        raise EventRejected(503, "the bank's issuer cannot be read right now") from error
+    if not issuer:
+        raise EventRejected(401, "the bank's issuer is unknown, so its tokens cannot be checked")
+    try:
+        return verify_security_event_token(
+            token,
+            jwks_url=signing.jwks_url,
+            fetch_jwks=http.get_json,
+            algorithms=signing.allowed_algorithms,
+            issuer=issuer,
+            audience=config.client_id,
+            now=now,
+            window_seconds=signing.replay_window_seconds,
+        )
+    except SignatureInvalid as error:
+        raise EventRejected(401, str(error)) from error
+    except BankError as error:
+        raise EventRejected(503, "the bank's keys cannot be read right now") from error
+
+
+def _accept(event: QueuedBankEvent) -> None:
+    """Claim the event id and queue the event; a duplicate is accepted and dropped."""
+    from chalicelib.queues import EnqueueFailed, enqueue
+
+    settings = get_settings()
+    markers = BankEventMarkers(settings.table_name)
+    try:
+        fresh = markers.claim(event.institution_id, event.event_id)
+    except Exception as error:
+        logger.exception("Could not record a bank event")
+        raise EventRejected(503, "the event cannot be stored right now; please retry") from error
+    if not fresh:
+        logger.info(
+            "Duplicate bank event acknowledged",
+            extra=log_fields(institution_id=event.institution_id, event_id=event.event_id),
+        )
+        return
+    try:
+        enqueue(settings.events_queue_name, [(event.event_id, event)])
+    except EnqueueFailed as error:
+        try:
+            markers.release(event.institution_id, event.event_id)
+        except Exception:
+            logger.exception("Could not release a bank event claim")
+        raise EventRejected(503, "the event cannot be queued right now; please retry") from error
+    logger.info(
+        "Bank event accepted",
+        extra=log_fields(
+            institution_id=event.institution_id, event_id=event.event_id, type=event.type.value
+        ),
+    )

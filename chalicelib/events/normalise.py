@@ -1,0 +1,152 @@
+"""Map each standard's notification to the canonical `QueuedBankEvent` (pure functions).
+
+FDX (`POST /notifications`, research §1.6): `category` FRAUD is a suspected
+fraud whose `notificationPayload.id` is the account (`idType` ACCOUNT) and whose
+`customFields` carry the charge (`amount`, `currency`, `merchant`,
+`transactionTimestamp`, `accountNumberDisplay`, `consentId`); `type`
+CONSENT_REVOKED names the consent in `notificationPayload.id` (`idType` CONSENT).
+
+UK OB (SET `events`): `consent-authorization-revoked` and `resource-update` /
+`account-access-consent-linked-account-update` whose subject `rid`/`rty` name
+the consent or account. UK OB defines no fraud event.
+
+A notification that lacks what its kind needs is rejected (400) naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.events.exceptions import EventRejected
+from chalicelib.events.models import FdxNotification, QueuedBankEvent
+from chalicelib.models import BankEventType
+
+UK_EVENT_PREFIX = "urn:uk:org:openbanking:events:"
+UK_RID = "http://openbanking.org.uk/rid"
+UK_RTY = "http://openbanking.org.uk/rty"
+UK_CONSENT_RESOURCE_TYPES = frozenset({"account-access-consents", "consents"})
+_FDX_TYPES = {
+    "CONSENT_REVOKED": BankEventType.CONSENT_REVOKED,
+    "CONSENT_UPDATED": BankEventType.CONSENT_UPDATED,
+    "CONSENT_EXPIRING": BankEventType.CONSENT_EXPIRING,
+    "BALANCE": BankEventType.BALANCE_ALERT,
+    "PLANNED_OUTAGE": BankEventType.PLANNED_OUTAGE,
+}
+_FDX_CATEGORIES = {"FRAUD": BankEventType.FRAUD_SUSPECTED, "NEW_DATA": BankEventType.NEW_DATA}
+
+
+def problems_of(error: ValidationError) -> str:
+    """`field: message` pairs, never echoing input values."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}"
+        for item in error.errors(include_input=False, include_url=False)
+    )
+
+
+def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> QueuedBankEvent:
+    """An FDX notification body -> the canonical event; `EventRejected(400)` if malformed."""
+    try:
+        document = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise EventRejected(400, "body is not valid JSON") from error
+    if not isinstance(document, dict):
+        raise EventRejected(400, "body must be a JSON object (an FDX Notification)")
+    try:
+        notification = FdxNotification.model_validate(document)
+    except ValidationError as error:
+        raise EventRejected(400, f"invalid FDX notification: {problems_of(error)}") from error
+    payload = notification.notificationPayload
+    kind = _FDX_CATEGORIES.get((notification.category or "").upper()) or _FDX_TYPES.get(
+        notification.type.upper(), BankEventType.OTHER
+    )
+    id_type = (payload.idType or "").upper()
+    fields: dict[str, Any] = {"consent_id": payload.field("consentId")}
+    if kind is BankEventType.FRAUD_SUSPECTED:
+        if not payload.id or id_type != "ACCOUNT":
+            raise EventRejected(
+                400, "a FRAUD notification needs notificationPayload.id with idType ACCOUNT"
+            )
+        fields |= {
+            "account_id": payload.id,
+            "amount": payload.field("amount"),
+            "currency": payload.field("currency"),
+            "merchant_name": payload.field("merchant"),
+            "occurred_at": payload.field("transactionTimestamp"),
+            "masked_number": payload.field("accountNumberDisplay"),
+        }
+    elif kind in (BankEventType.CONSENT_REVOKED, BankEventType.CONSENT_EXPIRING):
+        if not payload.id or id_type != "CONSENT":
+            raise EventRejected(
+                400,
+                f"a {notification.type} notification needs notificationPayload.id "
+                "with idType CONSENT",
+            )
+        fields["consent_id"] = payload.id
+    elif id_type == "ACCOUNT" and payload.id:
+        fields["account_id"] = payload.id
+    return _build(
+        event_id=notification.notificationId,
+        institution_id=institution_id,
+        type=kind,
+        received_at=received_at,
+        severity=notification.severity,
+        standard="fdx",
+        **fields,
+    )
+
+
+def from_uk_claims(
+    claims: dict[str, Any], institution_id: str, received_at: datetime
+) -> QueuedBankEvent:
+    """Verified UK OB SET claims -> the canonical event; `EventRejected(400)` if malformed."""
+    events = claims.get("events")
+    if not isinstance(events, dict) or not events:
+        raise EventRejected(400, "the SET has no events claim")
+    urn, body = next(iter(events.items()))
+    subject = body.get("subject") if isinstance(body, dict) else None
+    if not isinstance(subject, dict):
+        raise EventRejected(400, f"events[{urn}].subject is missing")
+    resource_id = subject.get(UK_RID)
+    resource_type = str(subject.get(UK_RTY, ""))
+    if not isinstance(resource_id, str) or not resource_id:
+        raise EventRejected(400, f"events[{urn}].subject is missing {UK_RID}")
+    name = str(urn).removeprefix(UK_EVENT_PREFIX)
+    fields: dict[str, Any] = {}
+    if name == "consent-authorization-revoked":
+        kind = BankEventType.CONSENT_REVOKED
+        fields["consent_id"] = resource_id
+    elif resource_type in UK_CONSENT_RESOURCE_TYPES:
+        kind = BankEventType.CONSENT_UPDATED
+        fields["consent_id"] = resource_id
+    elif name == "resource-update":
+        kind = BankEventType.RESOURCE_UPDATED
+        if resource_type == "accounts":
+            fields["account_id"] = resource_id
+    else:
+        kind = BankEventType.OTHER
+    toe = claims.get("toe")
+    occurred_at = (
+        datetime.fromtimestamp(toe, UTC)
+        if isinstance(toe, int) and not isinstance(toe, bool)
+        else None
+    )
+    return _build(
+        event_id=str(claims["jti"]),
+        institution_id=institution_id,
+        type=kind,
+        received_at=received_at,
+        occurred_at=occurred_at,
+        standard="uk_ob",
+        **fields,
+    )
+
+
+def _build(**fields: Any) -> QueuedBankEvent:
+    try:
+        return QueuedBankEvent.model_validate({**fields, "signature_verified": True})
+    except ValidationError as error:
+        raise EventRejected(400, f"invalid event: {problems_of(error)}") from error

@@ -1,0 +1,108 @@
+"""The fraud alert as a message and as a Utility template; answers routed by the dialogue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.channels.messenger.rendering import render, render_template
+from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
+from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
+from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
+from chalicelib.events.models import QueuedBankEvent
+from chalicelib.models import BankEventType
+from infra.local.send_api_validation import validate_send_request
+
+USER = ChannelUser(channel="messenger", user_id="psid-1")
+
+
+def _event(**overrides: object) -> QueuedBankEvent:
+    fields: dict[str, object] = {
+        "event_id": "n-1",
+        "institution_id": "sandbox-fdx",
+        "type": BankEventType.FRAUD_SUSPECTED,
+        "received_at": datetime(2026, 11, 24, 14, 5, tzinfo=UTC),
+        "occurred_at": datetime(2026, 11, 24, 14, 2, tzinfo=UTC),
+        "account_id": "acct-cc-1",
+        "amount": Decimal("84.20"),
+        "currency": "USD",
+        "merchant_name": "EXAMPLE STORE",
+        "masked_number": "...4242",
+    }
+    fields.update(overrides)
+    return QueuedBankEvent.model_validate(fields)
+
+
+def test_the_alert_reads_as_the_issue_asks_and_offers_two_answers() -> None:
+    message = fraud_alert_message(_event(), "ref123")
+    assert message.text == (
+        "Suspicious card payment of $84.20 at EXAMPLE STORE on ••4242 at 14:02 UTC. Was this you?"
+    )
+    assert [(q.title, q.payload) for q in message.quick_replies] == [
+        ("Yes, it was me", "FRAUD:ref123:yes"),
+        ("No, it wasn't", "FRAUD:ref123:no"),
+    ]
+
+
+def test_payloads_carry_no_account_id_and_the_send_api_accepts_the_update() -> None:
+    (body,) = render(fraud_alert_message(_event(), "ref123"), USER, "UPDATE")
+    validate_send_request(body)
+    assert body["messaging_type"] == "UPDATE"
+    assert "acct-cc-1" not in str(body)
+
+
+def test_missing_facts_are_left_out_not_invented() -> None:
+    event = _event(amount=None, merchant_name=None, occurred_at=None, masked_number=None)
+    text = fraud_alert_message(event, "r").text
+    assert text == "Suspicious card payment on your card. Was this you?"
+
+
+def test_the_utility_template_is_valid_for_the_send_api_and_uses_no_tag() -> None:
+    template = fraud_alert_template(_event(), "ref123", name="fraud_alert", language="en_US")
+    body = render_template(template, USER)
+    validate_send_request(body)
+    assert body["messaging_type"] == "UTILITY"
+    assert "tag" not in body
+    components = body["message"]["template"]["components"]
+    assert [p["text"] for p in components[0]["parameters"]] == [
+        "$84.20",
+        "EXAMPLE STORE",
+        "••4242",
+        "14:02 UTC",
+    ]
+    assert [p["payload"] for p in components[1]["parameters"]] == [
+        "FRAUD:ref123:yes",
+        "FRAUD:ref123:no",
+    ]
+
+
+def _tap(kind: InboundKind, payload: str) -> InboundEvent:
+    return InboundEvent(
+        event_id="m-1",
+        channel="messenger",
+        user=USER,
+        recipient_id="page",
+        kind=kind,
+        timestamp=datetime(2026, 11, 24, 14, 6, tzinfo=UTC),
+        payload=payload,
+    )
+
+
+@pytest.mark.parametrize("kind", [InboundKind.QUICK_REPLY, InboundKind.POSTBACK])
+@pytest.mark.parametrize(("answer", "confirmed"), [("yes", True), ("no", False)])
+def test_answers_become_a_fraud_answer_action_even_without_links(
+    kind: InboundKind, answer: str, confirmed: bool
+) -> None:
+    turn = respond(_tap(kind, f"FRAUD:ref123:{answer}"), UserContext())
+    assert turn.action is not None
+    assert turn.action.kind is ActionKind.FRAUD_ANSWER
+    assert (turn.action.question_ref, turn.action.confirmed) == ("ref123", confirmed)
+
+
+@pytest.mark.parametrize("payload", ["FRAUD", "FRAUD:ref123", "FRAUD:ref123:maybe", "FRAUD::yes"])
+def test_malformed_answers_get_a_clear_message_and_no_action(payload: str) -> None:
+    turn = respond(_tap(InboundKind.QUICK_REPLY, payload), UserContext())
+    assert turn.action is None
+    assert "expired" in turn.messages[0].text
