@@ -227,3 +227,28 @@ def test_inbound_event_model_round_trips_through_the_queue() -> None:
 
     event = to_events(parse_payload(delivery(text_event("u", "hi"))))[0]
     assert InboundEvent.model_validate_json(event.model_dump_json()) == event
+
+
+def test_linking_the_same_bank_again_replaces_and_revokes_the_old_grant(
+    client: Client, graph: RunningStandin, sandbox: Any, aws_stack: Any
+) -> None:
+    from chalicelib.auth.tokens import open_tokens
+    from chalicelib.store.links import LinkRepository
+
+    links = LinkRepository(aws_stack.table_name)
+    _link(client, graph, "u-twice")
+    first = links.get("messenger", "u-twice", "sandbox-fdx")
+    assert first is not None
+    old_refresh = open_tokens(first).refresh_token
+    _link(client, graph, "u-twice")
+    second = links.get("messenger", "u-twice", "sandbox-fdx")
+    assert second is not None and open_tokens(second).refresh_token != old_refresh
+    assert len(links.list_for_user("messenger", "u-twice")) == 1
+    answer = requests.post(
+        f"{sandbox.url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": old_refresh},
+        auth=("bankbridge-local", SANDBOX_CLIENT_SECRET),
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
