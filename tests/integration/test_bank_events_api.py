@@ -1,0 +1,529 @@
+"""Bank events in-process: Chalice test client, moto, the Graph stand-in and the sandbox bank."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client
+
+from chalicelib import aws
+from chalicelib.channels.models import ChannelUser
+from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.events.messaging_window import MessagingWindow
+from chalicelib.events.signing import SIGNATURE_HEADER, sign
+from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
+from chalicelib.store.keys import account_ref_key, hashed_account_reference
+from chalicelib.store.links import Link, LinkRepository
+from infra.local.graph_standin import RunningStandin, serve_in_thread
+from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
+from infra.local.sandbox_connectors import (
+    CLIENT_SECRET_NAME,
+    SANDBOX_CLIENT_SECRET,
+    sandbox_configs,
+)
+from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
+from tests.factories import delivery, quick_reply_event, sqs_event, text_event
+
+INSTITUTION = "sandbox-fdx"
+EVENTS_SECRET = "sandbox-events-secret"
+EVENTS_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret"
+NEXT_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret-next"
+PATH = f"/banks/{INSTITUTION}/events"
+
+
+class Capture:
+    """A loopback HTTP endpoint that records what the sandbox bank POSTs to it (answers 204)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                capture.received.append((body, dict(self.headers.items())))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def capture() -> Iterator[Capture]:
+    server = Capture()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    bank = serve_sandbox("127.0.0.1", 0)
+    yield bank
+    bank.stop()
+
+
+@pytest.fixture
+def graph() -> Iterator[RunningStandin]:
+    with serve_in_thread(
+        "127.0.0.1",
+        0,
+        page_token=DEV_SECRETS["messenger_page_token"],
+        app_secret=DEV_SECRETS["messenger_app_secret"],
+    ) as server:
+        yield server
+
+
+def events_config(bank_url: str, *secret_names: str) -> dict[str, Any]:
+    """The sandbox's FDX connector with signed events and the fraud answer endpoint."""
+    return {
+        **sandbox_configs(bank_url)[0],
+        "event_signing": {
+            "method": "hmac",
+            "secret_refs": list(secret_names or [EVENTS_SECRET_NAME]),
+        },
+        "fraud_answer_url": f"{bank_url}/fdx/v6/fraud/suspected-incident",
+    }
+
+
+def register(raw: dict[str, Any]) -> None:
+    ConnectorRepository().put(
+        ConnectorConfig.model_validate(raw, context=validation_context(local=True))
+    )
+    forget_cached_connectors()
+
+
+@pytest.fixture
+def client(
+    aws_stack: Any,
+    sandbox: Any,
+    graph: RunningStandin,
+    capture: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Client]:
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
+    reset_process_caches()
+    forget_cached_connectors()
+    requests.post(f"{sandbox.url}/sandbox/reset", timeout=5)
+    requests.post(
+        f"{sandbox.url}/sandbox/config", json={"events_url": f"{capture.url}/events"}, timeout=5
+    )
+    capture.received.clear()
+    secrets = aws.client("secretsmanager")
+    secrets.create_secret(Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET)
+    secrets.create_secret(Name=EVENTS_SECRET_NAME, SecretString=EVENTS_SECRET)
+    register(events_config(sandbox.url))
+    from app import app
+
+    with Client(app, stage_name="dev", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def fdx_fraud(event_id: str, account_id: str, consent_id: str | None = None) -> bytes:
+    fields = [
+        {"name": "amount", "value": "84.20"},
+        {"name": "currency", "value": "USD"},
+        {"name": "merchant", "value": "EXAMPLE STORE"},
+        {"name": "transactionTimestamp", "value": "2026-11-24T14:02:00Z"},
+        {"name": "accountNumberDisplay", "value": "...4242"},
+    ]
+    if consent_id:
+        fields.append({"name": "consentId", "value": consent_id})
+    document = {
+        "notificationId": event_id,
+        "type": "CUSTOM",
+        "category": "FRAUD",
+        "severity": "ALERT",
+        "notificationPayload": {"id": account_id, "idType": "ACCOUNT", "customFields": fields},
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def post_event(
+    client: Client,
+    body: bytes,
+    *,
+    secrets: tuple[str, ...] = (EVENTS_SECRET,),
+    at: int | None = None,
+    path: str = PATH,
+    header: str | None = None,
+) -> Any:
+    signature = header if header is not None else sign(list(secrets), at or int(time.time()), body)
+    return client.http.post(
+        path,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+        body=body,
+    )
+
+
+def table_items(stack: Any, prefix: str = "") -> list[dict[str, Any]]:
+    items = aws.client("dynamodb").scan(TableName=stack.table_name)["Items"]
+    return [item for item in items if item["pk"]["S"].startswith(prefix)]
+
+
+def drain(queue_url: str) -> list[dict[str, Any]]:
+    sqs = aws.client("sqs")
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+
+
+def run_events_worker(client: Client, stack: Any, receive_count: int = 1) -> dict[str, Any]:
+    bodies = [m["Body"] for m in drain(stack.events_queue_url)]
+    event = sqs_event(bodies, receive_count=receive_count, queue="bankbridge-dev-events")
+    return client.lambda_.invoke("handle_bank_events", event).payload
+
+
+def run_inbound_worker(client: Client, *events: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.channels.messenger.webhook import parse_payload, to_events
+
+    bodies = [e.model_dump_json() for e in to_events(parse_payload(delivery(*events)))]
+    return client.lambda_.invoke("handle_inbound_events", sqs_event(bodies)).payload
+
+
+def sent_to(graph: RunningStandin, psid: str) -> list[dict[str, Any]]:
+    sent = requests.get(f"{graph.url}/__sent", params={"recipient": psid}, timeout=5).json()
+    return [item for item in sent if "message" in item]
+
+
+def link(psid: str, account_ids: list[str], consent_id: str | None = None) -> None:
+    """A stored link covering `account_ids` (tokens are irrelevant to routing)."""
+    links = LinkRepository(aws_table())
+    stored = Link(
+        channel="messenger",
+        user_id=psid,
+        institution_id=INSTITUTION,
+        sealed_tokens="sealed-placeholder",
+        access_expires_at=int(time.time()) + 3600,
+        access_lifetime=3600,
+        consent_id=consent_id,
+    )
+    links.replace(stored)
+    links.replace_account_refs(
+        stored, [hashed_account_reference(INSTITUTION, a) for a in account_ids]
+    )
+
+
+def aws_table() -> str:
+    from chalicelib.settings import get_settings
+
+    return get_settings().table_name
+
+
+def open_window(psid: str) -> None:
+    from datetime import UTC, datetime
+
+    MessagingWindow(aws_table()).record_inbound(
+        ChannelUser(channel="messenger", user_id=psid), datetime.now(UTC)
+    )
+
+
+# --- ingestion ------------------------------------------------------------------------------------
+
+
+def test_signed_fdx_event_is_acknowledged_marked_once_and_queued(
+    aws_stack: Any, client: Client
+) -> None:
+    response = post_event(client, fdx_fraud("n-1", "acct-1"))
+    assert response.status_code == 204
+    (marker,) = table_items(aws_stack, "BANKEVENT#")
+    assert marker["pk"]["S"] == f"BANKEVENT#{INSTITUTION}#n-1"
+    assert int(marker["expires_at"]["N"]) >= time.time() + 7 * 24 * 3600 - 60
+    dump = json.dumps(table_items(aws_stack))
+    assert "84.20" not in dump and "EXAMPLE STORE" not in dump
+    (queued,) = drain(aws_stack.events_queue_url)
+    assert json.loads(queued["Body"])["event_id"] == "n-1"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong_secret", "stale", "future", "tampered_body", "missing", "garbage"],
+)
+def test_bad_signatures_are_401_and_nothing_is_stored_or_queued(
+    aws_stack: Any, client: Client, tamper: str
+) -> None:
+    body = fdx_fraud("n-bad", "acct-1")
+    now = int(time.time())
+    headers = {
+        "wrong_secret": sign(["not-the-secret"], now, body),
+        "stale": sign([EVENTS_SECRET], now - 301, body),
+        "future": sign([EVENTS_SECRET], now + 301, body),
+        "tampered_body": sign([EVENTS_SECRET], now, body.replace(b"acct-1", b"acct-2")),
+        "missing": "",
+        "garbage": "t=x,v1=y",
+    }
+    response = post_event(client, body, header=headers[tamper])
+    assert response.status_code == 401
+    assert SIGNATURE_HEADER in json.loads(response.body)["error"]
+    assert table_items(aws_stack, "BANKEVENT#") == []
+    assert drain(aws_stack.events_queue_url) == []
+
+
+def test_rotation_either_configured_secret_is_accepted(
+    aws_stack: Any, client: Client, sandbox: Any
+) -> None:
+    aws.client("secretsmanager").create_secret(Name=NEXT_SECRET_NAME, SecretString="next-secret-1")
+    register(events_config(sandbox.url, NEXT_SECRET_NAME, EVENTS_SECRET_NAME))
+    assert post_event(client, fdx_fraud("n-old", "a"), secrets=(EVENTS_SECRET,)).status_code == 204
+    assert (
+        post_event(client, fdx_fraud("n-new", "a"), secrets=("next-secret-1",)).status_code == 204
+    )
+    assert len(drain(aws_stack.events_queue_url)) == 2
+
+
+def test_unknown_institution_is_404_and_one_without_signing_is_401(
+    aws_stack: Any, client: Client, sandbox: Any
+) -> None:
+    body = fdx_fraud("n-x", "a")
+    assert post_event(client, body, path="/banks/no-such-bank/events").status_code == 404
+    unsigned = {**sandbox_configs(sandbox.url)[0], "institution_id": "quiet-bank"}
+    register(unsigned)
+    assert post_event(client, body, path="/banks/quiet-bank/events").status_code == 401
+    assert table_items(aws_stack, "BANKEVENT#") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"notificationId": ', "not valid JSON"),
+        (b'{"type": "CUSTOM"}', "notificationId"),
+        (
+            b'{"notificationId":"n","type":"CUSTOM","category":"FRAUD","notificationPayload":{}}',
+            "idType ACCOUNT",
+        ),
+    ],
+)
+def test_malformed_bodies_are_400_naming_the_problem(
+    aws_stack: Any, client: Client, body: bytes, problem: str
+) -> None:
+    response = post_event(client, body)
+    assert response.status_code == 400
+    assert problem in json.loads(response.body)["error"]
+    assert drain(aws_stack.events_queue_url) == []
+
+
+def test_a_repeated_delivery_is_acknowledged_but_alerts_once(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    link("owner", ["acct-1"])
+    open_window("owner")
+    for _ in range(3):
+        assert post_event(client, fdx_fraud("n-dup", "acct-1")).status_code == 204
+    assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    (alert,) = sent_to(graph, "owner")
+    assert alert["message"]["text"].startswith("Suspicious card payment of $84.20")
+
+
+# --- fan-out --------------------------------------------------------------------------------------
+
+
+def test_routing_among_1000_links_reaches_only_the_owner_with_queries_only(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    dynamodb = aws.client("dynamodb")
+    others = [
+        account_ref_key(
+            "messenger", f"other-{n}", INSTITUTION, hashed_account_reference(INSTITUTION, f"a-{n}")
+        )
+        for n in range(1000)
+    ]
+    requests_by_user = [
+        {"PutRequest": {"Item": {name: {"S": value} for name, value in key.items()}}}
+        for key in others
+    ]
+    for start in range(0, len(requests_by_user), 25):
+        dynamodb.batch_write_item(
+            RequestItems={aws_stack.table_name: requests_by_user[start : start + 25]}
+        )
+    link("owner", ["acct-owner"])
+    link("co-owner", ["acct-owner", "acct-other"])
+    post_event(client, fdx_fraud("n-route", "acct-owner"))
+    operations: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    dynamodb.meta.events.register("before-call.dynamodb", count)
+    try:
+        assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    sent = requests.get(f"{graph.url}/__sent", timeout=5).json()
+    assert sorted(item["recipient"]["id"] for item in sent) == ["co-owner", "owner"]
+    assert "Scan" not in operations
+    assert operations.count("Query") == 1  # one GSI Query, whatever the number of users
+    # Per recipient: the question (put), the window (get), the alerted mark (update).
+    assert len(operations) <= 1 + 2 * 3 + 1
+
+
+def test_inside_the_window_an_update_outside_a_utility_template(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    link("talked-today", ["acct-a"])
+    link("quiet-for-days", ["acct-b"])
+    run_inbound_worker(client, text_event("talked-today", "hi"))
+    post_event(client, fdx_fraud("n-in", "acct-a"))
+    post_event(client, fdx_fraud("n-out", "acct-b"))
+    assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    inside = [m for m in sent_to(graph, "talked-today") if m["messaging_type"] == "UPDATE"]
+    assert len(inside) == 1 and "Was this you?" in inside[0]["message"]["text"]
+    (outside,) = sent_to(graph, "quiet-for-days")
+    assert outside["messaging_type"] == "UTILITY"
+    assert "tag" not in outside
+    template = outside["message"]["template"]
+    assert template["name"] == "bankbridge_fraud_alert"
+    payloads = [p["payload"] for p in template["components"][1]["parameters"]]
+    assert [p.rsplit(":", 1)[1] for p in payloads] == ["yes", "no"]
+    assert all("acct-b" not in p for p in payloads)
+
+
+def test_a_record_that_keeps_failing_is_reported_and_logged_for_the_dlq(
+    aws_stack: Any,
+    client: Client,
+    graph: RunningStandin,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_MAX_ATTEMPTS", "1")
+    reset_process_caches()
+    link("owner", ["acct-1"])
+    requests.post(f"{graph.url}/__faults", json={"errors": [{"status": 500, "code": 2}]}, timeout=5)
+    post_event(client, fdx_fraud("n-fail", "acct-1"))
+    bodies = [m["Body"] for m in drain(aws_stack.events_queue_url)]
+    event = sqs_event(bodies, receive_count=5, queue="bankbridge-dev-events")
+    with caplog.at_level("ERROR"):
+        result = client.lambda_.invoke("handle_bank_events", event).payload
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    (failure,) = [r for r in caplog.records if r.getMessage() == "Bank event failed"]
+    assert failure.fields["reason"] == "SendFailed"  # type: ignore[attr-defined]
+    assert failure.fields["to_dlq"] is True  # type: ignore[attr-defined]
+
+
+def test_consent_revoked_deletes_the_link_and_tells_the_person(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    link("revoker", ["acct-r"], consent_id="consent-r")
+    open_window("revoker")
+    body = json.dumps(
+        {
+            "notificationId": "n-revoked",
+            "type": "CONSENT_REVOKED",
+            "category": "CONSENT",
+            "notificationPayload": {"id": "consent-r", "idType": "CONSENT"},
+        }
+    ).encode()
+    assert post_event(client, body).status_code == 204
+    assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    assert LinkRepository(aws_stack.table_name).get("messenger", "revoker", INSTITUTION) is None
+    left = [item["sk"]["S"] for item in table_items(aws_stack, "USER#messenger#revoker")]
+    assert left == ["PROFILE"]  # link and account references gone; only the window clock stays
+    (notice,) = sent_to(graph, "revoker")
+    assert "withdrew" in notice["message"]["text"]
+
+
+# --- answers, forwarded to the sandbox bank -------------------------------------------------------
+
+
+def fire_sandbox_fraud(sandbox: Any, capture: Capture) -> tuple[str, bytes, dict[str, str]]:
+    """Ask the sandbox to flag a charge on alice's card; return what it POSTed (signed)."""
+    answer = requests.post(
+        f"{sandbox.url}/sandbox/events", json={"type": "fraud", "customer": "alice"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    body, headers = capture.received[-1]
+    return answer.json()["event_id"], body, headers
+
+
+def alices_card(sandbox: Any) -> str:
+    customers = requests.get(f"{sandbox.url}/sandbox/customers", timeout=5).json()["customers"]
+    alice = next(c for c in customers if c["login_id"] == "alice")
+    return next(a["account_id"] for a in alice["accounts"] if a["kind"] == "credit_card")
+
+
+def test_not_me_reaches_the_bank_once_and_the_person_hears_its_next_step(
+    aws_stack: Any, client: Client, graph: RunningStandin, sandbox: Any, capture: Capture
+) -> None:
+    link("alice-psid", [alices_card(sandbox)])
+    run_inbound_worker(client, text_event("alice-psid", "hi"))
+    event_id, body, headers = fire_sandbox_fraud(sandbox, capture)
+    response = client.http.post(
+        PATH,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: headers[SIGNATURE_HEADER]},
+        body=body,
+    )
+    assert response.status_code == 204
+    assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    alert = sent_to(graph, "alice-psid")[-1]["message"]
+    no = next(q for q in alert["quick_replies"] if q["title"] == "No, it wasn't")
+    assert run_inbound_worker(
+        client, quick_reply_event("alice-psid", no["title"], no["payload"])
+    ) == {"batchItemFailures": []}
+    answers = requests.get(f"{sandbox.url}/sandbox/fraud-answers", timeout=5).json()["answers"]
+    assert [(a["event_id"], a["answer"]) for a in answers] == [(event_id, "denied")]
+    assert "is frozen" in sent_to(graph, "alice-psid")[-1]["message"]["text"]
+    # A second tap (either answer) is not forwarded again.
+    yes = next(q for q in alert["quick_replies"] if q["title"] == "Yes, it was me")
+    run_inbound_worker(client, quick_reply_event("alice-psid", yes["title"], yes["payload"]))
+    assert "already answered" in sent_to(graph, "alice-psid")[-1]["message"]["text"]
+    assert (
+        len(requests.get(f"{sandbox.url}/sandbox/fraud-answers", timeout=5).json()["answers"]) == 1
+    )
+    question = table_items(aws_stack, "USER#messenger#alice-psid")
+    dump = json.dumps(question)
+    assert alices_card(sandbox) not in dump and "$" not in dump
+
+
+def test_an_expired_question_gets_a_clear_message_and_nothing_is_forwarded(
+    aws_stack: Any,
+    client: Client,
+    graph: RunningStandin,
+    sandbox: Any,
+    capture: Capture,
+) -> None:
+    link("late", [alices_card(sandbox)])
+    _, body, headers = fire_sandbox_fraud(sandbox, capture)
+    client.http.post(
+        PATH,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: headers[SIGNATURE_HEADER]},
+        body=body,
+    )
+    run_events_worker(client, aws_stack)
+    template = sent_to(graph, "late")[-1]["message"]["template"]
+    payload = template["components"][1]["parameters"][1]["payload"]
+    (question,) = table_items(aws_stack, "USER#messenger#late")[:0] or [
+        item
+        for item in table_items(aws_stack, "USER#messenger#late")
+        if "QUESTION#" in item["sk"]["S"]
+    ]
+    aws.client("dynamodb").update_item(
+        TableName=aws_stack.table_name,
+        Key={"pk": question["pk"], "sk": question["sk"]},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    from tests.factories import postback_event
+
+    run_inbound_worker(client, postback_event("late", payload))
+    assert "expired" in sent_to(graph, "late")[-1]["message"]["text"]
+    assert requests.get(f"{sandbox.url}/sandbox/fraud-answers", timeout=5).json()["answers"] == []
