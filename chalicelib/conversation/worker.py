@@ -172,14 +172,31 @@ def _render_reading(
 
 
 def handle_record(record: Any) -> None:
-    """Powertools record handler: parse the body and answer it under its correlation id."""
-    event = InboundEvent.model_validate_json(record.body)
+    """Powertools record handler: parse the body and answer it under its correlation id.
+
+    Every failure is logged with its reason and receive count before SQS
+    redelivers the record, so one that ends in the DLQ has a trail.
+    """
     attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        event = InboundEvent.model_validate_json(record.body)
+    except ValueError:
+        logger.error(
+            "Unreadable inbound record",
+            extra=log_fields(message_id=record.message_id, attempt=attempt),
+        )
+        raise
     with correlated(event.event_id):
         try:
             handle_event(event, attempt)
         except BankRetryLater:
             _delay_redelivery(record, attempt)
+            raise
+        except Exception as error:
+            logger.exception(
+                "Inbound event failed; SQS will redeliver it or move it to the DLQ",
+                extra=log_fields(attempt=attempt, error=type(error).__name__),
+            )
             raise
 
 
