@@ -12,11 +12,15 @@ from werkzeug.exceptions import HTTPException
 from infra.local.sandbox_bank import (
     authorize,
     bank_events,
+    cdr,
     discovery,
     fdx,
     fraud,
     sandbox_api,
     token_endpoint,
+    uk_ob,
+    uk_render,
+    xs2a,
 )
 from infra.local.sandbox_bank.config import SandboxBankConfig
 from infra.local.sandbox_bank.errors import FdxError, OAuthError
@@ -34,10 +38,18 @@ def create_app(
     app.extensions[EXTENSION_KEY] = SandboxState.build(config or SandboxBankConfig(), clock)
     for module in (discovery, authorize, token_endpoint, fdx, fraud, sandbox_api, bank_events):
         app.register_blueprint(module.blueprint)
+    for dialect in uk_render.DIALECTS:
+        app.register_blueprint(uk_ob.make_blueprint(dialect))
+    app.register_blueprint(xs2a.blueprint)
+    app.register_blueprint(cdr.blueprint)
+    app.register_blueprint(cdr.arrangements_blueprint)
     app.before_request(_start_request)
     app.after_request(_echo_interaction_id)
     app.register_error_handler(OAuthError, _oauth_error)
     app.register_error_handler(FdxError, _fdx_error)
+    app.register_error_handler(uk_ob.UkError, _uk_error)
+    app.register_error_handler(xs2a.Xs2aError, _xs2a_error)
+    app.register_error_handler(cdr.CdrError, _cdr_error)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -68,12 +80,34 @@ def _fdx_error(error: FdxError) -> tuple[Response, int, dict[str, str]]:
     return jsonify(error.body()), error.http_status, error.headers
 
 
+def _uk_error(error: uk_ob.UkError) -> tuple[Response | str, int, dict[str, str]]:
+    body = error.body()
+    return (jsonify(body) if body is not None else ""), error.status, error.headers
+
+
+def _xs2a_error(error: xs2a.Xs2aError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error.body()), error.status, error.headers
+
+
+def _cdr_error(error: cdr.CdrError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error.body()), error.status, error.headers
+
+
 def _http_error(error: HTTPException) -> tuple[Response | str, int]:
-    """Routing errors: FDX-shaped JSON for the API, JSON for controls, HTML for pages."""
+    """Routing errors in each API's own error shape, JSON for controls, HTML for pages."""
     status = error.code or 500
+    for dialect in uk_render.DIALECTS:
+        if request.path.startswith(dialect.prefix):
+            problem = ("UK.OBIE.UnexpectedError", "NARR", error.name, None)
+            return jsonify(uk_render.error(dialect, status, str(uuid.uuid4()), [problem])), status
+    if request.path.startswith(xs2a.PREFIX):
+        code = "RESOURCE_UNKNOWN" if status == 404 else "SERVICE_INVALID"
+        return jsonify(xs2a.Xs2aError(status, code, error.name).body()), status
+    if request.path.startswith(cdr.PREFIX):
+        return jsonify(cdr.CdrError(status, "GeneralError/Expected", error.name).body()), status
     if request.path.startswith("/fdx/"):
         # No FDX code exists for an unknown route: reuse the HTTP status, 500 for server faults.
         return jsonify({"code": status if status < 500 else 500, "message": error.name}), status
-    if request.path.startswith(("/sandbox/", "/token", "/revoke", "/par")):
+    if request.path.startswith(("/sandbox/", "/token", "/revoke", "/par", cdr.REVOCATION_PATH)):
         return jsonify({"error": error.name.lower().replace(" ", "_")}), status
     return render_template("error.html", error=error.name, description=error.description), status

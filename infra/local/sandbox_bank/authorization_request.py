@@ -27,6 +27,9 @@ SINGLE_VALUED = (
     "nonce",
     "login_hint",
     "request_uri",
+    "consent_id",  # UK OB ConsentId without a request object (see request_object.py)
+    "sharing_duration",  # CDR: seconds the customer shares data (0 or absent: once)
+    "cdr_arrangement_id",  # CDR: an arrangement this authorization replaces
 )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from infra.local.sandbox_bank.cdr import REVOCATION_PATH
 from infra.local.sandbox_bank.client_auth import ASSERTION_ALGORITHMS
+from infra.local.sandbox_bank.request_object import SYMMETRIC_ALGORITHM
 from infra.local.sandbox_bank.scopes import SUPPORTED_SCOPES
 from infra.local.sandbox_bank.signing import ID_TOKEN_ALGORITHM
 from infra.local.sandbox_bank.state import current_state
@@ -28,6 +30,7 @@ blueprint = Blueprint("discovery", __name__)
 
 
 @blueprint.get("/.well-known/openid-configuration")
+@blueprint.get("/.well-known/oauth-authorization-server")  # RFC 8414; Berlin Group scaOAuth
 def openid_configuration() -> Response:
     state = current_state()
     url = state.endpoint_url
@@ -51,7 +54,17 @@ def openid_configuration() -> Response:
             "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM],
             "claims_supported": CLAIMS_SUPPORTED,
             "authorization_response_iss_parameter_supported": True,
+            # CDR authorizations (bank:* scopes) must be pushed; the others may be.
             "require_pushed_authorization_requests": False,
+            "request_parameter_supported": True,
+            "request_uri_parameter_supported": False,
+            "claims_parameter_supported": True,
+            "request_object_signing_alg_values_supported": [
+                *ASSERTION_ALGORITHMS,
+                SYMMETRIC_ALGORITHM,
+                "none",
+            ],
+            "cdr_arrangement_revocation_endpoint": url(REVOCATION_PATH),
         }
     )
 

@@ -10,6 +10,7 @@ from flask import current_app, request
 
 from infra.local.sandbox_bank.clients import ClientRegistry
 from infra.local.sandbox_bank.config import SandboxBankConfig
+from infra.local.sandbox_bank.consents import ConsentBook
 from infra.local.sandbox_bank.controls import ControlPanel, RequestStats, SandboxControls
 from infra.local.sandbox_bank.fraud_desk import FraudDesk
 from infra.local.sandbox_bank.grants import GrantStore
@@ -26,6 +27,7 @@ class SandboxState:
     bank: Bank
     clients: ClientRegistry
     grants: GrantStore
+    consents: ConsentBook
     controls: ControlPanel
     stats: RequestStats
     signing_key: ServerSigningKey
@@ -40,6 +42,7 @@ class SandboxState:
             bank=generate_bank(config.seed, config.today),
             clients=ClientRegistry(list(config.clients)),
             grants=GrantStore(clock, config.authorization_code_ttl),
+            consents=ConsentBook(),
             controls=ControlPanel(
                 SandboxControls(events_url=config.events_url), config.events_secret
             ),
@@ -68,6 +71,7 @@ class SandboxState:
         self.controls.reset()
         self.stats.reset()
         self.grants.clear()
+        self.consents.clear()
         self.fraud.clear()
 
 
