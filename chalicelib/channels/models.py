@@ -72,12 +72,25 @@ class Button(BaseModel):
     url: str | None = None
 
 
+class Card(BaseModel):
+    """One element of a carousel: a title, an optional subtitle and its buttons."""
+
+    title: str
+    subtitle: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+
+
 class OutboundMessage(BaseModel):
-    """A reply, before any platform's limits are applied by its renderer."""
+    """A reply, before any platform's limits are applied by its renderer.
+
+    `text` always comes first; `buttons` attach to it, and `cards` follow as a
+    carousel (a generic template on Messenger).
+    """
 
     text: str
     quick_replies: list[QuickReply] = Field(default_factory=list)
     buttons: list[Button] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list)
 
 
 class TemplateMessage(BaseModel):

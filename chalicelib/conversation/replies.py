@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.channels.models import Button, OutboundMessage, QuickReply
+from chalicelib.channels.models import Button, Card, OutboundMessage, QuickReply
 from chalicelib.conversation.formatting import (
     account_label,
     balance_line,
@@ -91,18 +91,29 @@ def nothing_to_unlink() -> OutboundMessage:
 
 
 def choose_institution(institutions: list[Institution]) -> OutboundMessage:
-    """Which bank to link: quick replies (Meta allows 13), buttons beyond that."""
-    options = [
-        QuickReply(title=i.name, payload=payload_for(Intent.LINK, i.institution_id))
-        for i in institutions
-    ]
-    if len(options) <= MAX_QUICK_REPLIES:
-        return OutboundMessage(text="Which bank would you like to link?", quick_replies=options)
+    """Which bank to link: quick replies up to the channel's limit, a carousel beyond it."""
+    if len(institutions) <= MAX_QUICK_REPLIES:
+        return OutboundMessage(
+            text="Which bank would you like to link?",
+            quick_replies=[
+                QuickReply(title=i.name, payload=payload_for(Intent.LINK, i.institution_id))
+                for i in institutions
+            ],
+        )
     return OutboundMessage(
-        text="Which bank would you like to link?",
-        buttons=[
-            Button(kind="postback", title=option.title, payload=option.payload)
-            for option in options
+        text="Which bank would you like to link? Swipe to see them all.",
+        cards=[
+            Card(
+                title=i.name,
+                buttons=[
+                    Button(
+                        kind="postback",
+                        title="Link",
+                        payload=payload_for(Intent.LINK, i.institution_id),
+                    )
+                ],
+            )
+            for i in institutions
         ],
     )
 

@@ -127,3 +127,27 @@ def test_unreachable_graph_is_a_retryable_send_failure() -> None:
     with pytest.raises(SendFailed):
         client.send(BODY)
     assert sleeps == [0.25]
+
+
+def test_every_rendered_shape_is_accepted_by_the_meta_shaped_standin(
+    standin: RunningStandin,
+) -> None:
+    from chalicelib.channels.messenger.rendering import render, sender_action
+    from chalicelib.channels.models import Button, Card, ChannelUser, OutboundMessage, QuickReply
+
+    user = ChannelUser(channel="messenger", user_id="psid-shapes")
+    message = OutboundMessage(
+        text="word " * 700,
+        quick_replies=[QuickReply(title=f"Choice number {i}", payload=f"P{i}") for i in range(15)],
+        buttons=[Button(kind="web_url", title="Open the bank's page now", url="https://bank.example")],
+        cards=[
+            Card(title=f"Card {i}", subtitle="x" * 100,
+                 buttons=[Button(kind="postback", title="Go", payload="GO")])
+            for i in range(12)
+        ],
+    )  # fmt: skip
+    client = _client(standin, [])
+    bodies = [sender_action(user, "typing_on"), *render(message, user)]
+    for body in bodies:
+        client.send(body)
+    assert len(_sent(standin)) == len(bodies)

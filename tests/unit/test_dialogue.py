@@ -112,3 +112,13 @@ def test_unknown_text_gets_help_with_choices() -> None:
     turn = respond(_text("what's the weather"), LINKED)
     assert turn.messages[0].quick_replies
     assert turn.action is None
+
+
+def test_more_than_thirteen_banks_are_offered_as_a_carousel() -> None:
+    many = UserContext(
+        available=[Institution(institution_id=f"b{i}", name=f"Bank {i}") for i in range(20)]
+    )
+    message = respond(_text("link"), many).messages[0]
+    assert message.quick_replies == []
+    assert len(message.cards) == 20
+    assert message.cards[19].buttons[0].payload == "LINK:b19"

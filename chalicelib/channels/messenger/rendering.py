@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.channels.models import (
     Button,
+    Card,
     ChannelUser,
     OutboundMessage,
     QuickReply,
@@ -26,6 +27,8 @@ MAX_PAYLOAD = 1000
 MAX_BUTTON_TEXT = 640
 MAX_BUTTONS = 3
 MORE_BUTTONS_TEXT = "More options:"
+MAX_CARDS = 10
+MAX_CARD_TEXT = 80
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -71,6 +74,8 @@ def render(
             messages.append(_button_template(template_text, group))
     else:
         messages.extend({"text": chunk} for chunk in split_text(message.text))
+    for start in range(0, len(message.cards), MAX_CARDS):
+        messages.append(_generic_template(message.cards[start : start + MAX_CARDS]))
     if message.quick_replies:
         messages[-1]["quick_replies"] = [
             _quick_reply(reply) for reply in message.quick_replies[:MAX_QUICK_REPLIES]
@@ -140,6 +145,24 @@ def _button_template(text: str, buttons: list[Button]) -> dict[str, Any]:
                 "text": text,
                 "buttons": [_button(button) for button in buttons],
             },
+        }
+    }
+
+
+def _generic_template(cards: list[Card]) -> dict[str, Any]:
+    """A carousel: at most 10 elements, titles and subtitles of at most 80 characters."""
+    elements = []
+    for card in cards:
+        element: dict[str, Any] = {"title": clip_title(card.title, MAX_CARD_TEXT)}
+        if card.subtitle:
+            element["subtitle"] = clip_title(card.subtitle, MAX_CARD_TEXT)
+        if card.buttons:
+            element["buttons"] = [_button(button) for button in card.buttons[:MAX_BUTTONS]]
+        elements.append(element)
+    return {
+        "attachment": {
+            "type": "template",
+            "payload": {"template_type": "generic", "elements": elements},
         }
     }
 
