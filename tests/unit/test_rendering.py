@@ -118,3 +118,19 @@ def test_sender_action_has_no_message() -> None:
         "recipient": {"id": "psid-1"},
         "sender_action": "typing_on",
     }
+
+
+def test_cards_become_generic_templates_of_at_most_ten() -> None:
+    from chalicelib.channels.models import Card
+
+    cards = [
+        Card(title=f"Bank number {i} with a rather long name that goes on and on and on and on",
+             buttons=[Button(kind="postback", title="Link", payload=f"LINK:b{i}")])
+        for i in range(14)
+    ]  # fmt: skip
+    bodies = render(OutboundMessage(text="Which bank?", cards=cards), USER)
+    assert bodies[0]["message"] == {"text": "Which bank?"}
+    carousels = [body["message"]["attachment"]["payload"] for body in bodies[1:]]
+    assert [c["template_type"] for c in carousels] == ["generic", "generic"]
+    assert [len(c["elements"]) for c in carousels] == [10, 4]
+    assert all(len(e["title"]) <= 80 for c in carousels for e in c["elements"])
