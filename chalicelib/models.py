@@ -216,6 +216,11 @@ class Consent(CanonicalModel):
     created_at: Timestamp | None = None
     expires_at: Timestamp | None = None
     reconfirm_by: Timestamp | None = None
+    authorization_url: str | None = Field(
+        default=None,
+        description="Where the customer approves this consent when that is not the OAuth "
+        "authorize endpoint (Berlin Group redirect SCA approach).",
+    )
 
 
 class BankEventType(StrEnum):

@@ -137,22 +137,7 @@ def client_authentication(
 
 
 def _client_assertion(client_id: str, audience: str, private_key: str) -> str:
-    """A short-lived signed JWT (PS256 for RSA, ES256 for EC keys, as FAPI requires)."""
-    from joserfc import jwt
-    from joserfc.jwk import ECKey, import_key
-
-    key: Any
-    if private_key.lstrip().startswith("{"):
-        import json
-
-        jwk = json.loads(private_key)
-        key = import_key(jwk, jwk.get("kty"))
-    else:
-        try:
-            key = import_key(private_key, "RSA")
-        except ValueError:
-            key = import_key(private_key, "EC")
-    algorithm = "ES256" if isinstance(key, ECKey) else "PS256"
+    """A short-lived client assertion JWT (RFC 7523 §3)."""
     now = int(time.time())
     claims = {
         "iss": client_id,
@@ -162,4 +147,32 @@ def _client_assertion(client_id: str, audience: str, private_key: str) -> str:
         "iat": now,
         "exp": now + CLIENT_ASSERTION_LIFETIME_SECONDS,
     }
-    return jwt.encode({"alg": algorithm}, claims, key, algorithms=[algorithm])
+    return sign_jwt(claims, private_key)
+
+
+def sign_jwt(claims: dict[str, Any], private_key: str, *, kid: str | None = None) -> str:
+    """A JWS over `claims`: PS256 for RSA, ES256 for EC keys, as FAPI requires.
+
+    `private_key` is PEM or a JWK (JSON); a JWK's own `kid` goes into the header
+    so the bank can pick the key from our JWKS.
+    """
+    from joserfc import jwt
+    from joserfc.jwk import ECKey, import_key
+
+    key: Any
+    if private_key.lstrip().startswith("{"):
+        import json
+
+        jwk = json.loads(private_key)
+        key = import_key(jwk, jwk.get("kty"))
+        kid = kid or jwk.get("kid")
+    else:
+        try:
+            key = import_key(private_key, "RSA")
+        except ValueError:
+            key = import_key(private_key, "EC")
+    algorithm = "ES256" if isinstance(key, ECKey) else "PS256"
+    header: dict[str, Any] = {"alg": algorithm}
+    if kid:
+        header["kid"] = kid
+    return jwt.encode(header, claims, key, algorithms=[algorithm])

@@ -6,18 +6,30 @@ token and return canonical models (`chalicelib.models`); failures are the typed
 errors of `chalicelib.connectors.exceptions`.
 
 Linking hooks, shared by the standards that use plain OAuth and overridable by
-those with a consent pre-step:
-- `authorization_params` returns the query for the bank's authorize endpoint,
-  pushing the request first when the config requires PAR (RFC 9126);
-- `revoke` revokes a token at the bank (RFC 7009) where the bank offers it.
+those with a consent pre-step. The linking flow calls them in this order:
+1. `create_consent(ConsentRequest)` before authorize: UK OB creates an
+   account-access-consent, Berlin Group a consent; FDX and CDR return None.
+   The returned `Consent` carries the id to keep (state, then the link), its
+   expiry and reconfirmation date, and for Berlin Group's redirect SCA approach
+   the URL to send the browser to instead of the OAuth authorize endpoint.
+2. `authorization_url(AuthorizationRequest(consent_id=...))`: the authorize
+   URL, with a signed request object (UK OB, CDR) and pushed first when the
+   config requires PAR (RFC 9126).
+3. Data calls take the link's `consent_id` (Berlin Group sends it as the
+   `Consent-ID` header; the others ignore it).
+4. At unlink: `revoke` (RFC 7009 token revocation, where offered) and
+   `end_consent(consent_id)` (UK DELETE consent, Berlin Group DELETE consent,
+   CDR arrangement revocation); both are no-ops where the standard has none.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,13 +39,47 @@ from chalicelib.connectors.authserver import (
     ClientAuthentication,
     authorization_server,
     client_authentication,
+    sign_jwt,
 )
 from chalicelib.connectors.config import ClientAuthMethod, ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
-from chalicelib.models import Account, Balance, Transaction
+from chalicelib.models import Account, Balance, Consent, Transaction
 
 SecretGetter = Callable[[str], str]
+REQUEST_OBJECT_LIFETIME_SECONDS = 300
+
+
+class ClientTokenSource(Protocol):
+    """Hands out BankBridge's own (client-credentials) access token for an institution."""
+
+    def client_token(self, connector: Connector, scopes: list[str]) -> str:
+        """A live client-credentials access token with `scopes` (cached where possible)."""
+        ...
+
+
+class Customer(BaseModel):
+    """The person behind a call while they are at a BankBridge web page (linking).
+
+    FAPI standards want their address (`x-fapi-customer-ip-address`, Berlin
+    Group `PSU-IP-Address`) and CDR their browser headers; a chat message has
+    neither, so reads from chat pass no `Customer`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ip_address: str = Field(min_length=2, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=512)
+
+
+class ConsentRequest(BaseModel):
+    """What the pre-step needs: where the bank sends the browser back, and who is asking."""
+
+    model_config = ConfigDict(frozen=True)
+
+    redirect_uri: str
+    state: str = Field(min_length=16)
+    customer: Customer
 
 
 class AuthorizationRequest(BaseModel):
@@ -46,6 +92,9 @@ class AuthorizationRequest(BaseModel):
     code_challenge: str | None = None
     code_challenge_method: Literal["S256"] = "S256"
     nonce: str | None = None
+    consent_id: str | None = Field(
+        default=None, description="The pre-step's consent id (UK intent, Berlin Group consent)."
+    )
 
 
 class Connector(ABC):
@@ -59,6 +108,7 @@ class Connector(ABC):
         *,
         http: BankHttpClient | None = None,
         get_secret: SecretGetter | None = None,
+        client_tokens: ClientTokenSource | None = None,
     ) -> None:
         self.config = config
         self.http = http or BankHttpClient(
@@ -69,13 +119,29 @@ class Connector(ABC):
 
             get_secret = default_getter
         self._get_secret = get_secret
+        self._client_tokens = client_tokens
 
     @abstractmethod
-    def list_accounts(self, token: str, *, customer_present: bool = True) -> list[Account]:
+    def list_accounts(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Account]:
         """Every account the customer shared with us (all pages)."""
 
     @abstractmethod
-    def get_balance(self, token: str, account_id: str, *, customer_present: bool = True) -> Balance:
+    def get_balance(
+        self,
+        token: str,
+        account_id: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> Balance:
         """Current balances of one account."""
 
     @abstractmethod
@@ -88,8 +154,30 @@ class Connector(ABC):
         limit: int | None = None,
         *,
         customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
+
+    def create_consent(self, request: ConsentRequest) -> Consent | None:
+        """The pre-step before authorize; None when the standard has none (FDX, CDR)."""
+        return None
+
+    def get_consent(self, consent_id: str) -> Consent | None:
+        """The bank's view of a consent; None when the standard has no consent resource."""
+        return None
+
+    def end_consent(self, consent_id: str) -> bool:
+        """End the consent at the bank at unlink; False when the standard has nothing to end."""
+        return False
+
+    def client_token(self, scopes: list[str]) -> str:
+        """BankBridge's own client-credentials token (consent calls), cached per institution."""
+        if self._client_tokens is None:
+            from chalicelib.store.client_tokens import ClientTokenCache
+
+            self._client_tokens = ClientTokenCache()
+        return self._client_tokens.client_token(self, scopes)
 
     def authorization_server(self) -> AuthorizationServerMetadata:
         """The bank's OAuth endpoints (discovered, with config overrides)."""
@@ -117,7 +205,7 @@ class Connector(ABC):
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": request.redirect_uri,
-            "scope": " ".join(self.config.scopes),
+            "scope": " ".join(self.authorization_scopes(request)),
             "state": request.state,
         }
         if request.code_challenge is not None:
@@ -127,9 +215,23 @@ class Connector(ABC):
             raise ValueError("this connector requires PKCE: give code_challenge")
         if request.nonce is not None:
             params["nonce"] = request.nonce
+        claims = self.authorization_claims(request)
+        if claims is not None:
+            params = self._with_request_object(params, claims)
         if not self.config.require_par:
             return params
         return self._push_authorization_request(params)
+
+    def authorization_scopes(self, request: AuthorizationRequest) -> list[str]:
+        """Scopes to ask for: the config's, plus the consent where the standard puts it there."""
+        return list(self.config.scopes)
+
+    def authorization_claims(self, request: AuthorizationRequest) -> dict[str, Any] | None:
+        """The OIDC `claims` member of a signed request object; None sends plain parameters.
+
+        UK OB binds the consent here (`openbanking_intent_id`), CDR the sharing duration.
+        """
+        return None
 
     def authorization_url(self, request: AuthorizationRequest) -> str:
         """The URL to send the customer's browser to."""
@@ -152,6 +254,35 @@ class Connector(ABC):
         if not response.ok:
             raise self.http.error_for(response)
         return True
+
+    def _with_request_object(
+        self, params: dict[str, str], claims: dict[str, Any]
+    ) -> dict[str, str]:
+        """Sign every parameter plus `claims` into a request object (RFC 9101, FAPI 1 §5.2.2).
+
+        OIDC wants `response_type`, `client_id` and `scope` outside as well; the
+        rest travel only inside the object, as FAPI requires.
+        """
+        if self.config.signing_key_ref is None:
+            raise BankProtocolError(
+                "a signed request object needs signing_key_ref",
+                institution_id=self.config.institution_id,
+            )
+        server = self.authorization_server()
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            **params,
+            "claims": claims,
+            "iss": self.config.client_id,
+            "aud": server.issuer or server.authorization_endpoint,
+            "iat": now,
+            "nbf": now,
+            "exp": now + REQUEST_OBJECT_LIFETIME_SECONDS,
+            "jti": str(uuid.uuid4()),
+        }
+        signed = sign_jwt(payload, self._get_secret(self.config.signing_key_ref))
+        outside = {key: params[key] for key in ("response_type", "client_id", "scope")}
+        return {**outside, "request": signed}
 
     def _push_authorization_request(self, params: dict[str, str]) -> dict[str, str]:
         endpoint = self.authorization_server().pushed_authorization_request_endpoint

@@ -62,6 +62,16 @@ _RESERVED_HEADERS = frozenset(
         "host",
         "content-length",
         "x-fapi-interaction-id",
+        "x-fapi-financial-id",
+        "x-fapi-auth-date",
+        "x-fapi-customer-ip-address",
+        "x-cds-client-headers",
+        "x-v",
+        "x-min-v",
+        "x-request-id",
+        "consent-id",
+        "psu-ip-address",
+        "tpp-redirect-uri",
         "fdx-api-actor-type",
     }
 )
@@ -397,6 +407,25 @@ class ConnectorConfig(_StrictConfigModel):
     fraud_answer_url: BankUrl | None = Field(
         default=None, description="Where customers' fraud-alert answers are forwarded."
     )
+    consent_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="Consent lifetime asked for: UK ExpirationDateTime, Berlin Group "
+        "validUntil, CDR sharing_duration.",
+    )
+    financial_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="UK OB x-fapi-financial-id, for banks that still ask for it.",
+    )
+    frequency_per_day: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Berlin Group frequencyPerDay: unattended reads a day (4 unless agreed).",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -490,11 +519,32 @@ class ConnectorConfig(_StrictConfigModel):
                 "{method} needs client_secret_ref",
                 {"method": self.client_auth_method.value},
             )
-        if self.standard is Standard.FDX and self.standard_version.split(".")[0] not in {"5", "6"}:
+        pattern, versions = _SUPPORTED_VERSIONS[self.standard]
+        if not pattern.match(self.standard_version):
             raise PydanticCustomError(
-                "version_unsupported", "fdx connector supports standard_version 5.x and 6.x"
+                "version_unsupported",
+                "{standard} connector supports standard_version {versions}",
+                {"standard": self.standard.value, "versions": versions},
+            )
+        if self.standard in _SIGNED_REQUEST_STANDARDS and self.signing_key_ref is None:
+            raise PydanticCustomError(
+                "signing_key_missing",
+                "{standard} signs its authorization request object: give signing_key_ref",
+                {"standard": self.standard.value},
             )
         return self
+
+
+_SUPPORTED_VERSIONS: dict[Standard, tuple[re.Pattern[str], str]] = {
+    Standard.FDX: (re.compile(r"^[56](\.|$)"), "5.x and 6.x"),
+    Standard.UK_OB: (re.compile(r"^(3\.1|4\.0)(\.|$)"), "3.1.x (3.1.11 verified) and 4.0.x"),
+    Standard.BERLIN_GROUP: (re.compile(r"^1\.3(\.|$)"), "1.3.x (1.3.11 verified)"),
+    Standard.CDR_AU: (re.compile(r"^1\.\d+(\.|$)"), "1.x (Consumer Data Standards)"),
+}
+"""Version prefixes each connector speaks, and how to say so to an admin."""
+
+_SIGNED_REQUEST_STANDARDS = frozenset({Standard.UK_OB, Standard.CDR_AU})
+"""FAPI standards whose authorization request travels as a signed request object (RFC 9101)."""
 
 
 class FieldError(BaseModel):

@@ -24,8 +24,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -81,6 +82,9 @@ class BankResponse:
 ErrorMapper = Callable[[BankResponse, str], BankError | None]
 """Maps a non-2xx response (and the institution id) to a typed error, or None for the default."""
 
+FinalAnswer = Callable[[BankResponse], bool]
+"""True when a retryable status must not be retried (Berlin Group 429 ACCESS_EXCEEDED)."""
+
 
 def default_error(response: BankResponse, institution_id: str) -> BankError:
     """Generic mapping: 401/403 → re-link, 5xx/429 → unavailable, anything else → protocol."""
@@ -94,6 +98,11 @@ def default_error(response: BankResponse, institution_id: str) -> BankError:
     if response.status == 429 or response.status >= 500:
         return BankUnavailable(f"bank unavailable (HTTP {response.status})", **context)
     return BankProtocolError(f"unexpected HTTP {response.status} from bank", **context)
+
+
+def fapi_date(moment: datetime) -> str:
+    """RFC 7231 IMF-fixdate (`Sun, 10 Sep 2017 19:43:31 GMT`), the `x-fapi-auth-date` format."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -118,6 +127,7 @@ class BankHttpClient:
     base_url: str
     default_headers: Mapping[str, str] = field(default_factory=dict)
     error_mapper: ErrorMapper | None = None
+    final_answer: FinalAnswer | None = None
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     max_attempts: int = 3
@@ -175,12 +185,14 @@ class BankHttpClient:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        json_body: Any = None,
         auth: tuple[str, str] | None = None,
     ) -> BankResponse:
         """Send with retries; return the final response (any status) or raise `BankUnavailable`.
 
         Transport failures after the last attempt raise; HTTP statuses are returned
         so callers such as the token endpoint probe can read OAuth error bodies.
+        `json_body` is sent as `application/json` (UK and Berlin Group consents).
         """
         import requests
 
@@ -202,6 +214,7 @@ class BankHttpClient:
                     params=params,
                     headers=send_headers,
                     data=data,
+                    json=json_body,
                     auth=auth,
                     timeout=(self.connect_timeout, self.read_timeout),
                     allow_redirects=False,
@@ -239,12 +252,14 @@ class BankHttpClient:
             )
             if response.status not in RETRYABLE_STATUSES:
                 return response
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if self.final_answer is not None and self.final_answer(response):
+                break
             repeatable = (
                 method in _IDEMPOTENT_METHODS or response.status in _SAFE_TO_REPEAT_STATUSES
             )
             if attempt == self.max_attempts or not repeatable:
                 break
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
             if retry_after is not None and retry_after > self.max_retry_after:
                 raise BankUnavailable(
                     f"bank asked to retry after {retry_after:.0f}s",
@@ -256,7 +271,7 @@ class BankHttpClient:
             self.sleep(retry_after if retry_after is not None else self._backoff(attempt))
         error = self.error_for(response)
         if isinstance(error, BankUnavailable) and error.retry_after is None:
-            error.retry_after = retry_after
+            error.retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise error
 
     def _backoff(self, attempt: int) -> float:

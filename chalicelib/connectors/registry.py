@@ -19,13 +19,36 @@ def _fdx() -> type[Connector]:
     return FdxConnector
 
 
-_IMPLEMENTATIONS = {Standard.FDX: _fdx}
+def _uk_ob() -> type[Connector]:
+    from chalicelib.connectors.uk_ob import UkOpenBankingConnector
+
+    return UkOpenBankingConnector
+
+
+def _berlin_group() -> type[Connector]:
+    from chalicelib.connectors.berlin_group import BerlinGroupConnector
+
+    return BerlinGroupConnector
+
+
+def _cdr() -> type[Connector]:
+    from chalicelib.connectors.cdr import CdrConnector
+
+    return CdrConnector
+
+
+_IMPLEMENTATIONS = {
+    Standard.FDX: _fdx,
+    Standard.UK_OB: _uk_ob,
+    Standard.BERLIN_GROUP: _berlin_group,
+    Standard.CDR_AU: _cdr,
+}
 
 SUPPORTED_STANDARDS = frozenset(_IMPLEMENTATIONS)
 
 
 def connector_for(config: ConnectorConfig, **kwargs: Any) -> Connector:
-    """A connector for `config`; `kwargs` (http, get_secret) go to its constructor."""
+    """A connector for `config`; `kwargs` (http, get_secret, client_tokens) go to the class."""
     factory = _IMPLEMENTATIONS.get(config.standard)
     if factory is None:
         raise ConnectorNotAvailable(

@@ -1,0 +1,310 @@
+"""Australia Consumer Data Right (CDR) banking connector.
+
+Endpoints, relative to `api_base_url` (e.g. `https://dh.example/cds-au/v1`):
+- `GET /banking/accounts` (x-v 3), `/banking/accounts/{accountId}/balance` (x-v 1),
+  `/banking/accounts/{accountId}/transactions?oldest-time&newest-time` (x-v 2),
+  with `page-size` and `links.next`.
+
+Every call asks for a version range (`x-v` newest we read, `x-min-v` oldest) and
+checks the `x-v` the data holder answers with; a version outside the range is a
+protocol error rather than silently misread data. Headers: `x-fapi-interaction-id`
+(BankHttpClient), `x-fapi-auth-date` when the customer is present,
+`x-fapi-customer-ip-address` and `x-cds-client-headers` (base64 of the customer's
+original headers) when we have their browser (linking).
+Authorization: PAR with PKCE and a signed request object whose claims carry
+`sharing_duration` (`consent_days`); the token response's `cdr_arrangement_id`
+is the consent id to keep. Refresh tokens are not rotated in CDR (the token
+service keeps the old one when none comes back). At unlink the arrangement is
+revoked at the holder's `cdr_arrangement_revocation_endpoint` (discovery).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from chalicelib.connectors import cdr_mapping as mapping
+from chalicelib.connectors import parsing
+from chalicelib.connectors.base import AuthorizationRequest, Connector, Customer
+from chalicelib.connectors.config import Standard
+from chalicelib.connectors.exceptions import (
+    AccountClosed,
+    AccountNotFound,
+    BankError,
+    BankProtocolError,
+    ReauthRequired,
+)
+from chalicelib.connectors.http import BankResponse, fapi_date
+from chalicelib.connectors.paging import follow_pages
+from chalicelib.models import Account, Balance, Transaction, to_aware_datetime
+from chalicelib.observability import log_fields
+
+logger = logging.getLogger(__name__)
+
+ACCOUNTS_VERSIONS = (3, 2)
+BALANCE_VERSIONS = (1, 1)
+TRANSACTIONS_VERSIONS = (2, 2)
+"""(x-v, x-min-v) per endpoint: the versions whose fields the mapping reads."""
+SCA_ACR = "urn:cds.au:cdr:2"
+REAUTH_ERROR_SUFFIXES = ("/InvalidConsent", "/RevokedConsent", "/AdrStatusNotActive")
+NOT_FOUND_ERROR_SUFFIXES = ("/InvalidBankingAccount", "Resource/NotFound", "Resource/Invalid")
+UNAVAILABLE_ACCOUNT_SUFFIX = "/UnavailableBankingAccount"
+
+
+def cdr_error(response: BankResponse, institution_id: str) -> BankError | None:
+    """Typed errors from `{errors[{code, title, detail}]}`; codes named, details never."""
+    codes = mapping.error_codes(response.body)
+    context = {
+        "institution_id": institution_id,
+        "status": response.status,
+        "interaction_id": response.interaction_id,
+    }
+    named = ", ".join(codes) or "no error code"
+    if any(code.endswith(REAUTH_ERROR_SUFFIXES) for code in codes):
+        return ReauthRequired(f"holder no longer accepts the arrangement ({named})", **context)
+    if any(code.endswith(UNAVAILABLE_ACCOUNT_SUFFIX) for code in codes):
+        return AccountClosed(f"account is unavailable ({named})", **context)
+    if response.status == 404 or any(code.endswith(NOT_FOUND_ERROR_SUFFIXES) for code in codes):
+        return AccountNotFound(f"holder does not know this resource ({named})", **context)
+    if response.status in {400, 406, 422}:
+        return BankProtocolError(f"holder rejected the request ({named})", **context)
+    return None
+
+
+def cdr_date_time(value: date | datetime, *, end: bool) -> str:
+    """RFC 3339 `DateTimeString`; a bare date covers the whole day."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+    aware: datetime = to_aware_datetime(value)
+    return aware.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def client_headers(customer: Customer) -> str:
+    """`x-cds-client-headers`: the customer's original headers we saw, base64 encoded."""
+    lines = [f"User-Agent: {customer.user_agent}"] if customer.user_agent else []
+    return base64.b64encode("\r\n".join(lines).encode()).decode()
+
+
+class CdrConnector(Connector):
+    """Consumer Data Standards banking adapter."""
+
+    standard = Standard.CDR_AU
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.http.error_mapper is None:
+            self.http.error_mapper = cdr_error
+
+    # Linking hooks
+
+    def authorization_claims(self, request: AuthorizationRequest) -> dict[str, Any]:
+        """The sharing duration (seconds) and the CDR acr, inside the signed request object."""
+        return {
+            "sharing_duration": self.config.consent_days * 86_400,
+            "id_token": {"acr": {"essential": True, "values": [SCA_ACR]}},
+        }
+
+    def end_consent(self, consent_id: str) -> bool:
+        """Revoke the arrangement (`cdr_arrangement_id`) at the holder's revocation endpoint."""
+        from chalicelib.connectors.authserver import fetch_discovery_document
+
+        document = (
+            fetch_discovery_document(self.http, self.config.discovery_url)
+            if self.config.discovery_url
+            else {}
+        )
+        endpoint = parsing.text(document.get("cdr_arrangement_revocation_endpoint"))
+        if endpoint is None:
+            raise BankProtocolError(
+                "holder advertises no cdr_arrangement_revocation_endpoint",
+                institution_id=self.config.institution_id,
+            )
+        auth = self.client_authentication(endpoint)
+        response = self.http.request(
+            "POST",
+            endpoint,
+            headers=auth.headers,
+            data={"cdr_arrangement_id": consent_id, **auth.form},
+        )
+        if not response.ok:
+            raise self.http.error_for(response)
+        return True
+
+    # Data
+
+    def list_accounts(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Account]:
+        """`GET /banking/accounts`, every page."""
+        accounts: list[Account] = []
+        pages = self._pages(
+            token,
+            "banking/accounts",
+            {"page-size": self.config.page_size},
+            ACCOUNTS_VERSIONS,
+            customer_present=customer_present,
+            customer=customer,
+        )
+        for payload in pages:
+            for item in parsing.items(payload, "data", "accounts"):
+                try:
+                    accounts.append(
+                        mapping.map_account(
+                            item,
+                            institution_id=self.config.institution_id,
+                            default_currency=self.config.default_currency,
+                        )
+                    )
+                except ValidationError as exc:
+                    self._skip("account", exc)
+        return accounts
+
+    def get_balance(
+        self,
+        token: str,
+        account_id: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> Balance:
+        """`GET /banking/accounts/{accountId}/balance`."""
+        payload = self._get(
+            f"banking/accounts/{quote(account_id, safe='')}/balance",
+            token,
+            None,
+            BALANCE_VERSIONS,
+            self._headers(BALANCE_VERSIONS, customer_present=customer_present, customer=customer),
+        )
+        try:
+            return mapping.map_balance(
+                payload, account_id=account_id, default_currency=self.config.default_currency
+            )
+        except ValidationError as exc:
+            raise BankProtocolError(
+                "balance is not a usable CDR balance", institution_id=self.config.institution_id
+            ) from exc
+
+    def list_transactions(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        limit: int | None = None,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Transaction]:
+        """Transactions between `oldest-time` and `newest-time`, following `links.next`."""
+        params: dict[str, str | int] = {
+            "oldest-time": cdr_date_time(start, end=False),
+            "newest-time": cdr_date_time(end, end=True),
+            "page-size": self.config.page_size,
+        }
+        transactions: list[Transaction] = []
+        pages = self._pages(
+            token,
+            f"banking/accounts/{quote(account_id, safe='')}/transactions",
+            params,
+            TRANSACTIONS_VERSIONS,
+            customer_present=customer_present,
+            customer=customer,
+        )
+        for payload in pages:
+            for item in parsing.items(payload, "data", "transactions"):
+                try:
+                    transactions.append(
+                        mapping.map_transaction(
+                            item,
+                            account_id=account_id,
+                            default_currency=self.config.default_currency,
+                        )
+                    )
+                except ValidationError as exc:
+                    self._skip("transaction", exc)
+                    continue
+                if limit is not None and len(transactions) >= limit:
+                    return transactions
+        return transactions
+
+    # Plumbing
+
+    def _headers(
+        self, versions: tuple[int, int], *, customer_present: bool, customer: Customer | None
+    ) -> dict[str, str]:
+        newest, oldest = versions
+        headers = {**self.config.extra_headers, "x-v": str(newest), "x-min-v": str(oldest)}
+        if customer_present:
+            # The customer is talking to us now (a signed chat message or our web page).
+            headers["x-fapi-auth-date"] = fapi_date(datetime.now(UTC))
+        if customer is not None:
+            headers["x-fapi-customer-ip-address"] = customer.ip_address
+            headers["x-cds-client-headers"] = client_headers(customer)
+        return headers
+
+    def _pages(
+        self,
+        token: str,
+        path: str,
+        params: Mapping[str, str | int],
+        versions: tuple[int, int],
+        *,
+        customer_present: bool,
+        customer: Customer | None,
+    ) -> Any:
+        headers = self._headers(versions, customer_present=customer_present, customer=customer)
+
+        def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
+            return self._get(url, token, query, versions, headers)
+
+        return follow_pages(self.http, path, params, fetch, mapping.next_link)
+
+    def _get(
+        self,
+        path_or_url: str,
+        token: str,
+        query: Mapping[str, str | int] | None,
+        versions: tuple[int, int],
+        headers: Mapping[str, str],
+    ) -> Any:
+        """GET and check the answered `x-v` is one we asked for (CDS versioning rules)."""
+        response = self.http.request("GET", path_or_url, token=token, params=query, headers=headers)
+        if not response.ok:
+            raise self.http.error_for(response)
+        answered = response.headers.get("x-v", "")
+        newest, oldest = versions
+        if not answered.isdigit() or not oldest <= int(answered) <= newest:
+            raise BankProtocolError(
+                f"holder answered x-v {answered or 'missing'}, asked for {oldest}..{newest}",
+                institution_id=self.config.institution_id,
+                interaction_id=response.interaction_id,
+            )
+        if not isinstance(response.body, dict):
+            raise BankProtocolError(
+                "holder returned an empty or non-JSON body",
+                institution_id=self.config.institution_id,
+                interaction_id=response.interaction_id,
+            )
+        return response.body
+
+    def _skip(self, kind: str, error: ValidationError) -> None:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        logger.warning(
+            "skipped unusable CDR item",
+            extra=log_fields(
+                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
+            ),
+        )

@@ -1,0 +1,322 @@
+"""UK Open Banking connector: Account and Transaction API v3.1.x and v4.0.
+
+Endpoints, relative to `api_base_url` (e.g. `https://bank/open-banking/v3.1/aisp`):
+- `POST /account-access-consents` (client-credentials token) — the pre-step;
+- `GET|DELETE /account-access-consents/{ConsentId}` — status, and ending it at unlink;
+- `GET /accounts`, `/accounts/{AccountId}/balances`,
+  `/accounts/{AccountId}/transactions?fromBookingDateTime&toBookingDateTime`,
+  following `Links.Next`.
+
+The customer authorises the consent through a signed request object whose
+`claims.id_token.openbanking_intent_id` is the ConsentId (FAPI 1 Advanced; pushed
+first when the config sets `require_par`). Headers: `Authorization`,
+`x-fapi-interaction-id` (BankHttpClient), `x-fapi-auth-date` when the customer is
+present, `x-fapi-customer-ip-address` and `x-customer-user-agent` when we know
+them (linking), `x-fapi-financial-id` when the config gives one.
+Consents last `consent_days`; FCA PS21/19 (SCA-RTS Art. 10A) has the customer
+reconfirm every 90 days, reported as `Consent.reconfirm_by`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from chalicelib.connectors import parsing
+from chalicelib.connectors import uk_ob_mapping as mapping
+from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
+from chalicelib.connectors.config import Standard
+from chalicelib.connectors.exceptions import (
+    AccountNotFound,
+    BankError,
+    BankProtocolError,
+    ReauthRequired,
+)
+from chalicelib.connectors.http import BankResponse, fapi_date
+from chalicelib.connectors.paging import follow_pages
+from chalicelib.models import Account, Balance, Consent, Transaction, to_aware_datetime
+from chalicelib.observability import log_fields
+
+logger = logging.getLogger(__name__)
+
+CLIENT_SCOPES = ["accounts"]
+CONSENT_PERMISSIONS = (
+    "ReadAccountsBasic",
+    "ReadAccountsDetail",
+    "ReadBalances",
+    "ReadTransactionsBasic",
+    "ReadTransactionsDetail",
+    "ReadTransactionsCredits",
+    "ReadTransactionsDebits",
+)
+RECONFIRMATION_DAYS = 90
+SCA_ACR_VALUES = ["urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"]
+REAUTH_ERROR_CODES = frozenset({"UK.OBIE.Reauthenticate", "UK.OBIE.Resource.InvalidConsentStatus"})
+NOT_FOUND_ERROR_CODE = "UK.OBIE.Resource.NotFound"
+
+
+def uk_error(response: BankResponse, institution_id: str) -> BankError | None:
+    """Typed errors from a v3 `{Code, Message, Errors}` or v4 `{Errors}` body.
+
+    401 (with or without a body) and 403 fall through to the generic mapping
+    (ReauthRequired); codes are named in messages, free text never is.
+    """
+    codes = mapping.error_codes(response.body)
+    context = {
+        "institution_id": institution_id,
+        "status": response.status,
+        "interaction_id": response.interaction_id,
+    }
+    named = ", ".join(codes) or "no error code"
+    if REAUTH_ERROR_CODES.intersection(codes):
+        return ReauthRequired(f"bank wants the consent renewed ({named})", **context)
+    if response.status == 404 or NOT_FOUND_ERROR_CODE in codes:
+        return AccountNotFound(f"bank does not know this resource ({named})", **context)
+    if response.status == 400:
+        return BankProtocolError(f"bank rejected the request ({named})", **context)
+    return None
+
+
+def booking_date_time(value: date | datetime, *, end: bool) -> str:
+    """An RFC 3339 UTC date-time; a bare date covers the whole day."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+    aware: datetime = to_aware_datetime(value)
+    return aware.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+class UkOpenBankingConnector(Connector):
+    """UK OB Account and Transaction API adapter (v3.1.x and v4.0)."""
+
+    standard = Standard.UK_OB
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.http.error_mapper is None:
+            self.http.error_mapper = uk_error
+
+    # Linking hooks
+
+    def create_consent(self, request: ConsentRequest) -> Consent:
+        """`POST /account-access-consents` with our permissions and an expiry."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(days=self.config.consent_days)
+        response = self.http.request(
+            "POST",
+            "account-access-consents",
+            token=self.client_token(CLIENT_SCOPES),
+            headers=self._headers(customer_present=True, customer=request.customer),
+            json_body={
+                "Data": {
+                    "Permissions": list(CONSENT_PERMISSIONS),
+                    "ExpirationDateTime": booking_date_time(expires, end=False),
+                },
+                "Risk": {},
+            },
+        )
+        if not response.ok:
+            raise self.http.error_for(response)
+        return self._consent(response.body, fallback_expiry=expires)
+
+    def get_consent(self, consent_id: str) -> Consent:
+        """`GET /account-access-consents/{ConsentId}`: status and expiry as the bank sees them."""
+        body = self.http.get_json(
+            f"account-access-consents/{quote(consent_id, safe='')}",
+            token=self.client_token(CLIENT_SCOPES),
+            headers=self._headers(customer_present=False, customer=None),
+        )
+        return self._consent(body, fallback_expiry=None)
+
+    def end_consent(self, consent_id: str) -> bool:
+        """`DELETE /account-access-consents/{ConsentId}` (204): the bank stops honouring it."""
+        response = self.http.request(
+            "DELETE",
+            f"account-access-consents/{quote(consent_id, safe='')}",
+            token=self.client_token(CLIENT_SCOPES),
+            headers=self._headers(customer_present=False, customer=None),
+        )
+        if not response.ok:
+            raise self.http.error_for(response)
+        return True
+
+    def authorization_claims(self, request: AuthorizationRequest) -> dict[str, Any]:
+        """Bind the authorization to the consent (`openbanking_intent_id`), asking for SCA."""
+        if not request.consent_id:
+            raise ValueError("UK OB authorization needs the consent id from create_consent")
+        intent = {"value": request.consent_id, "essential": True}
+        return {
+            "id_token": {
+                "openbanking_intent_id": intent,
+                "acr": {"essential": True, "values": SCA_ACR_VALUES},
+            },
+            "userinfo": {"openbanking_intent_id": intent},
+        }
+
+    # Data
+
+    def list_accounts(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Account]:
+        """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
+        accounts: list[Account] = []
+        for item in self._items(
+            token, "accounts", {}, "Account", customer_present=customer_present, customer=customer
+        ):
+            try:
+                accounts.append(
+                    mapping.map_account(
+                        item,
+                        institution_id=self.config.institution_id,
+                        default_currency=self.config.default_currency,
+                    )
+                )
+            except ValidationError as exc:
+                self._skip("account", exc)
+        return accounts
+
+    def get_balance(
+        self,
+        token: str,
+        account_id: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> Balance:
+        """`GET /accounts/{AccountId}/balances` as one canonical balance."""
+        payload = self.http.get_json(
+            f"accounts/{quote(account_id, safe='')}/balances",
+            token=token,
+            headers=self._headers(customer_present=customer_present, customer=customer),
+        )
+        try:
+            return mapping.map_balance(
+                payload, account_id=account_id, default_currency=self.config.default_currency
+            )
+        except ValidationError as exc:
+            raise BankProtocolError(
+                "balances are not a usable UK OB balance list",
+                institution_id=self.config.institution_id,
+            ) from exc
+
+    def list_transactions(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        limit: int | None = None,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Transaction]:
+        """`GET /accounts/{AccountId}/transactions` in [start, end], following `Links.Next`."""
+        params = {
+            "fromBookingDateTime": booking_date_time(start, end=False),
+            "toBookingDateTime": booking_date_time(end, end=True),
+        }
+        transactions: list[Transaction] = []
+        for item in self._items(
+            token,
+            f"accounts/{quote(account_id, safe='')}/transactions",
+            params,
+            "Transaction",
+            customer_present=customer_present,
+            customer=customer,
+        ):
+            if mapping.transaction_status(item) is None:
+                continue
+            try:
+                transactions.append(
+                    mapping.map_transaction(
+                        item, account_id=account_id, default_currency=self.config.default_currency
+                    )
+                )
+            except ValidationError as exc:
+                self._skip("transaction", exc)
+                continue
+            if limit is not None and len(transactions) >= limit:
+                break
+        return transactions
+
+    # Plumbing
+
+    def _headers(self, *, customer_present: bool, customer: Customer | None) -> dict[str, str]:
+        headers = dict(self.config.extra_headers)
+        if self.config.financial_id:
+            headers["x-fapi-financial-id"] = self.config.financial_id
+        if customer_present:
+            # The customer is talking to us now (a signed chat message or our web page).
+            headers["x-fapi-auth-date"] = fapi_date(datetime.now(UTC))
+        if customer is not None:
+            headers["x-fapi-customer-ip-address"] = customer.ip_address
+            if customer.user_agent:
+                headers["x-customer-user-agent"] = customer.user_agent
+        return headers
+
+    def _items(
+        self,
+        token: str,
+        path: str,
+        params: Mapping[str, str],
+        key: str,
+        *,
+        customer_present: bool,
+        customer: Customer | None,
+    ) -> Iterator[Any]:
+        headers = self._headers(customer_present=customer_present, customer=customer)
+
+        def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
+            return self.http.get_json(url, token=token, params=query, headers=headers)
+
+        for payload in follow_pages(self.http, path, params, fetch, mapping.next_link):
+            yield from (item for item in parsing.items(payload, "Data", key))
+
+    def _consent(self, body: Any, *, fallback_expiry: datetime | None) -> Consent:
+        data = parsing.member(body, "Data")
+        consent_id = parsing.text(parsing.member(data, "ConsentId"))
+        if not consent_id:
+            raise BankProtocolError(
+                "consent response has no Data.ConsentId", institution_id=self.config.institution_id
+            )
+        created = parsing.timestamp(
+            mapping.STANDARD, "CreationDateTime", parsing.member(data, "CreationDateTime")
+        ) or datetime.now(UTC)
+        expires = (
+            parsing.timestamp(
+                mapping.STANDARD,
+                "ExpirationDateTime",
+                parsing.member(data, "ExpirationDateTime"),
+            )
+            or fallback_expiry
+        )
+        reconfirm = created + timedelta(days=RECONFIRMATION_DAYS)
+        return Consent(
+            institution_id=self.config.institution_id,
+            consent_id=consent_id,
+            status=mapping.consent_status(parsing.member(data, "Status")),
+            scopes=list(self.config.scopes),
+            created_at=created,
+            expires_at=expires,
+            reconfirm_by=min(reconfirm, expires) if expires else reconfirm,
+        )
+
+    def _skip(self, kind: str, error: ValidationError) -> None:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        logger.warning(
+            "skipped unusable UK OB item",
+            extra=log_fields(
+                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
+            ),
+        )
