@@ -18,6 +18,8 @@ from chalicelib import aws
 SANDBOX_CLIENT_ID = "bankbridge-local"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's documented dev value
 CLIENT_SECRET_NAME = "bankbridge/dev/connectors/sandbox/client-secret"  # noqa: S105 - a name
+SANDBOX_EVENTS_SECRET = "sandbox-events-secret"  # noqa: S105 - the sandbox's documented dev value
+EVENTS_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret"  # noqa: S105 - a name
 
 
 def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
@@ -42,17 +44,23 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
                 "fdx:transactions:read",
             ],
             "amount_sign_convention": "absolute_with_memo",
+            "event_signing": {"method": "hmac", "secret_refs": [EVENTS_SECRET_NAME]},
+            "fraud_answer_url": f"{bank_url}/fdx/v6/fraud/suspected-incident",
         }
     ]
 
 
 def store_client_secret() -> None:
-    """Put the sandbox client secret where the configs point (the bank operator's step)."""
+    """Put the sandbox's client and events secrets where the configs point (the bank's step)."""
     client = aws.client("secretsmanager")
-    try:
-        client.create_secret(Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET)
-    except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET)
+    for name, value in (
+        (CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET),
+        (EVENTS_SECRET_NAME, SANDBOX_EVENTS_SECRET),
+    ):
+        try:
+            client.create_secret(Name=name, SecretString=value)
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=name, SecretString=value)
 
 
 def register_all(api_url: str, bank_url: str, admin_token: str, work_dir: Path) -> list[str]:

@@ -206,7 +206,8 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         stack.start(
             "bank",
             [python, "-m", "infra.local.sandbox_bank", "--host", "127.0.0.1",
-             "--port", str(ports.bank), "--issuer", urls["bank"]],
+             "--port", str(ports.bank), "--issuer", urls["bank"],
+             "--events-url", f"{urls['api']}/banks/sandbox-{{standard}}/events"],
             env,
         )  # fmt: skip
         stack.start(
@@ -219,7 +220,8 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
         stack.start(
             "pump",
             [python, "-m", "infra.local.queue_pump", "--concurrency", str(concurrency),
-             "--queue", f"{pump_env['BANKBRIDGE_INBOUND_QUEUE_NAME']}=app:handle_inbound_events"],
+             "--queue", f"{pump_env['BANKBRIDGE_INBOUND_QUEUE_NAME']}=app:handle_inbound_events",
+             "--queue", f"{pump_env['BANKBRIDGE_EVENTS_QUEUE_NAME']}=app:handle_bank_events"],
             pump_env,
         )  # fmt: skip
         wait_until(_answers(f"{urls['graph']}/__health"), "Graph stand-in", stack)
