@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -18,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, signature_is_valid
 from infra.local.console.app import create_app
 from infra.local.console.config import ConsoleConfig
-from infra.local.graph_standin import RunningStandin, serve_in_thread
+from infra.local.graph_standin import RunningStandin, appsecret_proof, serve_in_thread
 
 APP_SECRET, ADMIN_TOKEN = "unit-app-secret", "unit-admin-token"
 
@@ -135,7 +136,32 @@ def test_malformed_or_non_json_bodies_are_refused(client: FlaskClient) -> None:
     assert broken.status_code == 400
     form = client.post(url, data={"kind": "text", "text": "hi"})  # a cross-site form post
     assert form.status_code == 415
-    assert client.get(f"/api/users/{psid}/replies?after=-1").status_code == 400
+    assert client.get(f"/api/replies?after={psid}:-1").status_code == 400
+    assert client.get(f"/api/replies?after={psid}:0&wait=x").status_code == 400
+
+
+def test_replies_of_everyone_are_grouped_per_known_person(
+    client: FlaskClient, graph: RunningStandin
+) -> None:
+    psid = _psid(client)
+    token, proof = "unit-page-token", appsecret_proof("unit-page-token", APP_SECRET)
+    for recipient in (psid, "not-a-console-user"):
+        body = {
+            "recipient": {"id": recipient},
+            "messaging_type": "RESPONSE",
+            "message": {"text": "hello"},
+        }
+        requests.post(
+            f"{graph.url}/v25.0/me/messages",
+            params={"access_token": token, "appsecret_proof": proof},
+            json=body,
+            timeout=5,
+        ).raise_for_status()
+    answer = client.get(f"/api/replies?after={psid}:0&after=not-a-console-user:0&wait=5")
+    replies = answer.get_json()["replies"]
+    assert list(replies) == [psid]
+    [reply] = replies[psid]
+    assert reply["message"] == {"text": "hello"} and reply["received_at_ms"] > 0
 
 
 def test_users_can_be_added_and_removed(client: FlaskClient) -> None:

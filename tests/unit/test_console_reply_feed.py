@@ -46,19 +46,22 @@ def test_replies_are_per_person_and_oldest_first(standin: RunningStandin) -> Non
     assert feed.replies("333") == []
 
 
-def test_long_poll_returns_as_soon_as_something_new_arrives(standin: RunningStandin) -> None:
+def test_long_poll_returns_as_soon_as_anyone_has_something_new(standin: RunningStandin) -> None:
     _send(standin, "111", "already there")
     naps: list[float] = []
 
     def nap(seconds: float) -> None:
-        # The bot answers while the console waits between two polls.
+        # The bot answers the second person while the console waits between two polls.
         naps.append(seconds)
         if len(naps) == 2:
-            _send(standin, "111", "new")
+            _send(standin, "222", "new")
 
     feed = ReplyFeed(standin.url, poll_interval=0.5, sleep=nap)
-    replies = feed.wait_for_more("111", after=1, wait_seconds=20)
-    assert [reply["message"]["text"] for reply in replies] == ["already there", "new"]
+    replies = feed.wait_for_any({"111": 1, "222": 0}, wait_seconds=20)
+    assert {psid: [r["message"]["text"] for r in items] for psid, items in replies.items()} == {
+        "111": ["already there"],
+        "222": ["new"],
+    }
     assert naps == [0.5, 0.5]  # polled gently, at the configured interval
 
 
@@ -67,7 +70,8 @@ def test_long_poll_without_wait_answers_at_once(standin: RunningStandin) -> None
         raise AssertionError("slept although no wait was asked for")
 
     feed = ReplyFeed(standin.url, sleep=must_not_sleep)
-    assert feed.wait_for_more("111", after=0, wait_seconds=0) == []
+    assert feed.wait_for_any({"111": 0}, wait_seconds=0) == {"111": []}
+    assert feed.wait_for_any({}, wait_seconds=20) == {}
 
 
 def test_a_stand_in_that_is_down_is_reported() -> None:

@@ -6,7 +6,8 @@ other local pages from posting here without a CORS preflight):
   POST   /api/users {"name"?}                  add a person (fresh PSID)         → 201
   DELETE /api/users/<psid>                     remove a person                    → 204
   POST   /api/users/<psid>/messages            type/tap (see `ChatAction`)       → 201 record
-  GET    /api/users/<psid>/replies?after=N&wait=S  the bot's Send API bodies, long-polled
+  GET    /api/users/<psid>/replies             the bot's Send API bodies to one person
+  GET    /api/replies?after=PSID:N&...&wait=S  everyone's, long-polled until one has news
   GET    /api/users/<psid>/traces              per-message log traces
   POST   /api/users/<psid>/bank-events {"type", "customer"}  sandbox bank event → 201 record
   GET    /api/logs?after=SEQ                   redacted log lines of every component
@@ -154,14 +155,21 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
     @app.get("/api/users/<psid>/replies")
     def replies(psid: str) -> Response | tuple[Response, int]:
         console.user_or_404(psid)
-        after = _int_arg("after", 0)
-        wait = _int_arg("wait", 0)
         try:
-            entries = console.feed.wait_for_more(psid, after, wait)
+            entries = console.feed.replies(psid)
         except GraphUnavailable as error:
             return jsonify({"error": str(error)}), 502
-        shown = [{**entry, "received_at_ms": received_at_ms(entry)} for entry in entries]
-        return jsonify({"replies": shown, "total": len(shown)})
+        return jsonify({"replies": _with_times(entries)})
+
+    @app.get("/api/replies")
+    def replies_of_everyone() -> Response | tuple[Response, int]:
+        after = _after_counts(request.args.getlist("after"))
+        known = {psid: seen for psid, seen in after.items() if sessions.get(psid) is not None}
+        try:
+            grouped = console.feed.wait_for_any(known, _int_arg("wait", 0))
+        except GraphUnavailable as error:
+            return jsonify({"error": str(error)}), 502
+        return jsonify({"replies": {psid: _with_times(items) for psid, items in grouped.items()}})
 
     @app.post("/api/users/<psid>/bank-events")
     def bank_event(psid: str) -> tuple[Response, int]:
@@ -324,6 +332,21 @@ def _int_arg(name: str, default: int) -> int:
     if number < 0:
         raise BadRequest(400, f"{name} must not be negative")
     return number
+
+
+def _after_counts(values: list[str]) -> dict[str, int]:
+    """`after=PSID:N` pairs: how many replies the page already shows per person."""
+    counts: dict[str, int] = {}
+    for value in values:
+        psid, _, seen = value.partition(":")
+        if not psid or not seen.isdigit():
+            raise BadRequest(400, "after must look like PSID:COUNT")
+        counts[psid] = int(seen)
+    return counts
+
+
+def _with_times(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**entry, "received_at_ms": received_at_ms(entry)} for entry in entries]
 
 
 def _record_json(record: SentRecord) -> dict[str, Any]:

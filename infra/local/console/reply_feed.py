@@ -1,13 +1,15 @@
 """The bot's replies to one person, read from the Graph stand-in's `GET /__sent`.
 
-The browser long-polls the console; the console polls the stand-in at a gentle
-interval (default 500 ms) until something new arrives or the wait ends, so an idle
-page costs two small local requests a second per open conversation.
+The page long-polls the console once for all its conversations (a browser keeps
+only six connections per host, so one long-poll per conversation would starve
+everything else); the console reads the stand-in's whole log once per interval
+(default 500 ms), whatever the number of people, until someone has something new.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -36,10 +38,35 @@ class ReplyFeed:
 
     def replies(self, psid: str) -> list[dict[str, Any]]:
         """Every Send API body accepted for `psid` so far."""
+        return self._get({"recipient": psid})
+
+    def replies_by_recipient(self) -> dict[str, list[dict[str, Any]]]:
+        """Every accepted Send API body, grouped by recipient id."""
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry in self._get({}):
+            recipient = entry.get("recipient")
+            if isinstance(recipient, dict) and "id" in recipient:
+                grouped[str(recipient["id"])].append(entry)
+        return grouped
+
+    def wait_for_any(
+        self, after: dict[str, int], wait_seconds: float
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each person's replies once anyone has more than `after[psid]`, or when time is up."""
+        if not after:
+            return {}
+        deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+        while True:
+            grouped = self.replies_by_recipient()
+            current = {psid: grouped.get(psid, []) for psid in after}
+            news = any(len(current[psid]) > seen for psid, seen in after.items())
+            if news or time.monotonic() >= deadline:
+                return current
+            self._sleep(self.poll_interval)
+
+    def _get(self, params: dict[str, str]) -> list[dict[str, Any]]:
         try:
-            response = requests.get(
-                f"{self.graph_url}/__sent", params={"recipient": psid}, timeout=5
-            )
+            response = requests.get(f"{self.graph_url}/__sent", params=params, timeout=5)
             response.raise_for_status()
             entries = response.json()
         except (requests.RequestException, ValueError) as error:
@@ -47,12 +74,3 @@ class ReplyFeed:
                 f"Graph stand-in unavailable ({type(error).__name__})"
             ) from error
         return entries if isinstance(entries, list) else []
-
-    def wait_for_more(self, psid: str, after: int, wait_seconds: float) -> list[dict[str, Any]]:
-        """All replies once there are more than `after`, or the current ones when time is up."""
-        deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
-        while True:
-            entries = self.replies(psid)
-            if len(entries) > after or time.monotonic() >= deadline:
-                return entries
-            self._sleep(self.poll_interval)

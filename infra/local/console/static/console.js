@@ -10,6 +10,7 @@ const TYPING_TIMEOUT_MS = 20000; // Messenger hides typing_on after 20 s
 const RAW_LOG_MAX = 300;
 
 const threads = new Map(); // psid -> Thread
+let replyPoll = null; // AbortController of the one long-poll shared by every thread
 const checkedConnectors = new Set();
 let rawLogAfter = 0;
 
@@ -55,8 +56,7 @@ class Thread {
     this.psid = user.psid;
     this.name = user.name;
     this.seen = 0; // Send API bodies rendered so far
-    this.alive = true;
-    this.abort = new AbortController();
+    this.restored = false;
     this.typingTimer = null;
     this.build();
   }
@@ -101,7 +101,7 @@ class Thread {
   async restore(sent) {
     let replies = [];
     try {
-      replies = (await api("GET", `/api/users/${this.psid}/replies?after=0&wait=0`)).replies;
+      replies = (await api("GET", `/api/users/${this.psid}/replies`)).replies;
     } catch (error) {
       this.systemNote(`Could not load replies: ${error.message}`);
     }
@@ -114,30 +114,22 @@ class Thread {
       else this.renderReply(item.reply);
     }
     this.seen = replies.length;
+    this.restored = true;
     this.refreshQuickReplies();
-    this.pollReplies();
+    restartReplyPoll();
   }
 
-  async pollReplies() {
-    while (this.alive) {
-      try {
-        const path = `/api/users/${this.psid}/replies?after=${this.seen}&wait=${REPLY_WAIT_SECONDS}`;
-        const response = await fetch(path, { signal: this.abort.signal });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const data = await response.json();
-        const fresh = data.replies.slice(this.seen);
-        this.seen = data.replies.length;
-        for (const reply of fresh) this.renderReply(reply);
-        if (fresh.length) this.refreshQuickReplies();
-      } catch (error) {
-        if (!this.alive) return;
-        await sleep(2000);
-      }
-    }
+  // Render what arrived since last time; `replies` is everything sent to this person.
+  receive(replies) {
+    const fresh = replies.slice(this.seen);
+    this.seen = replies.length;
+    for (const reply of fresh) this.renderReply(reply);
+    if (fresh.length) this.refreshQuickReplies();
   }
 
   async send(action, bubbleText) {
     this.clearQuickReplies();
+    followInLog(this.psid);
     const item = this.userBubble(bubbleText, null);
     try {
       const record = await api("POST", `/api/users/${this.psid}/messages`, action);
@@ -285,10 +277,39 @@ class Thread {
   }
 
   close() {
-    this.alive = false;
-    this.abort.abort();
     clearTimeout(this.typingTimer);
     this.root.remove();
+  }
+}
+
+// ---------------------------------------------------------------- replies
+
+// Browsers keep six connections per host, so every conversation shares one long-poll.
+function restartReplyPoll() {
+  if (replyPoll) replyPoll.abort();
+  replyPoll = new AbortController();
+  pollReplies(replyPoll.signal);
+}
+
+async function pollReplies(signal) {
+  while (!signal.aborted) {
+    const watched = [...threads.values()].filter((thread) => thread.restored);
+    if (!watched.length) return;
+    const query = new URLSearchParams({ wait: String(REPLY_WAIT_SECONDS) });
+    for (const thread of watched) query.append("after", `${thread.psid}:${thread.seen}`);
+    try {
+      const response = await fetch(`/api/replies?${query}`, { signal });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const data = await response.json();
+      if (signal.aborted) return;
+      for (const [psid, replies] of Object.entries(data.replies)) {
+        const thread = threads.get(psid);
+        if (thread) thread.receive(replies);
+      }
+    } catch {
+      if (signal.aborted) return;
+      await sleep(2000);
+    }
   }
 }
 
@@ -314,6 +335,7 @@ async function removeUser(thread) {
   }
   thread.close();
   threads.delete(thread.psid);
+  restartReplyPoll();
   refreshUserLists();
   document.getElementById("new-user-name").focus();
 }
@@ -404,6 +426,14 @@ async function checkConnector(institutionId) {
 }
 
 // ---------------------------------------------------------------- log pane
+
+// The log pane follows the conversation the person last wrote in.
+function followInLog(psid) {
+  const select = document.getElementById("trace-user");
+  if (select.value === psid) return;
+  select.value = psid;
+  refreshTraces();
+}
 
 let tracesBusy = false;
 async function refreshTraces() {

@@ -1,0 +1,285 @@
+"""The console in a real browser (Debian's Chromium, headless) against the running stack.
+
+Chromium comes from the system (`make browser`), never from Playwright's download:
+without /usr/bin/chromium these tests skip, except under CI=true, where they fail.
+Each test saves a screenshot to `test-artifacts/` (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import LocalStack, eventually
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+REPLY_TIMEOUT_MS = 20_000
+DEV_SECRETS = ("dev-app-secret", "dev-page-token", "dev-admin-token", "dev-verify-token")
+
+
+def _require_browser() -> None:
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} not found: run `make browser` (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing: pip install -e '.[dev]'"
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module; Playwright drives the system binary."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console(browser: Any, local_stack: LocalStack, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page on the console, screenshotted into test-artifacts/ when the test ends."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(local_stack.urls["console"])
+    page.wait_for_selector("body[data-ready=true]")
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"console-{request.node.name}.png"), full_page=True)
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=REPLY_TIMEOUT_MS)
+    return expect
+
+
+def _add_user(page: Any, name: str) -> Any:
+    """Add a person through the page; return their conversation region."""
+    page.get_by_label("New user's name").fill(name)
+    page.get_by_role("button", name="Add user").click()
+    thread = page.get_by_role("region", name=name, exact=True)
+    _expect()(thread).to_be_visible()
+    return thread
+
+
+def _psid(thread: Any) -> str:
+    return str(thread.get_attribute("data-psid"))
+
+
+def _say(thread: Any, name: str, text: str) -> None:
+    box = thread.get_by_label(f"Message from {name}")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _sent_texts(stack: LocalStack, psid: str) -> list[str]:
+    """What the bot really sent this person, per the Graph stand-in."""
+    sent = requests.get(
+        f"{stack.urls['graph']}/__sent", params={"recipient": psid}, timeout=5
+    ).json()
+    texts = []
+    for body in sent:
+        message = body.get("message", {})
+        if "text" in message:
+            texts.append(message["text"])
+        elif "attachment" in message:
+            texts.append(message["attachment"]["payload"].get("text", ""))
+    return texts
+
+
+def _name() -> str:
+    return f"Tester {uuid.uuid4().hex[:6]}"
+
+
+def test_hi_shows_welcome_and_chips_then_a_tapped_chip_is_answered(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    _say(thread, name, "hi")
+
+    expect(thread.get_by_test_id("user-message")).to_have_text([re.compile("hi$")])
+    welcome = eventually(lambda: _sent_texts(local_stack, _psid(thread)), "the welcome")
+    expect(thread.get_by_test_id("bot-text")).to_have_text(welcome)
+    chips = thread.get_by_role("group", name=f"Quick replies for {name}").get_by_role("button")
+    expect(chips).to_have_text(["Balance", "Transactions", "Link a bank", "Help"])
+
+    thread.get_by_role("button", name="Balance").click()
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Balance")
+    expect(thread.get_by_test_id("bot-text")).to_have_count(2)
+    answer = _sent_texts(local_stack, _psid(thread))[-1]
+    expect(thread.get_by_test_id("bot-text").last).to_have_text(answer)
+    expect(thread.get_by_role("button", name="Balance")).to_have_count(0)  # chips went away
+    expect(thread.get_by_label(f"Message from {name}")).to_be_focused()
+
+
+def test_keyboard_only_enter_sends_and_tab_reaches_the_chips(console: Any) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    box = thread.get_by_label(f"Message from {name}")
+    expect(box).to_be_focused()  # a new conversation takes the focus
+    console.keyboard.type("hello")
+    console.keyboard.press("Enter")
+    expect(thread.get_by_role("button", name="Help")).to_be_visible()
+    box.focus()
+    console.keyboard.press("Shift+Tab")  # the chips sit just before the composer
+    expect(thread.get_by_role("button", name="Help")).to_be_focused()
+    console.keyboard.press("Enter")
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Help")
+    expect(thread.get_by_test_id("bot-text")).to_have_count(2)
+
+
+def test_two_users_are_independent(console: Any, local_stack: LocalStack) -> None:
+    expect = _expect()
+    first_name, second_name = _name(), _name()
+    first = _add_user(console, first_name)
+    second = _add_user(console, second_name)
+    assert _psid(first) != _psid(second)
+
+    _say(first, first_name, "hi")
+    expect(first.get_by_test_id("bot-text")).to_have_count(1)
+    expect(second.get_by_test_id("bot-message")).to_have_count(0)
+    expect(second.get_by_test_id("user-message")).to_have_count(0)
+
+    _say(second, second_name, "what can you do?")
+    expect(second.get_by_test_id("bot-text")).to_have_count(1)
+    expect(first.get_by_test_id("bot-text")).to_have_count(1)
+    assert len(_sent_texts(local_stack, _psid(first))) == 1
+    assert len(_sent_texts(local_stack, _psid(second))) == 1
+
+    second.get_by_role("button", name=f"Remove {second_name}").click()
+    expect(console.get_by_role("region", name=second_name, exact=True)).to_have_count(0)
+    expect(first.get_by_test_id("bot-text")).to_have_count(1)
+
+
+def test_log_pane_traces_each_message_and_shows_no_secret(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    _say(thread, name, "hi")
+    expect(thread.get_by_test_id("bot-text")).to_have_count(1)
+
+    log = console.get_by_test_id("log-pane")
+    expect(log.get_by_label("Messages of")).to_have_value(_psid(thread))
+    trace = log.get_by_test_id("trace").last
+    expect(trace).to_contain_text("text message")
+    webhook = trace.get_by_test_id("step-webhook")
+    expect(webhook).to_contain_text("POST /webhooks/messenger")
+    expect(webhook).to_contain_text("200")
+    expect(trace.get_by_test_id("step-queue")).to_have_count(1)
+    expect(trace.get_by_test_id("step-send").first).to_contain_text("RESPONSE")
+
+    log.get_by_label("All log lines").check()
+    expect(log.get_by_test_id("raw-line").first).to_be_visible()
+    html = console.content()
+    for secret in DEV_SECRETS:
+        assert secret not in html, f"{secret} leaked into the page"
+
+
+def test_status_strip_shows_services_up_and_connectors(console: Any) -> None:
+    expect = _expect()
+    strip = console.get_by_test_id("status-strip")
+    for key in ("aws", "api", "bank", "graph"):
+        service = strip.get_by_test_id(f"service-{key}")
+        expect(service).to_have_attribute("data-state", "up")
+        expect(service).to_contain_text("up")
+    connectors = strip.get_by_test_id("connectors")
+    expect(connectors).to_have_attribute("data-state", re.compile("ok|unavailable|refused"))
+    if connectors.get_attribute("data-state") == "ok":
+        expect(connectors.locator(".connector").first).to_contain_text("check passed")
+
+
+def test_bank_event_control_reports_the_banks_answer(console: Any) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    form = console.get_by_test_id("bank-event-form")
+    form.get_by_label("Conversation").select_option(label=name)
+    form.get_by_label("Event").select_option("fraud")
+    form.get_by_role("button", name="Send bank event").click()
+    result = console.get_by_test_id("bank-event-result")
+    expect(result).to_have_text(re.compile(r"sandbox bank (accepted|does not offer|refused)"))
+    trace = console.get_by_test_id("log-pane")
+    trace.get_by_label("Messages of").select_option(_psid(thread))
+    expect(trace.get_by_test_id("step-bank_event")).to_contain_text("POST /sandbox/events")
+
+
+def test_link_a_sandbox_bank_through_the_consent_page_then_ask_the_balance(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    _say(thread, name, "link a bank")
+    thread.get_by_test_id("quick-reply").filter(has_text="Sandbox Bank (FDX)").click()
+    login = thread.locator("[data-testid=account-link-button], [data-testid=url-button]").last
+    expect(login).to_be_visible()
+
+    with console.context.expect_page() as opened:
+        login.click()
+    consent = opened.value
+    consent.wait_for_load_state()
+    consent.get_by_role("button", name="Approve").click()
+    expect(consent.locator("body")).to_contain_text("is linked")
+    consent.close()
+
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("is linked")
+    _say(thread, name, "balance")
+    balance = thread.get_by_test_id("bot-text").last
+    expect(balance).to_contain_text("Sandbox Bank (FDX)")
+    expect(balance).to_contain_text("••")
+    assert balance.inner_text() == _sent_texts(local_stack, _psid(thread))[-1]
+
+
+def test_phone_width_fits_one_conversation_on_screen(console: Any) -> None:
+    expect = _expect()
+    console.set_viewport_size({"width": 390, "height": 844})
+    name = _name()
+    thread = _add_user(console, name)
+    _say(thread, name, "hi")
+    expect(thread.get_by_test_id("bot-text")).to_have_count(1)
+    overflow = console.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px at phone width"
+    box = thread.bounding_box()
+    assert box is not None and box["width"] <= 390
+    expect(thread.get_by_role("button", name="Send")).to_be_in_viewport()
