@@ -527,3 +527,50 @@ def test_an_expired_question_gets_a_clear_message_and_nothing_is_forwarded(
     run_inbound_worker(client, postback_event("late", payload))
     assert "expired" in sent_to(graph, "late")[-1]["message"]["text"]
     assert requests.get(f"{sandbox.url}/sandbox/fraud-answers", timeout=5).json()["answers"] == []
+
+
+# --- the daily consent job ------------------------------------------------------------------------
+
+
+def test_daily_job_reminds_once_before_expiry_and_removes_expired_links(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    from chalicelib.events.consent_expiry import ConsentExpiries
+
+    now = int(time.time())
+    links = LinkRepository(aws_stack.table_name)
+    expiries = ConsentExpiries(aws_stack.table_name)
+    for psid, ends in (
+        ("soon", now + 3 * 86_400),
+        ("ended", now - 3_600),
+        ("later", now + 30 * 86_400),
+    ):
+        link(psid, [f"acct-{psid}"])
+        stored = links.get("messenger", psid, INSTITUTION)
+        assert stored is not None
+        links.replace(stored.model_copy(update={"consent_expires_at": ends}))
+        expiries.record("messenger", psid, INSTITUTION, ends)
+        open_window(psid)
+    operations: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    dynamodb = aws.client("dynamodb")
+    tick = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    dynamodb.meta.events.register("before-call.dynamodb", count)
+    try:
+        client.lambda_.invoke("daily_consent_check", tick)
+        client.lambda_.invoke("daily_consent_check", tick)  # a re-run reminds nobody twice
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    assert "Scan" not in operations
+    (reminder,) = sent_to(graph, "soon")
+    assert "expires on" in reminder["message"]["text"]
+    assert links.get("messenger", "soon", INSTITUTION) is not None
+    (notice,) = sent_to(graph, "ended")
+    assert "has expired" in notice["message"]["text"]
+    assert links.get("messenger", "ended", INSTITUTION) is None
+    assert sent_to(graph, "later") == []
