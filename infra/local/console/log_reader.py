@@ -120,10 +120,12 @@ def is_noise(entry: LogEntry) -> bool:
 
 
 class LogTail:
-    """Follows every `*.log` file in a folder, keeping the newest entries in memory.
+    """Follows every `*.log` file in a folder, keeping the newest useful entries in memory.
 
-    Files are read incrementally from the last offset (a shorter file means it was
-    truncated, so reading restarts); a trailing partial line waits for its end.
+    Noise is never kept: moto's access log (one line per AWS call) and the
+    libraries' chatter. Files are read incrementally from the last offset (a
+    shorter file means it was truncated, so reading restarts); a trailing
+    partial line waits for its end.
     """
 
     def __init__(self, log_dir: Path, scrub: SecretScrubber, max_entries: int = MAX_ENTRIES):
@@ -159,19 +161,16 @@ class LogTail:
         *lines, self._partial[path] = text.split("\n")
         for line in lines:
             entry = parse_line(line, path.stem, self._seq + 1, self._scrub)
-            if entry is not None:
+            # Noise is dropped here so it cannot push useful lines out of the buffer.
+            if entry is not None and not is_noise(entry):
                 self._seq += 1
                 self._entries.append(entry)
 
     def entries(self, after: int = 0, limit: int = 300) -> list[LogEntry]:
-        """Entries newer than sequence number `after`, oldest first, at most `limit` (newest).
-
-        Noise is left out: moto's access log (one line per AWS call) and the
-        libraries' start-up chatter.
-        """
+        """Entries newer than sequence number `after`, oldest first, at most `limit` (newest)."""
         self.refresh()
         with self._lock:
-            newer = [entry for entry in self._entries if entry.seq > after and not is_noise(entry)]
+            newer = [entry for entry in self._entries if entry.seq > after]
         return newer[-limit:]
 
     def correlated(self, correlation_ids: set[str]) -> list[LogEntry]:

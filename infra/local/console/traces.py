@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from infra.local.console.log_reader import LogEntry, is_noise
+from infra.local.console.log_reader import LogEntry
 from infra.local.console.sessions import SentRecord
 
 StepKind = Literal["webhook", "bank_event", "queue", "bank", "send", "log"]
@@ -118,9 +118,7 @@ def build_traces(
             )
         ]
         own = [
-            entry
-            for entry in logs
-            if result.mid is not None and entry.correlation_id == result.mid and not is_noise(entry)
+            entry for entry in logs if result.mid is not None and entry.correlation_id == result.mid
         ]
         pump = next((entry for entry in own if entry.component in QUEUE_COMPONENTS), None)
         if pump is not None:
