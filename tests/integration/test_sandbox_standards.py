@@ -33,6 +33,7 @@ from tests.integration.test_sandbox_bank import (
     redirect_params,
     refresh,
 )
+from tests.integration.test_sandbox_events import Receiver, receiver  # noqa: F401 - fixture
 
 UK_ALL = [
     "ReadAccountsDetail",
@@ -577,3 +578,28 @@ def test_standards_cannot_be_mixed_in_one_authorization(sandbox: Sandbox) -> Non
     )
 
     assert redirect_params(response)["error"] == "invalid_scope"
+
+
+# --- bank events for the other standards --------------------------------------------------
+
+
+def test_events_reach_the_institution_of_the_consents_standard(
+    sandbox: Sandbox,
+    receiver: Receiver,  # noqa: F811 - the imported fixture
+) -> None:
+    url = f"{receiver.url}/banks/sandbox-{{standard}}/events"
+    assert sandbox.post("/sandbox/config", json={"events_url": url}).status_code == 200
+    receiver.deliveries.clear()
+    consent_id, _ = uk_link(sandbox, "3.1")
+
+    fraud = sandbox.post("/sandbox/events", json={"type": "fraud", "customer": "alice"})
+    revoked = sandbox.post("/sandbox/events", json={"type": "consent_revoked", "customer": "alice"})
+
+    assert fraud.status_code == 200 and revoked.status_code == 200
+    assert [d.path for d in receiver.deliveries] == ["/banks/sandbox-uk/events"] * 2
+    assert revoked.json()["consent_id"] == consent_id
+    status = sandbox.get(
+        uk_path("3.1", f"/account-access-consents/{consent_id}"),
+        headers=bearer(uk_client_token(sandbox)),
+    )
+    assert status.json()["Data"]["Status"] == "Revoked"
