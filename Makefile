@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench requirements package clean install browser
+.PHONY: dev test lint bench requirements package clean install prism browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ browser:
 	  $$S apt-get update && $$S apt-get install -y chromium; } || \
 	  echo "warning: chromium not installed; browser tests will skip (and fail under CI=true)"
 
+## Stoplight Prism (npm) for the contract tests: mock servers from the official OpenAPI specs.
+PRISM := .tools/prism/node_modules/.bin/prism
+$(PRISM):
+	npm install --prefix .tools/prism --no-audit --no-fund @stoplight/prism-cli@5
+
+prism: $(PRISM)
+
 ## Lint, then run every test: unit, integration (moto), contract and end-to-end.
-test: $(STAMP) browser
+test: $(STAMP) $(PRISM) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

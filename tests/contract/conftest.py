@@ -1,0 +1,59 @@
+"""Fixtures for contract tests: connectors built against a Prism mock of an official spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.connectors.base import Connector
+from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.registry import connector_for
+
+CLIENT_TOKEN = "client-credentials-token"
+CUSTOMER_TOKEN = "customer-access-token"
+
+
+class IssuedClientToken:
+    """A client-credentials token already obtained (token endpoints are not in these specs)."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def client_token(self, connector: Connector, scopes: list[str]) -> str:
+        self.asked.append(scopes)
+        return CLIENT_TOKEN
+
+
+def contract_connector(base_url: str, standard: str, version: str, **changes: Any) -> Connector:
+    """A connector for `standard` whose data API is the mock at `base_url`."""
+    config = ConnectorConfig.model_validate(
+        {
+            "institution_id": f"{standard.replace('_', '-')}-contract",
+            "display_name": "Contract Bank",
+            "country": "GB",
+            "standard": standard,
+            "standard_version": version,
+            "api_base_url": base_url,
+            "authorize_url": "http://127.0.0.1:9/authorize",
+            "token_url": "http://127.0.0.1:9/token",
+            "client_id": "bankbridge-contract",
+            "client_secret_ref": "bankbridge/dev/banks/contract/client-secret",
+            "signing_key_ref": "bankbridge/dev/banks/contract/signing-key",
+            "scopes": ["openid", "accounts"],
+            "page_size": 25,
+            **changes,
+        },
+        context=validation_context(local=True),
+    )
+    http = BankHttpClient(
+        institution_id=config.institution_id,
+        base_url=config.api_base_url,
+        sleep=lambda seconds: None,
+        max_attempts=2,
+    )
+    return connector_for(
+        config,
+        http=http,
+        get_secret=lambda name: "unused",
+        client_tokens=IssuedClientToken(),
+    )
