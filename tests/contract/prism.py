@@ -81,6 +81,7 @@ class SpecMock:
     prefer: str | None = None
     next_link_path: tuple[str, ...] | None = None
     next_link_as_object: bool = False
+    pages: int = 1
     response_headers: dict[str, str] = field(default_factory=dict)
     proxy: ThreadingHTTPServer | None = None
 
@@ -92,7 +93,7 @@ class SpecMock:
     def reset(self) -> None:
         self.exchanges.clear()
         self.prefer = None
-        self.next_link_path = None
+        self.pages = 1
         self.response_headers = {}
 
     def assert_all_accepted(self) -> None:
@@ -102,7 +103,9 @@ class SpecMock:
             assert exchange.request_violations == [], (exchange.path, exchange.violations)
 
     def _paginate(self, body: Any, path: str, query: dict[str, str]) -> Any:
-        """Page 1 links to page 2 (same route and query); page 2 links nowhere."""
+        """With `pages=2` page 1 links to page 2 (same route and query); the last page,
+        and every page of a one-page answer, links nowhere (generated links would be noise).
+        """
         if self.next_link_path is None or not isinstance(body, dict):
             return body
         *parents, last = self.next_link_path
@@ -113,7 +116,7 @@ class SpecMock:
             holder = holder.setdefault(name, {})
         if not isinstance(holder, dict):
             return body
-        if PAGE_MARKER in query:
+        if self.pages == 1 or PAGE_MARKER in query:
             holder.pop(last, None)
             return body
         link = f"{self.url}{path}?{urlencode({**query, PAGE_MARKER: '2'})}"
@@ -167,8 +170,10 @@ class SpecMock:
                 if answer.ok and content and mock.next_link_path:
                     content = json.dumps(mock._paginate(answer.json(), parts.path, query)).encode()
                 self.send_response(answer.status_code)
+                overridden = {name.lower() for name in mock.response_headers}
+                skipped = _HOP_HEADERS | {"content-encoding"} | overridden
                 for name, value in answer.headers.items():
-                    if name.lower() not in _HOP_HEADERS | {"content-encoding"}:
+                    if name.lower() not in skipped:
                         self.send_header(name, value)
                 for name, value in mock.response_headers.items():
                     self.send_header(name, value)

@@ -25,7 +25,10 @@ CUSTOMER = Customer(ip_address="192.0.2.10", user_agent="Mozilla/5.0")
 @pytest.fixture(scope="module")
 def validating() -> Iterator[SpecMock]:
     """Prism with --errors: requests are validated, answers are the spec's examples."""
-    yield from serve_spec(require_specs() / SPEC)
+    for mock in serve_spec(require_specs() / SPEC):
+        mock.next_link_path = ("transactions", "_links", "next")
+        mock.next_link_as_object = True
+        yield mock
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +130,7 @@ def test_balances_are_accepted(mock: SpecMock) -> None:
 
 
 def test_transactions_ask_for_both_and_follow_next(mock: SpecMock) -> None:
-    mock.next_link_path = ("transactions", "_links", "next")
-    mock.next_link_as_object = True
+    mock.pages = 2
 
     transactions = connector(mock).list_transactions(
         CUSTOMER_TOKEN,

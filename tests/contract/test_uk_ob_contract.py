@@ -26,6 +26,7 @@ CUSTOMER = Customer(ip_address="203.0.113.7", user_agent="Mozilla/5.0")
 def uk(request: pytest.FixtureRequest) -> Iterator[tuple[str, SpecMock]]:
     spec = require_specs() / "uk-obie" / VERSIONS[request.param] / "account-info-openapi.yaml"
     for mock in serve_spec(spec, dynamic=True):
+        mock.next_link_path = ("Links", "Next")
         yield request.param, mock
 
 
@@ -86,7 +87,7 @@ def test_consent_status_and_deletion_are_accepted(uk: tuple[str, SpecMock], mock
 
 
 def test_accounts_follow_links_next(uk: tuple[str, SpecMock], mock: SpecMock) -> None:
-    mock.next_link_path = ("Links", "Next")
+    mock.pages = 2
 
     accounts = connector(uk).list_accounts(CUSTOMER_TOKEN)
 
@@ -113,7 +114,7 @@ def test_balances_are_accepted_and_signed(uk: tuple[str, SpecMock], mock: SpecMo
 def test_transactions_send_booking_window_and_follow_pages(
     uk: tuple[str, SpecMock], mock: SpecMock
 ) -> None:
-    mock.next_link_path = ("Links", "Next")
+    mock.pages = 2
     end = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 
     transactions = connector(uk).list_transactions(
