@@ -1,0 +1,171 @@
+"""The UK OB linking flow end to end against the real sandbox bank (in-thread, free port):
+consent pre-step with a client-credentials token, signed request object, the consent page,
+code exchange, reads, and ending the consent at unlink. Shared helpers for the Berlin
+Group and CDR flows live here too."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from joserfc.jwk import RSAKey
+
+from chalicelib.auth.token_endpoint import TokenSet, client_credentials, exchange_code
+from chalicelib.connectors.authserver import forget_discovery_documents
+from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
+from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.exceptions import ReauthRequired
+from chalicelib.connectors.registry import connector_for
+from chalicelib.models import ConsentStatus
+from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
+
+REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
+CLIENT_ID = "bankbridge-fapi"
+CLIENT_SECRET = "fapi-client-secret"
+SECRET_REF = "bankbridge/dev/banks/sandbox/client-secret"
+KEY_REF = "bankbridge/dev/banks/sandbox/signing-key"
+SIGNING_KEY = RSAKey.generate_key(2048, private=True, parameters={"kid": "bankbridge-1"})
+CUSTOMER = Customer(ip_address="127.0.0.1", user_agent="pytest")
+
+
+class RealClientToken:
+    """Client-credentials tokens straight from the sandbox's token endpoint (no cache)."""
+
+    def client_token(self, connector: Connector, scopes: list[str]) -> str:
+        return client_credentials(connector, scopes).access_token
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    forget_discovery_documents()
+    running = serve_in_thread("127.0.0.1", 0)
+    public = SIGNING_KEY.as_dict(private=False)
+    registered = requests.post(
+        f"{running.url}/sandbox/clients",
+        json={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "jwks": {"keys": [public]},
+            "redirect_uris": [REDIRECT_URI],
+        },
+        timeout=10,
+    )
+    assert registered.status_code in (200, 201), registered.text
+    yield running
+    running.stop()
+
+
+def sandbox_connector(sandbox: RunningSandbox, **config: Any) -> Connector:
+    data = {
+        "institution_id": "sandbox",
+        "display_name": "Sandbox",
+        "discovery_url": f"{sandbox.url}/.well-known/openid-configuration",
+        "client_id": CLIENT_ID,
+        "client_secret_ref": SECRET_REF,
+        "signing_key_ref": KEY_REF,
+        **config,
+    }
+    secrets_by_ref = {
+        SECRET_REF: CLIENT_SECRET,
+        KEY_REF: SIGNING_KEY.as_pem(private=True).decode(),
+    }
+    return connector_for(
+        ConnectorConfig.model_validate(data, context=validation_context(local=True)),
+        get_secret=secrets_by_ref.__getitem__,
+        client_tokens=RealClientToken(),
+    )
+
+
+class ConsentPage(HTMLParser):
+    """The sandbox's consent form, read the way a browser would."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, Any] = {"account": []}
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action") or ""
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"] or ""] = a.get("value") or ""
+        elif tag == "input" and a.get("type") == "checkbox" and "checked" in a:
+            self.fields["account"].append(a.get("value") or "")
+        elif tag == "option" and "selected" in a:
+            self.fields["customer"] = a.get("value") or ""
+
+
+def approve(authorization_url: str) -> dict[str, str]:
+    """Open the bank's page, approve the preselected accounts, return the redirect's query."""
+    page = requests.get(authorization_url, allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    form = ConsentPage(page.text)
+    form.fields.setdefault("customer", "alice")
+    answer = requests.post(
+        urljoin(authorization_url, form.action),
+        data={**form.fields, "decision": "approve"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code in (302, 303), answer.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+
+def link(connector: Connector, consent_id: str | None) -> TokenSet:
+    """Authorize (PKCE) with the consent, approve it, exchange the code."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    state = secrets.token_urlsafe(24)
+    url = connector.authorization_url(
+        AuthorizationRequest(
+            redirect_uri=REDIRECT_URI,
+            state=state,
+            code_challenge=challenge,
+            nonce=secrets.token_urlsafe(16),
+            consent_id=consent_id,
+        )
+    )
+    returned = approve(url)
+    assert returned["state"] == state
+    return exchange_code(connector, returned["code"], REDIRECT_URI, verifier)
+
+
+@pytest.mark.parametrize("version", ["3.1.11", "4.0.0"])
+def test_uk_consent_link_read_and_end(sandbox: RunningSandbox, version: str) -> None:
+    path = "v3.1" if version.startswith("3") else "v4.0"
+    connector = sandbox_connector(
+        sandbox,
+        country="GB",
+        standard="uk_ob",
+        standard_version=version,
+        api_base_url=f"{sandbox.url}/open-banking/{path}/aisp",
+        scopes=["openid", "accounts"],
+    )
+
+    consent = connector.create_consent(
+        ConsentRequest(redirect_uri=REDIRECT_URI, state="s" * 32, customer=CUSTOMER)
+    )
+    assert consent is not None and consent.consent_id
+    assert consent.status is ConsentStatus.AWAITING
+    tokens = link(connector, consent.consent_id)
+
+    accounts = connector.list_accounts(tokens.access_token, consent_id=consent.consent_id)
+    assert accounts
+    balance = connector.get_balance(tokens.access_token, accounts[0].account_id)
+    assert balance.current is not None
+    assert connector.get_consent(consent.consent_id).status is ConsentStatus.AUTHORISED
+
+    assert connector.end_consent(consent.consent_id) is True
+    with pytest.raises(ReauthRequired):
+        connector.list_accounts(tokens.access_token)
