@@ -1,0 +1,40 @@
+"""The client-credentials token cache UK OB consent calls use: one token per institution,
+sealed in the table (moto), reused until it nears expiry; the sandbox issues it."""
+
+from __future__ import annotations
+
+from chalicelib import aws
+from chalicelib.settings import get_settings
+from chalicelib.store.client_tokens import ClientTokenCache
+from chalicelib.store.keys import client_token_key
+from infra.local.sandbox_bank.server import RunningSandbox
+from tests.unit.test_uk_ob_sandbox import sandbox, sandbox_connector  # noqa: F401 - fixture
+
+
+def test_token_is_fetched_once_sealed_and_reused(
+    aws_stack: object,
+    sandbox: RunningSandbox,  # noqa: F811
+) -> None:
+    connector = sandbox_connector(
+        sandbox,
+        country="GB",
+        standard="uk_ob",
+        standard_version="3.1.11",
+        api_base_url=f"{sandbox.url}/open-banking/v3.1/aisp",
+        scopes=["openid", "accounts"],
+    )
+    cache = ClientTokenCache()
+
+    first = cache.client_token(connector, ["accounts"])
+    second = cache.client_token(connector, ["accounts"])
+
+    assert first == second
+    item = aws.client("dynamodb").get_item(
+        TableName=get_settings().table_name,
+        Key={k: {"S": v} for k, v in client_token_key("sandbox").items()},
+    )["Item"]
+    assert first not in str(item)
+    assert item["scope"]["S"] == "accounts"
+
+    cache.forget("sandbox")
+    assert cache.client_token(connector, ["accounts"]) != first
