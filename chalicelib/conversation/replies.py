@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 MAX_QUICK_REPLIES = 13
 """The strictest supported channel's limit on suggestions (Messenger: 13)."""
+BUTTON_TITLE_LIMIT = 20
+"""The strictest supported channel's button title length (Messenger: 20)."""
 
 MAIN_MENU = [
     QuickReply(title="Balance", payload=payload_for(Intent.BALANCE)),
@@ -123,7 +125,7 @@ def link_button(name: str, url: str, *, account_link: bool) -> OutboundMessage:
     button = (
         Button(kind="account_link", url=url)
         if account_link
-        else Button(kind="web_url", title=f"Link {name}", url=url)
+        else Button(kind="web_url", title=_fitted(f"Link {name}", "Continue to bank"), url=url)
     )
     return OutboundMessage(
         text=(
@@ -385,3 +387,8 @@ def consent_expired(institution: Institution) -> OutboundMessage:
             )
         ],
     )
+
+
+def _fitted(preferred: str, fallback: str) -> str:
+    """`preferred` if it fits a button title (20 characters), else a shorter generic one."""
+    return preferred if len(preferred) <= BUTTON_TITLE_LIMIT else fallback

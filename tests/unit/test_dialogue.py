@@ -122,3 +122,16 @@ def test_more_than_thirteen_banks_are_offered_as_a_carousel() -> None:
     assert message.quick_replies == []
     assert len(message.cards) == 20
     assert message.cards[19].buttons[0].payload == "LINK:b19"
+
+
+@pytest.mark.parametrize(
+    ("name", "title"), [("Acme Bank", "Link Acme Bank"), ("Sandbox Bank (FDX)", "Continue to bank")]
+)
+def test_link_button_titles_fit_the_channel(name: str, title: str) -> None:
+    from chalicelib.conversation import replies
+
+    message = replies.link_button(name, "https://bb.example/link/start?token=t", account_link=False)
+    assert message.buttons[0].title == title
+    assert len(message.buttons[0].title) <= 20
+    login = replies.link_button(name, "https://bb.example/x", account_link=True)
+    assert login.buttons[0].kind == "account_link"
