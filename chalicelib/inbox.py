@@ -17,7 +17,7 @@ from chalicelib.channels.models import InboundEvent
 from chalicelib.observability import log_fields
 from chalicelib.queues import EnqueueFailed, enqueue
 from chalicelib.settings import get_settings
-from chalicelib.store.processed_events import ProcessedEventRepository
+from chalicelib.store.processed_events import INBOUND_EVENTS, ProcessedEventRepository
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ class AcceptResult(BaseModel):
 def accept(events: list[InboundEvent]) -> AcceptResult:
     """Queue every event not seen before; raise `InboxUnavailable` if that is not possible."""
     settings = get_settings()
-    markers = ProcessedEventRepository(settings.table_name, settings.dedupe_ttl_seconds)
+    markers = ProcessedEventRepository(
+        settings.table_name, INBOUND_EVENTS, settings.dedupe_ttl_seconds
+    )
     fresh: list[InboundEvent] = []
     try:
         for event in events:

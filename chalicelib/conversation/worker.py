@@ -70,10 +70,10 @@ def handle_event(event: InboundEvent, attempt: int = 1) -> None:
 
 def _record_inbound(event: InboundEvent) -> None:
     """Open Meta's 24 h window for alerts; a failure must not cost the person their reply."""
-    from chalicelib.events.messaging_window import MessagingWindow
+    from chalicelib.store.chat_profiles import ChatProfileRepository
 
     try:
-        MessagingWindow(get_settings().table_name).record_inbound(event.user, event.timestamp)
+        ChatProfileRepository(get_settings().table_name).record_inbound(event.user, event.timestamp)
     except Exception:
         logger.exception("Could not record the inbound time")
 

@@ -17,9 +17,9 @@ from chalicelib.conversation import replies
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.forwarding import forward_answer
 from chalicelib.events.models import FraudAnswer
-from chalicelib.events.questions import ClaimOutcome, PendingQuestions
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.pending_questions import ClaimOutcome, PendingQuestions
 
 logger = logging.getLogger(__name__)
 

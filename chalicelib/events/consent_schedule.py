@@ -18,10 +18,10 @@ from pydantic import BaseModel
 from chalicelib.channels.models import ChannelUser
 from chalicelib.conversation import replies
 from chalicelib.conversation.dialogue import Institution
-from chalicelib.events.consent_expiry import ConsentExpiries, ConsentExpiry
 from chalicelib.events.fanout import notify
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.consent_expiries import ConsentExpiries, ConsentExpiry
 from chalicelib.store.links import LinkRepository
 
 logger = logging.getLogger(__name__)

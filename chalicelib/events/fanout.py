@@ -27,15 +27,16 @@ from chalicelib.channels.models import ChannelUser, OutboundMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.dialogue import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
-from chalicelib.events.consent_expiry import ConsentExpiries
-from chalicelib.events.messaging_window import MessagingWindow
+from chalicelib.events.messaging_window import window_is_open
 from chalicelib.events.models import QueuedBankEvent
-from chalicelib.events.questions import PendingQuestions, QuestionState
 from chalicelib.models import BankEventType
 from chalicelib.observability import correlated, log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.chat_profiles import ChatProfileRepository
+from chalicelib.store.consent_expiries import ConsentExpiries
 from chalicelib.store.keys import hashed_account_reference
 from chalicelib.store.links import LinkRepository
+from chalicelib.store.pending_questions import PendingQuestions, QuestionState
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _alert_fraud(event: QueuedBankEvent, user: ChannelUser) -> None:
 def _send_alert(event: QueuedBankEvent, user: ChannelUser, reference: str) -> str:
     """Send inside the window as UPDATE, else (or when Meta says it closed) as a template."""
     settings = get_settings()
-    if MessagingWindow(settings.table_name).is_open(user):
+    if _window_open(user):
         try:
             deliver(user, [fraud_alert_message(event, reference)], messaging_type="UPDATE")
             return "UPDATE"
@@ -148,7 +149,7 @@ def _remove_revoked_link(event: QueuedBankEvent, user: ChannelUser, links: LinkR
 
 def notify(user: ChannelUser, message: OutboundMessage) -> bool:
     """Send a notice inside the 24 h window; outside it (no template for notices) skip it."""
-    if not MessagingWindow(get_settings().table_name).is_open(user):
+    if not _window_open(user):
         logger.info("Notice not sent: outside the 24 h window")
         return False
     try:
@@ -160,6 +161,10 @@ def notify(user: ChannelUser, message: OutboundMessage) -> bool:
         )
         return False
     return True
+
+
+def _window_open(user: ChannelUser) -> bool:
+    return window_is_open(ChatProfileRepository(get_settings().table_name).last_inbound_at(user))
 
 
 def _institution(institution_id: str) -> Institution:

@@ -22,11 +22,15 @@ from pydantic import BaseModel, Field
 from chalicelib.connectors.config import ConnectorConfig, EventSigning, EventSigningMethod
 from chalicelib.events import normalise
 from chalicelib.events.exceptions import EventRejected, SignatureInvalid
-from chalicelib.events.markers import BankEventMarkers
 from chalicelib.events.models import QueuedBankEvent
 from chalicelib.events.signing import SIGNATURE_HEADER
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.processed_events import (
+    BANK_EVENT_MARKER_TTL_SECONDS,
+    BANK_EVENTS,
+    ProcessedEventRepository,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +183,9 @@ def _accept(event: QueuedBankEvent) -> None:
     from chalicelib.queues import EnqueueFailed, enqueue
 
     settings = get_settings()
-    markers = BankEventMarkers(settings.table_name)
+    markers = ProcessedEventRepository(
+        settings.table_name, BANK_EVENTS, BANK_EVENT_MARKER_TTL_SECONDS
+    )
     try:
         fresh = markers.claim(event.institution_id, event.event_id)
     except Exception as error:

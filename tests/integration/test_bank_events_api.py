@@ -16,8 +16,8 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.channels.models import ChannelUser
 from chalicelib.connectors.config import ConnectorConfig, validation_context
-from chalicelib.events.messaging_window import MessagingWindow
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
+from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from chalicelib.store.keys import account_ref_key, hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository
@@ -234,7 +234,7 @@ def aws_table() -> str:
 def open_window(psid: str) -> None:
     from datetime import UTC, datetime
 
-    MessagingWindow(aws_table()).record_inbound(
+    ChatProfileRepository(aws_table()).record_inbound(
         ChannelUser(channel="messenger", user_id=psid), datetime.now(UTC)
     )
 
@@ -538,7 +538,7 @@ def test_an_expired_question_gets_a_clear_message_and_nothing_is_forwarded(
 def test_daily_job_reminds_once_before_expiry_and_removes_expired_links(
     aws_stack: Any, client: Client, graph: RunningStandin
 ) -> None:
-    from chalicelib.events.consent_expiry import ConsentExpiries
+    from chalicelib.store.consent_expiries import ConsentExpiries
 
     now = int(time.time())
     links = LinkRepository(aws_stack.table_name)

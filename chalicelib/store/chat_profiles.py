@@ -1,0 +1,66 @@
+"""Chat profiles: the time of each user's last inbound message, and nothing else.
+
+The inbound worker records the event time in a small profile item in the user's
+partition (not the webhook's ack path); alert fan-out reads it to decide whether
+Meta's 24-hour window is open (`chalicelib.events.messaging_window`). The item
+holds a timestamp only and expires a week after the last message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.channels.models import ChannelUser
+from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, chat_profile_key
+
+PROFILE_TTL_SECONDS = 7 * 24 * 3600
+
+
+class ChatProfileRepository:
+    """Reads and records the time of each user's last inbound message."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    def record_inbound(self, user: ChannelUser, at: datetime) -> None:
+        """Remember `at` as the user's latest inbound time (an older time never wins)."""
+        seconds = int(at.timestamp())
+        client = aws.client("dynamodb")
+        try:
+            client.update_item(
+                TableName=self._table_name,
+                Key=_key(user),
+                UpdateExpression="SET last_inbound_at = :at, #ttl = :ttl, kind = :kind",
+                ConditionExpression="attribute_not_exists(last_inbound_at) "
+                "OR last_inbound_at < :at",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":at": {"N": str(seconds)},
+                    ":ttl": {"N": str(seconds + PROFILE_TTL_SECONDS)},
+                    ":kind": {"S": "chat_profile"},
+                },
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return
+
+    def last_inbound_at(self, user: ChannelUser) -> int | None:
+        """Epoch seconds of the user's latest inbound message, or None if none is recorded."""
+        item = (
+            aws.client("dynamodb")
+            .get_item(
+                TableName=self._table_name,
+                Key=_key(user),
+                ProjectionExpression="last_inbound_at",
+            )
+            .get("Item")
+        )
+        if not item or "last_inbound_at" not in item:
+            return None
+        return int(item["last_inbound_at"]["N"])
+
+
+def _key(user: ChannelUser) -> dict[str, Any]:
+    key = chat_profile_key(user.channel, user.user_id)
+    return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
