@@ -253,4 +253,6 @@ class BankEvent(CanonicalModel):
     amount: Money | None = None
     currency: CurrencyCode | None = None
     merchant_name: str | None = None
+    consent_id: str | None = Field(default=None, max_length=256)
+    masked_number: MaskedNumber = None
     signature_verified: bool = False

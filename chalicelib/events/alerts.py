@@ -9,12 +9,12 @@ from __future__ import annotations
 from chalicelib.channels.models import OutboundMessage, TemplateMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.formatting import format_money, mask
-from chalicelib.events.models import QueuedBankEvent
+from chalicelib.models import BankEvent
 
 UNKNOWN = "—"
 
 
-def _facts(event: QueuedBankEvent) -> tuple[str | None, str | None, str, str | None]:
+def _facts(event: BankEvent) -> tuple[str | None, str | None, str, str | None]:
     amount = (
         format_money(abs(event.amount), event.currency, signed=False)
         if event.amount is not None and event.currency
@@ -24,14 +24,14 @@ def _facts(event: QueuedBankEvent) -> tuple[str | None, str | None, str, str | N
     return amount, event.merchant_name, mask(event.masked_number) or "your card", when
 
 
-def fraud_alert_message(event: QueuedBankEvent, reference: str) -> OutboundMessage:
+def fraud_alert_message(event: BankEvent, reference: str) -> OutboundMessage:
     """The free-form alert (inside the 24 h window) with its two quick replies."""
     amount, merchant, card, when = _facts(event)
     return replies.fraud_alert(reference, amount=amount, merchant=merchant, card=card, at=when)
 
 
 def fraud_alert_template(
-    event: QueuedBankEvent, reference: str, *, name: str, language: str
+    event: BankEvent, reference: str, *, name: str, language: str
 ) -> TemplateMessage:
     """The Utility template (outside the window): body {{1}}-{{4}}, then the two answers."""
     amount, merchant, card, when = _facts(event)

@@ -28,8 +28,7 @@ from chalicelib.conversation import replies
 from chalicelib.conversation.dialogue import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
 from chalicelib.events.messaging_window import window_is_open
-from chalicelib.events.models import QueuedBankEvent
-from chalicelib.models import BankEventType
+from chalicelib.models import BankEvent, BankEventType
 from chalicelib.observability import correlated, log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository
@@ -43,7 +42,7 @@ logger = logging.getLogger(__name__)
 WINDOW_CLOSED = (10, 2018278)
 
 
-def recipients(event: QueuedBankEvent, links: LinkRepository) -> list[ChannelUser]:
+def recipients(event: BankEvent, links: LinkRepository) -> list[ChannelUser]:
     """The users whose links cover the event's account (else its consent): GSI Queries only."""
     found: list[tuple[str, str]] = []
     if event.account_id:
@@ -54,7 +53,7 @@ def recipients(event: QueuedBankEvent, links: LinkRepository) -> list[ChannelUse
     return [ChannelUser(channel=c, user_id=u) for c, u in dict.fromkeys(found)]
 
 
-def dispatch(event: QueuedBankEvent) -> None:
+def dispatch(event: BankEvent) -> None:
     """Carry out one bank event."""
     links = LinkRepository(get_settings().table_name)
     users = recipients(event, links)
@@ -81,7 +80,7 @@ def dispatch(event: QueuedBankEvent) -> None:
         )
 
 
-def _alert_fraud(event: QueuedBankEvent, user: ChannelUser) -> None:
+def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
     settings = get_settings()
     questions = PendingQuestions(settings.table_name)
     question = questions.ask(
@@ -112,7 +111,7 @@ def _alert_fraud(event: QueuedBankEvent, user: ChannelUser) -> None:
     )
 
 
-def _send_alert(event: QueuedBankEvent, user: ChannelUser, reference: str) -> str:
+def _send_alert(event: BankEvent, user: ChannelUser, reference: str) -> str:
     """Send inside the window as UPDATE, else (or when Meta says it closed) as a template."""
     settings = get_settings()
     if _window_open(user):
@@ -134,7 +133,7 @@ def _send_alert(event: QueuedBankEvent, user: ChannelUser, reference: str) -> st
     return "UTILITY"
 
 
-def _remove_revoked_link(event: QueuedBankEvent, user: ChannelUser, links: LinkRepository) -> None:
+def _remove_revoked_link(event: BankEvent, user: ChannelUser, links: LinkRepository) -> None:
     removed = links.delete(user.channel, user.user_id, event.institution_id)
     ConsentExpiries(get_settings().table_name).forget(
         user.channel, user.user_id, event.institution_id
@@ -180,7 +179,7 @@ def handle_record(record: Any) -> None:
     attempt = int(record.attributes.approximate_receive_count or 1)
     final = attempt >= get_settings().events_max_receive_count
     try:
-        event = QueuedBankEvent.model_validate_json(record.body)
+        event = BankEvent.model_validate_json(record.body)
     except ValueError:
         logger.error(
             "Bank event record is not a queued event",

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 from chalicelib.connectors.config import ConnectorConfig, EventSigning, EventSigningMethod
 from chalicelib.events import normalise
 from chalicelib.events.exceptions import EventRejected, SignatureInvalid
-from chalicelib.events.models import QueuedBankEvent
 from chalicelib.events.signing import SIGNATURE_HEADER
+from chalicelib.models import BankEvent
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.processed_events import (
@@ -35,6 +35,8 @@ from chalicelib.store.processed_events import (
 logger = logging.getLogger(__name__)
 
 JWT_CONTENT_TYPE = "application/jwt"
+UK_OB_ACCEPTED = 202
+FDX_ACCEPTED = 204
 INTERACTION_ID_HEADER = "x-fapi-interaction-id"
 
 
@@ -56,7 +58,7 @@ def receive(
     if interaction_id and len(interaction_id) <= 128:
         interaction[INTERACTION_ID_HEADER] = interaction_id
     try:
-        event = _verified_event(institution_id, raw_body, headers, current)
+        status = _accept_delivery(institution_id, raw_body, headers, current)
     except EventRejected as rejected:
         logger.warning(
             "Bank event rejected",
@@ -69,13 +71,13 @@ def receive(
             body=json.dumps({"error": rejected.reason}),
             headers={"Content-Type": "application/json", **interaction},
         )
-    status = 202 if event.standard == "uk_ob" else 204
     return IngestAnswer(status=status, headers=interaction)
 
 
-def _verified_event(
+def _accept_delivery(
     institution_id: str, raw_body: bytes, headers: Mapping[str, str], now: float
-) -> QueuedBankEvent:
+) -> int:
+    """Verify, normalise and queue one delivery; return the success status its standard wants."""
     settings = get_settings()
     config = _config_of(institution_id)
     if len(raw_body) > settings.max_webhook_body_bytes:
@@ -90,11 +92,13 @@ def _verified_event(
             raise EventRejected(415, f"this institution sends signed events as {JWT_CONTENT_TYPE}")
         claims = _verify_jws(config, signing, raw_body, now)
         event = normalise.from_uk_claims(claims, institution_id, received_at)
+        status = UK_OB_ACCEPTED
     else:
         _verify_hmac(signing, raw_body, headers.get(SIGNATURE_HEADER), now)
         event = normalise.from_fdx(raw_body, institution_id, received_at)
+        status = FDX_ACCEPTED
     _accept(event)
-    return event
+    return status
 
 
 def _config_of(institution_id: str) -> ConnectorConfig:
@@ -178,7 +182,7 @@ def _verify_jws(
         raise EventRejected(503, "the bank's keys cannot be read right now") from error
 
 
-def _accept(event: QueuedBankEvent) -> None:
+def _accept(event: BankEvent) -> None:
     """Claim the event id and queue the event; a duplicate is accepted and dropped."""
     from chalicelib.queues import EnqueueFailed, enqueue
 

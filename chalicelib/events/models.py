@@ -1,26 +1,13 @@
-"""Models at the bank-event boundaries: FDX notifications in, the queued event, answers out."""
+"""Models at the bank-event boundaries: FDX notifications in, fraud answers out.
+
+The queued event itself is the canonical `chalicelib.models.BankEvent`.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from chalicelib.models import BankEvent, MaskedNumber
-
-
-class QueuedBankEvent(BankEvent):
-    """A verified, normalised bank event as the events queue carries it.
-
-    Adds what routing and the alert text need beyond the canonical `BankEvent`:
-    the bank's consent id (routing for consent events) and the masked card or
-    account number the bank showed. It exists only in transit (SQS, encrypted
-    with the stage's KMS key); no table stores amounts, merchants or numbers.
-    """
-
-    consent_id: str | None = Field(default=None, max_length=256)
-    masked_number: MaskedNumber = None
-    standard: Literal["fdx", "uk_ob"] = "fdx"
 
 
 class FiAttribute(BaseModel):

@@ -1,4 +1,4 @@
-"""Map each standard's notification to the canonical `QueuedBankEvent` (pure functions).
+"""Map each standard's notification to the canonical `BankEvent` (pure functions).
 
 FDX (`POST /notifications`, research §1.6): `category` FRAUD is a suspected
 fraud whose `notificationPayload.id` is the account (`idType` ACCOUNT) and whose
@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.events.exceptions import EventRejected
-from chalicelib.events.models import FdxNotification, QueuedBankEvent
-from chalicelib.models import BankEventType
+from chalicelib.events.models import FdxNotification
+from chalicelib.models import BankEvent, BankEventType
 
 UK_EVENT_PREFIX = "urn:uk:org:openbanking:events:"
 UK_RID = "http://openbanking.org.uk/rid"
@@ -47,7 +47,7 @@ def problems_of(error: ValidationError) -> str:
     )
 
 
-def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> QueuedBankEvent:
+def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> BankEvent:
     """An FDX notification body -> the canonical event; `EventRejected(400)` if malformed."""
     try:
         document = json.loads(raw_body)
@@ -94,14 +94,11 @@ def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> Que
         type=kind,
         received_at=received_at,
         severity=notification.severity,
-        standard="fdx",
         **fields,
     )
 
 
-def from_uk_claims(
-    claims: dict[str, Any], institution_id: str, received_at: datetime
-) -> QueuedBankEvent:
+def from_uk_claims(claims: dict[str, Any], institution_id: str, received_at: datetime) -> BankEvent:
     """Verified UK OB SET claims -> the canonical event; `EventRejected(400)` if malformed."""
     events = claims.get("events")
     if not isinstance(events, dict) or not events:
@@ -140,13 +137,12 @@ def from_uk_claims(
         type=kind,
         received_at=received_at,
         occurred_at=occurred_at,
-        standard="uk_ob",
         **fields,
     )
 
 
-def _build(**fields: Any) -> QueuedBankEvent:
+def _build(**fields: Any) -> BankEvent:
     try:
-        return QueuedBankEvent.model_validate({**fields, "signature_verified": True})
+        return BankEvent.model_validate({**fields, "signature_verified": True})
     except ValidationError as error:
         raise EventRejected(400, f"invalid event: {problems_of(error)}") from error

@@ -11,14 +11,13 @@ from chalicelib.channels.messenger.rendering import render, render_template
 from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
-from chalicelib.events.models import QueuedBankEvent
-from chalicelib.models import BankEventType
+from chalicelib.models import BankEvent, BankEventType
 from infra.local.send_api_validation import validate_send_request
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
 
 
-def _event(**overrides: object) -> QueuedBankEvent:
+def _event(**overrides: object) -> BankEvent:
     fields: dict[str, object] = {
         "event_id": "n-1",
         "institution_id": "sandbox-fdx",
@@ -32,7 +31,7 @@ def _event(**overrides: object) -> QueuedBankEvent:
         "masked_number": "...4242",
     }
     fields.update(overrides)
-    return QueuedBankEvent.model_validate(fields)
+    return BankEvent.model_validate(fields)
 
 
 def test_the_alert_reads_as_the_issue_asks_and_offers_two_answers() -> None:

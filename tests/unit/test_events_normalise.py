@@ -125,11 +125,10 @@ def test_uk_consent_authorization_revoked() -> None:
     event = from_uk_claims(
         _uk("consent-authorization-revoked", "account-access-consents"), "uk-bank", RECEIVED
     )
-    assert (event.type, event.consent_id, event.event_id, event.standard) == (
+    assert (event.type, event.consent_id, event.event_id) == (
         BankEventType.CONSENT_REVOKED,
         "58923",
         "j-1",
-        "uk_ob",
     )
     assert event.occurred_at == datetime.fromtimestamp(1_800_000_000, UTC)
 

@@ -158,3 +158,18 @@ def test_consent_and_event_defaults() -> None:
         "USD",
         False,
     )
+
+
+def test_a_bank_event_masks_the_number_and_survives_the_queue() -> None:
+    event = BankEvent(
+        event_id="e1",
+        institution_id="i",
+        received_at="2024-05-01T10:00:00Z",
+        consent_id="c-1",
+        masked_number="4111 1111 1111 4242",
+    )
+
+    assert (event.consent_id, event.masked_number) == ("c-1", "••••4242")
+    assert BankEvent.model_validate_json(event.model_dump_json()) == event
+    with pytest.raises(ValidationError):
+        BankEvent(event_id="e1", institution_id="i", received_at=0, consent_id="c" * 257)
