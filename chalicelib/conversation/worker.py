@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from chalicelib.auth import linking
+from chalicelib.batch import Delivery, run_sqs_batch
 from chalicelib.channels.delivery import deliver, show_typing
 from chalicelib.channels.exceptions import RecipientUnreachable
 from chalicelib.channels.models import ChannelUser, InboundEvent, OutboundMessage
@@ -30,7 +31,7 @@ from chalicelib.conversation.dialogue import (
     UserContext,
     respond,
 )
-from chalicelib.observability import correlated, log_fields
+from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.links import LinkRepository
 
@@ -171,61 +172,40 @@ def _render_reading(
     return messages
 
 
-def handle_record(record: Any) -> None:
-    """Powertools record handler: parse the body and answer it under its correlation id.
+def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer an SQS batch of chat events; return the partial-failure report Lambda expects."""
+    return run_sqs_batch(
+        sqs_event,
+        context,
+        label="inbound event",
+        parse=InboundEvent.model_validate_json,
+        handle=_handle_delivery,
+        max_receive_count=get_settings().inbound_max_receive_count,
+        describe=lambda event: {"kind": event.kind.value},
+        expected=(BankRetryLater,),
+    )
 
-    Every failure is logged with its reason and receive count before SQS
-    redelivers the record, so one that ends in the DLQ has a trail.
-    """
-    attempt = int(record.attributes.approximate_receive_count or 1)
+
+def _handle_delivery(event: InboundEvent, delivery: Delivery) -> None:
     try:
-        event = InboundEvent.model_validate_json(record.body)
-    except ValueError:
-        logger.error(
-            "Unreadable inbound record",
-            extra=log_fields(message_id=record.message_id, attempt=attempt),
-        )
+        handle_event(event, delivery.attempt)
+    except BankRetryLater:
+        _delay_redelivery(delivery)
         raise
-    with correlated(event.event_id):
-        try:
-            handle_event(event, attempt)
-        except BankRetryLater:
-            _delay_redelivery(record, attempt)
-            raise
-        except Exception as error:
-            logger.exception(
-                "Inbound event failed; SQS will redeliver it or move it to the DLQ",
-                extra=log_fields(attempt=attempt, error=type(error).__name__),
-            )
-            raise
 
 
-def _delay_redelivery(record: Any, attempt: int) -> None:
+def _delay_redelivery(delivery: Delivery) -> None:
     """Back off before SQS redelivers (instead of the queue's long visibility timeout)."""
     from chalicelib import aws
     from chalicelib.queues import queue_url
 
+    attempt = delivery.attempt
     delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS)) - 1]
-    queue_name = record.event_source_arn.rsplit(":", 1)[-1]
     try:
         aws.client("sqs").change_message_visibility(
-            QueueUrl=queue_url(queue_name),
-            ReceiptHandle=record.receipt_handle,
+            QueueUrl=queue_url(delivery.queue_name),
+            ReceiptHandle=delivery.receipt_handle,
             VisibilityTimeout=delay,
         )
     except Exception:
         logger.exception("Could not shorten the retry delay; SQS will redeliver later")
-
-
-def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Process an SQS batch; return the partial-failure report Lambda expects."""
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
-
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=sqs_event, record_handler=handle_record, processor=processor, context=context
-    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib.batch import run_sqs_batch
 from chalicelib.channels.delivery import deliver, deliver_template
 from chalicelib.channels.exceptions import RecipientUnreachable
 from chalicelib.channels.models import ChannelUser, OutboundMessage
@@ -29,7 +30,7 @@ from chalicelib.conversation.dialogue import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
 from chalicelib.events.messaging_window import window_is_open
 from chalicelib.models import BankEvent, BankEventType
-from chalicelib.observability import correlated, log_fields
+from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.consent_expiries import ConsentExpiries
@@ -174,44 +175,14 @@ def _institution(institution_id: str) -> Institution:
     return Institution(institution_id=institution_id, name=name)
 
 
-def handle_record(record: Any) -> None:
-    """Powertools record handler: parse, carry out, and log why a record failed."""
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    final = attempt >= get_settings().events_max_receive_count
-    try:
-        event = BankEvent.model_validate_json(record.body)
-    except ValueError:
-        logger.error(
-            "Bank event record is not a queued event",
-            extra=log_fields(message_id=record.message_id, attempt=attempt, to_dlq=final),
-        )
-        raise
-    with correlated(event.event_id):
-        try:
-            dispatch(event)
-        except Exception as error:
-            logger.error(
-                "Bank event failed",
-                extra=log_fields(
-                    institution_id=event.institution_id,
-                    type=event.type.value,
-                    reason=type(error).__name__,
-                    attempt=attempt,
-                    to_dlq=final,
-                ),
-            )
-            raise
-
-
 def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Process an SQS batch; return the partial-failure report Lambda expects."""
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
-
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=sqs_event, record_handler=handle_record, processor=processor, context=context
+    """Carry out an SQS batch of bank events; return the partial-failure report Lambda expects."""
+    return run_sqs_batch(
+        sqs_event,
+        context,
+        label="bank event",
+        parse=BankEvent.model_validate_json,
+        handle=lambda event, _delivery: dispatch(event),
+        max_receive_count=get_settings().events_max_receive_count,
+        describe=lambda event: {"institution_id": event.institution_id, "type": event.type.value},
     )
