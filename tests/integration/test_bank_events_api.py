@@ -15,21 +15,15 @@ from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.channels.models import ChannelUser
-from chalicelib.connectors.config import ConnectorConfig, validation_context
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
 from chalicelib.store.chat_profiles import ChatProfileRepository
-from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from chalicelib.store.keys import account_ref_key, hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository
-from infra.local.graph_standin import RunningStandin, serve_in_thread
-from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
-from infra.local.sandbox_connectors import (
-    CLIENT_SECRET_NAME,
-    SANDBOX_CLIENT_SECRET,
-    sandbox_configs,
-)
-from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
-from tests.factories import delivery, quick_reply_event, sqs_event, text_event
+from infra.local.graph_standin import RunningStandin
+from infra.local.sandbox_connectors import sandbox_configs
+from tests.conftest import reset_process_caches
+from tests.factories import quick_reply_event, sqs_event, text_event
+from tests.integration.conftest import register_connector, run_inbound_worker, sent_to
 
 INSTITUTION = "sandbox-fdx"
 EVENTS_SECRET = "sandbox-events-secret"
@@ -71,24 +65,6 @@ def capture() -> Iterator[Capture]:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Any]:
-    bank = serve_sandbox("127.0.0.1", 0)
-    yield bank
-    bank.stop()
-
-
-@pytest.fixture
-def graph() -> Iterator[RunningStandin]:
-    with serve_in_thread(
-        "127.0.0.1",
-        0,
-        page_token=DEV_SECRETS["messenger_page_token"],
-        app_secret=DEV_SECRETS["messenger_app_secret"],
-    ) as server:
-        yield server
-
-
 def events_config(bank_url: str, *secret_names: str) -> dict[str, Any]:
     """The sandbox's FDX connector with signed events and the fraud answer endpoint."""
     return {
@@ -101,37 +77,16 @@ def events_config(bank_url: str, *secret_names: str) -> dict[str, Any]:
     }
 
 
-def register(raw: dict[str, Any]) -> None:
-    ConnectorRepository().put(
-        ConnectorConfig.model_validate(raw, context=validation_context(local=True))
-    )
-    forget_cached_connectors()
-
-
 @pytest.fixture
-def client(
-    aws_stack: Any,
-    sandbox: Any,
-    graph: RunningStandin,
-    capture: Capture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Client]:
-    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
-    reset_process_caches()
-    forget_cached_connectors()
-    requests.post(f"{sandbox.url}/sandbox/reset", timeout=5)
+def client(sandbox_app: Client, sandbox: Any, capture: Capture) -> Client:
+    """The app with the sandbox's FDX connector signing its events, which go to `capture`."""
     requests.post(
         f"{sandbox.url}/sandbox/config", json={"events_url": f"{capture.url}/events"}, timeout=5
     )
     capture.received.clear()
-    secrets = aws.client("secretsmanager")
-    secrets.create_secret(Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET)
-    secrets.create_secret(Name=EVENTS_SECRET_NAME, SecretString=EVENTS_SECRET)
-    register(events_config(sandbox.url))
-    from app import app
-
-    with Client(app, stage_name="dev", project_dir=str(ROOT)) as test_client:
-        yield test_client
+    aws.client("secretsmanager").create_secret(Name=EVENTS_SECRET_NAME, SecretString=EVENTS_SECRET)
+    register_connector(events_config(sandbox.url))
+    return sandbox_app
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -193,18 +148,6 @@ def run_events_worker(client: Client, stack: Any, receive_count: int = 1) -> dic
     bodies = [m["Body"] for m in drain(stack.events_queue_url)]
     event = sqs_event(bodies, receive_count=receive_count, queue="bankbridge-dev-events")
     return client.lambda_.invoke("handle_bank_events", event).payload
-
-
-def run_inbound_worker(client: Client, *events: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.channels.messenger.webhook import parse_payload, to_events
-
-    bodies = [e.model_dump_json() for e in to_events(parse_payload(delivery(*events)))]
-    return client.lambda_.invoke("handle_inbound_events", sqs_event(bodies)).payload
-
-
-def sent_to(graph: RunningStandin, psid: str) -> list[dict[str, Any]]:
-    sent = requests.get(f"{graph.url}/__sent", params={"recipient": psid}, timeout=5).json()
-    return [item for item in sent if "message" in item]
 
 
 def link(psid: str, account_ids: list[str], consent_id: str | None = None) -> None:
@@ -284,7 +227,7 @@ def test_rotation_either_configured_secret_is_accepted(
     aws_stack: Any, client: Client, sandbox: Any
 ) -> None:
     aws.client("secretsmanager").create_secret(Name=NEXT_SECRET_NAME, SecretString="next-secret-1")
-    register(events_config(sandbox.url, NEXT_SECRET_NAME, EVENTS_SECRET_NAME))
+    register_connector(events_config(sandbox.url, NEXT_SECRET_NAME, EVENTS_SECRET_NAME))
     assert post_event(client, fdx_fraud("n-old", "a"), secrets=(EVENTS_SECRET,)).status_code == 204
     assert (
         post_event(client, fdx_fraud("n-new", "a"), secrets=("next-secret-1",)).status_code == 204
@@ -301,7 +244,7 @@ def test_unknown_institution_is_404_and_one_without_signing_is_401(
         **{k: v for k, v in sandbox_configs(sandbox.url)[0].items() if k != "event_signing"},
         "institution_id": "quiet-bank",
     }
-    register(unsigned)
+    register_connector(unsigned)
     assert post_event(client, body, path="/banks/quiet-bank/events").status_code == 401
     assert table_items(aws_stack, "BANKEVENT#") == []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,75 +13,27 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.auth import linking
 from chalicelib.channels.models import ChannelUser, InboundEvent
-from chalicelib.connectors.config import ConnectorConfig, validation_context
-from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from chalicelib.store.links import LinkStatus
-from infra.local.graph_standin import RunningStandin, serve_in_thread
-from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
-from infra.local.sandbox_connectors import (
-    CLIENT_SECRET_NAME,
-    SANDBOX_CLIENT_SECRET,
-    sandbox_configs,
-)
-from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
-from tests.factories import quick_reply_event, sqs_event, text_event
+from infra.local.graph_standin import RunningStandin
+from infra.local.sandbox_connectors import SANDBOX_CLIENT_SECRET, sandbox_configs
+from tests.factories import quick_reply_event, text_event
+from tests.integration.conftest import register_connector, run_inbound_worker, sent_to
 
 PUBLIC = "http://127.0.0.1:8999"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Any]:
-    bank = serve_sandbox("127.0.0.1", 0)
-    yield bank
-    bank.stop()
-
-
-@pytest.fixture
-def graph() -> Iterator[RunningStandin]:
-    with serve_in_thread(
-        "127.0.0.1",
-        0,
-        page_token=DEV_SECRETS["messenger_page_token"],
-        app_secret=DEV_SECRETS["messenger_app_secret"],
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def client(
-    aws_stack: Any, sandbox: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Client]:
-    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
+@pytest.fixture(autouse=True)
+def public_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Link buttons point at a fixed public URL (set before the app reads its settings)."""
     monkeypatch.setenv("BANKBRIDGE_PUBLIC_BASE_URL", PUBLIC)
-    reset_process_caches()
-    forget_cached_connectors()
-    requests.post(f"{sandbox.url}/sandbox/reset", timeout=5)
-    aws.client("secretsmanager").create_secret(
-        Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET
-    )
+
+
+@pytest.fixture
+def client(sandbox_app: Client, sandbox: Any) -> Client:
+    """The app with the sandbox bank's connectors registered."""
     for raw in sandbox_configs(sandbox.url):
-        config = ConnectorConfig.model_validate(raw, context=validation_context(local=True))
-        ConnectorRepository().put(config)
-    from app import app
-
-    with Client(app, stage_name="dev", project_dir=str(ROOT)) as test_client:
-        yield test_client
-
-
-def _handle(client: Client, *events: dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
-    """Run the inbound worker on webhook-shaped events, as the queue would deliver them."""
-    from chalicelib.channels.messenger.webhook import parse_payload, to_events
-    from tests.factories import delivery
-
-    bodies = [e.model_dump_json() for e in to_events(parse_payload(delivery(*events)))]
-    return client.lambda_.invoke(
-        "handle_inbound_events", sqs_event(bodies, receive_count=receive_count)
-    ).payload
-
-
-def _sent(graph: RunningStandin, psid: str) -> list[dict[str, Any]]:
-    sent = requests.get(f"{graph.url}/__sent", params={"recipient": psid}, timeout=5).json()
-    return [item for item in sent if "message" in item]
+        register_connector(raw)
+    return sandbox_app
 
 
 def _text(item: dict[str, Any]) -> str:
@@ -92,8 +43,8 @@ def _text(item: dict[str, Any]) -> str:
 
 def _link(client: Client, graph: RunningStandin, psid: str, customer: str = "alice") -> None:
     """Link the sandbox through its consent form; the callback runs in-process."""
-    _handle(client, quick_reply_event(psid, "Sandbox", "LINK:sandbox-fdx"))
-    button = _sent(graph, psid)[-1]["message"]["attachment"]["payload"]["buttons"][0]
+    run_inbound_worker(client, quick_reply_event(psid, "Sandbox", "LINK:sandbox-fdx"))
+    button = sent_to(graph, psid)[-1]["message"]["attachment"]["payload"]["buttons"][0]
     start = client.http.get(urlsplit(button["url"]).path + "?" + urlsplit(button["url"]).query)
     assert start.status_code == 302
     session = requests.Session()
@@ -125,8 +76,8 @@ def _txn(page: str) -> str:
 def test_authorize_redirect_uses_pkce_s256_and_stores_no_plaintext_verifier(
     client: Client, graph: RunningStandin, aws_stack: Any
 ) -> None:
-    _handle(client, quick_reply_event("u-pkce", "Sandbox", "LINK:sandbox-fdx"))
-    url = _sent(graph, "u-pkce")[-1]["message"]["attachment"]["payload"]["buttons"][0]["url"]
+    run_inbound_worker(client, quick_reply_event("u-pkce", "Sandbox", "LINK:sandbox-fdx"))
+    url = sent_to(graph, "u-pkce")[-1]["message"]["attachment"]["payload"]["buttons"][0]["url"]
     assert url.startswith(f"{PUBLIC}/link/start?token=")
     start = client.http.get(urlsplit(url).path + "?" + urlsplit(url).query)
     query = parse_qs(urlsplit(start.headers["Location"]).query)
@@ -145,16 +96,16 @@ def test_balance_after_linking_and_authorization_by_sender(
 ) -> None:
     _link(client, graph, "u-alice", "alice")
     _link(client, graph, "u-bob", "bob")
-    assert "is linked" in _text(_sent(graph, "u-alice")[-1])
-    _handle(client, text_event("u-alice", "transactions"))
-    alice_reply = _sent(graph, "u-alice")[-1]
+    assert "is linked" in _text(sent_to(graph, "u-alice")[-1])
+    run_inbound_worker(client, text_event("u-alice", "transactions"))
+    alice_reply = sent_to(graph, "u-alice")[-1]
     alice_refs = [
         q["payload"] for q in alice_reply["message"]["quick_replies"] if ":acct:" in q["payload"]
     ]
     assert alice_refs
     # Bob replays Alice's account reference: only Bob's own links are ever read.
-    _handle(client, quick_reply_event("u-bob", "Checking", alice_refs[0]))
-    bob_reply = _text(_sent(graph, "u-bob")[-1])
+    run_inbound_worker(client, quick_reply_event("u-bob", "Checking", alice_refs[0]))
+    bob_reply = _text(sent_to(graph, "u-bob")[-1])
     assert "Alice" not in bob_reply
     assert "couldn't find any accounts" in bob_reply
 
@@ -164,18 +115,18 @@ def test_bank_outage_is_told_then_retried_then_given_up_plainly(
 ) -> None:
     _link(client, graph, "u-out")
     requests.post(f"{sandbox.url}/sandbox/config", json={"error_rate": 1.0}, timeout=5)
-    first = _handle(client, text_event("u-out", "balance"), receive_count=1)
+    first = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=1)
     assert len(first["batchItemFailures"]) == 1
-    assert _text(_sent(graph, "u-out")[-1]) == (
+    assert _text(sent_to(graph, "u-out")[-1]) == (
         "Sandbox Bank (FDX) isn't answering right now; I'll try again."
     )
-    count = len(_sent(graph, "u-out"))
-    second = _handle(client, text_event("u-out", "balance"), receive_count=2)
+    count = len(sent_to(graph, "u-out"))
+    second = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=2)
     assert len(second["batchItemFailures"]) == 1
-    assert len(_sent(graph, "u-out")) == count
-    last = _handle(client, text_event("u-out", "balance"), receive_count=5)
+    assert len(sent_to(graph, "u-out")) == count
+    last = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=5)
     assert last["batchItemFailures"] == []
-    assert "still isn't answering. Please try again later." in _text(_sent(graph, "u-out")[-1])
+    assert "still isn't answering. Please try again later." in _text(sent_to(graph, "u-out")[-1])
 
 
 def test_bank_refusing_the_token_asks_to_link_again(
@@ -189,8 +140,8 @@ def test_bank_refusing_the_token_asks_to_link_again(
             auth=("bankbridge-local", SANDBOX_CLIENT_SECRET),
             timeout=5,
         )
-    _handle(client, text_event("u-revoked", "balance"))
-    reply = _sent(graph, "u-revoked")[-1]
+    run_inbound_worker(client, text_event("u-revoked", "balance"))
+    reply = sent_to(graph, "u-revoked")[-1]
     assert "needs you to link again" in _text(reply)
     assert reply["message"]["quick_replies"][0]["payload"] == "LINK:sandbox-fdx"
     from chalicelib.store.links import LinkRepository
@@ -209,8 +160,8 @@ def test_issuer_mismatch_is_refused_and_nothing_is_linked(
     answer = client.http.get(f"/oauth/callback?state={state}&code=x&iss=https://attacker.example")
     assert answer.status_code == 400
     assert b"did not come from your bank" in answer.body
-    _handle(client, text_event("u-mixup", "balance"))
-    assert "haven't linked a bank" in _text(_sent(graph, "u-mixup")[-1])
+    run_inbound_worker(client, text_event("u-mixup", "balance"))
+    assert "haven't linked a bank" in _text(sent_to(graph, "u-mixup")[-1])
 
 
 def test_unknown_link_token_gets_a_clear_page(client: Client) -> None:

@@ -1,0 +1,87 @@
+"""Fixtures for in-process tests of the whole app: Chalice's test client, moto, the sandbox bank
+(a real HTTP server in a thread) and the Graph stand-in, plus helpers to drive and observe them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client
+
+from chalicelib import aws
+from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
+from infra.local.graph_standin import RunningStandin, serve_in_thread
+from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
+from infra.local.sandbox_connectors import CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET
+from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
+from tests.factories import delivery, sqs_event
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    """The sandbox bank on a free loopback port, shared by a module (reset per app client)."""
+    bank = serve_sandbox("127.0.0.1", 0)
+    yield bank
+    bank.stop()
+
+
+@pytest.fixture
+def graph() -> Iterator[RunningStandin]:
+    """A fresh Graph stand-in that checks every send like Meta would."""
+    with serve_in_thread(
+        "127.0.0.1",
+        0,
+        page_token=DEV_SECRETS["messenger_page_token"],
+        app_secret=DEV_SECRETS["messenger_app_secret"],
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_app(
+    aws_stack: Any, sandbox: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Client]:
+    """The app under Chalice's test client, sending to `graph`, with the sandbox bank reset and
+    its client secret in Secrets Manager. Modules register the connectors they need.
+    """
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
+    reset_process_caches()
+    forget_cached_connectors()
+    requests.post(f"{sandbox.url}/sandbox/reset", timeout=5)
+    aws.client("secretsmanager").create_secret(
+        Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET
+    )
+    from app import app
+
+    with Client(app, stage_name="dev", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+def register_connector(raw: dict[str, Any]) -> None:
+    """Store a connector config (local rules, so loopback URLs pass) and drop cached copies."""
+    ConnectorRepository().put(
+        ConnectorConfig.model_validate(raw, context=validation_context(local=True))
+    )
+    forget_cached_connectors()
+
+
+def run_inbound_worker(
+    client: Client, *events: dict[str, Any], receive_count: int = 1
+) -> dict[str, Any]:
+    """Run the inbound worker on webhook-shaped events, as the queue would deliver them."""
+    from chalicelib.channels.messenger.webhook import parse_payload, to_events
+
+    bodies = [e.model_dump_json() for e in to_events(parse_payload(delivery(*events)))]
+    return client.lambda_.invoke(
+        "handle_inbound_events", sqs_event(bodies, receive_count=receive_count)
+    ).payload
+
+
+def sent_to(graph: RunningStandin, psid: str) -> list[dict[str, Any]]:
+    """The messages (not sender actions) the Graph stand-in accepted for `psid`, oldest first."""
+    sent = requests.get(f"{graph.url}/__sent", params={"recipient": psid}, timeout=5).json()
+    return [item for item in sent if "message" in item]
