@@ -17,10 +17,9 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig
 from chalicelib.settings import get_settings
+from chalicelib.store.gsi import query_gsi1
 from chalicelib.store.keys import (
     CONNECTOR_LIST_GSI_PK,
-    GSI1_NAME,
-    GSI1_PK,
     PK,
     SK,
     connector_key,
@@ -125,21 +124,8 @@ class ConnectorRepository:
 
     def list_all(self) -> list[ConnectorConfig]:
         """Every registered config, ordered by institution id (a GSI Query, all pages)."""
-        client = aws.client("dynamodb")
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": GSI1_NAME,
-            "KeyConditionExpression": "#gpk = :connectors",
-            "ExpressionAttributeNames": {"#gpk": GSI1_PK},
-            "ExpressionAttributeValues": {":connectors": {"S": CONNECTOR_LIST_GSI_PK}},
-        }
-        configs: list[ConnectorConfig] = []
-        while True:
-            response = client.query(**request)
-            configs.extend(self._from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return configs
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = query_gsi1(self._table_name, CONNECTOR_LIST_GSI_PK)
+        return [self._from_item(item) for item in items]
 
     def delete(self, institution_id: str) -> bool:
         """Remove the config; False if there was none."""

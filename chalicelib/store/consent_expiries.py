@@ -14,10 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import aws
+from chalicelib.store.gsi import query_gsi1
 from chalicelib.store.keys import (
     CONSENT_EXPIRY_PREFIX,
-    GSI1_NAME,
-    GSI1_PK,
     PK,
     SK,
     TTL_ATTRIBUTE,
@@ -74,23 +73,8 @@ class ConsentExpiries:
 
     def due_on(self, day: date) -> list[ConsentExpiry]:
         """Every consent ending on `day` (UTC): one GSI Query, paged."""
-        client = aws.client("dynamodb")
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "IndexName": GSI1_NAME,
-            "KeyConditionExpression": "#gpk = :gpk",
-            "ExpressionAttributeNames": {"#gpk": GSI1_PK},
-            "ExpressionAttributeValues": {
-                ":gpk": {"S": f"{CONSENT_EXPIRY_PREFIX}{day.isoformat()}"}
-            },
-        }
-        entries: list[ConsentExpiry] = []
-        while True:
-            page = client.query(**request)
-            entries.extend(_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return entries
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        partition = f"{CONSENT_EXPIRY_PREFIX}{day.isoformat()}"
+        return [_from_item(item) for item in query_gsi1(self._table_name, partition)]
 
     def mark_reminded(self, entry: ConsentExpiry) -> bool:
         """Claim the one reminder for this consent end; False if it was already sent."""

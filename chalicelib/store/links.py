@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chalicelib import aws
+from chalicelib.store.gsi import query_gsi1
 from chalicelib.store.keys import (
     ACCOUNT_REF_PREFIX,
-    GSI1_NAME,
     GSI1_PK,
     GSI1_SK,
     LINK_PREFIX,
@@ -129,23 +129,11 @@ class LinkRepository:
         return self._users_on_index(f"{CONSENT_GSI_PREFIX}{institution_id}#{consent_id}")
 
     def _users_on_index(self, partition: str) -> list[tuple[str, str]]:
-        client = aws.client("dynamodb")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1_NAME,
-            "KeyConditionExpression": "#gpk = :gpk",
-            "ExpressionAttributeNames": {"#gpk": GSI1_PK},
-            "ExpressionAttributeValues": {":gpk": {"S": partition}},
-        }
         users: list[tuple[str, str]] = []
-        while True:
-            page = client.query(**request)
-            for item in page.get("Items", []):
-                _, channel, user_id = item[GSI1_SK]["S"].split("#", 2)
-                users.append((channel, user_id))
-            if "LastEvaluatedKey" not in page:
-                return users
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_gsi1(self._table, partition):
+            _, channel, user_id = item[GSI1_SK]["S"].split("#", 2)
+            users.append((channel, user_id))
+        return users
 
     def _delete_account_refs(self, channel: str, user_id: str, institution_id: str) -> None:
         client = aws.client("dynamodb")
