@@ -61,11 +61,18 @@ def _html(status: int, body: str) -> Response:
 def link_start() -> Response:
     """Take the chat's one-time link token and send the browser to the bank's consent page."""
     from chalicelib.auth import linking, pages
+    from chalicelib.connectors.base import Customer
     from chalicelib.conversation.bank_connectors import load_connector
 
-    query = app.current_request.query_params or {}
+    request = app.current_request
+    query = request.query_params or {}
+    # FAPI banks want the customer's address on consent calls (Berlin Group requires it).
+    source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
+    customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
     try:
-        location = linking.start(query.get("token"), query.get("redirect_uri"), load_connector)
+        location = linking.start(
+            query.get("token"), query.get("redirect_uri"), load_connector, customer
+        )
     except linking.LinkingError as error:
         return _html(error.status, pages.page("This link can't be used", error.public_message))
     return Response(

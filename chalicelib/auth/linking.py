@@ -27,11 +27,16 @@ from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
 from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
 from chalicelib.channels.models import ChannelUser
-from chalicelib.connectors.base import AuthorizationRequest, Connector
-from chalicelib.connectors.config import ConnectorConfig
+from chalicelib.connectors.base import (
+    AuthorizationRequest,
+    Connector,
+    ConsentRequest,
+    Customer,
+)
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.consent_expiries import ConsentExpiries
 from chalicelib.store.keys import (
     hashed_account_reference,
     link_key,
@@ -98,8 +103,14 @@ def start(
     token: str | None,
     messenger_redirect: str | None,
     load_connector: ConnectorLoader,
+    customer: Customer,
 ) -> str:
-    """Take the link token and return the bank's authorization URL to redirect to."""
+    """Take the link token and return the bank's authorization URL to redirect to.
+
+    Standards with a consent resource (UK OB account-access consent, Berlin
+    Group consent) create it first; its id rides in the OAuth state item, and
+    the authorization request is bound to it.
+    """
     taken = _link_tokens().take(token) if token else None
     if taken is None:
         raise LinkingError(
@@ -114,14 +125,24 @@ def start(
     }
     if messenger_redirect and _is_messenger_redirect(messenger_redirect):
         state_attributes["messenger_redirect"] = messenger_redirect
-    _states().put(request.state, state_attributes, get_settings().oauth_state_ttl_seconds)
     try:
+        consent = connector.create_consent(
+            ConsentRequest(redirect_uri=callback_url(), state=request.state, customer=customer)
+        )
+        if consent is not None and consent.consent_id:
+            state_attributes["consent_id"] = consent.consent_id
+        if consent is not None and consent.expires_at is not None:
+            state_attributes["consent_expires_at"] = str(int(consent.expires_at.timestamp()))
+        _states().put(request.state, state_attributes, get_settings().oauth_state_ttl_seconds)
+        if consent is not None and consent.authorization_url:
+            return consent.authorization_url
         return connector.authorization_url(
             AuthorizationRequest(
                 redirect_uri=callback_url(),
                 state=request.state,
                 code_challenge=code_challenge(request.code_verifier),
                 nonce=request.nonce,
+                consent_id=consent.consent_id if consent is not None else None,
             )
         )
     except BankError as error:
@@ -177,7 +198,11 @@ def complete(
             extra=log_fields(institution_id=institution_id, error=type(error).__name__),
         )
         return outcome.model_copy(update={"reason": "exchange_failed"})
-    _store_link(user, connector.config, tokens, links, connector)
+    consent = _ConsentFacts(
+        consent_id=taken.get("consent_id") or tokens.consent_id,
+        expires_at=int(taken["consent_expires_at"]) if "consent_expires_at" in taken else None,
+    )
+    _store_link(user, connector, tokens, links, consent)
     return outcome.model_copy(update={"linked": True})
 
 
@@ -192,13 +217,21 @@ def messenger_redirect_url(outcome: LinkOutcome) -> str | None:
     return f"{outcome.messenger_redirect}{separator}{urlencode({'authorization_code': code})}"
 
 
+class _ConsentFacts(BaseModel):
+    """What linking learnt about the bank-side consent: its id and when it ends."""
+
+    consent_id: str | None = None
+    expires_at: int | None = None
+
+
 def _store_link(
     user: ChannelUser,
-    config: ConnectorConfig,
+    connector: Connector,
     tokens: TokenSet,
     links: LinkRepository,
-    connector: Connector,
+    consent: _ConsentFacts,
 ) -> None:
+    config = connector.config
     key = link_key(user.channel, user.user_id, config.institution_id)
     expires_at, lifetime = expiry_of(tokens, time.time())
     link = Link(
@@ -209,20 +242,29 @@ def _store_link(
         access_expires_at=expires_at,
         access_lifetime=lifetime,
         scopes=(tokens.scope or " ".join(config.scopes)).split(),
-        consent_id=tokens.consent_id,
+        consent_id=consent.consent_id,
+        consent_expires_at=consent.expires_at,
     )
     previous = links.replace(link)
     if previous is not None:
-        _revoke_quietly(connector, previous)
-    links.replace_account_refs(link, _account_references(connector, tokens.access_token))
+        end_link_at_bank(connector, previous)
+    links.replace_account_refs(
+        link, _account_references(connector, tokens.access_token, consent.consent_id)
+    )
+    if consent.expires_at is not None:
+        ConsentExpiries(get_settings().table_name).record(
+            user.channel, user.user_id, config.institution_id, consent.expires_at
+        )
     logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
 
 
-def _account_references(connector: Connector, access_token: str) -> list[str]:
+def _account_references(
+    connector: Connector, access_token: str, consent_id: str | None
+) -> list[str]:
     """Hashed ids of the shared accounts, so the bank's alerts find this link."""
     institution_id = connector.config.institution_id
     try:
-        accounts = connector.list_accounts(access_token)
+        accounts = connector.list_accounts(access_token, consent_id=consent_id)
     except BankError as error:
         logger.warning(
             "Could not list accounts at link time; alerts will not route until the next link",
@@ -232,16 +274,28 @@ def _account_references(connector: Connector, access_token: str) -> list[str]:
     return [hashed_account_reference(institution_id, a.account_id) for a in accounts]
 
 
-def _revoke_quietly(connector: Connector, link: Link) -> None:
-    """Revoke a replaced link's grant; a failure is logged, never shown (the link is gone)."""
+def end_link_at_bank(connector: Connector, link: Link) -> None:
+    """Revoke the link's grant (RFC 7009) and end its consent where the standard has one.
+
+    Best effort: failures are logged, never shown, because the link is removed
+    on our side whatever the bank answers.
+    """
     try:
         tokens = open_tokens(link)
         connector.revoke(tokens.refresh_token or tokens.access_token)
     except Exception as error:
         logger.warning(
-            "Could not revoke a replaced link's tokens",
+            "Could not revoke a link's tokens at the bank",
             extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
         )
+    if link.consent_id:
+        try:
+            connector.end_consent(link.consent_id)
+        except BankError as error:
+            logger.warning(
+                "Could not end the consent at the bank",
+                extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
+            )
 
 
 def _check_issuer(connector: Connector, iss: str | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chalicelib.connectors.exceptions import BankProtocolError, ReauthRequired
 
@@ -30,7 +30,9 @@ class TokenSet(BaseModel):
     scope: str | None = None
     id_token: str | None = None
     consent_id: str | None = Field(
-        default=None, description="The bank's consent/grant id, where it returns one."
+        default=None,
+        validation_alias=AliasChoices("consent_id", "cdr_arrangement_id"),
+        description="The bank's consent/grant id (CDR calls it the arrangement id).",
     )
 
 

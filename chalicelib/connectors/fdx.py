@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
-from chalicelib.connectors.base import Connector
+from chalicelib.connectors.base import Connector, Customer
 from chalicelib.connectors.config import Standard
 from chalicelib.connectors.exceptions import (
     AccountClosed,
@@ -81,7 +81,14 @@ class FdxConnector(Connector):
         if self.http.error_mapper is None:
             self.http.error_mapper = fdx_error
 
-    def list_accounts(self, token: str, *, customer_present: bool = True) -> list[Account]:
+    def list_accounts(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[Account]:
         """Every shared account, all pages; items without an `accountId` are skipped."""
         accounts: list[Account] = []
         for item in self._items(
@@ -104,7 +111,15 @@ class FdxConnector(Connector):
                 self._skip("account", exc)
         return accounts
 
-    def get_balance(self, token: str, account_id: str, *, customer_present: bool = True) -> Balance:
+    def get_balance(
+        self,
+        token: str,
+        account_id: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> Balance:
         """Balances from the account detail (`GET /accounts/{id}`)."""
         detail = self.http.get_json(
             f"accounts/{quote(account_id, safe='')}",
@@ -130,6 +145,8 @@ class FdxConnector(Connector):
         limit: int | None = None,
         *,
         customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions in [start, end] (FDX dates), following pages until `limit` items."""
         params = {"startTime": _as_date(start), "endTime": _as_date(end)}

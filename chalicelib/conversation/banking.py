@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.auth.linking import end_link_at_bank
 from chalicelib.auth.token_endpoint import refresh
-from chalicelib.auth.tokens import TokenService, open_tokens
+from chalicelib.auth.tokens import TokenService
 from chalicelib.channels.models import ChannelUser
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
-    BankError,
     BankUnavailable,
     ReauthRequired,
 )
@@ -110,13 +110,13 @@ class Banking:
                 continue
             try:
                 token = self._token(link, connector)
-                for account in connector.list_accounts(token):
+                for account in connector.list_accounts(token, consent_id=link.consent_id):
                     view = AccountView(
                         institution_id=link.institution_id, institution_name=name, account=account
                     )
                     if request.only_account and view.ref != request.only_account:
                         continue
-                    self._fill(view, connector, token, request)
+                    self._fill(view, connector, token, request, link.consent_id)
                     reading.accounts.append(view)
             except ReauthRequired:
                 self._links.mark_relink_required(link)
@@ -145,14 +145,7 @@ class Banking:
         if link is None:
             return None
         connector = self._load_connector(institution_id)
-        try:
-            tokens = open_tokens(link)
-            connector.revoke(tokens.refresh_token or tokens.access_token)
-        except BankError as error:
-            logger.warning(
-                "Revocation at the bank failed; deleting the link anyway",
-                extra=log_fields(institution_id=institution_id, error=type(error).__name__),
-            )
+        end_link_at_bank(connector, link)
         self._links.delete(user.channel, user.user_id, institution_id)
         logger.info("Bank unlinked", extra=log_fields(institution_id=institution_id))
         return connector.config.display_name
@@ -161,12 +154,18 @@ class Banking:
         return TokenService(self._links, lambda token: refresh(connector, token)).access_token(link)
 
     @staticmethod
-    def _fill(view: AccountView, connector: Connector, token: str, request: ReadRequest) -> None:
+    def _fill(
+        view: AccountView,
+        connector: Connector,
+        token: str,
+        request: ReadRequest,
+        consent_id: str | None,
+    ) -> None:
         account_id = view.account.account_id
         offset, per_account = request.offset, request.per_account
         try:
             if request.balances:
-                view.balance = connector.get_balance(token, account_id)
+                view.balance = connector.get_balance(token, account_id, consent_id=consent_id)
             if per_account:
                 end = datetime.now(UTC)
                 found = connector.list_transactions(
@@ -175,6 +174,7 @@ class Banking:
                     end - timedelta(days=request.days),
                     end,
                     limit=offset + per_account + 1,
+                    consent_id=consent_id,
                 )
                 newest_first = sorted(
                     found,
