@@ -1,8 +1,10 @@
 """Register the sandbox bank's institutions the way a real bank joins: config + CLI.
 
-The client secret goes into Secrets Manager (moto here) under the name the
-config references, then `bankbridge connectors register FILE` posts the config
-to the admin API, exactly the steps in docs/connectors.md.
+The client secret (and, for UK OB and CDR, a request-object signing key whose
+public half is registered with the bank) goes into Secrets Manager (moto here)
+under the names the configs reference, then `bankbridge connectors register FILE`
+posts each config to the admin API, exactly the steps in docs/connectors.md.
+One sandbox institution per standard: FDX, UK Open Banking, Berlin Group, CDR.
 """
 
 from __future__ import annotations
@@ -20,22 +22,31 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's do
 CLIENT_SECRET_NAME = "bankbridge/dev/connectors/sandbox/client-secret"  # noqa: S105 - a name
 SANDBOX_EVENTS_SECRET = "sandbox-events-secret"  # noqa: S105 - the sandbox's documented dev value
 EVENTS_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret"  # noqa: S105 - a name
+SIGNING_KEY_NAME = "bankbridge/dev/connectors/sandbox/signing-key"
+CALLBACK_PATTERNS = ["http://127.0.0.1:*/oauth/callback", "http://localhost:*/oauth/callback"]
 
 
 def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
-    """Connector configs for the sandbox bank's institutions."""
+    """Connector configs for the sandbox bank's institutions, one per standard."""
+    discovery = f"{bank_url}/.well-known/openid-configuration"
+    common = {
+        "discovery_url": discovery,
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_auth_method": "client_secret_basic",
+        "client_secret_ref": CLIENT_SECRET_NAME,
+        "default_currency": "USD",
+        "event_signing": {"method": "hmac", "secret_refs": [EVENTS_SECRET_NAME]},
+        "fraud_answer_url": f"{bank_url}/fdx/v6/fraud/suspected-incident",
+    }
     return [
         {
+            **common,
             "institution_id": "sandbox-fdx",
             "display_name": "Sandbox Bank (FDX)",
             "country": "US",
             "standard": "fdx",
             "standard_version": "6.0",
             "api_base_url": f"{bank_url}/fdx/v6",
-            "discovery_url": f"{bank_url}/.well-known/openid-configuration",
-            "client_id": SANDBOX_CLIENT_ID,
-            "client_auth_method": "client_secret_basic",
-            "client_secret_ref": CLIENT_SECRET_NAME,
             "scopes": [
                 "openid",
                 "offline_access",
@@ -44,28 +55,88 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
                 "fdx:transactions:read",
             ],
             "amount_sign_convention": "absolute_with_memo",
-            "event_signing": {"method": "hmac", "secret_refs": [EVENTS_SECRET_NAME]},
-            "fraud_answer_url": f"{bank_url}/fdx/v6/fraud/suspected-incident",
-        }
+        },
+        {
+            **common,
+            "institution_id": "sandbox-uk",
+            "display_name": "Sandbox Bank (UK)",
+            "country": "GB",
+            "standard": "uk_ob",
+            "standard_version": "4.0.0",
+            "api_base_url": f"{bank_url}/open-banking/v4.0/aisp",
+            "scopes": ["openid", "accounts"],
+            "signing_key_ref": SIGNING_KEY_NAME,
+        },
+        {
+            **common,
+            "institution_id": "sandbox-xs2a",
+            "display_name": "Sandbox Bank (EU)",
+            "country": "DE",
+            "standard": "berlin_group",
+            "standard_version": "1.3.11",
+            "api_base_url": f"{bank_url}/xs2a",
+            "scopes": ["openid"],
+        },
+        {
+            **common,
+            "institution_id": "sandbox-cdr",
+            "display_name": "Sandbox Bank (AU)",
+            "country": "AU",
+            "standard": "cdr_au",
+            "standard_version": "1.36.0",
+            "api_base_url": f"{bank_url}/cds-au/v1",
+            "scopes": [
+                "openid",
+                "bank:accounts.basic:read",
+                "bank:accounts.detail:read",
+                "bank:transactions:read",
+            ],
+            "client_auth_method": "private_key_jwt",
+            "require_par": True,
+            "signing_key_ref": SIGNING_KEY_NAME,
+        },
     ]
+
+
+def register_signing_key(bank_url: str) -> None:
+    """Make a request-object signing key, keep its private half in Secrets Manager, and
+    register its public half with the sandbox bank (a bank's client onboarding step)."""
+    import requests
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", parameters={"kid": "bankbridge-local-1"})
+    _put_secret(SIGNING_KEY_NAME, json.dumps(key.as_dict(private=True)))
+    answer = requests.post(
+        f"{bank_url}/sandbox/clients",
+        json={
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": SANDBOX_CLIENT_SECRET,
+            "jwks": {"keys": [key.as_dict(private=False)]},
+            "redirect_uris": CALLBACK_PATTERNS,
+        },
+        timeout=10,
+    )
+    answer.raise_for_status()
+
+
+def _put_secret(name: str, value: str) -> None:
+    client = aws.client("secretsmanager")
+    try:
+        client.create_secret(Name=name, SecretString=value)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=value)
 
 
 def store_client_secret() -> None:
     """Put the sandbox's client and events secrets where the configs point (the bank's step)."""
-    client = aws.client("secretsmanager")
-    for name, value in (
-        (CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET),
-        (EVENTS_SECRET_NAME, SANDBOX_EVENTS_SECRET),
-    ):
-        try:
-            client.create_secret(Name=name, SecretString=value)
-        except client.exceptions.ResourceExistsException:
-            client.put_secret_value(SecretId=name, SecretString=value)
+    _put_secret(CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET)
+    _put_secret(EVENTS_SECRET_NAME, SANDBOX_EVENTS_SECRET)
 
 
 def register_all(api_url: str, bank_url: str, admin_token: str, work_dir: Path) -> list[str]:
     """Register every sandbox institution through the CLI; return their ids."""
     store_client_secret()
+    register_signing_key(bank_url)
     registered = []
     for config in sandbox_configs(bank_url):
         path = work_dir / f"{config['institution_id']}.json"

@@ -253,6 +253,12 @@ def _with_request_object(
     intent = request_object.intent_id(claims)
     if intent is not None:
         merged["consent_id"] = [intent]
+    # CDR puts sharing_duration inside the `claims` request parameter (CDS "Authorisation
+    # Scopes and Claims"); accept it there as well as at the top level.
+    nested = claims.get("claims")
+    duration = nested.get("sharing_duration") if isinstance(nested, dict) else None
+    if isinstance(duration, int) and not isinstance(duration, bool):
+        merged["sharing_duration"] = [str(duration)]
     return merged
 
 
