@@ -24,6 +24,7 @@ those with a consent pre-step. The linking flow calls them in this order:
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -32,7 +33,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.connectors.authserver import (
     AuthorizationServerMetadata,
@@ -45,6 +46,9 @@ from chalicelib.connectors.config import ClientAuthMethod, ConnectorConfig, Stan
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.models import Account, Balance, Consent, Transaction
+from chalicelib.observability import log_fields
+
+logger = logging.getLogger(__name__)
 
 SecretGetter = Callable[[str], str]
 REQUEST_OBJECT_LIFETIME_SECONDS = 300
@@ -158,6 +162,22 @@ class Connector(ABC):
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
+
+    def _skip(self, kind: str, error: ValidationError) -> None:
+        """Log (field names only, never values) an item the bank sent that cannot be used.
+
+        Tolerant parsing: one malformed account or transaction must not hide the rest.
+        """
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        logger.warning(
+            "skipped unusable bank item",
+            extra=log_fields(
+                institution_id=self.config.institution_id,
+                standard=self.standard.value,
+                kind=kind,
+                fields=",".join(fields),
+            ),
+        )
 
     def create_consent(self, request: ConsentRequest) -> Consent | None:
         """The pre-step before authorize; None when the standard has none (FDX, CDR)."""

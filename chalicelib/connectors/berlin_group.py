@@ -26,7 +26,6 @@ reported as `Consent.reconfirm_by`.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -49,9 +48,6 @@ from chalicelib.connectors.exceptions import (
 from chalicelib.connectors.http import BankResponse, parse_retry_after
 from chalicelib.connectors.paging import follow_pages
 from chalicelib.models import Account, Balance, Consent, Transaction
-from chalicelib.observability import log_fields
-
-logger = logging.getLogger(__name__)
 
 ACCESS_EXCEEDED = "ACCESS_EXCEEDED"
 ACCESS_EXCEEDED_RETRY_SECONDS = 6 * 3600
@@ -327,15 +323,6 @@ class BerlinGroupConnector(Connector):
 
     def _protocol_error(self, message: str) -> BankProtocolError:
         return BankProtocolError(message, institution_id=self.config.institution_id)
-
-    def _skip(self, kind: str, error: ValidationError) -> None:
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        logger.warning(
-            "skipped unusable XS2A item",
-            extra=log_fields(
-                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
-            ),
-        )
 
 
 def _day(value: date | datetime) -> date:

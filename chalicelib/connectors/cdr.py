@@ -21,7 +21,6 @@ revoked at the holder's `cdr_arrangement_revocation_endpoint` (discovery).
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -43,9 +42,6 @@ from chalicelib.connectors.exceptions import (
 from chalicelib.connectors.http import BankResponse, fapi_date
 from chalicelib.connectors.paging import follow_pages
 from chalicelib.models import Account, Balance, Transaction, to_aware_datetime
-from chalicelib.observability import log_fields
-
-logger = logging.getLogger(__name__)
 
 ACCOUNTS_VERSIONS = (3, 2)
 BALANCE_VERSIONS = (1, 1)
@@ -299,12 +295,3 @@ class CdrConnector(Connector):
                 interaction_id=response.interaction_id,
             )
         return response.body
-
-    def _skip(self, kind: str, error: ValidationError) -> None:
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        logger.warning(
-            "skipped unusable CDR item",
-            extra=log_fields(
-                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
-            ),
-        )

@@ -16,7 +16,6 @@ page cap and loop detection so a buggy bank cannot keep a Lambda busy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -41,9 +40,6 @@ from chalicelib.connectors.fdx_mapping import (
 )
 from chalicelib.connectors.http import BankResponse
 from chalicelib.models import Account, Balance, Transaction
-from chalicelib.observability import log_fields
-
-logger = logging.getLogger(__name__)
 
 ACTOR_TYPE_HEADER = "FDX-API-Actor-Type"
 MAX_PAGES = 50
@@ -241,12 +237,3 @@ class FdxConnector(Connector):
 
     def _protocol_error(self, message: str) -> BankProtocolError:
         return BankProtocolError(message, institution_id=self.config.institution_id)
-
-    def _skip(self, kind: str, error: ValidationError) -> None:
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        logger.warning(
-            "skipped unusable FDX item",
-            extra=log_fields(
-                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
-            ),
-        )

@@ -19,7 +19,6 @@ reconfirm every 90 days, reported as `Consent.reconfirm_by`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -40,9 +39,6 @@ from chalicelib.connectors.exceptions import (
 from chalicelib.connectors.http import BankResponse, fapi_date
 from chalicelib.connectors.paging import follow_pages
 from chalicelib.models import Account, Balance, Consent, Transaction, to_aware_datetime
-from chalicelib.observability import log_fields
-
-logger = logging.getLogger(__name__)
 
 CLIENT_SCOPES = ["accounts"]
 CONSENT_PERMISSIONS = (
@@ -310,13 +306,4 @@ class UkOpenBankingConnector(Connector):
             created_at=created,
             expires_at=expires,
             reconfirm_by=min(reconfirm, expires) if expires else reconfirm,
-        )
-
-    def _skip(self, kind: str, error: ValidationError) -> None:
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-        logger.warning(
-            "skipped unusable UK OB item",
-            extra=log_fields(
-                institution_id=self.config.institution_id, kind=kind, fields=",".join(fields)
-            ),
         )
