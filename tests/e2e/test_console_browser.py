@@ -283,3 +283,31 @@ def test_phone_width_fits_one_conversation_on_screen(console: Any) -> None:
     box = thread.bounding_box()
     assert box is not None and box["width"] <= 390
     expect(thread.get_by_role("button", name="Send")).to_be_in_viewport()
+
+
+def test_link_then_answer_a_fraud_alert_in_the_thread(console: Any) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name)
+    _say(thread, name, "link a bank")
+    thread.get_by_test_id("quick-reply").filter(has_text="Sandbox Bank (FDX)").click()
+    login = thread.locator("[data-testid=account-link-button], [data-testid=url-button]").last
+    with console.context.expect_page() as opened:
+        login.click()
+    consent = opened.value
+    consent.wait_for_load_state()
+    consent.get_by_role("button", name="Approve").click()
+    expect(consent.locator("body")).to_contain_text("is linked")
+    consent.close()
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("is linked")
+
+    form = console.get_by_test_id("bank-event-form")
+    form.get_by_label("Conversation").select_option(label=name)
+    form.get_by_label("Bank customer").select_option("alice")
+    form.get_by_label("Event").select_option("fraud")
+    form.get_by_role("button", name="Send bank event").click()
+    alert = thread.get_by_test_id("bot-text").filter(has_text="Was this you?").last
+    expect(alert).to_be_visible(timeout=30_000)
+    expect(alert).to_contain_text("••")
+    thread.get_by_test_id("quick-reply").filter(has_text="No, it wasn't").click()
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("frozen", timeout=30_000)
