@@ -28,7 +28,7 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import urlencode
@@ -162,6 +162,24 @@ class Connector(ABC):
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
+
+    def _usable_accounts(
+        self, items: Iterable[Any], map_account: Callable[..., Account]
+    ) -> list[Account]:
+        """Map each wire item to an `Account`, skipping (and logging) unusable ones."""
+        accounts: list[Account] = []
+        for item in items:
+            try:
+                accounts.append(
+                    map_account(
+                        item,
+                        institution_id=self.config.institution_id,
+                        default_currency=self.config.default_currency,
+                    )
+                )
+            except ValidationError as exc:
+                self._skip("account", exc)
+        return accounts
 
     def _skip(self, kind: str, error: ValidationError) -> None:
         """Log (field names only, never values) an item the bank sent that cannot be used.

@@ -203,19 +203,7 @@ class BerlinGroupConnector(Connector):
         payload = self.http.get_json(
             "v1/accounts", token=token or None, headers=self._headers(customer, consent_id)
         )
-        accounts: list[Account] = []
-        for item in parsing.items(payload, "accounts"):
-            try:
-                accounts.append(
-                    mapping.map_account(
-                        item,
-                        institution_id=self.config.institution_id,
-                        default_currency=self.config.default_currency,
-                    )
-                )
-            except ValidationError as exc:
-                self._skip("account", exc)
-        return accounts
+        return self._usable_accounts(parsing.items(payload, "accounts"), mapping.map_account)
 
     def get_balance(
         self,

@@ -143,7 +143,6 @@ class CdrConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /banking/accounts`, every page."""
-        accounts: list[Account] = []
         pages = self._pages(
             token,
             "banking/accounts",
@@ -152,19 +151,8 @@ class CdrConnector(Connector):
             customer_present=customer_present,
             customer=customer,
         )
-        for payload in pages:
-            for item in parsing.items(payload, "data", "accounts"):
-                try:
-                    accounts.append(
-                        mapping.map_account(
-                            item,
-                            institution_id=self.config.institution_id,
-                            default_currency=self.config.default_currency,
-                        )
-                    )
-                except ValidationError as exc:
-                    self._skip("account", exc)
-        return accounts
+        items = (item for payload in pages for item in parsing.items(payload, "data", "accounts"))
+        return self._usable_accounts(items, mapping.map_account)
 
     def get_balance(
         self,

@@ -86,26 +86,15 @@ class FdxConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Account]:
         """Every shared account, all pages; items without an `accountId` are skipped."""
-        accounts: list[Account] = []
-        for item in self._items(
+        items = self._items(
             token,
             "accounts",
             key="accounts",
             params={},
             customer_present=customer_present,
             limit=None,
-        ):
-            try:
-                accounts.append(
-                    map_account(
-                        item,
-                        institution_id=self.config.institution_id,
-                        default_currency=self.config.default_currency,
-                    )
-                )
-            except ValidationError as exc:
-                self._skip("account", exc)
-        return accounts
+        )
+        return self._usable_accounts(items, map_account)
 
     def get_balance(
         self,

@@ -164,21 +164,10 @@ class UkOpenBankingConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
-        accounts: list[Account] = []
-        for item in self._items(
+        items = self._items(
             token, "accounts", {}, "Account", customer_present=customer_present, customer=customer
-        ):
-            try:
-                accounts.append(
-                    mapping.map_account(
-                        item,
-                        institution_id=self.config.institution_id,
-                        default_currency=self.config.default_currency,
-                    )
-                )
-            except ValidationError as exc:
-                self._skip("account", exc)
-        return accounts
+        )
+        return self._usable_accounts(items, mapping.map_account)
 
     def get_balance(
         self,
