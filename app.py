@@ -40,7 +40,7 @@ def messenger_subscription() -> Response:
 @app.route(
     "/webhooks/messenger",
     methods=["POST"],
-    content_types=["application/json", "text/plain", "application/octet-stream"],
+    content_types=["application/json", "text/plain"],
 )
 def messenger_webhook() -> Response:
     """Verify, parse, de-duplicate and queue a Messenger delivery; answer within Meta's 5 s."""
@@ -114,7 +114,7 @@ def handle_inbound_events(event):  # type: ignore[no-untyped-def]  # Chalice's S
 @app.route(
     "/banks/{institution_id}/events",
     methods=["POST"],
-    content_types=["application/json", "application/jwt", "text/plain", "application/octet-stream"],
+    content_types=["application/json", "application/jwt", "text/plain"],
 )
 def bank_events(institution_id: str) -> Response:
     """A bank's signed event (FDX notification, UK OB SET): verify, de-duplicate, queue, ack."""
