@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench requirements package clean install prism browser
+.PHONY: dev test lint bench requirements package deploy clean install prism browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ requirements: $(STAMP)
 ## Build the single SAM stack: Chalice's template merged with infra/template.json.
 package: $(STAMP)
 	$(BIN)/python -m infra.package --stage prod --out build/package
+
+## Deploy or upgrade a stage (route (b) of docs/deployment.md): make deploy STAGE=prod [ALARM_EMAIL=ops@example.com]
+deploy: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage of .chalice/config.json> [ALARM_EMAIL=...]"; exit 2; }
+	$(BIN)/python -m infra.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--parameter AlarmEmail=$(ALARM_EMAIL))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,12 +1,13 @@
-"""Create a stage's resources from `infra/template.json` with CloudFormation.
+"""Create or update a stage's resources stack from `infra/template.json`.
 
 The local stack and the integration tests run this against moto (server mode
 through `AWS_ENDPOINT_URL`, or in-process `mock_aws`), so local resources come
-from the very template production deploys. It also works against real AWS, but
-production normally deploys the template with `aws cloudformation deploy` or as
-part of the `chalice package` stack (see docs/deployment.md).
+from the very template production deploys; `make deploy` (infra.deploy) runs it
+against AWS for route (b) of docs/deployment.md. Re-running it after a template
+or parameter change updates the stack; with nothing changed it is a no-op.
 
     python -m infra.provision --stage dev [--stack-name NAME] [--secret KEY=VALUE ...]
+        [--parameter KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_pascal
 
 from chalicelib import aws
+from chalicelib.aws import aws_endpoints_are_local
 from infra.template import (
     SECRET_RESOURCE_TYPE,
     load_template,
@@ -41,6 +43,8 @@ SecretKey = Literal[
 
 SECRET_KEYS: tuple[str, ...] = get_args(SecretKey)
 
+DEV_STAGE = "dev"
+
 DEV_SECRET_VALUES: Mapping[str, str] = {
     "messenger_app_secret": "dev-app-secret",
     "messenger_verify_token": "dev-verify-token",
@@ -49,7 +53,10 @@ DEV_SECRET_VALUES: Mapping[str, str] = {
 }
 """The local stage's well-known secret values (the shared contract's dev defaults)."""
 
-_COMPLETE_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+# States in which the stack exists and can take an update; UPDATE_ROLLBACK_COMPLETE
+# is a stack whose last update failed and was rolled back to the previous version.
+_UPDATABLE_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
+_NO_UPDATES_MESSAGE = "No updates are to be performed"
 _WAIT_DELAY_SECONDS = 2
 _WAIT_MAX_ATTEMPTS = 900  # 30 minutes: a real KMS key + table can take a few.
 
@@ -118,19 +125,26 @@ def provision(
     stage: str,
     secret_values: Mapping[str, str] | None = None,
     stack_name: str | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> StackOutputs:
-    """Create (or reuse) the stage's stack, wait for it, and store `secret_values`.
+    """Create or update the stage's stack, wait for it, and store `secret_values`.
 
     `secret_values` maps `SECRET_KEYS` to values; secrets not given keep their
-    template value (a generated token, or an `UNSET: ...` placeholder).
-    Raises ProvisionError when the stack fails or a secret key is unknown.
+    current value (at creation: a generated token, or an `UNSET: ...` placeholder).
+    `parameters` sets template parameters besides `Stage`; on update, parameters
+    not given keep their previous value rather than falling back to the default.
+    Raises ProvisionError when the stack fails or a key is unknown.
     """
+    _refuse_dev_outside_local_aws(stage)
     values = _checked_secret_values(secret_values or {})
+    extra_parameters = _checked_parameters(parameters or {})
     name = stack_name or default_stack_name(stage)
     cloudformation = aws.client("cloudformation")
     with _moto_secret_gap_silenced():
-        if not _complete_stack_exists(cloudformation, name):
-            _create_stack(cloudformation, name, stage)
+        if _updatable_stack_exists(cloudformation, name):
+            _update_stack(cloudformation, name, stage, extra_parameters)
+        else:
+            _create_stack(cloudformation, name, stage, extra_parameters)
         names = {"Stage": stage, **_physical_ids(cloudformation, name)}
         names.update(_ensure_secrets(names))
         outputs = _read_outputs(cloudformation, name, names)
@@ -171,8 +185,28 @@ def _checked_secret_values(secret_values: Mapping[str, str]) -> dict[str, str]:
     return dict(secret_values)
 
 
-def _complete_stack_exists(cloudformation: Any, stack_name: str) -> bool:
-    """True if the stack is already complete (re-running against the same moto is fine)."""
+def _refuse_dev_outside_local_aws(stage: str) -> None:
+    """The dev stage stores published secrets and relaxes checks: local AWS only."""
+    if stage == DEV_STAGE and not aws_endpoints_are_local():
+        raise ProvisionError(
+            "stage 'dev' is for the local moto stack only (its secrets are published "
+            "defaults): set AWS_ENDPOINT_URL to a loopback address, or provision a real "
+            "stage such as 'prod'"
+        )
+
+
+def _checked_parameters(parameters: Mapping[str, str]) -> dict[str, str]:
+    declared = set(load_template()["Parameters"]) - {"Stage"}
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise ProvisionError(
+            f"unknown template parameters {unknown}; expected some of {sorted(declared)}"
+        )
+    return dict(parameters)
+
+
+def _updatable_stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    """True if the stack exists in a state that takes an update; False if there is none."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except cloudformation.exceptions.ClientError as error:
@@ -180,19 +214,62 @@ def _complete_stack_exists(cloudformation: Any, stack_name: str) -> bool:
             return False
         raise
     status = stacks[0]["StackStatus"]
-    if status not in _COMPLETE_STATUSES:
-        raise ProvisionError(f"stack {stack_name} exists in state {status}; fix or delete it")
+    if status not in _UPDATABLE_STATUSES:
+        raise ProvisionError(
+            f"stack {stack_name} is in state {status}; wait for it to settle, or, after a "
+            "failed creation (ROLLBACK_COMPLETE), delete it and run again"
+        )
     return True
 
 
-def _create_stack(cloudformation: Any, stack_name: str, stage: str) -> None:
+def _stack_parameters(
+    stage: str, parameters: Mapping[str, str], *, update: bool
+) -> list[dict[str, Any]]:
+    given = {"Stage": stage, **parameters}
+    listed: list[dict[str, Any]] = [
+        {"ParameterKey": key, "ParameterValue": value} for key, value in given.items()
+    ]
+    if update:  # keep what the operator set last time instead of reverting to defaults
+        listed += [
+            {"ParameterKey": key, "UsePreviousValue": True}
+            for key in load_template()["Parameters"]
+            if key not in given
+        ]
+    return listed
+
+
+def _create_stack(
+    cloudformation: Any, stack_name: str, stage: str, parameters: Mapping[str, str]
+) -> None:
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=template_body(),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+        Parameters=_stack_parameters(stage, parameters, update=False),
         Tags=[{"Key": "bankbridge:stage", "Value": stage}],
     )
-    waiter = cloudformation.get_waiter("stack_create_complete")
+    _wait(cloudformation, stack_name, "stack_create_complete", "CREATE_COMPLETE")
+
+
+def _update_stack(
+    cloudformation: Any, stack_name: str, stage: str, parameters: Mapping[str, str]
+) -> None:
+    """Apply the current template and parameters; a stack already up to date is left alone."""
+    try:
+        cloudformation.update_stack(
+            StackName=stack_name,
+            TemplateBody=template_body(),
+            Parameters=_stack_parameters(stage, parameters, update=True),
+            Tags=[{"Key": "bankbridge:stage", "Value": stage}],
+        )
+    except cloudformation.exceptions.ClientError as error:
+        if _NO_UPDATES_MESSAGE in str(error):
+            return
+        raise ProvisionError(f"stack {stack_name} update refused: {error}") from error
+    _wait(cloudformation, stack_name, "stack_update_complete", "UPDATE_COMPLETE")
+
+
+def _wait(cloudformation: Any, stack_name: str, waiter_name: str, target: str) -> None:
+    waiter = cloudformation.get_waiter(waiter_name)
     try:
         waiter.wait(
             StackName=stack_name,
@@ -200,9 +277,7 @@ def _create_stack(cloudformation: Any, stack_name: str, stage: str) -> None:
         )
     except WaiterError as error:  # the cause is in the stack events
         reasons = _failure_reasons(cloudformation, stack_name)
-        raise ProvisionError(
-            f"stack {stack_name} did not reach CREATE_COMPLETE: {reasons}"
-        ) from error
+        raise ProvisionError(f"stack {stack_name} did not reach {target}: {reasons}") from error
 
 
 def _failure_reasons(cloudformation: Any, stack_name: str) -> list[str]:
@@ -296,12 +371,12 @@ def _ensure_secrets(names: Mapping[str, str]) -> dict[str, str]:
     return arns
 
 
-def _parse_secret_arguments(pairs: Sequence[str]) -> dict[str, str]:
+def _parse_pairs(pairs: Sequence[str], option: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator:
-            raise ProvisionError(f"--secret takes KEY=VALUE, got {pair!r}")
+            raise ProvisionError(f"{option} takes KEY=VALUE, got {pair!r}")
         values[key] = value
     return values
 
@@ -319,11 +394,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"a secret value to store; KEY is one of {', '.join(SECRET_KEYS)}. "
         "For --stage dev the contract's dev defaults are stored unless overridden.",
     )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter besides Stage (e.g. AlarmEmail=ops@example.com)",
+    )
     arguments = parser.parse_args(argv)
     try:
-        values = dict(DEV_SECRET_VALUES) if arguments.stage == "dev" else {}
-        values.update(_parse_secret_arguments(arguments.secret))
-        outputs = provision(arguments.stage, values, arguments.stack_name)
+        values = dict(DEV_SECRET_VALUES) if arguments.stage == DEV_STAGE else {}
+        values.update(_parse_pairs(arguments.secret, "--secret"))
+        parameters = _parse_pairs(arguments.parameter, "--parameter")
+        outputs = provision(arguments.stage, values, arguments.stack_name, parameters)
     except ProvisionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,356 @@
+"""`make deploy STAGE=…`: deploy (or upgrade) one stage by route (b), end to end.
+
+Route (b) of docs/deployment.md, scripted so a newcomer cannot miss a step:
+
+1. preflight: the stage is configured, AWS credentials and a region resolve, and
+   Chalice's own deploy-time validation passes;
+2. the resources stack (`infra/template.json`) is created *or updated*;
+3. its outputs are written into the stage's `environment_variables` in
+   `.chalice/config.json` (a no-op when nothing changed);
+4. Chalice's deployment record (`.chalice/deployed/<stage>.json`, git-ignored:
+   it holds account ids) is restored from SSM Parameter Store when this checkout
+   has none, so a deploy from a fresh clone updates the existing API instead of
+   creating a second one with a new URL; it is saved back after the deploy;
+5. `chalice deploy --stage S` packages and deploys the functions and the API;
+6. what Chalice cannot express is applied (`infra.post_deploy`);
+7. the URLs to register at Meta and at banks, and the steps left, are printed.
+
+    python -m infra.deploy --stage prod [--parameter AlarmEmail=ops@example.com]
+
+Against a local moto server (`AWS_ENDPOINT_URL` on loopback) every step up to
+`chalice deploy` runs; moto's ImportRestApi then fails on Chalice's OpenAPI
+document (moto reads `info.description`, which Chalice does not write), after
+the roles, functions, queue mappings and schedule exist. The script says so and
+exits 3, so a local walk-through shows exactly where AWS is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from chalicelib import aws
+from chalicelib.aws import aws_endpoints_are_local
+from infra.chalice_validation import ChaliceValidationError, validate_stage
+from infra.provision import ProvisionError, StackOutputs, provision
+from infra.template import PROJECT_ROOT
+
+EXIT_FAILED = 1
+EXIT_STOPPED_BY_LOCAL_BACKEND = 3
+_MOTO_IMPORT_REST_API_GAP = "ImportRestApi"
+_SSM_STANDARD_TIER_LIMIT_BYTES = 4096
+
+
+class DeployError(RuntimeError):
+    """A step failed; the message says which and what to do."""
+
+
+class StoppedByLocalBackend(DeployError):
+    """The local moto server cannot go further; everything before this point ran."""
+
+
+class Endpoints(BaseModel):
+    """Where Meta, banks and customers' browsers reach a deployed stage."""
+
+    base_url: str
+
+    @property
+    def messenger_webhook(self) -> str:
+        """The Callback URL for the Meta App Dashboard's webhook settings."""
+        return f"{self.base_url}/webhooks/messenger"
+
+    @property
+    def oauth_callback(self) -> str:
+        """The redirect URI each bank must register for this client."""
+        return f"{self.base_url}/oauth/callback"
+
+    @property
+    def bank_events(self) -> str:
+        """Where a bank posts signed events (one path per institution id)."""
+        return f"{self.base_url}/banks/<institution_id>/events"
+
+
+class DeployReport(BaseModel):
+    """What a deploy did, for the operator's terminal and for tests."""
+
+    stage: str
+    region: str
+    resources_stack: str
+    config_changed: bool
+    endpoints: Endpoints
+    post_deploy: list[str] = []
+    next_steps: list[str] = []
+
+
+def chalice_config_path(project_dir: Path) -> Path:
+    """`.chalice/config.json` of the project."""
+    return project_dir / ".chalice" / "config.json"
+
+
+def deployed_record_path(project_dir: Path, stage: str) -> Path:
+    """Where `chalice deploy` keeps what it created for `stage`."""
+    return project_dir / ".chalice" / "deployed" / f"{stage}.json"
+
+
+def deployed_record_parameter(stage: str) -> str:
+    """The SSM parameter that keeps Chalice's deployment record between checkouts."""
+    return f"/bankbridge/{stage}/chalice/deployed"
+
+
+def check_stage_configured(project_dir: Path, stage: str) -> None:
+    """Refuse a stage `.chalice/config.json` does not define (Chalice would invent one)."""
+    stages = json.loads(chalice_config_path(project_dir).read_text(encoding="utf-8"))["stages"]
+    if stage not in stages:
+        raise DeployError(
+            f"stage {stage!r} is not in .chalice/config.json (configured: {sorted(stages)}); "
+            "add it there first (docs/deployment.md, 'A new stage')"
+        )
+    if stage == "dev":
+        raise DeployError("stage 'dev' is the local stack's (make dev); deploy a real stage")
+
+
+def check_credentials() -> str:
+    """Return the region after checking that credentials resolve (one STS call)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise DeployError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    try:
+        aws.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise DeployError(f"AWS credentials do not work: {error}") from error
+    return region
+
+
+def record_outputs_in_config(project_dir: Path, outputs: StackOutputs) -> bool:
+    """Write the stack's resource names into the stage's environment; True if it changed.
+
+    Names depend only on the stage, so for the configured stages this normally
+    finds nothing to change; a renamed resource or a new stage is caught here
+    instead of at the first request.
+    """
+    path = chalice_config_path(project_dir)
+    config = json.loads(path.read_text(encoding="utf-8"))
+    environment = config["stages"][outputs.stage].setdefault("environment_variables", {})
+    wanted = outputs.settings_environment()
+    if all(environment.get(name) == value for name, value in wanted.items()):
+        return False
+    environment.update(wanted)
+    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def restore_deployed_record(project_dir: Path, stage: str) -> bool:
+    """Fetch Chalice's record from SSM when this checkout has none; True if restored."""
+    path = deployed_record_path(project_dir, stage)
+    if path.exists():
+        return False
+    ssm = aws.client("ssm")
+    try:
+        value = ssm.get_parameter(Name=deployed_record_parameter(stage))["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return False  # first deploy of this stage
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value, encoding="utf-8")
+    return True
+
+
+def save_deployed_record(project_dir: Path, stage: str) -> None:
+    """Keep Chalice's record in SSM so the next deploy, from any checkout, updates in place."""
+    value = deployed_record_path(project_dir, stage).read_text(encoding="utf-8")
+    tier = "Advanced" if len(value.encode()) > _SSM_STANDARD_TIER_LIMIT_BYTES else "Standard"
+    aws.client("ssm").put_parameter(
+        Name=deployed_record_parameter(stage),
+        Description="Chalice's deployment record for this stage (written by infra.deploy)",
+        Value=value,
+        Type="String",
+        Tier=tier,
+        Overwrite=True,
+    )
+
+
+def run_chalice_deploy(project_dir: Path, stage: str) -> None:
+    """`chalice deploy --stage S`, with its output shown; raise with the reason on failure."""
+    chalice = Path(sys.executable).parent / "chalice"
+    completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
+        [str(chalice), "--project-dir", str(project_dir), "deploy", "--stage", stage],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    if completed.returncode == 0:
+        print(completed.stdout.rstrip())
+        return
+    if _MOTO_IMPORT_REST_API_GAP in output and aws_endpoints_are_local():
+        raise StoppedByLocalBackend(
+            "chalice deploy created the IAM roles, the four functions, the SQS mappings and "
+            "the daily schedule in moto, then stopped at ImportRestApi: moto reads "
+            "info.description from the OpenAPI document, which Chalice does not write. "
+            "Everything after this step (the REST API, post-deploy settings, URLs) needs AWS."
+        )
+    raise DeployError(f"chalice deploy failed:\n{output[-4000:]}")
+
+
+def read_endpoints(project_dir: Path, stage: str, environment: Mapping[str, str]) -> Endpoints:
+    """The stage's public base URL: the configured custom domain, else the API's own URL."""
+    configured = environment.get("BANKBRIDGE_PUBLIC_BASE_URL")
+    if configured:
+        return Endpoints(base_url=configured.rstrip("/"))
+    record = json.loads(deployed_record_path(project_dir, stage).read_text(encoding="utf-8"))
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return Endpoints(base_url=resource["rest_api_url"].rstrip("/"))
+    raise DeployError(f"no rest_api in {deployed_record_path(project_dir, stage)}")
+
+
+def rest_api_id(project_dir: Path, stage: str) -> str | None:
+    """The REST API id Chalice recorded, if any."""
+    record = json.loads(deployed_record_path(project_dir, stage).read_text(encoding="utf-8"))
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return str(resource["rest_api_id"])
+    return None
+
+
+def next_steps(stage: str, outputs: StackOutputs, endpoints: Endpoints) -> list[str]:
+    """What only a person can do, in the order it is needed."""
+    return [
+        "Store the Meta app secret and the page access token (until then every webhook "
+        "is refused with 403 and nothing is sent):\n"
+        f"    aws secretsmanager put-secret-value --secret-id {outputs.messenger_app_secret_name}"
+        " --secret-string file://app-secret.txt\n"
+        f"    aws secretsmanager put-secret-value --secret-id {outputs.messenger_page_token_name}"
+        " --secret-string file://page-token.txt",
+        "In the Meta App Dashboard (Messenger > Settings > Webhooks), set the Callback URL "
+        f"to {endpoints.messenger_webhook} and the Verify Token to the value of\n"
+        f"    aws secretsmanager get-secret-value --secret-id {outputs.messenger_verify_token_name}"
+        " --query SecretString --output text\n"
+        "  then subscribe the page to messages, messaging_postbacks and messaging_account_linking.",
+        f"Register {endpoints.oauth_callback} as the redirect URI at each bank, store each "
+        f"bank's client secret under bankbridge/{stage}/banks/<institution>/..., and register "
+        "the connector (bankbridge connectors register FILE --iam).",
+        "Confirm the SNS e-mail subscription for alarms (sent to the AlarmEmail parameter).",
+        f"Check readiness: bankbridge doctor --stage {stage}",
+    ]
+
+
+def deploy(
+    stage: str,
+    project_dir: Path = PROJECT_ROOT,
+    parameters: Mapping[str, str] | None = None,
+) -> DeployReport:
+    """Run every step for `stage`; raise DeployError (or StoppedByLocalBackend) on the first
+    that cannot complete, after printing what was done."""
+    check_stage_configured(project_dir, stage)
+    region = check_credentials()
+    try:
+        validate_stage(project_dir, stage)
+    except ChaliceValidationError as error:
+        raise DeployError(str(error)) from error
+    print(f"[1/6] preflight passed: stage {stage}, region {region}")
+
+    try:
+        outputs = provision(stage, parameters=parameters)
+    except ProvisionError as error:
+        raise DeployError(str(error)) from error
+    stack = f"bankbridge-{stage}-resources"
+    print(f"[2/6] resources stack {stack} created or updated")
+
+    config_changed = record_outputs_in_config(project_dir, outputs)
+    print(
+        "[3/6] .chalice/config.json "
+        + ("updated with the stack's outputs" if config_changed else "already names them")
+    )
+
+    if restore_deployed_record(project_dir, stage):
+        print("[4/6] restored Chalice's deployment record from SSM")
+    run_chalice_deploy(project_dir, stage)
+    save_deployed_record(project_dir, stage)
+    print("[4/6] chalice deploy finished; deployment record saved to SSM")
+
+    from infra import post_deploy
+
+    applied = post_deploy.apply(stage, rest_api_id(project_dir, stage))
+    print(f"[5/6] post-deploy settings applied: {', '.join(applied.done)}")
+
+    environment = json.loads(chalice_config_path(project_dir).read_text(encoding="utf-8"))[
+        "stages"
+    ][stage]["environment_variables"]
+    endpoints = read_endpoints(project_dir, stage, environment)
+    report = DeployReport(
+        stage=stage,
+        region=region,
+        resources_stack=stack,
+        config_changed=config_changed,
+        endpoints=endpoints,
+        post_deploy=applied.done,
+        next_steps=next_steps(stage, outputs, endpoints),
+    )
+    print(render(report))
+    return report
+
+
+def render(report: DeployReport) -> str:
+    """The operator-facing summary printed at the end of a deploy."""
+    lines = [
+        f"[6/6] stage {report.stage} is deployed in {report.region}.",
+        "",
+        f"  Messenger webhook (Meta App Dashboard): {report.endpoints.messenger_webhook}",
+        f"  OAuth redirect URI (each bank):          {report.endpoints.oauth_callback}",
+        f"  Bank events (per institution):           {report.endpoints.bank_events}",
+        "",
+        "Next steps:",
+    ]
+    lines += [f"  {number}. {step}" for number, step in enumerate(report.next_steps, 1)]
+    return "\n".join(lines)
+
+
+def _parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise DeployError(f"--parameter takes KEY=VALUE, got {pair!r}")
+        parameters[key] = value
+    return parameters
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; exit 0 deployed, 1 failed, 3 stopped where the local moto server ends."""
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
+    parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a resources-template parameter, e.g. AlarmEmail=ops@example.com",
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        deploy(
+            arguments.stage,
+            arguments.project_dir.resolve(),
+            _parse_parameters(arguments.parameter),
+        )
+    except StoppedByLocalBackend as stopped:
+        print(f"stopped: {stopped}", file=sys.stderr)
+        return EXIT_STOPPED_BY_LOCAL_BACKEND
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
