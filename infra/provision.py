@@ -57,6 +57,7 @@ DEV_SECRET_VALUES: Mapping[str, str] = {
 # is a stack whose last update failed and was rolled back to the previous version.
 _UPDATABLE_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
 _NO_UPDATES_MESSAGE = "No updates are to be performed"
+_MOTO_SKIPPED_TYPES = (SECRET_RESOURCE_TYPE, "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription")
 _WAIT_DELAY_SECONDS = 2
 _WAIT_MAX_ATTEMPTS = 900  # 30 minutes: a real KMS key + table can take a few.
 
@@ -96,6 +97,10 @@ class StackOutputs(BaseModel):
     messenger_page_token_arn: str
     admin_token_name: str
     admin_token_arn: str
+    alarm_topic_arn: str
+    daily_failure_queue_name: str
+    daily_failure_queue_url: str
+    daily_failure_queue_arn: str
 
     def secret_name(self, key: SecretKey) -> str:
         """Return the Secrets Manager name of the secret `key`."""
@@ -135,12 +140,12 @@ def provision(
     not given keep their previous value rather than falling back to the default.
     Raises ProvisionError when the stack fails or a key is unknown.
     """
-    _refuse_dev_outside_local_aws(stage)
     values = _checked_secret_values(secret_values or {})
     extra_parameters = _checked_parameters(parameters or {})
+    _refuse_dev_outside_local_aws(stage)
     name = stack_name or default_stack_name(stage)
     cloudformation = aws.client("cloudformation")
-    with _moto_secret_gap_silenced():
+    with _moto_gaps_silenced():
         if _updatable_stack_exists(cloudformation, name):
             _update_stack(cloudformation, name, stage, extra_parameters)
         else:
@@ -158,21 +163,23 @@ def provision(
 
 
 @contextmanager
-def _moto_secret_gap_silenced() -> Iterator[None]:
-    """Mute in-process moto's warning and log line, on every stack call, that its
-    CloudFormation skips AWS::SecretsManager::Secret: `_ensure_secrets` fills that gap."""
+def _moto_gaps_silenced() -> Iterator[None]:
+    """Mute in-process moto's warning and log line, on every stack call, for each resource
+    type its CloudFormation skips: `_ensure_secrets` fills the secrets' gap, and alarms and
+    e-mail subscriptions have no local behaviour (moto neither evaluates nor sends them)."""
 
-    def is_not_about_the_gap(record: logging.LogRecord) -> bool:
-        return SECRET_RESOURCE_TYPE not in record.getMessage()
+    def is_not_about_a_gap(record: logging.LogRecord) -> bool:
+        return not any(gap in record.getMessage() for gap in _MOTO_SKIPPED_TYPES)
 
     moto_logger = logging.getLogger("moto")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=f"Tried to parse {SECRET_RESOURCE_TYPE}")
-        moto_logger.addFilter(is_not_about_the_gap)
+        for gap in _MOTO_SKIPPED_TYPES:
+            warnings.filterwarnings("ignore", message=f"Tried to parse {gap}")
+        moto_logger.addFilter(is_not_about_a_gap)
         try:
             yield
         finally:
-            moto_logger.removeFilter(is_not_about_the_gap)
+            moto_logger.removeFilter(is_not_about_a_gap)
 
 
 def _checked_secret_values(secret_values: Mapping[str, str]) -> dict[str, str]:

@@ -32,6 +32,7 @@ from infra.deploy import (
     save_deployed_record,
 )
 from infra.provision import StackOutputs, provision
+from infra.provision import main as provision_main
 from infra.template import PROJECT_ROOT
 
 _NOT_PART_OF_THE_APP = shutil.ignore_patterns(
@@ -199,3 +200,24 @@ def test_make_deploy_against_moto_creates_then_updates_and_stops_at_the_rest_api
     )
     assert stack["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert (project / ".chalice" / "config.json").read_text() == config_before
+
+
+@pytest.mark.parametrize("endpoint", [None, "https://cloudformation.eu-west-1.amazonaws.com"])
+def test_provisioning_dev_against_real_aws_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint: str | None
+) -> None:
+    """`--stage dev` would store the published dev secrets: only a loopback endpoint may."""
+    monkeypatch.delenv("BANKBRIDGE_TEST_IN_PROCESS_AWS", raising=False)
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr(aws, "client", _no_aws_call)
+
+    assert provision_main(["--stage", "dev"]) == 1
+    assert "local moto stack only" in capsys.readouterr().err
+
+
+def _no_aws_call(service_name: str) -> None:
+    raise AssertionError(f"an AWS call ({service_name}) was attempted")

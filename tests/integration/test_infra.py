@@ -32,6 +32,13 @@ from infra.package import (
     package,
     verify_merged,
 )
+from infra.permissions import (
+    BANK_SECRETS,
+    FUNCTIONS,
+    Names,
+    policy_file_name,
+    stale_policy_files,
+)
 from infra.provision import (
     DEV_SECRET_VALUES,
     SECRET_KEYS,
@@ -51,7 +58,6 @@ STAGES = ("dev", "prod")
 CHALICE_DIR = PROJECT_ROOT / ".chalice"
 WORKER_FOR_QUEUE = {"inbound": "handle_inbound_events", "events": "handle_bank_events"}
 API_GATEWAY_MAX_TIMEOUT_SECONDS = 29
-DATA_SERVICES = ("dynamodb", "sqs", "kms", "secretsmanager")
 PROD_ADMIN_TOKEN = "prod-admin-token-under-test"
 
 
@@ -84,6 +90,7 @@ def provisioned() -> Iterator[dict[str, StackOutputs]]:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.setenv("BANKBRIDGE_TEST_IN_PROCESS_AWS", "1")  # dev needs local AWS: in-process
         with mock_aws():
             aws.reset_clients()
             yield {
@@ -318,14 +325,29 @@ def test_chalice_config_basics() -> None:
     assert config["autogen_policy"] is False
     assert set(config["stages"]) == set(STAGES)
     for stage in STAGES:
-        policy_file = config["stages"][stage]["iam_policy_file"]
-        assert policy_file == f"policy-{stage}.json"
-        assert (CHALICE_DIR / policy_file).is_file()
         scoped = Config(chalice_stage=stage, config_from_disk=config, default_params={})
         assert scoped.scope(stage, "api_handler").lambda_memory_size == 512
         assert lambda_timeout(stage, "api_handler") <= API_GATEWAY_MAX_TIMEOUT_SECONDS
         for worker in WORKER_FOR_QUEUE.values():
             assert lambda_timeout(stage, worker) == 60
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_its_own_policy_tracing_and_a_concurrency_decision(stage: str) -> None:
+    """Chalice resolves these per function (its own lookup), so a typo'd key would show here."""
+    config = Config(chalice_stage=stage, config_from_disk=chalice_config(), default_params={})
+
+    for function in FUNCTIONS:
+        scoped = config.scope(stage, function)
+        assert scoped.iam_policy_file == policy_file_name(stage, function)
+        assert (CHALICE_DIR / scoped.iam_policy_file).is_file()
+        assert scoped.xray_enabled is True
+    reserved = {
+        function: config.scope(stage, function).reserved_concurrency for function in FUNCTIONS
+    }
+    assert reserved["api_handler"] is None  # capped by API Gateway throttling instead
+    assert reserved["daily_consent_check"] == 1  # two overlapping runs would remind twice
+    assert all(reserved[worker] for worker in WORKER_FOR_QUEUE.values())
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -361,42 +383,131 @@ def test_dev_stage_sets_no_urls_or_ports() -> None:
         assert not re.search(r"://|:\d+\b|localhost|127\.0\.0\.1", value), name
 
 
-def policy_statements(stage: str) -> list[dict[str, Any]]:
-    return json.loads((CHALICE_DIR / f"policy-{stage}.json").read_text())["Statement"]
+def policy_statements(stage: str, function: str) -> list[dict[str, Any]]:
+    return json.loads((CHALICE_DIR / policy_file_name(stage, function)).read_text())["Statement"]
 
 
 def as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_grants_data_services_only_on_the_stages_resources(stage: str) -> None:
-    other_stage = next(other for other in STAGES if other != stage)
-    statements = policy_statements(stage)
-    granted_services = {
-        action.split(":")[0] for statement in statements for action in as_list(statement["Action"])
-    }
-    assert set(DATA_SERVICES) <= granted_services
+def granted(stage: str, function: str) -> dict[str, set[str]]:
+    """Action -> resources, over every statement of the function's policy."""
+    grants: dict[str, set[str]] = {}
+    for statement in policy_statements(stage, function):
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(as_list(statement["Resource"]))
+    return grants
 
-    for statement in statements:
+
+def test_policy_files_are_generated_from_the_permission_table() -> None:
+    assert stale_policy_files() == [], "run: python -m infra.permissions --write"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_grants_only_the_stages_resources(stage: str, function: str) -> None:
+    other_stage = next(other for other in STAGES if other != stage)
+    key_condition = {"kms:ResourceAliases": f"alias/bankbridge-{stage}"}
+
+    for statement in policy_statements(stage, function):
         assert statement["Effect"] == "Allow"
-        services = {action.split(":")[0] for action in as_list(statement["Action"])}
+        actions = as_list(statement["Action"])
+        services = {action.split(":")[0] for action in actions}
         resources = as_list(statement["Resource"])
-        assert "*" not in resources, statement
-        assert not any(
-            action.endswith(":*") or action == "*" for action in as_list(statement["Action"])
-        )
+        assert not any("*" in action for action in actions), statement
         assert all(
             f"bankbridge-{other_stage}" not in r and f"/{other_stage}/" not in r for r in resources
         )
+        if "*" in resources:
+            # X-Ray has no resource-level permissions: the only "*" allowed.
+            assert resources == ["*"]
+            assert set(actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            continue
         if services & {"dynamodb", "sqs", "secretsmanager", "logs"}:
             assert all(re.search(rf"bankbridge[-/]{stage}\b", r) for r in resources), statement
         if "kms" in services:
+            assert services == {"kms"}
             assert resources == ["arn:aws:kms:*:*:key/*"]
-            condition = statement["Condition"]["ForAnyValue:StringEquals"]
-            assert condition == {"kms:ResourceAliases": f"alias/bankbridge-{stage}"}
+            condition = statement["Condition"]
+            assert condition["ForAnyValue:StringEquals"] == key_condition
+            scoped = condition.get("StringEquals", {}) | condition.get("StringLike", {})
+            # Either our envelope (context names app, stage, purpose) or a service's own use.
+            if "kms:ViaService" not in scoped:
+                assert scoped["kms:EncryptionContext:app"] == "bankbridge"
+                assert scoped["kms:EncryptionContext:stage"] == stage
+                assert scoped["kms:EncryptionContext:purpose"]
+            else:
+                assert any(
+                    k.startswith("kms:EncryptionContext:aws:") or k.endswith(":SecretARN")
+                    for k in scoped
+                )
         if "logs" in services:
-            assert all(":log-group:/aws/lambda/" in r for r in resources)
+            assert sorted(resources) == sorted(Names(stage=stage).log_group_arns(function))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policies_name_the_resources_the_config_names(stage: str) -> None:
+    environment = chalice_config()["stages"][stage]["environment_variables"]
+    everything = {
+        resource
+        for function in FUNCTIONS
+        for resources in granted(stage, function).values()
+        for resource in resources
+    }
+
+    table = environment["BANKBRIDGE_TABLE_NAME"]
+    assert f"arn:aws:dynamodb:*:*:table/{table}" in everything
+    for variable in ("BANKBRIDGE_INBOUND_QUEUE_NAME", "BANKBRIDGE_EVENTS_QUEUE_NAME"):
+        assert f"arn:aws:sqs:*:*:{environment[variable]}" in everything
+    for variable, name in environment.items():
+        if variable.endswith("_NAME") and name.startswith(f"bankbridge/{stage}/"):
+            if variable == "BANKBRIDGE_ADMIN_TOKEN_NAME" and stage != "dev":
+                continue
+            assert f"arn:aws:secretsmanager:*:*:secret:{name}-??????" in everything, variable
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_holds_only_its_own_powers(stage: str) -> None:
+    """The issue's cases: the public API cannot consume queues or read the admin token
+    in a deployed stage; only producers send; the events worker holds no bank secret and
+    cannot open a sealed token."""
+    grants = {function: granted(stage, function) for function in FUNCTIONS}
+    names = Names(stage=stage)
+    inbound, events = (f"arn:aws:sqs:*:*:{names.queue(q)}" for q in ("inbound", "events"))
+    admin_token = names.secret_arn("secret:admin-token")
+
+    api = grants["api_handler"]
+    assert "sqs:ReceiveMessage" not in api and "sqs:DeleteMessage" not in api
+    assert api["sqs:SendMessage"] == {inbound, events}
+    assert (admin_token in api["secretsmanager:GetSecretValue"]) == (stage == "dev")
+    assert grants["handle_inbound_events"]["sqs:ReceiveMessage"] == {inbound}
+    assert grants["handle_bank_events"]["sqs:ReceiveMessage"] == {events}
+    assert "sqs:ChangeMessageVisibility" not in grants["handle_bank_events"]
+    for function in ("handle_inbound_events", "handle_bank_events", "daily_consent_check"):
+        assert "sqs:SendMessage" not in grants[function]
+        assert admin_token not in grants[function]["secretsmanager:GetSecretValue"]
+    assert (
+        names.secret_arn(BANK_SECRETS)
+        not in grants["handle_bank_events"]["secretsmanager:GetSecretValue"]
+    )
+    for function, grant in grants.items():
+        assert not {
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+        } & set(grant), function
+    envelope = next(
+        (
+            s
+            for s in policy_statements(stage, "handle_bank_events")
+            if s["Sid"] == "EnvelopeKeysForOwnPurposes"
+        ),
+        None,
+    )
+    assert envelope is None
 
 
 # --- packaging: chalice package --merge-template ------------------------------------
@@ -431,8 +542,12 @@ def tiny_project(tmp_path: Path) -> Path:
     so `chalice package` needs no network."""
     project = tmp_path / "project"
     (project / ".chalice").mkdir(parents=True)
-    for name in ("config.json", "policy-dev.json", "policy-prod.json"):
-        (project / ".chalice" / name).write_text((CHALICE_DIR / name).read_text())
+    for source in (CHALICE_DIR / "config.json", *CHALICE_DIR.glob("policy-*.json")):
+        (project / ".chalice" / source.name).write_text(source.read_text())
+    # handle_foreign_events has no per-function policy, so Chalice reads the stage's default.
+    for stage in STAGES:
+        policy = CHALICE_DIR / policy_file_name(stage, "api_handler")
+        (project / ".chalice" / f"policy-{stage}.json").write_text(policy.read_text())
     (project / "app.py").write_text(TINY_APP)
     (project / "requirements.txt").write_text("")
     return project
@@ -515,8 +630,8 @@ def test_packaging_the_real_app_bundles_linux_wheels(tmp_path: Path) -> None:
     """
     project = tmp_path / "project"
     (project / ".chalice").mkdir(parents=True)
-    for name in ("config.json", "policy-dev.json", "policy-prod.json"):
-        shutil.copy(CHALICE_DIR / name, project / ".chalice" / name)
+    for source in (CHALICE_DIR / "config.json", *CHALICE_DIR.glob("policy-*.json")):
+        shutil.copy(source, project / ".chalice" / source.name)
     for name in ("app.py", "requirements.txt"):
         shutil.copy(PROJECT_ROOT / name, project / name)
     shutil.copytree(

@@ -1,0 +1,803 @@
+"""Least privilege per Lambda function: the maintained table, the policy files, and the check.
+
+Each of the four Chalice functions gets its own role (`iam_policy_file` per function in
+`.chalice/config.json`, `autogen_policy` off), generated from `NEEDS` below:
+
+    python -m infra.permissions --write   # regenerate .chalice/policy-<stage>-<function>.json
+    python -m infra.permissions --check   # exit 1: a stale file, or NEEDS disagrees with the code
+
+`NEEDS` is what each function's *code* calls: one `Need` (IAM action, abstract resource,
+reason) per call. `derive_needs()` reads the same facts from the source, and `check()`
+fails on any difference, so a new boto3 call, a new secret or a new envelope purpose
+cannot ship without a grant, and a removed one cannot leave a grant behind.
+
+How `derive_needs()` reads the code (a static scan; the rules are deliberately simple):
+
+* A function reaches every `chalicelib` module its handler imports (in-function imports
+  included), transitively, module by module. Route handlers and app.py's module-level
+  imports (the admin blueprint's routes) all run in `api_handler`. `if TYPE_CHECKING:`
+  imports are not followed. This over-approximates (a reachable module's every call
+  counts), which errs towards a grant, never towards a broken function.
+* boto3 calls: `aws.client("<service>").<op>(...)`, or `<name> = aws.client(...)` then
+  `<name>.<op>(...)` (a local or `self.<attr>`). `<op>` must be an operation in botocore's
+  service model; any other use of `aws.client` is a scan error, so a new pattern is
+  handled here rather than silently missed.
+* Resources: DynamoDB calls act on the stage's one table (Query also on its indexes);
+  a queue is sent to when a reachable module names the settings field
+  `<queue>_queue_name`; a handler consumes the queue in its `@app.on_sqs_message`;
+  `ChangeMessageVisibility` and the worker's `GetQueueUrl` act on the consumed queue; a
+  secret is read when a reachable module names its settings field (`*_secret_name`,
+  `*_token_name`), and bank secrets (`bankbridge/<stage>/banks/*`) when one reads a
+  connector config's `client_secret_ref`, `signing_key_ref` or `secret_refs`; an
+  envelope purpose is each `"purpose": "<literal>"` in a reachable module, and needs
+  both `GenerateDataKey` and `Decrypt` (sealing and opening are not told apart).
+
+What the generator adds to every policy, derived from the needs rather than scanned:
+
+* KMS via services. The stage key (`alias/bankbridge-<stage>`) encrypts the table, the
+  queues and the secrets. SQS producers need `kms:GenerateDataKey` + `kms:Decrypt` and
+  consumers `kms:Decrypt` (SQS developer guide, "Configuring KMS permissions"); reading
+  a CMK-encrypted secret needs `kms:Decrypt` (Secrets Manager API reference,
+  GetSecretValue); DynamoDB calls KMS `Decrypt` for the table key *on behalf of the
+  principal accessing the table* (KMS developer guide, "How Amazon DynamoDB uses AWS
+  KMS": the Decrypt event's user is the caller, `invokedBy` dynamodb; aws/aws-cdk#10010:
+  PutItem fails with "KMS key access denied" without it). Each is conditioned on
+  `kms:ViaService` and the service's encryption context (`aws:sqs:arn`, `SecretARN`,
+  `aws:dynamodb:tableName`), so the role cannot use the key directly for them.
+* Logs: only the function's own log group, under both names it can have:
+  `chalice deploy` names functions `bankbridge-<stage>` (the API) and
+  `bankbridge-<stage>-<function>`; a packaged SAM stack named `bankbridge-<stage>`
+  (docs/deployment.md) names them `bankbridge-<stage>-<LogicalId>-<suffix>`.
+* X-Ray (`"xray": true` in config.json): `xray:PutTraceSegments` and
+  `xray:PutTelemetryRecords` support no resource-level permissions (Service
+  Authorization Reference, AWS X-Ray), so `Resource: "*"` is the only form; it is the
+  one `*` resource in these policies.
+
+Reserved concurrency (config.json has no comments, so the reasons live here): the
+inbound worker 20 and the events worker 10 cap how hard a backlog can hit the banks'
+APIs, the Graph Send API and the KMS/DynamoDB request rates, and keep a worker storm
+from starving the API of account concurrency; the daily job 1, since two overlapping
+runs would send duplicate reminders. The API is left unreserved: a reservation would
+also be its ceiling, and API Gateway throttling is the right place to cap it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chalice.utils import to_cfn_resource_name
+from pydantic import BaseModel, ConfigDict
+
+from infra.template import PROJECT_ROOT
+
+APP_NAME = "bankbridge"
+CHALICE_DIR = PROJECT_ROOT / ".chalice"
+API_HANDLER = "api_handler"
+FUNCTIONS = (API_HANDLER, "handle_inbound_events", "handle_bank_events", "daily_consent_check")
+
+# Abstract resources a `Need` names; `_arns` turns them into ARNs for one stage.
+TABLE = "table"
+TABLE_INDEXES = "table-indexes"
+QUEUES = ("inbound", "events")
+BANK_SECRETS = "secret:banks/*"
+# Settings fields holding a secret's name -> the secret's path under bankbridge/<stage>/.
+SECRET_FIELDS = {
+    "messenger_app_secret_name": "messenger/app-secret",
+    "messenger_verify_token_name": "messenger/verify-token",
+    "messenger_page_token_name": "messenger/page-token",
+    "admin_token_name": "admin-token",
+}
+BANK_SECRET_FIELDS = frozenset({"client_secret_ref", "signing_key_ref", "secret_refs"})
+# botocore operations authorised by another operation's IAM action.
+_ACTION_FOR_OPERATION = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+# What Lambda's SQS event source mapping calls with the function's role.
+_EVENT_SOURCE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+_ENVELOPE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+_PATH_IN_REASON = re.compile(r"[\w/]+\.py")
+
+
+def queue(name: str) -> str:
+    return f"queue:{name}"
+
+
+def secret(path: str) -> str:
+    return f"secret:{path}"
+
+
+def envelope(purpose: str) -> str:
+    return f"envelope:{purpose}"
+
+
+class Need(BaseModel):
+    """One action a function's code performs on one resource, and where and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    resource: str
+    reason: str
+    stages: frozenset[str] | None = None  # None: every stage
+
+    @property
+    def atom(self) -> tuple[str, str]:
+        return (self.action, self.resource)
+
+
+def _n(action: str, resource: str, reason: str, stages: Iterable[str] | None = None) -> Need:
+    return Need(
+        action=action,
+        resource=resource,
+        reason=reason,
+        stages=None if stages is None else frozenset(stages),
+    )
+
+
+def _table_needs(reasons: Mapping[str, str]) -> tuple[Need, ...]:
+    needs = [_n(f"dynamodb:{op}", TABLE, why) for op, why in reasons.items()]
+    if "Query" in reasons:
+        needs.append(_n("dynamodb:Query", TABLE_INDEXES, reasons["Query"]))
+    return tuple(needs)
+
+
+def _consumer_needs(queue_name: str, handler: str) -> tuple[Need, ...]:
+    why = f"Lambda's event source mapping polls and deletes for {handler} (app.py)"
+    return tuple(_n(action, queue(queue_name), why) for action in _EVENT_SOURCE_ACTIONS)
+
+
+def _envelope_needs(purpose: str, reason: str) -> tuple[Need, ...]:
+    return tuple(_n(action, envelope(purpose), reason) for action in _ENVELOPE_ACTIONS)
+
+
+_BANK_SECRETS_WHY = "connectors/base.py: client auth and request signing at the bank"
+_SEND_API_WHY = "channels/messenger/send_api.py: the Send API's page token"
+_PROOF_WHY = "channels/messenger/send_api.py: appsecret_proof on Send API calls"
+_TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
+_CLIENT_CREDENTIALS_WHY = "store/client_tokens.py: the cached client-credentials token"
+_STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt"
+
+# The maintained table. Changing the code's AWS calls means changing this (check() says
+# what), then `python -m infra.permissions --write`.
+NEEDS: dict[str, tuple[Need, ...]] = {
+    API_HANDLER: (
+        *_table_needs(
+            {
+                "GetItem": "store/links.py, store/connectors.py, store/client_tokens.py",
+                "PutItem": "store/processed_events.py (webhook dedupe), store/single_use.py, "
+                "store/links.py, store/consent_expiries.py, store/connectors.py (admin)",
+                "UpdateItem": "store/links.py, store/consent_expiries.py (linking completes)",
+                "DeleteItem": "store/single_use.py (consume), store/connectors.py (admin), "
+                "store/processed_events.py (release on enqueue failure)",
+                "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
+            }
+        ),
+        _n("sqs:GetQueueUrl", queue("inbound"), "queues.py: resolve before enqueue"),
+        _n("sqs:SendMessage", queue("inbound"), "inbox.py: the webhook queues chat events"),
+        _n("sqs:GetQueueUrl", queue("events"), "queues.py: resolve before enqueue"),
+        _n("sqs:SendMessage", queue("events"), "events/ingest.py: queues bank events"),
+        _n(
+            "secretsmanager:GetSecretValue",
+            secret("messenger/app-secret"),
+            "channels/messenger/ingest.py: X-Hub-Signature-256; send_api.py: appsecret_proof",
+        ),
+        _n(
+            "secretsmanager:GetSecretValue",
+            secret("messenger/verify-token"),
+            "channels/messenger/ingest.py: the webhook subscription handshake",
+        ),
+        _n(
+            "secretsmanager:GetSecretValue",
+            secret("messenger/page-token"),
+            "conversation/link_notifications.py: /oauth/callback tells the chat (Send API)",
+        ),
+        _n(
+            "secretsmanager:GetSecretValue",
+            secret("admin-token"),
+            "admin/api.py: bearer admin token, local dev only; deployed stages use IAM",
+            stages=("dev",),
+        ),
+        _n(
+            "secretsmanager:GetSecretValue",
+            BANK_SECRETS,
+            "connectors/base.py: token exchange at /oauth/callback; events/ingest.py: HMAC",
+        ),
+        *_envelope_needs("oauth-state", _STATE_WHY + " (/link/start seals, callback opens)"),
+        *_envelope_needs("oauth-tokens", _TOKENS_WHY + " (sealed at /oauth/callback)"),
+        *_envelope_needs(
+            "client-token", _CLIENT_CREDENTIALS_WHY + " (PAR, consents at link start)"
+        ),
+    ),
+    "handle_inbound_events": (
+        *_table_needs(
+            {
+                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py",
+                "PutItem": "store/single_use.py (link tokens), store/pending_questions.py, "
+                "store/client_tokens.py, store/links.py",
+                "UpdateItem": "store/links.py (token refresh under a lease), "
+                "store/chat_profiles.py, store/pending_questions.py (answers)",
+                "DeleteItem": "store/links.py (unlink, forget me), store/consent_expiries.py",
+                "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
+            }
+        ),
+        *_consumer_needs("inbound", "handle_inbound_events"),
+        _n(
+            "sqs:ChangeMessageVisibility",
+            queue("inbound"),
+            "conversation/worker.py: shorter backoff when a bank says retry later",
+        ),
+        _n("sqs:GetQueueUrl", queue("inbound"), "conversation/worker.py via queues.queue_url"),
+        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
+        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
+        _n(
+            "secretsmanager:GetSecretValue",
+            BANK_SECRETS,
+            _BANK_SECRETS_WHY + "; events/forwarding.py: signing fraud answers",
+        ),
+        *_envelope_needs("oauth-tokens", _TOKENS_WHY),
+        *_envelope_needs("client-token", _CLIENT_CREDENTIALS_WHY),
+    ),
+    "handle_bank_events": (
+        *_table_needs(
+            {
+                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py",
+                "PutItem": "store/pending_questions.py: the fraud question awaiting an answer",
+                "UpdateItem": "store/pending_questions.py, store/chat_profiles.py",
+                "DeleteItem": "store/links.py, store/consent_expiries.py: links the bank ended",
+                "Query": "store/gsi.py: links by hashed account reference (alert routing)",
+            }
+        ),
+        *_consumer_needs("events", "handle_bank_events"),
+        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
+        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
+        # No bank secrets and no envelope key: fan-out routes by hashed account reference
+        # and never calls a bank (the customer's answer goes back via the inbound worker).
+    ),
+    "daily_consent_check": (
+        *_table_needs(
+            {
+                "GetItem": "store/links.py, store/chat_profiles.py, store/connectors.py",
+                "PutItem": "store/consent_expiries.py (reminder sent), store/client_tokens.py",
+                "UpdateItem": "store/consent_expiries.py, store/chat_profiles.py",
+                "DeleteItem": "store/links.py, store/consent_expiries.py: consent ended",
+                "Query": "store/consent_expiries.py via store/gsi.py: the day's expiries",
+            }
+        ),
+        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
+        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
+        _n(
+            "secretsmanager:GetSecretValue",
+            BANK_SECRETS,
+            _BANK_SECRETS_WHY + " (conversation/bank_connectors.py loads connectors)",
+        ),
+        # No customer tokens: the job reads consent expiries and links, never a sealed token.
+        *_envelope_needs(
+            "client-token", _CLIENT_CREDENTIALS_WHY + " (reached via connectors/base.py)"
+        ),
+    ),
+}
+
+# Reachable in the scan (module granularity) but never performed by that function at run
+# time, so deliberately not granted. Each entry must still be derived by the scan.
+NOT_GRANTED: dict[str, tuple[Need, ...]] = {
+    "handle_inbound_events": _envelope_needs(
+        "oauth-state",
+        "conversation/worker.py imports auth/linking.py only for issue_link_url and "
+        "end_link_at_bank; sealing and opening the state happen in the API's link routes",
+    ),
+}
+
+# --- the policy documents -------------------------------------------------------------
+
+
+class Names(BaseModel):
+    """A stage's resource names (the contract infra/template.json and config.json share)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+
+    @property
+    def table(self) -> str:
+        return f"{APP_NAME}-{self.stage}-table"
+
+    def queue(self, name: str) -> str:
+        return f"{APP_NAME}-{self.stage}-{name}"
+
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{APP_NAME}-{self.stage}"
+
+    def secret_arn(self, resource: str) -> str:
+        path = resource.removeprefix("secret:")
+        # Secrets Manager appends "-" and six random characters to a secret's ARN; `??????`
+        # matches exactly those, so `app-secret` never matches `app-secret-old`.
+        suffix = "" if path.endswith("*") else "-??????"
+        return f"arn:aws:secretsmanager:*:*:secret:{APP_NAME}/{self.stage}/{path}{suffix}"
+
+    def function_name(self, function: str) -> str:
+        base = f"{APP_NAME}-{self.stage}"
+        return base if function == API_HANDLER else f"{base}-{function}"
+
+    def log_group_arns(self, function: str) -> list[str]:
+        deployed = self.function_name(function)
+        logical_id = "APIHandler" if function == API_HANDLER else to_cfn_resource_name(function)
+        packaged = f"{APP_NAME}-{self.stage}-{logical_id}-*"
+        return [f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*" for name in (deployed, packaged)]
+
+
+def _arns(resource: str, names: Names) -> list[str]:
+    if resource == TABLE:
+        return [f"arn:aws:dynamodb:*:*:table/{names.table}"]
+    if resource == TABLE_INDEXES:
+        return [f"arn:aws:dynamodb:*:*:table/{names.table}/index/*"]
+    if resource.startswith("queue:"):
+        return [f"arn:aws:sqs:*:*:{names.queue(resource.removeprefix('queue:'))}"]
+    if resource.startswith("secret:"):
+        return [names.secret_arn(resource)]
+    raise ValueError(f"no ARN for resource {resource!r}")
+
+
+def _key_condition(names: Names, **conditions: dict[str, Any]) -> dict[str, Any]:
+    """`conditions` plus the rule that the key is the stage's key (its alias)."""
+    return {"ForAnyValue:StringEquals": {"kms:ResourceAliases": names.key_alias}, **conditions}
+
+
+def _statement(sid: str, actions: Iterable[str], resources: Iterable[str], **extra: Any) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": sorted(set(resources)),
+        **extra,
+    }
+
+
+def _sid(resource: str) -> str:
+    words = resource.replace("*", "all").replace(":", "-").replace("/", "-").split("-")
+    return "".join(word.capitalize() for word in words if word)
+
+
+def policy_document(
+    function: str, stage: str, table: Mapping[str, tuple[Need, ...]] = NEEDS
+) -> dict[str, Any]:
+    """The IAM policy for `function` in `stage`: its needs, plus KMS via services, logs, X-Ray."""
+    names = Names(stage=stage)
+    needs = [need for need in table[function] if need.stages is None or stage in need.stages]
+    statements: list[dict[str, Any]] = []
+
+    by_resource: dict[str, set[str]] = {}
+    for need in needs:
+        if not need.resource.startswith(("envelope:", "secret:")):
+            by_resource.setdefault(need.resource, set()).add(need.action)
+    for resource, actions in sorted(by_resource.items()):
+        statements.append(_statement(_sid(resource), actions, _arns(resource, names)))
+
+    secret_arns = sorted(
+        names.secret_arn(need.resource) for need in needs if need.resource.startswith("secret:")
+    )
+    if secret_arns:
+        statements.append(_statement("Secrets", ["secretsmanager:GetSecretValue"], secret_arns))
+
+    purposes = sorted(
+        {n.resource.removeprefix("envelope:") for n in needs if "envelope:" in n.resource}
+    )
+    if purposes:
+        context = {
+            "kms:EncryptionContext:app": APP_NAME,
+            "kms:EncryptionContext:stage": stage,
+            "kms:EncryptionContext:purpose": purposes,
+        }
+        statements.append(
+            _statement(
+                "EnvelopeKeysForOwnPurposes",
+                _ENVELOPE_ACTIONS,
+                ["arn:aws:kms:*:*:key/*"],
+                Condition=_key_condition(names, StringEquals=context),
+            )
+        )
+
+    statements.extend(_service_key_statements(needs, names))
+    statements.append(
+        _statement(
+            "OwnLogGroup",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            names.log_group_arns(function),
+        )
+    )
+    statements.append(
+        _statement("XRayTracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"])
+    )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _service_key_statements(needs: list[Need], names: Names) -> Iterator[dict[str, Any]]:
+    """kms:Decrypt/GenerateDataKey that SQS, Secrets Manager and DynamoDB make for the role."""
+    any_arn = ["arn:aws:kms:*:*:key/*"]
+    sent = sorted({n.resource for n in needs if n.action == "sqs:SendMessage"})
+    received = sorted({n.resource for n in needs if n.action == "sqs:ReceiveMessage"})
+    for sid, queues, actions in (
+        ("QueueKeyForSending", sent, _ENVELOPE_ACTIONS),
+        ("QueueKeyForReceiving", received, ("kms:Decrypt",)),
+    ):
+        if queues:
+            queue_arns = [arn for resource in queues for arn in _arns(resource, names)]
+            condition = {
+                "kms:ViaService": "sqs.*.amazonaws.com",
+                "kms:EncryptionContext:aws:sqs:arn": queue_arns,
+            }
+            yield _statement(
+                sid, actions, any_arn, Condition=_key_condition(names, StringLike=condition)
+            )
+    secret_arns = sorted(
+        names.secret_arn(n.resource) for n in needs if n.resource.startswith("secret:")
+    )
+    if secret_arns:
+        condition = {
+            "kms:ViaService": "secretsmanager.*.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": secret_arns,
+        }
+        yield _statement(
+            "SecretKeyViaSecretsManager",
+            ["kms:Decrypt"],
+            any_arn,
+            Condition=_key_condition(names, StringLike=condition),
+        )
+    if any(n.resource == TABLE for n in needs):
+        yield _statement(
+            "TableKeyViaDynamoDB",
+            ["kms:Decrypt"],
+            any_arn,
+            Condition=_key_condition(
+                names,
+                StringLike={"kms:ViaService": "dynamodb.*.amazonaws.com"},
+                StringEquals={"kms:EncryptionContext:aws:dynamodb:tableName": names.table},
+            ),
+        )
+
+
+def configured_stages() -> list[str]:
+    return sorted(json.loads((CHALICE_DIR / "config.json").read_text())["stages"])
+
+
+def policy_file_name(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def rendered_policies(
+    table: Mapping[str, tuple[Need, ...]] = NEEDS, stages: Iterable[str] | None = None
+) -> dict[Path, str]:
+    """Every policy file's path and exact text, for each configured stage and function."""
+    return {
+        CHALICE_DIR / policy_file_name(stage, function): json.dumps(
+            policy_document(function, stage, table), indent=2
+        )
+        + "\n"
+        for stage in (configured_stages() if stages is None else stages)
+        for function in FUNCTIONS
+    }
+
+
+def stale_policy_files() -> list[str]:
+    """Policy files missing or differing from what NEEDS generates, and leftover ones."""
+    expected = rendered_policies()
+    problems = [
+        f"{path.name} is stale"
+        for path, text in expected.items()
+        if not path.is_file() or path.read_text() != text
+    ]
+    problems += [
+        f"{path.name} is not generated from NEEDS"
+        for path in sorted(CHALICE_DIR.glob("policy-*.json"))
+        if path not in expected
+    ]
+    return problems
+
+
+def write_policy_files() -> list[Path]:
+    written = []
+    for path, text in rendered_policies().items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return written
+
+
+# --- what the code needs: a static scan ----------------------------------------------
+
+
+class ScanError(RuntimeError):
+    """The scanner met a use of AWS it has no rule for; teach it rather than guess."""
+
+
+class _Module(BaseModel):
+    """What one module contributes: its imports and the needs visible in its source."""
+
+    imports: frozenset[str]
+    operations: frozenset[tuple[str, str]]  # (service, botocore operation name)
+    names: frozenset[str]  # attribute names read (settings fields, config refs)
+    purposes: frozenset[str]
+
+
+@lru_cache(maxsize=8)
+def _operation_names(service: str) -> dict[str, str]:
+    """botocore's operations of `service`, by their boto3 method name."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(name): name for name in model.operation_names}
+
+
+def _is_client_call(node: ast.AST) -> str | None:
+    """The service of an `aws.client("<service>")` call, else None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "client"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "aws"
+    ):
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant):
+            raise ScanError(f"aws.client() with a non-literal service at line {node.lineno}")
+        return str(node.args[0].value)
+    return None
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve_import(node: ast.ImportFrom | ast.Import, module: str, known: set[str]) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names if alias.name in known}
+    base = node.module or ""
+    if node.level:
+        package = module.rsplit(".", node.level)[0]
+        base = f"{package}.{base}" if base else package
+    if base in known:
+        found.add(base)
+    found |= {f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known}
+    return found
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            skipped |= {id(child) for stmt in node.body for child in ast.walk(stmt)}
+    return skipped
+
+
+def _scan_module(source: str, module: str, known: set[str]) -> _Module:
+    tree = ast.parse(source)
+    skipped = _type_checking_nodes(tree)
+    imports: set[str] = set()
+    names: set[str] = set()
+    purposes: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skipped:
+            imports |= _resolve_import(node, module, known)
+        elif isinstance(node, ast.Attribute) and not (
+            isinstance(node.value, ast.Name) and node.value.id == "self"
+        ):
+            names.add(node.attr)
+        elif isinstance(node, ast.Dict):
+            purposes |= {
+                str(value.value)
+                for key, value in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant)
+                and key.value == "purpose"
+                and isinstance(value, ast.Constant)
+            }
+    return _Module(
+        imports=frozenset(imports),
+        operations=frozenset(_boto_operations(tree, module)),
+        names=frozenset(names),
+        purposes=frozenset(purposes),
+    )
+
+
+def _boto_operations(tree: ast.AST, module: str) -> set[tuple[str, str]]:
+    """(service, operation) of every call on an `aws.client(...)`, direct or via a name.
+
+    A name bound to a client (`sqs = aws.client("sqs")`, `self._db = ...`) counts for the
+    whole module; a client used any other way (passed, returned) is a ScanError.
+    """
+    client_calls = {id(node) for node in ast.walk(tree) if _is_client_call(node)}
+    bound: dict[str, str] = {}
+    used: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and (service := _is_client_call(node.value)):
+            bound |= {ast.unparse(target): service for target in node.targets}
+            used.add(id(node.value))
+    operations: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        receiver = node.func.value
+        service = _is_client_call(receiver) or bound.get(ast.unparse(receiver))
+        if service is None:
+            continue
+        used.add(id(receiver))
+        operation = _operation_names(service).get(node.func.attr)
+        if operation is None:
+            raise ScanError(
+                f"{module}:{node.lineno}: {service} client method {node.func.attr!r} "
+                "is not an API operation the scanner knows how to grant"
+            )
+        operations.add((service, operation))
+    if client_calls - used:
+        raise ScanError(f"{module}: an aws.client() result is used in a way the scan cannot follow")
+    return operations
+
+
+def _scan_package(root: Path) -> dict[str, _Module]:
+    paths = {_module_name(path, root): path for path in (root / "chalicelib").rglob("*.py")}
+    known = set(paths)
+    return {name: _scan_module(path.read_text(), name, known) for name, path in paths.items()}
+
+
+def _handler_entry_points(
+    app_source: str, known: set[str]
+) -> dict[str, tuple[set[str], str | None]]:
+    """Per function: the modules its handlers import, and the queue it consumes."""
+    tree = ast.parse(app_source)
+    queue_constants: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            text = ast.unparse(node.value)
+            for name in QUEUES:
+                if f"BANKBRIDGE_{name.upper()}_QUEUE_NAME" in text:
+                    queue_constants[node.targets[0].id] = name
+    module_level = {
+        imported
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for imported in _resolve_import(node, "app", known)
+    }
+    entry: dict[str, tuple[set[str], str | None]] = {API_HANDLER: (set(module_level), None)}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or not node.decorator_list:
+            continue
+        decorator = node.decorator_list[0]
+        kind = ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator)
+        imports = {
+            imported
+            for child in ast.walk(node)
+            if isinstance(child, ast.Import | ast.ImportFrom)
+            for imported in _resolve_import(child, "app", known)
+        }
+        consumed = None
+        if kind == "app.on_sqs_message" and isinstance(decorator, ast.Call):
+            queue_keyword = next(k.value for k in decorator.keywords if k.arg == "queue")
+            consumed = queue_constants[ast.unparse(queue_keyword)]
+        function = API_HANDLER if kind == "app.route" else node.name
+        previous, _ = entry.get(function, (set(), None))
+        entry[function] = (previous | imports, consumed)
+    return entry
+
+
+def _reachable(seeds: set[str], modules: Mapping[str, _Module]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(seeds)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [
+            ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules
+        ]
+        todo += modules[module].imports
+    return seen
+
+
+def derive_needs(root: Path = PROJECT_ROOT) -> dict[str, frozenset[tuple[str, str]]]:
+    """Per function, the (IAM action, resource) pairs its reachable code calls for."""
+    modules = _scan_package(root)
+    entry = _handler_entry_points((root / "app.py").read_text(), set(modules))
+    derived: dict[str, frozenset[tuple[str, str]]] = {}
+    for function, (seeds, consumed) in entry.items():
+        reached = [modules[name] for name in _reachable(seeds, modules)]
+        operations = {op for module in reached for op in module.operations}
+        names = {name for module in reached for name in module.names}
+        purposes = {purpose for module in reached for purpose in module.purposes}
+        actions = {_ACTION_FOR_OPERATION.get(f"{s}:{o}", f"{s}:{o}") for s, o in operations}
+        sent = [queue(name) for name in QUEUES if f"{name}_queue_name" in names]
+        atoms: set[tuple[str, str]] = set()
+        for action in actions:
+            service = action.split(":")[0]
+            if service == "dynamodb":
+                atoms.add((action, TABLE))
+                if action == "dynamodb:Query":
+                    atoms.add((action, TABLE_INDEXES))
+            elif action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
+                atoms |= {(action, resource) for resource in sent}
+            elif action == "sqs:ChangeMessageVisibility" and consumed:
+                atoms.add((action, queue(consumed)))
+                if "sqs:GetQueueUrl" in actions:
+                    atoms.add(("sqs:GetQueueUrl", queue(consumed)))
+            elif action == "secretsmanager:GetSecretValue":
+                atoms |= {(action, secret(SECRET_FIELDS[f])) for f in SECRET_FIELDS if f in names}
+                if names & BANK_SECRET_FIELDS:
+                    atoms.add((action, BANK_SECRETS))
+            elif action in _ENVELOPE_ACTIONS:
+                atoms |= {(action, envelope(purpose)) for purpose in purposes}
+            elif action != "sqs:ChangeMessageVisibility":
+                raise ScanError(f"{function}: no resource rule for {action}")
+        if consumed:
+            atoms |= {(action, queue(consumed)) for action in _EVENT_SOURCE_ACTIONS}
+        derived[function] = frozenset(atoms)
+    return derived
+
+
+def check(
+    table: Mapping[str, tuple[Need, ...]] = NEEDS,
+    derived: Mapping[str, frozenset[tuple[str, str]]] | None = None,
+    not_granted: Mapping[str, tuple[Need, ...]] = NOT_GRANTED,
+) -> list[str]:
+    """Every difference between the table and the code, as sentences; empty when they agree."""
+    derived = derive_needs() if derived is None else derived
+    problems: list[str] = []
+    for function in sorted(set(table) | set(derived) | set(not_granted)):
+        needs = table.get(function, ())
+        granted = {need.atom for need in needs}
+        waived = {need.atom for need in not_granted.get(function, ())}
+        wanted = derived.get(function, frozenset())
+        problems += [
+            f"{function}: the code needs {action} on {resource}, but NEEDS does not grant it"
+            for action, resource in sorted(wanted - granted - waived)
+        ]
+        problems += [
+            f"{function}: NEEDS grants {action} on {resource}, but the code never needs it"
+            for action, resource in sorted(granted - wanted)
+        ]
+        problems += [
+            f"{function}: NOT_GRANTED lists {action} on {resource}, which the scan no longer finds"
+            for action, resource in sorted(waived - wanted)
+        ]
+        problems += [
+            f"{function}: {need.action} on {need.resource} needs a reason naming the code using it"
+            for need in (*needs, *not_granted.get(function, ()))
+            if not any(
+                (PROJECT_ROOT / "chalicelib" / path).is_file() or path == "app.py"
+                for path in _PATH_IN_REASON.findall(need.reason)
+            )
+        ]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="regenerate the policy files")
+    action.add_argument("--check", action="store_true", help="fail if stale or out of step")
+    args = parser.parse_args(argv)
+    problems = check()
+    if args.write and not problems:
+        for path in write_policy_files():
+            print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+    problems += stale_policy_files() if args.check else []
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
