@@ -45,9 +45,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run
 
-## Regenerate requirements.txt (what Chalice packages) from pyproject.toml.
+## Re-lock requirements.txt (the hashed lock the zip ships) from pyproject.toml; UPGRADE=1 for newest.
 requirements: $(STAMP)
-	$(BIN)/python -m infra.requirements --write
+	$(BIN)/python -m infra.requirements --write $(if $(UPGRADE),--upgrade)
 
 ## Build the single SAM stack: Chalice's template merged with infra/template.json.
 package: $(STAMP)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ from chalicelib.aws import aws_endpoints_are_local
 from infra.chalice_validation import ChaliceValidationError, validate_stage
 from infra.provision import ProvisionError, StackOutputs, provision
 from infra.template import PROJECT_ROOT
+from infra.vendor import VendorError, staged_project
 
 EXIT_FAILED = 1
 EXIT_STOPPED_BY_LOCAL_BACKEND = 3
@@ -178,14 +180,29 @@ def save_deployed_record(project_dir: Path, stage: str) -> None:
 
 
 def run_chalice_deploy(project_dir: Path, stage: str) -> None:
-    """`chalice deploy --stage S`, with its output shown; raise with the reason on failure."""
+    """`chalice deploy --stage S` on a staged copy holding exactly the hashed lock.
+
+    Chalice's own packager would re-download Linux wheels without checking
+    hashes, so it deploys the same staged project `make package` builds
+    (infra.vendor); its deployment record is copied back afterwards.
+    Raise with the reason on failure.
+    """
     chalice = Path(sys.executable).parent / "chalice"
-    completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
-        [str(chalice), "--project-dir", str(project_dir), "deploy", "--stage", stage],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        with staged_project(project_dir) as staging:
+            completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
+                [str(chalice), "--project-dir", str(staging), "deploy", "--stage", stage],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            record = deployed_record_path(staging, stage)
+            if record.exists():
+                target = deployed_record_path(project_dir, stage)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(record, target)
+    except VendorError as error:
+        raise DeployError(f"the locked dependencies could not be installed: {error}") from error
     output = completed.stdout + completed.stderr
     if completed.returncode == 0:
         print(completed.stdout.rstrip())

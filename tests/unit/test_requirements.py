@@ -1,4 +1,4 @@
-"""requirements.txt (what Chalice packages) stays generated from pyproject.toml."""
+"""requirements.txt is the hashed lock of what the Lambda zip ships, kept in step with pyproject."""
 
 from __future__ import annotations
 
@@ -8,30 +8,47 @@ from pathlib import Path
 import pytest
 
 from infra.requirements import (
-    HEADER,
     PYPROJECT_PATH,
     REQUIREMENTS_PATH,
+    LockError,
     distribution_name,
+    lock_problems,
     main,
-    render_requirements,
+    parse_lock,
+    render_header,
+    runtime_requirements,
 )
 
-DEV_ONLY = {"moto", "pytest", "pytest-timeout", "cfn-lint", "ruff"}
+DEV_ONLY = {"moto", "pytest", "pytest-timeout", "cfn-lint", "ruff", "uv"}
+HASH_A = "a" * 64
+HASH_B = "b" * 64
+
+
+def committed_lock() -> str:
+    return REQUIREMENTS_PATH.read_text(encoding="utf-8")
 
 
 def committed_names() -> set[str]:
-    lines = REQUIREMENTS_PATH.read_text(encoding="utf-8").splitlines()
-    return {distribution_name(line) for line in lines if line and not line.startswith("#")}
+    return {entry.name for entry in parse_lock(committed_lock())}
 
 
-def test_committed_requirements_match_pyproject() -> None:
-    assert REQUIREMENTS_PATH.read_text(encoding="utf-8") == render_requirements(), (
+def test_committed_lock_is_current_with_pyproject() -> None:
+    assert lock_problems(committed_lock(), runtime_requirements()) == [], (
         "requirements.txt is stale: run `make requirements`"
     )
 
 
-def test_requirements_say_they_are_generated() -> None:
-    assert REQUIREMENTS_PATH.read_text(encoding="utf-8").startswith(HEADER)
+def test_every_locked_distribution_is_pinned_with_hashes() -> None:
+    entries = parse_lock(committed_lock())
+
+    assert entries
+    assert all(entry.hashes and entry.version for entry in entries)
+    assert len({entry.name for entry in entries}) == len(entries)
+
+
+def test_transitive_dependencies_are_locked_too() -> None:
+    # botocore comes only through boto3, pydantic-core only through pydantic.
+    assert {"botocore", "pydantic-core", "urllib3"} <= committed_names()
 
 
 def test_no_dev_only_package_is_packaged() -> None:
@@ -63,25 +80,47 @@ def test_distribution_name_normalises(requirement: str, name: str) -> None:
     assert distribution_name(requirement) == name
 
 
-def test_check_fails_with_a_diff_until_write_fixes_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text(
-        '[project]\nname = "x"\ndependencies = ["chalice>=1.34", "requests>=2.32"]\n'
+def test_parse_lock_reads_continued_lines_and_comments() -> None:
+    text = (
+        f"# header\nsix==1.17.0 \\\n    --hash=sha256:{HASH_A} \\\n    --hash=sha256:{HASH_B}\n"
+        "    # via python-dateutil\n"
     )
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text(HEADER + "requests>=2.0\n")
-    paths = ["--pyproject", str(pyproject), "--requirements", str(requirements)]
 
-    assert main(["--check", *paths]) == 1
-    diff = capsys.readouterr().out
-    assert "-requests>=2.0" in diff
-    assert "+requests>=2.32" in diff
+    [entry] = parse_lock(text)
 
-    assert main(["--write", *paths]) == 0
-    assert main(["--check", *paths]) == 0
-    assert requirements.read_text() == HEADER + "requests>=2.32\n"
+    assert (entry.name, entry.version, entry.hashes) == ("six", "1.17.0", (HASH_A, HASH_B))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"six>=1.16 --hash=sha256:{HASH_A}",
+        "six==1.17.0",
+        f"six==1.17.0,<2 --hash=sha256:{HASH_A}",
+    ],
+)
+def test_parse_lock_rejects_a_line_that_is_not_pinned_with_hashes(line: str) -> None:
+    with pytest.raises(LockError, match="six is not pinned"):
+        parse_lock(line + "\n")
+
+
+def test_a_lock_written_for_other_inputs_is_stale() -> None:
+    lock = render_header(["requests>=2.0"]) + f"requests==2.31.0 --hash=sha256:{HASH_A}\n"
+
+    assert lock_problems(lock, ["requests>=2.0"]) == []
+    assert lock_problems(lock, ["requests>=2.32"]) == [
+        "its header's inputs differ from pyproject.toml's [project.dependencies]"
+    ]
+
+
+def test_a_lock_whose_pin_misses_its_input_is_reported() -> None:
+    inputs = ["requests>=2.32", "six"]
+    lock = render_header(inputs) + f"requests==2.31.0 --hash=sha256:{HASH_A}\n"
+
+    assert lock_problems(lock, inputs) == [
+        "requests==2.31.0 does not satisfy requests>=2.32",
+        "six is not locked",
+    ]
 
 
 def test_check_fails_when_the_file_is_missing(tmp_path: Path) -> None:
@@ -91,3 +130,22 @@ def test_check_fails_when_the_file_is_missing(tmp_path: Path) -> None:
     missing = tmp_path / "requirements.txt"
     exit_code = main(["--check", "--pyproject", str(pyproject), "--requirements", str(missing)])
     assert exit_code == 1
+
+
+def test_write_locks_with_uv_and_check_then_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resolves `six` with uv against PyPI (a second or so; uv caches)."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\ndependencies = ["chalice>=1.34", "six==1.17.0"]\n')
+    requirements = tmp_path / "requirements.txt"
+    paths = ["--pyproject", str(pyproject), "--requirements", str(requirements)]
+
+    assert main(["--check", *paths]) == 1
+    assert "run `make requirements`" in capsys.readouterr().err
+
+    assert main(["--write", *paths]) == 0
+    assert main(["--check", *paths]) == 0
+    [entry] = parse_lock(requirements.read_text())
+    assert (entry.name, entry.version) == ("six", "1.17.0")
+    assert len(entry.hashes) >= 1
