@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
+from infra import post_deploy
 from infra.chalice_validation import ChaliceValidationError, validate_stage
 from infra.provision import ProvisionError, StackOutputs, provision
 from infra.template import PROJECT_ROOT
@@ -294,9 +295,10 @@ def deploy(
     save_deployed_record(project_dir, stage)
     print("[4/6] chalice deploy finished; deployment record saved to SSM")
 
-    from infra import post_deploy
-
-    applied = post_deploy.apply(stage, rest_api_id(project_dir, stage))
+    try:
+        applied = post_deploy.apply(stage, rest_api_id(project_dir, stage), project_dir=project_dir)
+    except post_deploy.PostDeployError as error:
+        raise DeployError(f"post-deploy settings: {error}") from error
     print(f"[5/6] post-deploy settings applied: {', '.join(applied.done)}")
 
     environment = json.loads(chalice_config_path(project_dir).read_text(encoding="utf-8"))[

@@ -1,13 +1,25 @@
 """Build the single SAM stack: Chalice's template merged with `infra/template.json`.
 
 `chalice package --merge-template` deep-merges a template into the one Chalice
-generates. Ours carries the stage's resources plus, for every `on_sqs_message`
-handler, what Chalice cannot express (aws/chalice#2029):
+generates. Ours carries the stage's resources plus what Chalice cannot express
+on the functions and the API it generates:
 
-- `FunctionResponseTypes: ["ReportBatchItemFailures"]` on its SQS event, so the
-  `batchItemFailures` the handler returns retry only the failed records;
-- `DependsOn` the queue when the queue is one of ours, because Chalice names the
-  queue by a `Fn::Sub` ARN, which gives CloudFormation no ordering.
+- every function gets the `FunctionName` that `chalice deploy` would give it
+  (`bankbridge-<stage>[-<function>]`), so the template's log groups and alarms,
+  which name the functions, fit both deploy routes; and `DependsOn` its log
+  group, so Lambda never creates the group first (without retention or key);
+- every `on_sqs_message` handler gets `FunctionResponseTypes:
+  ["ReportBatchItemFailures"]` on its SQS event (aws/chalice#2029), so the
+  `batchItemFailures` it returns retry only the failed records, and `DependsOn`
+  the queue when it is one of ours, because Chalice names the queue by a
+  `Fn::Sub` ARN, which gives CloudFormation no ordering;
+- every `schedule` function gets bounded retries and the template's failure
+  queue as the destination of an invocation that still fails;
+- the REST API stage gets X-Ray tracing and a rate and burst limit on every
+  method (parameters `ApiThrottleRateLimit`, `ApiThrottleBurstLimit`).
+
+Route (b) applies the same settings with API calls after `chalice deploy`
+(`infra.post_deploy`), from the constants below.
 
     python -m infra.package --stage prod --out build/package
 """
@@ -22,36 +34,74 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from chalice.utils import to_cfn_resource_name
 from pydantic import BaseModel
 
+from infra.chalice_validation import ChaliceValidationError, validate_stage
 from infra.template import PROJECT_ROOT, QUEUE_RESOURCE_TYPE, load_template, resolve
+from infra.vendor import VendorError, staged_project
 
 MERGE_TEMPLATE_NAME = "merge-template.json"
 SAM_TEMPLATE_NAME = "sam.json"
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
-_MISSING_DEPENDENCIES_WARNING = "Could not install dependencies"
+LOG_GROUP_RESOURCE_TYPE = "AWS::Logs::LogGroup"
+API_HANDLER_LOGICAL_ID = "APIHandler"
+REST_API_LOGICAL_ID = "RestAPI"
+FAILURE_QUEUE_LOGICAL_ID = "DailyFailureQueue"
+
+API_THROTTLE_RATE_LIMIT = 100
+"""Default steady requests per second per API method: far above Meta's webhook deliveries
+and a bank's events, low enough that a flood cannot take the account's Lambda concurrency."""
+API_THROTTLE_BURST_LIMIT = 200
+SCHEDULED_RETRY_ATTEMPTS = 2
+"""Lambda's maximum; safe because the daily job claims each reminder before sending it."""
+SCHEDULED_MAXIMUM_EVENT_AGE_SECONDS = 3600
+"""A run that has not succeeded within an hour goes to the failure queue (and its alarm)."""
+
+Trigger = Literal["api", "sqs", "schedule", "other"]
+
+_API_THROTTLE_PARAMETERS = {
+    "ApiThrottleRateLimit": {
+        "Type": "Number",
+        "Default": API_THROTTLE_RATE_LIMIT,
+        "MinValue": 1,
+        "Description": "Steady requests per second allowed on each REST API method; "
+        "API Gateway answers 429 above it (Meta and banks retry).",
+    },
+    "ApiThrottleBurstLimit": {
+        "Type": "Number",
+        "Default": API_THROTTLE_BURST_LIMIT,
+        "MinValue": 1,
+        "Description": "Requests each REST API method accepts at once above the steady rate.",
+    },
+}
 
 # Runs in a child process so importing app.py, with the stage's environment
 # variables applied exactly as `chalice package` applies them, cannot leak
 # settings or modules into the caller (a test session, say).
-_DISCOVER_SQS_HANDLERS = """
+_DISCOVER_APP = """
 import json, os, sys
-from chalice.app import SQSEventConfig
+from chalice.app import ScheduledEventConfig, SQSEventConfig
 from chalice.cli.factory import CLIFactory
 
 project_dir, stage, result_path = sys.argv[1:]
 factory = CLIFactory(project_dir, environ=os.environ)  # as the chalice CLI does
-app = factory.create_config_obj(chalice_stage_name=stage).chalice_app
-handlers = [
-    {"function_name": source.name, "queue": source.queue, "queue_arn": source.queue_arn}
-    for source in app.event_sources
-    if isinstance(source, SQSEventConfig)
-]
+config = factory.create_config_obj(chalice_stage_name=stage)
+app = config.chalice_app
+functions = [{"function_name": "api_handler", "trigger": "api"}] if app.routes else []
+for source in app.event_sources:
+    if isinstance(source, SQSEventConfig):
+        functions.append({"function_name": source.name, "trigger": "sqs",
+                          "queue": source.queue, "queue_arn": source.queue_arn})
+    else:
+        trigger = "schedule" if isinstance(source, ScheduledEventConfig) else "other"
+        functions.append({"function_name": source.name, "trigger": trigger})
+functions += [{"function_name": f.name, "trigger": "other"} for f in app.pure_lambda_functions]
 with open(result_path, "w") as result:
-    json.dump(handlers, result)
+    json.dump({"app_name": config.app_name, "stage": stage,
+               "api_gateway_stage": config.api_gateway_stage, "functions": functions}, result)
 """
 
 
@@ -59,22 +109,46 @@ class PackageError(RuntimeError):
     """The app could not be loaded or packaged, or the merge did not land."""
 
 
-class SqsHandler(BaseModel):
-    """One `@app.on_sqs_message` handler as Chalice registered it."""
+class ChaliceFunction(BaseModel):
+    """One Lambda function Chalice builds from the app, and what invokes it."""
 
     function_name: str
+    """Chalice's name for it: `api_handler`, or the decorated Python function's name."""
+    trigger: Trigger
     queue: str | None = None
     queue_arn: str | None = None
 
     @property
     def function_logical_id(self) -> str:
         """The SAM function's logical id in Chalice's template, e.g. `HandleInboundEvents`."""
+        if self.trigger == "api":
+            return API_HANDLER_LOGICAL_ID  # Chalice renames its `ApiHandler` for SAM
         return to_cfn_resource_name(self.function_name)
 
     @property
     def event_logical_id(self) -> str:
         """Its SQS event's key, e.g. `HandleInboundEventsSqsEventSource`."""
         return to_cfn_resource_name(f"{self.function_name}-sqs-event-source")
+
+
+class ChaliceApp(BaseModel):
+    """The app as Chalice loads it for one stage: what packaging and post-deploy act on."""
+
+    app_name: str
+    stage: str
+    api_gateway_stage: str
+    functions: list[ChaliceFunction]
+
+    def deployed_name(self, function: ChaliceFunction, stage: str | None = None) -> str:
+        """The function's name in AWS as `chalice deploy` gives it: `bankbridge-prod` for the
+        API handler, `bankbridge-prod-daily_consent_check` for the others. `stage` replaces
+        the stage part, e.g. with `${Stage}` for a `Fn::Sub`."""
+        prefix = f"{self.app_name}-{stage or self.stage}"
+        return prefix if function.trigger == "api" else f"{prefix}-{function.function_name}"
+
+    def with_trigger(self, trigger: Trigger) -> list[ChaliceFunction]:
+        """The functions `trigger` invokes, in Chalice's order."""
+        return [function for function in self.functions if function.trigger == trigger]
 
 
 def _environment() -> dict[str, str]:
@@ -85,19 +159,12 @@ def _environment() -> dict[str, str]:
     return environment
 
 
-def discover_sqs_handlers(project_dir: Path, stage: str) -> list[SqsHandler]:
-    """Load the Chalice app for `stage` and return its SQS handlers (`app.event_sources`)."""
+def discover_app(project_dir: Path, stage: str) -> ChaliceApp:
+    """Load the Chalice app for `stage` and return its functions and names."""
     with tempfile.TemporaryDirectory() as scratch:
-        result_path = Path(scratch) / "handlers.json"
+        result_path = Path(scratch) / "app.json"
         completed = subprocess.run(  # noqa: S603 (our own interpreter and script)
-            [
-                sys.executable,
-                "-c",
-                _DISCOVER_SQS_HANDLERS,
-                str(project_dir),
-                stage,
-                str(result_path),
-            ],
+            [sys.executable, "-c", _DISCOVER_APP, str(project_dir), stage, str(result_path)],
             cwd=project_dir,
             env=_environment(),
             capture_output=True,
@@ -106,97 +173,168 @@ def discover_sqs_handlers(project_dir: Path, stage: str) -> list[SqsHandler]:
         )
         if completed.returncode != 0:
             raise PackageError(f"could not load the Chalice app:\n{completed.stderr}")
-        raw_handlers = json.loads(result_path.read_text())
-    return [SqsHandler.model_validate(raw) for raw in raw_handlers]
+        return ChaliceApp.model_validate_json(result_path.read_text())
 
 
-def build_merge_template(handlers: Sequence[SqsHandler], stage: str) -> dict[str, Any]:
-    """Return the template `chalice package --merge-template` takes for `stage`.
+def build_merge_template(app: ChaliceApp) -> dict[str, Any]:
+    """Return the template `chalice package --merge-template` takes for `app.stage`.
 
-    The Stage parameter defaults to `stage`, so deploying the packaged stack
+    The Stage parameter defaults to that stage, so deploying the packaged stack
     needs no parameter overrides.
     """
     template = load_template()
-    template["Parameters"]["Stage"]["Default"] = stage
-    queue_ids = {
-        resolve(resource["Properties"]["QueueName"], {"Stage": stage}): logical_id
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == QUEUE_RESOURCE_TYPE
-    }
-    for handler in handlers:
-        if handler.function_logical_id in template["Resources"]:
+    template["Parameters"]["Stage"]["Default"] = app.stage
+    resources = template["Resources"]
+    queue_ids = _ids_by_name(resources, QUEUE_RESOURCE_TYPE, "QueueName", app.stage)
+    log_group_ids = _ids_by_name(resources, LOG_GROUP_RESOURCE_TYPE, "LogGroupName", app.stage)
+    for function in app.functions:
+        if function.function_logical_id in resources:
             raise PackageError(
-                f"handler {handler.function_name} becomes logical id "
-                f"{handler.function_logical_id}, which infra/template.json already uses"
+                f"function {function.function_name} becomes logical id "
+                f"{function.function_logical_id}, which infra/template.json already uses"
             )
         override: dict[str, Any] = {
-            "Properties": {
-                "Events": {
-                    handler.event_logical_id: {
-                        "Properties": {"FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}
-                    }
+            "Properties": {"FunctionName": {"Fn::Sub": app.deployed_name(function, "${Stage}")}}
+        }
+        log_group_name = f"/aws/lambda/{app.deployed_name(function)}"
+        depends_on = [log_group_ids[log_group_name]] if log_group_name in log_group_ids else []
+        if function.trigger == "sqs":
+            override["Properties"]["Events"] = {
+                function.event_logical_id: {
+                    "Properties": {"FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}
                 }
             }
+            if function.queue in queue_ids:
+                depends_on.append(queue_ids[function.queue])
+        if function.trigger == "schedule":
+            override["Properties"]["EventInvokeConfig"] = {
+                "MaximumRetryAttempts": SCHEDULED_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": SCHEDULED_MAXIMUM_EVENT_AGE_SECONDS,
+                "DestinationConfig": {
+                    "OnFailure": {
+                        "Type": "SQS",
+                        "Destination": {"Fn::GetAtt": [FAILURE_QUEUE_LOGICAL_ID, "Arn"]},
+                    }
+                },
+            }
+        if depends_on:
+            override["DependsOn"] = depends_on
+        resources[function.function_logical_id] = override
+    if app.with_trigger("api"):
+        template["Parameters"].update(_API_THROTTLE_PARAMETERS)
+        resources[REST_API_LOGICAL_ID] = {
+            "Properties": {
+                "TracingEnabled": True,
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+                        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+                    }
+                ],
+            }
         }
-        if handler.queue in queue_ids:
-            override["DependsOn"] = [queue_ids[handler.queue]]
-        template["Resources"][handler.function_logical_id] = override
     return template
 
 
-def verify_merged(sam_template: dict[str, Any], handlers: Sequence[SqsHandler]) -> None:
-    """Check the merge landed on Chalice's resources rather than beside them.
+def _ids_by_name(
+    resources: dict[str, Any], resource_type: str, name_property: str, stage: str
+) -> dict[str, str]:
+    """`{physical name: logical id}` of the template's resources of `resource_type`."""
+    return {
+        resolve(resource["Properties"][name_property], {"Stage": stage}): logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == resource_type
+    }
 
-    A logical id that differs from Chalice's would leave a typeless resource or
-    a second, typeless SQS event instead of failing at merge time.
+
+def verify_merged(sam_template: dict[str, Any], app: ChaliceApp) -> None:
+    """Check every override landed on Chalice's resources rather than beside them.
+
+    A logical id that differs from Chalice's would leave a typeless resource or a
+    second, typeless event instead of failing at merge time, and a property Chalice
+    sets differently would quietly replace ours.
     """
     resources = sam_template["Resources"]
-    for logical_id, resource in load_template()["Resources"].items():
+    ours = load_template()["Resources"]
+    for logical_id, resource in ours.items():
         if resources.get(logical_id, {}).get("Type") != resource["Type"]:
             raise PackageError(f"{logical_id} of infra/template.json did not survive the merge")
-    for handler in handlers:
-        events = resources.get(handler.function_logical_id, {}).get("Properties", {})
-        event = events.get("Events", {}).get(handler.event_logical_id, {})
-        if event.get("Type") != "SQS" or "Queue" not in event.get("Properties", {}):
+    for logical_id, override in build_merge_template(app)["Resources"].items():
+        if logical_id in ours:
+            continue
+        merged = resources.get(logical_id, {})
+        merged_events = merged.get("Properties", {}).get("Events", {})
+        untyped = [
+            event_id
+            for event_id in override["Properties"].get("Events", {})
+            if "Type" not in merged_events.get(event_id, {})
+        ]
+        if "Type" not in merged or untyped:
             raise PackageError(
-                f"no SQS event {handler.event_logical_id} on {handler.function_logical_id} "
-                "in Chalice's template: Chalice's logical ids have changed"
+                f"the override of {logical_id} {untyped or ''} matched nothing in Chalice's "
+                "template: Chalice's logical ids have changed"
+            )
+        if not _contains(merged, override):
+            raise PackageError(
+                f"the override of {logical_id} did not land: Chalice's template sets it otherwise"
             )
 
 
-def package(project_dir: Path, stage: str, out: Path) -> Path:
-    """Write the merge template and run `chalice package`; return the SAM template's path.
+def _contains(merged: Any, override: Any) -> bool:
+    """True if `override` is in `merged`: dicts key by key, anything else equal."""
+    if isinstance(override, dict):
+        return isinstance(merged, dict) and all(
+            key in merged and _contains(merged[key], value) for key, value in override.items()
+        )
+    return merged == override
 
-    `out` receives `merge-template.json`, `sam.json` and `deployment.zip`.
+
+def package(project_dir: Path, stage: str, out: Path) -> Path:
+    """Write the merge template and run `chalice package` on a staging copy of the project
+    whose dependencies are requirements.txt's, hash-verified; return the SAM template's path.
+
+    `out` receives `merge-template.json`, `sam.json` and `deployment.zip`. Chalice's
+    deploy-time validation runs first (`chalice package` skips it), so this route
+    refuses exactly what `chalice deploy` would.
     """
-    handlers = discover_sqs_handlers(project_dir, stage)
+    try:
+        validate_stage(project_dir, stage)
+    except ChaliceValidationError as error:
+        raise PackageError(str(error)) from error
+    app = discover_app(project_dir, stage)
     out.mkdir(parents=True, exist_ok=True)
     merge_template_path = out / MERGE_TEMPLATE_NAME
     merge_template_path.write_text(
-        json.dumps(build_merge_template(handlers, stage), indent=2) + "\n", encoding="utf-8"
+        json.dumps(build_merge_template(app), indent=2) + "\n", encoding="utf-8"
     )
     chalice = Path(sys.executable).parent / "chalice"
-    command = [
-        str(chalice),
-        "--project-dir",
-        str(project_dir),
-        "package",
-        "--stage",
-        stage,
-        "--merge-template",
-        str(merge_template_path),
-        str(out),
-    ]
-    completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
-        command, env=_environment(), capture_output=True, text=True, check=False
-    )
-    output = completed.stdout + completed.stderr
-    if completed.returncode != 0 or _MISSING_DEPENDENCIES_WARNING in output:
-        # Chalice only warns when a dependency has no Lambda-compatible wheel and
-        # ships a zip that fails on import; treat that as the failure it is.
-        raise PackageError(f"chalice package failed:\n{output}")
+    try:
+        # Chalice zips a staging copy whose vendor/ holds the hashed lock; left to
+        # its own pip it would fetch Linux wheels unverified, and only warn (then
+        # ship a zip that fails on import) when one has no Linux wheel.
+        with staged_project(project_dir) as staging:
+            command = [
+                str(chalice),
+                "--project-dir",
+                str(staging),
+                "package",
+                "--stage",
+                stage,
+                "--merge-template",
+                str(merge_template_path),
+                str(out.resolve()),
+            ]
+            completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
+                command, env=_environment(), capture_output=True, text=True, check=False
+            )
+    except VendorError as error:
+        raise PackageError(f"could not install requirements.txt for Lambda: {error}") from error
+    if completed.returncode != 0:
+        raise PackageError(f"chalice package failed:\n{completed.stdout}{completed.stderr}")
     sam_path = out / SAM_TEMPLATE_NAME
-    verify_merged(json.loads(sam_path.read_text(encoding="utf-8")), handlers)
+    verify_merged(json.loads(sam_path.read_text(encoding="utf-8")), app)
     return sam_path
 
 

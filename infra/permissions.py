@@ -44,10 +44,14 @@ What the generator adds to every policy, derived from the needs rather than scan
   PutItem fails with "KMS key access denied" without it). Each is conditioned on
   `kms:ViaService` and the service's encryption context (`aws:sqs:arn`, `SecretARN`,
   `aws:dynamodb:tableName`), so the role cannot use the key directly for them.
-* Logs: only the function's own log group, under both names it can have:
-  `chalice deploy` names functions `bankbridge-<stage>` (the API) and
-  `bankbridge-<stage>-<function>`; a packaged SAM stack named `bankbridge-<stage>`
-  (docs/deployment.md) names them `bankbridge-<stage>-<LogicalId>-<suffix>`.
+* Logs: only the function's own log group. Both routes give functions the names
+  `chalice deploy` gives (`bankbridge-<stage>` for the API, `bankbridge-<stage>-<function>`;
+  infra/package.py pins them in the SAM stack), and the template creates every group
+  with its retention, so no `logs:CreateLogGroup`.
+* Platform deliveries (`PLATFORM_NEEDS`): Lambda sends a scheduled function's failed
+  runs to its failure destination (infra/package.py, infra/post_deploy.py) with the
+  function's own role, so the daily job may send to `bankbridge-<stage>-daily-failures`
+  (and use the key via SQS for it). No code calls this, so the scan does not see it.
 * X-Ray (`"xray": true` in config.json): `xray:PutTraceSegments` and
   `xray:PutTelemetryRecords` support no resource-level permissions (Service
   Authorization Reference, AWS X-Ray), so `Resource: "*"` is the only form; it is the
@@ -73,7 +77,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chalice.utils import to_cfn_resource_name
 from pydantic import BaseModel, ConfigDict
 
 from infra.template import PROJECT_ROOT
@@ -287,6 +290,18 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     ),
 }
 
+# Calls AWS services make with the function's role, not the code: granted, never scanned.
+PLATFORM_NEEDS: dict[str, tuple[Need, ...]] = {
+    "daily_consent_check": (
+        _n(
+            "sqs:SendMessage",
+            queue("daily-failures"),
+            "Lambda's on-failure destination for the schedule (infra/package.py, "
+            "infra/post_deploy.py) delivers failed runs with this role",
+        ),
+    ),
+}
+
 # Reachable in the scan (module granularity) but never performed by that function at run
 # time, so deliberately not granted. Each entry must still be derived by the scan.
 NOT_GRANTED: dict[str, tuple[Need, ...]] = {
@@ -329,11 +344,8 @@ class Names(BaseModel):
         base = f"{APP_NAME}-{self.stage}"
         return base if function == API_HANDLER else f"{base}-{function}"
 
-    def log_group_arns(self, function: str) -> list[str]:
-        deployed = self.function_name(function)
-        logical_id = "APIHandler" if function == API_HANDLER else to_cfn_resource_name(function)
-        packaged = f"{APP_NAME}-{self.stage}-{logical_id}-*"
-        return [f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*" for name in (deployed, packaged)]
+    def log_group_arn(self, function: str) -> str:
+        return f"arn:aws:logs:*:*:log-group:/aws/lambda/{self.function_name(function)}:*"
 
 
 def _arns(resource: str, names: Names) -> list[str]:
@@ -373,7 +385,11 @@ def policy_document(
 ) -> dict[str, Any]:
     """The IAM policy for `function` in `stage`: its needs, plus KMS via services, logs, X-Ray."""
     names = Names(stage=stage)
-    needs = [need for need in table[function] if need.stages is None or stage in need.stages]
+    needs = [
+        need
+        for need in (*table[function], *PLATFORM_NEEDS.get(function, ()))
+        if need.stages is None or stage in need.stages
+    ]
     statements: list[dict[str, Any]] = []
 
     by_resource: dict[str, set[str]] = {}
@@ -411,8 +427,8 @@ def policy_document(
     statements.append(
         _statement(
             "OwnLogGroup",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            names.log_group_arns(function),
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [names.log_group_arn(function)],
         )
     )
     statements.append(

@@ -230,18 +230,33 @@ def _updatable_stack_exists(cloudformation: Any, stack_name: str) -> bool:
 
 
 def _stack_parameters(
-    stage: str, parameters: Mapping[str, str], *, update: bool
+    stage: str, parameters: Mapping[str, str], previous: frozenset[str] | None = None
 ) -> list[dict[str, Any]]:
+    """Parameters to create the stack (`previous` None) or update it (the stack's keys).
+
+    On update, parameters not given keep what the operator set last time instead of
+    reverting to defaults; one new in the template takes its default, because
+    CloudFormation refuses UsePreviousValue for a key the stack does not have. On
+    create, defaults are passed explicitly: moto's UsePreviousValue finds only
+    parameters given at creation (AWS also keeps defaulted ones).
+    """
+    template_parameters = load_template()["Parameters"]
     given = {"Stage": stage, **parameters}
+    if previous is None:
+        defaults = {
+            key: str(spec["Default"])
+            for key, spec in template_parameters.items()
+            if "Default" in spec
+        }
+        given = defaults | given
     listed: list[dict[str, Any]] = [
         {"ParameterKey": key, "ParameterValue": value} for key, value in given.items()
     ]
-    if update:  # keep what the operator set last time instead of reverting to defaults
-        listed += [
-            {"ParameterKey": key, "UsePreviousValue": True}
-            for key in load_template()["Parameters"]
-            if key not in given
-        ]
+    listed += [
+        {"ParameterKey": key, "UsePreviousValue": True}
+        for key in template_parameters
+        if key not in given and key in (previous or ())
+    ]
     return listed
 
 
@@ -251,7 +266,7 @@ def _create_stack(
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=template_body(),
-        Parameters=_stack_parameters(stage, parameters, update=False),
+        Parameters=_stack_parameters(stage, parameters),
         Tags=[{"Key": "bankbridge:stage", "Value": stage}],
     )
     _wait(cloudformation, stack_name, "stack_create_complete", "CREATE_COMPLETE")
@@ -261,11 +276,13 @@ def _update_stack(
     cloudformation: Any, stack_name: str, stage: str, parameters: Mapping[str, str]
 ) -> None:
     """Apply the current template and parameters; a stack already up to date is left alone."""
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    previous = frozenset(p["ParameterKey"] for p in stack.get("Parameters", []))
     try:
         cloudformation.update_stack(
             StackName=stack_name,
             TemplateBody=template_body(),
-            Parameters=_stack_parameters(stage, parameters, update=True),
+            Parameters=_stack_parameters(stage, parameters, previous),
             Tags=[{"Key": "bankbridge:stage", "Value": stage}],
         )
     except cloudformation.exceptions.ClientError as error:

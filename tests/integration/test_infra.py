@@ -25,10 +25,13 @@ from chalicelib import aws
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 from infra.package import (
+    API_THROTTLE_BURST_LIMIT,
+    API_THROTTLE_RATE_LIMIT,
+    ChaliceApp,
+    ChaliceFunction,
     PackageError,
-    SqsHandler,
     build_merge_template,
-    discover_sqs_handlers,
+    discover_app,
     package,
     verify_merged,
 )
@@ -51,6 +54,7 @@ from infra.template import (
     TEMPLATE_PATH,
     create_table_kwargs,
     load_template,
+    resolve,
     update_time_to_live_kwargs,
 )
 
@@ -443,7 +447,8 @@ def test_policy_grants_only_the_stages_resources(stage: str, function: str) -> N
                     for k in scoped
                 )
         if "logs" in services:
-            assert sorted(resources) == sorted(Names(stage=stage).log_group_arns(function))
+            assert resources == [Names(stage=stage).log_group_arn(function)]
+            assert "logs:CreateLogGroup" not in as_list(statement["Action"])  # the template's
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -484,8 +489,12 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
     assert grants["handle_inbound_events"]["sqs:ReceiveMessage"] == {inbound}
     assert grants["handle_bank_events"]["sqs:ReceiveMessage"] == {events}
     assert "sqs:ChangeMessageVisibility" not in grants["handle_bank_events"]
-    for function in ("handle_inbound_events", "handle_bank_events", "daily_consent_check"):
+    for function in ("handle_inbound_events", "handle_bank_events"):
         assert "sqs:SendMessage" not in grants[function]
+    # Lambda delivers the schedule's failed runs to its failure queue with the job's role.
+    daily_failures = f"arn:aws:sqs:*:*:{names.queue('daily-failures')}"
+    assert grants["daily_consent_check"]["sqs:SendMessage"] == {daily_failures}
+    for function in ("handle_inbound_events", "handle_bank_events", "daily_consent_check"):
         assert admin_token not in grants[function]["secretsmanager:GetSecretValue"]
     assert (
         names.secret_arn(BANK_SECRETS)
@@ -533,18 +542,23 @@ def handle_inbound_events(event):
 @app.on_sqs_message(queue="another-teams-queue")
 def handle_foreign_events(event):
     return {"batchItemFailures": []}
+
+
+@app.schedule("rate(1 day)")
+def daily_job(event):
+    return None
 """
 
 
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
-    """A Chalice project with our config and policies, two SQS handlers and no dependencies,
-    so `chalice package` needs no network."""
+    """A Chalice project with our config and policies, routes, two SQS handlers, a schedule
+    and no dependencies, so `chalice package` needs no network."""
     project = tmp_path / "project"
     (project / ".chalice").mkdir(parents=True)
     for source in (CHALICE_DIR / "config.json", *CHALICE_DIR.glob("policy-*.json")):
         (project / ".chalice" / source.name).write_text(source.read_text())
-    # handle_foreign_events has no per-function policy, so Chalice reads the stage's default.
+    # handle_foreign_events and daily_job have no per-function policy: Chalice reads the default.
     for stage in STAGES:
         policy = CHALICE_DIR / policy_file_name(stage, "api_handler")
         (project / ".chalice" / f"policy-{stage}.json").write_text(policy.read_text())
@@ -553,45 +567,159 @@ def tiny_project(tmp_path: Path) -> Path:
     return project
 
 
-def test_discovery_finds_sqs_handlers_with_the_stages_queue_names(tiny_project: Path) -> None:
-    handlers = {h.function_name: h for h in discover_sqs_handlers(tiny_project, "prod")}
+def test_discovery_finds_every_function_with_its_trigger_and_names(tiny_project: Path) -> None:
+    app = discover_app(tiny_project, "prod")
+    functions = {f.function_name: f for f in app.functions}
 
-    assert set(handlers) == {"handle_inbound_events", "handle_foreign_events"}
-    assert handlers["handle_inbound_events"].queue == "bankbridge-prod-inbound"
-    assert handlers["handle_inbound_events"].function_logical_id == "HandleInboundEvents"
-    assert handlers["handle_inbound_events"].event_logical_id == "HandleInboundEventsSqsEventSource"
+    assert (app.app_name, app.stage, app.api_gateway_stage) == ("bankbridge", "prod", "api")
+    assert {name: f.trigger for name, f in functions.items()} == {
+        "api_handler": "api",
+        "handle_inbound_events": "sqs",
+        "handle_foreign_events": "sqs",
+        "daily_job": "schedule",
+    }
+    inbound = functions["handle_inbound_events"]
+    assert inbound.queue == "bankbridge-prod-inbound"
+    assert inbound.function_logical_id == "HandleInboundEvents"
+    assert inbound.event_logical_id == "HandleInboundEventsSqsEventSource"
+    assert functions["api_handler"].function_logical_id == "APIHandler"
+    assert app.deployed_name(functions["api_handler"]) == "bankbridge-prod"
+    assert app.deployed_name(inbound) == "bankbridge-prod-handle_inbound_events"
 
 
 def test_discovery_reports_an_app_that_fails_to_import(tiny_project: Path) -> None:
     (tiny_project / "app.py").write_text("raise RuntimeError('broken on purpose')\n")
 
     with pytest.raises(PackageError, match="broken on purpose"):
-        discover_sqs_handlers(tiny_project, "prod")
+        discover_app(tiny_project, "prod")
+
+
+def tiny_app(*functions: ChaliceFunction) -> ChaliceApp:
+    return ChaliceApp(
+        app_name="bankbridge", stage="prod", api_gateway_stage="api", functions=list(functions)
+    )
+
+
+API = ChaliceFunction(function_name="api_handler", trigger="api")
+INBOUND = ChaliceFunction(
+    function_name="handle_inbound_events", trigger="sqs", queue="bankbridge-prod-inbound"
+)
+FOREIGN = ChaliceFunction(
+    function_name="handle_foreign_events", trigger="sqs", queue="another-teams-queue"
+)
+DAILY = ChaliceFunction(function_name="daily_consent_check", trigger="schedule")
 
 
 def test_merge_template_turns_on_partial_batch_failures_for_every_sqs_handler() -> None:
-    handlers = [
-        SqsHandler(function_name="handle_inbound_events", queue="bankbridge-prod-inbound"),
-        SqsHandler(function_name="handle_foreign_events", queue="another-teams-queue"),
-    ]
-
-    template = build_merge_template(handlers, "prod")
+    template = build_merge_template(tiny_app(INBOUND, FOREIGN))
 
     resources = template["Resources"]
     assert set(load_template()["Resources"]) <= set(resources)
     assert template["Parameters"]["Stage"]["Default"] == "prod"
-    for handler in handlers:
+    for handler in (INBOUND, FOREIGN):
         event = resources[handler.function_logical_id]["Properties"]["Events"][
             handler.event_logical_id
         ]
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert resources["HandleInboundEvents"]["DependsOn"] == ["InboundQueue"]
+    assert resources["HandleInboundEvents"]["DependsOn"] == [
+        "InboundWorkerLogGroup",
+        "InboundQueue",
+    ]
     assert "DependsOn" not in resources["HandleForeignEvents"]
 
 
-def test_merge_template_refuses_a_handler_named_like_a_resource() -> None:
+def test_merge_template_names_functions_as_chalice_deploy_does_after_their_log_groups() -> None:
+    """So the template's log groups and alarms fit route (a) exactly as route (b)."""
+    app = tiny_app(API, INBOUND, FOREIGN, DAILY)
+
+    resources = build_merge_template(app)["Resources"]
+
+    for function in app.functions:
+        override = resources[function.function_logical_id]
+        name = resolve(override["Properties"]["FunctionName"], {"Stage": "prod"})
+        assert name == app.deployed_name(function)
+        log_groups = [
+            resolve(resources[logical_id]["Properties"]["LogGroupName"], {"Stage": "prod"})
+            for logical_id in override.get("DependsOn", [])
+            if resources[logical_id]["Type"] == "AWS::Logs::LogGroup"
+        ]
+        expected = [] if function is FOREIGN else [f"/aws/lambda/{name}"]
+        assert log_groups == expected, function.function_name
+
+
+def test_merge_template_traces_and_throttles_the_api_stage() -> None:
+    template = build_merge_template(tiny_app(API))
+
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    assert api["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+        }
+    ]
+    parameters = template["Parameters"]
+    assert parameters["ApiThrottleRateLimit"]["Default"] == API_THROTTLE_RATE_LIMIT
+    assert parameters["ApiThrottleBurstLimit"]["Default"] == API_THROTTLE_BURST_LIMIT
+    without_routes = build_merge_template(tiny_app(INBOUND))
+    assert "RestAPI" not in without_routes["Resources"]
+    assert "ApiThrottleRateLimit" not in without_routes["Parameters"]
+
+
+def test_merge_template_sends_failed_scheduled_runs_to_the_failure_queue() -> None:
+    resources = build_merge_template(tiny_app(DAILY))["Resources"]
+
+    config = resources["DailyConsentCheck"]["Properties"]["EventInvokeConfig"]
+    assert config == {
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 3600,
+        "DestinationConfig": {
+            "OnFailure": {
+                "Type": "SQS",
+                "Destination": {"Fn::GetAtt": ["DailyFailureQueue", "Arn"]},
+            }
+        },
+    }
+    queue_name = resources["DailyFailureQueue"]["Properties"]["QueueName"]
+    assert resolve(queue_name, {"Stage": "prod"}) == "bankbridge-prod-daily-failures"
+
+
+def test_merge_template_refuses_a_function_named_like_a_resource() -> None:
     with pytest.raises(PackageError, match="already uses"):
-        build_merge_template([SqsHandler(function_name="table", queue="q")], "prod")
+        build_merge_template(tiny_app(ChaliceFunction(function_name="table", trigger="other")))
+
+
+def sam_translated(sam_path: Path) -> Path:
+    """The plain CloudFormation that CloudFormation's SAM transform makes of `sam_path`.
+
+    cfn-lint 1.x validates SAM resources against SAM's schemas without translating
+    them; the translation (aws-sam-translator, what the `AWS::Serverless` transform
+    runs) is where generated stages, permissions and invoke configs get checked.
+    """
+    from samtranslator.translator.transform import transform
+
+    sam = json.loads(sam_path.read_text())
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # as `cloudformation package` does
+            resource["Properties"]["CodeUri"] = "s3://artifact-bucket/deployment.zip"
+
+    class NoManagedPolicies:  # Chalice gives every function its own role
+        def load(self) -> dict[str, str]:
+            return {}
+
+    translated = sam_path.with_name(f"{sam_path.stem}.translated.json")
+    translated.write_text(json.dumps(transform(sam, {}, NoManagedPolicies())))
+    return translated
+
+
+def assert_cfn_lint_clean_before_and_after_sam_translation(sam_path: Path) -> dict[str, Any]:
+    """Lint the packaged template and its translation; return the translation."""
+    for path in (sam_path, sam_translated(sam_path)):
+        result = cfn_lint(path)
+        assert result.returncode == 0, f"{path.name}:\n{result.stdout}{result.stderr}"
+    return json.loads(sam_translated(sam_path).read_text())
 
 
 def test_packaged_template_carries_the_overrides_and_passes_cfn_lint(
@@ -605,49 +733,45 @@ def test_packaged_template_carries_the_overrides_and_passes_cfn_lint(
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["BatchSize"] == 10
-    assert function["DependsOn"] == ["InboundQueue"]
+    assert function["DependsOn"] == ["InboundWorkerLogGroup", "InboundQueue"]
     assert function["Properties"]["Timeout"] == lambda_timeout("prod", "handle_inbound_events")
     assert sam["Resources"]["Table"]["Type"] == "AWS::DynamoDB::Table"
     assert sam["Resources"]["APIHandler"]["Properties"]["Timeout"] <= 29
-    result = cfn_lint(sam_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean_before_and_after_sam_translation(sam_path)
 
 
 def test_verify_merged_rejects_an_override_that_missed_chalices_event() -> None:
-    handler = SqsHandler(function_name="handle_inbound_events", queue="bankbridge-prod-inbound")
-    merged = build_merge_template([handler], "prod")  # nothing from Chalice merged in
+    app = tiny_app(INBOUND)
+    merged = build_merge_template(app)  # nothing from Chalice merged in
 
     with pytest.raises(PackageError, match="Chalice's logical ids have changed"):
-        verify_merged(merged, [handler])
+        verify_merged(merged, app)
+
+
+def test_verify_merged_rejects_an_override_chalice_set_otherwise() -> None:
+    app = tiny_app(DAILY)
+    merged = build_merge_template(app)
+    merged["Resources"]["DailyConsentCheck"]["Type"] = "AWS::Serverless::Function"
+    merged["Resources"]["DailyConsentCheck"]["Properties"]["FunctionName"] = "stack-generated"
+
+    with pytest.raises(PackageError, match="override of DailyConsentCheck did not land"):
+        verify_merged(merged, app)
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
-def test_packaging_the_real_app_bundles_linux_wheels(tmp_path: Path) -> None:
-    """Runs the real `chalice package` (pip downloads Linux wheels from PyPI: ~15 s here).
-
-    On a copy of the project, so Chalice's zip cache (~27 MB per code change) lands in
-    tmp_path rather than piling up in the working tree's `.chalice/deployments/`.
-    """
-    project = tmp_path / "project"
-    (project / ".chalice").mkdir(parents=True)
-    for source in (CHALICE_DIR / "config.json", *CHALICE_DIR.glob("policy-*.json")):
-        shutil.copy(source, project / ".chalice" / source.name)
-    for name in ("app.py", "requirements.txt"):
-        shutil.copy(PROJECT_ROOT / name, project / name)
-    shutil.copytree(
-        PROJECT_ROOT / "chalicelib",
-        project / "chalicelib",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-
-    sam_path = package(project, "prod", tmp_path / "out")
+def test_packaging_the_real_app_bundles_linux_wheels(lambda_package: Path) -> None:
+    """The session's real `infra.package` of prod (tests/conftest.py), shared with the smoke."""
+    sam_path = lambda_package / "sam.json"
 
     sam = json.loads(sam_path.read_text())
     event = sam["Resources"]["HandleInboundEvents"]["Properties"]["Events"][
         "HandleInboundEventsSqsEventSource"
     ]
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert sam["Resources"]["HandleInboundEvents"]["DependsOn"] == ["InboundQueue"]
+    assert sam["Resources"]["HandleInboundEvents"]["DependsOn"] == [
+        "InboundWorkerLogGroup",
+        "InboundQueue",
+    ]
     with zipfile.ZipFile(sam_path.parent / "deployment.zip") as deployment:
         names = deployment.namelist()
     assert "app.py" in names
@@ -658,3 +782,39 @@ def test_packaging_the_real_app_bundles_linux_wheels(tmp_path: Path) -> None:
     )
     top_level = {name.split("/")[0] for name in names}
     assert not top_level & {"moto", "pytest", "cfnlint", "ruff", "tests", "infra"}
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
+def test_real_app_stack_is_cfn_lint_clean_after_sam_translation(
+    lambda_package: Path, tmp_path: Path
+) -> None:
+    """The whole prod stack as CloudFormation deploys it: operations included."""
+    sam_path = tmp_path / "sam.json"
+    shutil.copy(lambda_package / "sam.json", sam_path)
+
+    translated = assert_cfn_lint_clean_before_and_after_sam_translation(sam_path)
+
+    resources = translated["Resources"]
+    [stage] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert stage["Properties"]["TracingEnabled"] is True
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == {
+        "Ref": "ApiThrottleRateLimit"
+    }
+    [rest_api] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert "Name" not in rest_api["Properties"]  # so it is the title, as the 5xx alarm expects
+    assert rest_api["Properties"]["Body"]["info"]["title"] == "bankbridge"
+    [invoke_config] = [
+        r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    ]
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": "DailyConsentCheck"}
+    functions = {
+        resolve(r["Properties"]["FunctionName"], {"Stage": "prod"})
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert functions == {
+        "bankbridge-prod",
+        "bankbridge-prod-handle_inbound_events",
+        "bankbridge-prod-handle_bank_events",
+        "bankbridge-prod-daily_consent_check",
+    }
