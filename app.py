@@ -13,13 +13,15 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib.admin.api import admin_blueprint
 from chalicelib.observability import configure_logging
+from chalicelib.stage import stage_from_environment
 
 configure_logging()
+# No default: an unset or malformed BANKBRIDGE_STAGE stops the import with a message naming it.
+_STAGE = stage_from_environment()
 app = Chalice(app_name="bankbridge")
-app.register_blueprint(admin_blueprint())
+app.register_blueprint(admin_blueprint(_STAGE))
 
 # Chalice reads queue names when it packages the app, from the stage's environment.
-_STAGE = os.environ.get("BANKBRIDGE_STAGE", "dev")
 INBOUND_QUEUE = os.environ.get("BANKBRIDGE_INBOUND_QUEUE_NAME", f"bankbridge-{_STAGE}-inbound")
 EVENTS_QUEUE = os.environ.get("BANKBRIDGE_EVENTS_QUEUE_NAME", f"bankbridge-{_STAGE}-events")
 
@@ -47,7 +49,7 @@ def messenger_webhook() -> Response:
     from chalicelib.channels.messenger.ingest import receive
 
     request = app.current_request
-    answer = receive(request.raw_body or b"", request.headers)
+    answer = receive(request.raw_body or b"", request.headers, request.context)
     return _text(answer.status, answer.body)
 
 
@@ -70,8 +72,13 @@ def link_start() -> Response:
     source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
     try:
+        base_url = linking.public_base_url_of_request(request.context, request.headers)
         location = linking.start(
-            query.get("token"), query.get("redirect_uri"), load_connector, customer
+            query.get("token"),
+            query.get("redirect_uri"),
+            load_connector,
+            customer,
+            linking.callback_url(base_url),
         )
     except linking.LinkingError as error:
         return _html(error.status, pages.page("This link can't be used", error.public_message))
@@ -89,9 +96,16 @@ def oauth_callback() -> Response:
     from chalicelib.settings import get_settings
     from chalicelib.store.links import LinkRepository
 
-    query = dict(app.current_request.query_params or {})
+    request = app.current_request
+    query = dict(request.query_params or {})
     try:
-        outcome = linking.complete(query, load_connector, LinkRepository(get_settings().table_name))
+        base_url = linking.public_base_url_of_request(request.context, request.headers)
+        outcome = linking.complete(
+            query,
+            load_connector,
+            LinkRepository(get_settings().table_name),
+            linking.callback_url(base_url),
+        )
     except linking.LinkingError as error:
         return _html(error.status, pages.page("This sign-in can't be used", error.public_message))
     notify_link_result(outcome)

@@ -5,12 +5,15 @@
     bankbridge connectors check ID                    live probe of the bank
     bankbridge connectors validate FILE [--local]     offline, same rules as the API
     bankbridge connectors schema                      the config JSON Schema
+    bankbridge doctor --stage S [--project-dir DIR]   every missing or placeholder
+                                                      setting and secret of stage S
 
 `--api-url` (env BANKBRIDGE_API_URL, default http://127.0.0.1:8000) and
 `--admin-token` (env BANKBRIDGE_ADMIN_TOKEN). The dev token `dev-admin-token`
 is assumed only for a loopback API URL; deployed stages need a token or, with
 IAM-protected admin routes, `--iam` (SigV4 with the ambient AWS credentials).
-Exit status: 0 success, 1 error (message on stderr), 2 usage error.
+`doctor` reads AWS with the ambient credentials (AWS_PROFILE, AWS_REGION, ...).
+Exit status: 0 success, 1 error or not ready (message on stderr), 2 usage error.
 """
 
 from __future__ import annotations
@@ -262,6 +265,19 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> None:
     out.write(schema_markdown(schema) if args.markdown else json.dumps(schema, indent=2) + "\n")
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> None:
+    """Print one line per checked setting, secret and resource; not ready makes the exit 1."""
+    from chalicelib.readiness import check_readiness
+
+    report = check_readiness(args.stage, Path(args.project_dir))
+    for finding in report.findings:
+        out.write(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}\n")
+    if not report.ready:
+        names = ", ".join(finding.name for finding in report.problems)
+        raise CliError(f"stage {args.stage} is not ready: {names}")
+    out.write(f"stage {args.stage} is ready\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; exposed for documentation and tests."""
     parser = argparse.ArgumentParser(prog="bankbridge", description="BankBridge administration")
@@ -306,6 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the config JSON Schema")
     schema.add_argument("--markdown", action="store_true", help="the docs reference table")
     schema.set_defaults(handler=cmd_schema)
+
+    doctor = groups.add_parser(
+        "doctor", help="list every missing or placeholder setting and secret of a stage"
+    )
+    doctor.add_argument("--stage", required=True, help="the Chalice stage to check, e.g. prod")
+    doctor.add_argument(
+        "--project-dir",
+        default=".",
+        help="the project holding .chalice/config.json (default: the current directory)",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
     return parser
 
 

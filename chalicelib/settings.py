@@ -1,16 +1,47 @@
 """The one settings object, read once per container from the environment.
 
 Names of AWS resources come from `.chalice/config.json` (per stage) or, for the
-local stack, from the environment the stack sets; secrets are never settings,
-only the *names* of the Secrets Manager secrets that hold them.
+local stack, from the environment the stack sets; unset names are derived from
+the stage exactly as `infra/template.json` names the resources, so a prod
+process never silently uses dev resources. Secrets are never settings, only
+the *names* of the Secrets Manager secrets that hold them.
+
+Invalid configuration fails closed: `get_settings` raises `SettingsError`
+naming each offending `BANKBRIDGE_*` variable, so the function errors with a
+clear log line instead of running with a weaker default.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cached_property, lru_cache
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE, base_url_problem, effective_base_url
+from chalicelib.stage import StageError, check_stage, is_local_stage
+
+ENV_PREFIX = "BANKBRIDGE_"
+_VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a usable configuration; the message names each variable."""
+
+
+def resource_names(stage: str) -> dict[str, str]:
+    """The resource and secret names `infra/template.json` gives stage `stage`."""
+    return {
+        "table_name": f"bankbridge-{stage}-table",
+        "inbound_queue_name": f"bankbridge-{stage}-inbound",
+        "events_queue_name": f"bankbridge-{stage}-events",
+        "kms_key_id": f"alias/bankbridge-{stage}",
+        "messenger_app_secret_name": f"bankbridge/{stage}/messenger/app-secret",
+        "messenger_verify_token_name": f"bankbridge/{stage}/messenger/verify-token",
+        "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
+        "admin_token_name": f"bankbridge/{stage}/admin-token",
+    }
 
 
 class Settings(BaseSettings):
@@ -18,20 +49,24 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BANKBRIDGE_", extra="ignore")
 
-    stage: str = "dev"
-    table_name: str = "bankbridge-dev-table"
-    inbound_queue_name: str = "bankbridge-dev-inbound"
-    events_queue_name: str = "bankbridge-dev-events"
-    kms_key_id: str = "alias/bankbridge-dev"
+    stage: str = Field(description="The Chalice stage; required, no default.")
+    # Empty means "derived from the stage" (see `resource_names`).
+    table_name: str = ""
+    inbound_queue_name: str = ""
+    events_queue_name: str = ""
+    kms_key_id: str = ""
 
-    messenger_app_secret_name: str = "bankbridge/dev/messenger/app-secret"  # noqa: S105
-    messenger_verify_token_name: str = "bankbridge/dev/messenger/verify-token"  # noqa: S105
-    messenger_page_token_name: str = "bankbridge/dev/messenger/page-token"  # noqa: S105
-    admin_token_name: str = "bankbridge/dev/admin-token"  # noqa: S105
+    messenger_app_secret_name: str = ""
+    messenger_verify_token_name: str = ""
+    messenger_page_token_name: str = ""
+    admin_token_name: str = ""
 
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Where customers' browsers reach this API (link pages, OAuth callback).",
+    public_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Where customers' browsers reach this API (link pages, OAuth callback). "
+            "Unset: derived from each API Gateway request (see chalicelib/public_url.py)."
+        ),
     )
     messenger_account_linking: bool = Field(
         default=False,
@@ -65,15 +100,78 @@ class Settings(BaseSettings):
     # Meta retries a failed delivery "over the next 36 hours"; a marker must outlive that.
     dedupe_ttl_seconds: int = Field(default=48 * 3600, ge=36 * 3600)
     secret_cache_seconds: int = Field(default=300, ge=0)
+    secret_failure_cache_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=300,
+        description=(
+            "How long a failed or placeholder secret is remembered, so a flood of requests "
+            "costs at most one Secrets Manager call per period (and one operator log line)."
+        ),
+    )
     max_webhook_body_bytes: int = 1024 * 1024
 
-    @property
+    @field_validator("stage")
+    @classmethod
+    def _stage_is_well_formed(cls, value: str) -> str:
+        try:
+            return check_stage(value)
+        except StageError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _blank_url_is_unset(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") or None if value is not None else None
+
+    @model_validator(mode="after")
+    def _derive_names_and_check_url(self) -> Settings:
+        for field, derived in resource_names(self.stage).items():
+            if not getattr(self, field).strip():
+                setattr(self, field, derived)
+        if self.public_base_url is not None:
+            problem = base_url_problem(self.public_base_url, local=self.is_local)
+            if problem is not None:
+                raise ValueError(f"{PUBLIC_BASE_URL_VARIABLE} {problem}")
+        return self
+
+    @cached_property
     def is_local(self) -> bool:
-        """True for the loopback development stage, which relaxes https-only rules."""
-        return self.stage == "dev"
+        """True only for `dev` against local AWS: relaxes https-only rules and admin auth."""
+        return is_local_stage(self.stage)
+
+    def public_base_url_for(self, derived: str | None) -> str | None:
+        """The configured public base URL, else `derived` (from a request) if the stage allows."""
+        return effective_base_url(self.public_base_url, derived, local=self.is_local)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the settings, parsed once per container."""
-    return Settings()
+    """Return the settings, parsed once per container; raise `SettingsError` if invalid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_errors(error)) from None
+
+
+def setting_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(variable, message) per invalid setting; each message names its variable."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            message = "is required and not set"
+        named = _VARIABLE_NAME.match(message)
+        if named is None:
+            field = str(problem["loc"][0]) if problem["loc"] else "configuration"
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            message = f"{variable}: {message}"
+        else:
+            variable = named.group(0)
+        problems.append((variable, message))
+    return problems
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One sentence listing every invalid setting by its environment variable."""
+    return "invalid configuration: " + "; ".join(m for _, m in setting_problems(error))

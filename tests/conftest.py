@@ -48,9 +48,33 @@ def reset_process_caches() -> None:
 
 
 @pytest.fixture
+def local_dev_stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The local `dev` stage's rules (http and loopback bank URLs) without any AWS.
+
+    For tests that drive connectors against the loopback sandbox bank: there is
+    no stage default, and `dev` rules need local AWS, declared here by the
+    in-process opt-in.
+    """
+    from chalicelib.settings import get_settings
+
+    monkeypatch.setenv("BANKBRIDGE_STAGE", "dev")
+    monkeypatch.setenv("BANKBRIDGE_TEST_IN_PROCESS_AWS", "1")
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and no endpoint override: boto3 talks to in-process moto only."""
+    """Fake credentials and no endpoint override: boto3 talks to in-process moto only.
+
+    `mock_aws` ignores custom endpoints, so these tests declare local AWS with the
+    documented opt-in (`chalicelib.aws.IN_PROCESS_AWS_VARIABLE`), which lets the
+    `dev` stage use its local rules; Lambda ignores it.
+    """
     for name, value in {
+        "BANKBRIDGE_TEST_IN_PROCESS_AWS": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
@@ -58,8 +82,10 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
 
 
 @pytest.fixture
@@ -77,3 +103,14 @@ def aws_stack(fake_aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> It
         reset_process_caches()
         yield outputs
         reset_process_caches()
+
+
+@pytest.fixture(scope="session")
+def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prod stage packaged by `infra.package` once per session (fetches the locked
+    Linux wheels from PyPI, ~6 s): a folder with `sam.json` and `deployment.zip`."""
+    from infra.package import package
+
+    out = tmp_path_factory.mktemp("lambda-package")
+    package(ROOT, "prod", out)
+    return out

@@ -10,10 +10,13 @@ Authentication is chosen when the blueprint is built, i.e. when app.py is
 imported, from `BANKBRIDGE_STAGE`, because Chalice binds authorizers when routes
 are declared (`chalice package/deploy --stage S` import the app with stage S's
 environment variables, so prod gets IAM):
-- deployed stages (anything but `dev`): `IAMAuthorizer()` — callers sign with SigV4
-  and need `execute-api:Invoke` on these routes;
-- `dev` (local): `Authorization: Bearer <token>` compared in constant time with
-  the Secrets Manager secret named by `settings.admin_token_name`.
+- every stage by default, `dev` included when packaged for AWS: `IAMAuthorizer()`
+  — callers sign with SigV4 and need `execute-api:Invoke` on these routes;
+- only `dev` against local AWS (`chalicelib.stage.is_local_stage`: `chalice local`
+  with AWS_ENDPOINT_URL on loopback, or in-process tests):
+  `Authorization: Bearer <token>` compared in constant time with the Secrets
+  Manager secret named by `settings.admin_token_name` (a missing or
+  placeholder secret refuses every call with 503).
 
 `admin_blueprint()` builds a fresh Blueprint per call: Chalice consumes a
 blueprint's route options when registering it, so one instance serves one app.
@@ -29,7 +32,6 @@ import functools
 import hmac
 import json
 import logging
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,19 +39,19 @@ from chalice import Blueprint, IAMAuthorizer, Response
 from chalice.app import Request
 
 from chalicelib.observability import log_fields
+from chalicelib.stage import is_local_stage, stage_from_environment
 
 if TYPE_CHECKING:
     from chalicelib.connectors.config import ConnectorConfig, FieldError
 
 logger = logging.getLogger(__name__)
 
-LOCAL_STAGE = "dev"
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def admin_authorizer(stage: str) -> IAMAuthorizer | None:
-    """IAM for deployed stages; None locally, where the bearer admin token applies."""
-    return None if stage == LOCAL_STAGE else IAMAuthorizer()
+    """IAM unless `stage` is `dev` against local AWS, where the bearer admin token applies."""
+    return None if is_local_stage(stage) else IAMAuthorizer()
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -221,9 +223,9 @@ _ROUTES: tuple[tuple[str, str, Callable[..., Response]], ...] = (
 
 
 def admin_blueprint(stage: str | None = None) -> Blueprint:
-    """A new admin Blueprint; `stage` defaults to `BANKBRIDGE_STAGE` (unset means `dev`)."""
+    """A new admin Blueprint; `stage` defaults to `BANKBRIDGE_STAGE`, which must then be set."""
     blueprint = Blueprint(__name__)
-    authorizer = admin_authorizer(stage or os.environ.get("BANKBRIDGE_STAGE", LOCAL_STAGE))
+    authorizer = admin_authorizer(stage or stage_from_environment())
 
     def register(path: str, method: str, view: Callable[..., Response]) -> None:
         @functools.wraps(view)

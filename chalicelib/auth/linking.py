@@ -2,7 +2,7 @@
 
 1. The bot issues a random, single-use link token bound server-side to
    (channel, user, institution), valid ten minutes, and sends a button to
-   `/link/start?token=...`.
+   `<public base URL>/link/start?token=...` (see `chalicelib/public_url.py`).
 2. `/link/start` takes the token (once), runs the standard's pre-step through
    the connector (PAR where required), stores an OAuth state item (PKCE S256
    verifier and nonce sealed with KMS, ten minutes) and redirects to the bank.
@@ -10,6 +10,10 @@
    changes nothing), checks `iss` when the bank sends it (mix-up defence,
    RFC 9207), exchanges the code, replaces any earlier link to the same bank
    (revoking its tokens), and returns what the page and the chat should say.
+
+The redirect URI is `<public base URL>/oauth/callback`, resolved by the route
+from the request in both steps, so the authorization request and the code
+exchange send the same value (RFC 6749 section 4.1.3).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel
@@ -35,6 +40,7 @@ from chalicelib.connectors.base import (
 )
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
+from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
 from chalicelib.store.consent_expiries import ConsentExpiries
 from chalicelib.store.keys import (
@@ -82,21 +88,39 @@ def _states() -> SingleUseStore:
     return SingleUseStore(get_settings().table_name, oauth_state_key)
 
 
-def callback_url() -> str:
-    """The redirect URI registered with banks."""
-    return f"{get_settings().public_base_url.rstrip('/')}/oauth/callback"
+def public_base_url_of_request(context: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The base URL for links and the callback of this request; `LinkingError` if there is none.
 
-
-def issue_link_url(user: ChannelUser, institution_id: str) -> str:
-    """A one-time URL that starts linking `institution_id` for `user`."""
+    Configured `BANKBRIDGE_PUBLIC_BASE_URL` first, else derived from API Gateway's
+    request context; never a loopback URL outside the local dev stage.
+    """
     settings = get_settings()
+    derived = base_url_from_request(context, headers, local=settings.is_local)
+    base = settings.public_base_url_for(derived)
+    if base is None:
+        logger.error(
+            "Linking refused: no public base URL. Set BANKBRIDGE_PUBLIC_BASE_URL (https) or "
+            "serve the API through API Gateway so it can be derived from the request",
+            extra=log_fields(stage=settings.stage),
+        )
+        raise LinkingError("Linking isn't available right now. Please try again later.", status=503)
+    return base
+
+
+def callback_url(public_base_url: str) -> str:
+    """The redirect URI registered with banks, under `public_base_url`."""
+    return f"{public_base_url.rstrip('/')}/oauth/callback"
+
+
+def issue_link_url(user: ChannelUser, institution_id: str, public_base_url: str) -> str:
+    """A one-time URL under `public_base_url` that starts linking `institution_id` for `user`."""
     token = secrets.token_urlsafe(32)
     _link_tokens().put(
         token,
         {"channel": user.channel, "user_id": user.user_id, "institution_id": institution_id},
-        settings.link_token_ttl_seconds,
+        get_settings().link_token_ttl_seconds,
     )
-    return f"{settings.public_base_url.rstrip('/')}/link/start?{urlencode({'token': token})}"
+    return f"{public_base_url.rstrip('/')}/link/start?{urlencode({'token': token})}"
 
 
 def start(
@@ -104,6 +128,7 @@ def start(
     messenger_redirect: str | None,
     load_connector: ConnectorLoader,
     customer: Customer,
+    redirect_uri: str,
 ) -> str:
     """Take the link token and return the bank's authorization URL to redirect to.
 
@@ -127,7 +152,7 @@ def start(
         state_attributes["messenger_redirect"] = messenger_redirect
     try:
         consent = connector.create_consent(
-            ConsentRequest(redirect_uri=callback_url(), state=request.state, customer=customer)
+            ConsentRequest(redirect_uri=redirect_uri, state=request.state, customer=customer)
         )
         if consent is not None and consent.consent_id:
             state_attributes["consent_id"] = consent.consent_id
@@ -138,7 +163,7 @@ def start(
             return consent.authorization_url
         return connector.authorization_url(
             AuthorizationRequest(
-                redirect_uri=callback_url(),
+                redirect_uri=redirect_uri,
                 state=request.state,
                 code_challenge=code_challenge(request.code_verifier),
                 nonce=request.nonce,
@@ -157,9 +182,15 @@ def start(
 
 
 def complete(
-    query: dict[str, str], load_connector: ConnectorLoader, links: LinkRepository
+    query: dict[str, str],
+    load_connector: ConnectorLoader,
+    links: LinkRepository,
+    redirect_uri: str,
 ) -> LinkOutcome:
-    """Handle the bank's redirect back: consume state, exchange the code, store the link."""
+    """Handle the bank's redirect back: consume state, exchange the code, store the link.
+
+    `redirect_uri` must equal the one `start` sent; both come from `callback_url`.
+    """
     state = query.get("state")
     taken = _states().take(state) if state else None
     if taken is None or state is None:
@@ -191,7 +222,7 @@ def complete(
         raise LinkingError("The bank did not send an authorization code.")
     verifier, _nonce = _open_request(taken["sealed"], state)
     try:
-        tokens = exchange_code(connector, code, callback_url(), verifier)
+        tokens = exchange_code(connector, code, redirect_uri, verifier)
     except BankError as error:
         logger.warning(
             "Code exchange failed",

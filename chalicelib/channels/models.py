@@ -54,6 +54,13 @@ class InboundEvent(BaseModel):
     payload: str | None = None
     referral_ref: str | None = None
     account_linking: AccountLinking | None = None
+    public_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the webhook request reached this API (not personal data): the worker builds "
+            "link buttons on it when BANKBRIDGE_PUBLIC_BASE_URL is not configured."
+        ),
+    )
 
 
 class QuickReply(BaseModel):

@@ -136,6 +136,14 @@ def link_button(name: str, url: str, *, account_link: bool) -> OutboundMessage:
     )
 
 
+def link_not_possible_now(name: str) -> OutboundMessage:
+    """No public URL to send the person to; the operator has been told in the logs."""
+    return OutboundMessage(
+        text=f"I can't link {name} right now. Please try again later.",
+        quick_replies=[QuickReply(title="Help", payload=payload_for(Intent.HELP))],
+    )
+
+
 def link_result(name: str, *, linked: bool, reason: str | None) -> OutboundMessage:
     """What the chat hears after the bank's consent page."""
     if linked:

@@ -58,7 +58,7 @@ def handle_event(event: InboundEvent, attempt: int = 1) -> None:
             if turn.slow:
                 show_typing(event.user)
             final_attempt = attempt >= settings.inbound_max_receive_count
-            messages = _carry_out(turn.action, event.user, banking, attempt, final_attempt)
+            messages = _carry_out(turn.action, event, banking, attempt, final_attempt)
             deliver(event.user, messages)
     except RecipientUnreachable as error:
         logger.warning(
@@ -93,20 +93,13 @@ def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
 
 
 def _carry_out(
-    action: BankAction, user: ChannelUser, banking: Banking, attempt: int, final_attempt: bool
+    action: BankAction, event: InboundEvent, banking: Banking, attempt: int, final_attempt: bool
 ) -> list[OutboundMessage]:
     kind = action.kind
+    user = event.user
     if kind is ActionKind.LINK_BUTTON:
         assert action.institution_id is not None
-        connector = load_connector(action.institution_id)
-        url = linking.issue_link_url(user, action.institution_id)
-        return [
-            replies.link_button(
-                connector.config.display_name,
-                url,
-                account_link=get_settings().messenger_account_linking,
-            )
-        ]
+        return [_link_button(user, action.institution_id, event.public_base_url)]
     if kind is ActionKind.UNLINK:
         assert action.institution_id is not None
         name = banking.unlink(user, action.institution_id)
@@ -125,6 +118,24 @@ def _carry_out(
     )
     reading = banking.read(user, request)
     return _render_reading(action, reading, attempt, final_attempt, user)
+
+
+def _link_button(
+    user: ChannelUser, institution_id: str, carried_base_url: str | None
+) -> OutboundMessage:
+    """The one-time link button, under the configured base URL, else the one the webhook saw."""
+    settings = get_settings()
+    name = load_connector(institution_id).config.display_name
+    base_url = settings.public_base_url_for(carried_base_url)
+    if base_url is None:
+        logger.error(
+            "Link button not sent: no public base URL. Set BANKBRIDGE_PUBLIC_BASE_URL (https); "
+            "events queued by an API Gateway webhook carry one derived from the request",
+            extra=log_fields(institution_id=institution_id, stage=settings.stage),
+        )
+        return replies.link_not_possible_now(name)
+    url = linking.issue_link_url(user, institution_id, base_url)
+    return replies.link_button(name, url, account_link=settings.messenger_account_linking)
 
 
 def _answer_fraud(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from chalicelib.events.exceptions import EventRejected, SignatureInvalid
 from chalicelib.events.signing import SIGNATURE_HEADER
 from chalicelib.models import BankEvent
 from chalicelib.observability import log_fields
+from chalicelib.secrets import SecretUnavailable, get_secret
 from chalicelib.settings import get_settings
 from chalicelib.store.processed_events import (
     BANK_EVENT_MARKER_TTL_SECONDS,
@@ -38,6 +40,9 @@ JWT_CONTENT_TYPE = "application/jwt"
 UK_OB_ACCEPTED = 202
 FDX_ACCEPTED = 204
 INTERACTION_ID_HEADER = "x-fapi-interaction-id"
+# Compact JWS, base64url header.payload.signature (RFC 7515 section 7.1), checked before
+# the bank's keys are read.
+_COMPACT_JWS = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class IngestAnswer(BaseModel):
@@ -90,6 +95,8 @@ def _accept_delivery(
     if signing.method is EventSigningMethod.JWS:
         if content_type != JWT_CONTENT_TYPE:
             raise EventRejected(415, f"this institution sends signed events as {JWT_CONTENT_TYPE}")
+        if _COMPACT_JWS.fullmatch(raw_body.strip()) is None:
+            raise EventRejected(401, "the body is not a signed token (compact JWS)")
         claims = _verify_jws(config, signing, raw_body, now)
         event = normalise.from_uk_claims(claims, institution_id, received_at)
         status = UK_OB_ACCEPTED
@@ -121,30 +128,26 @@ def _is_slug(value: str) -> bool:
 
 
 def _verify_hmac(signing: EventSigning, body: bytes, header: str | None, now: float) -> None:
-    from chalicelib.events.signing import verify
-    from chalicelib.secrets import SecretUnavailable, get_secret
+    """Header shape and window first (no secret needed), then the digest under each secret."""
+    from chalicelib.events.signing import check_signed, parse_header
 
+    try:
+        signed = parse_header(header, now=now, window_seconds=signing.replay_window_seconds)
+    except SignatureInvalid as error:
+        raise EventRejected(401, str(error)) from error
     try:
         secrets = [get_secret(reference) for reference in signing.secret_refs]
     except SecretUnavailable as error:
         raise _secret_problem(error) from error
     try:
-        verify(
-            header,
-            body,
-            secrets,
-            now=now,
-            window_seconds=signing.replay_window_seconds,
-            algorithms=signing.allowed_algorithms,
-        )
+        check_signed(signed, body, secrets, signing.allowed_algorithms)
     except SignatureInvalid as error:
         raise EventRejected(401, str(error)) from error
 
 
-def _secret_problem(error: Exception) -> EventRejected:
-    """A missing secret fails closed (401); a Secrets Manager outage asks for a retry (503)."""
-    reason = getattr(error, "reason", "")
-    if reason == "ResourceNotFoundException":
+def _secret_problem(error: SecretUnavailable) -> EventRejected:
+    """A missing or placeholder secret fails closed (401); an outage asks for a retry (503)."""
+    if error.missing:
         return EventRejected(401, "the event signing secret is not available")
     return EventRejected(503, "events cannot be verified right now; please retry")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from chalicelib.events.exceptions import SignatureInvalid
 
@@ -36,16 +37,21 @@ def sign(secrets: Iterable[str], timestamp: int, body: bytes, algorithm: str = "
     return ",".join([f"t={timestamp}", *values])
 
 
-def verify(
-    header: str | None,
-    body: bytes,
-    secrets: Sequence[str],
-    *,
-    now: float,
-    window_seconds: int = DEFAULT_WINDOW_SECONDS,
-    algorithms: Sequence[str] = ("HS256",),
-) -> int:
-    """Return the signed timestamp, or raise `SignatureInvalid` saying what is wrong."""
+class SignedHeader(NamedTuple):
+    """A well-formed, in-window signature header: the signed time and the offered digests."""
+
+    timestamp: int
+    candidates: list[str]
+
+
+def parse_header(
+    header: str | None, *, now: float, window_seconds: int = DEFAULT_WINDOW_SECONDS
+) -> SignedHeader:
+    """Check the header's shape and timestamp window without any secret; raise `SignatureInvalid`.
+
+    Receivers call this before fetching secrets, so an unsigned, garbled or
+    replayed request costs no Secrets Manager call.
+    """
     if not header:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} header is missing")
     timestamps: list[str] = []
@@ -67,13 +73,37 @@ def verify(
         raise SignatureInvalid(
             f"{SIGNATURE_HEADER} timestamp is more than {window_seconds} s in the future"
         )
+    return SignedHeader(timestamp, candidates)
+
+
+def check_signed(
+    signed: SignedHeader,
+    body: bytes,
+    secrets: Sequence[str],
+    algorithms: Sequence[str] = ("HS256",),
+) -> int:
+    """Return the signed timestamp if a digest matches under a secret; else `SignatureInvalid`."""
     matched = False
     for secret in secrets:
         for algorithm in algorithms:
-            expected = signature_value(secret, timestamp, body, algorithm)
-            for candidate in candidates:
+            expected = signature_value(secret, signed.timestamp, body, algorithm)
+            for candidate in signed.candidates:
                 # Every comparison runs: which secret matched must not show in timing.
                 matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
-    return timestamp
+    return signed.timestamp
+
+
+def verify(
+    header: str | None,
+    body: bytes,
+    secrets: Sequence[str],
+    *,
+    now: float,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
+    algorithms: Sequence[str] = ("HS256",),
+) -> int:
+    """Return the signed timestamp, or raise `SignatureInvalid` saying what is wrong."""
+    signed = parse_header(header, now=now, window_seconds=window_seconds)
+    return check_signed(signed, body, secrets, algorithms)

@@ -17,6 +17,8 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.admin.api import admin_authorizer, admin_blueprint
 from chalicelib.connectors.authserver import forget_discovery_documents
+from chalicelib.secrets import forget_secrets
+from chalicelib.stage import StageError
 from chalicelib.store.connectors import forget_cached_connectors
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
 from tests.conftest import DEV_SECRETS
@@ -218,12 +220,21 @@ def test_live_check_reports_an_unreachable_bank(client: Client, sandbox: Running
     assert [step["ok"] for step in report["steps"]] == [False, False, False, False]
 
 
-def test_authorizer_is_chosen_by_stage() -> None:
+def test_bearer_auth_only_for_dev_against_local_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BANKBRIDGE_TEST_IN_PROCESS_AWS", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
     assert admin_authorizer("dev") is None
     assert isinstance(admin_authorizer("prod"), IAMAuthorizer)
 
+    # `chalice package --stage dev` (or deploy) runs without a local endpoint: IAM, as for prod.
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert isinstance(admin_authorizer("dev"), IAMAuthorizer)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://moto.example.com")
+    assert isinstance(admin_authorizer("dev"), IAMAuthorizer)
 
-def test_deployed_stage_binds_iam_to_every_admin_route() -> None:
+
+def test_deployed_stage_binds_iam_to_every_admin_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
     routes = make_app("prod").routes
 
     entries = [entry for methods in routes.values() for entry in methods.values()]
@@ -242,3 +253,27 @@ def test_stage_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert all(
         isinstance(e.authorizer, IAMAuthorizer) for m in app.routes.values() for e in m.values()
     )
+
+
+def test_unset_stage_refuses_to_build_the_admin_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BANKBRIDGE_STAGE", raising=False)
+
+    with pytest.raises(StageError, match="BANKBRIDGE_STAGE is not set"):
+        admin_blueprint()
+
+
+@pytest.mark.parametrize("placeholder", ["UNSET: replace with the admin token", "   "])
+def test_placeholder_admin_token_refuses_every_call(
+    client: Client, aws_stack: Any, placeholder: str
+) -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws_stack.admin_token_name, SecretString=placeholder
+    )
+    forget_secrets()
+
+    for presented in (TOKEN, placeholder.strip() or "x"):
+        answer = client.http.get(
+            "/admin/connectors", headers={"Authorization": f"Bearer {presented}"}
+        )
+        assert answer.status_code == 503
+        assert answer.json_body == {"message": "admin authentication is not configured"}

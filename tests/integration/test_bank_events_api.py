@@ -223,6 +223,41 @@ def test_bad_signatures_are_401_and_nothing_is_stored_or_queued(
     assert drain(aws_stack.events_queue_url) == []
 
 
+def count_secret_fetches() -> list[str]:
+    """Record every GetSecretValue the app's (shared) client makes from now on."""
+    calls: list[str] = []
+    aws.client("secretsmanager").meta.events.register(
+        "before-parameter-build.secrets-manager.GetSecretValue",
+        lambda params, **_: calls.append(params["SecretId"]),
+    )
+    return calls
+
+
+def test_unsigned_garbled_or_stale_events_cost_no_secret_fetch(client: Client) -> None:
+    body = fdx_fraud("n-flood", "acct-1")
+    stale = sign([EVENTS_SECRET], int(time.time()) - 3600, body)
+    fetches = count_secret_fetches()
+
+    for header in ["", "garbage", "t=x,v1=y", "v1=" + "0" * 64, stale]:
+        for _ in range(20):
+            assert post_event(client, body, header=header).status_code == 401
+    assert fetches == []
+
+
+def test_a_missing_signing_secret_is_fetched_once_per_failure_period(
+    aws_stack: Any, client: Client, sandbox: Any
+) -> None:
+    register_connector(events_config(sandbox.url, "bankbridge/dev/connectors/sandbox/never-set"))
+    fetches = count_secret_fetches()
+
+    for _ in range(50):
+        response = post_event(client, fdx_fraud("n-unset", "acct-1"), secrets=("guess",))
+        assert response.status_code == 401
+        assert "signing secret is not available" in response.body.decode()
+    assert fetches == ["bankbridge/dev/connectors/sandbox/never-set"]
+    assert drain(aws_stack.events_queue_url) == []
+
+
 def test_rotation_either_configured_secret_is_accepted(
     aws_stack: Any, client: Client, sandbox: Any
 ) -> None:

@@ -154,7 +154,7 @@ def test_issuer_mismatch_is_refused_and_nothing_is_linked(
     client: Client, graph: RunningStandin
 ) -> None:
     user = ChannelUser(channel="messenger", user_id="u-mixup")
-    url = linking.issue_link_url(user, "sandbox-fdx")
+    url = linking.issue_link_url(user, "sandbox-fdx", PUBLIC)
     start = client.http.get(urlsplit(url).path + "?" + urlsplit(url).query)
     state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
     answer = client.http.get(f"/oauth/callback?state={state}&code=x&iss=https://attacker.example")

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib import aws
 from chalicelib.settings import get_settings
 from infra.local.queue_pump import QueuePump, build_sqs_event, failed_message_ids
+from tests.conftest import reset_process_caches
 
 DEADLINE_SECONDS = 20.0
 
@@ -86,9 +87,10 @@ def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.reset_clients()
+    monkeypatch.setenv("BANKBRIDGE_STAGE", "dev")  # the pump names functions after the stage
+    reset_process_caches()
     yield moto_server
-    aws.reset_clients()
+    reset_process_caches()
 
 
 @pytest.fixture

@@ -19,6 +19,9 @@ from tests.unit.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
     sandbox_connector,
 )
 
+# Connectors run against the loopback sandbox bank, which only the local dev stage allows.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 
 def test_berlin_group_consent_link_read_and_end(sandbox: RunningSandbox) -> None:  # noqa: F811
     connector = sandbox_connector(

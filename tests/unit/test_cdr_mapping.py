@@ -29,6 +29,9 @@ from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.registry import connector_for
 from chalicelib.models import AccountKind, AccountStatus, TransactionStatus
 
+# Connectors run against the loopback sandbox bank, which only the local dev stage allows.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 
 @pytest.mark.parametrize(
     ("category", "kind"),

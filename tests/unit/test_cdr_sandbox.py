@@ -18,6 +18,9 @@ from tests.unit.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
     sandbox_connector,
 )
 
+# Connectors run against the loopback sandbox bank, which only the local dev stage allows.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 
 def test_cdr_par_link_read_and_revoke_arrangement(sandbox: RunningSandbox) -> None:  # noqa: F811
     connector = sandbox_connector(

@@ -27,6 +27,9 @@ LOGIN = AuthorizationRequest(
     code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 )
 
+# Connectors run against the loopback sandbox bank, which only the local dev stage allows.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:

@@ -11,4 +11,4 @@ def test_inbound_receive_count_matches_the_queue_redrive_policy() -> None:
     # so it must know the same maxReceiveCount the queue uses.
     queue = load_template()["Resources"]["InboundQueue"]["Properties"]
     max_receive = queue["RedrivePolicy"]["maxReceiveCount"]
-    assert Settings().inbound_max_receive_count == max_receive
+    assert Settings(stage="prod").inbound_max_receive_count == max_receive

@@ -26,6 +26,9 @@ from chalicelib.connectors.registry import connector_for
 from chalicelib.models import ConsentStatus
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
 
+# Connectors run against the loopback sandbox bank, which only the local dev stage allows.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 CLIENT_ID = "bankbridge-fapi"
 CLIENT_SECRET = "fapi-client-secret"

@@ -1,9 +1,11 @@
 """The Messenger webhook endpoint's logic: handshake, and verify -> parse -> accept.
 
 Kept free of Chalice types so it is tested directly; `app.py` only adapts the
-request and response. The order matters: size, then signature over the raw
-bytes (fail closed without an app secret), and only then JSON, so nothing
-unauthenticated is parsed or stored.
+request and response. The order matters: size, then the signature header's
+shape (an unsigned or garbled request costs no Secrets Manager call), then the
+signature over the raw bytes (fail closed: a missing or placeholder app secret
+is 403, logged once per failure-cache period by `chalicelib.secrets`), and only
+then JSON, so nothing unauthenticated is parsed or stored.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
 from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.messenger.signature import (
     SIGNATURE_HEADER,
+    is_subscription_attempt,
+    signature_digest,
     signature_is_valid,
     verification_challenge,
 )
 from chalicelib.channels.messenger.webhook import parse_payload, to_events
 from chalicelib.inbox import AcceptResult, InboxUnavailable, accept
+from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,10 +44,11 @@ def verify_subscription(query: Mapping[str, str] | None) -> Answer:
     """Answer Meta's GET handshake: the challenge on a genuine request, 403 otherwise."""
     from chalicelib.secrets import SecretUnavailable, get_secret
 
+    if not is_subscription_attempt(query):
+        return Answer(status=403, body="Forbidden")
     try:
         verify_token = get_secret(get_settings().messenger_verify_token_name)
     except SecretUnavailable:
-        logger.error("Messenger verify token unavailable; refusing the subscription handshake")
         return Answer(status=403, body="Forbidden")
     challenge = verification_challenge(query, verify_token)
     if challenge is None:
@@ -49,10 +56,17 @@ def verify_subscription(query: Mapping[str, str] | None) -> Answer:
     return Answer(status=200, body=challenge)
 
 
-def receive(body: bytes, headers: Mapping[str, str]) -> Answer:
-    """Authenticate, parse and queue one webhook delivery."""
+def receive(
+    body: bytes, headers: Mapping[str, str], request_context: Mapping[str, Any] | None = None
+) -> Answer:
+    """Authenticate, parse and queue one webhook delivery.
+
+    `request_context` is API Gateway's; the public base URL derived from it
+    rides on each queued event so the worker, which has no request, can build
+    link buttons (see `chalicelib/public_url.py`).
+    """
     try:
-        result = _receive(body, headers)
+        result = _receive(body, headers, request_context or {})
     except WebhookRejected as rejection:
         return Answer(status=rejection.status, body=rejection.reason)
     except InboxUnavailable:
@@ -61,20 +75,24 @@ def receive(body: bytes, headers: Mapping[str, str]) -> Answer:
     return Answer(status=200, body=f"EVENT_RECEIVED ({result.accepted} new)")
 
 
-def _receive(body: bytes, headers: Mapping[str, str]) -> AcceptResult:
+def _receive(
+    body: bytes, headers: Mapping[str, str], request_context: Mapping[str, Any]
+) -> AcceptResult:
     from chalicelib.secrets import SecretUnavailable, get_secret
 
     settings = get_settings()
     if len(body) > settings.max_webhook_body_bytes:
         raise WebhookRejected(413, "Request body too large")
+    signature = _header(headers, SIGNATURE_HEADER)
+    if signature_digest(signature) is None:
+        raise WebhookRejected(403, "Invalid signature")
     try:
         app_secret = get_secret(settings.messenger_app_secret_name)
-    except SecretUnavailable:
-        app_secret = ""
-    if not app_secret:
-        logger.error("Messenger app secret unavailable; rejecting webhook (fail closed)")
-        raise WebhookRejected(403, "Invalid signature")
-    if not signature_is_valid(app_secret, body, _header(headers, SIGNATURE_HEADER)):
+    except SecretUnavailable as error:
+        if error.missing:
+            raise WebhookRejected(403, "Invalid signature") from None
+        raise WebhookRejected(503, "Temporarily unavailable; please retry") from None
+    if not signature_is_valid(app_secret, body, signature):
         raise WebhookRejected(403, "Invalid signature")
     try:
         document = json.loads(body)
@@ -83,7 +101,11 @@ def _receive(body: bytes, headers: Mapping[str, str]) -> AcceptResult:
     payload = parse_payload(document)
     if payload.object != "page":
         raise WebhookRejected(404, f"Unsupported webhook object '{payload.object}'")
-    return accept(to_events(payload))
+    events = to_events(payload)
+    public_base_url = base_url_from_request(request_context, headers, local=settings.is_local)
+    if public_base_url is not None:
+        events = [event.model_copy(update={"public_base_url": public_base_url}) for event in events]
+    return accept(events)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -23,15 +23,35 @@ def sign(app_secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def signature_digest(header_value: str | None) -> str | None:
+    """The lower-case hex digest of a well-formed `sha256=<64 hex>` header, else None.
+
+    Checked before the app secret is fetched, so an unsigned or garbled request
+    costs no Secrets Manager call.
+    """
+    if not header_value:
+        return None
+    match = _SIGNATURE_FORMAT.fullmatch(header_value.strip())
+    return match.group(1).lower() if match is not None else None
+
+
 def signature_is_valid(app_secret: str, body: bytes, header_value: str | None) -> bool:
     """True when `header_value` is a well-formed SHA-256 signature of `body`; constant time."""
-    if not app_secret or not header_value:
-        return False
-    match = _SIGNATURE_FORMAT.fullmatch(header_value.strip())
-    if match is None:
+    digest = signature_digest(header_value)
+    if not app_secret or digest is None:
         return False
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, match.group(1).lower())
+    return hmac.compare_digest(expected, digest)
+
+
+def is_subscription_attempt(query: Mapping[str, str] | None) -> bool:
+    """True when the query has the handshake's shape; only then is the verify token fetched."""
+    return bool(
+        query
+        and query.get("hub.mode") == "subscribe"
+        and query.get("hub.verify_token")
+        and query.get("hub.challenge") is not None
+    )
 
 
 def verification_challenge(query: Mapping[str, str] | None, verify_token: str) -> str | None:

@@ -1,0 +1,52 @@
+"""Which stage this process serves, and whether it may use the `dev` stage's relaxed rules.
+
+Kept free of pydantic so `app.py` can check the stage at import time (Chalice
+binds the admin authorizer and queue names then) without slowing cold starts.
+The relaxed rules (http and loopback URLs, the bearer admin token instead of
+IAM) apply only when the stage is explicitly `dev` *and* every AWS endpoint is
+local: a stage name alone can never weaken a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+from chalicelib.aws import aws_endpoints_are_local
+
+STAGE_VARIABLE = "BANKBRIDGE_STAGE"
+DEV_STAGE = "dev"
+# Every resource name embeds the stage; infra/template.json's Stage parameter has this pattern.
+STAGE_PATTERN = re.compile(r"[a-z][a-z0-9]{1,15}")
+
+
+class StageError(RuntimeError):
+    """`BANKBRIDGE_STAGE` is unset or malformed: the process must not start."""
+
+
+def check_stage(value: str | None) -> str:
+    """Return `value` if it is a well-formed stage name; else raise `StageError` naming it."""
+    if value is None or not value.strip():
+        raise StageError(
+            f"{STAGE_VARIABLE} is not set: set it to the Chalice stage this code serves "
+            f"(for example 'prod', or '{DEV_STAGE}' for the local stack); "
+            "there is no default, so a deployment never falls back to development rules"
+        )
+    if STAGE_PATTERN.fullmatch(value) is None:
+        raise StageError(
+            f"{STAGE_VARIABLE}={value!r} is not a stage name: use 2-16 lower-case letters "
+            "and digits, starting with a letter"
+        )
+    return value
+
+
+def stage_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The validated `BANKBRIDGE_STAGE` of this process."""
+    env = os.environ if environ is None else environ
+    return check_stage(env.get(STAGE_VARIABLE))
+
+
+def is_local_stage(stage: str, environ: Mapping[str, str] | None = None) -> bool:
+    """True only for `dev` with every AWS endpoint on this machine."""
+    return stage == DEV_STAGE and aws_endpoints_are_local(environ)
