@@ -180,6 +180,15 @@ def save_deployed_record(project_dir: Path, stage: str) -> None:
     )
 
 
+def _chalice_environment() -> dict[str, str]:
+    """Chalice reads only AWS_DEFAULT_REGION (not AWS_REGION) for its region."""
+    environment = dict(os.environ)
+    region = environment.get("AWS_REGION")
+    if region and not environment.get("AWS_DEFAULT_REGION"):
+        environment["AWS_DEFAULT_REGION"] = region
+    return environment
+
+
 def run_chalice_deploy(project_dir: Path, stage: str) -> None:
     """`chalice deploy --stage S` on a staged copy holding exactly the hashed lock.
 
@@ -193,6 +202,7 @@ def run_chalice_deploy(project_dir: Path, stage: str) -> None:
         with staged_project(project_dir) as staging:
             completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
                 [str(chalice), "--project-dir", str(staging), "deploy", "--stage", stage],
+                env=_chalice_environment(),
                 capture_output=True,
                 text=True,
                 check=False,

@@ -66,10 +66,10 @@ def local_aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",  # as the runbook says; Chalice itself reads only the next
     }.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     aws.reset_clients()
