@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_pascal
 
 from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
+from chalicelib.stage import DEV_STAGE
 from infra.template import (
     SECRET_RESOURCE_TYPE,
     load_template,
@@ -43,7 +44,6 @@ SecretKey = Literal[
 
 SECRET_KEYS: tuple[str, ...] = get_args(SecretKey)
 
-DEV_STAGE = "dev"
 
 DEV_SECRET_VALUES: Mapping[str, str] = {
     "messenger_app_secret": "dev-app-secret",
