@@ -9,12 +9,12 @@ which is what allows the `dev` stage's relaxed rules.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+
+from chalicelib.loopback import is_loopback_url
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -38,7 +38,6 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
 MAX_ATTEMPTS = 3
 
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _clients: dict[str, BaseClient] = {}
 _lock = threading.Lock()
 
@@ -93,17 +92,4 @@ def aws_endpoints_are_local(environ: Mapping[str, str] | None = None) -> bool:
     per_service = [
         value for name, value in env.items() if name.startswith("AWS_ENDPOINT_URL_") and value
     ]
-    return _is_loopback_url(general) and all(_is_loopback_url(url) for url in per_service)
-
-
-def _is_loopback_url(url: str) -> bool:
-    try:
-        host = urlsplit(url.strip()).hostname or ""
-    except ValueError:
-        return False
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_url(general) and all(is_loopback_url(url) for url in per_service)

@@ -25,20 +25,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from chalicelib.loopback import is_loopback_url
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the local stage's published dev default
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TIMEOUT_SECONDS = 60.0
 
 
 class CliError(Exception):
     """A failure to report on stderr with exit status 1."""
-
-
-def _is_loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
 class AdminClient:
@@ -130,7 +127,7 @@ def _institution_path(institution_id: str) -> str:
 def _client(args: argparse.Namespace) -> AdminClient:
     token = args.admin_token
     if token is None and not args.iam:
-        if not _is_loopback(args.api_url):
+        if not is_loopback_url(args.api_url):
             raise CliError(
                 "an admin token is required for a non-loopback API "
                 "(--admin-token or BANKBRIDGE_ADMIN_TOKEN), or use --iam"

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.loopback import is_loopback_host
+
 PUBLIC_BASE_URL_VARIABLE = "BANKBRIDGE_PUBLIC_BASE_URL"
 
 _HOST = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}")
@@ -104,10 +106,9 @@ def _mount_prefix(path: object, resource_path: object) -> str | None:
 
 def _is_loopback(hostname: str) -> bool:
     """Loopback names and addresses, and 0.0.0.0 (which browsers also send to this machine)."""
-    if hostname.lower() == "localhost" or hostname.lower().endswith(".localhost"):
+    if is_loopback_host(hostname):
         return True
     try:
-        address = ipaddress.ip_address(hostname)
+        return ipaddress.ip_address(hostname).is_unspecified
     except ValueError:
         return False
-    return address.is_loopback or address.is_unspecified

@@ -41,7 +41,7 @@ from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
 from infra import post_deploy
 from infra.chalice_validation import ChaliceValidationError, validate_stage
-from infra.provision import ProvisionError, StackOutputs, provision
+from infra.provision import ProvisionError, StackOutputs, parse_pairs, provision
 from infra.template import PROJECT_ROOT
 from infra.vendor import VendorError, staged_project
 
@@ -343,16 +343,6 @@ def render(report: DeployReport) -> str:
     return "\n".join(lines)
 
 
-def _parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
-    parameters: dict[str, str] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise DeployError(f"--parameter takes KEY=VALUE, got {pair!r}")
-        parameters[key] = value
-    return parameters
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; exit 0 deployed, 1 failed, 3 stopped where the local moto server ends."""
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
@@ -370,8 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         deploy(
             arguments.stage,
             arguments.project_dir.resolve(),
-            _parse_parameters(arguments.parameter),
+            parse_pairs(arguments.parameter, "--parameter"),
         )
+    except ProvisionError as error:  # a malformed --parameter
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except StoppedByLocalBackend as stopped:
         print(f"stopped: {stopped}", file=sys.stderr)
         return EXIT_STOPPED_BY_LOCAL_BACKEND

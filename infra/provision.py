@@ -395,7 +395,8 @@ def _ensure_secrets(names: Mapping[str, str]) -> dict[str, str]:
     return arns
 
 
-def _parse_pairs(pairs: Sequence[str], option: str) -> dict[str, str]:
+def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` command-line pairs as a dict; ProvisionError names the bad one."""
     values: dict[str, str] = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
@@ -428,8 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         values = dict(DEV_SECRET_VALUES) if arguments.stage == DEV_STAGE else {}
-        values.update(_parse_pairs(arguments.secret, "--secret"))
-        parameters = _parse_pairs(arguments.parameter, "--parameter")
+        values.update(parse_pairs(arguments.secret, "--secret"))
+        parameters = parse_pairs(arguments.parameter, "--parameter")
         outputs = provision(arguments.stage, values, arguments.stack_name, parameters)
     except ProvisionError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -36,6 +36,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.loopback import is_loopback_host
+
 Resolver = Callable[[str], Iterable[str]]
 """Maps a host name to the IP addresses it resolves to (raises OSError if it does not)."""
 
@@ -79,7 +81,6 @@ _SECRET_HEADER_WORDS = ("secret", "token", "api-key", "apikey", "password", "aut
 _METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 class Standard(StrEnum):
@@ -140,15 +141,6 @@ TRUSTED_CONTEXT: dict[str, Any] = {
 def resolve_host(host: str) -> list[str]:
     """Default resolver: every address `host` resolves to, via the system resolver."""
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _addresses_of(
@@ -212,7 +204,7 @@ def _check_bank_url(value: str, info: ValidationInfo) -> str:
     if parts.fragment:
         raise PydanticCustomError("url_invalid", "must not contain a #fragment")
     if parts.scheme == "http" and not (
-        context.get(CONTEXT_ALLOW_HTTP_LOOPBACK) and _is_loopback_host(host)
+        context.get(CONTEXT_ALLOW_HTTP_LOOPBACK) and is_loopback_host(host)
     ):
         raise PydanticCustomError(
             "url_not_https",
