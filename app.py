@@ -13,7 +13,7 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib.admin.api import admin_blueprint
 from chalicelib.observability import configure_logging
-from chalicelib.stage import stage_from_environment
+from chalicelib.stage import resource_names, stage_from_environment
 
 configure_logging()
 # No default: an unset or malformed BANKBRIDGE_STAGE stops the import with a message naming it.
@@ -22,8 +22,9 @@ app = Chalice(app_name="bankbridge")
 app.register_blueprint(admin_blueprint(_STAGE))
 
 # Chalice reads queue names when it packages the app, from the stage's environment.
-INBOUND_QUEUE = os.environ.get("BANKBRIDGE_INBOUND_QUEUE_NAME", f"bankbridge-{_STAGE}-inbound")
-EVENTS_QUEUE = os.environ.get("BANKBRIDGE_EVENTS_QUEUE_NAME", f"bankbridge-{_STAGE}-events")
+_NAMES = resource_names(_STAGE)
+INBOUND_QUEUE = os.environ.get("BANKBRIDGE_INBOUND_QUEUE_NAME", _NAMES["inbound_queue_name"])
+EVENTS_QUEUE = os.environ.get("BANKBRIDGE_EVENTS_QUEUE_NAME", _NAMES["events_queue_name"])
 
 
 def _text(status: int, body: str) -> Response:

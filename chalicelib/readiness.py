@@ -4,8 +4,8 @@
 credentials reach. Settings come from the stage's `environment_variables` in
 `.chalice/config.json` (what Chalice deploys), overridden by `BANKBRIDGE_*`
 variables of the caller's environment; they are validated with the same rules
-the functions apply at start-up. Then each Messenger secret and the admin
-token must exist and hold a real value (not empty, not the template's
+the functions apply at start-up. Then each Messenger secret (and, for `dev`,
+the admin token) must exist and hold a real value (not empty, not the template's
 `UNSET:` seed), the table, both queues and the KMS key alias must exist, and
 each registered connector's secret references must resolve the same way.
 Secret values are read to tell a placeholder apart, never printed.
@@ -26,15 +26,16 @@ from chalicelib import aws
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
 from chalicelib.secrets import PLACEHOLDER_PREFIX, is_placeholder
 from chalicelib.settings import ENV_PREFIX, Settings, setting_problems
-from chalicelib.stage import STAGE_VARIABLE, StageError, check_stage
+from chalicelib.stage import DEV_STAGE, STAGE_VARIABLE, StageError, check_stage
 
 CONFIG_PATH = Path(".chalice") / "config.json"
 _SECRET_SETTINGS = (
     "messenger_app_secret_name",
     "messenger_verify_token_name",
     "messenger_page_token_name",
-    "admin_token_name",
 )
+# Read only by the local dev stage's bearer-token admin; deployed admin is IAM.
+_DEV_ONLY_SECRET_SETTINGS = ("admin_token_name",)
 
 
 class _SettingsOf(Settings):
@@ -92,7 +93,8 @@ def check_readiness(
     if settings is None:
         return ReadinessReport(stage=stage, findings=findings)
     findings.append(_public_base_url(settings))
-    for field in _SECRET_SETTINGS:
+    secret_fields = _SECRET_SETTINGS + (_DEV_ONLY_SECRET_SETTINGS if stage == DEV_STAGE else ())
+    for field in secret_fields:
         findings.append(_secret(_variable(field), getattr(settings, field)))
     findings.extend(_resources(settings, configured=variables))
     findings.extend(_connector_secrets(settings))

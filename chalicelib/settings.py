@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE, base_url_problem, effective_base_url
-from chalicelib.stage import StageError, check_stage, is_local_stage
+from chalicelib.stage import StageError, check_stage, is_local_stage, resource_names
 
 ENV_PREFIX = "BANKBRIDGE_"
 _VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
@@ -28,20 +28,6 @@ _VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
 
 class SettingsError(RuntimeError):
     """The environment does not describe a usable configuration; the message names each variable."""
-
-
-def resource_names(stage: str) -> dict[str, str]:
-    """The resource and secret names `infra/template.json` gives stage `stage`."""
-    return {
-        "table_name": f"bankbridge-{stage}-table",
-        "inbound_queue_name": f"bankbridge-{stage}-inbound",
-        "events_queue_name": f"bankbridge-{stage}-events",
-        "kms_key_id": f"alias/bankbridge-{stage}",
-        "messenger_app_secret_name": f"bankbridge/{stage}/messenger/app-secret",
-        "messenger_verify_token_name": f"bankbridge/{stage}/messenger/verify-token",
-        "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
-        "admin_token_name": f"bankbridge/{stage}/admin-token",
-    }
 
 
 class Settings(BaseSettings):

@@ -50,3 +50,21 @@ def stage_from_environment(environ: Mapping[str, str] | None = None) -> str:
 def is_local_stage(stage: str, environ: Mapping[str, str] | None = None) -> bool:
     """True only for `dev` with every AWS endpoint on this machine."""
     return stage == DEV_STAGE and aws_endpoints_are_local(environ)
+
+
+def resource_names(stage: str) -> dict[str, str]:
+    """The resource and secret names `infra/template.json` gives `stage`, by settings field.
+
+    Settings fall back to these, and app.py binds its queue handlers to them, so
+    a stage's code never points at another stage's resources.
+    """
+    return {
+        "table_name": f"bankbridge-{stage}-table",
+        "inbound_queue_name": f"bankbridge-{stage}-inbound",
+        "events_queue_name": f"bankbridge-{stage}-events",
+        "kms_key_id": f"alias/bankbridge-{stage}",
+        "messenger_app_secret_name": f"bankbridge/{stage}/messenger/app-secret",
+        "messenger_verify_token_name": f"bankbridge/{stage}/messenger/verify-token",
+        "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
+        "admin_token_name": f"bankbridge/{stage}/admin-token",
+    }

@@ -88,14 +88,13 @@ def _states() -> SingleUseStore:
     return SingleUseStore(get_settings().table_name, oauth_state_key)
 
 
-def public_base_url_of_request(context: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """The base URL for links and the callback of this request; `LinkingError` if there is none.
+def resolve_public_base_url(derived: str | None) -> str | None:
+    """The configured `BANKBRIDGE_PUBLIC_BASE_URL`, else `derived` (from a request) if valid.
 
-    Configured `BANKBRIDGE_PUBLIC_BASE_URL` first, else derived from API Gateway's
-    request context; never a loopback URL outside the local dev stage.
+    None, with one operator log line, when there is neither: linking then has
+    nowhere safe to send a browser, and never falls back to a loopback URL.
     """
     settings = get_settings()
-    derived = base_url_from_request(context, headers, local=settings.is_local)
     base = settings.public_base_url_for(derived)
     if base is None:
         logger.error(
@@ -103,6 +102,14 @@ def public_base_url_of_request(context: Mapping[str, Any], headers: Mapping[str,
             "serve the API through API Gateway so it can be derived from the request",
             extra=log_fields(stage=settings.stage),
         )
+    return base
+
+
+def public_base_url_of_request(context: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The base URL for links and the callback of this request; `LinkingError` if there is none."""
+    derived = base_url_from_request(context, headers, local=get_settings().is_local)
+    base = resolve_public_base_url(derived)
+    if base is None:
         raise LinkingError("Linking isn't available right now. Please try again later.", status=503)
     return base
 

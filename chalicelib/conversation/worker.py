@@ -124,18 +124,12 @@ def _link_button(
     user: ChannelUser, institution_id: str, carried_base_url: str | None
 ) -> OutboundMessage:
     """The one-time link button, under the configured base URL, else the one the webhook saw."""
-    settings = get_settings()
     name = load_connector(institution_id).config.display_name
-    base_url = settings.public_base_url_for(carried_base_url)
+    base_url = linking.resolve_public_base_url(carried_base_url)
     if base_url is None:
-        logger.error(
-            "Link button not sent: no public base URL. Set BANKBRIDGE_PUBLIC_BASE_URL (https); "
-            "events queued by an API Gateway webhook carry one derived from the request",
-            extra=log_fields(institution_id=institution_id, stage=settings.stage),
-        )
         return replies.link_not_possible_now(name)
     url = linking.issue_link_url(user, institution_id, base_url)
-    return replies.link_button(name, url, account_link=settings.messenger_account_linking)
+    return replies.link_button(name, url, account_link=get_settings().messenger_account_linking)
 
 
 def _answer_fraud(

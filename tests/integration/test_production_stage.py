@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -284,7 +285,7 @@ def test_without_any_public_url_the_link_is_refused_in_plain_words(
     reply = last_sent(graph, "u-4")
     assert "can't link" in reply["text"]
     assert "127.0.0.1" not in json.dumps(reply)
-    [line] = logged.of("chalicelib.conversation.worker")
+    [line] = logged.of("chalicelib.auth.linking")  # the one operator line
     assert "BANKBRIDGE_PUBLIC_BASE_URL" in line.getMessage()
 
 
@@ -357,7 +358,7 @@ def test_link_start_and_callback_send_the_same_derived_redirect_uri(
 def test_doctor_names_each_placeholder_then_passes_once_they_are_set(
     prod_stack: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in [n for n in __import__("os").environ if n.startswith("BANKBRIDGE_")]:
+    for name in [n for n in os.environ if n.startswith("BANKBRIDGE_")]:
         monkeypatch.delenv(name)
     out = io.StringIO()
 
@@ -368,6 +369,7 @@ def test_doctor_names_each_placeholder_then_passes_once_they_are_set(
     assert prod_stack.messenger_page_token_name in failures[1]
     assert "not ready" in capsys.readouterr().err
     assert "UNSET" not in out.getvalue().replace("'UNSET:'", "")  # values are never printed
+    assert "admin-token" not in out.getvalue()  # only the local dev stage reads it
 
     for key in ("messenger_app_secret", "messenger_page_token"):
         put_secret(prod_stack, key, f"real-{key}")

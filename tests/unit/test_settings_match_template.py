@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.settings import Settings
-from infra.template import load_template
+from chalicelib.stage import resource_names
+from infra.template import load_template, resolve
 
 
 def test_inbound_receive_count_matches_the_queue_redrive_policy() -> None:
@@ -12,3 +13,22 @@ def test_inbound_receive_count_matches_the_queue_redrive_policy() -> None:
     queue = load_template()["Resources"]["InboundQueue"]["Properties"]
     max_receive = queue["RedrivePolicy"]["maxReceiveCount"]
     assert Settings(stage="prod").inbound_max_receive_count == max_receive
+
+
+def test_names_derived_from_the_stage_are_the_templates() -> None:
+    """Settings and app.py fall back to `resource_names`; the template is the truth."""
+    resources = load_template()["Resources"]
+
+    def named(logical_id: str, prop: str) -> str:
+        return resolve(resources[logical_id]["Properties"][prop], {"Stage": "qa"})
+
+    assert resource_names("qa") == {
+        "table_name": named("Table", "TableName"),
+        "inbound_queue_name": named("InboundQueue", "QueueName"),
+        "events_queue_name": named("EventsQueue", "QueueName"),
+        "kms_key_id": named("KmsKeyAlias", "AliasName"),
+        "messenger_app_secret_name": named("MessengerAppSecret", "Name"),
+        "messenger_verify_token_name": named("MessengerVerifyToken", "Name"),
+        "messenger_page_token_name": named("MessengerPageToken", "Name"),
+        "admin_token_name": named("AdminToken", "Name"),
+    }
