@@ -7,13 +7,14 @@ Route (b) of docs/deployment.md, scripted so a newcomer cannot miss a step:
 2. the resources stack (`infra/template.json`) is created *or updated*;
 3. its outputs are written into the stage's `environment_variables` in
    `.chalice/config.json` (a no-op when nothing changed);
-4. Chalice's deployment record (`.chalice/deployed/<stage>.json`, git-ignored:
-   it holds account ids) is restored from SSM Parameter Store when this checkout
-   has none, so a deploy from a fresh clone updates the existing API instead of
-   creating a second one with a new URL; it is saved back after the deploy;
-5. `chalice deploy --stage S` packages and deploys the functions and the API;
-6. what Chalice cannot express is applied (`infra.post_deploy`);
-7. the URLs to register at Meta and at banks, and the steps left, are printed.
+4. `chalice deploy --stage S` deploys the functions and the API. Chalice's
+   deployment record (`.chalice/deployed/<stage>.json`, git-ignored: it holds
+   account ids) is restored from SSM Parameter Store when this checkout has none,
+   so a deploy from a fresh clone updates the existing API instead of creating a
+   second one with a new URL, and saved back afterwards;
+5. what Chalice cannot express is applied (`infra.post_deploy`);
+6. the URLs to register at Meta and at banks are printed, with the steps left:
+   what `bankbridge doctor` still finds missing, then what only a person can do.
 
     python -m infra.deploy --stage prod [--parameter AlarmEmail=ops@example.com]
 
@@ -39,9 +40,18 @@ from pydantic import BaseModel
 
 from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
+from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
+from chalicelib.readiness import ReadinessReport, check_readiness
+from chalicelib.stage import DEV_STAGE
 from infra import post_deploy
 from infra.chalice_validation import ChaliceValidationError, validate_stage
-from infra.provision import ProvisionError, StackOutputs, parse_pairs, provision
+from infra.provision import (
+    ProvisionError,
+    StackOutputs,
+    default_stack_name,
+    parse_pairs,
+    provision,
+)
 from infra.template import PROJECT_ROOT
 from infra.vendor import VendorError, staged_project
 
@@ -81,15 +91,12 @@ class Endpoints(BaseModel):
 
 
 class DeployReport(BaseModel):
-    """What a deploy did, for the operator's terminal and for tests."""
+    """Where a deployed stage is reached and what is left to do, for the operator's terminal."""
 
     stage: str
     region: str
-    resources_stack: str
-    config_changed: bool
     endpoints: Endpoints
-    post_deploy: list[str] = []
-    next_steps: list[str] = []
+    next_steps: list[str]
 
 
 def chalice_config_path(project_dir: Path) -> Path:
@@ -115,7 +122,7 @@ def check_stage_configured(project_dir: Path, stage: str) -> None:
             f"stage {stage!r} is not in .chalice/config.json (configured: {sorted(stages)}); "
             "add it there first (docs/deployment.md, 'A new stage')"
         )
-    if stage == "dev":
+    if stage == DEV_STAGE:
         raise DeployError("stage 'dev' is the local stack's (make dev); deploy a real stage")
 
 
@@ -228,46 +235,35 @@ def run_chalice_deploy(project_dir: Path, stage: str) -> None:
     raise DeployError(f"chalice deploy failed:\n{output[-4000:]}")
 
 
-def read_endpoints(project_dir: Path, stage: str, environment: Mapping[str, str]) -> Endpoints:
+def recorded_rest_api(project_dir: Path, stage: str) -> dict[str, str]:
+    """The REST API entry of Chalice's deployment record (`rest_api_id`, `rest_api_url`)."""
+    path = deployed_record_path(project_dir, stage)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return resource
+    raise DeployError(f"no rest_api in {path}")
+
+
+def read_endpoints(public_base_url: str | None, rest_api: Mapping[str, str]) -> Endpoints:
     """The stage's public base URL: the configured custom domain, else the API's own URL."""
-    configured = environment.get("BANKBRIDGE_PUBLIC_BASE_URL")
-    if configured:
-        return Endpoints(base_url=configured.rstrip("/"))
-    record = json.loads(deployed_record_path(project_dir, stage).read_text(encoding="utf-8"))
-    for resource in record.get("resources", []):
-        if resource.get("resource_type") == "rest_api":
-            return Endpoints(base_url=resource["rest_api_url"].rstrip("/"))
-    raise DeployError(f"no rest_api in {deployed_record_path(project_dir, stage)}")
+    return Endpoints(base_url=(public_base_url or rest_api["rest_api_url"]).rstrip("/"))
 
 
-def rest_api_id(project_dir: Path, stage: str) -> str | None:
-    """The REST API id Chalice recorded, if any."""
-    record = json.loads(deployed_record_path(project_dir, stage).read_text(encoding="utf-8"))
-    for resource in record.get("resources", []):
-        if resource.get("resource_type") == "rest_api":
-            return str(resource["rest_api_id"])
-    return None
-
-
-def next_steps(stage: str, outputs: StackOutputs, endpoints: Endpoints) -> list[str]:
-    """What only a person can do, in the order it is needed."""
+def next_steps(stage: str, outputs: StackOutputs, readiness: ReadinessReport) -> list[str]:
+    """What is left, in the order it is needed: what doctor finds missing, then manual steps."""
+    steps = [f"Fix {problem.name}: {problem.detail}" for problem in readiness.problems]
     return [
-        "Store the Meta app secret and the page access token (until then every webhook "
-        "is refused with 403 and nothing is sent):\n"
-        f"    aws secretsmanager put-secret-value --secret-id {outputs.messenger_app_secret_name}"
-        " --secret-string file://app-secret.txt\n"
-        f"    aws secretsmanager put-secret-value --secret-id {outputs.messenger_page_token_name}"
-        " --secret-string file://page-token.txt",
+        *steps,
         "In the Meta App Dashboard (Messenger > Settings > Webhooks), set the Callback URL "
-        f"to {endpoints.messenger_webhook} and the Verify Token to the value of\n"
+        "above and the Verify Token to the value of\n"
         f"    aws secretsmanager get-secret-value --secret-id {outputs.messenger_verify_token_name}"
         " --query SecretString --output text\n"
         "  then subscribe the page to messages, messaging_postbacks and messaging_account_linking.",
-        f"Register {endpoints.oauth_callback} as the redirect URI at each bank, store each "
-        f"bank's client secret under bankbridge/{stage}/banks/<institution>/..., and register "
-        "the connector (bankbridge connectors register FILE --iam).",
-        "Confirm the SNS e-mail subscription for alarms (sent to the AlarmEmail parameter).",
-        f"Check readiness: bankbridge doctor --stage {stage}",
+        "Register the OAuth redirect URI above at each bank, store each bank's client secret "
+        f"under bankbridge/{stage}/banks/<institution>/..., and register the connector "
+        "(bankbridge --api-url <API URL> --iam connectors register FILE).",
+        "Confirm the SNS e-mail subscription for alarms (sent to the AlarmEmail address).",
     ]
 
 
@@ -290,13 +286,16 @@ def deploy(
         outputs = provision(stage, parameters=parameters)
     except ProvisionError as error:
         raise DeployError(str(error)) from error
-    stack = f"bankbridge-{stage}-resources"
-    print(f"[2/6] resources stack {stack} created or updated")
+    print(f"[2/6] resources stack {default_stack_name(stage)} created or updated")
 
     config_changed = record_outputs_in_config(project_dir, outputs)
     print(
         "[3/6] .chalice/config.json "
-        + ("updated with the stack's outputs" if config_changed else "already names them")
+        + (
+            "updated with the stack's outputs: commit it"
+            if config_changed
+            else "already names them"
+        )
     )
 
     if restore_deployed_record(project_dir, stage):
@@ -305,24 +304,22 @@ def deploy(
     save_deployed_record(project_dir, stage)
     print("[4/6] chalice deploy finished; deployment record saved to SSM")
 
+    rest_api = recorded_rest_api(project_dir, stage)
     try:
-        applied = post_deploy.apply(stage, rest_api_id(project_dir, stage), project_dir=project_dir)
+        applied = post_deploy.apply(stage, rest_api["rest_api_id"], project_dir=project_dir)
     except post_deploy.PostDeployError as error:
         raise DeployError(f"post-deploy settings: {error}") from error
     print(f"[5/6] post-deploy settings applied: {', '.join(applied.done)}")
 
-    environment = json.loads(chalice_config_path(project_dir).read_text(encoding="utf-8"))[
+    readiness = check_readiness(stage, project_dir)
+    stage_environment = json.loads(chalice_config_path(project_dir).read_text(encoding="utf-8"))[
         "stages"
-    ][stage]["environment_variables"]
-    endpoints = read_endpoints(project_dir, stage, environment)
+    ][stage].get("environment_variables", {})
     report = DeployReport(
         stage=stage,
         region=region,
-        resources_stack=stack,
-        config_changed=config_changed,
-        endpoints=endpoints,
-        post_deploy=applied.done,
-        next_steps=next_steps(stage, outputs, endpoints),
+        endpoints=read_endpoints(stage_environment.get(PUBLIC_BASE_URL_VARIABLE), rest_api),
+        next_steps=next_steps(stage, outputs, readiness),
     )
     print(render(report))
     return report

@@ -17,16 +17,19 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
+from chalicelib.readiness import ReadinessReport, check_readiness
 from infra import deploy as deploy_module
 from infra.deploy import (
     EXIT_STOPPED_BY_LOCAL_BACKEND,
     DeployError,
+    DeployReport,
     Endpoints,
     check_stage_configured,
     deployed_record_path,
     next_steps,
     read_endpoints,
     record_outputs_in_config,
+    recorded_rest_api,
     render,
     restore_deployed_record,
     save_deployed_record,
@@ -139,21 +142,18 @@ def test_the_summary_names_every_url_meta_and_banks_need(tmp_path: Path) -> None
     }
     deployed_record_path(tmp_path, "prod").parent.mkdir(parents=True)
     deployed_record_path(tmp_path, "prod").write_text(json.dumps(record))
-    endpoints = read_endpoints(tmp_path, "prod", {})
-    custom = read_endpoints(tmp_path, "prod", {"BANKBRIDGE_PUBLIC_BASE_URL": "https://b.example/"})
+    rest_api = recorded_rest_api(tmp_path, "prod")
     outputs = StackOutputs.model_validate(
         {field: f"bankbridge/prod/{field}" for field in StackOutputs.model_fields}
         | {"stage": "prod"}
     )
 
     text = render(
-        deploy_module.DeployReport(
+        DeployReport(
             stage="prod",
             region="eu-west-1",
-            resources_stack="bankbridge-prod-resources",
-            config_changed=False,
-            endpoints=endpoints,
-            next_steps=next_steps("prod", outputs, endpoints),
+            endpoints=read_endpoints(None, rest_api),
+            next_steps=next_steps("prod", outputs, ReadinessReport(stage="prod", findings=[])),
         )
     )
 
@@ -161,9 +161,28 @@ def test_the_summary_names_every_url_meta_and_banks_need(tmp_path: Path) -> None
     assert f"{base}/webhooks/messenger" in text
     assert f"{base}/oauth/callback" in text
     assert outputs.messenger_verify_token_name in text
-    assert outputs.messenger_app_secret_name in text
-    assert custom == Endpoints(base_url="https://b.example")
     assert "127.0.0.1" not in text and "localhost" not in text
+    assert read_endpoints("https://bank.example/chat/", rest_api) == Endpoints(
+        base_url="https://bank.example/chat"
+    )
+
+
+def test_next_steps_start_with_what_doctor_finds_missing(local_aws: str) -> None:
+    """A first deploy lists the placeholders to set; an upgrade with them set does not."""
+    outputs = provision("prod")
+    secrets = aws.client("secretsmanager")
+
+    first = next_steps("prod", outputs, check_readiness("prod", PROJECT_ROOT))
+    for name in (outputs.messenger_app_secret_name, outputs.messenger_page_token_name):
+        secrets.put_secret_value(SecretId=name, SecretString="a-real-value")
+    upgrade = next_steps("prod", outputs, check_readiness("prod", PROJECT_ROOT))
+
+    fixes = [step for step in first if step.startswith("Fix ")]
+    assert len(fixes) == 2
+    assert outputs.messenger_app_secret_name in fixes[0]
+    assert outputs.messenger_page_token_name in fixes[1]
+    assert not [step for step in upgrade if step.startswith("Fix ")]
+    assert upgrade == first[2:]
 
 
 def test_make_deploy_against_moto_creates_then_updates_and_stops_at_the_rest_api(
