@@ -90,11 +90,15 @@ def test_the_local_dev_stage_is_never_deployed() -> None:
         check_stage_configured(PROJECT_ROOT, "dev")
 
 
-def test_no_region_is_named_before_any_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_region_is_named_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setattr(aws, "client", _no_aws_call)
 
     assert deploy_module.main(["--stage", "prod"]) == 1
+    assert "no AWS region: set AWS_REGION" in capsys.readouterr().err
 
 
 def test_stack_outputs_are_written_into_the_stage_config_once(
