@@ -25,12 +25,13 @@ How `derive_needs()` reads the code (a static scan; the rules are deliberately s
 * Resources: DynamoDB calls act on the stage's one table (Query also on its indexes);
   a queue is sent to when a reachable module names the settings field
   `<queue>_queue_name`; a handler consumes the queue in its `@app.on_sqs_message`;
-  `ChangeMessageVisibility` and the worker's `GetQueueUrl` act on the consumed queue; a
-  secret is read when a reachable module names its settings field (`*_secret_name`,
-  `*_token_name`), and bank secrets (`bankbridge/<stage>/banks/*`) when one reads a
-  connector config's `client_secret_ref`, `signing_key_ref` or `secret_refs`; an
-  envelope purpose is each `"purpose": "<literal>"` in a reachable module, and needs
-  both `GenerateDataKey` and `Decrypt` (sealing and opening are not told apart).
+  `ChangeMessageVisibility` acts on the consumed queue, `GetQueueUrl` on the queues
+  sent to and the consumed one; a secret is read when a reachable module names its
+  settings field (`*_secret_name`, `*_token_name`), and bank secrets
+  (`bankbridge/<stage>/banks/*`) when one reads a connector config's
+  `client_secret_ref`, `signing_key_ref` or `secret_refs`; an envelope purpose is each
+  `"purpose": "<literal>"` in a reachable module, and needs both `GenerateDataKey` and
+  `Decrypt` (sealing and opening are not told apart).
 
 What the generator adds to every policy, derived from the needs rather than scanned:
 
@@ -44,10 +45,10 @@ What the generator adds to every policy, derived from the needs rather than scan
   PutItem fails with "KMS key access denied" without it). Each is conditioned on
   `kms:ViaService` and the service's encryption context (`aws:sqs:arn`, `SecretARN`,
   `aws:dynamodb:tableName`), so the role cannot use the key directly for them.
-* Logs: only the function's own log group. Both routes give functions the names
-  `chalice deploy` gives (`bankbridge-<stage>` for the API, `bankbridge-<stage>-<function>`;
-  infra/package.py pins them in the SAM stack), and the template creates every group
-  with its retention, so no `logs:CreateLogGroup`.
+* Logs: streams and events in the function's own log group only. Both routes give
+  functions the names `chalice deploy` gives (`bankbridge-<stage>` for the API,
+  `bankbridge-<stage>-<function>`; infra/package.py pins them in the SAM stack), and the
+  template creates every group with its retention, so the role never creates one.
 * Platform deliveries (`PLATFORM_NEEDS`): Lambda sends a scheduled function's failed
   runs to its failure destination (infra/package.py, infra/post_deploy.py) with the
   function's own role, so the daily job may send to `bankbridge-<stage>-daily-failures`
@@ -84,9 +85,8 @@ from infra.template import PROJECT_ROOT
 APP_NAME = "bankbridge"
 CHALICE_DIR = PROJECT_ROOT / ".chalice"
 API_HANDLER = "api_handler"
-FUNCTIONS = (API_HANDLER, "handle_inbound_events", "handle_bank_events", "daily_consent_check")
 
-# Abstract resources a `Need` names; `_arns` turns them into ARNs for one stage.
+# Abstract resources a `Need` names; `_arn` turns them into ARNs for one stage.
 TABLE = "table"
 TABLE_INDEXES = "table-indexes"
 QUEUES = ("inbound", "events")
@@ -154,6 +154,13 @@ def _table_needs(reasons: Mapping[str, str]) -> tuple[Need, ...]:
     return tuple(needs)
 
 
+def _secret_needs(reasons: Mapping[str, str]) -> tuple[Need, ...]:
+    """`GetSecretValue` on each secret, by its path under `bankbridge/<stage>/`."""
+    return tuple(
+        _n("secretsmanager:GetSecretValue", secret(path), why) for path, why in reasons.items()
+    )
+
+
 def _consumer_needs(queue_name: str, handler: str) -> tuple[Need, ...]:
     why = f"Lambda's event source mapping polls and deletes for {handler} (app.py)"
     return tuple(_n(action, queue(queue_name), why) for action in _EVENT_SOURCE_ACTIONS)
@@ -164,8 +171,11 @@ def _envelope_needs(purpose: str, reason: str) -> tuple[Need, ...]:
 
 
 _BANK_SECRETS_WHY = "connectors/base.py: client auth and request signing at the bank"
-_SEND_API_WHY = "channels/messenger/send_api.py: the Send API's page token"
-_PROOF_WHY = "channels/messenger/send_api.py: appsecret_proof on Send API calls"
+# What every function that sends to Messenger reads.
+_SEND_API_SECRETS = {
+    "messenger/app-secret": "channels/messenger/send_api.py: appsecret_proof on Send API calls",
+    "messenger/page-token": "channels/messenger/send_api.py: the Send API's page token",
+}
 _TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
 _CLIENT_CREDENTIALS_WHY = "store/client_tokens.py: the cached client-credentials token"
 _STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt"
@@ -189,31 +199,22 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         _n("sqs:SendMessage", queue("inbound"), "inbox.py: the webhook queues chat events"),
         _n("sqs:GetQueueUrl", queue("events"), "queues.py: resolve before enqueue"),
         _n("sqs:SendMessage", queue("events"), "events/ingest.py: queues bank events"),
-        _n(
-            "secretsmanager:GetSecretValue",
-            secret("messenger/app-secret"),
-            "channels/messenger/ingest.py: X-Hub-Signature-256; send_api.py: appsecret_proof",
-        ),
-        _n(
-            "secretsmanager:GetSecretValue",
-            secret("messenger/verify-token"),
-            "channels/messenger/ingest.py: the webhook subscription handshake",
-        ),
-        _n(
-            "secretsmanager:GetSecretValue",
-            secret("messenger/page-token"),
-            "conversation/link_notifications.py: /oauth/callback tells the chat (Send API)",
+        *_secret_needs(
+            {
+                "messenger/app-secret": "channels/messenger/ingest.py: X-Hub-Signature-256; "
+                "send_api.py: appsecret_proof",
+                "messenger/verify-token": "channels/messenger/ingest.py: the webhook handshake",
+                "messenger/page-token": "conversation/link_notifications.py: /oauth/callback "
+                "tells the chat (Send API)",
+                "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
+                "events/ingest.py: HMAC",
+            }
         ),
         _n(
             "secretsmanager:GetSecretValue",
             secret("admin-token"),
             "admin/api.py: bearer admin token, local dev only; deployed stages use IAM",
             stages=("dev",),
-        ),
-        _n(
-            "secretsmanager:GetSecretValue",
-            BANK_SECRETS,
-            "connectors/base.py: token exchange at /oauth/callback; events/ingest.py: HMAC",
         ),
         *_envelope_needs("oauth-state", _STATE_WHY + " (/link/start seals, callback opens)"),
         *_envelope_needs("oauth-tokens", _TOKENS_WHY + " (sealed at /oauth/callback)"),
@@ -240,12 +241,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "conversation/worker.py: shorter backoff when a bank says retry later",
         ),
         _n("sqs:GetQueueUrl", queue("inbound"), "conversation/worker.py via queues.queue_url"),
-        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
-        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
-        _n(
-            "secretsmanager:GetSecretValue",
-            BANK_SECRETS,
-            _BANK_SECRETS_WHY + "; events/forwarding.py: signing fraud answers",
+        *_secret_needs(
+            {
+                **_SEND_API_SECRETS,
+                "banks/*": _BANK_SECRETS_WHY + "; events/forwarding.py: signing fraud answers",
+            }
         ),
         *_envelope_needs("oauth-tokens", _TOKENS_WHY),
         *_envelope_needs("client-token", _CLIENT_CREDENTIALS_WHY),
@@ -261,8 +261,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             }
         ),
         *_consumer_needs("events", "handle_bank_events"),
-        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
-        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
+        *_secret_needs(_SEND_API_SECRETS),
         # No bank secrets and no envelope key: fan-out routes by hashed account reference
         # and never calls a bank (the customer's answer goes back via the inbound worker).
     ),
@@ -276,12 +275,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                 "Query": "store/consent_expiries.py via store/gsi.py: the day's expiries",
             }
         ),
-        _n("secretsmanager:GetSecretValue", secret("messenger/app-secret"), _PROOF_WHY),
-        _n("secretsmanager:GetSecretValue", secret("messenger/page-token"), _SEND_API_WHY),
-        _n(
-            "secretsmanager:GetSecretValue",
-            BANK_SECRETS,
-            _BANK_SECRETS_WHY + " (conversation/bank_connectors.py loads connectors)",
+        *_secret_needs(
+            {
+                **_SEND_API_SECRETS,
+                "banks/*": _BANK_SECRETS_WHY + " (conversation/bank_connectors.py loads them)",
+            }
         ),
         # No customer tokens: the job reads consent expiries and links, never a sealed token.
         *_envelope_needs(
@@ -289,6 +287,8 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         ),
     ),
 }
+
+FUNCTIONS = tuple(NEEDS)
 
 # Calls AWS services make with the function's role, not the code: granted, never scanned.
 PLATFORM_NEEDS: dict[str, tuple[Need, ...]] = {
@@ -348,15 +348,15 @@ class Names(BaseModel):
         return f"arn:aws:logs:*:*:log-group:/aws/lambda/{self.function_name(function)}:*"
 
 
-def _arns(resource: str, names: Names) -> list[str]:
+def _arn(resource: str, names: Names) -> str:
     if resource == TABLE:
-        return [f"arn:aws:dynamodb:*:*:table/{names.table}"]
+        return f"arn:aws:dynamodb:*:*:table/{names.table}"
     if resource == TABLE_INDEXES:
-        return [f"arn:aws:dynamodb:*:*:table/{names.table}/index/*"]
+        return f"arn:aws:dynamodb:*:*:table/{names.table}/index/*"
     if resource.startswith("queue:"):
-        return [f"arn:aws:sqs:*:*:{names.queue(resource.removeprefix('queue:'))}"]
+        return f"arn:aws:sqs:*:*:{names.queue(resource.removeprefix('queue:'))}"
     if resource.startswith("secret:"):
-        return [names.secret_arn(resource)]
+        return names.secret_arn(resource)
     raise ValueError(f"no ARN for resource {resource!r}")
 
 
@@ -380,14 +380,12 @@ def _sid(resource: str) -> str:
     return "".join(word.capitalize() for word in words if word)
 
 
-def policy_document(
-    function: str, stage: str, table: Mapping[str, tuple[Need, ...]] = NEEDS
-) -> dict[str, Any]:
+def policy_document(function: str, stage: str) -> dict[str, Any]:
     """The IAM policy for `function` in `stage`: its needs, plus KMS via services, logs, X-Ray."""
     names = Names(stage=stage)
     needs = [
         need
-        for need in (*table[function], *PLATFORM_NEEDS.get(function, ()))
+        for need in (*NEEDS[function], *PLATFORM_NEEDS.get(function, ()))
         if need.stages is None or stage in need.stages
     ]
     statements: list[dict[str, Any]] = []
@@ -397,16 +395,14 @@ def policy_document(
         if not need.resource.startswith(("envelope:", "secret:")):
             by_resource.setdefault(need.resource, set()).add(need.action)
     for resource, actions in sorted(by_resource.items()):
-        statements.append(_statement(_sid(resource), actions, _arns(resource, names)))
+        statements.append(_statement(_sid(resource), actions, [_arn(resource, names)]))
 
-    secret_arns = sorted(
-        names.secret_arn(need.resource) for need in needs if need.resource.startswith("secret:")
-    )
+    secret_arns = [_arn(n.resource, names) for n in needs if n.resource.startswith("secret:")]
     if secret_arns:
         statements.append(_statement("Secrets", ["secretsmanager:GetSecretValue"], secret_arns))
 
     purposes = sorted(
-        {n.resource.removeprefix("envelope:") for n in needs if "envelope:" in n.resource}
+        {n.resource.removeprefix("envelope:") for n in needs if n.resource.startswith("envelope:")}
     )
     if purposes:
         context = {
@@ -423,7 +419,7 @@ def policy_document(
             )
         )
 
-    statements.extend(_service_key_statements(needs, names))
+    statements.extend(_service_key_statements(needs, names, secret_arns))
     statements.append(
         _statement(
             "OwnLogGroup",
@@ -437,7 +433,9 @@ def policy_document(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _service_key_statements(needs: list[Need], names: Names) -> Iterator[dict[str, Any]]:
+def _service_key_statements(
+    needs: list[Need], names: Names, secret_arns: list[str]
+) -> Iterator[dict[str, Any]]:
     """kms:Decrypt/GenerateDataKey that SQS, Secrets Manager and DynamoDB make for the role."""
     any_arn = ["arn:aws:kms:*:*:key/*"]
     sent = sorted({n.resource for n in needs if n.action == "sqs:SendMessage"})
@@ -447,7 +445,7 @@ def _service_key_statements(needs: list[Need], names: Names) -> Iterator[dict[st
         ("QueueKeyForReceiving", received, ("kms:Decrypt",)),
     ):
         if queues:
-            queue_arns = [arn for resource in queues for arn in _arns(resource, names)]
+            queue_arns = [_arn(resource, names) for resource in queues]
             condition = {
                 "kms:ViaService": "sqs.*.amazonaws.com",
                 "kms:EncryptionContext:aws:sqs:arn": queue_arns,
@@ -455,13 +453,10 @@ def _service_key_statements(needs: list[Need], names: Names) -> Iterator[dict[st
             yield _statement(
                 sid, actions, any_arn, Condition=_key_condition(names, StringLike=condition)
             )
-    secret_arns = sorted(
-        names.secret_arn(n.resource) for n in needs if n.resource.startswith("secret:")
-    )
     if secret_arns:
         condition = {
             "kms:ViaService": "secretsmanager.*.amazonaws.com",
-            "kms:EncryptionContext:SecretARN": secret_arns,
+            "kms:EncryptionContext:SecretARN": sorted(secret_arns),
         }
         yield _statement(
             "SecretKeyViaSecretsManager",
@@ -490,16 +485,14 @@ def policy_file_name(stage: str, function: str) -> str:
     return f"policy-{stage}-{function}.json"
 
 
-def rendered_policies(
-    table: Mapping[str, tuple[Need, ...]] = NEEDS, stages: Iterable[str] | None = None
-) -> dict[Path, str]:
+def rendered_policies() -> dict[Path, str]:
     """Every policy file's path and exact text, for each configured stage and function."""
     return {
         CHALICE_DIR / policy_file_name(stage, function): json.dumps(
-            policy_document(function, stage, table), indent=2
+            policy_document(function, stage), indent=2
         )
         + "\n"
-        for stage in (configured_stages() if stages is None else stages)
+        for stage in configured_stages()
         for function in FUNCTIONS
     }
 
@@ -578,17 +571,14 @@ def _module_name(path: Path, root: Path) -> str:
 
 
 def _resolve_import(node: ast.ImportFrom | ast.Import, module: str, known: set[str]) -> set[str]:
-    found: set[str] = set()
+    """The `chalicelib` modules an import statement names (a package and its submodules)."""
     if isinstance(node, ast.Import):
         return {alias.name for alias in node.names if alias.name in known}
     base = node.module or ""
     if node.level:
         package = module.rsplit(".", node.level)[0]
         base = f"{package}.{base}" if base else package
-    if base in known:
-        found.add(base)
-    found |= {f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known}
-    return found
+    return {base, *(f"{base}.{alias.name}" for alias in node.names)} & known
 
 
 def _type_checking_nodes(tree: ast.AST) -> set[int]:
@@ -735,32 +725,35 @@ def derive_needs(root: Path = PROJECT_ROOT) -> dict[str, frozenset[tuple[str, st
         names = {name for module in reached for name in module.names}
         purposes = {purpose for module in reached for purpose in module.purposes}
         actions = {_ACTION_FOR_OPERATION.get(f"{s}:{o}", f"{s}:{o}") for s, o in operations}
-        sent = [queue(name) for name in QUEUES if f"{name}_queue_name" in names]
-        atoms: set[tuple[str, str]] = set()
-        for action in actions:
-            service = action.split(":")[0]
-            if service == "dynamodb":
-                atoms.add((action, TABLE))
-                if action == "dynamodb:Query":
-                    atoms.add((action, TABLE_INDEXES))
-            elif action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
-                atoms |= {(action, resource) for resource in sent}
-            elif action == "sqs:ChangeMessageVisibility" and consumed:
-                atoms.add((action, queue(consumed)))
-                if "sqs:GetQueueUrl" in actions:
-                    atoms.add(("sqs:GetQueueUrl", queue(consumed)))
-            elif action == "secretsmanager:GetSecretValue":
-                atoms |= {(action, secret(SECRET_FIELDS[f])) for f in SECRET_FIELDS if f in names}
-                if names & BANK_SECRET_FIELDS:
-                    atoms.add((action, BANK_SECRETS))
-            elif action in _ENVELOPE_ACTIONS:
-                atoms |= {(action, envelope(purpose)) for purpose in purposes}
-            elif action != "sqs:ChangeMessageVisibility":
-                raise ScanError(f"{function}: no resource rule for {action}")
+        atoms = {
+            (action, resource)
+            for action in actions
+            for resource in _resources(action, names, purposes, consumed)
+        }
         if consumed:
             atoms |= {(action, queue(consumed)) for action in _EVENT_SOURCE_ACTIONS}
         derived[function] = frozenset(atoms)
     return derived
+
+
+def _resources(action: str, names: set[str], purposes: set[str], consumed: str | None) -> set[str]:
+    """The resources a reachable `action` acts on, by the rules in the module docstring."""
+    sent = {queue(name) for name in QUEUES if f"{name}_queue_name" in names}
+    own = {queue(consumed)} if consumed else set()
+    if action.startswith("dynamodb:"):
+        return {TABLE, TABLE_INDEXES} if action == "dynamodb:Query" else {TABLE}
+    if action == "sqs:SendMessage":
+        return sent
+    if action == "sqs:GetQueueUrl":
+        return sent | own
+    if action == "sqs:ChangeMessageVisibility":
+        return own  # only a consumer holds a message to change
+    if action == "secretsmanager:GetSecretValue":
+        named = {secret(path) for field, path in SECRET_FIELDS.items() if field in names}
+        return named | ({BANK_SECRETS} if names & BANK_SECRET_FIELDS else set())
+    if action in _ENVELOPE_ACTIONS:
+        return {envelope(purpose) for purpose in purposes}
+    raise ScanError(f"no resource rule for {action}: add one to _resources")
 
 
 def check(
@@ -776,6 +769,8 @@ def check(
         granted = {need.atom for need in needs}
         waived = {need.atom for need in not_granted.get(function, ())}
         wanted = derived.get(function, frozenset())
+        if function in derived and function not in table:
+            problems.append(f"{function}: app.py defines this function, but NEEDS has no entry")
         problems += [
             f"{function}: the code needs {action} on {resource}, but NEEDS does not grant it"
             for action, resource in sorted(wanted - granted - waived)
