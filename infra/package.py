@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +37,12 @@ from typing import Any, Literal
 from chalice.utils import to_cfn_resource_name
 from pydantic import BaseModel
 
-from infra.chalice_validation import ChaliceValidationError, validate_stage
+from infra.chalice_validation import (
+    OFFLINE_REGION,
+    ChaliceValidationError,
+    chalice_environment,
+    load_stage,
+)
 from infra.template import PROJECT_ROOT, QUEUE_RESOURCE_TYPE, load_template, resolve
 from infra.vendor import VendorError, staged_project
 
@@ -77,32 +80,6 @@ _API_THROTTLE_PARAMETERS = {
         "Description": "Requests each REST API method accepts at once above the steady rate.",
     },
 }
-
-# Runs in a child process so importing app.py, with the stage's environment
-# variables applied exactly as `chalice package` applies them, cannot leak
-# settings or modules into the caller (a test session, say).
-_DISCOVER_APP = """
-import json, os, sys
-from chalice.app import ScheduledEventConfig, SQSEventConfig
-from chalice.cli.factory import CLIFactory
-
-project_dir, stage, result_path = sys.argv[1:]
-factory = CLIFactory(project_dir, environ=os.environ)  # as the chalice CLI does
-config = factory.create_config_obj(chalice_stage_name=stage)
-app = config.chalice_app
-functions = [{"function_name": "api_handler", "trigger": "api"}] if app.routes else []
-for source in app.event_sources:
-    if isinstance(source, SQSEventConfig):
-        functions.append({"function_name": source.name, "trigger": "sqs",
-                          "queue": source.queue, "queue_arn": source.queue_arn})
-    else:
-        trigger = "schedule" if isinstance(source, ScheduledEventConfig) else "other"
-        functions.append({"function_name": source.name, "trigger": trigger})
-functions += [{"function_name": f.name, "trigger": "other"} for f in app.pure_lambda_functions]
-with open(result_path, "w") as result:
-    json.dump({"app_name": config.app_name, "stage": stage,
-               "api_gateway_stage": config.api_gateway_stage, "functions": functions}, result)
-"""
 
 
 class PackageError(RuntimeError):
@@ -151,29 +128,13 @@ class ChaliceApp(BaseModel):
         return [function for function in self.functions if function.trigger == trigger]
 
 
-def _environment() -> dict[str, str]:
-    """Chalice insists on a region even to package; the template itself is region-free."""
-    environment = dict(os.environ)
-    if not (environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")):
-        environment["AWS_DEFAULT_REGION"] = "us-east-1"
-    return environment
-
-
 def discover_app(project_dir: Path, stage: str) -> ChaliceApp:
-    """Load the Chalice app for `stage` and return its functions and names."""
-    with tempfile.TemporaryDirectory() as scratch:
-        result_path = Path(scratch) / "app.json"
-        completed = subprocess.run(  # noqa: S603 (our own interpreter and script)
-            [sys.executable, "-c", _DISCOVER_APP, str(project_dir), stage, str(result_path)],
-            cwd=project_dir,
-            env=_environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise PackageError(f"could not load the Chalice app:\n{completed.stderr}")
-        return ChaliceApp.model_validate_json(result_path.read_text())
+    """Load the Chalice app for `stage`, validated as `chalice deploy` validates it, and
+    return its functions and names."""
+    try:
+        return ChaliceApp.model_validate(load_stage(project_dir, stage))
+    except ChaliceValidationError as error:
+        raise PackageError(str(error)) from error
 
 
 def build_merge_template(app: ChaliceApp) -> dict[str, Any]:
@@ -295,14 +256,10 @@ def package(project_dir: Path, stage: str, out: Path) -> Path:
     """Write the merge template and run `chalice package` on a staging copy of the project
     whose dependencies are requirements.txt's, hash-verified; return the SAM template's path.
 
-    `out` receives `merge-template.json`, `sam.json` and `deployment.zip`. Chalice's
-    deploy-time validation runs first (`chalice package` skips it), so this route
-    refuses exactly what `chalice deploy` would.
+    `out` receives `merge-template.json`, `sam.json` and `deployment.zip`. Loading the
+    app runs Chalice's deploy-time validation first (`chalice package` skips it), so
+    this route refuses exactly what `chalice deploy` would.
     """
-    try:
-        validate_stage(project_dir, stage)
-    except ChaliceValidationError as error:
-        raise PackageError(str(error)) from error
     app = discover_app(project_dir, stage)
     out.mkdir(parents=True, exist_ok=True)
     merge_template_path = out / MERGE_TEMPLATE_NAME
@@ -327,7 +284,11 @@ def package(project_dir: Path, stage: str, out: Path) -> Path:
                 str(out.resolve()),
             ]
             completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
-                command, env=_environment(), capture_output=True, text=True, check=False
+                command,
+                env=chalice_environment(OFFLINE_REGION),
+                capture_output=True,
+                text=True,
+                check=False,
             )
     except VendorError as error:
         raise PackageError(f"could not install requirements.txt for Lambda: {error}") from error

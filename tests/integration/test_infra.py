@@ -24,6 +24,7 @@ from moto import mock_aws
 from chalicelib import aws
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+from infra.chalice_validation import OFFLINE_REGION, chalice_environment
 from infra.package import (
     API_THROTTLE_BURST_LIMIT,
     API_THROTTLE_RATE_LIMIT,
@@ -404,6 +405,11 @@ def granted(stage: str, function: str) -> dict[str, set[str]]:
     return grants
 
 
+def template_name(logical_id: str, name_property: str, stage: str) -> str:
+    properties = load_template()["Resources"][logical_id]["Properties"]
+    return resolve(properties[name_property], {"Stage": stage})
+
+
 def test_policy_files_are_generated_from_the_permission_table() -> None:
     assert stale_policy_files() == [], "run: python -m infra.permissions --write"
 
@@ -447,8 +453,18 @@ def test_policy_grants_only_the_stages_resources(stage: str, function: str) -> N
                     for k in scoped
                 )
         if "logs" in services:
-            assert resources == [Names(stage=stage).log_group_arn(function)]
-            assert "logs:CreateLogGroup" not in as_list(statement["Action"])  # the template's
+            # Streams and events only, in the group the template creates for this function
+            # under the name `chalice deploy` (and the SAM stack) gives it.
+            own_group = f"/aws/lambda/bankbridge-{stage}" + (
+                "" if function == "api_handler" else f"-{function}"
+            )
+            assert own_group in {
+                template_name(logical_id, "LogGroupName", stage)
+                for logical_id, resource in load_template()["Resources"].items()
+                if resource["Type"] == "AWS::Logs::LogGroup"
+            }
+            assert resources == [f"arn:aws:logs:*:*:log-group:{own_group}:*"]
+            assert set(actions) == {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -491,9 +507,19 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
     assert "sqs:ChangeMessageVisibility" not in grants["handle_bank_events"]
     for function in ("handle_inbound_events", "handle_bank_events"):
         assert "sqs:SendMessage" not in grants[function]
-    # Lambda delivers the schedule's failed runs to its failure queue with the job's role.
-    daily_failures = f"arn:aws:sqs:*:*:{names.queue('daily-failures')}"
+    # Lambda delivers the schedule's failed runs to the template's failure queue with the
+    # job's role, and SQS encrypts them with the stage key on the role's behalf.
+    failure_queue = template_name("DailyFailureQueue", "QueueName", stage)
+    daily_failures = f"arn:aws:sqs:*:*:{failure_queue}"
     assert grants["daily_consent_check"]["sqs:SendMessage"] == {daily_failures}
+    queue_key = next(
+        s
+        for s in policy_statements(stage, "daily_consent_check")
+        if s["Sid"] == "QueueKeyForSending"
+    )
+    assert queue_key["Condition"]["StringLike"]["kms:EncryptionContext:aws:sqs:arn"] == [
+        daily_failures
+    ]
     for function in ("handle_inbound_events", "handle_bank_events", "daily_consent_check"):
         assert admin_token not in grants[function]["secretsmanager:GetSecretValue"]
     assert (
@@ -508,15 +534,9 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
             "kms:DescribeKey",
             "kms:Encrypt",
         } & set(grant), function
-    envelope = next(
-        (
-            s
-            for s in policy_statements(stage, "handle_bank_events")
-            if s["Sid"] == "EnvelopeKeysForOwnPurposes"
-        ),
-        None,
-    )
-    assert envelope is None
+    assert "EnvelopeKeysForOwnPurposes" not in {
+        s["Sid"] for s in policy_statements(stage, "handle_bank_events")
+    }
 
 
 # --- packaging: chalice package --merge-template ------------------------------------
@@ -592,6 +612,32 @@ def test_discovery_reports_an_app_that_fails_to_import(tiny_project: Path) -> No
 
     with pytest.raises(PackageError, match="broken on purpose"):
         discover_app(tiny_project, "prod")
+
+
+def test_discovery_refuses_an_app_chalice_deploy_would_refuse(tiny_project: Path) -> None:
+    """Loading the app runs Chalice's deploy-time validation, so route (a) cannot package
+    what route (b) refuses."""
+    app_source = (tiny_project / "app.py").read_text()
+    mixed = 'content_types=["application/json", "application/octet-stream"]'
+    (tiny_project / "app.py").write_text(
+        app_source.replace('@app.route("/")', f'@app.route("/", methods=["POST"], {mixed})')
+    )
+
+    with pytest.raises(PackageError, match="chalice deploy --stage prod would refuse"):
+        discover_app(tiny_project, "prod")
+
+
+def test_chalice_gets_the_region_from_aws_region_or_the_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chalice's botocore reads only AWS_DEFAULT_REGION; the runbook may set only AWS_REGION."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    assert chalice_environment(OFFLINE_REGION)["AWS_DEFAULT_REGION"] == "eu-west-2"
+
+    monkeypatch.delenv("AWS_REGION")
+    assert chalice_environment(OFFLINE_REGION)["AWS_DEFAULT_REGION"] == OFFLINE_REGION
+    assert "AWS_DEFAULT_REGION" not in chalice_environment()
 
 
 def tiny_app(*functions: ChaliceFunction) -> ChaliceApp:

@@ -358,7 +358,9 @@ def test_post_deploy_again_converges_and_finds_the_api_by_the_apps_name(
 
     assert again == first
     assert deployed.response_types() == [["ReportBatchItemFailures"]] * 2
-    assert deployed.stage()["methodSettings"]["*/*"]["throttlingBurstLimit"] == 200
+    assert deployed.stage()["methodSettings"]["*/*"]["throttlingBurstLimit"] == (
+        API_THROTTLE_BURST_LIMIT
+    )
 
 
 def test_post_deploy_needs_the_api_id_when_two_apis_share_the_name(

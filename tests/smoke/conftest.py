@@ -22,6 +22,7 @@ import requests
 from chalicelib import aws
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from infra.provision import StackOutputs, provision
+from infra.template import resolve
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 MOTO_START_SECONDS = 30
@@ -68,6 +69,8 @@ class PackagedFunction:
     """One function of the packaged SAM template: its handler and environment."""
 
     logical_id: str
+    function_name: str
+    """Its name in AWS, from the template's `FunctionName` (as `chalice deploy` names it)."""
     handler: str
     timeout: int
     environment: dict[str, str]
@@ -179,6 +182,7 @@ def packaged_functions(lambda_package: Path) -> dict[str, PackagedFunction]:
         )
         functions[logical_id] = PackagedFunction(
             logical_id=logical_id,
+            function_name=resolve(properties["FunctionName"], {"Stage": "prod"}),
             handler=properties["Handler"],
             timeout=int(properties.get("Timeout", 60)),
             environment=dict(variables),
@@ -215,7 +219,7 @@ def run_lambda(
             # Only these differ from AWS: the endpoint, and Send API calls to the stand-in.
             "AWS_ENDPOINT_URL": moto_server.url,
             "BANKBRIDGE_GRAPH_API_BASE": graph.url,
-            "AWS_LAMBDA_FUNCTION_NAME": f"bankbridge-prod-{function.logical_id}",
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
             "LAMBDA_TASK_ROOT": str(task_root),
@@ -259,7 +263,7 @@ def run_lambda(
             importable=report["isolation"]["importable"],
             module_files=report["isolation"]["module_files"],
             results=report["results"],
-            log=completed.stderr,
+            log=completed.stdout + completed.stderr,  # Lambda logs both streams
         )
 
     return run

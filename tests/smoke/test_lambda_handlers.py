@@ -230,6 +230,7 @@ def test_signed_post_is_refused_while_the_app_secret_is_the_template_placeholder
 
     [answer] = report.results
     assert value(answer, report.log)["statusCode"] == 403
+    assert "Secret is not set" in report.log  # the operator's one line, naming the cause
     assert drain(prod_aws, outputs.inbound_queue_url) == []
 
 
