@@ -44,7 +44,8 @@ from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
 from chalicelib.readiness import ReadinessReport, check_readiness
 from chalicelib.stage import DEV_STAGE
 from infra import post_deploy
-from infra.chalice_validation import ChaliceValidationError, validate_stage
+from infra.chalice_validation import chalice_environment
+from infra.package import PackageError, discover_app
 from infra.provision import (
     ProvisionError,
     StackOutputs,
@@ -187,15 +188,6 @@ def save_deployed_record(project_dir: Path, stage: str) -> None:
     )
 
 
-def _chalice_environment() -> dict[str, str]:
-    """Chalice reads only AWS_DEFAULT_REGION (not AWS_REGION) for its region."""
-    environment = dict(os.environ)
-    region = environment.get("AWS_REGION")
-    if region and not environment.get("AWS_DEFAULT_REGION"):
-        environment["AWS_DEFAULT_REGION"] = region
-    return environment
-
-
 def run_chalice_deploy(project_dir: Path, stage: str) -> None:
     """`chalice deploy --stage S` on a staged copy holding exactly the hashed lock.
 
@@ -209,7 +201,7 @@ def run_chalice_deploy(project_dir: Path, stage: str) -> None:
         with staged_project(project_dir) as staging:
             completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
                 [str(chalice), "--project-dir", str(staging), "deploy", "--stage", stage],
-                env=_chalice_environment(),
+                env=chalice_environment(),
                 capture_output=True,
                 text=True,
                 check=False,
@@ -277,8 +269,8 @@ def deploy(
     check_stage_configured(project_dir, stage)
     region = check_credentials()
     try:
-        validate_stage(project_dir, stage)
-    except ChaliceValidationError as error:
+        app = discover_app(project_dir, stage)  # loads and validates as `chalice deploy` does
+    except PackageError as error:
         raise DeployError(str(error)) from error
     print(f"[1/6] preflight passed: stage {stage}, region {region}")
 
@@ -306,8 +298,10 @@ def deploy(
 
     rest_api = recorded_rest_api(project_dir, stage)
     try:
-        applied = post_deploy.apply(stage, rest_api["rest_api_id"], project_dir=project_dir)
-    except post_deploy.PostDeployError as error:
+        if config_changed:  # the app was loaded before its queue names changed
+            app = discover_app(project_dir, stage)
+        applied = post_deploy.apply(stage, rest_api["rest_api_id"], app=app)
+    except (PackageError, post_deploy.PostDeployError) as error:
         raise DeployError(f"post-deploy settings: {error}") from error
     print(f"[5/6] post-deploy settings applied: {', '.join(applied.done)}")
 
