@@ -5,7 +5,10 @@ know which one a bank speaks):
 
 - Money is `Decimal`, never float, with an ISO 4217 currency, and is signed from
   the account holder's view: negative means money out of the account or owed.
-  A credit card or loan balance of 120.00 owed is therefore `-120.00`.
+  A credit card or loan balance of 120.00 owed is therefore `-120.00`. An amount
+  is below 10^15 in size with at most 6 decimal places (ISO 4217 minor units go
+  to 4), so arithmetic and formatting are exact in `Decimal`'s default 28 digits;
+  anything else (`1E+30`, `1E-30`, 28 digits) is a malformed amount, not money.
 - Timestamps are timezone-aware; naive and date-only inputs are read as UTC.
 - `account_id` is the provider's opaque id, never an account number;
   `masked_number` keeps at most the last four digits.
@@ -18,36 +21,79 @@ Nothing here is stored: these models are built per request and shown to their ow
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from chalicelib.bounded_json import repair_text
+
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _NON_DIGITS = re.compile(r"\D")
 MASK_PREFIX = "••••"
+MAX_AMOUNT_DIGITS = 15
+"""Whole-number digits an amount may have: |amount| < 10^15."""
+MAX_AMOUNT_PLACES = 6
+MAX_AMOUNT_TEXT = 64
+"""A numeric string longer than this is not an amount (bounds `Decimal`'s parsing work)."""
+EARLIEST_EVENT_TIME = datetime(2004, 1, 1, tzinfo=UTC)
+"""No chat or bank event BankBridge handles predates this (Messenger, FDX and UK OB are later)."""
 
 
 def to_decimal(value: Any) -> Any:
-    """Convert JSON numbers and numeric strings to `Decimal` without float artefacts.
+    """Convert JSON numbers and numeric strings to an in-range `Decimal` amount.
 
     Floats go through `repr` (shortest round-trip form), so 13300.35 stays
     13300.35 rather than 13300.35000000000036379788070917129516601562500.
+    Out-of-range amounts raise `ValueError`, which the connectors' tolerant
+    parsing turns into a missing field and event ingestion into a 400.
     """
     if isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
     if isinstance(value, float):
         value = repr(value)
-    if isinstance(value, int | str):
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > MAX_AMOUNT_TEXT:
+            raise ValueError("amount is too long")
         try:
-            value = Decimal(str(value).strip())
+            value = Decimal(text)
         except InvalidOperation as exc:
             raise ValueError("not a decimal number") from exc
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("amount must be a finite number")
+    if isinstance(value, Decimal):
+        _check_amount(value)
     return value
+
+
+def _check_amount(value: Decimal) -> None:
+    if not value.is_finite():
+        raise ValueError("amount must be a finite number")
+    if not value:
+        return
+    if value.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise ValueError(f"amount must be smaller than 10^{MAX_AMOUNT_DIGITS}")
+    # Trailing zeros do not count ("84.2000000" is 84.2); the context keeps every digit.
+    normal = value.normalize(Context(prec=len(value.as_tuple().digits)))
+    if -int(normal.as_tuple().exponent) > MAX_AMOUNT_PLACES:
+        raise ValueError(f"amount has more than {MAX_AMOUNT_PLACES} decimal places")
+
+
+def datetime_from_epoch(seconds: float, *, now: datetime) -> datetime:
+    """An epoch time as an aware UTC datetime, if it lies between 2004 and a day after `now`.
+
+    Anything else is a malformed timestamp (`ValueError`), never an
+    `OverflowError` from the platform: `1e20`, year 10000 and negatives included.
+    """
+    if isinstance(seconds, bool):
+        raise ValueError("timestamp is not a number")
+    latest = (now + timedelta(days=1)).timestamp()
+    if not EARLIEST_EVENT_TIME.timestamp() <= seconds <= latest:  # False for NaN too
+        raise ValueError("timestamp is out of range (before 2004 or in the future)")
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def to_aware_datetime(value: Any) -> Any:
@@ -88,11 +134,34 @@ def mask_account_number(value: str | None) -> str | None:
     return f"{MASK_PREFIX}{digits[-4:]}"
 
 
+def to_identifier(value: Any) -> Any:
+    """Refuse ids with control characters or lone surrogates: keys and queues need clean ids."""
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError("must hold printable characters only")
+    return value
+
+
+def to_text(value: Any) -> Any:
+    """Free text from outside: unpaired surrogates become U+FFFD so it can always be encoded."""
+    return repair_text(value) if isinstance(value, str) else value
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same instant in UTC; one no UTC clock can show is out of range."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp is out of range") from exc
+
+
 Money = Annotated[Decimal, BeforeValidator(to_decimal)]
 CurrencyCode = Annotated[str, BeforeValidator(to_currency_code)]
 Timestamp = Annotated[datetime, BeforeValidator(to_aware_datetime)]
 MaskedNumber = Annotated[str | None, AfterValidator(mask_account_number)]
 ProviderId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+EventId = Annotated[ProviderId, AfterValidator(to_identifier), Field(min_length=1, max_length=256)]
+EventText = Annotated[str, BeforeValidator(to_text)]
+UtcTimestamp = Annotated[Timestamp, AfterValidator(to_utc)]
 
 
 class CanonicalModel(BaseModel):
@@ -240,19 +309,20 @@ class BankEventType(StrEnum):
 class BankEvent(CanonicalModel):
     """A verified notification from a bank, e.g. a suspected-fraud alert.
 
-    `event_id` (UK `jti`, FDX `notificationId`) is the idempotency key.
+    `event_id` (UK `jti`, FDX `notificationId`) is the idempotency key. Every
+    field is bounded and encodable, so an accepted event always fits on the queue.
     """
 
-    event_id: str = Field(min_length=1, max_length=256)
-    institution_id: str
+    event_id: EventId
+    institution_id: EventId
     type: BankEventType = BankEventType.OTHER
-    received_at: Timestamp
-    occurred_at: Timestamp | None = None
-    severity: str | None = None
-    account_id: ProviderId | None = None
+    received_at: UtcTimestamp
+    occurred_at: UtcTimestamp | None = None
+    severity: Annotated[EventText, Field(max_length=64)] | None = None
+    account_id: EventId | None = None
     amount: Money | None = None
     currency: CurrencyCode | None = None
-    merchant_name: str | None = None
-    consent_id: str | None = Field(default=None, max_length=256)
+    merchant_name: Annotated[EventText, Field(max_length=1024)] | None = None
+    consent_id: EventId | None = None
     masked_number: MaskedNumber = None
     signature_verified: bool = False

@@ -3,15 +3,55 @@
 Each channel adapter parses its webhook into `InboundEvent`s and renders
 `OutboundMessage`s into its own wire format; the conversation core sees only
 these models, so WhatsApp can join without touching it.
+
+Inbound fields are bounded and always encodable: ids are printable and short
+enough for a DynamoDB key, text has no lone surrogates (nor U+FFFE/U+FFFF, which
+SQS refuses) and is short enough that any one event fits an SQS message.
+Adapters fit their input to these bounds (repairing and cutting text, refusing
+odd ids) before building an event.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from chalicelib.bounded_json import repair_text
+
+MAX_EVENT_ID_BYTES = 512
+MAX_USER_ID_BYTES = 256
+MAX_TEXT_CHARS = 32_000
+"""What a person's message keeps. Even at 6 bytes a character (a JSON-escaped control
+character) an event stays well under SQS's 256 KiB, so no text can stop a delivery."""
+MAX_PAYLOAD_CHARS = 1_000
+"""Postback and quick-reply payloads (Messenger's own limit; BankBridge sends far shorter)."""
+MAX_CODE_BYTES = 1_024
+
+
+def bounded_identifier(max_bytes: int) -> AfterValidator:
+    """A validator for ids: printable (no control characters, no lone surrogates), short."""
+
+    def check(value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must hold printable characters only")
+        if len(value) > max_bytes or len(value.encode()) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes")
+        return value
+
+    return AfterValidator(check)
+
+
+def _repaired(value: Any) -> Any:
+    return repair_text(value) if isinstance(value, str) else value
+
+
+EventId = Annotated[str, bounded_identifier(MAX_EVENT_ID_BYTES), Field(min_length=1)]
+UserId = Annotated[str, bounded_identifier(MAX_USER_ID_BYTES)]
+Text = Annotated[str, BeforeValidator(_repaired), Field(max_length=MAX_TEXT_CHARS)]
+Payload = Annotated[str, BeforeValidator(_repaired), Field(max_length=MAX_PAYLOAD_CHARS)]
 
 
 class InboundKind(StrEnum):
@@ -30,7 +70,7 @@ class ChannelUser(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     channel: str
-    user_id: str
+    user_id: UserId
     id_kind: Literal["id", "user_ref"] = "id"
 
 
@@ -38,21 +78,23 @@ class AccountLinking(BaseModel):
     """Messenger's account-linking outcome (`linked` carries our authorization code)."""
 
     status: Literal["linked", "unlinked"]
-    authorization_code: str | None = None
+    authorization_code: Annotated[str, bounded_identifier(MAX_CODE_BYTES)] | None = None
 
 
 class InboundEvent(BaseModel):
     """One thing a person did in a chat, as the queue and the worker carry it."""
 
-    event_id: str = Field(description="The platform's message id, or a digest when it has none.")
+    event_id: EventId = Field(
+        description="The platform's message id, or a digest when it has none."
+    )
     channel: str
     user: ChannelUser
-    recipient_id: str = Field(description="The business side: the Page id for Messenger.")
+    recipient_id: UserId = Field(description="The business side: the Page id for Messenger.")
     kind: InboundKind
     timestamp: datetime
-    text: str | None = None
-    payload: str | None = None
-    referral_ref: str | None = None
+    text: Text | None = None
+    payload: Payload | None = None
+    referral_ref: Payload | None = None
     account_linking: AccountLinking | None = None
     public_base_url: str | None = Field(
         default=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from chalicelib.models import Account, AccountKind, Balance, Transaction, TransactionStatus
 
@@ -31,10 +31,15 @@ _NOISE = re.compile(r"\s{2,}|\b(POS|DEBIT CARD PURCHASE|ACH|PPD|WEB ID:?\s*\S+)\
 
 
 def format_money(amount: Decimal, currency: str, *, signed: bool = True) -> str:
-    """`-$1,234.56`, `£12.00`, `1,200 JPY`-style output, rounded half-even."""
+    """`-$1,234.56`, `£12.00`, `1,200 JPY`-style output, rounded half-even.
+
+    Rounds in a context wide enough for the whole number, so no finite amount
+    raises (the default 28 digits made `quantize` fail from 10^26 up).
+    """
     places = Decimal(1) if currency in _ZERO_DECIMAL else Decimal("0.01")
-    value = amount.quantize(places, rounding=ROUND_HALF_EVEN)
-    magnitude = f"{abs(value):,}"
+    context = Context(prec=max(amount.adjusted(), 0) + 4, rounding=ROUND_HALF_EVEN)
+    value = amount.quantize(places, context=context)
+    magnitude = f"{value.copy_abs():,f}"
     symbol = _SYMBOLS.get(currency)
     text = f"{symbol}{magnitude}" if symbol else f"{magnitude} {currency}"
     return f"-{text}" if signed and value < 0 else text

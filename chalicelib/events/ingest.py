@@ -1,16 +1,22 @@
-"""`POST /banks/{institution_id}/events`: authenticate, normalise, de-duplicate, queue, answer.
+"""`POST /banks/{institution_id}/events`: authenticate, normalise, queue, answer.
 
 Fail closed: an unknown institution is 404; a bank without `event_signing`, a
 missing or wrong signature, a stale or future timestamp, or a JWS failing any
-check is 401, and nothing is stored or queued. A malformed body is 400 naming
-the problem. Each accepted event costs one conditional put (the marker) and one
-SQS call; the fan-out happens on the events queue. Answers: 202 for UK OB event
-notifications (the standard requires it, echoing `x-fapi-interaction-id`), 204
-for FDX `POST /notifications` (FDX's answer). Duplicates get the same answer.
+check is 401, and nothing is queued. A malformed body (bad or too deeply nested
+JSON, an out-of-range amount or time, a missing field) is 400 naming the
+problem: every event the worker receives can be handled, none is accepted here
+only to fail there. Each accepted event costs one SQS call and no DynamoDB
+write: the events worker de-duplicates (`chalicelib.batch` claims the event id
+when it runs the record), so a redelivery is queued again and dropped there,
+and nothing is lost if this process dies between queuing and answering. If the
+queue is unavailable the answer is 503 and the bank retries. Answers: 202 for
+UK OB event notifications (the standard requires it, echoing
+`x-fapi-interaction-id`), 204 for FDX `POST /notifications` (FDX's answer).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -20,6 +26,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from chalicelib.bounded_json import JsonRejected, check_depth
 from chalicelib.connectors.config import ConnectorConfig, EventSigning, EventSigningMethod
 from chalicelib.events import normalise
 from chalicelib.events.exceptions import EventRejected, SignatureInvalid
@@ -28,11 +35,6 @@ from chalicelib.models import BankEvent
 from chalicelib.observability import log_fields
 from chalicelib.secrets import SecretUnavailable, get_secret
 from chalicelib.settings import get_settings
-from chalicelib.store.processed_events import (
-    BANK_EVENT_MARKER_TTL_SECONDS,
-    BANK_EVENTS,
-    ProcessedEventRepository,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def _accept_delivery(
             raise EventRejected(415, f"this institution sends signed events as {JWT_CONTENT_TYPE}")
         if _COMPACT_JWS.fullmatch(raw_body.strip()) is None:
             raise EventRejected(401, "the body is not a signed token (compact JWS)")
+        _check_token_nesting(raw_body)
         claims = _verify_jws(config, signing, raw_body, now)
         event = normalise.from_uk_claims(claims, institution_id, received_at)
         status = UK_OB_ACCEPTED
@@ -185,35 +188,40 @@ def _verify_jws(
         raise EventRejected(503, "the bank's keys cannot be read right now") from error
 
 
-def _accept(event: BankEvent) -> None:
-    """Claim the event id and queue the event; a duplicate is accepted and dropped."""
-    from chalicelib.queues import EnqueueFailed, enqueue
+def _check_token_nesting(token: bytes) -> None:
+    """Refuse a JWS whose header or claims nest too deeply, before any JSON of it is parsed.
 
-    settings = get_settings()
-    markers = ProcessedEventRepository(
-        settings.table_name, BANK_EVENTS, BANK_EVENT_MARKER_TTL_SECONDS
-    )
+    The JOSE library parses both with Python's recursive `json`; a deep one would
+    be a `RecursionError` (a 500) rather than a clear 400.
+    """
+    for segment in token.strip().split(b".")[:2]:
+        try:
+            decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+        except ValueError:
+            continue  # not base64url: the JWS check refuses it (401)
+        try:
+            check_depth(decoded, max_depth=normalise.MAX_EVENT_DEPTH)
+        except JsonRejected:
+            depth = normalise.MAX_EVENT_DEPTH
+            raise EventRejected(400, f"the token is nested deeper than {depth} levels") from None
+
+
+def _accept(event: BankEvent) -> None:
+    """Queue the event once; a repeat of an earlier one is dropped by the events worker."""
+    from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
+
     try:
-        fresh = markers.claim(event.institution_id, event.event_id)
-    except Exception as error:
-        logger.exception("Could not record a bank event")
-        raise EventRejected(503, "the event cannot be stored right now; please retry") from error
-    if not fresh:
-        logger.info(
-            "Duplicate bank event acknowledged",
+        enqueue(get_settings().events_queue_name, [(event.event_id, event)])
+    except MessageNotQueueable as error:  # BankEvent's bounds should make this unreachable
+        raise EventRejected(413 if error.too_large else 400, error.reason) from None
+    except EnqueueFailed as error:
+        logger.warning(
+            "Bank event not queued; the bank will retry",
             extra=log_fields(institution_id=event.institution_id, event_id=event.event_id),
         )
-        return
-    try:
-        enqueue(settings.events_queue_name, [(event.event_id, event)])
-    except EnqueueFailed as error:
-        try:
-            markers.release(event.institution_id, event.event_id)
-        except Exception:
-            logger.exception("Could not release a bank event claim")
         raise EventRejected(503, "the event cannot be queued right now; please retry") from error
     logger.info(
-        "Bank event accepted",
+        "Bank event queued",
         extra=log_fields(
             institution_id=event.institution_id, event_id=event.event_id, type=event.type.value
         ),

@@ -1,13 +1,20 @@
 """Models at the bank-event boundaries: FDX notifications in, fraud answers out.
 
-The queued event itself is the canonical `chalicelib.models.BankEvent`.
+The queued event itself is the canonical `chalicelib.models.BankEvent`. Every
+string read from a notification is bounded; names and ids must be printable,
+free text has lone surrogates repaired, so no value can break a log line, an
+error answer or the queue send.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.models import EventText, to_identifier
+
+_Name = Annotated[str, AfterValidator(to_identifier)]
 
 
 class FiAttribute(BaseModel):
@@ -15,8 +22,8 @@ class FiAttribute(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=256)
-    value: str | None = Field(default=None, max_length=1024)
+    name: _Name = Field(min_length=1, max_length=256)
+    value: EventText | None = Field(default=None, max_length=1024)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -31,8 +38,8 @@ class FdxNotificationPayload(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = Field(default=None, max_length=256)
-    idType: str | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
+    id: _Name | None = Field(default=None, max_length=256)
+    idType: _Name | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
     customFields: list[FiAttribute] = Field(default_factory=list)  # noqa: N815 - FDX field name
 
     @field_validator("customFields", mode="before")
@@ -54,11 +61,11 @@ class FdxNotification(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    notificationId: str = Field(min_length=1, max_length=256)  # noqa: N815 - FDX field name
-    type: str = Field(min_length=1, max_length=64)
-    category: str | None = Field(default=None, max_length=64)
-    severity: str | None = Field(default=None, max_length=64)
-    sentOn: str | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
+    notificationId: _Name = Field(min_length=1, max_length=256)  # noqa: N815 - FDX field name
+    type: _Name = Field(min_length=1, max_length=64)
+    category: _Name | None = Field(default=None, max_length=64)
+    severity: _Name | None = Field(default=None, max_length=64)
+    sentOn: _Name | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
     notificationPayload: FdxNotificationPayload = Field(  # noqa: N815 - FDX field name
         default_factory=FdxNotificationPayload
     )

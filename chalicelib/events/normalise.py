@@ -10,20 +10,26 @@ UK OB (SET `events`): `consent-authorization-revoked` and `resource-update` /
 `account-access-consent-linked-account-update` whose subject `rid`/`rty` name
 the consent or account. UK OB defines no fraud event.
 
-A notification that lacks what its kind needs is rejected (400) naming the field.
+A notification that lacks what its kind needs, or carries a value out of range
+(an amount of 10^15 or more, more than 6 decimal places, NaN; a `toe` before 2004
+or in the future; JSON nested deeper than `MAX_EVENT_DEPTH`), is rejected (400)
+naming the field, so nothing accepted can fail later in the worker.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.bounded_json import JsonRejected, load_bounded_json
 from chalicelib.events.exceptions import EventRejected
 from chalicelib.events.models import FdxNotification
-from chalicelib.models import BankEvent, BankEventType
+from chalicelib.models import BankEvent, BankEventType, datetime_from_epoch
+
+MAX_EVENT_DEPTH = 32
+"""Nesting an event body may have: an FDX notification uses 4 levels, a SET's claims 4."""
 
 UK_EVENT_PREFIX = "urn:uk:org:openbanking:events:"
 UK_RID = "http://openbanking.org.uk/rid"
@@ -50,9 +56,9 @@ def problems_of(error: ValidationError) -> str:
 def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> BankEvent:
     """An FDX notification body -> the canonical event; `EventRejected(400)` if malformed."""
     try:
-        document = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise EventRejected(400, "body is not valid JSON") from error
+        document = load_bounded_json(raw_body, max_depth=MAX_EVENT_DEPTH)
+    except JsonRejected as rejected:
+        raise EventRejected(400, rejected.reason) from None
     if not isinstance(document, dict):
         raise EventRejected(400, "body must be a JSON object (an FDX Notification)")
     try:
@@ -64,7 +70,7 @@ def from_fdx(raw_body: bytes, institution_id: str, received_at: datetime) -> Ban
         notification.type.upper(), BankEventType.OTHER
     )
     id_type = (payload.idType or "").upper()
-    fields: dict[str, Any] = {"consent_id": payload.field("consentId")}
+    fields: dict[str, Any] = {"consent_id": payload.field("consentId") or None}
     if kind is BankEventType.FRAUD_SUSPECTED:
         if not payload.id or id_type != "ACCOUNT":
             raise EventRejected(
@@ -106,11 +112,11 @@ def from_uk_claims(claims: dict[str, Any], institution_id: str, received_at: dat
     urn, body = next(iter(events.items()))
     subject = body.get("subject") if isinstance(body, dict) else None
     if not isinstance(subject, dict):
-        raise EventRejected(400, f"events[{urn}].subject is missing")
+        raise EventRejected(400, f"events[{_shown(urn)}].subject is missing")
     resource_id = subject.get(UK_RID)
     resource_type = str(subject.get(UK_RTY, ""))
     if not isinstance(resource_id, str) or not resource_id:
-        raise EventRejected(400, f"events[{urn}].subject is missing {UK_RID}")
+        raise EventRejected(400, f"events[{_shown(urn)}].subject is missing {UK_RID}")
     name = str(urn).removeprefix(UK_EVENT_PREFIX)
     fields: dict[str, Any] = {}
     if name == "consent-authorization-revoked":
@@ -125,20 +131,31 @@ def from_uk_claims(claims: dict[str, Any], institution_id: str, received_at: dat
             fields["account_id"] = resource_id
     else:
         kind = BankEventType.OTHER
-    toe = claims.get("toe")
-    occurred_at = (
-        datetime.fromtimestamp(toe, UTC)
-        if isinstance(toe, int) and not isinstance(toe, bool)
-        else None
-    )
     return _build(
-        event_id=str(claims["jti"]),
+        event_id=claims.get("jti"),
         institution_id=institution_id,
         type=kind,
         received_at=received_at,
-        occurred_at=occurred_at,
+        occurred_at=_time_of_event(claims.get("toe"), received_at),
         **fields,
     )
+
+
+def _time_of_event(toe: Any, received_at: datetime) -> datetime | None:
+    """The SET's `toe` (a NumericDate, RFC 7519) between 2004 and a day after receipt."""
+    if toe is None:
+        return None
+    if isinstance(toe, bool) or not isinstance(toe, int | float):
+        raise EventRejected(400, "toe must be a NumericDate (seconds since the epoch)")
+    try:
+        return datetime_from_epoch(toe, now=received_at)
+    except ValueError as error:
+        raise EventRejected(400, f"toe: {error}") from None
+
+
+def _shown(name: str) -> str:
+    """An event name from the token, quoted safely for an error message."""
+    return ascii(name[:120])
 
 
 def _build(**fields: Any) -> BankEvent:

@@ -185,16 +185,12 @@ def open_window(psid: str) -> None:
 # --- ingestion ------------------------------------------------------------------------------------
 
 
-def test_signed_fdx_event_is_acknowledged_marked_once_and_queued(
+def test_signed_fdx_event_is_acknowledged_and_queued_with_nothing_stored(
     aws_stack: Any, client: Client
 ) -> None:
     response = post_event(client, fdx_fraud("n-1", "acct-1"))
     assert response.status_code == 204
-    (marker,) = table_items(aws_stack, "BANKEVENT#")
-    assert marker["pk"]["S"] == f"BANKEVENT#{INSTITUTION}#n-1"
-    assert int(marker["expires_at"]["N"]) >= time.time() + 7 * 24 * 3600 - 60
-    dump = json.dumps(table_items(aws_stack))
-    assert "84.20" not in dump and "EXAMPLE STORE" not in dump
+    assert table_items(aws_stack, "BANKEVENT#") == []  # the events worker claims it
     (queued,) = drain(aws_stack.events_queue_url)
     assert json.loads(queued["Body"])["event_id"] == "n-1"
 
@@ -304,6 +300,44 @@ def test_malformed_bodies_are_400_naming_the_problem(
     assert drain(aws_stack.events_queue_url) == []
 
 
+def fdx_with_amount(amount: bytes) -> bytes:
+    """The fraud notification with `amount` spliced in raw (a JSON number or string literal)."""
+    return fdx_fraud("n-amount", "acct-1").replace(b'"84.20"', amount)
+
+
+def test_out_of_range_values_are_refused_at_ingestion_never_failed_in_the_worker(
+    aws_stack: Any, client: Client
+) -> None:
+    """A few representatives through HTTP; `test_events_normalise.py` has every case."""
+    cases = [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
+        (b'{"a":' * 3000 + b"1" + b"}" * 3000, "nested deeper than 32 levels"),
+        (fdx_with_amount(b'"1E+30"'), "amount: Value error, amount must be smaller than 10^15"),
+        (fdx_with_amount(b'"1E+100000"'), "amount must be smaller than 10^15"),
+        (fdx_with_amount(b'"1234567890123456789012345678"'), "amount must be smaller than 10^15"),
+        (fdx_with_amount(b'"NaN"'), "amount: Value error, amount must be a finite number"),
+        (fdx_with_amount(b"Infinity"), "Infinity is not a JSON number"),
+        (fdx_fraud("n\udc00", "acct-1"), "notificationId"),
+    ]
+    for body, problem in cases:
+        response = post_event(client, body)
+        assert response.status_code == 400, problem
+        assert problem in json.loads(response.body)["error"]
+    assert drain(aws_stack.events_queue_url) == []
+
+
+def test_a_queue_outage_is_503_so_the_bank_retries(aws_stack: Any, client: Client) -> None:
+    sqs = aws.client("sqs")
+    sqs.delete_queue(QueueUrl=aws_stack.events_queue_url)
+    reset_process_caches()
+    body = fdx_fraud("n-outage", "acct-1")
+    assert post_event(client, body).status_code == 503
+    sqs.create_queue(QueueName=aws_stack.events_queue_name)
+    reset_process_caches()
+    assert post_event(client, body).status_code == 204
+    assert len(drain(aws_stack.events_queue_url)) == 1
+
+
 def test_a_repeated_delivery_is_acknowledged_but_alerts_once(
     aws_stack: Any, client: Client, graph: RunningStandin
 ) -> None:
@@ -354,8 +388,9 @@ def test_routing_among_1000_links_reaches_only_the_owner_with_queries_only(
     assert sorted(item["recipient"]["id"] for item in sent) == ["co-owner", "owner"]
     assert "Scan" not in operations
     assert operations.count("Query") == 1  # one GSI Query, whatever the number of users
-    # Per recipient: the question (put), the window (get), the alerted mark (update).
-    assert len(operations) <= 1 + 2 * 3 + 1
+    # The record's claim (put, done), one Query; per recipient: the question (put), the window
+    # (get), the reply ledger (begin, finish).
+    assert len(operations) <= 2 + 1 + 2 * 4
 
 
 def test_inside_the_window_an_update_outside_a_utility_template(
@@ -418,7 +453,9 @@ def test_consent_revoked_deletes_the_link_and_tells_the_person(
     assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
     assert LinkRepository(aws_stack.table_name).get("messenger", "revoker", INSTITUTION) is None
     left = [item["sk"]["S"] for item in table_items(aws_stack, "USER#messenger#revoker")]
-    assert left == ["PROFILE"]  # link and account references gone; only the window clock stays
+    # Link and account references gone; the window clock stays, and the reply ledger's
+    # record that the notice went out (no content, expires in 48 h).
+    assert left == ["PROFILE", "REPLY#sandbox-fdx#n-revoked#notice"]
     (notice,) = sent_to(graph, "revoker")
     assert "withdrew" in notice["message"]["text"]
 

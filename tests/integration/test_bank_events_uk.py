@@ -149,15 +149,42 @@ def _queued(stack: Any) -> int:
     )
 
 
-def test_a_valid_set_is_202_echoing_the_interaction_id_and_queued_once(
+def test_a_valid_set_is_202_echoing_the_interaction_id_and_queued(
     aws_stack: Any, client: Client, bank: BankKeys, bank_key: RSAKey
 ) -> None:
     token = _sign(bank_key, _claims(bank))
     first, again = _post(client, token), _post(client, token)
     assert (first.status_code, again.status_code) == (202, 202)
     assert first.headers["x-fapi-interaction-id"] == "interaction-1"
-    assert _queued(aws_stack) == 1
+    assert _queued(aws_stack) == 2  # a repeat is queued again; the events worker drops it
     assert bank.fetches.count("/jwks") == 1  # keys cached across deliveries
+
+
+def _segment(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_hostile_sets_are_400_never_500_and_nothing_is_queued(
+    aws_stack: Any, client: Client, bank: BankKeys, bank_key: RSAKey
+) -> None:
+    header = _segment(b'{"alg":"PS256","kid":"uk-1"}')
+    arrays = _segment(b"[" * 5000 + b"]" * 5000)
+    objects = _segment(b'{"a":' * 3000 + b"1" + b"}" * 3000)
+    deep_claims, deep_header = f"{header}.{arrays}.c2ln", f"{objects}.{arrays}.c2ln"
+    cases = [
+        (deep_claims, "token is nested deeper than 32 levels"),
+        (deep_header, "token is nested deeper than 32 levels"),
+        (_sign(bank_key, _claims(bank, toe=10**20)), "toe: timestamp is out of range"),
+        (_sign(bank_key, _claims(bank, toe=253_402_300_800)), "toe: timestamp is out of range"),
+        (_sign(bank_key, _claims(bank, toe="yesterday")), "toe must be a NumericDate"),
+    ]
+    for token, problem in cases:
+        response = _post(client, token)
+        assert response.status_code == 400, problem
+        assert problem in json.loads(response.body)["error"]
+    assert _queued(aws_stack) == 0
 
 
 def _alg_none(bank: BankKeys) -> str:

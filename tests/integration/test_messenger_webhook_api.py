@@ -113,7 +113,7 @@ def test_handshake_refuses_everything_else(client: Client, query: str) -> None:
 # --- POST: authentication and input errors ------------------------------------------------------
 
 
-def test_signed_batch_is_deduplicated_queued_and_acknowledged(
+def test_signed_batch_is_queued_once_with_nothing_written_on_the_ack_path(
     aws_stack: Any, client: Client
 ) -> None:
     body = encode(
@@ -123,26 +123,25 @@ def test_signed_batch_is_deduplicated_queued_and_acknowledged(
     )
     response = _post(client, body, sign(APP_SECRET, body))
     assert response.status_code == 200
-    assert len(_table_items(aws_stack)) == 3
+    assert _table_items(aws_stack) == []  # de-duplication is the worker's
     queued = _queued(aws_stack)
     assert sorted(json.loads(m["Body"])["user"]["user_id"] for m in queued) == ["u1", "u2", "u3"]
 
 
-def test_markers_hold_no_message_text_and_expire(aws_stack: Any, client: Client) -> None:
-    body = encode(delivery(text_event("u1", "my secret words")))
-    _post(client, body, sign(APP_SECRET, body))
-    (item,) = _table_items(aws_stack)
-    assert "my secret words" not in json.dumps(item)
-    assert int(item["expires_at"]["N"]) > 0
-
-
-def test_redelivered_events_are_acknowledged_but_queued_once(
-    aws_stack: Any, client: Client
+def test_redelivered_events_are_acknowledged_and_answered_once(
+    aws_stack: Any, client: Client, graph: RunningStandin
 ) -> None:
     body = encode(delivery(text_event("u1", "hi"), postback_event("u1", "HELP", with_mid=False)))
-    for _ in range(3):
+    assert _post(client, body, sign(APP_SECRET, body)).status_code == 200
+    client.lambda_.invoke("handle_inbound_events", _sqs_event(_queued(aws_stack)))
+    answered_once = len(_sent(graph))
+    for _ in range(2):
         assert _post(client, body, sign(APP_SECRET, body)).status_code == 200
-    assert len(_queued(aws_stack)) == 2
+    redelivered = _queued(aws_stack)
+    assert len(redelivered) == 4  # queued again: nothing on the ack path remembers them
+    result = client.lambda_.invoke("handle_inbound_events", _sqs_event(redelivered))
+    assert result.payload == {"batchItemFailures": []}
+    assert answered_once > 0 and len(_sent(graph)) == answered_once
 
 
 @pytest.mark.parametrize(
@@ -215,9 +214,7 @@ def test_body_over_one_mebibyte_is_413(aws_stack: Any, client: Client) -> None:
     assert _table_items(aws_stack) == []
 
 
-def test_queue_failure_is_503_and_releases_claims_so_the_retry_is_accepted(
-    aws_stack: Any, client: Client
-) -> None:
+def test_queue_failure_is_503_and_the_retry_is_queued(aws_stack: Any, client: Client) -> None:
     sqs = aws.client("sqs")
     sqs.delete_queue(QueueUrl=aws_stack.inbound_queue_url)
     reset_process_caches()
@@ -228,6 +225,101 @@ def test_queue_failure_is_503_and_releases_claims_so_the_retry_is_accepted(
     reset_process_caches()
     assert _post(client, body, sign(APP_SECRET, body)).status_code == 200
     assert len(_queued(aws_stack)) == 1
+
+
+# --- POST: hostile input is a 4xx, never a 500; one bad event never sinks its delivery ----------
+
+
+def _text_event_with(psid: str, **message: Any) -> dict[str, Any]:
+    event = text_event(psid, "hi")
+    event["message"].update(message)
+    return event
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        b'{"object":"page","entry":' + b"[" * 40 + b"]" * 40 + b"}",
+    ],
+    ids=["5000-arrays", "3000-objects", "deep-entry"],
+)
+def test_deeply_nested_json_is_400(aws_stack: Any, client: Client, body: bytes) -> None:
+    response = _post(client, body, sign(APP_SECRET, body))
+    assert response.status_code == 400
+    assert b"nested deeper than 32 levels" in response.body
+    assert _queued(aws_stack) == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"timestamp": 1e20}, b"timestamp"),
+        ({"timestamp": 253_402_300_800_000}, b"timestamp"),  # year 10000
+        ({"timestamp": -5}, b"timestamp"),
+        ({"message": {"mid": "m" * 3000, "text": "hi"}}, b"message.mid"),
+    ],
+    ids=["1e20", "year-10000", "negative", "3000-char-mid"],
+)
+def test_a_delivery_with_only_an_invalid_event_is_400_naming_it(
+    aws_stack: Any, client: Client, bad: dict[str, Any], field: bytes
+) -> None:
+    body = encode(delivery({**text_event("u1", "hi"), **bad}))
+    response = _post(client, body, sign(APP_SECRET, body))
+    assert response.status_code == 400
+    assert b"entry.0.messaging.0." + field in response.body
+    assert _queued(aws_stack) == []
+
+
+def test_valid_events_beside_invalid_ones_are_queued(aws_stack: Any, client: Client) -> None:
+    body = encode(
+        delivery(
+            text_event("before", "hi"),
+            {**text_event("bad-time", "hi"), "timestamp": 1e20},
+            _text_event_with("bad-mid", mid="m" * 3000),
+            {**text_event("bad-id", "hi"), "sender": {"id": "x" * 300}},
+            text_event("after", "hi"),
+        )
+    )
+    response = _post(client, body, sign(APP_SECRET, body))
+    assert (response.status_code, response.body) == (200, b"EVENT_RECEIVED (2 queued)")
+    queued = [json.loads(m["Body"])["user"]["user_id"] for m in _queued(aws_stack)]
+    assert sorted(queued) == ["after", "before"]
+
+
+def test_a_lone_surrogate_in_text_is_repaired_and_every_event_answered(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    body = (
+        b'{"object":"page","entry":[{"id":"1","time":1,"messaging":['
+        + json.dumps(text_event("u1", "hi")).encode()
+        + b","
+        + json.dumps(text_event("u2", "PLACEHOLDER")).encode().replace(b"PLACEHOLDER", b"\\udc00")
+        + b"]}]}"
+    )
+    response = _post(client, body, sign(APP_SECRET, body))
+    assert (response.status_code, response.body) == (200, b"EVENT_RECEIVED (2 queued)")
+    queued = _queued(aws_stack)
+    texts = {
+        json.loads(m["Body"])["user"]["user_id"]: json.loads(m["Body"])["text"] for m in queued
+    }
+    assert texts == {"u1": "hi", "u2": "\ufffd"}
+    result = client.lambda_.invoke("handle_inbound_events", _sqs_event(queued))
+    assert result.payload == {"batchItemFailures": []}
+    assert {item["recipient"]["id"] for item in _sent(graph)} == {"u1", "u2"}
+
+
+def test_text_longer_than_an_event_carries_is_cut_not_refused(
+    aws_stack: Any, client: Client
+) -> None:
+    from chalicelib.channels.models import MAX_TEXT_CHARS
+
+    body = encode(delivery(text_event("u1", "\x01" * (MAX_TEXT_CHARS + 10_000))))
+    response = _post(client, body, sign(APP_SECRET, body))
+    assert response.status_code == 200
+    (queued,) = _queued(aws_stack)
+    assert json.loads(queued["Body"])["text"] == "\x01" * MAX_TEXT_CHARS
 
 
 # --- Worker --------------------------------------------------------------------------------------

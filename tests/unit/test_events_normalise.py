@@ -109,7 +109,7 @@ def test_malformed_fdx_is_400_naming_the_problem(body: bytes, problem: str) -> N
 def _uk(urn: str, rty: str, rid: str = "58923") -> dict[str, Any]:
     return {
         "jti": "j-1",
-        "toe": 1_800_000_000,
+        "toe": 1_795_000_000,
         "events": {
             f"urn:uk:org:openbanking:events:{urn}": {
                 "subject": {
@@ -130,7 +130,7 @@ def test_uk_consent_authorization_revoked() -> None:
         "58923",
         "j-1",
     )
-    assert event.occurred_at == datetime.fromtimestamp(1_800_000_000, UTC)
+    assert event.occurred_at == datetime.fromtimestamp(1_795_000_000, UTC)
 
 
 def test_uk_resource_update_on_an_account() -> None:
@@ -141,3 +141,74 @@ def test_uk_resource_update_on_an_account() -> None:
 def test_uk_set_without_subject_is_400() -> None:
     with pytest.raises(EventRejected, match="subject"):
         from_uk_claims({"jti": "j", "events": {"urn:x": {}}}, "uk-bank", RECEIVED)
+
+
+# --- out-of-range values are refused here, never accepted and failed in the worker ---------------
+
+
+def _fdx_amount(value: object) -> bytes:
+    return json.dumps(fdx_fraud(customFields=[{"name": "amount", "value": value}])).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (_fdx_amount("1E+30"), "amount: Value error, amount must be smaller than 10^15"),
+        (_fdx_amount("1E+100000"), "amount: Value error, amount must be smaller than 10^15"),
+        (_fdx_amount("1234567890123456789012345678"), "amount must be smaller than 10^15"),
+        (_fdx_amount("0.0000001"), "amount has more than 6 decimal places"),
+        (_fdx_amount("NaN"), "amount must be a finite number"),
+        (_fdx_amount("-Infinity"), "amount must be a finite number"),
+        (_fdx_amount(1e300), "amount must be smaller than 10^15"),
+        (_fdx_amount("Infinity").replace(b'"Infinity"', b"Infinity"), "Infinity is not a JSON"),
+        (_fdx_amount("x").replace(b'"x"', b"1e400"), "a number is too large"),
+        (_fdx_amount("x").replace(b'"x"', b"9" * 5000), "a number is too long"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
+        (b'{"a":' * 3000 + b"1" + b"}" * 3000, "nested deeper than 32 levels"),
+        (json.dumps({**fdx_fraud(), "notificationId": "n\udc00"}).encode(), "notificationId"),
+        (json.dumps({**fdx_fraud(), "notificationId": "n" * 3000}).encode(), "notificationId"),
+        (json.dumps(fdx_fraud(id="acct\x00")).encode(), "notificationPayload.id"),
+    ],
+)
+def test_out_of_range_fdx_values_are_400_naming_the_field(body: bytes, problem: str) -> None:
+    with pytest.raises(EventRejected) as raised:
+        from_fdx(body, "sandbox-fdx", RECEIVED)
+    assert raised.value.status == 400
+    assert problem in raised.value.reason
+
+
+def test_fdx_free_text_with_lone_surrogates_is_repaired_so_the_alert_still_goes_out() -> None:
+    document = fdx_fraud()
+    document["notificationPayload"]["customFields"][3]["value"] = "CAF\udc00"
+    event = _fdx(document)
+    assert event.merchant_name == "CAF\ufffd"
+    event.model_dump_json().encode()
+
+
+@pytest.mark.parametrize(
+    ("toe", "problem"),
+    [
+        (1e20, "toe: timestamp is out of range"),
+        (253_402_300_800, "toe: timestamp is out of range"),
+        (-1, "toe: timestamp is out of range"),
+        (10**400, "toe: timestamp is out of range"),
+        ("1795000000", "toe must be a NumericDate"),
+        (True, "toe must be a NumericDate"),
+    ],
+)
+def test_uk_toe_out_of_range_is_400(toe: object, problem: str) -> None:
+    claims = _uk("resource-update", "accounts") | {"toe": toe}
+    with pytest.raises(EventRejected) as raised:
+        from_uk_claims(claims, "uk-bank", RECEIVED)
+    assert raised.value.status == 400
+    assert raised.value.reason.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("jti", "problem"),
+    [(None, "event_id"), ("j\udc00", "event_id"), ("j" * 300, "event_id")],
+)
+def test_uk_jti_must_be_a_short_printable_id(jti: object, problem: str) -> None:
+    claims = _uk("resource-update", "accounts") | {"jti": jti}
+    with pytest.raises(EventRejected, match=problem):
+        from_uk_claims(claims, "uk-bank", RECEIVED)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.conversation.formatting import (
     account_label,
@@ -106,3 +108,36 @@ def test_missing_amount_is_said_not_invented() -> None:
 
 def test_account_kind_fallback_label() -> None:
     assert account_label(_account(kind=AccountKind.SAVINGS)) == "Savings"
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("1E+26", "$100,000,000,000,000,000,000,000,000.00"),
+        ("-123456789012345678901234567890.129", "-$123,456,789,012,345,678,901,234,567,890.13"),
+        ("999999999999999.999999", "$1,000,000,000,000,000.00"),
+        ("0E+100000", "$0.00"),
+        ("-0.004", "$0.00"),
+    ],
+)
+def test_format_money_never_overflows(amount: str, expected: str) -> None:
+    assert format_money(Decimal(amount), "USD") == expected
+
+
+_LARGEST = Decimal("999999999999999.999999")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    amount=st.decimals(min_value=-_LARGEST, max_value=_LARGEST, places=6)
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    currency=st.sampled_from(["USD", "JPY", "CHF"]),
+)
+def test_every_amount_a_model_admits_formats(amount: Decimal, currency: str) -> None:
+    try:
+        admitted = Transaction(account_id="a", currency=currency, amount=amount).amount
+    except ValueError:  # out of range: refused where it enters, never formatted
+        return
+    assert admitted is not None
+    text = format_money(admitted, currency)
+    assert "E" not in text and any(char.isdigit() for char in text)

@@ -173,3 +173,114 @@ def test_a_bank_event_masks_the_number_and_survives_the_queue() -> None:
     assert BankEvent.model_validate_json(event.model_dump_json()) == event
     with pytest.raises(ValidationError):
         BankEvent(event_id="e1", institution_id="i", received_at=0, consent_id="c" * 257)
+
+
+# --- bounds: nothing a model admits can overflow later --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ("1E+30", "smaller than 10^15"),
+        ("1E+100000", "smaller than 10^15"),
+        ("1234567890123456789012345678", "smaller than 10^15"),
+        pytest.param(10**5000, "smaller than 10^15", id="int-10^5000"),
+        (1e300, "smaller than 10^15"),
+        ("1000000000000000", "smaller than 10^15"),
+        ("0.1234567", "more than 6 decimal places"),
+        ("1E-30", "more than 6 decimal places"),
+        ("NaN", "finite"),
+        ("-Infinity", "finite"),
+        ("1" * 65, "too long"),
+    ],
+)
+def test_out_of_range_amounts_are_refused_naming_the_field(bad: object, problem: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Transaction(account_id="a", currency="USD", amount=bad)
+    (error,) = raised.value.errors()
+    assert error["loc"] == ("amount",)
+    assert problem in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "good", ["999999999999999.999999", "-999999999999999", "84.2000000000", "0.000001", "0E+5", 12]
+)
+def test_amounts_within_range_keep_their_value(good: object) -> None:
+    assert Transaction(account_id="a", currency="USD", amount=good).amount == Decimal(str(good))
+
+
+def test_an_absurd_bank_amount_degrades_to_a_missing_field_in_mapping() -> None:
+    from chalicelib.connectors import parsing
+
+    assert parsing.amount("fdx", "currentBalance", "1E+100000") is None
+    assert parsing.amount("fdx", "currentBalance", "12.5") == Decimal("12.5")
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        1e20,
+        253_402_300_800,
+        -1,
+        pytest.param(10**400, id="10^400"),
+        float("nan"),
+        float("inf"),
+        True,
+        1e9,
+    ],
+)
+def test_epoch_times_outside_2004_to_tomorrow_are_refused(seconds: float) -> None:
+    from chalicelib.models import datetime_from_epoch
+
+    with pytest.raises(ValueError, match="timestamp"):
+        datetime_from_epoch(seconds, now=datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def test_epoch_times_in_range_become_aware_utc() -> None:
+    from chalicelib.models import datetime_from_epoch
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert datetime_from_epoch(1_796_000_000.5, now=now) == datetime.fromtimestamp(
+        1_796_000_000.5, UTC
+    )
+    assert datetime_from_epoch((now + timedelta(hours=23)).timestamp(), now=now).tzinfo is UTC
+
+
+def _bank_event(**fields: object) -> BankEvent:
+    base: dict[str, object] = {
+        "event_id": "n-1",
+        "institution_id": "bank",
+        "received_at": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+    return BankEvent.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("event_id", "n\udc00"),
+        ("event_id", "n\x00"),
+        ("event_id", "x" * 257),
+        ("account_id", "a" * 257),
+        ("account_id", "acct\ud800"),
+        ("consent_id", "c\x07d"),
+        ("severity", "s" * 65),
+        ("merchant_name", "m" * 1025),
+        ("occurred_at", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_bank_event_fields_are_bounded_and_ids_printable(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        _bank_event(**{field: value})
+    assert raised.value.errors()[0]["loc"][0] == field
+
+
+def test_bank_event_free_text_is_repaired_and_times_are_utc() -> None:
+    event = _bank_event(
+        merchant_name="CAF\udc00\uffff", occurred_at="2026-11-30T10:00:00+05:00", account_id=42
+    )
+    assert event.merchant_name == "CAF\ufffd\ufffd"
+    assert event.occurred_at == datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    assert event.occurred_at.tzinfo is UTC
+    assert event.account_id == "42"
+    event.model_dump_json().encode()
