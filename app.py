@@ -46,7 +46,7 @@ def messenger_subscription() -> Response:
     content_types=["application/json", "text/plain"],
 )
 def messenger_webhook() -> Response:
-    """Verify, parse, de-duplicate and queue a Messenger delivery; answer within Meta's 5 s."""
+    """Verify, validate and queue a Messenger delivery (the worker de-duplicates); ack in < 5 s."""
     from chalicelib.channels.messenger.ingest import receive
 
     request = app.current_request
@@ -132,7 +132,7 @@ def handle_inbound_events(event):  # type: ignore[no-untyped-def]  # Chalice's S
     content_types=["application/json", "application/jwt", "text/plain"],
 )
 def bank_events(institution_id: str) -> Response:
-    """A bank's signed event (FDX notification, UK OB SET): verify, de-duplicate, queue, ack."""
+    """A bank's signed event (FDX notification, UK OB SET): verify, validate, queue, ack."""
     from chalicelib.events.ingest import receive
 
     request = app.current_request

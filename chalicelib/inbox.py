@@ -1,10 +1,17 @@
-"""Accept inbound chat events: de-duplicate, then queue for the worker.
+"""Accept inbound chat events: queue a verified delivery once; the worker de-duplicates.
 
-This is the whole of the webhook's work after verification. It must finish
-well inside Meta's 5-second budget, so it makes one conditional DynamoDB write
-per event and one SQS call per ten events, and no bank or Graph call.
-If queuing fails, the claims of the events not queued are released and the
-caller answers 503, so Meta's retry delivers them again: nothing is lost.
+This is the whole of the webhook's work after verification, and it must finish
+well inside Meta's 5-second budget whatever the delivery's size, so it writes
+nothing to DynamoDB: every event goes straight to the inbound queue (SQS batch
+calls, several at once; see `chalicelib.queues`). De-duplication is the
+worker's: `chalicelib.batch` claims each event id when it runs the record, so a
+repeat (Meta's redelivery, or the same event queued twice) is handled once.
+
+That order is what makes the ack path lose nothing. If any event could not be
+queued, the caller answers 503 and Meta redelivers the whole delivery; events
+already queued are queued again and dropped by the worker. A process that dies
+after queuing but before answering is the same case. No claim is ever written
+for an event that is not on the queue, so no retry can be refused for one.
 """
 
 from __future__ import annotations
@@ -13,56 +20,50 @@ import logging
 
 from pydantic import BaseModel
 
+from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.models import InboundEvent
 from chalicelib.observability import log_fields
-from chalicelib.queues import EnqueueFailed, enqueue
+from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
 from chalicelib.settings import get_settings
-from chalicelib.store.processed_events import INBOUND_EVENTS, ProcessedEventRepository
 
 logger = logging.getLogger(__name__)
 
 
 class InboxUnavailable(Exception):
-    """DynamoDB or SQS failed; the delivery must be retried by the sender."""
+    """SQS did not take every event; the sender must retry the delivery."""
 
 
 class AcceptResult(BaseModel):
-    """How many events were queued and how many were repeats of earlier deliveries."""
+    """What a delivery put on the queue."""
 
-    accepted: int
-    duplicates: int
+    queued: int
+    repeated: int
+    """Events that appeared more than once in this delivery, queued once."""
 
 
 def accept(events: list[InboundEvent]) -> AcceptResult:
-    """Queue every event not seen before; raise `InboxUnavailable` if that is not possible."""
-    settings = get_settings()
-    markers = ProcessedEventRepository(
-        settings.table_name, INBOUND_EVENTS, settings.dedupe_ttl_seconds
-    )
-    fresh: list[InboundEvent] = []
-    try:
-        for event in events:
-            if markers.claim(event.channel, event.event_id):
-                fresh.append(event)
-    except Exception as error:
-        _release(markers, fresh)
-        raise InboxUnavailable("Could not record inbound events") from error
-    try:
-        if fresh:
-            enqueue(settings.inbound_queue_name, [(event.event_id, event) for event in fresh])
-    except EnqueueFailed as error:
-        _release(markers, [event for event in fresh if event.event_id in set(error.failed_ids)])
-        raise InboxUnavailable("Could not queue inbound events") from error
-    result = AcceptResult(accepted=len(fresh), duplicates=len(events) - len(fresh))
-    logger.info("Webhook events accepted", extra=log_fields(**result.model_dump()))
-    return result
+    """Queue every event of a verified delivery, each id once.
 
-
-def _release(markers: ProcessedEventRepository, events: list[InboundEvent]) -> None:
+    Raises `WebhookRejected` (413 or 400, nothing queued) if an event can never
+    be queued, and `InboxUnavailable` if SQS did not take them all.
+    """
+    unique: dict[tuple[str, str], InboundEvent] = {}
     for event in events:
-        try:
-            markers.release(event.channel, event.event_id)
-        except Exception:
-            logger.exception(
-                "Could not release an event claim", extra=log_fields(event_id=event.event_id)
-            )
+        unique.setdefault((event.channel, event.event_id), event)
+    try:
+        enqueue(
+            get_settings().inbound_queue_name,
+            [(event.event_id, event) for event in unique.values()],
+        )
+    except MessageNotQueueable as error:
+        status = 413 if error.too_large else 400
+        raise WebhookRejected(status, f"Event {error.message_id[:64]}: {error.reason}") from None
+    except EnqueueFailed as error:
+        logger.error(
+            "Webhook events not all queued; the delivery will be retried",
+            extra=log_fields(failed=len(error.failed_ids), events=len(unique)),
+        )
+        raise InboxUnavailable("Could not queue inbound events") from error
+    result = AcceptResult(queued=len(unique), repeated=len(events) - len(unique))
+    logger.info("Webhook events queued", extra=log_fields(**result.model_dump()))
+    return result

@@ -5,18 +5,23 @@ request and response. The order matters: size, then the signature header's
 shape (an unsigned or garbled request costs no Secrets Manager call), then the
 signature over the raw bytes (fail closed: a missing or placeholder app secret
 is 403, logged once per failure-cache period by `chalicelib.secrets`), and only
-then JSON, so nothing unauthenticated is parsed or stored.
+then JSON, bounded in depth, so nothing unauthenticated is parsed or stored.
+
+No input yields a 500. A bad envelope (not JSON, too deep, not a Page delivery)
+is a 400 naming the problem. Invalid events are skipped and logged while the
+valid events beside them are queued; a delivery with no valid event but an
+invalid one is a 400 naming the first problem, so Meta reports it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.bounded_json import JsonRejected, load_bounded_json
 from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.messenger.signature import (
     SIGNATURE_HEADER,
@@ -25,12 +30,15 @@ from chalicelib.channels.messenger.signature import (
     signature_is_valid,
     verification_challenge,
 )
-from chalicelib.channels.messenger.webhook import parse_payload, to_events
+from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
 from chalicelib.inbox import AcceptResult, InboxUnavailable, accept
 from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+MAX_JSON_DEPTH = 32
+"""A delivery nests 6 levels (entry, messaging, message, quick_reply...); 32 leaves room."""
 
 
 class Answer(BaseModel):
@@ -72,7 +80,7 @@ def receive(
     except InboxUnavailable:
         logger.exception("Webhook delivery not accepted; Meta will retry")
         return Answer(status=503, body="Temporarily unavailable; please retry")
-    return Answer(status=200, body=f"EVENT_RECEIVED ({result.accepted} new)")
+    return Answer(status=200, body=f"EVENT_RECEIVED ({result.queued} queued)")
 
 
 def _receive(
@@ -95,13 +103,17 @@ def _receive(
     if not signature_is_valid(app_secret, body, signature):
         raise WebhookRejected(403, "Invalid signature")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WebhookRejected(400, f"Request body is not valid JSON: {error}") from None
+        document = load_bounded_json(body, max_depth=MAX_JSON_DEPTH)
+    except JsonRejected as rejected:
+        raise WebhookRejected(400, rejected.reason) from None
     payload = parse_payload(document)
     if payload.object != "page":
-        raise WebhookRejected(404, f"Unsupported webhook object '{payload.object}'")
-    events = to_events(payload)
+        raise WebhookRejected(404, "Unsupported webhook object (only 'page' is handled)")
+    delivery = read_delivery(payload)
+    if not delivery.events and delivery.problems:
+        first = delivery.problems[0]
+        raise WebhookRejected(400, f"Invalid webhook event at '{first.location}': {first.problem}")
+    events = delivery.events
     public_base_url = base_url_from_request(request_context, headers, local=settings.is_local)
     if public_base_url is not None:
         events = [event.model_copy(update={"public_base_url": public_base_url}) for event in events]
