@@ -187,11 +187,10 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         *_table_needs(
             {
                 "GetItem": "store/links.py, store/connectors.py, store/client_tokens.py",
-                "PutItem": "store/processed_events.py (webhook dedupe), store/single_use.py, "
-                "store/links.py, store/consent_expiries.py, store/connectors.py (admin)",
+                "PutItem": "store/single_use.py, store/links.py, store/consent_expiries.py, "
+                "store/connectors.py (admin)",
                 "UpdateItem": "store/links.py, store/consent_expiries.py (linking completes)",
-                "DeleteItem": "store/single_use.py (consume), store/connectors.py (admin), "
-                "store/processed_events.py (release on enqueue failure)",
+                "DeleteItem": "store/single_use.py (consume), store/connectors.py (admin)",
                 "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
             }
         ),
@@ -225,12 +224,15 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "handle_inbound_events": (
         *_table_needs(
             {
-                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py",
+                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py, "
+                "store/reply_ledger.py",
                 "PutItem": "store/single_use.py (link tokens), store/pending_questions.py, "
-                "store/client_tokens.py, store/links.py",
+                "store/client_tokens.py, store/links.py, store/processed_events.py (claims)",
                 "UpdateItem": "store/links.py (token refresh under a lease), "
-                "store/chat_profiles.py, store/pending_questions.py (answers)",
-                "DeleteItem": "store/links.py (unlink, forget me), store/consent_expiries.py",
+                "store/chat_profiles.py, store/pending_questions.py (answers), "
+                "store/reply_ledger.py (each reply step once)",
+                "DeleteItem": "store/links.py (unlink, forget me), store/consent_expiries.py, "
+                "store/processed_events.py (a claim released on the last attempt)",
                 "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
             }
         ),
@@ -253,10 +255,14 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "handle_bank_events": (
         *_table_needs(
             {
-                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py",
-                "PutItem": "store/pending_questions.py: the fraud question awaiting an answer",
-                "UpdateItem": "store/pending_questions.py, store/chat_profiles.py",
-                "DeleteItem": "store/links.py, store/consent_expiries.py: links the bank ended",
+                "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py, "
+                "store/reply_ledger.py",
+                "PutItem": "store/pending_questions.py: the fraud question awaiting an answer; "
+                "store/processed_events.py (claims)",
+                "UpdateItem": "store/pending_questions.py, store/chat_profiles.py, "
+                "store/reply_ledger.py (each alert once)",
+                "DeleteItem": "store/links.py, store/consent_expiries.py: links the bank ended; "
+                "store/processed_events.py (a claim released on the last attempt)",
                 "Query": "store/gsi.py: links by hashed account reference (alert routing)",
             }
         ),

@@ -11,6 +11,16 @@ carrying `retry_after`, since a Lambda should not sleep for minutes). Non-idempo
 methods are retried only when the bank cannot have processed the request (429/503
 or a connection that never opened).
 
+Deadline (`chalicelib/deadline.py`): each attempt's connect and read timeouts
+together fit in `call_timeout(...)`, what the invocation has left. With too
+little time for the first attempt, `DeadlineReached` propagates: the bank was
+never asked, so the record is failed and redelivered without telling the person
+their bank is down. Once the bank has been asked, a retry (with its backoff or
+`Retry-After`) that would not fit before the deadline is not attempted: the call
+gives up as on its last attempt (`BankUnavailable` for a timeout, 429 or 5xx),
+because a bank that cannot answer in the time we have is, for this person,
+unavailable, and the worker says so and retries the record later.
+
 Logged per attempt: method, path (no query), status, latency, interaction id,
 attempt. Never bodies, query strings or tokens.
 """
@@ -36,6 +46,7 @@ from chalicelib.connectors.exceptions import (
     BankUnavailable,
     ReauthRequired,
 )
+from chalicelib.deadline import MIN_CALL_SECONDS, DeadlineReached, call_timeout, seconds_left
 from chalicelib.observability import log_fields
 
 if TYPE_CHECKING:
@@ -62,6 +73,12 @@ def _shared_session() -> requests.Session:
 
                 _session = requests.Session()
     return _session
+
+
+def _fits_before_deadline(delay: float) -> bool:
+    """True when waiting `delay` seconds still leaves time for another attempt."""
+    left = seconds_left()
+    return left is None or left - delay >= MIN_CALL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -206,6 +223,16 @@ class BankHttpClient:
         session = self.session or _shared_session()
         path = urlsplit(url).path
         for attempt in range(1, self.max_attempts + 1):
+            try:
+                timeout = self._attempt_timeout()
+            except DeadlineReached:
+                if attempt == 1:
+                    raise
+                raise BankUnavailable(
+                    "no time left in this invocation to ask the bank again",
+                    institution_id=self.institution_id,
+                    interaction_id=interaction_id,
+                ) from None
             started = time.monotonic()
             try:
                 raw = session.request(
@@ -216,7 +243,7 @@ class BankHttpClient:
                     data=data,
                     json=json_body,
                     auth=auth,
-                    timeout=(self.connect_timeout, self.read_timeout),
+                    timeout=timeout,
                     allow_redirects=False,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -233,8 +260,13 @@ class BankHttpClient:
                     attempt=attempt,
                     failure=type(exc).__name__,
                 )
-                if attempt < self.max_attempts and (method in _IDEMPOTENT_METHODS or never_sent):
-                    self.sleep(self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if (
+                    attempt < self.max_attempts
+                    and (method in _IDEMPOTENT_METHODS or never_sent)
+                    and _fits_before_deadline(delay)
+                ):
+                    self.sleep(delay)
                     continue
                 raise BankUnavailable(
                     f"bank did not answer ({type(exc).__name__})",
@@ -268,7 +300,10 @@ class BankHttpClient:
                     status=response.status,
                     interaction_id=interaction_id,
                 )
-            self.sleep(retry_after if retry_after is not None else self._backoff(attempt))
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            if not _fits_before_deadline(delay):
+                break
+            self.sleep(delay)
         error = self.error_for(response)
         if isinstance(error, BankUnavailable) and error.retry_after is None:
             error.retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -276,6 +311,15 @@ class BankHttpClient:
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2 ** (attempt - 1))
+
+    def _attempt_timeout(self) -> tuple[float, float]:
+        """(connect, read) for one attempt: the configured pair, fitted into the time left.
+
+        Raises `DeadlineReached` when too little is left to start (see the module docstring).
+        """
+        total = call_timeout(self.connect_timeout + self.read_timeout)
+        connect = min(self.connect_timeout, total / 2)
+        return connect, min(self.read_timeout, total - connect)
 
     def _wrap(self, raw: requests.Response, interaction_id: str) -> BankResponse:
         headers = {name.lower(): value for name, value in raw.headers.items()}

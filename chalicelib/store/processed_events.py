@@ -1,10 +1,32 @@
-"""Markers that make event ingestion idempotent: one conditional put claims an event id.
+"""Markers that make event handling idempotent: the worker claims an event id before acting.
 
 Senders retry deliveries they think failed: Meta redelivers a webhook's `mid`,
 banks retry their notifications (FDX `notificationId`, UK `jti`; UK OB mandates
-retries with backoff). The first delivery's put wins and is queued; later ones
-are acknowledged and dropped. If queuing fails, the claim is released so the
-sender's retry is accepted. A marker holds no event content and expires.
+retries with backoff). The webhook queues every verified delivery; the queue
+worker then claims each event id, owned by the SQS message id that carries it:
+
+- no marker: FRESH, handle it;
+- a `processing` marker of the same SQS message: MINE, a redelivery continues
+  (and renews the lease);
+- a `processing` marker of another message older than its lease: TAKEN_OVER
+  (its worker died, or the record went to the DLQ and was redriven);
+- a `processing` marker of another message within its lease: IN_PROGRESS, and
+  a `done` marker: DONE, both duplicates, acknowledged and not handled.
+
+Each claim is one conditional `PutItem` that returns the old item whether it
+succeeds or not (`ReturnValuesOnConditionCheckFailure`, as Powertools'
+idempotency layer does), so the outcome needs no second read. A marker holds no
+event content and expires after the namespace's TTL.
+
+Lease: an owner renews its claim on every delivery of its record, and SQS
+delivers a failed record again within the queue's visibility timeout (360 s) or
+the worker's shorter backoff (at most 300 s), each attempt lasting at most the
+function's 60 s timeout. `CLAIM_LEASE_SECONDS` (15 min) is twice that gap, so a
+live owner never loses its claim, while an owner that is gone for good (crashed
+on its last attempt, its record in the DLQ) frees the event 15 minutes later.
+A lease as long as the record's whole retry life would keep a redriven record
+out for hours; the runner also releases the claim of a record failing its last
+attempt, so a redrive normally needs no takeover at all.
 
 Each sender's ids live in their own namespace (key builder and item kind), so
 the same id from two senders never collides.
@@ -14,11 +36,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, bank_event_key, dedupe_key
+
+CLAIM_LEASE_SECONDS = 15 * 60
+"""How long a `processing` claim keeps other SQS messages of the same event out (see above)."""
+
+PROCESSING = "processing"
+DONE = "done"
+
+
+class ClaimOutcome(StrEnum):
+    """What a claim found; the first three mean "handle the event"."""
+
+    FRESH = "fresh"
+    MINE = "mine"
+    TAKEN_OVER = "taken_over"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+    @property
+    def proceed(self) -> bool:
+        """True when this delivery should handle the event."""
+        return self in {ClaimOutcome.FRESH, ClaimOutcome.MINE, ClaimOutcome.TAKEN_OVER}
 
 
 @dataclass(frozen=True)
@@ -38,39 +83,107 @@ BANK_EVENTS = MarkerNamespace(key=bank_event_key, kind="bank_event_marker")
 BANK_EVENT_MARKER_TTL_SECONDS = 7 * 24 * 3600
 """A week: longer than any bank's retry schedule."""
 
+_CLAIMABLE = (
+    "attribute_not_exists(#pk)"
+    # A marker without an owner was written by the ack path before workers claimed: queued only.
+    " OR attribute_not_exists(#owner)"
+    " OR (#state = :processing AND (#owner = :owner OR #claimed_at < :stale))"
+)
+
 
 class ProcessedEventRepository:
-    """Claims event ids of one namespace in the single table."""
+    """Claims and completes event ids of one namespace in the single table."""
 
-    def __init__(self, table_name: str, namespace: MarkerNamespace, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        namespace: MarkerNamespace,
+        ttl_seconds: int,
+        *,
+        lease_seconds: float = CLAIM_LEASE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._table_name = table_name
         self._namespace = namespace
         self._ttl_seconds = ttl_seconds
+        self._lease_seconds = lease_seconds
+        self._clock = clock
 
-    def claim(self, source: str, event_id: str) -> bool:
-        """Record `event_id` of `source` (channel or institution) as accepted; False if it was."""
+    def claim(self, source: str, event_id: str, *, owner: str) -> ClaimOutcome:
+        """Claim `event_id` of `source` (channel or institution) for `owner` (an SQS message id)."""
         client = aws.client("dynamodb")
+        now = self._clock()
         try:
-            client.put_item(
+            response = client.put_item(
                 TableName=self._table_name,
-                Item={
-                    **self._key(source, event_id),
-                    "kind": {"S": self._namespace.kind},
-                    TTL_ATTRIBUTE: {"N": str(int(time.time()) + self._ttl_seconds)},
+                Item=self._item(source, event_id, owner=owner, state=PROCESSING, now=now),
+                ConditionExpression=_CLAIMABLE,
+                ExpressionAttributeNames={
+                    "#pk": PK,
+                    "#owner": "owner",
+                    "#state": "state",
+                    "#claimed_at": "claimed_at",
                 },
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={
+                    ":processing": {"S": PROCESSING},
+                    ":owner": {"S": owner},
+                    ":stale": {"N": _number(now - self._lease_seconds)},
+                },
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except client.exceptions.ConditionalCheckFailedException as error:
+            held = error.response.get("Item", {})
+            return ClaimOutcome.DONE if _text(held, "state") == DONE else ClaimOutcome.IN_PROGRESS
+        previous_owner = _text(response.get("Attributes", {}), "owner")
+        if previous_owner is None:
+            return ClaimOutcome.FRESH
+        return ClaimOutcome.MINE if previous_owner == owner else ClaimOutcome.TAKEN_OVER
 
-    def release(self, source: str, event_id: str) -> None:
-        """Forget a claim whose event could not be queued, so the sender's retry is accepted."""
-        aws.client("dynamodb").delete_item(
-            TableName=self._table_name, Key=self._key(source, event_id)
+    def complete(self, source: str, event_id: str, *, owner: str) -> None:
+        """Mark the event handled: every later delivery of it is a duplicate until the TTL."""
+        aws.client("dynamodb").put_item(
+            TableName=self._table_name,
+            Item=self._item(source, event_id, owner=owner, state=DONE, now=self._clock()),
         )
+
+    def release(self, source: str, event_id: str, *, owner: str) -> None:
+        """Drop `owner`'s processing claim (its last attempt failed), so a redrive is handled."""
+        client = aws.client("dynamodb")
+        # A failed condition means done, or taken over by another delivery: theirs to keep.
+        with suppress(client.exceptions.ConditionalCheckFailedException):
+            client.delete_item(
+                TableName=self._table_name,
+                Key=self._key(source, event_id),
+                ConditionExpression="#owner = :owner AND #state = :processing",
+                ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":processing": {"S": PROCESSING},
+                },
+            )
+
+    def _item(
+        self, source: str, event_id: str, *, owner: str, state: str, now: float
+    ) -> dict[str, Any]:
+        return {
+            **self._key(source, event_id),
+            "kind": {"S": self._namespace.kind},
+            "state": {"S": state},
+            "owner": {"S": owner},
+            "claimed_at": {"N": _number(now)},
+            TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl_seconds)},
+        }
 
     def _key(self, source: str, event_id: str) -> dict[str, Any]:
         key = self._namespace.key(source, event_id)
         return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
+
+
+def _number(seconds: float) -> str:
+    return f"{seconds:.3f}"
+
+
+def _text(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else value.get("S")

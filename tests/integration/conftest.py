@@ -21,6 +21,21 @@ from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
 from tests.factories import delivery, sqs_event
 
 
+@pytest.fixture(autouse=True)
+def lambda_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invocations through Chalice's test client get the workers' configured 60 s.
+
+    The client gives every invocation 3 s whatever `lambda_timeout` says, which a
+    deadline-aware worker (`chalicelib/batch.py`) rightly spends on nothing.
+    """
+    from chalice.local import LambdaContext
+
+    monkeypatch.setattr(
+        "chalice.test.LambdaContext",
+        lambda name, memory_size: LambdaContext(name, memory_size, max_runtime_ms=60_000),
+    )
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Any]:
     """The sandbox bank on a free loopback port, shared by a module (reset per app client)."""
