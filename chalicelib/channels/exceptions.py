@@ -17,7 +17,11 @@ class WebhookRejected(ChannelError):
 
 
 class SendFailed(ChannelError):
-    """The platform refused or failed a send in a way worth retrying later (SQS redelivers)."""
+    """The platform did not take a send, in a way worth retrying later (SQS redelivers).
+
+    Raised only when the message provably did not go out: an error answer, or a
+    connection that never opened.
+    """
 
     def __init__(self, reason: str, code: int | None = None, subcode: int | None = None) -> None:
         super().__init__(reason)
@@ -35,3 +39,27 @@ class RecipientUnreachable(ChannelError):
         super().__init__(reason)
         self.code = code
         self.subcode = subcode
+
+
+class WindowClosed(RecipientUnreachable):
+    """Outside Meta's 24 h window: only an approved template may reach this person now."""
+
+
+class SendRefused(ChannelError):
+    """The platform refused a send for good (our request, token or permissions are wrong).
+
+    Retrying cannot help until an operator acts, so the worker logs it at ERROR and
+    ends the record instead of redelivering it into the DLQ.
+    """
+
+    def __init__(self, reason: str, code: int | None = None, subcode: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.subcode = subcode
+
+
+class SendOutcomeUnknown(ChannelError):
+    """The request went out but no answer came back (read timeout, connection cut).
+
+    The message may have been delivered, so it is never sent again (at most once).
+    """

@@ -209,6 +209,14 @@ def bank_unavailable(names: list[str], *, will_retry: bool) -> OutboundMessage:
     )
 
 
+def still_waiting(names: list[str]) -> OutboundMessage:
+    """The bank is slow: say so once, and that the answer will follow."""
+    joined = " and ".join(names) if names else "your bank"
+    return OutboundMessage(
+        text=f"Still waiting on {joined}… I'll send your answer as soon as it replies."
+    )
+
+
 def relink_needed(institutions: list[Institution]) -> OutboundMessage:
     """The bank no longer accepts our access: offer to link again."""
     names = " and ".join(i.name for i in institutions)
@@ -345,10 +353,22 @@ def fraud_question_expired() -> OutboundMessage:
     )
 
 
-def fraud_question_already_answered() -> OutboundMessage:
-    """A second tap on the same alert."""
+def fraud_question_already_answered(recorded_confirmed: bool | None = None) -> OutboundMessage:
+    """A later tap on an answered alert; a *different* answer is named so no one is misled.
+
+    `recorded_confirmed` is the answer the bank has, when it differs from this tap.
+    """
+    if recorded_confirmed is None:
+        return OutboundMessage(
+            text="You've already answered that alert, and your bank has your answer.",
+            quick_replies=MAIN_MENU[:2],
+        )
+    recorded = FRAUD_YES_TITLE if recorded_confirmed else FRAUD_NO_TITLE
     return OutboundMessage(
-        text="You've already answered that alert, and your bank has your answer.",
+        text=(
+            f"You've already answered that alert (\"{recorded}\"), so I didn't pass this "
+            "answer on. If that's wrong, please call the number on the back of your card."
+        ),
         quick_replies=MAIN_MENU[:2],
     )
 

@@ -3,23 +3,35 @@
 Records are processed independently and failures reported per record
 (`batchItemFailures`), so one failing message never re-runs the others.
 
-A bank that does not answer is never a silent drop: on the first attempt the
-person hears "<bank> isn't answering right now; I'll try again", and the record
-is failed so SQS redelivers it after a bounded backoff; on the last attempt
-before the DLQ the person hears "please try again later" with whatever could be
-read. A person who can no longer be messaged (window closed, unknown,
-unavailable) is logged and dropped: retrying cannot help.
+Every chat send is one named reply step in the reply ledger
+(`chalicelib.store.reply_ledger`): `ack` (the dialogue's immediate messages),
+`still-waiting` and `final`. A redelivered record sends each step at most once,
+and once its `final` step is settled it does no bank work at all.
+
+A slow bank gets one timely "still waiting on <bank>…": when the bank work has
+not finished after `STILL_WAITING_AFTER_SECONDS`, or when it fails first (the
+bank is unavailable, or the invocation's deadline comes). The final answer
+follows in the same invocation, or, when the record has to be retried, in a
+later one that sends only the final answer. On the last attempt before the DLQ
+the person hears "please try again later" with whatever could be read. A person
+who can no longer be messaged (window closed, unknown, unavailable) is logged
+and dropped; so is a send Graph refuses for good (`SendRefused`, logged at
+ERROR): retrying cannot help.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WorkStillRunning
+from typing import Any, TypeVar
 
 from chalicelib.auth import linking
-from chalicelib.batch import Delivery, run_sqs_batch
-from chalicelib.channels.delivery import deliver, show_typing
-from chalicelib.channels.exceptions import RecipientUnreachable
+from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
+from chalicelib.channels.delivery import deliver_once, show_typing
+from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
 from chalicelib.channels.models import ChannelUser, InboundEvent, OutboundMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.bank_connectors import available_institutions, load_connector
@@ -31,42 +43,170 @@ from chalicelib.conversation.dialogue import (
     UserContext,
     respond,
 )
+from chalicelib.deadline import DeadlineReached
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.links import LinkRepository
+from chalicelib.store.processed_events import INBOUND_EVENTS, ProcessedEventRepository
+from chalicelib.store.reply_ledger import (
+    ReplyLedgerPort,
+    ReplyState,
+    ReplyStep,
+    ledger_from_settings,
+)
 
 logger = logging.getLogger(__name__)
 
 RETRY_BACKOFF_SECONDS = (5, 15, 45, 120, 300)
+STILL_WAITING_AFTER_SECONDS = 3.0
+"""Bank work slower than this earns the person a "still waiting on <bank>…"."""
+
+ACK_STEP = "ack"
+STILL_WAITING_STEP = "still-waiting"
+FINAL_STEP = "final"
+
+Result = TypeVar("Result")
 
 
 class BankRetryLater(Exception):
     """A bank did not answer; the record is failed so SQS delivers it again."""
 
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names) or "the bank")
+        self.names = names
 
-def handle_event(event: InboundEvent, attempt: int = 1) -> None:
+
+def handle_event(
+    event: InboundEvent, attempt: int = 1, *, ledger: ReplyLedgerPort | None = None
+) -> None:
     """Answer one inbound event; `attempt` is SQS's receive count for the record."""
     settings = get_settings()
     _record_inbound(event)
     banking = Banking(LinkRepository(settings.table_name), load_connector)
     context = _context_for(event.user, banking)
     turn = respond(event, context)
+    steps = _Steps(event, ledger)
     try:
-        if turn.messages:
-            deliver(event.user, turn.messages)
+        steps.send(ACK_STEP, turn.messages)
         if turn.action is not None:
-            if turn.slow:
-                show_typing(event.user)
             final_attempt = attempt >= settings.inbound_max_receive_count
-            messages = _carry_out(turn.action, event, banking, attempt, final_attempt)
-            deliver(event.user, messages)
+            _answer_action(
+                turn.action,
+                event,
+                slow=turn.slow,
+                banking=banking,
+                context=context,
+                steps=steps,
+                final_attempt=final_attempt,
+            )
     except RecipientUnreachable as error:
         logger.warning(
             "Reply dropped: recipient unreachable",
             extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
         )
         return
+    except SendRefused as error:
+        logger.error(
+            "Reply dropped: the platform refused it for good",
+            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+        )
+        return
     logger.info("Replied", extra=log_fields(kind=event.kind.value))
+
+
+def _answer_action(
+    action: BankAction,
+    event: InboundEvent,
+    *,
+    slow: bool,
+    banking: Banking,
+    context: UserContext,
+    steps: _Steps,
+    final_attempt: bool,
+) -> None:
+    """Carry out the bank action and send its final answer, once across redeliveries."""
+    if steps.settled(FINAL_STEP):
+        logger.info("Final answer already sent; nothing left to do")
+        return
+    waiting = _StillWaiting(steps, _names_for(action, context))
+
+    def work() -> list[OutboundMessage]:
+        return _carry_out(action, event, banking, final_attempt)
+
+    try:
+        messages = _with_still_waiting(work, event.user, waiting.say) if slow else work()
+    except BankRetryLater as retry:
+        names = retry.names
+        waiting.say(replies.bank_unavailable(names, will_retry=True) if names else None)
+        raise
+    except DeadlineReached:
+        waiting.say(replies.still_waiting(waiting.names))
+        raise
+    steps.send(FINAL_STEP, messages)
+
+
+class _Steps:
+    """The reply steps of one inbound event, each sent at most once through the ledger."""
+
+    def __init__(self, event: InboundEvent, ledger: ReplyLedgerPort | None) -> None:
+        self._event = event
+        self._ledger = ledger if ledger is not None else ledger_from_settings()
+
+    def step(self, name: str) -> ReplyStep:
+        user = self._event.user
+        return ReplyStep(
+            channel=user.channel, user_id=user.user_id, event_ref=self._event.event_id, step=name
+        )
+
+    def send(self, name: str, messages: list[OutboundMessage]) -> None:
+        deliver_once(self._event.user, messages, step=self.step(name), ledger=self._ledger)
+
+    def settled(self, name: str) -> bool:
+        """Whether step `name` was sent (or settled for good) by an earlier attempt."""
+        state = self._ledger.state_of(self.step(name))
+        return state is not None and state is not ReplyState.FAILED
+
+
+class _StillWaiting:
+    """The one "still waiting" message of an event: best effort, never failing the record."""
+
+    def __init__(self, steps: _Steps, names: list[str]) -> None:
+        self._steps = steps
+        self.names = names
+
+    def say(self, message: OutboundMessage | None = None) -> None:
+        try:
+            self._steps.send(STILL_WAITING_STEP, [message or replies.still_waiting(self.names)])
+        except (ChannelError, DeadlineReached) as error:
+            logger.info(
+                "Still-waiting message not sent", extra=log_fields(reason=type(error).__name__)
+            )
+
+
+def _with_still_waiting(
+    work: Callable[[], Result], user: ChannelUser, say_still_waiting: Callable[[], None]
+) -> Result:
+    """Run bank `work` beside the typing indicator; if slow, say "still waiting" meanwhile.
+
+    The work runs in a copy of this context, so the invocation deadline and the
+    correlation id follow it; every bank call in it is bounded by the deadline.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-work") as pool:
+        future = pool.submit(contextvars.copy_context().run, work)
+        show_typing(user)
+        try:
+            return future.result(timeout=STILL_WAITING_AFTER_SECONDS)
+        except WorkStillRunning:
+            say_still_waiting()
+        return future.result()
+
+
+def _names_for(action: BankAction, context: UserContext) -> list[str]:
+    """The banks a slow action waits on (the named one, else every linked one)."""
+    if action.kind is ActionKind.FRAUD_ANSWER:
+        return []
+    named = [i.name for i in context.linked if i.institution_id == action.institution_id]
+    return named or [i.name for i in context.linked]
 
 
 def _record_inbound(event: InboundEvent) -> None:
@@ -93,7 +233,7 @@ def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
 
 
 def _carry_out(
-    action: BankAction, event: InboundEvent, banking: Banking, attempt: int, final_attempt: bool
+    action: BankAction, event: InboundEvent, banking: Banking, final_attempt: bool
 ) -> list[OutboundMessage]:
     kind = action.kind
     user = event.user
@@ -105,7 +245,7 @@ def _carry_out(
         name = banking.unlink(user, action.institution_id)
         return [replies.unlinked([name] if name else [])]
     if kind is ActionKind.FRAUD_ANSWER:
-        return _answer_fraud(action, user, final_attempt)
+        return _answer_fraud(action, event, final_attempt)
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
         return [replies.unlinked([name for name in names if name])]
@@ -117,7 +257,7 @@ def _carry_out(
         only_account=action.account_ref,
     )
     reading = banking.read(user, request)
-    return _render_reading(action, reading, attempt, final_attempt, user)
+    return _render_reading(action, reading, final_attempt)
 
 
 def _link_button(
@@ -133,7 +273,7 @@ def _link_button(
 
 
 def _answer_fraud(
-    action: BankAction, user: ChannelUser, final_attempt: bool
+    action: BankAction, event: InboundEvent, final_attempt: bool
 ) -> list[OutboundMessage]:
     from chalicelib.events.answers import answer_fraud_question
     from chalicelib.events.exceptions import AnswerNotForwarded
@@ -141,20 +281,22 @@ def _answer_fraud(
     assert action.question_ref is not None and action.confirmed is not None
     try:
         return answer_fraud_question(
-            user, action.question_ref, confirmed=action.confirmed, final_attempt=final_attempt
+            event.user,
+            action.question_ref,
+            confirmed=action.confirmed,
+            final_attempt=final_attempt,
+            event_id=event.event_id,
         )
     except AnswerNotForwarded as error:
-        raise BankRetryLater(str(error)) from error
+        raise BankRetryLater([]) from error
 
 
 def _render_reading(
-    action: BankAction, reading: Reading, attempt: int, final_attempt: bool, user: ChannelUser
+    action: BankAction, reading: Reading, final_attempt: bool
 ) -> list[OutboundMessage]:
     unavailable = [p.institution_name for p in reading.problems if p.kind == "unavailable"]
     if unavailable and not final_attempt:
-        if attempt == 1:
-            deliver(user, [replies.bank_unavailable(unavailable, will_retry=True)])
-        raise BankRetryLater(", ".join(unavailable))
+        raise BankRetryLater(unavailable)
     messages: list[OutboundMessage] = []
     if reading.accounts or not reading.problems:
         if action.kind is ActionKind.BALANCES:
@@ -178,16 +320,27 @@ def _render_reading(
 
 
 def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Answer an SQS batch of chat events; return the partial-failure report Lambda expects."""
+    """Answer an SQS batch of chat events; return the partial-failure report Lambda expects.
+
+    Each event id is claimed once (a webhook delivered twice is answered once);
+    one person's events run in order, different people's concurrently.
+    """
+    settings = get_settings()
+    claims = ProcessedEventRepository(
+        settings.table_name, INBOUND_EVENTS, settings.dedupe_ttl_seconds
+    )
     return run_sqs_batch(
         sqs_event,
         context,
         label="inbound event",
         parse=InboundEvent.model_validate_json,
         handle=_handle_delivery,
-        max_receive_count=get_settings().inbound_max_receive_count,
+        max_receive_count=settings.inbound_max_receive_count,
         describe=lambda event: {"kind": event.kind.value},
         expected=(BankRetryLater,),
+        order_key=lambda event: f"{event.user.channel}#{event.user.user_id}",
+        claim=ClaimSpec(claims=claims, key=lambda event: (event.channel, event.event_id)),
+        defer=_delay_redelivery,
     )
 
 

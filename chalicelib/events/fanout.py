@@ -5,10 +5,13 @@ a Scan, so the cost of an event does not grow with the number of users.
 
 - Suspected fraud: one pending question per recipient, then the alert with
   "Yes, it was me" / "No, it wasn't". Inside Meta's 24 h window it is an `UPDATE`;
-  outside, or if Meta says the window closed, a Utility template. A redelivered
-  record finds the question already alerted and does not send twice.
+  outside, or if Meta says the window closed, a Utility template. An amount the
+  alert cannot show (absurdly large) is left out rather than losing the alert.
 - Consent revoked: the link and its tokens are deleted; the person is told.
 - Consent expiring: a re-link reminder.
+
+Every send is a reply step in the reply ledger, per (bank event, user, step):
+a redelivered record never alerts or notifies the same person twice.
 
 Notices other than fraud alerts go only inside the window (there is no approved
 template for them); the link change happens either way. Records fail
@@ -19,12 +22,18 @@ attempt, and one that keeps failing moves to the DLQ after `maxReceiveCount`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from chalicelib.batch import run_sqs_batch
-from chalicelib.channels.delivery import deliver, deliver_template
-from chalicelib.channels.exceptions import RecipientUnreachable
-from chalicelib.channels.models import ChannelUser, OutboundMessage
+from chalicelib.batch import ClaimSpec, run_sqs_batch
+from chalicelib.channels.delivery import deliver, deliver_once, deliver_template_once
+from chalicelib.channels.exceptions import (
+    RecipientUnreachable,
+    SendOutcomeUnknown,
+    SendRefused,
+    WindowClosed,
+)
+from chalicelib.channels.models import ChannelUser, OutboundMessage, TemplateMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.dialogue import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
@@ -37,10 +46,20 @@ from chalicelib.store.consent_expiries import ConsentExpiries
 from chalicelib.store.keys import hashed_account_reference
 from chalicelib.store.links import LinkRepository
 from chalicelib.store.pending_questions import PendingQuestions, QuestionState
+from chalicelib.store.processed_events import (
+    BANK_EVENT_MARKER_TTL_SECONDS,
+    BANK_EVENTS,
+    ProcessedEventRepository,
+)
+from chalicelib.store.reply_ledger import ReplyStep
 
 logger = logging.getLogger(__name__)
 
-WINDOW_CLOSED = (10, 2018278)
+ALERT_STEP = "fraud-alert"
+ALERT_TEMPLATE_STEP = "fraud-alert-template"
+NOTICE_STEP = "notice"
+
+Composed = TypeVar("Composed")
 
 
 def recipients(event: BankEvent, links: LinkRepository) -> list[ChannelUser]:
@@ -73,12 +92,22 @@ def dispatch(event: BankEvent) -> None:
     elif event.type is BankEventType.CONSENT_EXPIRING:
         name = _institution(event.institution_id)
         for user in users:
-            notify(user, replies.consent_expiring(name, None))
+            notify(user, replies.consent_expiring(name, None), step=_step(event, user, NOTICE_STEP))
     else:
         logger.info(
             "Bank event not shown in chat",
             extra=log_fields(institution_id=event.institution_id, type=event.type.value),
         )
+
+
+def _step(event: BankEvent, user: ChannelUser, name: str) -> ReplyStep:
+    """The reply step `name` of bank event `event` for `user`."""
+    return ReplyStep(
+        channel=user.channel,
+        user_id=user.user_id,
+        event_ref=f"{event.institution_id}#{event.event_id}",
+        step=name,
+    )
 
 
 def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
@@ -95,8 +124,8 @@ def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
         ),
         ttl_seconds=settings.fraud_question_ttl_seconds,
     )
-    if question.alerted or question.state is not QuestionState.PENDING:
-        return
+    if question.state is not QuestionState.PENDING:
+        return  # already answered (a redelivery long after the alert)
     try:
         messaging_type = _send_alert(event, user, question.reference)
     except RecipientUnreachable as error:
@@ -105,33 +134,62 @@ def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
             extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
         )
         return
-    questions.mark_alerted(user, question.reference)
+    except SendRefused as error:
+        logger.error(
+            "Fraud alert not delivered: the platform refused it for good",
+            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+        )
+        return
     logger.info(
-        "Fraud alert sent",
+        "Fraud alert handled",
         extra=log_fields(institution_id=event.institution_id, messaging_type=messaging_type),
     )
 
 
 def _send_alert(event: BankEvent, user: ChannelUser, reference: str) -> str:
-    """Send inside the window as UPDATE, else (or when Meta says it closed) as a template."""
+    """Send inside the window as UPDATE, else (or when Meta says it closed) as a template.
+
+    The first route taken owns the `fraud-alert` step, so a redelivery finds it
+    settled whichever way the window looks now; only a window Meta reported
+    closed moves the alert on to its own `fraud-alert-template` step.
+    """
     settings = get_settings()
-    if _window_open(user):
-        try:
-            deliver(user, [fraud_alert_message(event, reference)], messaging_type="UPDATE")
-            return "UPDATE"
-        except RecipientUnreachable as error:
-            if (error.code, error.subcode) != WINDOW_CLOSED:
-                raise
-    deliver_template(
-        user,
-        fraud_alert_template(
+
+    def template() -> TemplateMessage:
+        return _compose(
+            lambda e: fraud_alert_template(
+                e,
+                reference,
+                name=settings.messenger_utility_template_name,
+                language=settings.messenger_utility_template_language,
+            ),
             event,
-            reference,
-            name=settings.messenger_utility_template_name,
-            language=settings.messenger_utility_template_language,
-        ),
-    )
+        )
+
+    alert = _step(event, user, ALERT_STEP)
+    try:
+        if _window_open(user):
+            message = _compose(lambda e: fraud_alert_message(e, reference), event)
+            deliver_once(user, [message], step=alert, messaging_type="UPDATE")
+            return "UPDATE"
+        deliver_template_once(user, template(), step=alert)
+        return "UTILITY"
+    except WindowClosed:
+        pass  # Meta said the window closed, now or on an earlier attempt
+    deliver_template_once(user, template(), step=_step(event, user, ALERT_TEMPLATE_STEP))
     return "UTILITY"
+
+
+def _compose(build: Callable[[BankEvent], Composed], event: BankEvent) -> Composed:
+    """Build an alert; an amount that cannot be shown is left out instead of losing the alert."""
+    try:
+        return build(event)
+    except (ArithmeticError, ValueError):
+        logger.warning(
+            "Fraud alert amount cannot be shown; alerting without it",
+            extra=log_fields(institution_id=event.institution_id),
+        )
+        return build(event.model_copy(update={"amount": None}))
 
 
 def _remove_revoked_link(event: BankEvent, user: ChannelUser, links: LinkRepository) -> None:
@@ -144,22 +202,41 @@ def _remove_revoked_link(event: BankEvent, user: ChannelUser, links: LinkReposit
     logger.info(
         "Link removed: consent revoked", extra=log_fields(institution_id=event.institution_id)
     )
-    notify(user, replies.consent_revoked(_institution(event.institution_id).name))
+    notify(
+        user,
+        replies.consent_revoked(_institution(event.institution_id).name),
+        step=_step(event, user, NOTICE_STEP),
+    )
 
 
-def notify(user: ChannelUser, message: OutboundMessage) -> bool:
-    """Send a notice inside the 24 h window; outside it (no template for notices) skip it."""
+def notify(user: ChannelUser, message: OutboundMessage, *, step: ReplyStep | None = None) -> bool:
+    """Send a notice inside the 24 h window; outside it (no template for notices) skip it.
+
+    With `step`, the notice is a reply step sent at most once (a queue record);
+    without, it is sent as is (the daily job, which keeps its own record).
+    """
     if not _window_open(user):
         logger.info("Notice not sent: outside the 24 h window")
         return False
     try:
-        deliver(user, [message], messaging_type="UPDATE")
+        if step is None:
+            deliver(user, [message], messaging_type="UPDATE")
+        else:
+            deliver_once(user, [message], step=step, messaging_type="UPDATE")
     except RecipientUnreachable as error:
         logger.warning(
             "Notice not delivered: recipient unreachable",
             extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
         )
         return False
+    except SendRefused as error:
+        logger.error(
+            "Notice not delivered: the platform refused it for good",
+            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+        )
+        return False
+    except SendOutcomeUnknown:
+        logger.warning("Notice outcome unknown: Graph did not answer; not sent again")
     return True
 
 
@@ -176,13 +253,24 @@ def _institution(institution_id: str) -> Institution:
 
 
 def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Carry out an SQS batch of bank events; return the partial-failure report Lambda expects."""
+    """Carry out an SQS batch of bank events; return the partial-failure report Lambda expects.
+
+    Each event id is claimed once per institution (a bank's retry is carried out
+    once). Events run concurrently, except that one consent's events keep the
+    bank's order (an "expiring" reminder must not follow its "revoked" notice).
+    """
+    settings = get_settings()
+    claims = ProcessedEventRepository(
+        settings.table_name, BANK_EVENTS, BANK_EVENT_MARKER_TTL_SECONDS
+    )
     return run_sqs_batch(
         sqs_event,
         context,
         label="bank event",
         parse=BankEvent.model_validate_json,
         handle=lambda event, _delivery: dispatch(event),
-        max_receive_count=get_settings().events_max_receive_count,
+        max_receive_count=settings.events_max_receive_count,
         describe=lambda event: {"institution_id": event.institution_id, "type": event.type.value},
+        order_key=lambda event: f"{event.institution_id}#{event.consent_id or event.event_id}",
+        claim=ClaimSpec(claims=claims, key=lambda event: (event.institution_id, event.event_id)),
     )

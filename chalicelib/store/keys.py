@@ -16,6 +16,7 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | pending question (fraud)     | `USER#<channel>#<user id>`         | `QUESTION#<reference>`      |
 | chat profile (last inbound)  | `USER#<channel>#<user id>`         | `PROFILE`                   |
 | consent expiry of a link     | `USER#<channel>#<user id>`         | `CONSENTEXP#<inst>`         |
+| reply ledger (one send step) | `USER#<channel>#<user id>`         | `REPLY#<event ref>#<step>`  |
 
 GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
 (`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<sha256>`)
@@ -146,3 +147,14 @@ def consent_expiry_key(
         GSI1_PK: f"{CONSENT_EXPIRY_PREFIX}{expiry_day}",
         GSI1_SK: f"{user_partition(channel, user_id)}#{institution_id}",
     }
+
+
+REPLY_PREFIX = "REPLY#"
+
+
+def reply_ledger_key(channel: str, user_id: str, event_ref: str, step: str) -> dict[str, str]:
+    """Key of the record of one reply step (`ack`, `final`, ...) sent for one event to one user.
+
+    It lives in the user's partition, so it goes with everything else about them.
+    """
+    return {PK: user_partition(channel, user_id), SK: f"{REPLY_PREFIX}{event_ref}#{step}"}

@@ -7,10 +7,16 @@ hashed account reference), never the amount, merchant or card number. It
 expires after `question_ttl_seconds` (24 h by default); DynamoDB's TTL deletion
 is lazy, so `expires_at` is also checked on every answer.
 
-States: `pending` -> `forwarding` (one answer claimed it; a redelivered record
-with the same answer may continue) -> `answered`. The reference is derived from
-(institution, event id, user), so a redelivered fan-out finds the same question
-and does not alert twice.
+States: `pending` -> `forwarding` -> `answered`. The claim is one conditional
+write owned by the inbound event (`claimed_by`, the tap's message id): however
+many taps arrive at once, exactly one takes the question, and only a retry of
+that same event may continue it (forward again, which banks de-duplicate by
+incident id, and deliver the bank's next step), whatever state it reached. A
+claim still `forwarding` after `FORWARDING_LEASE_SECONDS` (its record died, e.g.
+into the DLQ) may be taken by a new tap, so one crash cannot lock the person
+out of answering; the lease outlasts the whole SQS retry chain. The
+reference is derived from (institution, event id, user), so a redelivered
+fan-out finds the same question; the reply ledger keeps it from alerting twice.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from pydantic import BaseModel
 from chalicelib import aws
 from chalicelib.channels.models import ChannelUser
 from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, pending_question_key
+
+FORWARDING_LEASE_SECONDS = 15 * 60
+"""Longer than the inbound queue's whole retry chain (five attempts with backoff)."""
 
 
 class QuestionState(StrEnum):
@@ -44,7 +53,7 @@ class PendingQuestion(BaseModel):
     account_ref: str | None = None
     state: QuestionState = QuestionState.PENDING
     answer: str | None = None
-    alerted: bool = False
+    claimed_by: str | None = None
     expires_at: int
 
 
@@ -52,6 +61,9 @@ class ClaimOutcome(StrEnum):
     """What happened when an answer tried to claim a question."""
 
     CLAIMED = "claimed"
+    """This event owns the question (first claim, or a retry of the owning event)."""
+    IN_PROGRESS = "in_progress"
+    """Another tap owns it and is forwarding now."""
     ALREADY_ANSWERED = "already_answered"
     EXPIRED = "expired"
 
@@ -77,7 +89,7 @@ class PendingQuestions:
         account_ref: str | None,
         ttl_seconds: int,
     ) -> PendingQuestion:
-        """Store the question once; a repeat returns the stored one (see `alerted`)."""
+        """Store the question once; a repeat returns the stored one."""
         reference = question_reference(institution_id, event_id, user)
         question = PendingQuestion(
             reference=reference,
@@ -109,73 +121,96 @@ class PendingQuestions:
         )
         return _from_item(item) if item else None
 
-    def mark_alerted(self, user: ChannelUser, reference: str) -> None:
-        """The alert carrying this question reached the channel."""
-        aws.client("dynamodb").update_item(
-            TableName=self._table_name,
-            Key=_key(user, reference),
-            UpdateExpression="SET alerted = :yes",
-            ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#pk": PK},
-            ExpressionAttributeValues={":yes": {"BOOL": True}},
-        )
-
     def claim_answer(
-        self, user: ChannelUser, reference: str, answer: str, now: float | None = None
+        self,
+        user: ChannelUser,
+        reference: str,
+        answer: str,
+        *,
+        owner: str,
+        now: float | None = None,
     ) -> tuple[ClaimOutcome, PendingQuestion | None]:
-        """Take the question for `answer`, once; say why not when it cannot be taken."""
+        """Take the question for `answer` on behalf of event `owner`; say why not if it cannot.
+
+        A retry of the owning event gets `CLAIMED` again, in whatever state the
+        question is, so it can finish what the first attempt started.
+        """
         current = int(time.time() if now is None else now)
         client = aws.client("dynamodb")
         try:
             answer_item = client.update_item(
                 TableName=self._table_name,
                 Key=_key(user, reference),
-                UpdateExpression="SET #state = :forwarding, answer = :answer",
-                ConditionExpression="attribute_exists(#pk) AND #ttl > :now AND "
-                "(#state = :pending OR (#state = :forwarding AND answer = :answer))",
+                UpdateExpression="SET #state = :forwarding, answer = :answer, "
+                "claimed_by = :owner, claimed_at = :now",
+                ConditionExpression="attribute_exists(#pk) AND #ttl > :now AND (#state = :pending "
+                "OR (#state = :forwarding AND claimed_at < :stale))",
                 ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":forwarding": {"S": QuestionState.FORWARDING.value},
                     ":pending": {"S": QuestionState.PENDING.value},
                     ":answer": {"S": answer},
+                    ":owner": {"S": owner},
                     ":now": {"N": str(current)},
+                    ":stale": {"N": str(current - FORWARDING_LEASE_SECONDS)},
                 },
                 ReturnValues="ALL_NEW",
             )
         except client.exceptions.ConditionalCheckFailedException:
             stored = self.get(user, reference)
+            if stored is not None and stored.claimed_by == owner:
+                return ClaimOutcome.CLAIMED, stored
             if stored is None or stored.expires_at <= current:
                 return ClaimOutcome.EXPIRED, stored
+            if stored.state is QuestionState.FORWARDING:
+                return ClaimOutcome.IN_PROGRESS, stored
             return ClaimOutcome.ALREADY_ANSWERED, stored
         return ClaimOutcome.CLAIMED, _from_item(answer_item["Attributes"])
 
-    def mark_answered(self, user: ChannelUser, reference: str) -> None:
-        """The bank has the answer: the question is used up."""
-        self._set_state(user, reference, QuestionState.ANSWERED)
+    def mark_answered(self, user: ChannelUser, reference: str, *, owner: str) -> None:
+        """The bank has the answer `owner` claimed: the question is used up.
 
-    def release(self, user: ChannelUser, reference: str) -> None:
-        """Forwarding failed for good: let the person answer again while it is still open."""
-        aws.client("dynamodb").update_item(
-            TableName=self._table_name,
-            Key=_key(user, reference),
-            UpdateExpression="SET #state = :pending REMOVE answer",
-            ConditionExpression="#state = :forwarding",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
-                ":pending": {"S": QuestionState.PENDING.value},
-                ":forwarding": {"S": QuestionState.FORWARDING.value},
-            },
-        )
+        A claim another tap took over meanwhile (lease expired) is left to that tap.
+        """
+        client = aws.client("dynamodb")
+        try:
+            client.update_item(
+                TableName=self._table_name,
+                Key=_key(user, reference),
+                UpdateExpression="SET #state = :answered",
+                ConditionExpression="claimed_by = :owner",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":answered": {"S": QuestionState.ANSWERED.value},
+                    ":owner": {"S": owner},
+                },
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return
 
-    def _set_state(self, user: ChannelUser, reference: str, state: QuestionState) -> None:
-        aws.client("dynamodb").update_item(
-            TableName=self._table_name,
-            Key=_key(user, reference),
-            UpdateExpression="SET #state = :state",
-            ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#state": "state", "#pk": PK},
-            ExpressionAttributeValues={":state": {"S": state.value}},
-        )
+    def release(self, user: ChannelUser, reference: str, *, owner: str) -> bool:
+        """Forwarding failed for good: let the person answer again while it is still open.
+
+        Only `owner`'s claim, and only while still forwarding, is released (an
+        answer the bank already has stays answered); return whether it was.
+        """
+        client = aws.client("dynamodb")
+        try:
+            client.update_item(
+                TableName=self._table_name,
+                Key=_key(user, reference),
+                UpdateExpression="SET #state = :pending REMOVE answer, claimed_by, claimed_at",
+                ConditionExpression="#state = :forwarding AND claimed_by = :owner",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": QuestionState.PENDING.value},
+                    ":forwarding": {"S": QuestionState.FORWARDING.value},
+                    ":owner": {"S": owner},
+                },
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 def _key(user: ChannelUser, reference: str) -> dict[str, Any]:
@@ -190,7 +225,6 @@ def _to_item(user: ChannelUser, question: PendingQuestion) -> dict[str, Any]:
         "institution_id": {"S": question.institution_id},
         "event_id": {"S": question.event_id},
         "state": {"S": question.state.value},
-        "alerted": {"BOOL": question.alerted},
         TTL_ATTRIBUTE: {"N": str(question.expires_at)},
     }
     if question.account_ref:
@@ -206,6 +240,6 @@ def _from_item(item: dict[str, Any]) -> PendingQuestion:
         account_ref=item["account_ref"]["S"] if "account_ref" in item else None,
         state=QuestionState(item["state"]["S"]),
         answer=item["answer"]["S"] if "answer" in item else None,
-        alerted=bool(item.get("alerted", {}).get("BOOL", False)),
+        claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
         expires_at=int(item[TTL_ATTRIBUTE]["N"]),
     )

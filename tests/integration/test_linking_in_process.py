@@ -113,20 +113,28 @@ def test_balance_after_linking_and_authorization_by_sender(
 def test_bank_outage_is_told_then_retried_then_given_up_plainly(
     client: Client, graph: RunningStandin, sandbox: Any
 ) -> None:
+    from chalicelib.channels.messenger.webhook import parse_payload, to_events
+    from tests.factories import delivery, sqs_event
+
     _link(client, graph, "u-out")
     requests.post(f"{sandbox.url}/sandbox/config", json={"error_rate": 1.0}, timeout=5)
-    first = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=1)
-    assert len(first["batchItemFailures"]) == 1
+    (queued,) = to_events(parse_payload(delivery(text_event("u-out", "balance"))))
+    record = sqs_event([queued.model_dump_json()])  # one SQS message, delivered again below
+
+    def attempt(receive_count: int) -> dict[str, Any]:
+        record["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        return client.lambda_.invoke("handle_inbound_events", record).payload
+
+    assert len(attempt(1)["batchItemFailures"]) == 1
     assert _text(sent_to(graph, "u-out")[-1]) == (
         "Sandbox Bank (FDX) isn't answering right now; I'll try again."
     )
     count = len(sent_to(graph, "u-out"))
-    second = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=2)
-    assert len(second["batchItemFailures"]) == 1
-    assert len(sent_to(graph, "u-out")) == count
-    last = run_inbound_worker(client, text_event("u-out", "balance"), receive_count=5)
-    assert last["batchItemFailures"] == []
+    assert len(attempt(2)["batchItemFailures"]) == 1
+    assert len(sent_to(graph, "u-out")) == count  # told once, not on every retry
+    assert attempt(5)["batchItemFailures"] == []
     assert "still isn't answering. Please try again later." in _text(sent_to(graph, "u-out")[-1])
+    assert len(sent_to(graph, "u-out")) == count + 1
 
 
 def test_bank_refusing_the_token_asks_to_link_again(

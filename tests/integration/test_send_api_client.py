@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from chalicelib.channels.exceptions import RecipientUnreachable, SendFailed
+from chalicelib.channels.exceptions import RecipientUnreachable, SendFailed, SendRefused
 from chalicelib.channels.messenger.send_api import SendApiClient
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 
@@ -85,17 +85,22 @@ def test_retries_are_bounded(standin: RunningStandin) -> None:
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("error", "raised"),
     [
-        {"status": 400, "code": 10, "error_subcode": 2018278},
-        {"status": 400, "code": 100, "error_subcode": 2018001},
-        {"status": 400, "code": 551, "error_subcode": 1545041},
+        ({"status": 400, "code": 10, "error_subcode": 2018278}, RecipientUnreachable),
+        ({"status": 400, "code": 100, "error_subcode": 2018001}, RecipientUnreachable),
+        ({"status": 400, "code": 551, "error_subcode": 1545041}, RecipientUnreachable),
+        ({"status": 403, "code": 10}, SendRefused),
+        ({"status": 403, "code": 200}, SendRefused),
+        ({"status": 400, "code": 100}, SendRefused),
     ],
 )
-def test_final_errors_are_not_retried(standin: RunningStandin, error: dict) -> None:
+def test_final_errors_are_not_retried(
+    standin: RunningStandin, error: dict, raised: type[Exception]
+) -> None:
     sleeps: list[float] = []
     _fault(standin, error, error)
-    with pytest.raises(RecipientUnreachable):
+    with pytest.raises(raised):
         _client(standin, sleeps).send(BODY)
     assert sleeps == []
     pending = requests.get(f"{standin.url}/__faults", timeout=5).json()["pending"]
@@ -107,7 +112,7 @@ def test_wrong_page_token_fails_without_retry_and_never_logs_the_token(
 ) -> None:
     sleeps: list[float] = []
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(SendFailed) as raised:
+    with pytest.raises(SendRefused) as raised:
         _client(standin, sleeps, token="stolen-or-stale-token").send(BODY)
     assert raised.value.code == 190
     assert sleeps == []

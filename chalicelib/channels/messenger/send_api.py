@@ -1,10 +1,15 @@
 """Deliver rendered messages through Meta's Graph Send API.
 
-Retries follow Meta's error codes (developers.facebook.com/docs/messenger-platform/
-error-codes): transient codes 1, 2, 4, 613 and HTTP 5xx are retried with bounded
-exponential backoff; "outside the 24 h window" (10/2018278), "no matching user"
-(100/2018001) and "person unavailable" (551) are final, since retrying cannot
-help. Only `code`/`error_subcode`/`fbtrace_id` are logged, never the token.
+Errors are handled by kind (`graph_errors.py`, from Meta's error-code pages):
+transient ones are retried with bounded exponential backoff, each attempt's
+timeout and each pause capped by the invocation deadline (`chalicelib.deadline`);
+a closed window, an unreachable person and a permanent refusal raise at once.
+
+A send is retried only when it provably did not go out: an error answer, or a
+connection that never opened. A request that went out without an answer (read
+timeout, connection cut mid-exchange) raises `SendOutcomeUnknown` and is never
+repeated, so a person never gets the same message twice. Only
+`code`/`error_subcode`/`fbtrace_id` are logged, never the token or the body.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.channels.exceptions import RecipientUnreachable, SendFailed
+from chalicelib.channels.exceptions import (
+    RecipientUnreachable,
+    SendFailed,
+    SendOutcomeUnknown,
+    SendRefused,
+    WindowClosed,
+)
+from chalicelib.channels.messenger.graph_errors import GraphErrorKind, classify
+from chalicelib.deadline import MIN_CALL_SECONDS, call_timeout, seconds_left
 from chalicelib.observability import log_fields
 
 if TYPE_CHECKING:
@@ -25,9 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_CODES = frozenset({1, 2, 4, 613})
-UNREACHABLE = frozenset({(10, 2018278), (100, 2018001)})
-UNREACHABLE_CODES = frozenset({551})
 MAX_BACKOFF_SECONDS = 4.0
 
 
@@ -61,51 +71,108 @@ class SendApiClient:
         self._session = session
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST one request body; return Meta's answer or raise a typed channel error."""
+        """POST one request body; return Meta's answer or raise a typed channel error.
+
+        Raises `DeadlineReached` (nothing sent) when the invocation has too little
+        time left to start an attempt.
+        """
         import requests
 
         if self._session is None:
             self._session = requests.Session()
         last_error: SendFailed | None = None
         for attempt in range(1, self._max_attempts + 1):
+            timeout = call_timeout(self._timeout)
             try:
                 response = self._session.post(
                     self._url,
                     params=self._params,
                     headers=self._headers,
                     json=body,
-                    timeout=self._timeout,
+                    timeout=timeout,
                 )
             except requests.RequestException as error:
+                if not _never_sent(error):
+                    logger.warning(
+                        "Send API outcome unknown; not sending again",
+                        extra=log_fields(error=type(error).__name__),
+                    )
+                    raise SendOutcomeUnknown(
+                        f"no answer from the Send API: {type(error).__name__}"
+                    ) from error
                 last_error = SendFailed(f"Send API unreachable: {type(error).__name__}")
             else:
                 if response.ok:
                     return _json_or_empty(response)
-                last_error = self._classify(response)
-            if attempt < self._max_attempts:
-                self._sleep(min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (attempt - 1)))
+                last_error = _error_for(response)
+            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (attempt - 1))
+            if attempt == self._max_attempts or not _time_for(delay):
+                break
+            self._sleep(delay)
         assert last_error is not None
         raise last_error
 
-    def _classify(self, response: requests.Response) -> SendFailed:
-        """Raise for final errors; return a retryable one for the loop to retry."""
-        error = _json_or_empty(response).get("error") or {}
-        code = error.get("code")
-        subcode = error.get("error_subcode")
-        logger.warning(
-            "Send API error",
-            extra=log_fields(
-                http_status=response.status_code,
-                graph_code=code,
-                graph_subcode=subcode,
-                fbtrace_id=error.get("fbtrace_id"),
-            ),
-        )
-        if (code, subcode) in UNREACHABLE or code in UNREACHABLE_CODES:
-            raise RecipientUnreachable("Recipient cannot be messaged now", code, subcode)
-        if code in RETRYABLE_CODES or response.status_code >= 500:
-            return SendFailed("Send API temporary error", code, subcode)
-        raise SendFailed(f"Send API refused the request (code {code})", code, subcode)
+
+def _time_for(delay: float) -> bool:
+    """Whether pausing `delay` seconds still leaves time for another attempt."""
+    left = seconds_left()
+    return left is None or left - delay >= MIN_CALL_SECONDS
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """Whether a failed request provably never reached Graph (so sending again is safe).
+
+    A connect timeout, a refused connection or a failed TLS handshake happen before
+    the request is written; a read timeout or a connection cut afterwards may
+    follow a delivered message.
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if isinstance(error, requests.ReadTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        cause: object = error.args[0] if error.args else None
+        for _ in range(3):
+            if isinstance(cause, NewConnectionError):
+                return True
+            cause = getattr(cause, "reason", None)
+        return False
+    return True  # an invalid URL or body: raised before anything is sent
+
+
+def _error_for(response: requests.Response) -> SendFailed:
+    """Raise for errors retrying cannot fix; return a transient one for the loop to retry."""
+    error = _json_or_empty(response).get("error") or {}
+    code = _int_or_none(error.get("code"))
+    subcode = _int_or_none(error.get("error_subcode"))
+    kind = classify(code, subcode, response.status_code)
+    logger.log(
+        logging.ERROR if kind is GraphErrorKind.PERMANENT else logging.WARNING,
+        "Send API error",
+        extra=log_fields(
+            http_status=response.status_code,
+            graph_code=code,
+            graph_subcode=subcode,
+            graph_error_kind=kind.value,
+            fbtrace_id=error.get("fbtrace_id"),
+        ),
+    )
+    if kind is GraphErrorKind.WINDOW_CLOSED:
+        raise WindowClosed("Outside the 24 h messaging window", code, subcode)
+    if kind is GraphErrorKind.RECIPIENT_UNREACHABLE:
+        raise RecipientUnreachable("Recipient cannot be messaged now", code, subcode)
+    if kind is GraphErrorKind.PERMANENT:
+        raise SendRefused(f"Send API refused the request (code {code})", code, subcode)
+    if kind is GraphErrorKind.MAYBE_DELIVERED:
+        raise SendOutcomeUnknown(f"Send API error {code}/{subcode} after a possible delivery")
+    return SendFailed("Send API temporary error", code, subcode)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:
@@ -123,8 +190,13 @@ def _shared_session() -> requests.Session:
     return requests.Session()
 
 
-def client_from_settings() -> SendApiClient:
+def client_from_settings(
+    *, max_attempts: int | None = None, timeout_seconds: float | None = None
+) -> SendApiClient:
     """A Send API client with the current page token and app secret.
+
+    `max_attempts` / `timeout_seconds` override the configured ones (a typing
+    indicator gets one short attempt: it must never hold up the reply).
 
     Secrets come through the cached Secrets Manager getter, so a rotated page
     token is picked up within the cache TTL; the HTTP session (and its pooled
@@ -140,6 +212,6 @@ def client_from_settings() -> SendApiClient:
         version=settings.graph_api_version,
         page_token=get_secret(settings.messenger_page_token_name),
         app_secret=get_secret(settings.messenger_app_secret_name),
-        timeout_seconds=settings.graph_timeout_seconds,
-        max_attempts=settings.graph_max_attempts,
+        timeout_seconds=timeout_seconds or settings.graph_timeout_seconds,
+        max_attempts=max_attempts or settings.graph_max_attempts,
     )

@@ -1,0 +1,176 @@
+"""The reply ledger: which reply steps a worker has already sent, so a retry never repeats one.
+
+One small item per (channel, user, event, step) in the user's partition, kept
+48 h (longer than any SQS retry chain), holding only the step's state and how
+many of its platform requests went out: never message content. A step is named
+by purpose (`ack`, `still-waiting`, `final`, `fraud-alert`, ...), so a
+redelivered record sends each step at most once whatever failed in between
+(a bank 429, a Graph timeout, a worker killed mid-record).
+
+States and what a later attempt of the same step does:
+
+- `sending`: recorded *before* the Send API call. Found again, it means a run
+  died mid-send (or another run is sending now): skipped.
+- `sent`: skipped.
+- `failed`: Graph provably did not take the message (an error answer, a
+  connection that never opened, the deadline before the call): sent again,
+  resuming after the requests that did go out.
+- `unknown`: the request went out and no answer came back (read timeout,
+  connection cut). Skipped: **at most once for ambiguous sends**. A person
+  missing one message can ask again; a person told their balance twice, or
+  thanked twice for a fraud answer, loses trust in the bot. Logged as a warning.
+- `window_closed` / `unreachable` / `refused`: Graph said no for good; a later
+  attempt replays the same refusal without calling Graph, so the caller takes
+  the same path (e.g. the Utility template after a closed window).
+
+The claim is one conditional `UpdateItem` (create, or take over a `failed`
+step), so two concurrent runs of the same record cannot both send a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import aws
+from chalicelib.observability import log_fields
+from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, reply_ledger_key
+
+logger = logging.getLogger(__name__)
+
+LEDGER_TTL_SECONDS = 48 * 3600
+"""Longer than any retry chain (SQS retention and redrive), short enough to stay small."""
+
+
+class ReplyState(StrEnum):
+    """Where one reply step is."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    WINDOW_CLOSED = "window_closed"
+    UNREACHABLE = "unreachable"
+    REFUSED = "refused"
+
+
+class ReplyStep(BaseModel):
+    """One step of the replies to one event: who, which event, which step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    user_id: str
+    event_ref: str
+    """The inbound event id, or `<institution>#<event id>` for a bank event."""
+    step: str
+
+
+class ReplyClaim(BaseModel):
+    """The answer to `begin`: send from `resume_at`, or (when `previous` is set) do not send."""
+
+    resume_at: int = 0
+    previous: ReplyState | None = None
+
+    @property
+    def granted(self) -> bool:
+        """Whether this caller may send the step now."""
+        return self.previous is None
+
+
+class ReplyLedgerPort(Protocol):
+    """What `deliver_once` needs from a ledger (DynamoDB here, a dict in unit tests)."""
+
+    def begin(self, step: ReplyStep) -> ReplyClaim: ...
+
+    def progress(self, step: ReplyStep, requests_sent: int) -> None: ...
+
+    def finish(self, step: ReplyStep, state: ReplyState) -> None: ...
+
+    def state_of(self, step: ReplyStep) -> ReplyState | None: ...
+
+
+class ReplyLedger:
+    """The ledger in the app's DynamoDB table."""
+
+    def __init__(self, table_name: str, *, ttl_seconds: int = LEDGER_TTL_SECONDS) -> None:
+        self._table_name = table_name
+        self._ttl_seconds = ttl_seconds
+
+    def begin(self, step: ReplyStep) -> ReplyClaim:
+        """Record the step as `sending` unless it is settled; say where to resume or why not."""
+        client = aws.client("dynamodb")
+        try:
+            answer = client.update_item(
+                TableName=self._table_name,
+                Key=_key(step),
+                UpdateExpression="SET #state = :sending, #ttl = :ttl, kind = :kind, "
+                "requests_sent = if_not_exists(requests_sent, :zero)",
+                ConditionExpression="attribute_not_exists(#pk) OR #state = :failed",
+                ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":sending": {"S": ReplyState.SENDING.value},
+                    ":failed": {"S": ReplyState.FAILED.value},
+                    ":zero": {"N": "0"},
+                    ":kind": {"S": "reply_step"},
+                    ":ttl": {"N": str(int(time.time()) + self._ttl_seconds)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException as error:
+            old = error.response.get("Item") or {}
+            previous = ReplyState(old["state"]["S"]) if "state" in old else self._stored(step)
+            logger.info(
+                "Reply step already handled; not sent again",
+                extra=log_fields(step=step.step, state=previous.value if previous else None),
+            )
+            return ReplyClaim(previous=previous or ReplyState.SENDING)
+        return ReplyClaim(resume_at=int(answer["Attributes"]["requests_sent"]["N"]))
+
+    def progress(self, step: ReplyStep, requests_sent: int) -> None:
+        """Count the step's platform requests that went out (a retry resumes after them)."""
+        aws.client("dynamodb").update_item(
+            TableName=self._table_name,
+            Key=_key(step),
+            UpdateExpression="SET requests_sent = :sent",
+            ExpressionAttributeValues={":sent": {"N": str(requests_sent)}},
+        )
+
+    def finish(self, step: ReplyStep, state: ReplyState) -> None:
+        """Record how the step ended."""
+        aws.client("dynamodb").update_item(
+            TableName=self._table_name,
+            Key=_key(step),
+            UpdateExpression="SET #state = :state",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": {"S": state.value}},
+        )
+
+    def state_of(self, step: ReplyStep) -> ReplyState | None:
+        """The step's state, or None if it was never begun."""
+        return self._stored(step)
+
+    def _stored(self, step: ReplyStep) -> ReplyState | None:
+        item = (
+            aws.client("dynamodb")
+            .get_item(TableName=self._table_name, Key=_key(step), ConsistentRead=True)
+            .get("Item")
+        )
+        return ReplyState(item["state"]["S"]) if item else None
+
+
+def ledger_from_settings() -> ReplyLedger:
+    """The ledger in the configured table."""
+    from chalicelib.settings import get_settings
+
+    return ReplyLedger(get_settings().table_name)
+
+
+def _key(step: ReplyStep) -> dict[str, Any]:
+    key = reply_ledger_key(step.channel, step.user_id, step.event_ref, step.step)
+    return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}

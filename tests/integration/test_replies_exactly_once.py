@@ -1,0 +1,253 @@
+"""The inbound worker's replies under retries: each reply step reaches the person once.
+
+Real pieces: the worker, the reply ledger in DynamoDB (moto), the Send API client
+against the Graph stand-in. Fake: the bank (a scripted `Banking`), so a test can
+make it slow, unavailable or out of time exactly when it needs to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+
+from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
+from chalicelib.conversation import replies, worker
+from chalicelib.conversation.banking import AccountView, BankProblem, Reading
+from chalicelib.conversation.dialogue import Institution
+from chalicelib.deadline import DeadlineReached
+from chalicelib.models import Account, Balance
+from chalicelib.settings import get_settings
+from chalicelib.store.reply_ledger import ReplyLedger, ReplyState
+from infra.local.graph_standin import RunningStandin, serve_in_thread
+from tests.conftest import DEV_SECRETS
+from tests.integration.module_stack import empty_table, module_aws_stack
+
+__all__ = ["empty_table", "module_aws_stack"]  # fixtures used by name
+
+PSID = "psid-retry"
+BANK = "Demo Bank"
+READING = Reading(
+    accounts=[
+        AccountView(
+            institution_id="demo",
+            institution_name=BANK,
+            account=Account(
+                institution_id="demo", account_id="a-1", currency="USD", display_name="Checking"
+            ),
+            balance=Balance(account_id="a-1", currency="USD", current=Decimal("12.34")),
+        )
+    ]
+)
+BALANCE_TEXT = replies.balances(READING).text
+STILL_WAITING_TEXT = replies.still_waiting([BANK]).text
+UNAVAILABLE_TEXT = replies.bank_unavailable([BANK], will_retry=True).text
+
+
+class ScriptedBank:
+    """A `Banking` whose reads follow a script: each entry answers one read."""
+
+    def __init__(self) -> None:
+        self.script: list[Callable[[], Reading]] = []
+        self.reads = 0
+
+    def links_of(self, user: ChannelUser) -> list[Any]:
+        return [SimpleNamespace(institution_id="demo")]
+
+    def read(self, user: ChannelUser, request: Any) -> Reading:
+        self.reads += 1
+        return self.script.pop(0)()
+
+
+def answers() -> Reading:
+    return READING
+
+
+def unavailable() -> Reading:
+    return Reading(
+        problems=[BankProblem(institution_id="demo", institution_name=BANK, kind="unavailable")]
+    )
+
+
+def slowly(then: Callable[[], Reading]) -> Callable[[], Reading]:
+    def read() -> Reading:
+        time.sleep(0.3)
+        return then()
+
+    return read
+
+
+def out_of_time() -> Reading:
+    raise DeadlineReached("0.10 s left in this invocation")
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningStandin]:
+    with serve_in_thread(
+        page_token=DEV_SECRETS["messenger_page_token"],
+        app_secret=DEV_SECRETS["messenger_app_secret"],
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def bank(
+    empty_table: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ScriptedBank]:
+    requests.delete(f"{graph.url}/__sent", timeout=5)
+    requests.delete(f"{graph.url}/__faults", timeout=5)
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    scripted = ScriptedBank()
+    monkeypatch.setattr(worker, "Banking", lambda *_: scripted)
+    monkeypatch.setattr(
+        worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
+    )
+    monkeypatch.setattr(worker, "STILL_WAITING_AFTER_SECONDS", 0.1)
+    yield scripted
+    get_settings.cache_clear()
+
+
+def balance_request(mid: str = "m_balance") -> InboundEvent:
+    return InboundEvent(
+        event_id=mid,
+        channel="messenger",
+        user=ChannelUser(channel="messenger", user_id=PSID),
+        recipient_id="page-1",
+        kind=InboundKind.TEXT,
+        timestamp=datetime.now(UTC),
+        text="balance",
+    )
+
+
+def texts(graph: RunningStandin) -> list[str]:
+    sent = requests.get(f"{graph.url}/__sent", params={"recipient": PSID}, timeout=5).json()
+    return [item["message"]["text"] for item in sent if "message" in item]
+
+
+def test_bank_429_then_an_answer_then_a_duplicate_delivery_sends_each_step_once(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [unavailable, answers]
+    event = balance_request()
+    with pytest.raises(worker.BankRetryLater):
+        worker.handle_event(event, attempt=1)
+    worker.handle_event(event, attempt=2)
+    worker.handle_event(event, attempt=2)  # the same record again (visibility ran out)
+    assert texts(graph) == [UNAVAILABLE_TEXT, BALANCE_TEXT]
+    assert bank.reads == 2  # the duplicate did no bank work
+
+
+def test_a_redelivery_racing_the_first_run_gets_no_second_balance(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    # Finding 4: the bank's 429s and backoff outlast the record's visibility; SQS hands the
+    # same record to a second run, which answers while the first is still waiting.
+    event = balance_request()
+
+    def redelivered_meanwhile() -> Reading:
+        worker.handle_event(event, attempt=2)
+        return READING
+
+    bank.script = [redelivered_meanwhile, answers]
+    worker.handle_event(event, attempt=1)
+    assert texts(graph).count(BALANCE_TEXT) == 1
+
+
+def test_a_slow_bank_gets_one_still_waiting_and_one_final_answer_across_attempts(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [slowly(out_of_time), slowly(answers)]
+    event = balance_request()
+    with pytest.raises(DeadlineReached):
+        worker.handle_event(event, attempt=1)
+    assert texts(graph) == [STILL_WAITING_TEXT]
+    worker.handle_event(event, attempt=2)
+    assert texts(graph) == [STILL_WAITING_TEXT, BALANCE_TEXT]
+
+
+def test_a_slow_bank_answering_in_time_is_announced_then_answered_with_typing(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [slowly(answers)]
+    worker.handle_event(balance_request(), attempt=1)
+    assert texts(graph) == [STILL_WAITING_TEXT, BALANCE_TEXT]
+    sent = requests.get(f"{graph.url}/__sent", params={"recipient": PSID}, timeout=5).json()
+    assert sent[0].get("sender_action") == "typing_on"
+
+
+def test_the_last_attempt_says_try_later_with_what_could_be_read(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [unavailable]
+    worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
+    assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
+
+
+def test_a_graph_timeout_after_acceptance_is_never_resent(
+    bank: ScriptedBank, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class AcceptedThenCut(requests.Session):
+        """Graph takes the first message, but its answer never arrives."""
+
+        cut = 1
+
+        def post(self, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+            response = super().post(url, *args, **kwargs)
+            if "message" in kwargs["json"] and self.cut:
+                self.cut -= 1
+                raise requests.ReadTimeout("read timed out")
+            return response
+
+    from chalicelib.channels.messenger import send_api
+
+    monkeypatch.setattr(send_api, "_shared_session", AcceptedThenCut)
+    bank.script = [answers, answers]
+    event = balance_request()
+    worker.handle_event(event, attempt=1)
+    worker.handle_event(event, attempt=2)
+    assert texts(graph) == [BALANCE_TEXT]
+    final = worker._Steps(event, None).step(worker.FINAL_STEP)
+    assert ReplyLedger(get_settings().table_name).state_of(final) is ReplyState.UNKNOWN
+
+
+def test_a_worker_killed_right_after_sending_does_not_send_again(
+    bank: ScriptedBank, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Killed(BaseException):
+        """Lambda stopping the process: no handler runs."""
+
+    def killed_before_recording(self: ReplyLedger, step: Any, state: ReplyState) -> None:
+        raise Killed
+
+    bank.script = [answers, answers]
+    event = balance_request()
+    with monkeypatch.context() as dying:
+        dying.setattr(ReplyLedger, "finish", killed_before_recording)
+        with pytest.raises(Killed):
+            worker.handle_event(event, attempt=1)
+    worker.handle_event(event, attempt=2)
+    assert texts(graph) == [BALANCE_TEXT]
+    assert bank.reads == 1
+
+
+def test_a_final_answer_graph_did_not_take_is_sent_by_the_retry(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    from chalicelib.channels.exceptions import SendFailed
+
+    fault = {"status": 500, "code": 2, "recipient": PSID, "messages_only": True}
+    requests.post(f"{graph.url}/__faults", json={"errors": [fault]}, timeout=5)
+    bank.script = [answers, answers]
+    event = balance_request()
+    with pytest.raises(SendFailed):
+        worker.handle_event(event, attempt=1)
+    worker.handle_event(event, attempt=2)
+    assert texts(graph) == [BALANCE_TEXT]
