@@ -4,7 +4,8 @@
     app.register_blueprint(admin_blueprint())
 
 Routes: `POST/GET /admin/connectors`, `GET/PUT/DELETE /admin/connectors/{institution_id}`,
-`POST /admin/connectors/{institution_id}/check`.
+`POST /admin/connectors/{institution_id}/check`, and `GET /admin/openapi.json`, their
+OpenAPI description (`chalicelib.admin.openapi`, published in `docs/`).
 
 Authentication is chosen when the blueprint is built, i.e. when app.py is
 imported, from `BANKBRIDGE_STAGE`, because Chalice binds authorizers when routes
@@ -21,9 +22,12 @@ environment variables, so prod gets IAM):
 `admin_blueprint()` builds a fresh Blueprint per call: Chalice consumes a
 blueprint's route options when registering it, so one instance serves one app.
 
-Errors: 401 no credentials, 403 wrong credentials, 400 malformed JSON, 422
-invalid config (`{"errors": [{"field", "message"}]}`), 404 unknown id, 409
-duplicate on POST. Input values are never echoed in error messages.
+Errors: 401 no credentials, 403 wrong credentials, 400 malformed or too deeply
+nested JSON, 413 a body over `MAX_BODY_BYTES` or a config too large to store,
+422 invalid config (413 and 422 as `{"errors": [{"field", "message"}]}`), 404
+unknown id, 409 duplicate on POST. No input gets a 500: every list and string
+of a config is bounded, and the body is measured before it is parsed. Input
+values are never echoed in error messages.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_BODY_BYTES = 64 * 1024
+"""A config is a few kilobytes; a body this large is refused (413) before it is parsed."""
 
 
 def admin_authorizer(stage: str) -> IAMAuthorizer | None:
@@ -64,8 +70,23 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return _json(status, {"message": message}, headers)
 
 
-def _invalid(errors: list[FieldError]) -> Response:
-    return _json(422, {"errors": [error.model_dump() for error in errors]})
+def _invalid(errors: list[FieldError], status: int = 422) -> Response:
+    return _json(status, {"errors": [error.model_dump() for error in errors]})
+
+
+def _field_error(field: str, message: str, status: int = 422) -> Response:
+    from chalicelib.connectors.config import FieldError
+
+    return _invalid([FieldError(field=field, message=message)], status)
+
+
+def _not_found(institution_id: str) -> Response:
+    """404 that names the id only when it is a well-formed one (never echo arbitrary input)."""
+    from chalicelib.connectors.config import is_institution_id
+
+    if is_institution_id(institution_id):
+        return _error(404, f"no connector {institution_id}")
+    return _error(404, "no such connector")
 
 
 def _bearer_problem(authorization: str | None) -> Response | None:
@@ -92,60 +113,102 @@ def _repository() -> Any:
     return ConnectorRepository()
 
 
-_MALFORMED = object()
+class ConfigRefused(Exception):
+    """The body is not a config that can be stored; `response` is the 4xx that says why."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
-def _body(request: Request) -> Any:
-    """The decoded JSON body, or `_MALFORMED`."""
-    raw = request.raw_body or b""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return _MALFORMED
+def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
+    """The admin parser: a request body to a validated config, or `ConfigRefused`.
 
-
-def _validated(data: Any) -> ConnectorConfig | list[FieldError]:
+    The body is measured (413) before it is parsed with bounded nesting (400);
+    the config is then validated field by field (422). With `path_id` (PUT) the
+    id comes from the path, and a body id must match it. Nothing else is raised.
+    """
     from pydantic import ValidationError
 
+    from chalicelib.bounded_json import JsonRejected, load_bounded_json
     from chalicelib.connectors.config import (
         ConnectorConfig,
-        FieldError,
         field_errors,
+        is_institution_id,
         validation_context,
     )
     from chalicelib.settings import get_settings
 
+    if len(raw) > MAX_BODY_BYTES:
+        raise ConfigRefused(
+            _field_error("(body)", f"must be at most {MAX_BODY_BYTES} bytes", status=413)
+        )
+    try:
+        data = load_bounded_json(raw)
+    except JsonRejected as exc:
+        raise ConfigRefused(_error(400, exc.reason)) from None
     if not isinstance(data, dict):
-        return [FieldError(field="(body)", message="must be a JSON object")]
+        raise ConfigRefused(_field_error("(body)", "must be a JSON object"))
+    if path_id is not None:
+        if not is_institution_id(path_id):
+            raise ConfigRefused(
+                _field_error(
+                    "institution_id",
+                    "the id in the URL path must be a slug: lower-case letters, digits and "
+                    "hyphens, 1-64 characters",
+                )
+            )
+        if data.setdefault("institution_id", path_id) != path_id:
+            raise ConfigRefused(_field_error("institution_id", "must match the id in the URL path"))
     try:
         return ConnectorConfig.model_validate(
             data, context=validation_context(local=get_settings().is_local)
         )
     except ValidationError as exc:
-        return field_errors(exc)
+        raise ConfigRefused(_invalid(field_errors(exc))) from None
 
 
 def _config_json(config: ConnectorConfig) -> dict[str, Any]:
     return config.model_dump(mode="json", exclude_none=True)
 
 
+def _stored(config: ConnectorConfig, *, create_only: bool = False) -> Response | None:
+    """Store `config`; None when stored, else the 409 or 413 to return."""
+    from chalicelib.store.connectors import ConnectorAlreadyExists, ConnectorConfigTooLarge
+
+    try:
+        _repository().put(config, create_only=create_only)
+    except ConnectorAlreadyExists:
+        return _error(409, f"connector {config.institution_id} already exists; use PUT to replace")
+    except ConnectorConfigTooLarge as exc:
+        logger.warning(
+            "connector config too large to store",
+            extra=log_fields(institution_id=config.institution_id, size=exc.size, limit=exc.limit),
+        )
+        fields = _config_json(config)
+        largest = max(fields, key=lambda name: len(json.dumps(fields[name])))
+        size = f"{exc.size} bytes" if exc.size is not None else "too large"
+        return _field_error(
+            largest,
+            f"the config is too large to store ({size}; the limit is {exc.limit} bytes); "
+            "this is its largest field",
+            status=413,
+        )
+    return None
+
+
 def create_connector(request: Request) -> Response:
     """Register a new institution; 409 if its id is taken (use PUT to replace)."""
-    from chalicelib.store.connectors import ConnectorAlreadyExists
-
-    data = _body(request)
-    if data is _MALFORMED:
-        return _error(400, "body must be valid JSON")
-    result = _validated(data)
-    if isinstance(result, list):
-        return _invalid(result)
     try:
-        _repository().put(result, create_only=True)
-    except ConnectorAlreadyExists:
-        return _error(409, f"connector {result.institution_id} already exists; use PUT to replace")
-    logger.info("connector registered", extra=log_fields(institution_id=result.institution_id))
+        config = parse_config(request.raw_body or b"")
+    except ConfigRefused as refused:
+        return refused.response
+    problem = _stored(config, create_only=True)
+    if problem is not None:
+        return problem
+    logger.info("connector registered", extra=log_fields(institution_id=config.institution_id))
     return _json(
-        201, _config_json(result), {"Location": f"/admin/connectors/{result.institution_id}"}
+        201, _config_json(config), {"Location": f"/admin/connectors/{config.institution_id}"}
     )
 
 
@@ -159,37 +222,28 @@ def get_connector(request: Request, institution_id: str) -> Response:
     """One connector config, or 404."""
     config = _repository().get(institution_id)
     if config is None:
-        return _error(404, f"no connector {institution_id}")
+        return _not_found(institution_id)
     return _json(200, _config_json(config))
 
 
 def put_connector(request: Request, institution_id: str) -> Response:
     """Create or replace a config; a body `institution_id` must match the path."""
-    data = _body(request)
-    if data is _MALFORMED:
-        return _error(400, "body must be valid JSON")
-    if isinstance(data, dict) and (
-        data.setdefault("institution_id", institution_id) != institution_id
-    ):
-        from chalicelib.connectors.config import FieldError
-
-        return _invalid(
-            [FieldError(field="institution_id", message="must match the id in the URL path")]
-        )
-    result = _validated(data)
-    if isinstance(result, list):
-        return _invalid(result)
-    repository = _repository()
-    existed = repository.get(institution_id) is not None
-    repository.put(result)
+    try:
+        config = parse_config(request.raw_body or b"", path_id=institution_id)
+    except ConfigRefused as refused:
+        return refused.response
+    existed = _repository().get(institution_id) is not None
+    problem = _stored(config)
+    if problem is not None:
+        return problem
     logger.info("connector replaced", extra=log_fields(institution_id=institution_id))
-    return _json(200 if existed else 201, _config_json(result))
+    return _json(200 if existed else 201, _config_json(config))
 
 
 def delete_connector(request: Request, institution_id: str) -> Response:
     """Remove a config; 404 if there was none. Existing links stop working."""
     if not _repository().delete(institution_id):
-        return _error(404, f"no connector {institution_id}")
+        return _not_found(institution_id)
     logger.info("connector deleted", extra=log_fields(institution_id=institution_id))
     return Response(body="", status_code=204)
 
@@ -202,7 +256,7 @@ def check_connector(request: Request, institution_id: str) -> Response:
 
     config = _repository().get(institution_id)
     if config is None:
-        return _error(404, f"no connector {institution_id}")
+        return _not_found(institution_id)
     try:
         connector = connector_for(config)
     except ConnectorNotAvailable as exc:
@@ -212,6 +266,13 @@ def check_connector(request: Request, institution_id: str) -> Response:
     return _json(200, report.model_dump())
 
 
+def get_openapi(request: Request) -> Response:
+    """The OpenAPI description of these routes (also published as docs/admin-api.openapi.json)."""
+    from chalicelib.admin.openapi import admin_openapi
+
+    return _json(200, admin_openapi())
+
+
 _ROUTES: tuple[tuple[str, str, Callable[..., Response]], ...] = (
     ("/admin/connectors", "POST", create_connector),
     ("/admin/connectors", "GET", list_connectors),
@@ -219,6 +280,7 @@ _ROUTES: tuple[tuple[str, str, Callable[..., Response]], ...] = (
     ("/admin/connectors/{institution_id}", "PUT", put_connector),
     ("/admin/connectors/{institution_id}", "DELETE", delete_connector),
     ("/admin/connectors/{institution_id}/check", "POST", check_connector),
+    ("/admin/openapi.json", "GET", get_openapi),
 )
 
 

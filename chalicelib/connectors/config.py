@@ -29,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -78,6 +79,17 @@ _RESERVED_HEADERS = frozenset(
     }
 )
 _SECRET_HEADER_WORDS = ("secret", "token", "api-key", "apikey", "password", "auth")
+# Every list and string is bounded so a config stays a few kilobytes: far below
+# DynamoDB's 400 KB item limit, and cheap to validate and to use on every bank call.
+MAX_URL_LENGTH = 2048
+MAX_SECRET_REF_LENGTH = 2048
+MAX_SCOPES = 100
+MAX_SCOPE_LENGTH = 256
+MAX_EXTRA_HEADERS = 32
+MAX_HEADER_NAME_LENGTH = 128
+MAX_HEADER_VALUE_LENGTH = 1024
+MAX_ALGORITHMS = 8
+MAX_ALGORITHM_LENGTH = 16
 _METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
@@ -136,6 +148,11 @@ TRUSTED_CONTEXT: dict[str, Any] = {
     CONTEXT_ALLOW_PRIVATE_NETWORKS: True,
 }
 """For configs read back from the registry: validated on write, not re-resolved on read."""
+
+
+def is_institution_id(value: str) -> bool:
+    """Whether `value` is shaped like an institution id (lookups of other ids are skipped)."""
+    return _SLUG.fullmatch(value) is not None
 
 
 def resolve_host(host: str) -> list[str]:
@@ -231,8 +248,16 @@ def _check_secret_ref(value: str) -> str:
     )
 
 
-BankUrl = Annotated[str, AfterValidator(_check_bank_url)]
-SecretRef = Annotated[str, AfterValidator(_check_secret_ref)]
+BankUrl = Annotated[
+    str, StringConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_check_bank_url)
+]
+SecretRef = Annotated[
+    str, StringConstraints(max_length=MAX_SECRET_REF_LENGTH), AfterValidator(_check_secret_ref)
+]
+Scope = Annotated[str, StringConstraints(max_length=MAX_SCOPE_LENGTH)]
+HeaderName = Annotated[str, StringConstraints(max_length=MAX_HEADER_NAME_LENGTH)]
+HeaderValue = Annotated[str, StringConstraints(max_length=MAX_HEADER_VALUE_LENGTH)]
+Algorithm = Annotated[str, StringConstraints(max_length=MAX_ALGORITHM_LENGTH)]
 
 
 def _looks_like_secret_field(name: str) -> bool:
@@ -299,8 +324,9 @@ class EventSigning(_StrictConfigModel):
         description="HMAC secrets in Secrets Manager; two allow rotation without downtime.",
     )
     jwks_url: BankUrl | None = Field(default=None, description="Bank's JWKS for JWS events.")
-    allowed_algorithms: list[str] = Field(
+    allowed_algorithms: list[Algorithm] = Field(
         default_factory=list,
+        max_length=MAX_ALGORITHMS,
         description="Accepted JWS `alg` values (default PS256, ES256) or HMAC hash (HS256).",
     )
     replay_window_seconds: int = Field(
@@ -382,11 +408,15 @@ class ConnectorConfig(_StrictConfigModel):
     signing_key_ref: SecretRef | None = Field(
         default=None, description="Secrets Manager name/ARN of the private key (PEM/JWK)."
     )
-    scopes: list[str] = Field(min_length=1, description="OAuth scopes requested at linking.")
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=MAX_SCOPES, description="OAuth scopes requested at linking."
+    )
     require_par: bool = Field(default=False, description="Push authorization requests first.")
     require_pkce: bool = Field(default=True, description="Send an S256 PKCE challenge.")
-    extra_headers: dict[str, str] = Field(
-        default_factory=dict, description="Non-secret headers sent on every data call."
+    extra_headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict,
+        max_length=MAX_EXTRA_HEADERS,
+        description="Non-secret headers sent on every data call.",
     )
     amount_sign_convention: AmountSignConvention = Field(
         default=AmountSignConvention.SIGNED,

@@ -4,18 +4,27 @@ Only the non-secret config is stored (secrets are Secrets Manager references).
 Each item also carries `gsi1pk = CONNECTORS`, so listing every institution is
 one Query on `gsi1`, never a Scan. `get` is cached per container for a short
 TTL: configs change rarely and every chat request needs one.
+
+A config is refused before `PutItem` when its item would come near DynamoDB's
+400 KB limit (`ConnectorConfigTooLarge`, shown to the admin as 413), so an
+oversize config is a client error, never a failed write.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from chalicelib import aws
-from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig
+from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig, is_institution_id
+from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.gsi import query_gsi1
 from chalicelib.store.keys import (
@@ -29,6 +38,10 @@ from chalicelib.store.keys import (
 ITEM_KIND = "connector_config"
 CONFIG_ATTRIBUTE = "config"
 DEFAULT_CACHE_SECONDS = 60.0
+MAX_ITEM_BYTES = 350_000
+"""Refusal threshold: DynamoDB's item limit is 400 KB; the margin covers estimate error."""
+
+logger = logging.getLogger(__name__)
 
 _cache: dict[tuple[str, str], tuple[float, ConnectorConfig | None]] = {}
 _cache_lock = threading.Lock()
@@ -36,6 +49,22 @@ _cache_lock = threading.Lock()
 
 class ConnectorAlreadyExists(Exception):
     """`put(..., create_only=True)` found a config for the institution already."""
+
+
+class ConnectorConfigTooLarge(Exception):
+    """The config's item would exceed what DynamoDB stores (`size` is None if DynamoDB said so)."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        measured = f"{size} bytes" if size is not None else "refused by DynamoDB as too large"
+        super().__init__(f"connector config item {measured}; the limit is {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes of `item` as compact UTF-8 JSON: DynamoDB's item size (names plus values) or a
+    little more, since JSON's quotes and separators outweigh DynamoDB's per-element overhead."""
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def _serializer() -> Any:
@@ -72,13 +101,19 @@ class ConnectorRepository:
         *,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        max_item_bytes: int = MAX_ITEM_BYTES,
     ) -> None:
         self._table_name = table_name or get_settings().table_name
         self._cache_seconds = cache_seconds
         self._clock = clock
+        self._max_item_bytes = max_item_bytes
 
     def put(self, config: ConnectorConfig, *, create_only: bool = False) -> None:
-        """Store `config`, replacing any previous one unless `create_only`."""
+        """Store `config`, replacing any previous one unless `create_only`.
+
+        Raises `ConnectorConfigTooLarge` before writing when the item would exceed
+        `max_item_bytes`, and also if DynamoDB itself refuses the item's size.
+        """
         serializer = _serializer()
         key = connector_key(config.institution_id)
         item = {
@@ -88,6 +123,9 @@ class ConnectorRepository:
             "updated_at": datetime.now(UTC).isoformat(),
             CONFIG_ATTRIBUTE: config.model_dump(mode="json", exclude_none=True),
         }
+        size = item_size(item)
+        if size > self._max_item_bytes:
+            raise ConnectorConfigTooLarge(size, self._max_item_bytes)
         request: dict[str, Any] = {
             "TableName": self._table_name,
             "Item": {name: serializer.serialize(value) for name, value in item.items()},
@@ -100,11 +138,21 @@ class ConnectorRepository:
             client.put_item(**request)
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise ConnectorAlreadyExists(config.institution_id) from exc
+        except client.exceptions.ClientError as exc:
+            if _is_item_too_large(exc):
+                raise ConnectorConfigTooLarge(None, self._max_item_bytes) from exc
+            raise
         finally:
             self._forget(config.institution_id)
 
     def get(self, institution_id: str) -> ConnectorConfig | None:
-        """The config for `institution_id`, or None; cached for `cache_seconds`."""
+        """The config for `institution_id`, or None; cached for `cache_seconds`.
+
+        None also for ids no config can have (DynamoDB would refuse an over-long
+        key) and for a stored config that no longer validates (logged).
+        """
+        if not is_institution_id(institution_id):
+            return None
         cache_key = (self._table_name, institution_id)
         now = self._clock()
         with _cache_lock:
@@ -117,18 +165,21 @@ class ConnectorRepository:
             Key={PK: {"S": key[PK]}, SK: {"S": key[SK]}},
             ConsistentRead=True,
         )
-        config = self._from_item(response["Item"]) if "Item" in response else None
+        config = self._readable(response["Item"]) if "Item" in response else None
         with _cache_lock:
             _cache[cache_key] = (now, config)
         return config
 
     def list_all(self) -> list[ConnectorConfig]:
-        """Every registered config, ordered by institution id (a GSI Query, all pages)."""
+        """Every readable registered config, ordered by institution id (a GSI Query, all pages)."""
         items = query_gsi1(self._table_name, CONNECTOR_LIST_GSI_PK)
-        return [self._from_item(item) for item in items]
+        configs = (self._readable(item) for item in items)
+        return [config for config in configs if config is not None]
 
     def delete(self, institution_id: str) -> bool:
         """Remove the config; False if there was none."""
+        if not is_institution_id(institution_id):
+            return False
         key = connector_key(institution_id)
         response = aws.client("dynamodb").delete_item(
             TableName=self._table_name,
@@ -143,9 +194,28 @@ class ConnectorRepository:
             _cache.pop((self._table_name, institution_id), None)
 
     @staticmethod
-    def _from_item(item: dict[str, Any]) -> ConnectorConfig:
+    def _readable(item: dict[str, Any]) -> ConnectorConfig | None:
+        """The stored config, or None (logged) if it breaks rules added since it was written:
+        one stale item must not take down every listing and chat that reads the registry."""
         raw = _deserializer().deserialize(item[CONFIG_ATTRIBUTE])
-        return ConnectorConfig.model_validate(_to_plain(raw), context=TRUSTED_CONTEXT)
+        try:
+            return ConnectorConfig.model_validate(_to_plain(raw), context=TRUSTED_CONTEXT)
+        except ValidationError as exc:
+            logger.error(
+                "stored connector config no longer validates; register it again",
+                extra=log_fields(
+                    institution_id=raw.get("institution_id") if isinstance(raw, dict) else None,
+                    errors=exc.error_count(),
+                ),
+            )
+            return None
+
+
+def _is_item_too_large(error: Any) -> bool:
+    """DynamoDB's ValidationException for an item over 400 KB (the last line of defence)."""
+    details = error.response.get("Error", {})
+    message = details.get("Message", "")
+    return details.get("Code") == "ValidationException" and "Item size" in message
 
 
 def forget_cached_connectors() -> None:

@@ -16,12 +16,22 @@ from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.admin.api import admin_authorizer, admin_blueprint
+from chalicelib.admin.openapi import published_text
 from chalicelib.connectors.authserver import forget_discovery_documents
+from chalicelib.connectors.config import (
+    MAX_EXTRA_HEADERS,
+    MAX_SCOPE_LENGTH,
+    MAX_SCOPES,
+    MAX_URL_LENGTH,
+)
 from chalicelib.secrets import forget_secrets
 from chalicelib.stage import StageError
-from chalicelib.store.connectors import forget_cached_connectors
+from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
 from tests.conftest import DEV_SECRETS
+from tests.integration.module_stack import empty_table, module_aws_stack
+
+__all__ = ["empty_table", "module_aws_stack"]  # fixtures used by name
 
 TOKEN = DEV_SECRETS["admin_token"]
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -34,15 +44,22 @@ def make_app(stage: str = "dev") -> Chalice:
     return app
 
 
-@pytest.fixture
-def client(aws_stack: Any, tmp_path: Any) -> Iterator[Client]:
-    forget_cached_connectors()
-    forget_discovery_documents()
+@pytest.fixture(scope="module")
+def admin_stack(module_aws_stack: Any) -> Any:
+    """One moto stack for the module, with the sandbox bank's client secret in it."""
     aws.client("secretsmanager").create_secret(
         Name=SANDBOX_SECRET_NAME, SecretString="sandbox-client-secret"
     )
+    return module_aws_stack
+
+
+@pytest.fixture
+def client(admin_stack: Any, empty_table: Any, tmp_path: Any) -> Iterator[Client]:
+    forget_cached_connectors()
+    forget_discovery_documents()
     with Client(make_app(), stage_name="dev", project_dir=str(tmp_path)) as test_client:
         yield test_client
+    forget_cached_connectors()
 
 
 @pytest.fixture
@@ -86,6 +103,7 @@ def put(client: Client, path: str, body: Any) -> Any:
         ("put", "/admin/connectors/sandbox"),
         ("delete", "/admin/connectors/sandbox"),
         ("post", "/admin/connectors/sandbox/check"),
+        ("get", "/admin/openapi.json"),
     ],
 )
 def test_every_route_needs_the_admin_token(client: Client, method: str, path: str) -> None:
@@ -238,7 +256,7 @@ def test_deployed_stage_binds_iam_to_every_admin_route(monkeypatch: pytest.Monke
     routes = make_app("prod").routes
 
     entries = [entry for methods in routes.values() for entry in methods.values()]
-    assert len(entries) == 6
+    assert len(entries) == 7
     assert all(isinstance(entry.authorizer, IAMAuthorizer) for entry in entries)
     assert all(
         entry.authorizer is None for m in make_app("dev").routes.values() for entry in m.values()
@@ -264,16 +282,103 @@ def test_unset_stage_refuses_to_build_the_admin_routes(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("placeholder", ["UNSET: replace with the admin token", "   "])
 def test_placeholder_admin_token_refuses_every_call(
-    client: Client, aws_stack: Any, placeholder: str
+    client: Client, admin_stack: Any, placeholder: str
 ) -> None:
-    aws.client("secretsmanager").put_secret_value(
-        SecretId=aws_stack.admin_token_name, SecretString=placeholder
-    )
+    secrets = aws.client("secretsmanager")
+    secrets.put_secret_value(SecretId=admin_stack.admin_token_name, SecretString=placeholder)
     forget_secrets()
 
-    for presented in (TOKEN, placeholder.strip() or "x"):
-        answer = client.http.get(
-            "/admin/connectors", headers={"Authorization": f"Bearer {presented}"}
-        )
-        assert answer.status_code == 503
-        assert answer.json_body == {"message": "admin authentication is not configured"}
+    try:
+        for presented in (TOKEN, placeholder.strip() or "x"):
+            answer = client.http.get(
+                "/admin/connectors", headers={"Authorization": f"Bearer {presented}"}
+            )
+            assert answer.status_code == 503
+            assert answer.json_body == {"message": "admin authentication is not configured"}
+    finally:  # the stack is shared by the module
+        secrets.put_secret_value(SecretId=admin_stack.admin_token_name, SecretString=TOKEN)
+        forget_secrets()
+
+
+def test_twenty_thousand_scopes_are_refused_before_parsing(client: Client) -> None:
+    body = config_for("http://127.0.0.1:8001", scopes=[f"scope:{n}" for n in range(20_000)])
+
+    response = post(client, "/admin/connectors", body)
+
+    assert response.status_code == 413
+    assert response.json_body["errors"][0]["field"] == "(body)"
+    assert client.http.get("/admin/connectors", headers=AUTH).json_body["connectors"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"scopes": [f"scope:{n}" for n in range(MAX_SCOPES + 1)]}, "scopes"),
+        ({"scopes": ["s" * (MAX_SCOPE_LENGTH + 1)]}, "scopes.0"),
+        ({"display_name": "x" * 81}, "display_name"),
+        ({"api_base_url": "https://bank.example/" + "p" * MAX_URL_LENGTH}, "api_base_url"),
+        (
+            {"extra_headers": {f"X-H{n}": "v" for n in range(MAX_EXTRA_HEADERS + 1)}},
+            "extra_headers",
+        ),
+        ({"display_name": "\udc00"}, "display_name"),
+        ({"api_base_url": "http://[::1/fdx"}, "api_base_url"),
+    ],
+)
+def test_oversize_or_unencodable_fields_are_422_naming_the_field(
+    client: Client, changes: dict[str, Any], field: str
+) -> None:
+    response = post(client, "/admin/connectors", config_for("http://127.0.0.1:8001", **changes))
+
+    assert response.status_code == 422
+    assert field in {error["field"] for error in response.json_body["errors"]}
+    assert client.http.get("/admin/connectors", headers=AUTH).json_body["connectors"] == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 5_000 + b"]" * 5_000, b'{"a":' * 3_000 + b"1" + b"}" * 3_000, b'{"a": 1e400}']
+)
+def test_deep_nesting_and_unrepresentable_numbers_are_400(client: Client, body: bytes) -> None:
+    response = post(client, "/admin/connectors", body)
+
+    assert response.status_code == 400
+    assert response.json_body["message"].startswith("body ")
+
+
+def test_a_config_too_large_to_store_is_413_naming_its_largest_field(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "chalicelib.admin.api._repository", lambda: ConnectorRepository(max_item_bytes=1_000)
+    )
+    body = config_for("http://127.0.0.1:8001", scopes=[f"scope:{n:03}" for n in range(60)])
+
+    created = post(client, "/admin/connectors", body)
+    replaced = put(client, "/admin/connectors/sandbox", body)
+
+    for response in (created, replaced):
+        assert response.status_code == 413
+        assert [error["field"] for error in response.json_body["errors"]] == ["scopes"]
+    assert client.http.get("/admin/connectors", headers=AUTH).json_body["connectors"] == []
+
+
+def test_ids_no_config_can_have_are_404_or_422_and_never_echoed(client: Client) -> None:
+    long_id = "a" * 3_000
+
+    assert put(client, f"/admin/connectors/{long_id}", config_for("x")).status_code == 422
+    for method, path in [
+        ("get", f"/admin/connectors/{long_id}"),
+        ("delete", f"/admin/connectors/{long_id}"),
+        ("post", f"/admin/connectors/{long_id}/check"),
+        ("get", "/admin/connectors/Not%20A%20Slug"),
+    ]:
+        response = getattr(client.http, method)(path, headers=AUTH)
+        assert response.status_code == 404
+        assert response.json_body == {"message": "no such connector"}
+
+
+def test_the_openapi_description_is_served_to_admins(client: Client) -> None:
+    response = client.http.get("/admin/openapi.json", headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.json_body == json.loads(published_text())
