@@ -21,12 +21,25 @@ BANKBRIDGE_DEV_ADMIN_TOKEN (`dev-admin-token`).
 Ctrl-C (or SIGTERM) stops every process; nothing is left running. Each
 component's output goes to `<log dir>/<name>.log`; `--state-file` receives a
 JSON document with every URL once the stack is ready (the e2e tests wait on it).
+
+Once ready, a component that dies is restarted (`infra.local.supervisor`: a line on
+stderr names it; one that keeps dying stops the stack with a message naming it).
+moto keeps its state in memory only, so a moto restart loses every queued message,
+link and connector config: the stack says so, provisions the resources again,
+restarts the API and the queue pump (their caches, e.g. KMS data keys, refer to the
+lost state) and registers the sandbox connectors again.
+
+The queues keep the template's visibility timeout (6 x the workers' 60 s Lambda
+timeout, as in AWS), so a record whose invocation timed out, crashed or failed
+without the worker shortening its visibility comes back after 360 s, as it would in
+AWS. `--queue-visibility-seconds` (BANKBRIDGE_LOCAL_QUEUE_VISIBILITY_SECONDS) sets a
+shorter one on the local queues after provisioning, for quicker local retries; like
+AWS's event source mapping it must not be below the workers' timeout.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -34,14 +47,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from infra.local.lambda_runtime import WorkerFunction
+from infra.local.supervisor import Supervisor
+
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
+WORKERS = {
+    "BANKBRIDGE_INBOUND_QUEUE_NAME": "app:handle_inbound_events",
+    "BANKBRIDGE_EVENTS_QUEUE_NAME": "app:handle_bank_events",
+}
+"""Each queue (by the stage variable naming it) and the worker Lambda feeds it to."""
 DEV_SECRET_DEFAULTS = {
     "app_secret": ("BANKBRIDGE_DEV_APP_SECRET", "dev-app-secret"),
     "verify_token": ("BANKBRIDGE_DEV_VERIFY_TOKEN", "dev-verify-token"),
@@ -90,62 +111,34 @@ class Ports:
         return cls(**values)
 
 
-@dataclass
-class Stack:
-    """The running processes, stopped together."""
-
-    log_dir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        """Start one component in its own process group, logging to `<log dir>/<name>.log`."""
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def check_alive(self) -> None:
-        """Raise if any component has exited."""
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with code {process.returncode}; see {self.log_dir / name}.log"
-                )
-
-    def stop(self) -> None:
-        """SIGTERM every component's process group, then SIGKILL what is left."""
-        for process in self.processes.values():
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(timeout=5)
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
-
-
-def wait_until(check: Callable[[], bool], what: str, stack: Stack, timeout: float = 60) -> None:
-    """Poll `check` until it is true, failing fast if a component dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check_alive()
-        try:
-            if check():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
-
-
 def _answers(url: str) -> Callable[[], bool]:
-    return lambda: requests.get(url, timeout=2).status_code < 500
+    """A readiness check: the URL answers without a server error."""
+
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=2).status_code < 500
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+def worker_timeout_seconds() -> float:
+    """The longest Lambda timeout of the queue workers, from `.chalice/config.json`."""
+    return max(
+        WorkerFunction.from_chalice_config(reference, STAGE).timeout_seconds
+        for reference in WORKERS.values()
+    )
+
+
+def set_queue_visibility(queue_names: list[str], seconds: int) -> None:
+    """Give the local queues a shorter visibility timeout than the template's."""
+    from chalicelib import aws
+
+    sqs = aws.client("sqs")
+    for name in queue_names:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
 
 
 def stage_environment() -> dict[str, str]:
@@ -156,30 +149,154 @@ def stage_environment() -> dict[str, str]:
     return variables
 
 
-def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) -> int:
-    """Start everything, print where to look, and wait for Ctrl-C."""
+@dataclass
+class DevStack:
+    """The components of `make dev`, in start order, under one supervisor."""
+
+    ports: Ports
+    log_dir: Path
+    concurrency: int
+    queue_visibility_seconds: int | None
+
+    def __post_init__(self) -> None:
+        self.secrets = dev_secrets()
+        self.urls = {
+            "aws": f"http://127.0.0.1:{self.ports.moto}",
+            "api": f"http://127.0.0.1:{self.ports.api}",
+            "bank": f"http://127.0.0.1:{self.ports.bank}",
+            "graph": f"http://127.0.0.1:{self.ports.graph}",
+            "console": f"http://127.0.0.1:{self.ports.console}",
+        }
+        self.env = {
+            **os.environ,
+            **FAKE_AWS,
+            "AWS_ENDPOINT_URL": self.urls["aws"],
+            "BANKBRIDGE_GRAPH_API_BASE": self.urls["graph"],
+            "BANKBRIDGE_PUBLIC_BASE_URL": self.urls["api"],
+            "BANKBRIDGE_SANDBOX_BANK_URL": self.urls["bank"],
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.pump_env = {**self.env, **stage_environment()}
+        self.supervisor = Supervisor(log_dir=self.log_dir)
+
+    def start(self) -> list[str]:
+        """Start every component and wait until each answers; return the connector ids."""
+        os.environ.update({key: self.env[key] for key in (*FAKE_AWS, "AWS_ENDPOINT_URL")})
+        python = sys.executable
+        bin_dir = Path(python).parent
+        urls, ports, secrets = self.urls, self.ports, self.secrets
+        start = self.supervisor.start
+        moto_ready = _answers(f"{urls['aws']}/moto-api/")
+        start(
+            "moto",
+            [python, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(ports.moto)],
+            self.env,
+            ready=moto_ready,
+            after_restart=self.recover_lost_aws_state,
+        )
+        self.supervisor.wait_until(moto_ready, "moto server")
+        self.provision_aws()
+        start(
+            "graph",
+            [python, "-m", "infra.local.graph_standin", "--host", "127.0.0.1",
+             "--port", str(ports.graph), "--page-token", secrets["page_token"],
+             "--app-secret", secrets["app_secret"]],
+            self.env,
+            ready=_answers(f"{urls['graph']}/__health"),
+        )  # fmt: skip
+        start(
+            "bank",
+            [python, "-m", "infra.local.sandbox_bank", "--host", "127.0.0.1",
+             "--port", str(ports.bank), "--issuer", urls["bank"],
+             "--events-url", f"{urls['api']}/banks/sandbox-{{standard}}/events"],
+            self.env,
+            ready=_answers(f"{urls['bank']}/sandbox/health"),
+        )  # fmt: skip
+        start(
+            "api",
+            [str(bin_dir / "chalice"), "local", "--stage", STAGE, "--host", "127.0.0.1",
+             "--port", str(ports.api), "--no-autoreload"],
+            self.env,
+            ready=_answers(f"{urls['api']}/webhooks/messenger"),
+        )  # fmt: skip
+        start(
+            "pump",
+            [python, "-m", "infra.local.queue_pump", "--stage", STAGE,
+             "--concurrency", str(self.concurrency),
+             *(argument for variable, reference in WORKERS.items()
+               for argument in ("--queue", f"{self.pump_env[variable]}={reference}"))],
+            self.pump_env,
+        )  # fmt: skip
+        for name in ("graph", "bank", "api"):
+            self.supervisor.wait_until(_readiness(self.supervisor, name), name)
+        start(
+            "console",
+            [python, "-m", "infra.local.console", "--port", str(ports.console),
+             "--api-url", urls["api"], "--graph-url", urls["graph"], "--bank-url", urls["bank"],
+             "--aws-url", urls["aws"], "--log-dir", str(self.log_dir),
+             "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"]],
+            self.env,
+            ready=_answers(urls["console"]),
+        )  # fmt: skip
+        self.supervisor.wait_until(_readiness(self.supervisor, "console"), "console")
+        return self.register_connectors()
+
+    def provision_aws(self) -> None:
+        """Create the stage's resources in moto from the template (and shorten visibility)."""
+        from infra.provision import provision
+
+        provision(STAGE, secret_values=_secret_values_by_key(self.secrets))
+        if self.queue_visibility_seconds is not None:
+            set_queue_visibility(
+                [self.pump_env[variable] for variable in WORKERS], self.queue_visibility_seconds
+            )
+
+    def register_connectors(self) -> list[str]:
+        """Register the sandbox bank's institutions through the admin API."""
+        from infra.local.sandbox_connectors import register_all
+
+        return register_all(
+            self.urls["api"], self.urls["bank"], self.secrets["admin_token"], self.log_dir
+        )
+
+    def recover_lost_aws_state(self) -> None:
+        """After a moto restart: provision again; restart what cached the old state."""
+        self.supervisor.announce(
+            "moto keeps its state in memory only: every queued message, link and connector "
+            "config is lost; provisioning again, restarting api and pump (their caches refer "
+            "to the lost state), registering the sandbox connectors again"
+        )
+        self.provision_aws()
+        self.supervisor.recycle("api")
+        self.supervisor.recycle("pump")
+        self.register_connectors()
+
+
+def _readiness(supervisor: Supervisor, name: str) -> Callable[[], bool]:
+    ready = supervisor.components[name].ready
+    assert ready is not None  # every HTTP component is started with one
+    return ready
+
+
+def run(
+    ports: Ports,
+    log_dir: Path,
+    state_file: Path | None,
+    concurrency: int,
+    queue_visibility_seconds: int | None = None,
+) -> int:
+    """Start everything, print where to look, keep it running until Ctrl-C."""
+    timeout = worker_timeout_seconds()
+    if queue_visibility_seconds is not None and queue_visibility_seconds < timeout:
+        print(
+            f"Local stack not started: a queue visibility timeout of {queue_visibility_seconds} s "
+            f"is below the workers' Lambda timeout ({timeout:g} s); AWS refuses such an event "
+            "source mapping",
+            file=sys.stderr,
+        )
+        return 2
     log_dir.mkdir(parents=True, exist_ok=True)
-    secrets = dev_secrets()
-    urls = {
-        "aws": f"http://127.0.0.1:{ports.moto}",
-        "api": f"http://127.0.0.1:{ports.api}",
-        "bank": f"http://127.0.0.1:{ports.bank}",
-        "graph": f"http://127.0.0.1:{ports.graph}",
-        "console": f"http://127.0.0.1:{ports.console}",
-    }
-    env = {
-        **os.environ,
-        **FAKE_AWS,
-        "AWS_ENDPOINT_URL": urls["aws"],
-        "BANKBRIDGE_GRAPH_API_BASE": urls["graph"],
-        "BANKBRIDGE_PUBLIC_BASE_URL": urls["api"],
-        "BANKBRIDGE_SANDBOX_BANK_URL": urls["bank"],
-        "PYTHONUNBUFFERED": "1",
-    }
-    os.environ.update({key: env[key] for key in (*FAKE_AWS, "AWS_ENDPOINT_URL")})
-    python = sys.executable
-    bin_dir = Path(python).parent
-    stack = Stack(log_dir=log_dir)
+    stack = DevStack(ports, log_dir, concurrency, queue_visibility_seconds)
     stop_requested = False
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -189,73 +306,24 @@ def run(ports: Ports, log_dir: Path, state_file: Path | None, concurrency: int) 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        stack.start(
-            "moto", [str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(ports.moto)], env
-        )
-        wait_until(_answers(f"{urls['aws']}/moto-api/"), "moto server", stack)
-        from infra.provision import provision
-
-        provision(STAGE, secret_values=_secret_values_by_key(secrets))
-        stack.start(
-            "graph",
-            [python, "-m", "infra.local.graph_standin", "--host", "127.0.0.1",
-             "--port", str(ports.graph), "--page-token", secrets["page_token"],
-             "--app-secret", secrets["app_secret"]],
-            env,
-        )  # fmt: skip
-        stack.start(
-            "bank",
-            [python, "-m", "infra.local.sandbox_bank", "--host", "127.0.0.1",
-             "--port", str(ports.bank), "--issuer", urls["bank"],
-             "--events-url", f"{urls['api']}/banks/sandbox-{{standard}}/events"],
-            env,
-        )  # fmt: skip
-        stack.start(
-            "api",
-            [str(bin_dir / "chalice"), "local", "--stage", STAGE, "--host", "127.0.0.1",
-             "--port", str(ports.api), "--no-autoreload"],
-            env,
-        )  # fmt: skip
-        pump_env = {**env, **stage_environment()}
-        stack.start(
-            "pump",
-            [python, "-m", "infra.local.queue_pump", "--concurrency", str(concurrency),
-             "--queue", f"{pump_env['BANKBRIDGE_INBOUND_QUEUE_NAME']}=app:handle_inbound_events",
-             "--queue", f"{pump_env['BANKBRIDGE_EVENTS_QUEUE_NAME']}=app:handle_bank_events"],
-            pump_env,
-        )  # fmt: skip
-        wait_until(_answers(f"{urls['graph']}/__health"), "Graph stand-in", stack)
-        wait_until(_answers(f"{urls['bank']}/sandbox/health"), "sandbox bank", stack)
-        wait_until(_answers(f"{urls['api']}/webhooks/messenger"), "chalice local", stack)
-        stack.start(
-            "console",
-            [python, "-m", "infra.local.console", "--port", str(ports.console),
-             "--api-url", urls["api"], "--graph-url", urls["graph"], "--bank-url", urls["bank"],
-             "--aws-url", urls["aws"], "--log-dir", str(log_dir),
-             "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"]],
-            env,
-        )  # fmt: skip
-        wait_until(_answers(urls["console"]), "console", stack)
-        from infra.local.sandbox_connectors import register_all
-
-        connectors = register_all(urls["api"], urls["bank"], secrets["admin_token"], log_dir)
+        connectors = stack.start()
         state = {
-            "urls": urls,
+            "urls": stack.urls,
             "connectors": connectors,
-            "secrets": {"verify_token": secrets["verify_token"]},
+            "secrets": {"verify_token": stack.secrets["verify_token"]},
             "pid": os.getpid(),
         }
         if state_file is not None:
             state_file.write_text(json.dumps(state))
-        print(_banner(urls, secrets, log_dir, connectors), flush=True)
+        print(_banner(stack.urls, stack.secrets, log_dir, connectors), flush=True)
         while not stop_requested:
-            stack.check_alive()
+            stack.supervisor.supervise()
             time.sleep(0.5)
-    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
-        print(f"Local stack failed: {error}", file=sys.stderr, flush=True)
+    except (RuntimeError, subprocess.CalledProcessError) as error:  # ComponentFailed included
+        print(f"Local stack stopped: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
-        stack.stop()
+        stack.supervisor.stop()
         if state_file is not None and state_file.exists():
             state_file.unlink()
     print("Local stack stopped.", flush=True)
@@ -313,6 +381,13 @@ def main(argv: list[str] | None = None) -> None:
         default=int(os.environ.get("BANKBRIDGE_LOCAL_CONCURRENCY", "4")),
         help="queue pump invocations running at once (Lambda scaling out)",
     )
+    visibility = os.environ.get("BANKBRIDGE_LOCAL_QUEUE_VISIBILITY_SECONDS")
+    parser.add_argument(
+        "--queue-visibility-seconds",
+        type=int,
+        default=int(visibility) if visibility else None,
+        help="a shorter visibility timeout for the local queues (default: the template's)",
+    )
     parser.add_argument("--log-dir", type=Path, default=ROOT / ".dev" / "logs")
     parser.add_argument("--state-file", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -323,7 +398,9 @@ def main(argv: list[str] | None = None) -> None:
         graph=args.graph_port,
         console=args.console_port,
     )
-    sys.exit(run(ports, args.log_dir, args.state_file, args.concurrency))
+    sys.exit(
+        run(ports, args.log_dir, args.state_file, args.concurrency, args.queue_visibility_seconds)
+    )
 
 
 if __name__ == "__main__":

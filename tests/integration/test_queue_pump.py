@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
 from chalicelib.settings import get_settings
+from infra.local.lambda_runtime import WorkerFunction
 from infra.local.queue_pump import QueuePump, build_sqs_event, failed_message_ids
 from tests.conftest import reset_process_caches
 
@@ -39,26 +42,32 @@ class RecordingHandler:
 
     barrier: threading.Barrier | None = None
     raise_on_first_call: bool = False
+    queue_url: str = ""
+    backoff_seconds: int | None = None  # set a failed record's visibility, as the worker does
     invocations: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+    started_at: list[float] = field(default_factory=list)
     raised: list[list[str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         with self._lock:
             self.invocations.append((event, context))
+            self.started_at.append(time.monotonic())
             first_call = len(self.invocations) == 1
         if self.barrier is not None:
             self.barrier.wait()  # raises BrokenBarrierError unless another call overlaps
         if self.raise_on_first_call and first_call:
             self.raised.append([record["messageId"] for record in event["Records"]])
             raise RuntimeError("worker crashed")
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": record["messageId"]}
-                for record in event["Records"]
-                if record["body"] == "fail"
-            ]
-        }
+        failed = [record for record in event["Records"] if record["body"] == "fail"]
+        for record in failed:
+            if self.backoff_seconds is not None:
+                aws.client("sqs").change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=record["receiptHandle"],
+                    VisibilityTimeout=self.backoff_seconds,
+                )
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in failed]}
 
     def records(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -93,8 +102,8 @@ def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     reset_process_caches()
 
 
-@pytest.fixture
-def queues(moto_endpoint: str) -> Queues:
+def make_queues(visibility_seconds: int) -> Queues:
+    """A uniquely named queue whose records move to its DLQ on their third receive."""
     sqs = aws.client("sqs")
     name = f"pump-test-{uuid.uuid4().hex[:8]}"
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
@@ -102,10 +111,30 @@ def queues(moto_endpoint: str) -> Queues:
     redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": "2"}
     url = sqs.create_queue(
         QueueName=name,
-        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "30"},
+        Attributes={
+            "RedrivePolicy": json.dumps(redrive),
+            "VisibilityTimeout": str(visibility_seconds),
+        },
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return Queues(name=name, url=url, arn=arn["Attributes"]["QueueArn"], dlq_url=dlq_url)
+
+
+@pytest.fixture
+def queues(moto_endpoint: str) -> Queues:
+    """Visibility 60 s: no failed record comes back during a test unless the worker says so."""
+    return make_queues(60)
+
+
+@pytest.fixture
+def quick_queues(moto_endpoint: str) -> Queues:
+    """Visibility 1 s, so failed records come back at once, for 1 s functions only."""
+    return make_queues(1)
+
+
+def quick(handler: Any, name: str = "handle_test_events") -> WorkerFunction:
+    """`handler` as a function with a 1 s timeout (fits `quick_queues`)."""
+    return WorkerFunction(name=name, handler=handler, timeout_seconds=1)
 
 
 @pytest.fixture
@@ -145,11 +174,12 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_successes_are_processed_once_and_deleted_and_failures_reach_the_dlq(
-    queues: Queues, run_pump: Callable[..., QueuePump]
+    quick_queues: Queues, run_pump: Callable[..., QueuePump]
 ) -> None:
+    queues = quick_queues
     handler = RecordingHandler()
     send(queues.url, "ok-1", "ok-2", "fail", "ok-3")
-    pump = run_pump({queues.name: handler}, concurrency=2, retry_visibility_seconds=0)
+    pump = run_pump({queues.name: quick(handler)}, concurrency=2)
 
     wait_until(lambda: message_count(queues.dlq_url) == 1, "the failing record is in the DLQ")
     wait_until(lambda: message_count(queues.url) == 0, "the queue is empty")
@@ -232,11 +262,12 @@ def test_concurrent_invocations_overlap(queues: Queues, run_pump: Callable[..., 
 
 
 def test_an_exception_leaves_every_record_for_retry(
-    queues: Queues, run_pump: Callable[..., QueuePump]
+    quick_queues: Queues, run_pump: Callable[..., QueuePump]
 ) -> None:
+    queues = quick_queues
     handler = RecordingHandler(raise_on_first_call=True)
     send(queues.url, "ok-1", "ok-2")
-    run_pump({queues.name: handler}, concurrency=1, retry_visibility_seconds=0)
+    run_pump({queues.name: quick(handler)}, concurrency=1)
 
     wait_until(lambda: message_count(queues.url) == 0, "the retried records are processed")
     [crashed_batch] = handler.raised
@@ -273,6 +304,115 @@ def test_missing_queue_fails_fast(moto_endpoint: str) -> None:
     pump = QueuePump({"no-such-queue": RecordingHandler()})
     with pytest.raises(LookupError, match="no-such-queue"):
         pump.start()
+
+
+def test_a_queue_whose_visibility_is_shorter_than_the_timeout_is_refused(
+    quick_queues: Queues,
+) -> None:
+    # As CreateEventSourceMapping refuses it: a record would run twice at once.
+    slow = WorkerFunction(name="handle_test_events", handler=RecordingHandler(), timeout_seconds=2)
+    with pytest.raises(ValueError, match="visibility timeout 1 s is less than"):
+        QueuePump({quick_queues.name: slow}).start()
+
+
+def test_the_workers_own_backoff_decides_when_a_failed_record_returns(
+    moto_endpoint: str, run_pump: Callable[..., QueuePump]
+) -> None:
+    queues = make_queues(30)
+    handler = RecordingHandler(queue_url=queues.url, backoff_seconds=3)
+    function = WorkerFunction(name="handle_test_events", handler=handler, timeout_seconds=5)
+    send(queues.url, "fail")
+    run_pump({queues.name: function}, concurrency=2)
+
+    wait_until(lambda: len(handler.invocations) >= 2, "the failed record is redelivered")
+    first, second = handler.started_at[:2]
+    # Not before the worker's 3 s (the pump does not override it), long before the queue's 30 s.
+    assert second - first >= 2.9
+    counts = [record["attributes"]["ApproximateReceiveCount"] for record in handler.records()]
+    assert counts[:2] == ["1", "2"]
+
+
+def test_reserved_concurrency_caps_the_batches_in_flight(
+    queues: Queues, run_pump: Callable[..., QueuePump]
+) -> None:
+    in_flight = 0
+    most_in_flight = 0
+    lock = threading.Lock()
+
+    def handle_test_events(event: dict[str, Any], context: Any) -> None:
+        nonlocal in_flight, most_in_flight
+        with lock:
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+        time.sleep(0.2)
+        with lock:
+            in_flight -= 1
+
+    function = WorkerFunction(
+        name="handle_test_events", handler=handle_test_events, reserved_concurrency=1
+    )
+    send(queues.url, "ok-1", "ok-2", "ok-3")
+    run_pump({queues.name: function}, concurrency=4, batch_size=1)
+    wait_until(lambda: message_count(queues.url) == 0, "every record is processed")
+    assert most_in_flight == 1
+
+
+def misbehaving_worker() -> WorkerFunction:
+    return WorkerFunction(
+        name="misbehave_on_first_delivery",
+        handler="tests.integration.pump_workers:misbehave_on_first_delivery",
+        timeout_seconds=1,
+    )
+
+
+def invocation_log(path: Path) -> list[dict[str, int]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("first_attempt", ["overrun", "crash"])
+def test_an_overrun_or_crash_kills_the_container_and_redelivers_the_batch(
+    first_attempt: str,
+    quick_queues: Queues,
+    run_pump: Callable[..., QueuePump],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "invocations.jsonl"
+    send(quick_queues.url, json.dumps({"log": str(log), "first_attempt": first_attempt}))
+    run_pump({quick_queues.name: misbehaving_worker()}, concurrency=1, isolation="process")
+
+    wait_until(lambda: message_count(quick_queues.url) == 0, "the redelivered record succeeds")
+    first, second = invocation_log(log)
+    assert (first["receive_count"], second["receive_count"]) == (1, 2)
+    assert 0 < first["remaining_ms"] <= 1000  # the context counts down from the timeout
+    assert first["pid"] != second["pid"]  # a fresh container (cold start) took over
+    with pytest.raises(ProcessLookupError):
+        os.kill(first["pid"], 0)  # the overrunning container was killed, not left running
+    assert message_count(quick_queues.dlq_url) == 0
+
+
+def test_in_process_an_overrun_is_a_timeout_and_its_records_stay(
+    quick_queues: Queues, run_pump: Callable[..., QueuePump]
+) -> None:
+    receive_counts: list[str] = []
+
+    def handle_test_events(event: dict[str, Any], context: Any) -> None:
+        [record] = event["Records"]
+        receive_counts.append(record["attributes"]["ApproximateReceiveCount"])
+        if len(receive_counts) == 1:
+            time.sleep(1.3)  # past the 1 s timeout; its late success must not delete the record
+
+    send(quick_queues.url, "ok")
+    run_pump({quick_queues.name: quick(handle_test_events)}, concurrency=1)
+    wait_until(lambda: message_count(quick_queues.url) == 0, "the retried record succeeds")
+    assert receive_counts == ["1", "2"]
+
+
+def test_worker_settings_come_from_the_chalice_config() -> None:
+    function = WorkerFunction.from_chalice_config("app:handle_inbound_events", "dev")
+    assert function.name == "handle_inbound_events"
+    assert function.handler == "app:handle_inbound_events"
+    assert (function.timeout_seconds, function.reserved_concurrency) == (60, 20)
+    assert function.memory_mb == 512
 
 
 # --- pure parts: Lambda's ReportBatchItemFailures rules and record mapping ---------------
