@@ -3,6 +3,8 @@
 Provisioning the template in moto takes over a second; modules whose tests only
 read and write the table share one stack (`module_aws_stack`) and start each
 test from an empty table (`empty_table`) instead of provisioning per test.
+Modules that also send chat replies share one Graph stand-in (`graph`), cleared
+and pointed at by `send_api_at` for each test.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
+from infra.local.graph_standin import RunningStandin, serve_in_thread
 from tests.conftest import DEV_SECRETS, reset_process_caches
 
 FAKE_AWS = {
@@ -60,3 +64,24 @@ def empty_table(module_aws_stack: Any) -> Iterator[Any]:
             dynamodb.delete_item(
                 TableName=module_aws_stack.table_name, Key={"pk": item["pk"], "sk": item["sk"]}
             )
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningStandin]:
+    """The Graph Send API stand-in, on a loopback port, for the whole module."""
+    with serve_in_thread(
+        page_token=DEV_SECRETS["messenger_page_token"],
+        app_secret=DEV_SECRETS["messenger_app_secret"],
+    ) as server:
+        yield server
+
+
+def send_api_at(graph: RunningStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear the stand-in's sends and faults; point the Send API at it with one attempt."""
+    from chalicelib.settings import get_settings
+
+    requests.delete(f"{graph.url}/__sent", timeout=5)
+    requests.delete(f"{graph.url}/__faults", timeout=5)
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
+    monkeypatch.setenv("BANKBRIDGE_GRAPH_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()

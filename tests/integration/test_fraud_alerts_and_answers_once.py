@@ -36,11 +36,10 @@ from chalicelib.store.pending_questions import (
     PendingQuestions,
     QuestionState,
 )
-from infra.local.graph_standin import RunningStandin, serve_in_thread
-from tests.conftest import DEV_SECRETS
-from tests.integration.module_stack import empty_table, module_aws_stack
+from infra.local.graph_standin import RunningStandin
+from tests.integration.module_stack import empty_table, graph, module_aws_stack, send_api_at
 
-__all__ = ["empty_table", "module_aws_stack"]  # fixtures used by name
+__all__ = ["empty_table", "graph", "module_aws_stack"]  # fixtures used by name
 
 PSID = "psid-fraud"
 USER = ChannelUser(channel="messenger", user_id=PSID)
@@ -67,26 +66,13 @@ class BankAnswers:
         return BankNextStep(status="CARD_FROZEN", message=NEXT_STEP)
 
 
-@pytest.fixture(scope="module")
-def graph() -> Iterator[RunningStandin]:
-    with serve_in_thread(
-        page_token=DEV_SECRETS["messenger_page_token"],
-        app_secret=DEV_SECRETS["messenger_app_secret"],
-    ) as server:
-        yield server
-
-
 @pytest.fixture
 def bank(
     empty_table: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[BankAnswers]:
     from chalicelib.store import connectors
 
-    requests.delete(f"{graph.url}/__sent", timeout=5)
-    requests.delete(f"{graph.url}/__faults", timeout=5)
-    monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
-    monkeypatch.setenv("BANKBRIDGE_GRAPH_MAX_ATTEMPTS", "1")
-    get_settings.cache_clear()
+    send_api_at(graph, monkeypatch)
     endpoint = BankAnswers()
     monkeypatch.setattr(answers, "forward_answer", endpoint.forward)
     monkeypatch.setattr(
