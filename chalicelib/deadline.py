@@ -67,6 +67,25 @@ def deadline_in(seconds: float) -> Iterator[float]:
         _deadline.reset(token)
 
 
+@contextmanager
+def reserved(seconds: float) -> Iterator[None]:
+    """Keep `seconds` of the current deadline back from the enclosed work.
+
+    A worker's last attempt wraps the bank work in this, so the plain "please try
+    again later" still has time to reach the person when the bank runs out the clock.
+    Without a deadline it changes nothing.
+    """
+    deadline = _deadline.get()
+    if deadline is None:
+        yield
+        return
+    token = _deadline.set(deadline - seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def current_deadline() -> float | None:
     """The deadline on the monotonic clock, or None when the caller has none."""
     return _deadline.get()

@@ -199,8 +199,8 @@ def unlinked(names: list[str]) -> OutboundMessage:
 
 def bank_unavailable(names: list[str], *, will_retry: bool) -> OutboundMessage:
     """A bank did not answer: say so plainly, and whether we are trying again."""
-    joined = " and ".join(names)
-    verb = "isn't" if len(names) == 1 else "aren't"
+    joined = " and ".join(names) if names else "Your bank"
+    verb = "isn't" if len(names) <= 1 else "aren't"
     if will_retry:
         return OutboundMessage(text=f"{joined} {verb} answering right now; I'll try again.")
     return OutboundMessage(

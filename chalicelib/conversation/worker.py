@@ -43,7 +43,7 @@ from chalicelib.conversation.dialogue import (
     UserContext,
     respond,
 )
-from chalicelib.deadline import DeadlineReached
+from chalicelib.deadline import DeadlineReached, reserved
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.links import LinkRepository
@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 RETRY_BACKOFF_SECONDS = (5, 15, 45, 120, 300)
 STILL_WAITING_AFTER_SECONDS = 3.0
 """Bank work slower than this earns the person a "still waiting on <bank>…"."""
+
+FINAL_REPLY_RESERVE_SECONDS = 2.0
+"""On the last attempt the bank work stops this early, so "please try again later" goes out."""
 
 ACK_STEP = "ack"
 STILL_WAITING_STEP = "still-waiting"
@@ -131,7 +134,10 @@ def _answer_action(
     waiting = _StillWaiting(steps, _names_for(action, context))
 
     def work() -> list[OutboundMessage]:
-        return _carry_out(action, event, banking, final_attempt)
+        if not final_attempt:
+            return _carry_out(action, event, banking, final_attempt)
+        with reserved(FINAL_REPLY_RESERVE_SECONDS):
+            return _carry_out(action, event, banking, final_attempt)
 
     try:
         messages = _with_still_waiting(work, event.user, waiting.say) if slow else work()
@@ -140,8 +146,11 @@ def _answer_action(
         waiting.say(replies.bank_unavailable(names, will_retry=True) if names else None)
         raise
     except DeadlineReached:
-        waiting.say(replies.still_waiting(waiting.names))
-        raise
+        if not final_attempt:
+            waiting.say(replies.still_waiting(waiting.names))
+            raise
+        logger.warning("Bank out of time on the last attempt; telling the person to retry")
+        messages = [replies.bank_unavailable(waiting.names, will_retry=False)]
     steps.send(FINAL_STEP, messages)
 
 

@@ -21,7 +21,7 @@ from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, BankProblem, Reading
 from chalicelib.conversation.dialogue import Institution
-from chalicelib.deadline import DeadlineReached
+from chalicelib.deadline import DeadlineReached, deadline_in, seconds_left
 from chalicelib.models import Account, Balance
 from chalicelib.settings import get_settings
 from chalicelib.store.reply_ledger import ReplyLedger, ReplyState
@@ -175,6 +175,24 @@ def test_the_last_attempt_says_try_later_with_what_could_be_read(
     bank.script = [unavailable]
     worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
+
+
+def test_the_last_attempt_keeps_time_back_to_say_try_later_when_the_bank_runs_out(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    time_left_for_the_bank: list[float | None] = []
+
+    def out_of_time_noting_the_clock() -> Reading:
+        time_left_for_the_bank.append(seconds_left())
+        return out_of_time()
+
+    bank.script = [out_of_time_noting_the_clock]
+    with deadline_in(10.0):
+        worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
+    assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
+    left = time_left_for_the_bank[0]
+    assert left is not None
+    assert left <= 10.0 - worker.FINAL_REPLY_RESERVE_SECONDS
 
 
 def test_a_graph_timeout_after_acceptance_is_never_resent(

@@ -55,3 +55,14 @@ def test_the_deadline_reaches_threads_that_run_in_a_copy_of_the_context() -> Non
         worker.join()
     assert seen[0] is not None
     assert 19.0 < seen[0] <= 20.0
+
+
+def test_reserved_time_is_kept_back_from_the_enclosed_work_only() -> None:
+    with deadline.deadline_in(10.0):
+        with deadline.reserved(2.0):
+            inner = deadline.seconds_left()
+        outer = deadline.seconds_left()
+    assert inner is not None and outer is not None
+    assert inner <= 8.0 < outer
+    with deadline.reserved(2.0):
+        assert deadline.seconds_left() is None
