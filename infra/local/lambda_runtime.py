@@ -238,6 +238,15 @@ class ContainerRuntime:
         with self._lock:
             if self._closed:
                 raise ContainerInitError(f"{self._label} is closed")
+            if self._process is not None and not self._process.is_alive():
+                # Killed or crashed while idle: Lambda would give the next invocation a
+                # fresh environment, never hand the batch to a dead one.
+                exit_code = self._discard(kill=False)
+                logger.warning(
+                    "local lambda: %s container died while idle (exit=%s); starting a new one",
+                    self._label,
+                    exit_code,
+                )
             if self._process is None:
                 self._start()
             if self._closed:  # close() ran while it was starting

@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
 from chalicelib.settings import get_settings
-from infra.local.lambda_runtime import WorkerFunction
+from infra.local.lambda_runtime import ContainerRuntime, ContextFactory, Outcome, WorkerFunction
 from infra.local.queue_pump import QueuePump, build_sqs_event, failed_message_ids
 from tests.conftest import reset_process_caches
 
@@ -388,6 +388,42 @@ def test_an_overrun_or_crash_kills_the_container_and_redelivers_the_batch(
     with pytest.raises(ProcessLookupError):
         os.kill(first["pid"], 0)  # the overrunning container was killed, not left running
     assert message_count(quick_queues.dlq_url) == 0
+
+
+def test_a_container_killed_while_idle_is_replaced_before_the_next_batch(tmp_path: Path) -> None:
+    log = tmp_path / "invocations.jsonl"
+    worker = misbehaving_worker()
+    runtime = ContainerRuntime(
+        str(worker.handler), ContextFactory(worker, worker.name, "arn:local"), "idle-kill"
+    )
+    later_delivery = {
+        "Records": [
+            {
+                "body": json.dumps({"log": str(log), "first_attempt": "crash"}),
+                "attributes": {"ApproximateReceiveCount": "2"},
+            }
+        ]
+    }
+    try:
+        assert runtime.invoke(later_delivery).outcome is Outcome.RETURNED
+        [first] = invocation_log(log)
+        os.kill(first["pid"], 9)  # SIGKILL between invocations, as a soak or an OOM would
+        wait_until(lambda: not _alive(first["pid"]), "the idle container is gone")
+        assert runtime.invoke(later_delivery).outcome is Outcome.RETURNED
+    finally:
+        runtime.close()
+    second = invocation_log(log)[1]
+    assert second["pid"] != first["pid"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers signal 0 until reaped; its /proc state says it is dead.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
 
 
 def test_in_process_an_overrun_is_a_timeout_and_its_records_stay(
