@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench requirements package deploy clean install prism browser
+.PHONY: dev test lint bench soak requirements package deploy clean install prism browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ lint: $(STAMP)
 ## Benchmarks: cold import ratio and webhook ack path cost; writes BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run
+
+## Reliability scenarios against the local stack (loopback, <= 20 min); writes RELIABILITY.md.
+## SOAK_ARGS=--quick for a short run; SOAK_ARGS="--only bank-8s,fraud" for some scenarios.
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak.run $(SOAK_ARGS)
 
 ## Re-lock requirements.txt (the hashed lock the zip ships) from pyproject.toml; UPGRADE=1 for newest.
 requirements: $(STAMP)

@@ -28,8 +28,10 @@ Control endpoints (not part of Meta's API; all JSON):
          {"errors": [{"status": 500, "code": 2, "error_subcode": null, "message": "..."}]}
          Each queued error answers one later send that would otherwise have been accepted
          (it is not recorded), in order. Per error: `code` required; `status` (400-599,
-         default 500), `error_subcode`, `message`, `type` (default OAuthException) optional.
-         → {"pending": n}
+         default 500), `error_subcode`, `message`, `type` (default OAuthException) optional;
+         `recipient` (a PSID) keeps the error for sends to that person, and
+         `messages_only: true` lets sender actions (typing) pass, so a soak run can fail
+         one person's reply exactly. → {"pending": n}
   GET    /__faults             → {"pending": [...]} the errors not yet used
   DELETE /__faults             → drop them; {"cleared": n}
 
@@ -86,6 +88,14 @@ class InjectedFault(BaseModel):
     error_subcode: int | None = None
     message: str = "An unexpected error has occurred. Please retry your request later."
     type: str = "OAuthException"
+    recipient: str | None = Field(default=None, min_length=1, max_length=256)
+    messages_only: bool = False
+
+    def applies_to(self, recipient_id: str | None, is_sender_action: bool) -> bool:
+        """Whether this fault may answer a send to `recipient_id` of this kind."""
+        if self.messages_only and is_sender_action:
+            return False
+        return self.recipient is None or self.recipient == recipient_id
 
     def as_error(self) -> GraphApiError:
         """Turn the fault into the error the send endpoint raises."""
@@ -148,10 +158,16 @@ class FaultQueue:
             self._faults.extend(faults)
             return len(self._faults)
 
-    def take(self) -> InjectedFault | None:
-        """Remove and return the next fault, if one is waiting."""
+    def take(
+        self, recipient_id: str | None = None, is_sender_action: bool = False
+    ) -> InjectedFault | None:
+        """Remove and return the oldest fault that applies to this send, if one is waiting."""
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            for fault in self._faults:
+                if fault.applies_to(recipient_id, is_sender_action):
+                    self._faults.remove(fault)
+                    return fault
+            return None
 
     def pending(self) -> list[InjectedFault]:
         """The faults not yet used, in the order they will be used."""
@@ -203,7 +219,7 @@ def create_app(page_token: str, app_secret: str) -> Flask:
         _authenticate(page_token, expected_proof)
         body = _parse_json_body()
         accepted = validate_send_request(body)
-        fault = fault_queue.take()
+        fault = fault_queue.take(accepted.recipient_id, accepted.is_sender_action)
         if fault is not None:
             logger.info("graph stand-in: answering a send with injected fault code=%s", fault.code)
             raise fault.as_error()

@@ -599,6 +599,20 @@ def test_faults_can_be_listed_and_cleared(client: FlaskClient) -> None:
     assert post_send(client, text_body()).status_code == 200
 
 
+def test_a_fault_for_one_recipient_waits_for_a_message_to_them(client: FlaskClient) -> None:
+    fault = {"code": 551, "status": 400, "recipient": PSID, "messages_only": True}
+    client.post("/__faults", json={"errors": [fault, {"code": 2}]})
+    other = {**text_body("to someone else"), "recipient": {"id": "42"}}
+    typing = {"recipient": {"id": PSID}, "sender_action": "typing_on"}
+
+    assert post_send(client, other).status_code == 500  # the unrestricted fault, next in line
+    assert post_send(client, other).status_code == 200
+    assert post_send(client, typing).status_code == 200
+    assert error_of(post_send(client, text_body()))["code"] == 551
+    assert post_send(client, text_body("again")).status_code == 200
+    assert client.get("/__faults").get_json() == {"pending": []}
+
+
 @pytest.mark.parametrize(
     "payload",
     [{}, {"errors": []}, {"errors": [{"status": 500}]}, {"errors": [{"code": 2, "status": 200}]}],
