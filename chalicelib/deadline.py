@@ -86,6 +86,22 @@ def reserved(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
+@contextmanager
+def capped(seconds: float) -> Iterator[None]:
+    """End the enclosed work within `seconds` from now, or at the current deadline if sooner.
+
+    The inbound worker caps a message's bank work by when its answer is due, which
+    can come before Lambda's own deadline.
+    """
+    deadline = time.monotonic() + seconds
+    current = _deadline.get()
+    token = _deadline.set(deadline if current is None else min(current, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def current_deadline() -> float | None:
     """The deadline on the monotonic clock, or None when the caller has none."""
     return _deadline.get()

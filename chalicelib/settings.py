@@ -64,6 +64,17 @@ class Settings(BaseSettings):
         default=5, ge=1, description="The inbound queue's maxReceiveCount (its DLQ threshold)."
     )
 
+    answer_within_seconds: int = Field(
+        default=55,
+        ge=20,
+        le=900,
+        description=(
+            "When a chat message's final answer is due, counted from the message's time: bank "
+            "work is cut short and retries stop so that a slow or failing bank still ends in "
+            "a plain answer by then."
+        ),
+    )
+
     events_max_receive_count: int = Field(
         default=5, ge=1, description="The events queue's maxReceiveCount (its DLQ threshold)."
     )

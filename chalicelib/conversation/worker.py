@@ -12,8 +12,13 @@ A slow bank gets one timely "still waiting on <bank>…": when the bank work has
 not finished after `STILL_WAITING_AFTER_SECONDS`, or when it fails first (the
 bank is unavailable, or the invocation's deadline comes). The final answer
 follows in the same invocation, or, when the record has to be retried, in a
-later one that sends only the final answer. On the last attempt before the DLQ
-the person hears "please try again later" with whatever could be read. A person
+later one that sends only the final answer.
+
+Every message has an answer deadline: its time plus `answer_within_seconds`
+(55 s). Bank work is cut short before it, and when no retry could still answer
+in time (or the queue's tries are used up) this try is the last: the person
+hears "please try again later" with whatever could be read, instead of waiting
+out minutes of backoff. A person
 who can no longer be messaged (window closed, unknown, unavailable) is logged
 and dropped; so is a send Graph refuses for good (`SendRefused`, logged at
 ERROR): retrying cannot help.
@@ -23,9 +28,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WorkStillRunning
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalicelib.auth import linking
@@ -43,7 +51,7 @@ from chalicelib.conversation.dialogue import (
     UserContext,
     respond,
 )
-from chalicelib.deadline import DeadlineReached, reserved
+from chalicelib.deadline import DeadlineReached, capped, reserved
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.links import LinkRepository
@@ -62,7 +70,11 @@ STILL_WAITING_AFTER_SECONDS = 3.0
 """Bank work slower than this earns the person a "still waiting on <bank>…"."""
 
 FINAL_REPLY_RESERVE_SECONDS = 2.0
-"""On the last attempt the bank work stops this early, so "please try again later" goes out."""
+"""Bank work stops this early, so "please try again later" (or "still waiting") goes out."""
+MIN_RETRY_SECONDS = 15.0
+"""Less time than this before the answer is due: no retry could help, so this try is the last."""
+MIN_BANK_SECONDS = 5.0
+"""Less than this before the answer is due: the bank gets Lambda's time rather than none."""
 
 ACK_STEP = "ack"
 STILL_WAITING_STEP = "still-waiting"
@@ -92,7 +104,6 @@ def handle_event(
     try:
         steps.send(ACK_STEP, turn.messages)
         if turn.action is not None:
-            final_attempt = attempt >= settings.inbound_max_receive_count
             _answer_action(
                 turn.action,
                 event,
@@ -100,7 +111,7 @@ def handle_event(
                 banking=banking,
                 context=context,
                 steps=steps,
-                final_attempt=final_attempt,
+                attempt=_Attempt.of(event, attempt),
             )
     except RecipientUnreachable as error:
         logger.warning(
@@ -125,7 +136,7 @@ def _answer_action(
     banking: Banking,
     context: UserContext,
     steps: _Steps,
-    final_attempt: bool,
+    attempt: _Attempt,
 ) -> None:
     """Carry out the bank action and send its final answer, once across redeliveries."""
     if steps.settled(FINAL_STEP):
@@ -134,10 +145,8 @@ def _answer_action(
     waiting = _StillWaiting(steps, _names_for(action, context))
 
     def work() -> list[OutboundMessage]:
-        if not final_attempt:
-            return _carry_out(action, event, banking, final_attempt)
-        with reserved(FINAL_REPLY_RESERVE_SECONDS):
-            return _carry_out(action, event, banking, final_attempt)
+        with attempt.bank_time():
+            return _carry_out(action, event, banking, attempt)
 
     try:
         messages = _with_still_waiting(work, event.user, waiting.say) if slow else work()
@@ -146,12 +155,53 @@ def _answer_action(
         waiting.say(replies.bank_unavailable(names, will_retry=True) if names else None)
         raise
     except DeadlineReached:
-        if not final_attempt:
+        if not attempt.last():
             waiting.say(replies.still_waiting(waiting.names))
             raise
-        logger.warning("Bank out of time on the last attempt; telling the person to retry")
+        logger.warning("Bank out of time for this answer; telling the person to retry")
         messages = [replies.bank_unavailable(waiting.names, will_retry=False)]
     steps.send(FINAL_STEP, messages)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Which try at answering a message this is, and when its final answer is due."""
+
+    number: int
+    max_attempts: int
+    answer_by: float
+    """Epoch seconds: the message's time plus `answer_within_seconds`."""
+
+    @classmethod
+    def of(cls, event: InboundEvent, number: int) -> _Attempt:
+        settings = get_settings()
+        sent_at = min(event.timestamp.timestamp(), time.time())  # a clock ahead of ours
+        return cls(
+            number=number,
+            max_attempts=settings.inbound_max_receive_count,
+            answer_by=sent_at + settings.answer_within_seconds,
+        )
+
+    def last(self) -> bool:
+        """No later try could answer in time, or the queue's tries are used up."""
+        too_late = self.answer_by - time.time() < MIN_RETRY_SECONDS
+        return self.number >= self.max_attempts or too_late
+
+    @contextmanager
+    def bank_time(self) -> Iterator[None]:
+        """Bound the bank work so a final (or interim) reply still goes out in time.
+
+        It always ends `FINAL_REPLY_RESERVE_SECONDS` before Lambda's deadline, and
+        before the answer is due while that is still ahead; once it has passed (a
+        redelivery much later), the bank gets one try within Lambda's deadline.
+        """
+        left = self.answer_by - time.time() - FINAL_REPLY_RESERVE_SECONDS
+        with reserved(FINAL_REPLY_RESERVE_SECONDS):
+            if left < MIN_BANK_SECONDS:
+                yield
+                return
+            with capped(left):
+                yield
 
 
 class _Steps:
@@ -242,7 +292,7 @@ def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
 
 
 def _carry_out(
-    action: BankAction, event: InboundEvent, banking: Banking, final_attempt: bool
+    action: BankAction, event: InboundEvent, banking: Banking, attempt: _Attempt
 ) -> list[OutboundMessage]:
     kind = action.kind
     user = event.user
@@ -254,7 +304,7 @@ def _carry_out(
         name = banking.unlink(user, action.institution_id)
         return [replies.unlinked([name] if name else [])]
     if kind is ActionKind.FRAUD_ANSWER:
-        return _answer_fraud(action, event, final_attempt)
+        return _answer_fraud(action, event, attempt.last())
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
         return [replies.unlinked([name for name in names if name])]
@@ -266,7 +316,7 @@ def _carry_out(
         only_account=action.account_ref,
     )
     reading = banking.read(user, request)
-    return _render_reading(action, reading, final_attempt)
+    return _render_reading(action, reading, attempt)
 
 
 def _link_button(
@@ -301,10 +351,10 @@ def _answer_fraud(
 
 
 def _render_reading(
-    action: BankAction, reading: Reading, final_attempt: bool
+    action: BankAction, reading: Reading, attempt: _Attempt
 ) -> list[OutboundMessage]:
     unavailable = [p.institution_name for p in reading.problems if p.kind == "unavailable"]
-    if unavailable and not final_attempt:
+    if unavailable and not attempt.last():
         raise BankRetryLater(unavailable)
     messages: list[OutboundMessage] = []
     if reading.accounts or not reading.problems:

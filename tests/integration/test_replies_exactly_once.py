@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -101,14 +101,14 @@ def bank(
     get_settings.cache_clear()
 
 
-def balance_request(mid: str = "m_balance") -> InboundEvent:
+def balance_request(mid: str = "m_balance", *, sent_seconds_ago: float = 0) -> InboundEvent:
     return InboundEvent(
         event_id=mid,
         channel="messenger",
         user=ChannelUser(channel="messenger", user_id=PSID),
         recipient_id="page-1",
         kind=InboundKind.TEXT,
-        timestamp=datetime.now(UTC),
+        timestamp=datetime.now(UTC) - timedelta(seconds=sent_seconds_ago),
         text="balance",
     )
 
@@ -193,6 +193,32 @@ def test_the_last_attempt_keeps_time_back_to_say_try_later_when_the_bank_runs_ou
     left = time_left_for_the_bank[0]
     assert left is not None
     assert left <= 10.0 - worker.FINAL_REPLY_RESERVE_SECONDS
+
+
+def test_bank_work_ends_before_the_answer_is_due(bank: ScriptedBank, graph: RunningStandin) -> None:
+    time_left_for_the_bank: list[float | None] = []
+
+    def noting_the_clock() -> Reading:
+        time_left_for_the_bank.append(seconds_left())
+        return READING
+
+    bank.script = [noting_the_clock]
+    with deadline_in(57.0):  # Lambda's deadline is further away than the answer's
+        worker.handle_event(balance_request(sent_seconds_ago=30), attempt=1)
+    due_in = get_settings().answer_within_seconds - 30 - worker.FINAL_REPLY_RESERVE_SECONDS
+    left = time_left_for_the_bank[0]
+    assert left is not None
+    assert due_in - 1 < left <= due_in
+    assert texts(graph) == [BALANCE_TEXT]
+
+
+def test_an_unavailable_bank_close_to_the_answer_deadline_gets_a_final_answer_not_a_retry(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [unavailable]
+    late = get_settings().answer_within_seconds - worker.MIN_RETRY_SECONDS + 1
+    worker.handle_event(balance_request(sent_seconds_ago=late), attempt=1)
+    assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
 
 
 def test_a_graph_timeout_after_acceptance_is_never_resent(
