@@ -65,3 +65,9 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 50) == 20.0
     assert percentile(values, 95) == 38.0
     assert percentile([], 95) is None
+
+
+def test_without_a_time_goal_a_late_answer_still_meets_the_goal() -> None:
+    late = tally([Sent("ann", Kind.BALANCE, at=0.0)], [Reply("ann", TRY_LATER, at=95.0)], goal=None)
+    assert late.meets_goal
+    assert not tally([Sent("ann", Kind.BALANCE, at=0.0)], [], goal=None).meets_goal
