@@ -46,8 +46,8 @@ from chalicelib.store.processed_events import ClaimOutcome
 
 logger = logging.getLogger(__name__)
 
-MAX_CONCURRENT_RECORDS = 8
-"""Groups running at once: a batch holds at most 10 records, and each mostly waits on I/O."""
+MAX_CONCURRENT_RECORDS = 10
+"""Groups running at once: a whole batch (SQS hands at most 10), since each mostly waits on I/O."""
 
 MIN_START_SECONDS = 2.0
 """A record needs at least this long before the deadline to be started (a bank call or two)."""

@@ -73,8 +73,8 @@ FINAL_REPLY_RESERVE_SECONDS = 2.0
 """Bank work stops this early, so "please try again later" (or "still waiting") goes out."""
 MIN_RETRY_SECONDS = 15.0
 """Less time than this before the answer is due: no retry could help, so this try is the last."""
-MIN_BANK_SECONDS = 5.0
-"""Less than this before the answer is due: the bank gets Lambda's time rather than none."""
+OVERDUE_BANK_SECONDS = 15.0
+"""An overdue answer gives the bank this long (a healthy bank's round trips), then answers."""
 
 ACK_STEP = "ack"
 STILL_WAITING_STEP = "still-waiting"
@@ -192,16 +192,13 @@ class _Attempt:
         """Bound the bank work so a final (or interim) reply still goes out in time.
 
         It always ends `FINAL_REPLY_RESERVE_SECONDS` before Lambda's deadline, and
-        before the answer is due while that is still ahead; once it has passed (a
-        redelivery much later), the bank gets one try within Lambda's deadline.
+        before the answer is due while that is still ahead; once the answer is
+        overdue (picked up late, or redelivered after a crash), the bank gets
+        `OVERDUE_BANK_SECONDS` and the person hears back either way.
         """
         left = self.answer_by - time.time() - FINAL_REPLY_RESERVE_SECONDS
-        with reserved(FINAL_REPLY_RESERVE_SECONDS):
-            if left < MIN_BANK_SECONDS:
-                yield
-                return
-            with capped(left):
-                yield
+        with reserved(FINAL_REPLY_RESERVE_SECONDS), capped(max(left, OVERDUE_BANK_SECONDS)):
+            yield
 
 
 class _Steps:

@@ -212,6 +212,24 @@ def test_bank_work_ends_before_the_answer_is_due(bank: ScriptedBank, graph: Runn
     assert texts(graph) == [BALANCE_TEXT]
 
 
+def test_an_overdue_answer_gives_the_bank_a_short_try_then_answers(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    time_left_for_the_bank: list[float | None] = []
+
+    def out_of_time_noting_the_clock() -> Reading:
+        time_left_for_the_bank.append(seconds_left())
+        return out_of_time()
+
+    bank.script = [out_of_time_noting_the_clock]
+    with deadline_in(57.0):  # redelivered long after it was sent (a crashed worker)
+        worker.handle_event(balance_request(sent_seconds_ago=120), attempt=2)
+    left = time_left_for_the_bank[0]
+    assert left is not None
+    assert left <= worker.OVERDUE_BANK_SECONDS
+    assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
+
+
 def test_an_unavailable_bank_close_to_the_answer_deadline_gets_a_final_answer_not_a_retry(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:

@@ -80,6 +80,8 @@ class LocalStack:
         self.urls: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.queue_visibility_seconds: int | None = None
+        """For the next start: the queues' visibility timeout, else the template's."""
 
     @property
     def log_dir(self) -> Path:
@@ -98,6 +100,8 @@ class LocalStack:
             command += [f"--{name}-port", str(port)]
         if self.concurrency is not None:
             command += ["--concurrency", str(self.concurrency)]
+        if self.queue_visibility_seconds is not None:
+            command += ["--queue-visibility-seconds", str(self.queue_visibility_seconds)]
         output = (self.work / f"stack-{self.starts}.out").open("wb")
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
@@ -458,11 +462,3 @@ class Queues:
                     ],
                 )
         return left
-
-    def set_visibility(self, seconds: int) -> None:
-        """The visibility timeout of the inbound and events queues."""
-        for name in (INBOUND_QUEUE, EVENTS_QUEUE):
-            url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            self.sqs.set_queue_attributes(
-                QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)}
-            )

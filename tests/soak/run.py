@@ -63,6 +63,7 @@ def run_scenarios(
             result = Result(scenario)
             try:
                 stack.stop()  # each scenario on a fresh stack: no leftovers, no shared links
+                stack.queue_visibility_seconds = scenario.queue_visibility
                 stack.start()
                 result.figures = scenario.run(Run(stack, size))
             except Exception as error:  # one broken scenario must not end the run

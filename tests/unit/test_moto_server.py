@@ -33,3 +33,37 @@ def test_moto_messages_use_the_cheap_clock(monkeypatch: pytest.MonkeyPatch) -> N
     assert message.visible
     message.change_visibility(30)
     assert not message.visible
+
+
+def test_dynamodb_writes_run_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads writing at once: the second waits until the first has written."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from infra.local.moto_server import DYNAMODB_WRITES, serialise_dynamodb_writes
+
+    inside = threading.Event()
+    release = threading.Event()
+    overlapped: list[bool] = []
+
+    def slow_put(self: object, *args: object, **kwargs: object) -> None:
+        overlapped.append(inside.is_set())
+        inside.set()
+        release.wait(2)
+        inside.clear()
+
+    for name in DYNAMODB_WRITES:
+        monkeypatch.setattr(DynamoDBBackend, name, getattr(DynamoDBBackend, name))
+    monkeypatch.setattr(DynamoDBBackend, "put_item", slow_put)
+    serialise_dynamodb_writes()
+    serialise_dynamodb_writes()  # idempotent: wrapping twice would still be one lock
+    backend = object.__new__(DynamoDBBackend)
+    writers = [threading.Thread(target=backend.put_item) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    assert inside.wait(2)
+    threading.Timer(0.2, release.set).start()
+    for writer in writers:
+        writer.join(5)
+    assert overlapped == [False, False]
