@@ -89,6 +89,8 @@ class BankRetryLater(Exception):
     def __init__(self, names: list[str]) -> None:
         super().__init__(", ".join(names) or "the bank")
         self.names = names
+        self.delay_seconds: int | None = None
+        """How long SQS should wait; None: the backoff schedule for the attempt."""
 
 
 def handle_event(
@@ -153,6 +155,7 @@ def _answer_action(
     except BankRetryLater as retry:
         names = retry.names
         waiting.say(replies.bank_unavailable(names, will_retry=True) if names else None)
+        retry.delay_seconds = attempt.retry_delay()
         raise
     except DeadlineReached:
         if not attempt.last():
@@ -182,6 +185,14 @@ class _Attempt:
             answer_by=sent_at + settings.answer_within_seconds,
         )
 
+    def retry_delay(self) -> int:
+        """This attempt's backoff, shortened so the retry comes while the answer can still be due.
+
+        The retry needs `MIN_RETRY_SECONDS` before `answer_by` to be worth making.
+        """
+        room = self.answer_by - time.time() - MIN_RETRY_SECONDS
+        return max(1, min(_backoff(self.number), int(room)))
+
     def last(self) -> bool:
         """No later try could answer in time, or the queue's tries are used up."""
         too_late = self.answer_by - time.time() < MIN_RETRY_SECONDS
@@ -197,7 +208,8 @@ class _Attempt:
         `OVERDUE_BANK_SECONDS` and the person hears back either way.
         """
         left = self.answer_by - time.time() - FINAL_REPLY_RESERVE_SECONDS
-        with reserved(FINAL_REPLY_RESERVE_SECONDS), capped(max(left, OVERDUE_BANK_SECONDS)):
+        budget = left if left > 0 else OVERDUE_BANK_SECONDS
+        with reserved(FINAL_REPLY_RESERVE_SECONDS), capped(budget):
             yield
 
 
@@ -403,18 +415,21 @@ def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _handle_delivery(event: InboundEvent, delivery: Delivery) -> None:
     try:
         handle_event(event, delivery.attempt)
-    except BankRetryLater:
-        _delay_redelivery(delivery)
+    except BankRetryLater as retry:
+        _delay_redelivery(delivery, retry.delay_seconds)
         raise
 
 
-def _delay_redelivery(delivery: Delivery) -> None:
+def _backoff(attempt: int) -> int:
+    return RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS)) - 1]
+
+
+def _delay_redelivery(delivery: Delivery, delay_seconds: int | None = None) -> None:
     """Back off before SQS redelivers (instead of the queue's long visibility timeout)."""
     from chalicelib import aws
     from chalicelib.queues import queue_url
 
-    attempt = delivery.attempt
-    delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS)) - 1]
+    delay = _backoff(delivery.attempt) if delay_seconds is None else delay_seconds
     try:
         aws.client("sqs").change_message_visibility(
             QueueUrl=queue_url(delivery.queue_name),

@@ -230,6 +230,17 @@ def test_an_overdue_answer_gives_the_bank_a_short_try_then_answers(
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
 
 
+def test_a_retry_is_brought_forward_so_it_comes_before_the_answer_is_due(
+    bank: ScriptedBank, graph: RunningStandin
+) -> None:
+    bank.script = [unavailable]
+    with pytest.raises(worker.BankRetryLater) as retry:
+        worker.handle_event(balance_request(sent_seconds_ago=30), attempt=3)  # schedule: 45 s
+    due_in = get_settings().answer_within_seconds - 30
+    assert retry.value.delay_seconds is not None
+    assert 1 <= retry.value.delay_seconds <= due_in - worker.MIN_RETRY_SECONDS
+
+
 def test_an_unavailable_bank_close_to_the_answer_deadline_gets_a_final_answer_not_a_retry(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
