@@ -112,6 +112,31 @@ def test_every_function_alarms_on_any_error_or_throttle(
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_errors_a_worker_handles_and_logs_still_alarm(
+    apps: dict[str, ChaliceApp], stage: str
+) -> None:
+    """A reply Graph refuses for good is logged at ERROR, not failed: it must still page."""
+    app = apps[stage]
+    groups = resources("AWS::Logs::LogGroup")
+    filters = list(resources("AWS::Logs::MetricFilter").values())
+    filtered = {
+        resolved(groups[metric_filter["LogGroupName"]["Ref"]]["LogGroupName"], stage)
+        for metric_filter in filters
+    }
+
+    workers = {f"/aws/lambda/{app.deployed_name(f)}" for f in app.functions if f.trigger != "api"}
+    assert filtered == workers
+    transformations = [t for f in filters for t in f["MetricTransformations"]]
+    assert {f["FilterPattern"] for f in filters} == {'{ $.level = "ERROR" }'}
+    assert {(resolved(t["MetricNamespace"], stage), t["MetricName"]) for t in transformations} == {
+        (f"BankBridge/{stage}", "ErrorLogs")
+    }
+    alarm = alarm_on(transformations[0]["MetricNamespace"], "ErrorLogs", stage)
+    assert alarm["Statistic"] == "Sum"
+    assert fires_above(alarm) == 0
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_dead_letter_queues_and_the_daily_jobs_failure_queue_alarm_on_one_message(
     stage: str,
 ) -> None:
