@@ -112,7 +112,19 @@ def test_a_marker_from_the_old_ack_path_does_not_make_the_event_a_duplicate(
     assert _markers(aws_stack).claim("messenger", "m-1", owner="sqs-a") is ClaimOutcome.FRESH
 
 
-def test_of_two_concurrent_claims_exactly_one_is_fresh(aws_stack: Any) -> None:
+def test_of_two_concurrent_claims_exactly_one_is_fresh(
+    aws_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DynamoDB applies a conditional write atomically; moto in-process checks and writes
+    # without a lock, so the race would be moto's. The local stack's launcher gives moto
+    # DynamoDB's atomicity; use the same here (restored after the test).
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from infra.local.moto_server import DYNAMODB_WRITES, serialise_dynamodb_writes
+
+    for name in DYNAMODB_WRITES:
+        monkeypatch.setattr(DynamoDBBackend, name, getattr(DynamoDBBackend, name))
+    serialise_dynamodb_writes()
     markers = _markers(aws_stack)
     aws.client("dynamodb")  # created once, before the threads share it
 
