@@ -281,27 +281,25 @@ class _Batch(Generic[Item]):
 
     def _complete(self, item: Item, delivery: Delivery) -> None:
         """Mark the claim done; if that fails the record still counts as handled (logged)."""
-        if self.claim is None:
-            return
-        source, event_id = self.claim.key(item)
-        try:
-            self.claim.claims.complete(source, event_id, owner=delivery.message_id)
-        except Exception as error:
-            logger.warning(
-                f"Could not complete the {self.label} claim",
-                extra=log_fields(reason=type(error).__name__, message_id=delivery.message_id),
-            )
+        if self.claim is not None:
+            self._settle_claim(item, delivery, self.claim.claims.complete, "complete")
 
     def _release(self, item: Item, delivery: Delivery) -> None:
         """On the last attempt, free the claim so a redrive from the DLQ is handled."""
-        if self.claim is None or not delivery.final:
-            return
+        if self.claim is not None and delivery.final:
+            self._settle_claim(item, delivery, self.claim.claims.release, "release")
+
+    def _settle_claim(
+        self, item: Item, delivery: Delivery, settle: Callable[..., None], verb: str
+    ) -> None:
+        """Complete or release a claim; a failure is logged (the claim lapses with its lease)."""
+        assert self.claim is not None
         source, event_id = self.claim.key(item)
         try:
-            self.claim.claims.release(source, event_id, owner=delivery.message_id)
+            settle(source, event_id, owner=delivery.message_id)
         except Exception as error:
             logger.warning(
-                f"Could not release the {self.label} claim; it lapses with its lease",
+                f"Could not {verb} the {self.label} claim; it lapses with its lease",
                 extra=log_fields(reason=type(error).__name__, message_id=delivery.message_id),
             )
 

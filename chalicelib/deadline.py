@@ -37,6 +37,16 @@ class DeadlineReached(Exception):
 
 
 @contextmanager
+def _deadline_set_to(deadline: float | None) -> Iterator[float | None]:
+    """Make `deadline` (monotonic) the current one for the enclosed work."""
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+@contextmanager
 def invocation_deadline(
     context: Any, *, margin_seconds: float = SAFETY_MARGIN_SECONDS
 ) -> Iterator[float | None]:
@@ -48,42 +58,28 @@ def invocation_deadline(
     if remaining_ms is None:
         yield None
         return
-    deadline = time.monotonic() + remaining_ms() / 1000.0 - margin_seconds
-    token = _deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _deadline.reset(token)
+    with _deadline_set_to(time.monotonic() + remaining_ms() / 1000.0 - margin_seconds) as set_:
+        yield set_
 
 
 @contextmanager
-def deadline_in(seconds: float) -> Iterator[float]:
+def deadline_in(seconds: float) -> Iterator[float | None]:
     """Set a deadline `seconds` from now for the enclosed work (tests, benchmarks, the CLI)."""
-    deadline = time.monotonic() + seconds
-    token = _deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _deadline.reset(token)
+    with _deadline_set_to(time.monotonic() + seconds) as set_:
+        yield set_
 
 
 @contextmanager
 def reserved(seconds: float) -> Iterator[None]:
     """Keep `seconds` of the current deadline back from the enclosed work.
 
-    A worker's last attempt wraps the bank work in this, so the plain "please try
-    again later" still has time to reach the person when the bank runs out the clock.
+    The inbound worker wraps bank work in this, so the plain "please try again
+    later" still has time to reach the person when the bank runs out the clock.
     Without a deadline it changes nothing.
     """
     deadline = _deadline.get()
-    if deadline is None:
+    with _deadline_set_to(None if deadline is None else deadline - seconds):
         yield
-        return
-    token = _deadline.set(deadline - seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
 
 
 @contextmanager
@@ -95,11 +91,8 @@ def capped(seconds: float) -> Iterator[None]:
     """
     deadline = time.monotonic() + seconds
     current = _deadline.get()
-    token = _deadline.set(deadline if current is None else min(current, deadline))
-    try:
+    with _deadline_set_to(deadline if current is None else min(current, deadline)):
         yield
-    finally:
-        _deadline.reset(token)
 
 
 def current_deadline() -> float | None:

@@ -86,6 +86,18 @@ def out_of_time() -> Reading:
     raise DeadlineReached("0.10 s left in this invocation")
 
 
+def noting_time_left(
+    seen: list[float | None], then: Callable[[], Reading]
+) -> Callable[[], Reading]:
+    """A bank read that notes the time its invocation has left, then does `then`."""
+
+    def read() -> Reading:
+        seen.append(seconds_left())
+        return then()
+
+    return read
+
+
 @pytest.fixture
 def bank(
     empty_table: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
@@ -181,12 +193,7 @@ def test_the_last_attempt_keeps_time_back_to_say_try_later_when_the_bank_runs_ou
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
     time_left_for_the_bank: list[float | None] = []
-
-    def out_of_time_noting_the_clock() -> Reading:
-        time_left_for_the_bank.append(seconds_left())
-        return out_of_time()
-
-    bank.script = [out_of_time_noting_the_clock]
+    bank.script = [noting_time_left(time_left_for_the_bank, out_of_time)]
     with deadline_in(10.0):
         worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
@@ -197,12 +204,7 @@ def test_the_last_attempt_keeps_time_back_to_say_try_later_when_the_bank_runs_ou
 
 def test_bank_work_ends_before_the_answer_is_due(bank: ScriptedBank, graph: RunningStandin) -> None:
     time_left_for_the_bank: list[float | None] = []
-
-    def noting_the_clock() -> Reading:
-        time_left_for_the_bank.append(seconds_left())
-        return READING
-
-    bank.script = [noting_the_clock]
+    bank.script = [noting_time_left(time_left_for_the_bank, answers)]
     with deadline_in(57.0):  # Lambda's deadline is further away than the answer's
         worker.handle_event(balance_request(sent_seconds_ago=30), attempt=1)
     due_in = get_settings().answer_within_seconds - 30 - worker.FINAL_REPLY_RESERVE_SECONDS
@@ -216,12 +218,7 @@ def test_an_overdue_answer_gives_the_bank_a_short_try_then_answers(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
     time_left_for_the_bank: list[float | None] = []
-
-    def out_of_time_noting_the_clock() -> Reading:
-        time_left_for_the_bank.append(seconds_left())
-        return out_of_time()
-
-    bank.script = [out_of_time_noting_the_clock]
+    bank.script = [noting_time_left(time_left_for_the_bank, out_of_time)]
     with deadline_in(57.0):  # redelivered long after it was sent (a crashed worker)
         worker.handle_event(balance_request(sent_seconds_ago=120), attempt=2)
     left = time_left_for_the_bank[0]
