@@ -32,14 +32,17 @@ $(PRISM):
 prism: $(PRISM)
 
 ## Lint, then run every test: unit, integration (moto), contract and end-to-end.
-test: $(STAMP) $(PRISM) browser
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint $(PRISM) browser
 	$(BIN)/python -m pytest
 
+## Ruff; the lock is current and every dependency bounded (offline); the known-vulnerability
+## audit of the lock and .venv, which skips with its reason when no advisory database answers.
+## AUDIT_OSV_URL=<an OSV API's /v1/query> audits against it instead of PyPI's JSON API.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m infra.requirements --check
+	$(BIN)/python -m infra.audit $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
 
 ## Benchmarks: cold import ratio and webhook ack path cost; writes BENCHMARKS.md.
 bench: $(STAMP)

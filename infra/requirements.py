@@ -11,7 +11,9 @@ uv rather than pip-tools: it resolves for a *target* platform and Python
 pip-compile resolves for the interpreter it runs in; and it is well kept and fast.
 
 The header records the inputs, so `--check` needs no network: it fails when
-pyproject.toml changed since the lock was written or the lock is malformed.
+pyproject.toml changed since the lock was written, the lock is malformed, or a
+requirement in pyproject.toml (runtime or dev) has no upper bound: a new major
+release must arrive by a reviewed edit, never by a re-lock.
 
     python -m infra.requirements --write            # re-lock, keeping current pins
     python -m infra.requirements --write --upgrade  # re-lock at the newest allowed versions
@@ -58,6 +60,9 @@ HEADER_INTRO = f"""\
 # bundles the runtime module itself and the CLI's dependencies are dead weight):
 """
 
+UPPER_BOUND_OPERATORS = frozenset({"<", "<=", "==", "===", "~="})
+"""Specifier operators that cap a requirement's versions (`~=1.4` means `<2`)."""
+
 _HASH = re.compile(r"\s--hash=sha256:([0-9a-f]{64})")
 
 
@@ -88,6 +93,28 @@ def runtime_requirements(pyproject: Path = PYPROJECT_PATH) -> list[str]:
         requirement
         for requirement in project.get("dependencies", [])
         if distribution_name(requirement) not in PACKAGED_BY_CHALICE
+    ]
+
+
+def declared_requirements(pyproject: Path = PYPROJECT_PATH) -> list[str]:
+    """Every requirement pyproject.toml declares: `[project.dependencies]` and each extra."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {}).values()
+    return [
+        *project.get("dependencies", []),
+        *(requirement for extra in extras for requirement in extra),
+    ]
+
+
+def unbounded_requirements(requirements: Sequence[str]) -> list[str]:
+    """Why each of `requirements` without an upper bound needs one (empty when all have one)."""
+    return [
+        f"{requirement} has no upper bound: cap it below its next breaking release"
+        for requirement in requirements
+        if not any(
+            specifier.operator in UPPER_BOUND_OPERATORS
+            for specifier in Requirement(requirement).specifier
+        )
     ]
 
 
@@ -185,7 +212,8 @@ def compile_lock(inputs: Sequence[str], previous: Path | None, *, upgrade: bool 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: `--write` re-locks (network); `--check` exits 1 with the reasons if stale."""
+    """CLI: `--write` re-locks (network); `--check` exits 1 with the reasons if stale or
+    a requirement is unbounded."""
     parser = argparse.ArgumentParser(prog="python -m infra.requirements", description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="re-lock requirements.txt")
@@ -209,12 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.requirements.exists()
         else ""
     )
+    unbounded = unbounded_requirements(declared_requirements(arguments.pyproject))
+    for problem in unbounded:
+        print(f"{arguments.pyproject}: {problem}", file=sys.stderr)
     problems = lock_problems(current, inputs)
     for problem in problems:
         print(f"{arguments.requirements}: {problem}", file=sys.stderr)
     if problems:
         print("requirements.txt is stale: run `make requirements`", file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if problems or unbounded else 0
 
 
 if __name__ == "__main__":

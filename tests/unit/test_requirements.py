@@ -11,12 +11,14 @@ from infra.requirements import (
     PYPROJECT_PATH,
     REQUIREMENTS_PATH,
     LockError,
+    declared_requirements,
     distribution_name,
     lock_problems,
     main,
     parse_lock,
     render_header,
     runtime_requirements,
+    unbounded_requirements,
 )
 
 DEV_ONLY = {"moto", "pytest", "pytest-timeout", "cfn-lint", "ruff", "uv"}
@@ -36,6 +38,59 @@ def test_committed_lock_is_current_with_pyproject() -> None:
     assert lock_problems(committed_lock(), runtime_requirements()) == [], (
         "requirements.txt is stale: run `make requirements`"
     )
+
+
+def test_every_declared_dependency_has_an_upper_bound() -> None:
+    """A new major of any dependency, runtime or dev, arrives by a reviewed edit."""
+    declared = declared_requirements()
+
+    assert {"boto3", "cryptography", "joserfc", "pytest", "ruff"} <= {
+        distribution_name(requirement) for requirement in declared
+    }
+    assert unbounded_requirements(declared) == []
+
+
+@pytest.mark.parametrize(
+    ("requirement", "bounded"),
+    [
+        ("boto3>=1.40", False),
+        ("boto3", False),
+        ("six!=1.16", False),
+        ("moto[server]>=5.1,<6", True),
+        ("ruff>=0.17,<=0.17.9", True),
+        ("joserfc~=1.8", True),
+        ("six==1.17.0", True),
+    ],
+)
+def test_unbounded_requirements_are_named(requirement: str, bounded: bool) -> None:
+    expected = (
+        []
+        if bounded
+        else [f"{requirement} has no upper bound: cap it below its next breaking release"]
+    )
+
+    assert unbounded_requirements([requirement]) == expected
+
+
+def test_check_fails_when_a_dev_requirement_is_unbounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "x"\ndependencies = ["six==1.17.0"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest>=8"]\n'
+    )
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        render_header(["six==1.17.0"]) + f"six==1.17.0 --hash=sha256:{HASH_A}\n"
+    )
+    paths = ["--pyproject", str(pyproject), "--requirements", str(requirements)]
+
+    assert main(["--check", *paths]) == 1
+    assert "pytest>=8 has no upper bound" in capsys.readouterr().err
+
+    pyproject.write_text(pyproject.read_text().replace('"pytest>=8"', '"pytest>=8,<10"'))
+    assert main(["--check", *paths]) == 0
 
 
 def test_every_locked_distribution_is_pinned_with_hashes() -> None:
@@ -137,7 +192,9 @@ def test_write_locks_with_uv_and_check_then_passes(
 ) -> None:
     """Resolves `six` with uv against PyPI (a second or so; uv caches)."""
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\ndependencies = ["chalice>=1.34", "six==1.17.0"]\n')
+    pyproject.write_text(
+        '[project]\nname = "x"\ndependencies = ["chalice>=1.34,<1.35", "six==1.17.0"]\n'
+    )
     requirements = tmp_path / "requirements.txt"
     paths = ["--pyproject", str(pyproject), "--requirements", str(requirements)]
 
