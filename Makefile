@@ -62,8 +62,10 @@ package: $(STAMP)
 	$(BIN)/python -m infra.package --stage prod --out build/package
 
 ## Deploy or upgrade a stage (route (b) of docs/deployment.md): make deploy STAGE=prod [ALARM_EMAIL=ops@example.com]
+## A release is never shipped unaudited: the vulnerability audit must reach its advisory source.
 deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage of .chalice/config.json> [ALARM_EMAIL=...]"; exit 2; }
+	$(BIN)/python -m infra.audit --require-source $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
 	$(BIN)/python -m infra.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--parameter AlarmEmail=$(ALARM_EMAIL))
 
 clean:
