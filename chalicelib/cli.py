@@ -3,7 +3,8 @@
     bankbridge connectors register FILE [--replace]   POST (or PUT) a JSON config
     bankbridge connectors list | show ID | delete ID
     bankbridge connectors check ID                    live probe of the bank
-    bankbridge connectors validate FILE [--local]     offline, same rules as the API
+    bankbridge connectors validate FILE [--local] [--stage S]
+                                                      offline, same rules as the API
     bankbridge connectors schema                      the config JSON Schema
     bankbridge doctor --stage S [--project-dir DIR]   every missing or placeholder
                                                       setting and secret of stage S
@@ -13,6 +14,9 @@
 is assumed only for a loopback API URL; deployed stages need a token or, with
 IAM-protected admin routes, `--iam` (SigV4 with the ambient AWS credentials).
 `doctor` reads AWS with the ambient credentials (AWS_PROFILE, AWS_REGION, ...).
+A config names its secrets, never their values, and only secrets in its own
+namespace: `bankbridge/<stage>/banks/<institution_id>/<name>` (no ARNs); the
+API refuses any other reference with 422 naming the field.
 Exit status: 0 success, 1 error or not ready (message on stderr), 2 usage error.
 """
 
@@ -210,8 +214,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> None:
     from chalicelib.connectors.config import ConnectorConfig, field_errors, validation_context
 
     data = _read_config(args.file)
+    stage = args.stage or ("dev" if args.local else None)
+    context = validation_context(local=args.local, stage=stage)
     try:
-        config = ConnectorConfig.model_validate(data, context=validation_context(local=args.local))
+        config = ConnectorConfig.model_validate(data, context=context)
     except ValidationError as exc:
         lines = [f"  {error.field}: {error.message}" for error in field_errors(exc)]
         raise CliError("invalid connector config:\n" + "\n".join(lines)) from exc
@@ -313,7 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--local",
         action="store_true",
-        help="apply the dev stage's rules (http to loopback, private addresses)",
+        help="apply the dev stage's rules (http to loopback, private addresses; stage dev)",
+    )
+    validate.add_argument(
+        "--stage",
+        help="the stage the config is for: its secrets must be under bankbridge/STAGE/banks/"
+        "<institution_id>/ (default: dev with --local, else any stage)",
     )
     validate.set_defaults(handler=cmd_validate)
     schema = commands.add_parser("schema", help="print the config JSON Schema")

@@ -10,15 +10,23 @@ for `settings.secret_failure_cache_seconds`. A flood of requests needing a
 missing secret therefore costs at most one Secrets Manager call, and one
 operator log line, per period; the secret is picked up within that period once
 it is set. Values are never logged; errors name the secret only.
+
+A connector's secrets are read through `get_bank_secret`, which refuses any
+name outside `bankbridge/<stage>/banks/<institution_id>/` before calling AWS:
+the config was checked when registered, and this holds even for a config that
+reached the table some other way (old data, a direct write).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from chalicelib import aws
+from chalicelib.connectors.secret_scope import secret_ref_problem
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 
@@ -30,7 +38,8 @@ PLACEHOLDER_PREFIX = "UNSET:"
 NOT_FOUND = "ResourceNotFoundException"
 PLACEHOLDER = "placeholder value"
 NO_VALUE = "no SecretString value"
-_MISSING_REASONS = frozenset({NOT_FOUND, PLACEHOLDER, NO_VALUE})
+OUTSIDE_NAMESPACE = "outside the connector's namespace"
+_MISSING_REASONS = frozenset({NOT_FOUND, PLACEHOLDER, NO_VALUE, OUTSIDE_NAMESPACE})
 
 
 class SecretUnavailable(Exception):
@@ -43,8 +52,22 @@ class SecretUnavailable(Exception):
 
     @property
     def missing(self) -> bool:
-        """True when an operator must set the secret; False for an outage worth retrying."""
+        """True when an operator must act (set the secret, fix the config); False for an
+        outage worth retrying."""
         return self.reason in _MISSING_REASONS
+
+
+class SecretOutsideNamespace(SecretUnavailable):
+    """A connector named a secret outside its own namespace; it was not read.
+
+    Its message leaves the reference out: a config that got this far may hold a
+    secret value where a name belongs.
+    """
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(name, OUTSIDE_NAMESPACE)
+        self.args = (f"connector secret reference refused: it {problem}",)
+        self.problem = problem
 
 
 def is_placeholder(value: str | None) -> bool:
@@ -78,6 +101,29 @@ def get_secret(name: str) -> str:
             _values[name] = (time.monotonic(), value)
             _failures.pop(name, None)
         return value
+
+
+def get_bank_secret(institution_id: str, name: str) -> str:
+    """The value of connector secret `name`, which must lie in `institution_id`'s namespace.
+
+    Raises `SecretOutsideNamespace` (logged, no AWS call) for any other name, else as
+    `get_secret`.
+    """
+    problem = secret_ref_problem(name, stage=get_settings().stage, institution_id=institution_id)
+    if problem is not None:
+        logger.error(
+            "Connector secret refused: the name is outside the connector's namespace; "
+            "move the secret and register the config again",
+            # Not the name: a config that got this far may hold a secret value in it.
+            extra=log_fields(institution_id=institution_id),
+        )
+        raise SecretOutsideNamespace(name, problem)
+    return get_secret(name)
+
+
+def bank_secret_getter(institution_id: str) -> Callable[[str], str]:
+    """A `get_secret` for one connector: `get_bank_secret` bound to its institution."""
+    return functools.partial(get_bank_secret, institution_id)
 
 
 def forget_secrets() -> None:

@@ -24,7 +24,8 @@ blueprint's route options when registering it, so one instance serves one app.
 
 Errors: 401 no credentials, 403 wrong credentials, 400 malformed or too deeply
 nested JSON, 413 a body over `MAX_BODY_BYTES` or a config too large to store,
-422 invalid config (413 and 422 as `{"errors": [{"field", "message"}]}`), 404
+422 invalid config (413 and 422 as `{"errors": [{"field", "message"}]}`; a secret
+reference outside `bankbridge/<stage>/banks/<institution_id>/` is one), 404
 unknown id, 409 duplicate on POST. No input gets a 500: every list and string
 of a config is bounded, and the body is measured before it is parsed. Input
 values are never echoed in error messages.
@@ -160,9 +161,10 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
             )
         if data.setdefault("institution_id", path_id) != path_id:
             raise ConfigRefused(_field_error("institution_id", "must match the id in the URL path"))
+    settings = get_settings()
     try:
         return ConnectorConfig.model_validate(
-            data, context=validation_context(local=get_settings().is_local)
+            data, context=validation_context(local=settings.is_local, stage=settings.stage)
         )
     except ValidationError as exc:
         raise ConfigRefused(_invalid(field_errors(exc))) from None
@@ -253,12 +255,13 @@ def check_connector(request: Request, institution_id: str) -> Response:
     from chalicelib.admin.checks import check_connector as run_checks
     from chalicelib.connectors.exceptions import ConnectorNotAvailable
     from chalicelib.connectors.registry import connector_for
+    from chalicelib.secrets import bank_secret_getter
 
     config = _repository().get(institution_id)
     if config is None:
         return _not_found(institution_id)
     try:
-        connector = connector_for(config)
+        connector = connector_for(config, get_secret=bank_secret_getter(config.institution_id))
     except ConnectorNotAvailable as exc:
         return _error(422, str(exc))
     report = run_checks(connector)

@@ -2,8 +2,13 @@
 
 Steps, each reported with ok/detail and none skipped silently:
 1. `discovery` — the discovery document is fetched and sane (issuer, endpoints
-   that pass our URL rules, `code` flow, S256 when PKCE is required, a PAR
-   endpoint when PAR is required); with explicit endpoints, those are used.
+   that pass our URL rules, `code` flow, S256 whenever PKCE methods are listed,
+   a PAR endpoint when PAR is required); with explicit endpoints, those are used.
+   A document that puts the token, PAR or revocation endpoint on an origin the
+   config does not name fails here, and nothing is sent to it in later steps.
+   `oauth_profile` then says how linking will run (client authentication, PAR,
+   RFC 9207 `iss`, ID token checks), fails when `openid` ID tokens cannot be
+   verified, and warns (still ok) about a shared secret where `private_key_jwt` works.
 2. `token_endpoint` — answers an unauthenticated request (any non-5xx HTTP reply).
 3. `client_authentication` — a `client_credentials` request with our client
    credentials is not refused as `invalid_client` (FDX banks may not enable the
@@ -20,12 +25,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.connectors.authserver import AuthorizationServerMetadata, authorization_server
-from chalicelib.connectors.base import Connector
-from chalicelib.connectors.config import validation_context
+from chalicelib.connectors.authserver import (
+    AuthorizationServerMetadata,
+    authorization_server,
+    client_auth_method_for,
+)
+from chalicelib.connectors.base import OPENID_SCOPE, Connector
+from chalicelib.connectors.config import ClientAuthMethod, validation_context
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.connectors.http import BankResponse
-from chalicelib.secrets import SecretUnavailable
+from chalicelib.connectors.secret_scope import (
+    SecretDestinationRefused,
+    require_secret_destination,
+    secret_destination_problem,
+)
+from chalicelib.secrets import SecretOutsideNamespace, SecretUnavailable
 from chalicelib.settings import get_settings
 
 _GRANT_NOT_ENABLED = frozenset({"unsupported_grant_type", "unauthorized_client", "invalid_scope"})
@@ -78,9 +92,31 @@ def _check_discovery(connector: Connector) -> tuple[CheckStep, AuthorizationServ
         )
         return CheckStep(name="discovery", ok=False, detail=problems), None
     problems = _discovery_problems(connector, document, metadata)
+    refused = _foreign_credential_endpoints(connector, metadata)
+    if refused:
+        # No usable metadata: nothing, not even the unauthenticated probe, goes there.
+        return CheckStep(name="discovery", ok=False, detail="; ".join(problems + refused)), None
     if problems:
         return CheckStep(name="discovery", ok=False, detail="; ".join(problems)), metadata
     return CheckStep(name="discovery", ok=True, detail=f"issuer {metadata.issuer}"), metadata
+
+
+def _foreign_credential_endpoints(
+    connector: Connector, metadata: AuthorizationServerMetadata
+) -> list[str]:
+    """Discovered endpoints that would receive client credentials on an origin the config
+    never names (`chalicelib.connectors.secret_scope`): a document must not redirect them."""
+    config = connector.config
+    endpoints = {
+        "token endpoint": config.token_url or metadata.token_endpoint,
+        "PAR endpoint": config.par_url or metadata.pushed_authorization_request_endpoint,
+        "revocation endpoint": config.revocation_url or metadata.revocation_endpoint,
+    }
+    return [
+        f"{label}: {problem}"
+        for label, url in endpoints.items()
+        if url is not None and (problem := secret_destination_problem(config, url)) is not None
+    ]
 
 
 def _discovery_problems(
@@ -94,11 +130,14 @@ def _discovery_problems(
     if isinstance(response_types, list) and "code" not in response_types:
         problems.append("authorization code flow not supported")
     methods = metadata.code_challenge_methods_supported
-    if config.require_pkce and methods is not None and "S256" not in methods:
+    if methods is not None and "S256" not in methods:
+        # Refused even with require_pkce off: a bank offering only `plain` (or nothing usable)
+        # leaves stolen codes redeemable (RFC 9700 §2.1.1 and FAPI 2.0 want S256).
         problems.append("PKCE S256 not supported")
     auth_methods = metadata.token_endpoint_auth_methods_supported
-    if auth_methods is not None and config.client_auth_method.value not in auth_methods:
-        problems.append(f"{config.client_auth_method.value} not supported by the token endpoint")
+    method = client_auth_method_for(config, metadata)
+    if auth_methods is not None and method.value not in auth_methods:
+        problems.append(f"{method.value} not supported by the token endpoint")
     if (
         config.require_par
         and config.par_url is None
@@ -106,6 +145,38 @@ def _discovery_problems(
     ):
         problems.append("PAR required but no pushed_authorization_request_endpoint")
     return problems
+
+
+def _check_oauth_profile(connector: Connector, metadata: AuthorizationServerMetadata) -> CheckStep:
+    """How linking will authenticate and protect the authorization (no network call)."""
+    config = connector.config
+    method = client_auth_method_for(config, metadata)
+    facts = [method.value]
+    if config.require_par or config.par_url is not None or metadata.offers_par:
+        facts.append("PAR")
+    if metadata.authorization_response_iss_parameter_supported:
+        facts.append("iss in authorization responses")
+    problems: list[str] = []
+    if OPENID_SCOPE in config.scopes:
+        offered = metadata.id_token_signing_alg_values_supported
+        usable = sorted(connector.id_token_algorithms.intersection(offered or ()))
+        if metadata.issuer is None or metadata.jwks_uri is None:
+            problems.append("openid requested but the bank names no issuer and jwks_uri")
+        elif offered is not None and not usable:
+            allowed = ", ".join(sorted(connector.id_token_algorithms))
+            problems.append(f"the bank signs ID tokens with none of {allowed}")
+        else:
+            facts.append(f"ID tokens verified ({', '.join(usable) or 'keys from jwks_uri'})")
+    if problems:
+        return CheckStep(name="oauth_profile", ok=False, detail="; ".join(problems))
+    detail = ", ".join(facts)
+    supported = metadata.token_endpoint_auth_methods_supported or ()
+    if method is not ClientAuthMethod.PRIVATE_KEY_JWT and "private_key_jwt" in supported:
+        detail += (
+            "; warning: a shared client secret is used although the bank supports "
+            "private_key_jwt: register a key and set signing_key_ref"
+        )
+    return CheckStep(name="oauth_profile", ok=True, detail=detail)
 
 
 def _check_token_endpoint(connector: Connector, token_endpoint: str) -> CheckStep:
@@ -123,7 +194,10 @@ def _check_token_endpoint(connector: Connector, token_endpoint: str) -> CheckSte
 def _check_client_authentication(connector: Connector, token_endpoint: str) -> CheckStep:
     name = "client_authentication"
     try:
+        require_secret_destination(connector.config, token_endpoint)
         auth = connector.client_authentication(token_endpoint)
+    except (SecretOutsideNamespace, SecretDestinationRefused) as exc:
+        return CheckStep(name=name, ok=False, detail=str(exc))
     except SecretUnavailable as exc:
         return CheckStep(name=name, ok=False, detail=f"secret {exc.name} unavailable: {exc.reason}")
     except (ValueError, BankError) as exc:
@@ -166,11 +240,13 @@ def check_connector(connector: Connector) -> CheckReport:
     if metadata is None:
         reason = "skipped: no usable token endpoint"
         steps += [
+            CheckStep(name="oauth_profile", ok=False, detail=reason),
             CheckStep(name="token_endpoint", ok=False, detail=reason),
             CheckStep(name="client_authentication", ok=False, detail=reason),
         ]
     else:
         token_endpoint = connector.config.token_url or metadata.token_endpoint
+        steps.append(_check_oauth_profile(connector, metadata))
         steps.append(_check_token_endpoint(connector, token_endpoint))
         steps.append(_check_client_authentication(connector, token_endpoint))
     steps.append(_check_data_api(connector))

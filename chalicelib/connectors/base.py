@@ -13,8 +13,9 @@ those with a consent pre-step. The linking flow calls them in this order:
    expiry and reconfirmation date, and for Berlin Group's redirect SCA approach
    the URL to send the browser to instead of the OAuth authorize endpoint.
 2. `authorization_url(AuthorizationRequest(consent_id=...))`: the authorize
-   URL, with a signed request object (UK OB, CDR) and pushed first when the
-   config requires PAR (RFC 9126).
+   URL, with a signed request object (UK OB, CDR), pushed first when the
+   config requires PAR or the bank offers it (RFC 9126, FAPI 2.0), and a
+   `nonce` only when `openid` is asked for.
 3. Data calls take the link's `consent_id` (Berlin Group sends it as the
    `Consent-ID` header; the others ignore it).
 4. At unlink: `revoke` (RFC 7009 token revocation, where offered) and
@@ -39,12 +40,14 @@ from chalicelib.connectors.authserver import (
     AuthorizationServerMetadata,
     ClientAuthentication,
     authorization_server,
+    client_auth_method_for,
     client_authentication,
     sign_jwt,
 )
 from chalicelib.connectors.config import ClientAuthMethod, ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.secret_scope import require_secret_destination
 from chalicelib.models import Account, Balance, Consent, Transaction
 from chalicelib.observability import log_fields
 
@@ -52,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 SecretGetter = Callable[[str], str]
 REQUEST_OBJECT_LIFETIME_SECONDS = 300
+OPENID_SCOPE = "openid"
 
 
 class ClientTokenSource(Protocol):
@@ -105,6 +109,10 @@ class Connector(ABC):
     """One institution's open-banking API, in canonical terms."""
 
     standard: ClassVar[Standard]
+    id_token_algorithms: ClassVar[frozenset[str]] = frozenset({"PS256", "ES256"})
+    """ID token signature algorithms accepted: FAPI 1.0 Advanced §8.6 and the FAPI 2.0
+    Security Profile (UK OB, CDR, FDX) exclude RS256 (PKCS#1 v1.5) and `none`; a
+    standard outside FAPI may widen this."""
 
     def __init__(
         self,
@@ -116,12 +124,14 @@ class Connector(ABC):
     ) -> None:
         self.config = config
         self.http = http or BankHttpClient(
-            institution_id=config.institution_id, base_url=config.api_base_url
+            institution_id=config.institution_id,
+            base_url=config.api_base_url,
+            configured_origins=config.configured_origins,
         )
         if get_secret is None:
-            from chalicelib.secrets import get_secret as default_getter
+            from chalicelib.secrets import bank_secret_getter
 
-            get_secret = default_getter
+            get_secret = bank_secret_getter(config.institution_id)
         self._get_secret = get_secret
         self._client_tokens = client_tokens
 
@@ -221,11 +231,28 @@ class Connector(ABC):
         """The bank's OAuth endpoints (discovered, with config overrides)."""
         return authorization_server(self.config, self.http)
 
+    def client_auth_method(self) -> ClientAuthMethod:
+        """How this connector authenticates: `private_key_jwt` where it holds a key and the
+        bank's discovery lists it (consulted only then), else the configured method."""
+        config = self.config
+        needs_server = (
+            config.signing_key_ref is not None
+            and config.discovery_url is not None
+            and config.client_auth_method is not ClientAuthMethod.PRIVATE_KEY_JWT
+        )
+        return client_auth_method_for(config, self.authorization_server() if needs_server else None)
+
     def client_authentication(self, audience: str) -> ClientAuthentication:
-        """Credentials for a call to `audience` (token, PAR or revocation endpoint)."""
+        """Credentials for a call to `audience` (token, PAR or revocation endpoint).
+
+        Refused before any secret is read when `audience` is on an origin the
+        config does not name (a discovery document cannot redirect credentials).
+        """
+        require_secret_destination(self.config, audience)
+        method = self.client_auth_method()
         reference = (
             self.config.signing_key_ref
-            if self.config.client_auth_method is ClientAuthMethod.PRIVATE_KEY_JWT
+            if method is ClientAuthMethod.PRIVATE_KEY_JWT
             else self.config.client_secret_ref
         )
         if reference is None:
@@ -234,16 +261,23 @@ class Connector(ABC):
                 institution_id=self.config.institution_id,
             )
         return client_authentication(
-            self.config, audience=audience, secret_value=self._get_secret(reference)
+            self.config, method, audience=audience, secret_value=self._get_secret(reference)
         )
 
     def authorization_params(self, request: AuthorizationRequest) -> dict[str, str]:
-        """Query parameters for the authorize endpoint; pushes them first when PAR is required."""
+        """Query parameters for the authorize endpoint, pushed first where PAR is offered.
+
+        PAR keeps the parameters (and any request object) off the browser, so they
+        cannot be read or altered there (RFC 9126 §1, RFC 9700 §2.1): it is used
+        whenever the config requires it or the bank's metadata offers it. A nonce
+        goes only with `openid`, where the ID token can echo it (OIDC Core §3.1.2.1).
+        """
+        scopes = self.authorization_scopes(request)
         params = {
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": request.redirect_uri,
-            "scope": " ".join(self.authorization_scopes(request)),
+            "scope": " ".join(scopes),
             "state": request.state,
         }
         if request.code_challenge is not None:
@@ -251,12 +285,12 @@ class Connector(ABC):
             params["code_challenge_method"] = request.code_challenge_method
         elif self.config.require_pkce:
             raise ValueError("this connector requires PKCE: give code_challenge")
-        if request.nonce is not None:
+        if request.nonce is not None and OPENID_SCOPE in scopes:
             params["nonce"] = request.nonce
         claims = self.authorization_claims(request)
         if claims is not None:
             params = self._with_request_object(params, claims)
-        if not self.config.require_par:
+        if not (self.config.require_par or self.authorization_server().offers_par):
             return params
         return self._push_authorization_request(params)
 

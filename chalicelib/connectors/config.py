@@ -2,16 +2,24 @@
 
 A bank joins by registering one of these (admin API or `bankbridge connectors
 register`). Secrets never appear here, only Secrets Manager *references*; a
-plaintext secret is rejected with a message that says where it belongs.
+plaintext secret is rejected with a message that says where it belongs. Every
+reference is a secret name in the connector's own namespace,
+`bankbridge/<stage>/banks/<institution_id>/...` (`chalicelib.connectors.secret_scope`);
+`validation_context(stage=...)` pins the stage, otherwise any stage's shape passes.
 
-Network rules (SSRF): every URL must be https and its host must resolve only to
-public addresses. Validation context relaxes this for local development:
+Network rules (SSRF, `connectors/destinations.py`): every URL must be https,
+its host must resolve only to public addresses (IPv6 forms embedding IPv4 are
+judged by that IPv4 address), IPv4 spelt other than as a dotted quad
+(`2130706433`, `0x7f.1`) is refused, and an explicit port must be 443 or from
+1024 up. Validation context relaxes this for local development:
 
     ConnectorConfig.model_validate(data, context=validation_context(local=True))
 
-allows plain http to loopback hosts and private addresses (the dev stage's
-sandbox bank runs on 127.0.0.1). Cloud metadata addresses are refused always.
-The resolver is injectable through the context so tests need no DNS.
+allows plain http to loopback hosts, private addresses and any port (the dev
+stage's sandbox bank runs on 127.0.0.1:8001). Cloud metadata addresses are
+refused always. The resolver is injectable through the context so tests need no
+DNS. These checks run when a config is written; `transport.py` repeats the
+address check on the address each bank connection actually uses.
 """
 
 from __future__ import annotations
@@ -37,6 +45,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.connectors.destinations import (
+    HTTPS_PORT,
+    address_refusal,
+    is_numeric_host_spelling,
+    port_refusal,
+)
+from chalicelib.connectors.secret_scope import MAX_SECRET_NAME_LENGTH, secret_ref_problem
 from chalicelib.loopback import is_loopback_host
 
 Resolver = Callable[[str], Iterable[str]]
@@ -46,15 +61,11 @@ CONTEXT_ALLOW_HTTP_LOOPBACK = "allow_http_loopback"
 CONTEXT_ALLOW_PRIVATE_NETWORKS = "allow_private_networks"
 CONTEXT_RESOLVER = "resolver"
 CONTEXT_CHECK_HOSTS = "check_hosts"
+CONTEXT_STAGE = "stage"
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _USER_ASSIGNED_COUNTRY = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9_.@-]+(?:/[A-Za-z0-9_.@-]+)+$")
-_SECRET_ARN = re.compile(
-    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
-)
-_KEYLIKE_SEGMENT = re.compile(r"^[A-Za-z0-9]{33,}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _SECRET_FIELD_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "apikey")
 _SECRET_FIELD_NAMES = frozenset({"token", "access_token", "refresh_token", "signing_key", "key"})
@@ -82,7 +93,7 @@ _SECRET_HEADER_WORDS = ("secret", "token", "api-key", "apikey", "password", "aut
 # Every list and string is bounded so a config stays a few kilobytes: far below
 # DynamoDB's 400 KB item limit, and cheap to validate and to use on every bank call.
 MAX_URL_LENGTH = 2048
-MAX_SECRET_REF_LENGTH = 2048
+MAX_SECRET_REF_LENGTH = MAX_SECRET_NAME_LENGTH
 MAX_SCOPES = 100
 MAX_SCOPE_LENGTH = 256
 MAX_EXTRA_HEADERS = 32
@@ -90,9 +101,6 @@ MAX_HEADER_NAME_LENGTH = 128
 MAX_HEADER_VALUE_LENGTH = 1024
 MAX_ALGORITHMS = 8
 MAX_ALGORITHM_LENGTH = 16
-_METADATA_ADDRESSES = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-)
 
 
 class Standard(StrEnum):
@@ -131,12 +139,17 @@ class EventSigningMethod(StrEnum):
     JWS = "jws"
 
 
-def validation_context(*, local: bool, resolver: Resolver | None = None) -> dict[str, Any]:
-    """Context for `ConnectorConfig.model_validate`: dev-stage relaxations and the resolver."""
+def validation_context(
+    *, local: bool, resolver: Resolver | None = None, stage: str | None = None
+) -> dict[str, Any]:
+    """Context for `ConnectorConfig.model_validate`: dev-stage relaxations, the resolver,
+    and the stage whose `bankbridge/<stage>/banks/...` secrets the config may name."""
     context: dict[str, Any] = {
         CONTEXT_ALLOW_HTTP_LOOPBACK: local,
         CONTEXT_ALLOW_PRIVATE_NETWORKS: local,
     }
+    if stage is not None:
+        context[CONTEXT_STAGE] = stage
     if resolver is not None:
         context[CONTEXT_RESOLVER] = resolver
     return context
@@ -184,26 +197,13 @@ def _addresses_of(
 def _check_address(
     host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, context: dict[str, Any]
 ) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in _METADATA_ADDRESSES:
+    reason = address_refusal(address, local=bool(context.get(CONTEXT_ALLOW_PRIVATE_NETWORKS)))
+    if reason is not None:
         raise PydanticCustomError(
             "ssrf_blocked",
-            "host {host} resolves to a cloud metadata address; refused",
-            {"host": host},
+            "host {host} resolves to {address}: {reason}",
+            {"host": host, "address": str(address), "reason": reason},
         )
-    if address.is_global:
-        return
-    if address.is_loopback and context.get(CONTEXT_ALLOW_HTTP_LOOPBACK):
-        return
-    if context.get(CONTEXT_ALLOW_PRIVATE_NETWORKS) and not address.is_multicast:
-        return
-    raise PydanticCustomError(
-        "ssrf_blocked",
-        "host {host} resolves to a non-public address ({address}); only public hosts are "
-        "allowed outside local development",
-        {"host": host, "address": str(address)},
-    )
 
 
 def _check_bank_url(value: str, info: ValidationInfo) -> str:
@@ -220,6 +220,19 @@ def _check_bank_url(value: str, info: ValidationInfo) -> str:
         )
     if parts.fragment:
         raise PydanticCustomError("url_invalid", "must not contain a #fragment")
+    if is_numeric_host_spelling(host):
+        raise PydanticCustomError(
+            "url_invalid",
+            "host must be a name or a dotted-quad IPv4 address, not a numeric spelling such "
+            "as 2130706433 or 0x7f.1",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise PydanticCustomError("url_invalid", "port must be a number from 0 to 65535") from None
+    port_problem = port_refusal(port, configured=True)
+    if port_problem is not None and not context.get(CONTEXT_ALLOW_PRIVATE_NETWORKS):
+        raise PydanticCustomError("url_port", "{problem}", {"problem": port_problem})
     if parts.scheme == "http" and not (
         context.get(CONTEXT_ALLOW_HTTP_LOOPBACK) and is_loopback_host(host)
     ):
@@ -233,27 +246,28 @@ def _check_bank_url(value: str, info: ValidationInfo) -> str:
     return value.strip()
 
 
-def _check_secret_ref(value: str) -> str:
-    """Accept a Secrets Manager ARN or a path-style name; refuse what looks like a secret."""
-    value = value.strip()
-    if _SECRET_ARN.match(value):
-        return value
-    looks_like_name = _SECRET_NAME.match(value) and len(value) <= 512
-    if looks_like_name and not any(_KEYLIKE_SEGMENT.match(part) for part in value.split("/")):
-        return value
-    raise PydanticCustomError(
-        "secret_ref_invalid",
-        "must be a Secrets Manager secret name such as 'bankbridge/prod/banks/acme/client-secret' "
-        "or a secret ARN; put the secret itself in Secrets Manager, never in the config",
+def _check_secret_ref(value: str, info: ValidationInfo) -> str:
+    """A secret name under `bankbridge/<stage>/banks/<institution_id>/` of this config.
+
+    Runs as a `ConnectorConfig` field validator, so the institution id (validated
+    first) is in `info.data`; when it is invalid, its own error says so and only
+    the reference's shape is checked here.
+    """
+    problem = secret_ref_problem(
+        value,
+        stage=(info.context or {}).get(CONTEXT_STAGE),
+        institution_id=info.data.get("institution_id"),
     )
+    if problem is not None:
+        raise PydanticCustomError("secret_ref_invalid", problem)
+    return value
 
 
 BankUrl = Annotated[
     str, StringConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_check_bank_url)
 ]
-SecretRef = Annotated[
-    str, StringConstraints(max_length=MAX_SECRET_REF_LENGTH), AfterValidator(_check_secret_ref)
-]
+SecretRef = Annotated[str, StringConstraints(max_length=MAX_SECRET_REF_LENGTH)]
+"""Checked by `ConnectorConfig`, which knows whose namespace it must be in."""
 Scope = Annotated[str, StringConstraints(max_length=MAX_SCOPE_LENGTH)]
 HeaderName = Annotated[str, StringConstraints(max_length=MAX_HEADER_NAME_LENGTH)]
 HeaderValue = Annotated[str, StringConstraints(max_length=MAX_HEADER_VALUE_LENGTH)]
@@ -283,7 +297,7 @@ def _reject_plaintext_secrets(data: Any, handler: Callable[[Any], Any], title: s
             "type": PydanticCustomError(
                 "plaintext_secret",
                 "plaintext secrets are not accepted; store the value in Secrets Manager and "
-                "set {hint} to its name or ARN",
+                "set {hint} to its name",
                 {"hint": "client_secret_ref / signing_key_ref / secret_refs"},
             ),
             "loc": (key,),
@@ -321,7 +335,8 @@ class EventSigning(_StrictConfigModel):
     secret_refs: list[SecretRef] = Field(
         default_factory=list,
         max_length=2,
-        description="HMAC secrets in Secrets Manager; two allow rotation without downtime.",
+        description="Names of HMAC secrets in Secrets Manager, under "
+        "bankbridge/<stage>/banks/<institution_id>/; two allow rotation without downtime.",
     )
     jwks_url: BankUrl | None = Field(default=None, description="Bank's JWKS for JWS events.")
     allowed_algorithms: list[Algorithm] = Field(
@@ -400,18 +415,27 @@ class ConnectorConfig(_StrictConfigModel):
     client_id: str = Field(min_length=1, max_length=256, description="Our client id at the bank.")
     client_auth_method: ClientAuthMethod = Field(
         default=ClientAuthMethod.CLIENT_SECRET_BASIC,
-        description="Token endpoint authentication (RFC 7591 names).",
+        description="Token endpoint authentication (RFC 7591 names); private_key_jwt is "
+        "used instead whenever signing_key_ref is set and the bank supports it.",
     )
     client_secret_ref: SecretRef | None = Field(
-        default=None, description="Secrets Manager name/ARN of the client secret."
+        default=None,
+        description="Secrets Manager name of the client secret, under "
+        "bankbridge/<stage>/banks/<institution_id>/.",
     )
     signing_key_ref: SecretRef | None = Field(
-        default=None, description="Secrets Manager name/ARN of the private key (PEM/JWK)."
+        default=None,
+        description="Secrets Manager name of the private key (PEM/JWK), under "
+        "bankbridge/<stage>/banks/<institution_id>/.",
     )
     scopes: list[Scope] = Field(
         min_length=1, max_length=MAX_SCOPES, description="OAuth scopes requested at linking."
     )
-    require_par: bool = Field(default=False, description="Push authorization requests first.")
+    require_par: bool = Field(
+        default=False,
+        description="Always push authorization requests (RFC 9126); they are pushed anyway "
+        "whenever the bank's metadata offers PAR.",
+    )
     require_pkce: bool = Field(default=True, description="Send an S256 PKCE challenge.")
     extra_headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict,
@@ -462,6 +486,30 @@ class ConnectorConfig(_StrictConfigModel):
                 "slug_invalid",
                 "must be a slug: lower-case letters, digits and hyphens, 1-64 characters",
             )
+        return value
+
+    @field_validator("client_secret_ref", "signing_key_ref")
+    @classmethod
+    def _own_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _check_secret_ref(value, info)
+
+    @field_validator("event_signing")
+    @classmethod
+    def _own_event_secrets(
+        cls, value: EventSigning | None, info: ValidationInfo
+    ) -> EventSigning | None:
+        if value is None:
+            return value
+        line_errors: list[Any] = []
+        for index, reference in enumerate(value.secret_refs):
+            try:
+                _check_secret_ref(reference, info)
+            except PydanticCustomError as error:
+                line_errors.append(
+                    {"type": error, "loc": ("secret_refs", index), "input": "[hidden]"}
+                )
+        if line_errors:
+            raise ValidationError.from_exception_data("EventSigning", line_errors, hide_input=True)
         return value
 
     @field_validator("country")
@@ -555,6 +603,30 @@ class ConnectorConfig(_StrictConfigModel):
                 {"standard": self.standard.value},
             )
         return self
+
+    @property
+    def configured_origins(self) -> frozenset[tuple[str, int]]:
+        """(host, port) of every URL here written with an explicit port other than 443.
+
+        Outside local development `BankHttpClient` contacts a port other than 443
+        only on these origins, so a discovery document cannot introduce one.
+        """
+        urls = [
+            self.api_base_url,
+            self.discovery_url,
+            self.authorize_url,
+            self.token_url,
+            self.revocation_url,
+            self.par_url,
+            self.fraud_answer_url,
+            self.event_signing.jwks_url if self.event_signing else None,
+        ]
+        origins: set[tuple[str, int]] = set()
+        for url in filter(None, urls):
+            parts = urlsplit(url)
+            if parts.port is not None and parts.port != HTTPS_PORT:
+                origins.add(((parts.hostname or "").lower(), parts.port))
+        return frozenset(origins)
 
 
 _SUPPORTED_VERSIONS: dict[Standard, tuple[re.Pattern[str], str]] = {

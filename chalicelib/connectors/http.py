@@ -21,6 +21,15 @@ gives up as on its last attempt (`BankUnavailable` for a timeout, 429 or 5xx),
 because a bank that cannot answer in the time we have is, for this person,
 unavailable, and the worker says so and retries the record later.
 
+Destinations (SSRF): the session is `transport.bank_session()`, which connects
+only to addresses `destinations.address_refusal` allows, pinned to the one DNS
+answer it checked, and refuses bodies over 5 MiB decoded. Outside local
+development a URL must also be https on port 443, or on a host and port written
+in the connector's own configuration (`configured_origins`), so a discovery
+document or a pagination link cannot introduce another port. Redirects are
+never followed: a 3xx is an unexpected status like any other. Each refusal is a
+`BankProtocolError`, not retried, since asking again gets the same answer.
+
 Logged per attempt: method, path (no query), status, latency, interaction id,
 attempt. Never bodies, query strings or tokens.
 """
@@ -40,6 +49,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from chalicelib.bounded_json import check_depth
+from chalicelib.connectors.destinations import port_refusal
 from chalicelib.connectors.exceptions import (
     BankError,
     BankProtocolError,
@@ -59,6 +70,13 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 _SAFE_TO_REPEAT_STATUSES = frozenset({429, 503})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
+_REFUSAL_MESSAGES = {
+    "DestinationRefused": "bank host resolves to an address BankBridge never contacts",
+    "ResponseTooLarge": "bank response body is larger than 5 MiB",
+    "ContentDecodingError": "bank response body could not be decompressed",
+}
+"""`BankProtocolError` messages for transport refusals (never the address or the body)."""
+
 _session: requests.Session | None = None
 _session_lock = threading.Lock()
 
@@ -69,9 +87,9 @@ def _shared_session() -> requests.Session:
     if _session is None:
         with _session_lock:
             if _session is None:
-                import requests
+                from chalicelib.connectors.transport import bank_session
 
-                _session = requests.Session()
+                _session = bank_session()
     return _session
 
 
@@ -152,6 +170,8 @@ class BankHttpClient:
     max_retry_after: float = 5.0
     sleep: Callable[[float], None] = time.sleep
     session: Any = None
+    configured_origins: frozenset[tuple[str, int]] = frozenset()
+    """(host, port) pairs with an explicit port in the connector's config (see the module doc)."""
 
     def url_for(self, path_or_url: str) -> str:
         """Absolute URL: `path_or_url` relative to the API base, or an absolute URL unchanged."""
@@ -216,6 +236,7 @@ class BankHttpClient:
         method = method.upper()
         url = self.url_for(path_or_url)
         interaction_id = str(uuid.uuid4())
+        self._check_destination(url, interaction_id)
         send_headers = {"Accept": "application/json", **self.default_headers, **(headers or {})}
         send_headers[INTERACTION_ID_HEADER] = interaction_id
         if token is not None:
@@ -235,18 +256,25 @@ class BankHttpClient:
                 ) from None
             started = time.monotonic()
             try:
-                raw = session.request(
+                raw = self._send_once(
+                    session,
                     method,
                     url,
+                    started=started,
+                    attempt=attempt,
+                    interaction_id=interaction_id,
                     params=params,
                     headers=send_headers,
                     data=data,
                     json=json_body,
                     auth=auth,
                     timeout=timeout,
-                    allow_redirects=False,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 never_sent = isinstance(exc, requests.ConnectTimeout) or (
                     isinstance(exc, requests.ConnectionError)
                     and not isinstance(exc, requests.ReadTimeout)
@@ -309,6 +337,73 @@ class BankHttpClient:
             error.retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise error
 
+    def _send_once(
+        self,
+        session: Any,
+        method: str,
+        url: str,
+        *,
+        started: float,
+        attempt: int,
+        interaction_id: str,
+        **send: Any,
+    ) -> requests.Response:
+        """One attempt, redirects not followed; a transport refusal is a `BankProtocolError`."""
+        import requests
+
+        from chalicelib.connectors.transport import DestinationRefused, ResponseTooLarge
+
+        try:
+            return session.request(method, url, allow_redirects=False, **send)
+        except (
+            DestinationRefused,
+            ResponseTooLarge,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            self._log(
+                method,
+                urlsplit(url).path,
+                started,
+                status=None,
+                interaction_id=interaction_id,
+                attempt=attempt,
+                failure=type(exc).__name__,
+            )
+            raise BankProtocolError(
+                _REFUSAL_MESSAGES[type(exc).__name__],
+                institution_id=self.institution_id,
+                interaction_id=interaction_id,
+            ) from exc
+
+    def _check_destination(self, url: str, interaction_id: str) -> None:
+        """Outside local development: https, on 443 or a configured origin's port."""
+        from chalicelib.connectors.transport import local_rules
+
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme == "https" and port in {None, 443}:
+            return
+        if local_rules():
+            return
+        base = urlsplit(self.base_url)
+        origins = self.configured_origins | {((base.hostname or "").lower(), base.port or 443)}
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https":
+            reason: str | None = "plain http is allowed only in local development"
+        elif port == -1:
+            reason = "the port is not a number from 1 to 65535"
+        else:
+            reason = port_refusal(port, configured=(host, port) in origins)
+        if reason is not None:
+            raise BankProtocolError(
+                f"bank URL refused: {reason}",
+                institution_id=self.institution_id,
+                interaction_id=interaction_id,
+            )
+
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2 ** (attempt - 1))
 
@@ -336,8 +431,9 @@ class BankHttpClient:
         body: Any = None
         if raw.content:
             try:
+                check_depth(raw.content)  # 5 MiB of `[` would otherwise be a RecursionError
                 body = json.loads(raw.content, parse_float=Decimal)
-            except ValueError:
+            except ValueError:  # includes JsonRejected
                 body = None
         return BankResponse(
             status=raw.status_code, headers=headers, body=body, interaction_id=interaction_id

@@ -30,7 +30,7 @@ def forward_answer(
     """POST the answer; return the bank's next step or raise `AnswerNotForwarded`."""
     from chalicelib.connectors.exceptions import BankError, BankUnavailable
     from chalicelib.connectors.http import BankHttpClient
-    from chalicelib.secrets import SecretUnavailable, get_secret
+    from chalicelib.secrets import SecretUnavailable, get_bank_secret
 
     signing = config.event_signing
     if config.fraud_answer_url is None:
@@ -38,7 +38,7 @@ def forward_answer(
     if signing is None or signing.method is not EventSigningMethod.HMAC:
         raise AnswerNotForwarded("the bank shares no signing secret for answers", retryable=False)
     try:
-        secrets = [get_secret(reference) for reference in signing.secret_refs]
+        secrets = [get_bank_secret(config.institution_id, ref) for ref in signing.secret_refs]
     except SecretUnavailable as error:
         raise AnswerNotForwarded("the signing secret is unavailable", retryable=True) from error
     body = json.dumps(answer.fdx_body(), separators=(",", ":")).encode()
@@ -47,7 +47,11 @@ def forward_answer(
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(secrets, timestamp, body, signing.allowed_algorithms[0]),
     }
-    http = BankHttpClient(institution_id=config.institution_id, base_url=config.fraud_answer_url)
+    http = BankHttpClient(
+        institution_id=config.institution_id,
+        base_url=config.fraud_answer_url,
+        configured_origins=config.configured_origins,
+    )
     try:
         # Raw bytes, not `json=`: the signature covers exactly the bytes sent.
         response = http.request(

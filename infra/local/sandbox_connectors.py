@@ -1,9 +1,11 @@
 """Register the sandbox bank's institutions the way a real bank joins: config + CLI.
 
-The client secret (and, for UK OB and CDR, a request-object signing key whose
-public half is registered with the bank) goes into Secrets Manager (moto here)
-under the names the configs reference, then `bankbridge connectors register FILE`
-posts each config to the admin API, exactly the steps in docs/connectors.md.
+The client secret, the events secret (and, for UK OB and CDR, a request-object
+signing key whose public half is registered with the bank) go into Secrets
+Manager (moto here) in each institution's own namespace,
+`bankbridge/dev/banks/<institution_id>/...`, the only secrets its config may
+name; then `bankbridge connectors register FILE` posts each config to the admin
+API, exactly the steps in docs/connectors.md.
 One sandbox institution per standard: FDX, UK Open Banking, Berlin Group, CDR.
 """
 
@@ -16,14 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.connectors.secret_scope import bank_secret_prefix
 
 SANDBOX_CLIENT_ID = "bankbridge-local"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's documented dev value
-CLIENT_SECRET_NAME = "bankbridge/dev/connectors/sandbox/client-secret"  # noqa: S105 - a name
 SANDBOX_EVENTS_SECRET = "sandbox-events-secret"  # noqa: S105 - the sandbox's documented dev value
-EVENTS_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret"  # noqa: S105 - a name
-SIGNING_KEY_NAME = "bankbridge/dev/connectors/sandbox/signing-key"
+SANDBOX_INSTITUTIONS = ("sandbox-fdx", "sandbox-uk", "sandbox-xs2a", "sandbox-cdr")
+STAGE = "dev"
 CALLBACK_PATTERNS = ["http://127.0.0.1:*/oauth/callback", "http://localhost:*/oauth/callback"]
+
+
+def client_secret_name(institution_id: str) -> str:
+    """Where one sandbox institution's client secret lives (its own namespace)."""
+    return f"{bank_secret_prefix(STAGE, institution_id)}client-secret"
+
+
+def events_secret_name(institution_id: str) -> str:
+    """Where one sandbox institution's event-signing (HMAC) secret lives."""
+    return f"{bank_secret_prefix(STAGE, institution_id)}events-secret"
+
+
+def signing_key_name(institution_id: str) -> str:
+    """Where one sandbox institution's request-object signing key lives."""
+    return f"{bank_secret_prefix(STAGE, institution_id)}signing-key"
 
 
 def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
@@ -33,12 +50,10 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
         "discovery_url": discovery,
         "client_id": SANDBOX_CLIENT_ID,
         "client_auth_method": "client_secret_basic",
-        "client_secret_ref": CLIENT_SECRET_NAME,
         "default_currency": "USD",
-        "event_signing": {"method": "hmac", "secret_refs": [EVENTS_SECRET_NAME]},
         "fraud_answer_url": f"{bank_url}/fdx/v6/fraud/suspected-incident",
     }
-    return [
+    configs = [
         {
             **common,
             "institution_id": "sandbox-fdx",
@@ -65,7 +80,7 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
             "standard_version": "4.0.0",
             "api_base_url": f"{bank_url}/open-banking/v4.0/aisp",
             "scopes": ["openid", "accounts"],
-            "signing_key_ref": SIGNING_KEY_NAME,
+            "signing_key_ref": signing_key_name("sandbox-uk"),
         },
         {
             **common,
@@ -93,9 +108,17 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
             ],
             "client_auth_method": "private_key_jwt",
             "require_par": True,
-            "signing_key_ref": SIGNING_KEY_NAME,
+            "signing_key_ref": signing_key_name("sandbox-cdr"),
         },
     ]
+    for config in configs:
+        institution_id = config["institution_id"]
+        config["client_secret_ref"] = client_secret_name(institution_id)
+        config["event_signing"] = {
+            "method": "hmac",
+            "secret_refs": [events_secret_name(institution_id)],
+        }
+    return configs
 
 
 def register_signing_key(bank_url: str) -> None:
@@ -105,7 +128,9 @@ def register_signing_key(bank_url: str) -> None:
     from joserfc.jwk import ECKey
 
     key = ECKey.generate_key("P-256", parameters={"kid": "bankbridge-local-1"})
-    _put_secret(SIGNING_KEY_NAME, json.dumps(key.as_dict(private=True)))
+    # One client at the sandbox bank, so one key; each institution keeps its own copy.
+    for institution_id in SANDBOX_INSTITUTIONS:
+        _put_secret(signing_key_name(institution_id), json.dumps(key.as_dict(private=True)))
     answer = requests.post(
         f"{bank_url}/sandbox/clients",
         json={
@@ -128,9 +153,11 @@ def _put_secret(name: str, value: str) -> None:
 
 
 def store_client_secret() -> None:
-    """Put the sandbox's client and events secrets where the configs point (the bank's step)."""
-    _put_secret(CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET)
-    _put_secret(EVENTS_SECRET_NAME, SANDBOX_EVENTS_SECRET)
+    """Put each institution's client and events secrets where its config points (the bank's
+    step)."""
+    for institution_id in SANDBOX_INSTITUTIONS:
+        _put_secret(client_secret_name(institution_id), SANDBOX_CLIENT_SECRET)
+        _put_secret(events_secret_name(institution_id), SANDBOX_EVENTS_SECRET)
 
 
 def register_all(api_url: str, bank_url: str, admin_token: str, work_dir: Path) -> list[str]:

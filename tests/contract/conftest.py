@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.config import ConnectorConfig, validation_context
 from chalicelib.connectors.http import BankHttpClient
@@ -11,6 +13,11 @@ from chalicelib.connectors.registry import connector_for
 
 CLIENT_TOKEN = "client-credentials-token"
 CUSTOMER_TOKEN = "customer-access-token"
+
+
+@pytest.fixture(autouse=True)
+def _prism_on_loopback(local_dev_stage: None) -> None:
+    """Prism mocks listen on loopback, which only local development's rules may reach."""
 
 
 class IssuedClientToken:
@@ -26,9 +33,10 @@ class IssuedClientToken:
 
 def contract_connector(base_url: str, standard: str, version: str, **changes: Any) -> Connector:
     """A connector for `standard` whose data API is the mock at `base_url`."""
+    institution_id = f"{standard.replace('_', '-')}-contract"
     config = ConnectorConfig.model_validate(
         {
-            "institution_id": f"{standard.replace('_', '-')}-contract",
+            "institution_id": institution_id,
             "display_name": "Contract Bank",
             "country": "GB",
             "standard": standard,
@@ -37,8 +45,8 @@ def contract_connector(base_url: str, standard: str, version: str, **changes: An
             "authorize_url": "http://127.0.0.1:9/authorize",
             "token_url": "http://127.0.0.1:9/token",
             "client_id": "bankbridge-contract",
-            "client_secret_ref": "bankbridge/dev/banks/contract/client-secret",
-            "signing_key_ref": "bankbridge/dev/banks/contract/signing-key",
+            "client_secret_ref": f"bankbridge/dev/banks/{institution_id}/client-secret",
+            "signing_key_ref": f"bankbridge/dev/banks/{institution_id}/signing-key",
             "scopes": ["openid", "accounts"],
             "page_size": 25,
             **changes,

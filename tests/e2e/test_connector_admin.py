@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.sandbox_connectors import sandbox_configs
+from infra.local.sandbox_connectors import SANDBOX_CLIENT_SECRET, sandbox_configs
 from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -37,10 +37,20 @@ def test_make_dev_registered_the_sandbox_and_its_live_check_passes(local_stack: 
 def test_register_check_list_delete_a_new_institution(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
+    # The bank's step: its credentials go into its own namespace, the only one it may name.
+    secret_name = "bankbridge/dev/banks/e2e-credit-union/client-secret"
+    local_stack.boto3_client("secretsmanager").create_secret(
+        Name=secret_name, SecretString=SANDBOX_CLIENT_SECRET
+    )
     config = {
         **sandbox_configs(local_stack.urls["bank"])[0],
         "institution_id": "e2e-credit-union",
         "display_name": "E2E Credit Union",
+        "client_secret_ref": secret_name,
+        "event_signing": {
+            "method": "hmac",
+            "secret_refs": ["bankbridge/dev/banks/e2e-credit-union/events-secret"],
+        },
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
@@ -66,3 +76,17 @@ def test_invalid_config_is_refused_with_field_errors(
     assert answer.returncode != 0
     assert "client_secret" in answer.stdout + answer.stderr
     assert "plaintext-secret-value" not in answer.stdout + answer.stderr
+
+
+def test_a_config_naming_the_page_token_is_refused(local_stack: LocalStack, tmp_path: Path) -> None:
+    """Issue 12: an admin cannot aim a connector at another secret of the stage."""
+    config = {
+        **sandbox_configs(local_stack.urls["bank"])[0],
+        "client_secret_ref": "bankbridge/dev/messenger/page-token",
+    }
+    path = tmp_path / "page-token.json"
+    path.write_text(json.dumps(config))
+    answer = _cli(local_stack, "register", str(path), "--replace")
+    assert answer.returncode != 0
+    assert "client_secret_ref: must be a Secrets Manager secret name under " in answer.stderr
+    assert "bankbridge/dev/banks/sandbox-fdx/" in answer.stderr

@@ -199,6 +199,7 @@ def test_live_check_against_the_sandbox_bank(client: Client, sandbox: RunningSan
     report = response.json_body
     assert [step["name"] for step in report["steps"]] == [
         "discovery",
+        "oauth_profile",
         "token_endpoint",
         "client_authentication",
         "data_api",
@@ -235,7 +236,7 @@ def test_live_check_reports_an_unreachable_bank(client: Client, sandbox: Running
     report = post(client, "/admin/connectors/sandbox/check", b"").json_body
 
     assert report["ok"] is False
-    assert [step["ok"] for step in report["steps"]] == [False, False, False, False]
+    assert [step["ok"] for step in report["steps"]] == [False] * 5
 
 
 def test_bearer_auth_only_for_dev_against_local_aws(monkeypatch: pytest.MonkeyPatch) -> None:

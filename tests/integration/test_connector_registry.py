@@ -26,10 +26,13 @@ def make_config(institution_id: str, **changes: Any) -> ConnectorConfig:
         "api_base_url": "http://127.0.0.1:8001/fdx/v6",
         "discovery_url": "http://127.0.0.1:8001/.well-known/openid-configuration",
         "client_id": "bankbridge-local",
-        "client_secret_ref": "bankbridge/dev/banks/sandbox/client-secret",
+        "client_secret_ref": f"bankbridge/dev/banks/{institution_id}/client-secret",
         "scopes": ["openid", "fdx:accountbasic:read"],
         "page_size": 25,
-        "event_signing": {"method": "hmac", "secret_refs": ["bankbridge/dev/banks/sandbox/events"]},
+        "event_signing": {
+            "method": "hmac",
+            "secret_refs": [f"bankbridge/dev/banks/{institution_id}/events"],
+        },
         **changes,
     }
     return ConnectorConfig.model_validate(data, context=validation_context(local=True))

@@ -246,6 +246,7 @@ def test_access_exceeded_waits_for_retry_after_or_a_quarter_day() -> None:
     )
 
 
+@pytest.mark.usefixtures("local_dev_stage")  # the scripted bank listens on loopback
 def test_access_exceeded_is_not_retried_but_other_429s_are(bank: ScriptedBank) -> None:  # noqa: F811
     answers = {"ACCESS_EXCEEDED": tpp("ACCESS_EXCEEDED"), "other": {"tppMessages": []}}
     kind = {"now": "ACCESS_EXCEEDED"}

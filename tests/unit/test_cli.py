@@ -182,6 +182,27 @@ def test_validate_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "api_base_url: must use https" in capsys.readouterr().err
 
 
+def test_validate_pins_secrets_to_the_stage_and_the_institution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local_file = write_config(tmp_path, "http://127.0.0.1:8001")
+    page_token = write_config(
+        tmp_path,
+        "http://127.0.0.1:8001",
+        institution_id="other",
+        client_secret_ref="bankbridge/dev/messenger/page-token",
+    )
+
+    assert run("connectors", "validate", local_file, "--local", "--stage", "prod")[0] == 1
+    assert "client_secret_ref: must be under bankbridge/prod/banks/sandbox/" in (
+        capsys.readouterr().err
+    )
+    assert run("connectors", "validate", page_token, "--local")[0] == 1
+    assert "client_secret_ref: must be a Secrets Manager secret name under " in (
+        capsys.readouterr().err
+    )
+
+
 def test_validate_reports_unreadable_and_non_object_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -38,7 +38,7 @@ def valid(**changes: Any) -> dict[str, Any]:
         "api_base_url": "https://api.acme.example/fdx/v6",
         "discovery_url": "https://auth.acme.example/.well-known/openid-configuration",
         "client_id": "bankbridge",
-        "client_secret_ref": "bankbridge/prod/banks/acme/client-secret",
+        "client_secret_ref": "bankbridge/prod/banks/acme-bank/client-secret",
         "scopes": ["openid", "fdx:accountbasic:read"],
     }
     config.update(changes)
@@ -98,17 +98,67 @@ def test_secret_refs_that_look_like_secrets_are_rejected(ref: str) -> None:
 
 @pytest.mark.parametrize(
     "ref",
+    ["bankbridge/prod/banks/acme-bank/client-secret", "bankbridge/prod/banks/acme-bank/v2/key.pem"],
+)
+def test_names_in_the_connectors_own_namespace_are_accepted(ref: str) -> None:
+    config = ConnectorConfig.model_validate(
+        valid(client_secret_ref=ref, signing_key_ref=ref),
+        context=validation_context(local=False, resolver=public_resolver, stage="prod"),
+    )
+    assert config.client_secret_ref == ref == config.signing_key_ref
+
+
+@pytest.mark.parametrize(
+    "ref",
     [
+        "bankbridge/prod/messenger/page-token",
+        "bankbridge/prod/admin-token",
+        "bankbridge/prod/banks/other-bank/client-secret",
+        "bankbridge/prod/banks/acme-bank-2/client-secret",
         "bankbridge/prod/banks/acme/client-secret",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:bankbridge/prod/acme-AbCdEf",
+        "bankbridge/dev/banks/acme-bank/client-secret",
+        "bankbridge/prod/banks/acme-bank/../../messenger/page-token",
+        "bankbridge/prod/banks/acme-bank/./client-secret",
+        "bankbridge/prod/banks/acme-bank/",
+        "bankbridge/prod/banks/acme-bank/*",
+        "bankbridge/prod/banks/*/client-secret",
+        "bankbridge/prod/banks/acme-bank//client-secret",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:bankbridge/prod/banks/acme-bank/x",
+        "arn:aws:secretsmanager:us-east-1:210987654321:secret:bankbridge/prod/messenger/page-token",
+        "other-app/prod/banks/acme-bank/client-secret",
     ],
 )
-def test_secret_names_and_arns_are_accepted(ref: str) -> None:
-    config = ConnectorConfig.model_validate(
-        valid(client_secret_ref=ref),
-        context=validation_context(local=False, resolver=public_resolver),
-    )
-    assert config.client_secret_ref == ref
+@pytest.mark.parametrize("field", ["client_secret_ref", "signing_key_ref", "event_signing"])
+def test_secret_refs_outside_the_connectors_namespace_are_refused(ref: str, field: str) -> None:
+    """Another institution's or the stage's own secrets (the page token), other stages,
+    ARNs (any account or region), dot segments and wildcards: 422 naming the field."""
+    if field == "event_signing":
+        data = valid(event_signing={"method": "hmac", "secret_refs": [ref]})
+        located = "event_signing.secret_refs.0"
+    else:
+        data = valid(**{field: ref})
+        located = field
+    with pytest.raises(ValidationError) as raised:
+        ConnectorConfig.model_validate(
+            data, context=validation_context(local=False, resolver=public_resolver, stage="prod")
+        )
+
+    errors = {error.field: error.message for error in field_errors(raised.value)}
+    assert list(errors) == [located]
+    assert "bankbridge/prod/banks/acme-bank/" in errors[located]
+    assert {error["type"] for error in raised.value.errors()} == {"secret_ref_invalid"}
+
+
+def test_without_a_stage_any_stage_passes_but_the_institution_is_still_pinned() -> None:
+    """Offline validation (CLI without --stage) cannot know the stage; the registry's
+    read-back has none either. The institution is pinned regardless."""
+    dev = valid(client_secret_ref="bankbridge/dev/banks/acme-bank/client-secret")
+    other = valid(client_secret_ref="bankbridge/dev/banks/other-bank/client-secret")
+
+    assert ConnectorConfig.model_validate(dev, context=TRUSTED_CONTEXT).client_secret_ref
+    with pytest.raises(ValidationError):
+        ConnectorConfig.model_validate(other, context=TRUSTED_CONTEXT)
+    assert "client_secret_ref" in errors_of(other)
 
 
 def test_http_is_rejected_outside_local_and_for_non_loopback_hosts() -> None:
@@ -260,7 +310,10 @@ def test_event_signing_rules() -> None:
 
     good = ConnectorConfig.model_validate(
         valid(
-            event_signing={"method": "hmac", "secret_refs": ["bankbridge/prod/banks/acme/events"]}
+            event_signing={
+                "method": "hmac",
+                "secret_refs": ["bankbridge/prod/banks/acme-bank/events"],
+            }
         ),
         context=validation_context(local=False, resolver=public_resolver),
     )

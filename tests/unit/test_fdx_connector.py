@@ -32,6 +32,9 @@ from chalicelib.connectors.http import INTERACTION_ID_HEADER, BankHttpClient
 from chalicelib.connectors.registry import connector_for
 from chalicelib.models import AccountKind, TransactionStatus
 
+# The scripted bank listens on loopback, which only local development may reach.
+pytestmark = pytest.mark.usefixtures("local_dev_stage")
+
 Reply = tuple[int, Any, dict[str, str]]
 Route = Callable[[str, dict[str, str]], Reply]
 
@@ -116,7 +119,7 @@ def make_connector(
             "authorize_url": f"{bank.base}/authorize",
             "token_url": f"{bank.base}/token",
             "client_id": "bankbridge-local",
-            "client_secret_ref": "bankbridge/dev/banks/scripted/client-secret",
+            "client_secret_ref": "bankbridge/dev/banks/scripted-bank/client-secret",
             "scopes": ["fdx:accountbasic:read"],
             "amount_sign_convention": convention,
             "page_size": page_size,

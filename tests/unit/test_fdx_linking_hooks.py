@@ -57,7 +57,14 @@ def config(base: str, **changes: Any) -> ConnectorConfig:
 
 
 def test_authorization_url_carries_pkce_state_and_scopes(sandbox: RunningSandbox) -> None:
-    connector = connector_for(config(sandbox.url), get_secret=SECRETS.__getitem__)
+    # Explicit endpoints, no discovery: nothing advertises PAR, so the parameters travel plainly.
+    explicit = config(
+        sandbox.url,
+        discovery_url=None,
+        authorize_url=f"{sandbox.url}/authorize",
+        token_url=f"{sandbox.url}/token",
+    )
+    connector = connector_for(explicit, get_secret=SECRETS.__getitem__)
 
     url = connector.authorization_url(LOGIN)
 
@@ -153,6 +160,6 @@ def test_ec_jwk_keys_sign_with_es256() -> None:
         get_secret=lambda name: json.dumps(key.as_dict(private=True)),
     )
 
-    assertion = connector.client_authentication("aud").form["client_assertion"]
+    assertion = connector.client_authentication("http://127.0.0.1:1/token").form["client_assertion"]
 
     assert jwt.decode(assertion, key, algorithms=["ES256"]).header["alg"] == "ES256"
