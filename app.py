@@ -12,13 +12,15 @@ import os
 from chalice import Chalice, Rate, Response
 
 from chalicelib.admin.api import admin_blueprint
-from chalicelib.observability import configure_logging
+from chalicelib.observability import configure_logging, failures_logged
 from chalicelib.stage import resource_names, stage_from_environment
 
 configure_logging()
 # No default: an unset or malformed BANKBRIDGE_STAGE stops the import with a message naming it.
 _STAGE = stage_from_environment()
-app = Chalice(app_name="bankbridge")
+# Chalice's own stdout handler would write tracebacks unredacted; its logger (`bankbridge`)
+# propagates to the redacting root handler instead.
+app = Chalice(app_name="bankbridge", configure_logs=False)
 app.register_blueprint(admin_blueprint(_STAGE))
 
 # Chalice reads queue names when it packages the app, from the stage's environment.

@@ -3,7 +3,9 @@
 en-US style by default ("$1,234.56"); a symbol is used for the common
 currencies and the ISO code otherwise, so an unfamiliar currency is never
 shown with the wrong symbol. Account numbers appear only as `••` plus the
-last four digits.
+last four digits, including those a bank writes into a nickname or a
+transaction description: every bank-supplied string passes through
+`bank_text` before it can reach the messaging platform.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from chalicelib.models import Account, AccountKind, Balance, Transaction, TransactionStatus
+from chalicelib.redaction import REDACTED, redact_text
 
 _SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "JPY": "¥"}
 _ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
@@ -45,6 +48,16 @@ def format_money(amount: Decimal, currency: str, *, signed: bool = True) -> str:
     return f"-{text}" if signed and value < 0 else text
 
 
+def bank_text(text: str) -> str:
+    """Bank-supplied wording made safe to send: identifiers cut to their last four, no tokens.
+
+    Banks write full numbers into nicknames ("Checking 123456789012") and
+    descriptions ("TRANSFER TO DE89 3704 0044 0532 0130 00"); the platform
+    carrying the chat must never see more than `••0000`, nor any token or e-mail.
+    """
+    return redact_text(text)
+
+
 def mask(masked_number: str | None) -> str:
     """`••1234`, or nothing when the bank gave no number."""
     if not masked_number:
@@ -56,7 +69,7 @@ def mask(masked_number: str | None) -> str:
 def account_label(account: Account) -> str:
     """A name a person recognises: the bank's nickname (or the kind) and `••1234`."""
     name = account.display_name or account.product_name or _KIND_NAMES[account.kind]
-    name = _NUMBER_HINT.sub("", name).strip() or _KIND_NAMES[account.kind]
+    name = _NUMBER_HINT.sub("", bank_text(name)).strip() or _KIND_NAMES[account.kind]
     return f"{name} {mask(account.masked_number)}".strip()
 
 
@@ -86,12 +99,12 @@ def balance_line(account: Account, balance: Balance) -> str:
 
 def clean_description(transaction: Transaction) -> str:
     """The merchant or description without card-network noise, in title case when shouted."""
-    raw = transaction.counterparty or transaction.description or "Transaction"
+    raw = bank_text(transaction.counterparty or transaction.description or "Transaction")
     cleaned = _NOISE.sub(" ", raw).strip(" -*#") or raw
     words = cleaned.split()
     if cleaned.isupper():
         # str.title() would turn "JOE'S" into "Joe'S".
-        words = [word[:1] + word[1:].lower() for word in words]
+        words = [word if REDACTED in word else word[:1] + word[1:].lower() for word in words]
     return " ".join(words)
 
 

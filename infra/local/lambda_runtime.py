@@ -37,6 +37,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.observability import configure_logging
+from chalicelib.redaction import redact_text
+
 logger = logging.getLogger(__name__)
 
 SqsHandler = Callable[[dict[str, Any], Any], Any]
@@ -338,10 +341,13 @@ def _container_main(connection: Connection, reference: str) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Log like the Lambda runtime running app.py: redacted JSON, even when the import fails.
+    configure_logging()
     try:
         handler = load_handler(reference)
     except Exception as error:
-        connection.send(("init_error", f"{type(error).__name__}: {error}"))
+        # The pump logs this text: it must be as redacted as the container's own lines.
+        connection.send(("init_error", redact_text(f"{type(error).__name__}: {error}")))
         return
     connection.send(("ready", None))
     while True:

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib import aws
+from chalicelib.observability import configure_logging
 from chalicelib.settings import get_settings
 from infra.local.lambda_runtime import (
     ContainerInitError,
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--isolation", choices=("process", "thread"), default="process")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     routes = {
         queue_name: WorkerFunction.from_chalice_config(reference, args.stage)
         for queue_name, reference in args.queue
