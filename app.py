@@ -62,10 +62,22 @@ def _html(status: int, body: str) -> Response:
     return Response(body=body, status_code=status, headers=dict(SECURITY_HEADERS))
 
 
+def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
+    """A 302 with the linking pages' headers (no Referer: the URLs carry tokens and codes)."""
+    from chalicelib.auth.pages import REDIRECT_HEADERS
+
+    return Response(
+        body="",
+        status_code=302,
+        headers={**REDIRECT_HEADERS, **(headers or {}), "Location": location},
+    )
+
+
 @app.route("/link/start", methods=["GET"])
 def link_start() -> Response:
     """Take the chat's one-time link token and send the browser to the bank's consent page."""
     from chalicelib.auth import linking, pages
+    from chalicelib.channels.messenger.account_linking import MessengerLogin, RedirectRefused
     from chalicelib.connectors.base import Customer
     from chalicelib.conversation.bank_connectors import load_connector
 
@@ -75,25 +87,29 @@ def link_start() -> Response:
     source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
     try:
+        platform = MessengerLogin.from_query(query)
         base_url = linking.public_base_url_of_request(request.context, request.headers)
-        location = linking.start(
+        started = linking.start(
             query.get("token"),
-            query.get("redirect_uri"),
             load_connector,
             customer,
             linking.callback_url(base_url),
+            browser_cookie=request.headers.get("cookie"),
+            platform=platform,
         )
+    except RedirectRefused:
+        message = "This link was changed on its way here. Go back to the chat and tap it again."
+        return _html(400, pages.page("This link can't be used", message))
     except linking.LinkingError as error:
         return _html(error.status, pages.page("This link can't be used", error.public_message))
-    return Response(
-        body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"}
-    )
+    return _redirect(started.location, {"Set-Cookie": started.set_cookie})
 
 
 @app.route("/oauth/callback", methods=["GET"])
 def oauth_callback() -> Response:
-    """The bank's redirect back: finish linking once, then tell the person here and in chat."""
+    """The bank's redirect back: check the browser, then link, or show the code to type in chat."""
     from chalicelib.auth import linking, pages
+    from chalicelib.auth.confirmation import display_code
     from chalicelib.conversation.bank_connectors import load_connector
     from chalicelib.conversation.link_notifications import notify_link_result
     from chalicelib.settings import get_settings
@@ -101,20 +117,26 @@ def oauth_callback() -> Response:
 
     request = app.current_request
     query = dict(request.query_params or {})
+    settings = get_settings()
     try:
         base_url = linking.public_base_url_of_request(request.context, request.headers)
         outcome = linking.complete(
             query,
             load_connector,
-            LinkRepository(get_settings().table_name),
+            LinkRepository(settings.table_name),
             linking.callback_url(base_url),
+            browser_cookie=request.headers.get("cookie"),
         )
     except linking.LinkingError as error:
         return _html(error.status, pages.page("This sign-in can't be used", error.public_message))
     notify_link_result(outcome)
     redirect = linking.messenger_redirect_url(outcome)
     if redirect is not None:
-        return Response(body="", status_code=302, headers={"Location": redirect})
+        return _redirect(redirect)
+    if outcome.awaiting_code and outcome.code is not None:
+        code = display_code(outcome.code)
+        minutes = settings.link_confirmation_ttl_seconds // 60
+        return _html(200, pages.code_page(outcome.institution_name, code, minutes))
     if outcome.linked:
         return _html(200, pages.linked_page(outcome.institution_name))
     return _html(200, pages.not_linked_page(outcome.institution_name, outcome.reason))
@@ -155,4 +177,15 @@ def daily_consent_check(event):  # type: ignore[no-untyped-def]  # Chalice's Clo
     """Remind people whose bank consent ends within a week; remove links whose consent ended."""
     from chalicelib.events.consent_schedule import run_daily
 
-    run_daily()
+    with failures_logged("daily_consent_check"):
+        run_daily()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def pending_link_sweep(event):  # type: ignore[no-untyped-def]  # Chalice's CloudWatchEvent
+    """Revoke at the bank every consent whose linking code expired unconfirmed."""
+    from chalicelib.auth.confirmation import sweep_expired
+    from chalicelib.conversation.bank_connectors import load_connector
+
+    with failures_logged("pending_link_sweep"):
+        sweep_expired(load_connector)

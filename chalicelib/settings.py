@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     messenger_verify_token_name: str = ""
     messenger_page_token_name: str = ""
     admin_token_name: str = ""
+    account_reference_key_name: str = ""
 
     public_base_url: str | None = Field(
         default=None,
@@ -60,6 +61,22 @@ class Settings(BaseSettings):
     )
     link_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    link_confirmation_ttl_seconds: int = Field(
+        default=600,
+        ge=120,
+        le=1800,
+        description=(
+            "How long the one-time code shown after a bank consent can be typed in the chat; "
+            "an unconfirmed consent is then revoked at the bank."
+        ),
+    )
+    local_account_linking_redirect: str | None = Field(
+        default=None,
+        description=(
+            "Local development only: the console's loopback stand-in for Messenger's "
+            "account-linking endpoint, accepted as a Log In `redirect_uri`. Ignored elsewhere."
+        ),
+    )
     inbound_max_receive_count: int = Field(
         default=5, ge=1, description="The inbound queue's maxReceiveCount (its DLQ threshold)."
     )

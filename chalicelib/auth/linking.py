@@ -1,15 +1,24 @@
-"""Linking a bank from chat: link token -> /link/start -> bank consent -> /oauth/callback.
+"""Linking a bank from chat: link token -> /link/start -> bank consent -> /oauth/callback
+-> (the chat user types the code) -> link.
 
 1. The bot issues a random, single-use link token bound server-side to
    (channel, user, institution), valid ten minutes, and sends a button to
    `<public base URL>/link/start?token=...` (see `chalicelib/public_url.py`).
 2. `/link/start` takes the token (once), runs the standard's pre-step through
    the connector (PAR where required), stores an OAuth state item (PKCE S256
-   verifier and nonce sealed with KMS, ten minutes) and redirects to the bank.
+   verifier and nonce sealed with KMS, ten minutes, and the digest of a
+   browser-binding cookie it sets: `chalicelib.auth.browser_binding`) and
+   redirects to the bank. With Messenger's Log In button, the
+   `account_linking_token` is exchanged for the PSID first: a different person
+   is refused, the same person is recorded as proven.
 3. `/oauth/callback` takes the state exactly once (a replay finds nothing and
-   changes nothing), checks `iss` when the bank sends it (mix-up defence,
-   RFC 9207), exchanges the code, replaces any earlier link to the same bank
-   (revoking its tokens), and returns what the page and the chat should say.
+   changes nothing), refuses a browser without the binding cookie, checks `iss`
+   (mix-up defence, RFC 9207), exchanges the code and verifies the ID token's
+   `nonce` where `openid` is asked for.
+4. A grant from a browser proven to be the chat person becomes the link at
+   once (`chalicelib.auth.grants`); any other is held pending until the chat
+   user types the code the page shows (`chalicelib.auth.confirmation`), so a
+   forwarded or phished link never attaches a stranger's bank to a chat.
 
 The redirect URI is `<public base URL>/oauth/callback`, resolved by the route
 from the request in both steps, so the authorization request and the code
@@ -18,20 +27,27 @@ exchange send the same value (RFC 6749 section 4.1.3).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from chalicelib.auth import envelope
+from chalicelib.auth import browser_binding, confirmation, envelope
+from chalicelib.auth.grants import (
+    ConsentFacts,
+    end_consent,
+    revoke_grant,
+    store_link,
+)
+from chalicelib.auth.id_token import IdTokenRejected, verify_id_token
 from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
-from chalicelib.auth.token_endpoint import TokenSet, exchange_code
-from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
+from chalicelib.auth.token_endpoint import exchange_code
 from chalicelib.channels.models import ChannelUser
+from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import (
     AuthorizationRequest,
     Connector,
@@ -39,17 +55,12 @@ from chalicelib.connectors.base import (
     Customer,
 )
 from chalicelib.connectors.exceptions import BankError
+from chalicelib.loopback import is_loopback_url
 from chalicelib.observability import log_fields
 from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
-from chalicelib.store.consent_expiries import ConsentExpiries
-from chalicelib.store.keys import (
-    hashed_account_reference,
-    link_key,
-    link_token_key,
-    oauth_state_key,
-)
-from chalicelib.store.links import Link, LinkRepository
+from chalicelib.store.keys import link_token_key, oauth_state_key
+from chalicelib.store.links import LinkRepository
 from chalicelib.store.single_use import SingleUseStore, digest
 
 logger = logging.getLogger(__name__)
@@ -57,7 +68,18 @@ logger = logging.getLogger(__name__)
 ConnectorLoader = Callable[[str], Connector]
 """Builds the connector for an institution id (raises LinkingError if it is unknown)."""
 
-MESSENGER_LINKING_REDIRECT = "https://www.facebook.com/messenger_platform/account_linking"
+PROVEN = "proven"
+"""State marker: the platform vouched that this browser is the chat person (no code needed)."""
+
+
+class PlatformLogin(Protocol):
+    """A messaging platform's own account-linking hop (Messenger's Log In button)."""
+
+    redirect_uri: str | None
+
+    def vouched_user(self) -> ChannelUser | None:
+        """The chat user the platform says opened this page; None if it cannot say."""
+        ...
 
 
 class LinkingError(Exception):
@@ -70,7 +92,10 @@ class LinkingError(Exception):
 
 
 class LinkOutcome(BaseModel):
-    """The result of a callback, for the page, the chat and (maybe) Messenger's redirect."""
+    """The result of a callback, for the page, the chat and (maybe) Messenger's redirect.
+
+    `code` is for the browser page only: it is never serialised, logged or sent to chat.
+    """
 
     linked: bool
     user: ChannelUser
@@ -78,6 +103,15 @@ class LinkOutcome(BaseModel):
     institution_name: str
     messenger_redirect: str | None = None
     reason: str | None = None
+    awaiting_code: bool = False
+    code: str | None = Field(default=None, repr=False, exclude=True)
+
+
+class Started(BaseModel):
+    """Where `/link/start` sends the browser, and the binding cookie it sets on the way."""
+
+    location: str
+    set_cookie: str
 
 
 def _link_tokens() -> SingleUseStore:
@@ -130,18 +164,31 @@ def issue_link_url(user: ChannelUser, institution_id: str, public_base_url: str)
     return f"{public_base_url.rstrip('/')}/link/start?{urlencode({'token': token})}"
 
 
+def binding_cookie_is_local(public_base_url: str) -> bool:
+    """Local development on plain http loopback: the cookie cannot be `__Host-`/Secure there."""
+    return (
+        get_settings().is_local
+        and public_base_url.startswith("http://")
+        and is_loopback_url(public_base_url)
+    )
+
+
 def start(
     token: str | None,
-    messenger_redirect: str | None,
     load_connector: ConnectorLoader,
     customer: Customer,
     redirect_uri: str,
-) -> str:
-    """Take the link token and return the bank's authorization URL to redirect to.
+    *,
+    browser_cookie: str | None,
+    platform: PlatformLogin | None = None,
+) -> Started:
+    """Take the link token and return the bank's authorization URL and the binding cookie.
 
-    Standards with a consent resource (UK OB account-access consent, Berlin
-    Group consent) create it first; its id rides in the OAuth state item, and
-    the authorization request is bound to it.
+    `browser_cookie` is the request's `Cookie` header (a browser that already
+    holds a binding value keeps it). With a `platform` login that names another
+    chat user, nothing starts. Standards with a consent resource (UK OB
+    account-access consent, Berlin Group consent) create it first; its id rides
+    in the OAuth state item, and the authorization request is bound to it.
     """
     taken = _link_tokens().take(token) if token else None
     if taken is None:
@@ -149,14 +196,20 @@ def start(
             "This link has expired or was already used. "
             "Go back to the chat and type 'link' to get a new one."
         )
-    connector = load_connector(taken["institution_id"])
+    user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
+    local_cookie = binding_cookie_is_local(redirect_uri)
+    binding = browser_binding.value_for(
+        browser_binding.value_from(browser_cookie, local=local_cookie)
+    )
     request = new_authorization_secrets()
     state_attributes = {
         **taken,
         "sealed": _seal_request(request.code_verifier, request.nonce, request.state),
+        "browser": digest(binding),
     }
-    if messenger_redirect and _is_messenger_redirect(messenger_redirect):
-        state_attributes["messenger_redirect"] = messenger_redirect
+    if platform is not None:
+        state_attributes.update(_platform_facts(platform, user, taken["institution_id"]))
+    connector = load_connector(taken["institution_id"])
     try:
         consent = connector.create_consent(
             ConsentRequest(redirect_uri=redirect_uri, state=request.state, customer=customer)
@@ -165,18 +218,20 @@ def start(
             state_attributes["consent_id"] = consent.consent_id
         if consent is not None and consent.expires_at is not None:
             state_attributes["consent_expires_at"] = str(int(consent.expires_at.timestamp()))
-        _states().put(request.state, state_attributes, get_settings().oauth_state_ttl_seconds)
+        ttl = get_settings().oauth_state_ttl_seconds
+        _states().put(request.state, state_attributes, ttl)
         if consent is not None and consent.authorization_url:
-            return consent.authorization_url
-        return connector.authorization_url(
-            AuthorizationRequest(
-                redirect_uri=redirect_uri,
-                state=request.state,
-                code_challenge=code_challenge(request.code_verifier),
-                nonce=request.nonce,
-                consent_id=consent.consent_id if consent is not None else None,
+            location = consent.authorization_url
+        else:
+            location = connector.authorization_url(
+                AuthorizationRequest(
+                    redirect_uri=redirect_uri,
+                    state=request.state,
+                    code_challenge=code_challenge(request.code_verifier),
+                    nonce=request.nonce,
+                    consent_id=consent.consent_id if consent is not None else None,
+                )
             )
-        )
     except BankError as error:
         logger.warning(
             "Could not start authorization at the bank",
@@ -186,6 +241,33 @@ def start(
             f"{connector.config.display_name} isn't answering right now. Please try again later.",
             status=502,
         ) from error
+    cookie = browser_binding.set_cookie_header(binding, local=local_cookie, max_age_seconds=ttl)
+    return Started(location=location, set_cookie=cookie)
+
+
+def _platform_facts(
+    platform: PlatformLogin, user: ChannelUser, institution_id: str
+) -> dict[str, str]:
+    """State attributes from the platform's login hop; `LinkingError` for another person."""
+    facts: dict[str, str] = {}
+    if platform.redirect_uri is not None:
+        facts["messenger_redirect"] = platform.redirect_uri
+    vouched = platform.vouched_user()
+    if vouched is None:
+        return facts
+    same_id = hmac.compare_digest(vouched.user_id.encode(), user.user_id.encode())
+    if vouched.channel != user.channel or not same_id:
+        logger.warning(
+            "Link opened by another chat user than the one it was issued to; refused",
+            extra=log_fields(institution_id=institution_id),
+        )
+        raise LinkingError(
+            "This link belongs to someone else's chat, so it can't be used here. "
+            "Nothing was linked. To link your own bank, type 'link' in your chat.",
+            status=403,
+        )
+    facts["person"] = PROVEN
+    return facts
 
 
 def complete(
@@ -193,9 +275,13 @@ def complete(
     load_connector: ConnectorLoader,
     links: LinkRepository,
     redirect_uri: str,
+    *,
+    browser_cookie: str | None,
 ) -> LinkOutcome:
-    """Handle the bank's redirect back: consume state, exchange the code, store the link.
+    """Handle the bank's redirect back: consume state, check the browser, exchange the code.
 
+    The grant becomes the link only when the chat person is already proven;
+    otherwise it is held pending and the outcome carries the code to show.
     `redirect_uri` must equal the one `start` sent; both come from `callback_url`.
     """
     state = query.get("state")
@@ -208,14 +294,28 @@ def complete(
     user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
     institution_id = taken["institution_id"]
     connector = load_connector(institution_id)
-    name = connector.config.display_name
+    presented = browser_binding.value_from(
+        browser_cookie, local=binding_cookie_is_local(redirect_uri)
+    )
+    if not browser_binding.same_browser(presented, taken.get("browser")):
+        logger.warning(
+            "Callback from another browser than the one that started; refused",
+            extra=log_fields(institution_id=institution_id),
+        )
+        end_consent(connector, taken.get("consent_id"))
+        raise LinkingError(
+            "This sign-in has to finish in the same browser where it started, so nothing was "
+            "linked. Go back to the chat and type 'link' to start again.",
+            status=403,
+        )
     outcome = LinkOutcome(
         linked=False,
         user=user,
         institution_id=institution_id,
-        institution_name=name,
+        institution_name=connector.config.display_name,
         messenger_redirect=taken.get("messenger_redirect"),
     )
+    _check_issuer(connector, query.get("iss"))  # error responses too (RFC 9207 section 2.4)
     if "error" in query:
         reason = "declined" if query["error"] == "access_denied" else "bank_error"
         logger.info(
@@ -223,11 +323,10 @@ def complete(
             extra=log_fields(institution_id=institution_id, oauth_error=query["error"][:64]),
         )
         return outcome.model_copy(update={"reason": reason})
-    _check_issuer(connector, query.get("iss"))
     code = query.get("code")
     if not code:
         raise LinkingError("The bank did not send an authorization code.")
-    verifier, _nonce = _open_request(taken["sealed"], state)
+    verifier, nonce = _open_request(taken["sealed"], state)
     try:
         tokens = exchange_code(connector, code, redirect_uri, verifier)
     except BankError as error:
@@ -236,123 +335,55 @@ def complete(
             extra=log_fields(institution_id=institution_id, error=type(error).__name__),
         )
         return outcome.model_copy(update={"reason": "exchange_failed"})
-    consent = _ConsentFacts(
+    consent = ConsentFacts(
         consent_id=taken.get("consent_id") or tokens.consent_id,
         expires_at=int(taken["consent_expires_at"]) if "consent_expires_at" in taken else None,
     )
-    _store_link(user, connector, tokens, links, consent)
-    return outcome.model_copy(update={"linked": True})
+    try:
+        verify_id_token(connector, tokens.id_token, nonce=nonce)
+    except (IdTokenRejected, BankError) as error:
+        logger.warning(
+            "ID token not verified; the grant is revoked",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+        revoke_grant(connector, tokens, consent.consent_id)
+        return outcome.model_copy(update={"reason": "unverified"})
+    if taken.get("person") == PROVEN:
+        store_link(user, connector, tokens, links, consent)
+        return outcome.model_copy(update={"linked": True})
+    held_code = confirmation.hold(user, connector, tokens, consent, load_connector)
+    return outcome.model_copy(update={"awaiting_code": True, "code": held_code})
 
 
 def messenger_redirect_url(outcome: LinkOutcome) -> str | None:
-    """Where to send Messenger's in-app browser: with `authorization_code` only on success."""
-    if outcome.messenger_redirect is None:
+    """Where to send Messenger's in-app browser: with `authorization_code` only on success.
+
+    None while a code is awaited: the page itself must show it.
+    """
+    if outcome.messenger_redirect is None or outcome.awaiting_code:
         return None
     separator = "&" if "?" in outcome.messenger_redirect else "?"
     if not outcome.linked:
         return outcome.messenger_redirect
-    code = digest(f"{outcome.user.user_id}|{outcome.institution_id}|{time.time()}")[:32]
+    code = secrets.token_urlsafe(24)
     return f"{outcome.messenger_redirect}{separator}{urlencode({'authorization_code': code})}"
 
 
-class _ConsentFacts(BaseModel):
-    """What linking learnt about the bank-side consent: its id and when it ends."""
-
-    consent_id: str | None = None
-    expires_at: int | None = None
-
-
-def _store_link(
-    user: ChannelUser,
-    connector: Connector,
-    tokens: TokenSet,
-    links: LinkRepository,
-    consent: _ConsentFacts,
-) -> None:
-    config = connector.config
-    key = link_key(user.channel, user.user_id, config.institution_id)
-    expires_at, lifetime = expiry_of(tokens, time.time())
-    link = Link(
-        channel=user.channel,
-        user_id=user.user_id,
-        institution_id=config.institution_id,
-        sealed_tokens=seal_tokens(tokens, key),
-        access_expires_at=expires_at,
-        access_lifetime=lifetime,
-        scopes=(tokens.scope or " ".join(config.scopes)).split(),
-        consent_id=consent.consent_id,
-        consent_expires_at=consent.expires_at,
-    )
-    previous = links.replace(link)
-    if previous is not None:
-        end_link_at_bank(connector, previous)
-    links.replace_account_refs(
-        link, _account_references(connector, tokens.access_token, consent.consent_id)
-    )
-    if consent.expires_at is not None:
-        ConsentExpiries(get_settings().table_name).record(
-            user.channel, user.user_id, config.institution_id, consent.expires_at
-        )
-    logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
-
-
-def _account_references(
-    connector: Connector, access_token: str, consent_id: str | None
-) -> list[str]:
-    """Hashed ids of the shared accounts, so the bank's alerts find this link."""
-    institution_id = connector.config.institution_id
-    try:
-        accounts = connector.list_accounts(access_token, consent_id=consent_id)
-    except BankError as error:
-        logger.warning(
-            "Could not list accounts at link time; alerts will not route until the next link",
-            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
-        )
-        return []
-    return [hashed_account_reference(institution_id, a.account_id) for a in accounts]
-
-
-def end_link_at_bank(connector: Connector, link: Link) -> None:
-    """Revoke the link's grant (RFC 7009) and end its consent where the standard has one.
-
-    Best effort: failures are logged, never shown, because the link is removed
-    on our side whatever the bank answers.
-    """
-    try:
-        tokens = open_tokens(link)
-        connector.revoke(tokens.refresh_token or tokens.access_token)
-    except Exception as error:
-        logger.warning(
-            "Could not revoke a link's tokens at the bank",
-            extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
-        )
-    if link.consent_id:
-        try:
-            connector.end_consent(link.consent_id)
-        except BankError as error:
-            logger.warning(
-                "Could not end the consent at the bank",
-                extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
-            )
-
-
 def _check_issuer(connector: Connector, iss: str | None) -> None:
-    if iss is None:
-        return
-    expected = connector.authorization_server().issuer
-    if expected is not None and iss.rstrip("/") != expected.rstrip("/"):
+    """RFC 9207: a wrong `iss`, or none from a bank that advertises it, ends the attempt."""
+    try:
+        server = connector.authorization_server()
+    except BankError as error:
+        raise LinkingError(
+            f"{connector.config.display_name} isn't answering right now. Please try again later.",
+            status=502,
+        ) from error
+    if not authorization_response_issuer_ok(server, iss):
         logger.warning(
             "Authorization response from an unexpected issuer",
             extra=log_fields(institution_id=connector.config.institution_id),
         )
         raise LinkingError("The sign-in response did not come from your bank. Nothing was linked.")
-
-
-def _is_messenger_redirect(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme == "https" and f"{parts.scheme}://{parts.netloc}{parts.path}".startswith(
-        MESSENGER_LINKING_REDIRECT
-    )
 
 
 def _request_context() -> dict[str, str]:

@@ -1,37 +1,56 @@
 """The few HTML pages a person's browser sees while linking: small, branded, accessible.
 
-Every value is HTML-escaped; pages carry no scripts, so a strict CSP applies.
+Every value is HTML-escaped and pages carry no scripts. Every linking response
+(pages and redirects) carries `SECURITY_HEADERS` or `REDIRECT_HEADERS`: never
+cached (a code or token must not outlive the tab), no `Referer` (the link
+token, `state` and `code` ride in these URLs and must not leak to the next
+site), no framing, no MIME sniffing, and a CSP that allows only the page's own
+inline stylesheet, by hash.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
-
-SECURITY_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
 
 _STYLE = (
     "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;"
     "background:#f0f2f5;color:#1c1e21}main{max-width:28rem;margin:10vh auto;background:#fff;"
     "border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}"
     "h1{font-size:1.4rem;margin-top:0}p{line-height:1.5}.brand{color:#0866ff;font-weight:700}"
+    ".code{font-size:2.4rem;font-weight:700;letter-spacing:.2em;text-align:center;"
+    "font-variant-numeric:tabular-nums;margin:1rem 0}.warning{font-weight:600}"
 )
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+
+REDIRECT_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+}
+"""For redirects: a redirect's `Referrer-Policy` also governs the request it leads to."""
+
+SECURITY_HEADERS = {
+    **REDIRECT_HEADERS,
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+}
 
 
-def page(title: str, message: str) -> str:
-    """A complete page with a heading and one paragraph."""
+def page(title: str, message: str, *, extra_html: str = "") -> str:
+    """A complete page with a heading, one paragraph and (already escaped) `extra_html`."""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<meta name='referrer' content='no-referrer'>"
         f"<title>{escape(title)} · BankBridge</title><style>{_STYLE}</style></head>"
         f"<body><main><p class='brand'>BankBridge</p><h1>{escape(title)}</h1>"
-        f"<p>{escape(message)}</p></main></body></html>"
+        f"<p>{escape(message)}</p>{extra_html}</main></body></html>"
     )
 
 
@@ -44,6 +63,24 @@ def linked_page(bank_name: str) -> str:
     )
 
 
+def code_page(bank_name: str, code: str, minutes: int) -> str:
+    """The consent is approved; the chat user must type `code` (shown as `482 913`) to link it."""
+    bank = escape(bank_name)
+    return page(
+        "One more step",
+        f"Type this code in your chat with BankBridge within {minutes} minutes "
+        f"to finish linking {bank_name}:",
+        extra_html=(
+            f"<p id='link-code' class='code' aria-label='Your code'>{escape(code)}</p>"
+            "<p class='warning'>Never give this code to anyone. BankBridge and "
+            f"{bank} will never ask you for it.</p>"
+            f"<p>If you did not ask to link {bank} in a chat yourself, close this page: "
+            "nothing will be linked, and the access you just approved is withdrawn "
+            "automatically.</p>"
+        ),
+    )
+
+
 def not_linked_page(bank_name: str, reason: str | None) -> str:
     """Declined or failed: nothing was stored."""
     if reason == "declined":
@@ -51,6 +88,12 @@ def not_linked_page(bank_name: str, reason: str | None) -> str:
             "Linking cancelled",
             f"You declined at {bank_name}, so nothing was shared or stored. "
             "You can close this window.",
+        )
+    if reason == "unverified":
+        return page(
+            "Linking didn't finish",
+            f"The sign-in from {bank_name} could not be verified, so nothing was linked and "
+            "the access was withdrawn. Close this window and type 'link' in the chat to try again.",
         )
     return page(
         "Linking didn't finish",

@@ -56,8 +56,13 @@ def seal_tokens(tokens: TokenSet, key: dict[str, str]) -> str:
 
 def open_tokens(link: Link) -> TokenSet:
     """Decrypt a link's tokens (only ever in memory)."""
+    return open_sealed_tokens(link.sealed_tokens, link.key)
+
+
+def open_sealed_tokens(sealed: str, key: dict[str, str]) -> TokenSet:
+    """Decrypt tokens sealed by `seal_tokens` for the item with primary key `key`."""
     plaintext = envelope.open_sealed(
-        link.sealed_tokens, associated_data=_associated_data(link.key), context=_context()
+        sealed, associated_data=_associated_data(key), context=_context()
     )
     return TokenSet.model_validate_json(plaintext)
 

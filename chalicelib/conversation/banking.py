@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.auth.linking import end_link_at_bank
+from chalicelib.auth.grants import end_link_at_bank
 from chalicelib.auth.token_endpoint import refresh
 from chalicelib.auth.tokens import TokenService
 from chalicelib.channels.models import ChannelUser
@@ -32,7 +32,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.models import Account, Balance, Transaction
 from chalicelib.observability import log_fields
-from chalicelib.store.keys import hashed_account_reference
+from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository, LinkStatus
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,13 @@ ConnectorLoader = Callable[[str], Connector]
 
 
 def account_ref(institution_id: str, account_id: str) -> str:
-    """An opaque, stable reference to an account for payloads (never the provider id)."""
+    """An opaque, stable reference to an account for payloads (never the provider id).
+
+    The keyed reference cut to 64 bits: without the stage key it cannot be computed
+    from an account number, and it only has to tell apart the few accounts of the
+    sender's own links (it is matched only against those), where a collision has odds
+    of about n^2/2^65.
+    """
     return hashed_account_reference(institution_id, account_id)[:16]
 
 

@@ -27,6 +27,7 @@ class ActionKind(StrEnum):
     UNLINK = "unlink"
     UNLINK_ALL = "unlink_all"
     FRAUD_ANSWER = "fraud_answer"
+    CONFIRM_LINK = "confirm_link"
 
 
 class BankAction(BaseModel):
@@ -40,6 +41,7 @@ class BankAction(BaseModel):
     offset: int = 0
     question_ref: str | None = None
     confirmed: bool | None = None
+    code: str | None = Field(default=None, repr=False)
 
 
 class Turn(BaseModel):
@@ -97,6 +99,9 @@ def respond(event: InboundEvent, context: UserContext) -> Turn:
         return _unlink(argument, context)
     if intent is Intent.FRAUD:
         return _fraud_answer(argument)
+    if intent is Intent.CONFIRM_LINK and argument:
+        # Checked against the sender's own pending link only (`auth.confirmation.confirm`).
+        return Turn(action=BankAction(kind=ActionKind.CONFIRM_LINK, code=argument))
     if intent in (Intent.BALANCE, Intent.TRANSACTIONS, Intent.ACCOUNTS):
         if not context.linked:
             return Turn(messages=[replies.no_bank_linked(intent.value.lower())])

@@ -26,6 +26,7 @@ class Intent(StrEnum):
     UNLINK = "UNLINK"
     ACCOUNTS = "ACCOUNTS"
     FRAUD = "FRAUD"
+    CONFIRM_LINK = "CONFIRM_LINK"
     UNKNOWN = "UNKNOWN"
 
 
@@ -68,6 +69,8 @@ _PATTERNS = tuple(
     for intent, phrases in _PHRASES
 )
 _PAYLOAD_ALIASES = {"GET_STARTED": Intent.HELP}
+_LINK_CODE = re.compile(r"\s*\d(?:[\s-]?\d){5}\s*")
+"""A linking code as people type it: 6 digits, maybe grouped by a space or dash ("482 913")."""
 
 
 def normalise(text: str) -> str:
@@ -83,6 +86,14 @@ def match_text(text: str) -> Intent:
         if pattern.search(cleaned):
             return intent
     return Intent.UNKNOWN
+
+
+def recognise_text(text: str) -> Recognised:
+    """Free text: a linking code (its 6 digits, as ASCII, the argument), else a phrase's intent."""
+    if _LINK_CODE.fullmatch(text):
+        digits = "".join(str(unicodedata.decimal(d)) for d in re.findall(r"\d", text))
+        return Recognised(intent=Intent.CONFIRM_LINK, argument=digits)
+    return Recognised(intent=match_text(text))
 
 
 def parse_payload(payload: str) -> Recognised:
@@ -101,9 +112,17 @@ def payload_for(intent: Intent, argument: str | None = None) -> str:
 
 
 def recognise(event: InboundEvent) -> Recognised:
-    """The intent of an inbound event: payloads first, then text."""
+    """The intent of an inbound event: as queued, else payloads first, then text.
+
+    Events are queued already recognised (no text, see `chalicelib.inbox`); ones
+    queued by an earlier version still carry their text or payload.
+    """
+    if event.intent is not None:
+        known = event.intent in Intent.__members__
+        intent = Intent(event.intent) if known else Intent.UNKNOWN
+        return Recognised(intent=intent, argument=event.argument if known else None)
     if event.kind in (InboundKind.QUICK_REPLY, InboundKind.POSTBACK) and event.payload:
         return parse_payload(event.payload)
     if event.kind is InboundKind.TEXT and event.text:
-        return Recognised(intent=match_text(event.text))
+        return recognise_text(event.text)
     return Recognised(intent=Intent.UNKNOWN)

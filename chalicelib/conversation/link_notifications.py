@@ -14,10 +14,17 @@ logger = logging.getLogger(__name__)
 
 
 def notify_link_result(outcome: LinkOutcome) -> None:
-    """Send the chat confirmation; a failure is logged, never shown as a broken page."""
-    message = replies.link_result(
-        outcome.institution_name, linked=outcome.linked, reason=outcome.reason
-    )
+    """Send the chat confirmation; a failure is logged, never shown as a broken page.
+
+    A consent awaiting its code only asks for the code: the chat learns nothing
+    about whose bank approved it.
+    """
+    if outcome.awaiting_code:
+        message = replies.link_code_requested(outcome.institution_name)
+    else:
+        message = replies.link_result(
+            outcome.institution_name, linked=outcome.linked, reason=outcome.reason
+        )
     try:
         deliver(outcome.user, [message], messaging_type="RESPONSE")
     except ChannelError as error:

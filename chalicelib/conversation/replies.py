@@ -8,6 +8,7 @@ from chalicelib.channels.models import Button, Card, OutboundMessage, QuickReply
 from chalicelib.conversation.formatting import (
     account_label,
     balance_line,
+    bank_text,
     short_account_label,
     transaction_line,
 )
@@ -156,6 +157,43 @@ def link_result(name: str, *, linked: bool, reason: str | None) -> OutboundMessa
     else:
         text = f"I couldn't finish linking {name}. Nothing was stored; you can try again."
     return OutboundMessage(text=text, quick_replies=LINK_OFFER)
+
+
+def link_code_requested(name: str) -> OutboundMessage:
+    """The consent is approved in a browser; only the code shown there finishes linking."""
+    return OutboundMessage(
+        text=f"Almost done: type the 6-digit code shown on the bank page to finish linking {name}."
+    )
+
+
+def link_code_wrong(attempts_left: int) -> OutboundMessage:
+    """A typed code did not match the sender's pending link."""
+    tries = "1 more try" if attempts_left == 1 else f"{attempts_left} more tries"
+    return OutboundMessage(
+        text=f"That code doesn't match. Check the bank page and type it again ({tries})."
+    )
+
+
+def link_code_locked(name: str) -> OutboundMessage:
+    """Too many wrong codes: the consent is cancelled and revoked at the bank."""
+    return OutboundMessage(
+        text=(
+            f"That code didn't match too many times, so I've cancelled linking {name} and "
+            "withdrawn the access at the bank. Type 'link' to start again."
+        ),
+        quick_replies=LINK_OFFER,
+    )
+
+
+def no_link_code_expected() -> OutboundMessage:
+    """A code with nothing waiting for it (none started, expired, or already used)."""
+    return OutboundMessage(
+        text=(
+            "There's no bank link waiting for a code. Codes work once, for a few minutes. "
+            "Type 'link' to link a bank."
+        ),
+        quick_replies=LINK_OFFER,
+    )
 
 
 def choose_unlink(linked: list[Institution]) -> OutboundMessage:
@@ -324,7 +362,7 @@ def fraud_alert(
 def fraud_answer_recorded(name: str, *, confirmed: bool, next_step: str | None) -> OutboundMessage:
     """The bank has the answer: pass on its next step in its own words."""
     if next_step:
-        return OutboundMessage(text=f"Thanks, I've told {name}. {next_step}")
+        return OutboundMessage(text=f"Thanks, I've told {name}. {bank_text(next_step)}")
     if confirmed:
         return OutboundMessage(text=f"Thanks, I've told {name} the payment was you.")
     return OutboundMessage(

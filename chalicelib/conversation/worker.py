@@ -36,7 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chalicelib.auth import linking
+from chalicelib.auth import confirmation, linking
+from chalicelib.auth.confirmation import ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
 from chalicelib.channels.delivery import deliver_once, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
@@ -314,6 +315,9 @@ def _carry_out(
         return [replies.unlinked([name] if name else [])]
     if kind is ActionKind.FRAUD_ANSWER:
         return _answer_fraud(action, event, attempt.last())
+    if kind is ActionKind.CONFIRM_LINK:
+        assert action.code is not None
+        return [_confirm_link(user, action.code)]
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
         return [replies.unlinked([name for name in names if name])]
@@ -338,6 +342,19 @@ def _link_button(
         return replies.link_not_possible_now(name)
     url = linking.issue_link_url(user, institution_id, base_url)
     return replies.link_button(name, url, account_link=get_settings().messenger_account_linking)
+
+
+def _confirm_link(user: ChannelUser, code: str) -> OutboundMessage:
+    """Check a typed linking code against the sender's own pending link, and say how it went."""
+    links = LinkRepository(get_settings().table_name)
+    done = confirmation.confirm(user, code, links, load_connector)
+    if done.result is ConfirmationResult.LINKED:
+        return replies.link_result(done.institution_name, linked=True, reason=None)
+    if done.result is ConfirmationResult.WRONG_CODE:
+        return replies.link_code_wrong(done.attempts_left)
+    if done.result is ConfirmationResult.LOCKED:
+        return replies.link_code_locked(done.institution_name)
+    return replies.no_link_code_expected()
 
 
 def _answer_fraud(

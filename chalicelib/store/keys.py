@@ -11,24 +11,25 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | link token (single use)      | `LINKTOKEN#<sha256 of token>`      | `LINKTOKEN`                 |
 | OAuth state (single use)     | `OAUTHSTATE#<sha256 of state>`     | `STATE`                     |
 | client-credentials token     | `CONNECTOR#<institution id>`       | `CCTOKEN`                   |
-| account reference of a link  | `USER#<channel>#<user id>`         | `ACCTREF#<inst>#<sha256>`   |
+| account reference of a link  | `USER#<channel>#<user id>`         | `ACCTREF#<inst>#<hmac>`     |
 | processed bank event         | `BANKEVENT#<inst>#<event id>`      | `BANKEVENT`                 |
 | pending question (fraud)     | `USER#<channel>#<user id>`         | `QUESTION#<reference>`      |
 | chat profile (last inbound)  | `USER#<channel>#<user id>`         | `PROFILE`                   |
 | consent expiry of a link     | `USER#<channel>#<user id>`         | `CONSENTEXP#<inst>`         |
 | reply ledger (one send step) | `USER#<channel>#<user id>`         | `REPLY#<event ref>#<step>`  |
+| pending link (awaiting code) | `USER#<channel>#<user id>`         | `PENDINGLINK`               |
 
 GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
-(`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<sha256>`)
-and consent expiries by day (`CONSENTEXP#<yyyy-mm-dd>`).
+(`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<hmac>`, keyed
+by the stage secret: see `chalicelib.store.account_reference`), consent expiries by
+day (`CONSENTEXP#<yyyy-mm-dd>`) and pending links by the day their confirmation is
+due (`PENDINGLINK#<yyyy-mm-dd>`).
 
 TTL is best-effort in DynamoDB (deletion can lag by days), so readers still
 check `expires_at` themselves.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 PK = "pk"
 SK = "sk"
@@ -86,11 +87,6 @@ def client_token_key(institution_id: str) -> dict[str, str]:
 
 
 ACCOUNT_REF_PREFIX = "ACCTREF#"
-
-
-def hashed_account_reference(institution_id: str, account_id: str) -> str:
-    """A one-way reference to a provider account id, for routing bank events to links."""
-    return hashlib.sha256(f"{institution_id}|{account_id}".encode()).hexdigest()
 
 
 def account_ref_key(
@@ -158,3 +154,26 @@ def reply_ledger_key(channel: str, user_id: str, event_ref: str, step: str) -> d
     It lives in the user's partition, so it goes with everything else about them.
     """
     return {PK: user_partition(channel, user_id), SK: f"{REPLY_PREFIX}{event_ref}#{step}"}
+
+
+PENDING_LINK_GSI_PREFIX = "PENDINGLINK#"
+
+
+def pending_link_key(channel: str, user_id: str) -> dict[str, str]:
+    """Key of the one bank consent waiting for its chat user to type the code.
+
+    One per chat user, in their partition: only that user's own messages can
+    reach it, and a newer consent replaces (and revokes) an older one.
+    """
+    return {PK: user_partition(channel, user_id), SK: "PENDINGLINK"}
+
+
+def pending_link_due_entry(channel: str, user_id: str, due_day: str, due_at: int) -> dict[str, str]:
+    """GSI attributes filing a pending link under the day its code expires, oldest first.
+
+    The sweep Queries a few day partitions instead of Scanning the table.
+    """
+    return {
+        GSI1_PK: f"{PENDING_LINK_GSI_PREFIX}{due_day}",
+        GSI1_SK: f"{due_at:012d}#{user_partition(channel, user_id)}",
+    }

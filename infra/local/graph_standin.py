@@ -18,6 +18,12 @@ Send endpoints (messenger.md §2.1), checked in Meta's order:
   Every error uses Meta's envelope `{"error": {"message", "type", "code",
   "error_subcode"?, "fbtrace_id"}}`.
 
+Account linking (messenger.md §3.2):
+  GET /{version}/me?fields=recipient&account_linking_token=T  (page token, appsecret_proof)
+      → {"id": <page id>, "recipient": <PSID>} for a token issued below and under five
+        minutes old; unknown or expired → HTTP 400, code 10301 ("Account linking token
+        expired"), as Meta answers.
+
 Control endpoints (not part of Meta's API; all JSON):
   GET    /__health             → 200 {"status": "ok"}
   GET    /__sent[?recipient=P] → accepted request bodies as received, oldest first, each
@@ -34,6 +40,9 @@ Control endpoints (not part of Meta's API; all JSON):
          one person's reply exactly. → {"pending": n}
   GET    /__faults             → {"pending": [...]} the errors not yet used
   DELETE /__faults             → drop them; {"cleared": n}
+  POST   /__account_linking_tokens {"psid": P}
+                               → {"account_linking_token": T}: what Messenger appends to a
+                                 Log In button's URL for person P (the console asks here)
 
 Run: `python -m infra.local.graph_standin --port 8002 --host 127.0.0.1`; the page token
 and app secret come from `--page-token` / `--app-secret`, else BANKBRIDGE_DEV_PAGE_TOKEN /
@@ -51,6 +60,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,7 +85,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_PAGE_TOKEN = "dev-page-token"  # noqa: S105 - the documented local-dev default
 DEFAULT_APP_SECRET = "dev-app-secret"  # noqa: S105 - the documented local-dev default
 DEFAULT_PORT = 8002
+DEFAULT_PAGE_ID = "1000000000000001"  # the console's simulated Page
 GRAPH_VERSION = re.compile(r"v\d+\.\d+")
+ACCOUNT_LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
+ACCOUNT_LINKING_TOKEN_EXPIRED = 10301
 
 
 class InjectedFault(BaseModel):
@@ -182,6 +195,35 @@ class FaultQueue:
         return count
 
 
+class AccountLinkingTokenRequest(BaseModel):
+    """Body of `POST /__account_linking_tokens`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    psid: str = Field(min_length=1, max_length=256)
+
+
+class AccountLinkingTokens:
+    """Issued `account_linking_token`s and whose they are, each for five minutes."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, psid: str) -> str:
+        """A fresh opaque token for `psid`."""
+        token = "alt_" + secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = (psid, time.monotonic() + ACCOUNT_LINKING_TOKEN_SECONDS)
+        return token
+
+    def psid_of(self, token: str) -> str | None:
+        """The PSID a live token was issued for; None when unknown or expired."""
+        with self._lock:
+            psid, expires = self._tokens.get(token, ("", 0.0))
+        return psid if psid and time.monotonic() < expires else None
+
+
 def create_app(page_token: str, app_secret: str) -> Flask:
     """Build the stand-in WSGI app accepting `page_token`, proven with `app_secret`."""
     app = Flask(__name__)
@@ -244,6 +286,8 @@ def create_app(page_token: str, app_secret: str) -> Flask:
     def send_as_page(version: str, page_id: str) -> Response:
         return send(version)
 
+    _add_account_linking_routes(app, page_token, expected_proof)
+
     @app.get("/__health")
     def health() -> Response:
         return jsonify({"status": "ok"})
@@ -274,6 +318,38 @@ def create_app(page_token: str, app_secret: str) -> Flask:
         return jsonify({"cleared": fault_queue.clear()})
 
     return app
+
+
+def _add_account_linking_routes(app: Flask, page_token: str, expected_proof: str) -> None:
+    """Graph's PSID lookup for `account_linking_token`s, and the control route issuing them."""
+    linking_tokens = AccountLinkingTokens()
+
+    @app.get("/<version>/me")
+    def who_linked(version: str) -> Response:
+        if not GRAPH_VERSION.fullmatch(version):
+            raise GraphApiError(f"Unknown path components: /{version}", code=UNKNOWN_PATH)
+        _authenticate(page_token, expected_proof)
+        token = request.args.get("account_linking_token", "")
+        if request.args.get("fields") != "recipient" or not token:
+            raise GraphApiError(
+                "(#100) fields=recipient and account_linking_token are required",
+                code=INVALID_PARAMETER,
+            )
+        psid = linking_tokens.psid_of(token)
+        if psid is None:
+            raise GraphApiError(
+                "(#10301) Account linking token expired", code=ACCOUNT_LINKING_TOKEN_EXPIRED
+            )
+        return jsonify({"id": DEFAULT_PAGE_ID, "recipient": psid})
+
+    @app.post("/__account_linking_tokens")
+    def issue_linking_token() -> Response | tuple[Response, int]:
+        try:
+            issue = AccountLinkingTokenRequest.model_validate_json(request.get_data())
+        except ValidationError as error:
+            details = error.errors(include_url=False, include_input=False)
+            return jsonify({"error": "invalid token request", "details": details}), 400
+        return jsonify({"account_linking_token": linking_tokens.issue(issue.psid)})
 
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:

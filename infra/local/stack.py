@@ -174,6 +174,10 @@ class DevStack:
             "BANKBRIDGE_GRAPH_API_BASE": self.urls["graph"],
             "BANKBRIDGE_PUBLIC_BASE_URL": self.urls["api"],
             "BANKBRIDGE_SANDBOX_BANK_URL": self.urls["bank"],
+            # The console plays Meta's account-linking endpoint for the Log In button.
+            "BANKBRIDGE_LOCAL_ACCOUNT_LINKING_REDIRECT": (
+                f"{self.urls['console']}/messenger_platform/account_linking/"
+            ),
             "PYTHONUNBUFFERED": "1",
         }
         self.pump_env = {**self.env, **stage_environment()}

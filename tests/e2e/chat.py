@@ -121,19 +121,62 @@ def link_sandbox(
     *,
     institution: str = "sandbox-fdx",
     decision: str = "approve",
+    customer: str | None = None,
 ) -> requests.Response:
-    """Link a sandbox institution through the real consent page; return the final page."""
-    choice = say(stack, psid, "link")[-1]
-    chips = quick_replies(choice)
-    payload = next(p for p in chips.values() if p.endswith(f":{institution}"))
-    button = tap(stack, psid, "bank", payload)[-1]
-    session = requests.Session()
-    consent = session.get(button_url(button), timeout=10)
+    """Link a sandbox institution through the real consent page, then type the page's code.
+
+    Returns the bank's final page. When the consent was approved, the code it
+    shows (`id="link-code"`) is said in the chat, as a person would, and the
+    chat's "is linked" awaited.
+    """
+    page = approve_in_browser(stack, psid, institution=institution, decision=decision,
+                              customer=customer)  # fmt: skip
+    if decision == "approve" and page.status_code == 200:
+        say(stack, psid, link_code_on(page.text))
+        eventually(
+            lambda: any(" is linked" in text_of(r) for r in replies(stack, psid)),
+            f"{psid}'s link confirmation",
+        )
+    return page
+
+
+def approve_in_browser(
+    stack: LocalStack,
+    psid: str,
+    *,
+    institution: str = "sandbox-fdx",
+    decision: str = "approve",
+    customer: str | None = None,
+    session: requests.Session | None = None,
+    url: str | None = None,
+) -> requests.Response:
+    """Open a link button's URL in a browser `session` and decide at the bank as `customer`.
+
+    `url` is a link URL already issued to `psid` (someone may have forwarded it);
+    by default `psid` asks for a fresh one.
+    """
+    url = url or consent_page_url(stack, psid, institution)
+    session = session or requests.Session()
+    consent = session.get(url, timeout=10)
     assert consent.status_code == 200, consent.text
+    if customer is not None:  # the page preselects the first customer; switch like a person
+        form = _ConsentForm()
+        form.feed(consent.text)
+        fields = [*[f for f in form.fields if f[0] != "customer"], ("customer", customer),
+                  ("decision", "switch")]  # fmt: skip
+        consent = session.post(urljoin(consent.url, form.action), data=fields, timeout=10)
+        assert consent.status_code == 200, consent.text
     form = _ConsentForm()
     form.feed(consent.text)
     fields = [*form.fields, ("decision", decision)]
     return session.post(urljoin(consent.url, form.action), data=fields, timeout=10)
+
+
+def link_code_on(page: str) -> str:
+    """The one-time code a callback page shows in `id="link-code"` (like "482 913")."""
+    match = re.search(r"id=['\"]link-code['\"][^>]*>\s*(\d{3} \d{3})\s*<", page)
+    assert match is not None, f"no linking code on the page: {page[:500]}"
+    return match.group(1)
 
 
 def consent_page_url(stack: LocalStack, psid: str, institution: str = "sandbox-fdx") -> str:

@@ -264,15 +264,23 @@ def test_link_a_sandbox_bank_through_the_consent_page_then_ask_the_balance(
     consent = opened.value
     consent.wait_for_load_state()
     consent.get_by_role("button", name="Approve").click()
-    expect(consent.locator("body")).to_contain_text("is linked")
+    code = _code_shown(consent)
     consent.close()
-
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("type the 6-digit code")
+    _say(thread, name, code)  # the person types the bank page's code, as in Messenger
     expect(thread.get_by_test_id("bot-text").last).to_contain_text("is linked")
     _say(thread, name, "balance")
     balance = thread.get_by_test_id("bot-text").last
     expect(balance).to_contain_text("Sandbox Bank (FDX)")
     expect(balance).to_contain_text("••")
     assert balance.inner_text() == _sent_texts(local_stack, _psid(thread))[-1]
+
+
+def _code_shown(consent: Any) -> str:
+    """The one-time code on the bank's final page (`#link-code`, like "482 913")."""
+    code = consent.locator("#link-code")
+    _expect()(code).to_have_text(re.compile(r"^\d{3} \d{3}$"))
+    return code.inner_text()
 
 
 def test_phone_width_fits_one_conversation_on_screen(console: Any) -> None:
@@ -307,8 +315,10 @@ def test_link_then_answer_a_fraud_alert_in_the_thread(console: Any) -> None:
     consent = opened.value
     consent.wait_for_load_state()
     consent.get_by_role("button", name="Approve").click()
-    expect(consent.locator("body")).to_contain_text("is linked")
+    code = _code_shown(consent)
     consent.close()
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("type the 6-digit code")
+    _say(thread, name, code)  # the person types the bank page's code, as in Messenger
     expect(thread.get_by_test_id("bot-text").last).to_contain_text("is linked")
 
     form = console.get_by_test_id("bank-event-form")

@@ -302,7 +302,7 @@ class RecordingConnector:
         return f"https://bank.example/authorize?{query}"
 
     def authorization_server(self) -> Any:
-        return SimpleNamespace(issuer=None)
+        return SimpleNamespace(issuer=None, authorization_response_iss_parameter_supported=False)
 
 
 @pytest.mark.parametrize(
@@ -340,6 +340,8 @@ def test_link_start_and_callback_send_the_same_derived_redirect_uri(
     assert start["statusCode"] == 302
     sent = parse_qs(urlsplit(start["headers"]["Location"]).query)
     assert sent["redirect_uri"] == [expected]
+    cookie = start["headers"]["Set-Cookie"]
+    assert cookie.startswith("__Host-bb_link=") and "; Secure" in cookie  # deployed: https only
 
     callback = invoke(
         "GET",
@@ -347,6 +349,7 @@ def test_link_start_and_callback_send_the_same_derived_redirect_uri(
         domain=domain,
         stage_path=stage_path,
         query={"state": sent["state"][0], "code": "c-1"},
+        headers={"Cookie": cookie.split(";", 1)[0]},
     )
     assert callback["statusCode"] == 200
     assert exchanged == [expected]
@@ -376,6 +379,28 @@ def test_doctor_names_each_placeholder_then_passes_once_they_are_set(
     out = io.StringIO()
     assert main(["doctor", "--stage", "prod", "--project-dir", str(ROOT)], out) == 0
     assert out.getvalue().endswith("stage prod is ready\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"), [("UNSET: lost", "placeholder"), ("short-key", "shorter than 32")]
+)
+def test_doctor_fails_on_an_account_reference_key_that_cannot_protect_references(
+    prod_stack: Any, value: str, problem: str
+) -> None:
+    """The template generates a 64-character key; a placeholder or a short hand-set one
+    would leave references unroutable or guessable, so the stage is not ready."""
+    from chalicelib.readiness import check_readiness
+
+    generated = check_readiness("prod", ROOT, environ={})
+    assert not [f for f in generated.problems if "ACCOUNT_REFERENCE_KEY" in f.name]
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=prod_stack.account_reference_key_name, SecretString=value
+    )
+    report = check_readiness("prod", ROOT, environ={})
+
+    (finding,) = [f for f in report.problems if "ACCOUNT_REFERENCE_KEY" in f.name]
+    assert prod_stack.account_reference_key_name in finding.name
+    assert problem in finding.detail and value not in finding.detail
 
 
 def test_doctor_reports_a_missing_secret_and_resources_of_an_unprovisioned_stage(

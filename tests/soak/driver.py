@@ -28,7 +28,7 @@ from urllib.parse import urljoin
 import requests
 
 from chalicelib.channels.messenger.signature import sign
-from tests.e2e.chat import button_url, quick_replies, text_of
+from tests.e2e.chat import button_url, link_code_on, quick_replies, text_of
 from tests.e2e.conftest import free_port
 from tests.factories import delivery, encode, quick_reply_event, text_event
 from tests.soak.tally import Reply
@@ -329,7 +329,7 @@ class Chat:
             time.sleep(0.25)
 
     def link(self, psid: str, customer: str = "alice", timeout: float = 60) -> None:
-        """Link the sandbox FDX bank as `customer` through the real consent page."""
+        """Link the sandbox FDX bank as `customer` through the real consent page and its code."""
         give_up_at = time.time() + timeout
         self.say(psid, "link", give_up_at)
         choice = self.await_reply(psid, lambda r: bool(quick_replies(r)), timeout)
@@ -345,6 +345,8 @@ class Chat:
             fields = [*form.fields, ("customer", customer), ("decision", decision)]
             page = session.post(urljoin(page.url, form.action), data=fields, timeout=15)
         page.raise_for_status()
+        self.await_reply(psid, lambda r: text_of(r).startswith("Almost done"), timeout)
+        self.say(psid, link_code_on(page.text), give_up_at)  # the person types the page's code
         self.await_reply(psid, lambda r: " is linked" in text_of(r), timeout)
 
 

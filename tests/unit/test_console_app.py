@@ -230,7 +230,7 @@ def test_log_pane_never_shows_secrets(client: FlaskClient, tmp_path: Path) -> No
 
 
 def test_log_in_button_goes_through_messengers_linking_hops(
-    client: FlaskClient, receiver: Receiver
+    client: FlaskClient, receiver: Receiver, graph: RunningStandin
 ) -> None:
     psid = _psid(client)
     opened = client.get(
@@ -244,6 +244,18 @@ def test_log_in_button_goes_through_messengers_linking_hops(
     redirect_uri = urlsplit(query["redirect_uri"][0])
     assert redirect_uri.path == "/messenger_platform/account_linking/"
     assert parse_qs(redirect_uri.query)["account_linking_token"] == query["account_linking_token"]
+    # The token came from the Graph stand-in, which names its person to the app's lookup.
+    lookup = requests.get(
+        f"{graph.url}/v25.0/me",
+        params={
+            "fields": "recipient",
+            "account_linking_token": query["account_linking_token"][0],
+            "appsecret_proof": appsecret_proof("unit-page-token", APP_SECRET),
+        },
+        headers={"Authorization": "Bearer unit-page-token"},
+        timeout=5,
+    )
+    assert lookup.json()["recipient"] == psid
 
     back = client.get(f"{redirect_uri.path}?{redirect_uri.query}&authorization_code=opaque")
     assert back.status_code == 200 and b"Account linked" in back.data

@@ -16,6 +16,7 @@ other local pages from posting here without a CORS preflight):
   GET    /api/bank/customers                   sandbox customers to aim events at
 Messenger hops (what Messenger does around a Log In button):
   GET /messenger/account-link?psid=P&url=U     → 302 to U + account_linking_token + redirect_uri
+      (the token is issued by the Graph stand-in, which answers the app's PSID lookup for it)
   GET /messenger_platform/account_linking/?account_linking_token=T[&authorization_code=C]
       the redirect_uri: with a code, posts the `account_linking` webhook and says so.
 """
@@ -35,6 +36,7 @@ from werkzeug.exceptions import HTTPException
 from infra.local.console import payloads
 from infra.local.console.bank_events import SandboxBank
 from infra.local.console.config import ConsoleConfig
+from infra.local.console.linking_tokens import LinkingTokensUnavailable, issue_from_graph
 from infra.local.console.log_reader import LogTail, SecretScrubber
 from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed
 from infra.local.console.requests_models import BankEventRequest, ChatAction, NewUser
@@ -236,7 +238,11 @@ def _register_linking_routes(app: Flask, console: Console) -> None:
         console.user_or_404(psid)
         if urlsplit(url).scheme not in ("http", "https"):
             raise BadRequest(400, "the Log In button's url must be http(s)")
-        token = sessions.issue_linking_token(psid)
+        try:
+            token = issue_from_graph(console.config.graph_url, psid)
+        except LinkingTokensUnavailable as error:
+            raise BadRequest(502, str(error)) from error
+        sessions.remember_linking_token(psid, token)
         callback = (
             request.host_url.rstrip("/")
             + LINKING_CALLBACK

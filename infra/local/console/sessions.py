@@ -91,12 +91,10 @@ class ConsoleSessions:
         with self._lock:
             return [record for record in self._sent if record.psid == psid]
 
-    def issue_linking_token(self, psid: str) -> str:
-        """An `account_linking_token` for one login attempt, as Messenger appends it."""
-        token = secrets.token_urlsafe(24)
+    def remember_linking_token(self, psid: str, token: str) -> None:
+        """Note whose `account_linking_token` this is, for the redirect back (five minutes)."""
         with self._lock:
             self._linking[token] = (psid, time.monotonic() + LINKING_TOKEN_SECONDS)
-        return token
 
     def redeem_linking_token(self, token: str) -> str | None:
         """The PSID of a live token, used once; None when unknown or expired."""

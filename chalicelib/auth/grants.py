@@ -1,0 +1,147 @@
+"""A bank grant's two endings: stored as the chat user's link, or revoked at the bank.
+
+Linking reaches here twice: directly at the OAuth callback when the browser is
+proven to be the chat person (Messenger account linking), and later when the
+person types the one-time code (`chalicelib.auth.confirmation`). Both store the
+link the same way. Grants that never become links (a wrong person, an expired
+or locked code, an ID token that fails verification) are revoked the same way
+unlinking revokes a link: RFC 7009 token revocation, then the standard's
+consent end where it has one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import BaseModel
+
+from chalicelib.auth.token_endpoint import TokenSet
+from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
+from chalicelib.channels.models import ChannelUser
+from chalicelib.connectors.base import Connector
+from chalicelib.connectors.exceptions import BankError
+from chalicelib.observability import log_fields
+from chalicelib.secrets import SecretUnavailable
+from chalicelib.settings import get_settings
+from chalicelib.store.account_reference import hashed_account_reference
+from chalicelib.store.consent_expiries import ConsentExpiries
+from chalicelib.store.keys import link_key
+from chalicelib.store.links import Link, LinkRepository
+
+logger = logging.getLogger(__name__)
+
+
+class ConsentFacts(BaseModel):
+    """What linking learnt about the bank-side consent: its id and when it ends."""
+
+    consent_id: str | None = None
+    expires_at: int | None = None
+
+
+def store_link(
+    user: ChannelUser,
+    connector: Connector,
+    tokens: TokenSet,
+    links: LinkRepository,
+    consent: ConsentFacts,
+) -> None:
+    """Make the grant `user`'s link, replacing (and revoking) any earlier link to the bank."""
+    config = connector.config
+    key = link_key(user.channel, user.user_id, config.institution_id)
+    expires_at, lifetime = expiry_of(tokens, time.time())
+    link = Link(
+        channel=user.channel,
+        user_id=user.user_id,
+        institution_id=config.institution_id,
+        sealed_tokens=seal_tokens(tokens, key),
+        access_expires_at=expires_at,
+        access_lifetime=lifetime,
+        scopes=(tokens.scope or " ".join(config.scopes)).split(),
+        consent_id=consent.consent_id,
+        consent_expires_at=consent.expires_at,
+    )
+    previous = links.replace(link)
+    if previous is not None:
+        end_link_at_bank(connector, previous)
+    links.replace_account_refs(
+        link, _account_references(connector, tokens.access_token, consent.consent_id)
+    )
+    if consent.expires_at is not None:
+        ConsentExpiries(get_settings().table_name).record(
+            user.channel, user.user_id, config.institution_id, consent.expires_at
+        )
+    logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
+
+
+def _account_references(
+    connector: Connector, access_token: str, consent_id: str | None
+) -> list[str]:
+    """Keyed references to the shared accounts, so the bank's alerts find this link."""
+    institution_id = connector.config.institution_id
+    try:
+        accounts = connector.list_accounts(access_token, consent_id=consent_id)
+    except BankError as error:
+        logger.warning(
+            "Could not list accounts at link time; alerts will not route until the next link",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+        return []
+    try:
+        return [hashed_account_reference(institution_id, a.account_id) for a in accounts]
+    except SecretUnavailable as error:  # the link still works; `bankbridge doctor` names the key
+        logger.error(
+            "Account reference key unavailable at link time; alerts will not route until the "
+            "next link",
+            extra=log_fields(institution_id=institution_id, reason=error.reason),
+        )
+        return []
+
+
+def end_link_at_bank(connector: Connector, link: Link) -> None:
+    """Revoke the link's grant (RFC 7009) and end its consent where the standard has one.
+
+    Best effort: failures are logged, never shown, because the link is removed
+    on our side whatever the bank answers.
+    """
+    try:
+        tokens = open_tokens(link)
+    except Exception as error:
+        logger.warning(
+            "Could not open a link's tokens to revoke them",
+            extra=log_fields(institution_id=link.institution_id, error=type(error).__name__),
+        )
+        end_consent(connector, link.consent_id)
+        return
+    revoke_grant(connector, tokens, link.consent_id)
+
+
+def revoke_grant(connector: Connector, tokens: TokenSet, consent_id: str | None) -> None:
+    """Revoke `tokens` (RFC 7009; the refresh token ends the whole grant) and end the consent.
+
+    Best effort, logged: nothing on our side depends on the bank's answer.
+    """
+    institution_id = connector.config.institution_id
+    try:
+        connector.revoke(tokens.refresh_token or tokens.access_token)
+    except Exception as error:
+        logger.warning(
+            "Could not revoke a grant's tokens at the bank",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+    end_consent(connector, consent_id)
+
+
+def end_consent(connector: Connector, consent_id: str | None) -> None:
+    """End a bank-side consent resource (UK OB, Berlin Group); a no-op without one."""
+    if not consent_id:
+        return
+    try:
+        connector.end_consent(consent_id)
+    except BankError as error:
+        logger.warning(
+            "Could not end the consent at the bank",
+            extra=log_fields(
+                institution_id=connector.config.institution_id, error=type(error).__name__
+            ),
+        )
