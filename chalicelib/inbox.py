@@ -12,6 +12,12 @@ queued, the caller answers 503 and Meta redelivers the whole delivery; events
 already queued are queued again and dropped by the worker. A process that dies
 after queuing but before answering is the same case. No claim is ever written
 for an event that is not on the queue, so no retry can be refused for one.
+
+Only an event's meaning is queued, never its words: each event's intent is
+recognised here (`conversation.intents.recognise`: pure, microseconds) and
+queued with its argument in place of the text and payload (`queued_form`).
+The queue and its dead-letter queue therefore never hold what a person typed;
+free text that matches nothing is queued as intent UNKNOWN alone.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pydantic import BaseModel
 
 from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.models import InboundEvent
+from chalicelib.conversation.intents import Intent, recognise
 from chalicelib.observability import log_fields
 from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
 from chalicelib.settings import get_settings
@@ -53,7 +60,7 @@ def accept(events: list[InboundEvent]) -> AcceptResult:
     try:
         enqueue(
             get_settings().inbound_queue_name,
-            [(event.event_id, event) for event in unique.values()],
+            [(event.event_id, queued_form(event)) for event in unique.values()],
         )
     except MessageNotQueueable as error:
         status = 413 if error.too_large else 400
@@ -67,3 +74,22 @@ def accept(events: list[InboundEvent]) -> AcceptResult:
     result = AcceptResult(queued=len(unique), repeated=len(events) - len(unique))
     logger.info("Webhook events queued", extra=log_fields(**result.model_dump()))
     return result
+
+
+def queued_form(event: InboundEvent) -> InboundEvent:
+    """`event` as it is queued: its recognised intent and argument, without text or payloads.
+
+    The worker needs nothing else; the referral ref (free to anyone who makes an
+    m.me link, and read by nothing) is dropped too.
+    """
+    recognised = recognise(event)
+    understood = recognised.intent is not Intent.UNKNOWN
+    return event.model_copy(
+        update={
+            "intent": recognised.intent.value,
+            "argument": recognised.argument if understood else None,
+            "text": None,
+            "payload": None,
+            "referral_ref": None,
+        }
+    )

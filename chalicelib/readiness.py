@@ -4,10 +4,11 @@
 credentials reach. Settings come from the stage's `environment_variables` in
 `.chalice/config.json` (what Chalice deploys), overridden by `BANKBRIDGE_*`
 variables of the caller's environment; they are validated with the same rules
-the functions apply at start-up. Then each Messenger secret (and, for `dev`,
-the admin token) must exist and hold a real value (not empty, not the template's
-`UNSET:` seed), the table, both queues and the KMS key alias must exist, and
-each registered connector's secret references must resolve the same way.
+the functions apply at start-up. Then each Messenger secret, the account-reference
+key (long enough to key references) and, for `dev`, the admin token must exist and
+hold a real value (not empty, not the template's `UNSET:` seed); the table, both
+queues and the KMS key alias must exist, and each registered connector's secret
+references must resolve the same way.
 Secret values are read to tell a placeholder apart, never printed.
 """
 
@@ -27,12 +28,14 @@ from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
 from chalicelib.secrets import PLACEHOLDER_PREFIX, is_placeholder
 from chalicelib.settings import ENV_PREFIX, Settings, setting_problems
 from chalicelib.stage import DEV_STAGE, STAGE_VARIABLE, StageError, check_stage
+from chalicelib.store.account_reference import MIN_KEY_LENGTH
 
 CONFIG_PATH = Path(".chalice") / "config.json"
 _SECRET_SETTINGS = (
     "messenger_app_secret_name",
     "messenger_verify_token_name",
     "messenger_page_token_name",
+    "account_reference_key_name",
 )
 # Read only by the local dev stage's bearer-token admin; deployed admin is IAM.
 _DEV_ONLY_SECRET_SETTINGS = ("admin_token_name",)
@@ -95,7 +98,8 @@ def check_readiness(
     findings.append(_public_base_url(settings))
     secret_fields = _SECRET_SETTINGS + (_DEV_ONLY_SECRET_SETTINGS if stage == DEV_STAGE else ())
     for field in secret_fields:
-        findings.append(_secret(_variable(field), getattr(settings, field)))
+        minimum = MIN_KEY_LENGTH if field == "account_reference_key_name" else 1
+        findings.append(_secret(_variable(field), getattr(settings, field), minimum))
     findings.extend(_resources(settings, configured=variables))
     findings.extend(_connector_secrets(settings))
     return ReadinessReport(stage=stage, findings=findings)
@@ -151,7 +155,7 @@ def _public_base_url(settings: Settings) -> Finding:
     return Finding(name=PUBLIC_BASE_URL_VARIABLE, ok=True, detail=detail)
 
 
-def _secret(label: str, secret_id: str) -> Finding:
+def _secret(label: str, secret_id: str, min_length: int = 1) -> Finding:
     """A secret must exist and hold a real value; the value itself is never reported."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -171,6 +175,8 @@ def _secret(label: str, secret_id: str) -> Finding:
             f"holds a placeholder (empty or {PLACEHOLDER_PREFIX!r}): set it with "
             f"aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string ...",
         )
+    if len(value["SecretString"]) < min_length:
+        return _bad(name, f"is shorter than {min_length} characters: too weak to be a key")
     return Finding(name=name, ok=True, detail="set")
 
 

@@ -67,4 +67,5 @@ def resource_names(stage: str) -> dict[str, str]:
         "messenger_verify_token_name": f"bankbridge/{stage}/messenger/verify-token",
         "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
         "admin_token_name": f"bankbridge/{stage}/admin-token",
+        "account_reference_key_name": f"bankbridge/{stage}/account-reference-key",
     }

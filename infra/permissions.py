@@ -27,7 +27,8 @@ How `derive_needs()` reads the code (a static scan; the rules are deliberately s
   `<queue>_queue_name`; a handler consumes the queue in its `@app.on_sqs_message`;
   `ChangeMessageVisibility` acts on the consumed queue, `GetQueueUrl` on the queues
   sent to and the consumed one; a secret is read when a reachable module names its
-  settings field (`*_secret_name`, `*_token_name`), and bank secrets
+  settings field (`SECRET_FIELDS`: `*_secret_name`, `*_token_name`,
+  `account_reference_key_name`), and bank secrets
   (`bankbridge/<stage>/banks/*`) when one reads a connector config's
   `client_secret_ref`, `signing_key_ref` or `secret_refs`; an envelope purpose is each
   `"purpose": "<literal>"` in a reachable module, and needs both `GenerateDataKey` and
@@ -97,6 +98,7 @@ SECRET_FIELDS = {
     "messenger_verify_token_name": "messenger/verify-token",
     "messenger_page_token_name": "messenger/page-token",
     "admin_token_name": "admin-token",
+    "account_reference_key_name": "account-reference-key",
 }
 BANK_SECRET_FIELDS = frozenset({"client_secret_ref", "signing_key_ref", "secret_refs"})
 # botocore operations authorised by another operation's IAM action.
@@ -179,6 +181,7 @@ _SEND_API_SECRETS = {
 _TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
 _CLIENT_CREDENTIALS_WHY = "store/client_tokens.py: the cached client-credentials token"
 _STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt"
+_REFERENCE_KEY_WHY = "store/account_reference.py: the HMAC key of account references"
 
 # The maintained table. Changing the code's AWS calls means changing this (check() says
 # what), then `python -m infra.permissions --write`.
@@ -207,6 +210,8 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                 "tells the chat (Send API)",
                 "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
                 "events/ingest.py: HMAC",
+                "account-reference-key": _REFERENCE_KEY_WHY
+                + " (events/queued.py routes bank events; auth/grants.py at /oauth/callback)",
             }
         ),
         _n(
@@ -219,6 +224,10 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         *_envelope_needs("oauth-tokens", _TOKENS_WHY + " (sealed at /oauth/callback)"),
         *_envelope_needs(
             "client-token", _CLIENT_CREDENTIALS_WHY + " (PAR, consents at link start)"
+        ),
+        *_envelope_needs(
+            "bank-event-details",
+            "events/queued.py: a fraud event's amount and merchant are sealed before queueing",
         ),
     ),
     "handle_inbound_events": (
@@ -247,6 +256,8 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             {
                 **_SEND_API_SECRETS,
                 "banks/*": _BANK_SECRETS_WHY + "; events/forwarding.py: signing fraud answers",
+                "account-reference-key": _REFERENCE_KEY_WHY
+                + " (conversation/banking.py payloads; auth/grants.py when a code confirms)",
             }
         ),
         *_envelope_needs("oauth-tokens", _TOKENS_WHY),
@@ -267,8 +278,18 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             }
         ),
         *_consumer_needs("events", "handle_bank_events"),
-        *_secret_needs(_SEND_API_SECRETS),
-        # No bank secrets and no envelope key: fan-out routes by hashed account reference
+        *_secret_needs(
+            {
+                **_SEND_API_SECRETS,
+                "account-reference-key": _REFERENCE_KEY_WHY
+                + " (events/queued.py: events queued in clear by the previous version)",
+            }
+        ),
+        *_envelope_needs(
+            "bank-event-details",
+            "events/queued.py: fan-out opens a fraud event's sealed amount and merchant",
+        ),
+        # No bank secrets and no token envelope: fan-out routes by keyed account reference
         # and never calls a bank (the customer's answer goes back via the inbound worker).
     ),
     "daily_consent_check": (
@@ -292,20 +313,40 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "client-token", _CLIENT_CREDENTIALS_WHY + " (reached via connectors/base.py)"
         ),
     ),
+    "pending_link_sweep": (
+        *_table_needs(
+            {
+                "GetItem": "store/connectors.py: the expired pending link's bank",
+                "PutItem": "store/client_tokens.py (client-credentials cache)",
+                "UpdateItem": "store/pending_links.py (reached via auth/confirmation.py); "
+                "the sweep itself only takes items",
+                "DeleteItem": "store/pending_links.py: each expired pending link, taken once",
+                "Query": "store/pending_links.py via store/gsi.py: pending links by due day",
+            }
+        ),
+        *_secret_needs({"banks/*": _BANK_SECRETS_WHY + " (revoking the unconfirmed grant)"}),
+        *_envelope_needs(
+            "oauth-tokens", "auth/confirmation.py: opens the unconfirmed grant to revoke it"
+        ),
+        *_envelope_needs(
+            "client-token", _CLIENT_CREDENTIALS_WHY + " (reached via connectors/base.py)"
+        ),
+    ),
 }
 
 FUNCTIONS = tuple(NEEDS)
 
 # Calls AWS services make with the function's role, not the code: granted, never scanned.
 PLATFORM_NEEDS: dict[str, tuple[Need, ...]] = {
-    "daily_consent_check": (
+    scheduled: (
         _n(
             "sqs:SendMessage",
             queue("daily-failures"),
             "Lambda's on-failure destination for the schedule (infra/package.py, "
             "infra/post_deploy.py) delivers failed runs with this role",
         ),
-    ),
+    )
+    for scheduled in ("daily_consent_check", "pending_link_sweep")
 }
 
 # Reachable in the scan (module granularity) but never performed by that function at run
@@ -315,6 +356,32 @@ NOT_GRANTED: dict[str, tuple[Need, ...]] = {
         "oauth-state",
         "conversation/worker.py imports auth/linking.py only for issue_link_url and "
         "end_link_at_bank; sealing and opening the state happen in the API's link routes",
+    ),
+    "handle_bank_events": _secret_needs(
+        {
+            "banks/*": "connectors/config.py names secret_refs only to check that each lies in "
+            "its connector's namespace, when events/fanout.py reads configs back through "
+            "store/connectors.py; fan-out never reads a bank secret",
+        }
+    ),
+    "daily_consent_check": (
+        *_secret_needs(
+            {
+                "account-reference-key": "events/consent_schedule.py imports events/fanout.py "
+                "only for notify; the reminders it builds carry no account reference",
+            }
+        ),
+        *_envelope_needs(
+            "bank-event-details",
+            "events/consent_schedule.py imports events/fanout.py only for notify; reminders "
+            "carry no bank event",
+        ),
+    ),
+    "pending_link_sweep": _secret_needs(
+        {
+            "account-reference-key": "auth/confirmation.py imports auth/grants.py, whose "
+            "store_link computes references; the sweep only revokes (revoke_grant)",
+        }
     ),
 }
 
@@ -609,13 +676,15 @@ def _scan_module(source: str, module: str, known: set[str]) -> _Module:
         ):
             names.add(node.attr)
         elif isinstance(node, ast.Dict):
-            purposes |= {
-                str(value.value)
-                for key, value in zip(node.keys, node.values, strict=True)
-                if isinstance(key, ast.Constant)
-                and key.value == "purpose"
-                and isinstance(value, ast.Constant)
-            }
+            for key, value in zip(node.keys, node.values, strict=True):
+                if not (isinstance(key, ast.Constant) and key.value == "purpose"):
+                    continue
+                if not isinstance(value, ast.Constant):  # a purpose the scan cannot grant
+                    raise ScanError(
+                        f"{module}: an envelope purpose that is not a literal at line "
+                        f"{value.lineno}; write it as a string so its KMS grant is derived"
+                    )
+                purposes.add(str(value.value))
     return _Module(
         imports=frozenset(imports),
         operations=frozenset(_boto_operations(tree, module)),

@@ -97,6 +97,8 @@ class StackOutputs(BaseModel):
     messenger_page_token_arn: str
     admin_token_name: str
     admin_token_arn: str
+    account_reference_key_name: str
+    account_reference_key_arn: str
     alarm_topic_arn: str
     daily_failure_queue_name: str
     daily_failure_queue_url: str
@@ -118,6 +120,7 @@ class StackOutputs(BaseModel):
             "BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME": self.messenger_verify_token_name,
             "BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME": self.messenger_page_token_name,
             "BANKBRIDGE_ADMIN_TOKEN_NAME": self.admin_token_name,
+            "BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME": self.account_reference_key_name,
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ DEV_SECRETS = {
     "messenger_page_token": "test-page-token",
     "admin_token": "test-admin-token",
 }
+TEST_ACCOUNT_REFERENCE_KEY = "test-account-reference-key-0123456789abcdef"
 
 
 def specs_dir() -> Path | None:
@@ -45,6 +47,27 @@ def reset_process_caches() -> None:
     get_settings.cache_clear()
     queues.queue_url.cache_clear()
     secrets.forget_secrets()
+
+
+@contextmanager
+def account_reference_key_of(key: str) -> Iterator[bytes]:
+    """Account references keyed by `key`, with no settings and no AWS (payloads, routing)."""
+    from chalicelib.store import account_reference
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(account_reference, "account_reference_key", key.encode)
+        yield key.encode()
+
+
+@pytest.fixture
+def account_reference_key() -> Iterator[bytes]:
+    """The stage key of account references, for unit tests that compute them without AWS.
+
+    One constant key, so a hypothesis test may share it across examples; tests with the
+    `aws_stack` read the template's generated secret from moto instead.
+    """
+    with account_reference_key_of(TEST_ACCOUNT_REFERENCE_KEY) as key:
+        yield key
 
 
 @pytest.fixture

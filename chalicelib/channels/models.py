@@ -9,6 +9,10 @@ enough for a DynamoDB key, text has no lone surrogates (nor U+FFFE/U+FFFF, which
 SQS refuses) and is short enough that any one event fits an SQS message.
 Adapters fit their input to these bounds (repairing and cutting text, refusing
 odd ids) before building an event.
+
+What a person typed lives only in the webhook's memory: `chalicelib.inbox`
+queues the event with its recognised `intent` and `argument` in place of its
+text and payload, so no queue (nor its dead-letter queue) ever holds message text.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from chalicelib.bounded_json import repair_text
 MAX_EVENT_ID_BYTES = 512
 MAX_USER_ID_BYTES = 256
 MAX_TEXT_CHARS = 32_000
-"""What a person's message keeps. Even at 6 bytes a character (a JSON-escaped control
-character) an event stays well under SQS's 256 KiB, so no text can stop a delivery."""
+"""What a person's message keeps: bounds the work of recognising it. Text is not queued,
+but even at 6 bytes a character (a JSON-escaped control character) an event holding it
+would stay under SQS's 256 KiB, so no text can stop a delivery."""
 MAX_PAYLOAD_CHARS = 1_000
 """Postback and quick-reply payloads (Messenger's own limit; BankBridge sends far shorter)."""
 MAX_CODE_BYTES = 1_024
+MAX_INTENT_CHARS = 64
 
 
 def bounded_identifier(max_bytes: int) -> AfterValidator:
@@ -82,7 +88,12 @@ class AccountLinking(BaseModel):
 
 
 class InboundEvent(BaseModel):
-    """One thing a person did in a chat, as the queue and the worker carry it."""
+    """One thing a person did in a chat, as the adapter reads it and the queue carries it.
+
+    As read, a text event has `text` and a tap its `payload`. As queued, both are
+    gone and `intent`/`argument` hold what they meant. The worker reads both forms
+    (events queued by an earlier version still carry text during a rolling deploy).
+    """
 
     event_id: EventId = Field(
         description="The platform's message id, or a digest when it has none."
@@ -96,6 +107,16 @@ class InboundEvent(BaseModel):
     payload: Payload | None = None
     referral_ref: Payload | None = None
     account_linking: AccountLinking | None = None
+    intent: Annotated[str, Field(pattern=r"^[A-Z_]+$", max_length=MAX_INTENT_CHARS)] | None = Field(
+        default=None,
+        description=(
+            "The intent recognised when the event was queued (a `conversation.intents.Intent` "
+            "name); None on an event not yet recognised. An unknown name reads as UNKNOWN."
+        ),
+    )
+    argument: Payload | None = Field(
+        default=None, description="The recognised intent's argument (e.g. an institution id)."
+    )
     public_base_url: str | None = Field(
         default=None,
         description=(

@@ -1,7 +1,9 @@
 """The events queue's worker: route each bank event to the linked users and tell them.
 
 Routing is a GSI Query on the hashed account reference (or the consent id), never
-a Scan, so the cost of an event does not grow with the number of users.
+a Scan, so the cost of an event does not grow with the number of users. Records
+are `QueuedBankEvent`s (`chalicelib.events.queued`): routing fields in clear, a
+fraud alert's details sealed and opened only here, in memory, to compose it.
 
 - Suspected fraud: one pending question per recipient, then the alert with
   "Yes, it was me" / "No, it wasn't". Inside Meta's 24 h window it is an `UPDATE`;
@@ -25,6 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from chalicelib.auth.envelope import EnvelopeError
 from chalicelib.batch import ClaimSpec, run_sqs_batch
 from chalicelib.channels.delivery import deliver, deliver_once, deliver_template_once
 from chalicelib.channels.exceptions import (
@@ -38,12 +41,13 @@ from chalicelib.conversation import replies
 from chalicelib.conversation.dialogue import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
 from chalicelib.events.messaging_window import window_is_open
-from chalicelib.models import BankEvent, BankEventType
+from chalicelib.events.models import AlertDetails, QueuedBankEvent
+from chalicelib.events.queued import alert_details, read_queued
+from chalicelib.models import BankEventType
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.consent_expiries import ConsentExpiries
-from chalicelib.store.keys import hashed_account_reference
 from chalicelib.store.links import LinkRepository
 from chalicelib.store.pending_questions import PendingQuestions, QuestionState
 from chalicelib.store.processed_events import (
@@ -62,18 +66,17 @@ NOTICE_STEP = "notice"
 Composed = TypeVar("Composed")
 
 
-def recipients(event: BankEvent, links: LinkRepository) -> list[ChannelUser]:
+def recipients(event: QueuedBankEvent, links: LinkRepository) -> list[ChannelUser]:
     """The users whose links cover the event's account (else its consent): GSI Queries only."""
     found: list[tuple[str, str]] = []
-    if event.account_id:
-        reference = hashed_account_reference(event.institution_id, event.account_id)
-        found = links.users_for_account(event.institution_id, reference)
+    if event.account_ref:
+        found = links.users_for_account(event.institution_id, event.account_ref)
     if not found and event.consent_id:
         found = links.users_for_consent(event.institution_id, event.consent_id)
     return [ChannelUser(channel=c, user_id=u) for c, u in dict.fromkeys(found)]
 
 
-def dispatch(event: BankEvent) -> None:
+def dispatch(event: QueuedBankEvent) -> None:
     """Carry out one bank event."""
     links = LinkRepository(get_settings().table_name)
     users = recipients(event, links)
@@ -84,8 +87,9 @@ def dispatch(event: BankEvent) -> None:
         )
         return
     if event.type is BankEventType.FRAUD_SUSPECTED:
+        details = _details(event)
         for user in users:
-            _alert_fraud(event, user)
+            _alert_fraud(event, details, user)
     elif event.type is BankEventType.CONSENT_REVOKED:
         for user in users:
             _remove_revoked_link(event, user, links)
@@ -100,7 +104,7 @@ def dispatch(event: BankEvent) -> None:
         )
 
 
-def _step(event: BankEvent, user: ChannelUser, name: str) -> ReplyStep:
+def _step(event: QueuedBankEvent, user: ChannelUser, name: str) -> ReplyStep:
     """The reply step `name` of bank event `event` for `user`."""
     return ReplyStep(
         channel=user.channel,
@@ -110,24 +114,35 @@ def _step(event: BankEvent, user: ChannelUser, name: str) -> ReplyStep:
     )
 
 
-def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
+def _details(event: QueuedBankEvent) -> AlertDetails:
+    """The alert's details; ones that do not open for this event are left out, not the alert.
+
+    A KMS outage is not caught: the record is retried.
+    """
+    try:
+        return alert_details(event)
+    except (EnvelopeError, ValueError) as error:
+        logger.error(
+            "Fraud alert details do not open for this event; alerting without them",
+            extra=log_fields(institution_id=event.institution_id, reason=type(error).__name__),
+        )
+        return AlertDetails()
+
+
+def _alert_fraud(event: QueuedBankEvent, details: AlertDetails, user: ChannelUser) -> None:
     settings = get_settings()
     questions = PendingQuestions(settings.table_name)
     question = questions.ask(
         user,
         institution_id=event.institution_id,
         event_id=event.event_id,
-        account_ref=(
-            hashed_account_reference(event.institution_id, event.account_id)
-            if event.account_id
-            else None
-        ),
+        account_ref=event.account_ref,
         ttl_seconds=settings.fraud_question_ttl_seconds,
     )
     if question.state is not QuestionState.PENDING:
         return  # already answered (a redelivery long after the alert)
     try:
-        messaging_type = _send_alert(event, user, question.reference)
+        messaging_type = _send_alert(event, details, user, question.reference)
     except RecipientUnreachable as error:
         logger.warning(
             "Fraud alert not delivered: recipient unreachable",
@@ -146,7 +161,9 @@ def _alert_fraud(event: BankEvent, user: ChannelUser) -> None:
     )
 
 
-def _send_alert(event: BankEvent, user: ChannelUser, reference: str) -> str:
+def _send_alert(
+    event: QueuedBankEvent, details: AlertDetails, user: ChannelUser, reference: str
+) -> str:
     """Send inside the window as UPDATE, else (or when Meta says it closed) as a template.
 
     The first route taken owns the `fraud-alert` step, so a redelivery finds it
@@ -157,19 +174,20 @@ def _send_alert(event: BankEvent, user: ChannelUser, reference: str) -> str:
 
     def template() -> TemplateMessage:
         return _compose(
-            lambda e: fraud_alert_template(
-                e,
+            lambda d: fraud_alert_template(
+                d,
                 reference,
                 name=settings.messenger_utility_template_name,
                 language=settings.messenger_utility_template_language,
             ),
             event,
+            details,
         )
 
     alert = _step(event, user, ALERT_STEP)
     try:
         if _window_open(user):
-            message = _compose(lambda e: fraud_alert_message(e, reference), event)
+            message = _compose(lambda d: fraud_alert_message(d, reference), event, details)
             deliver_once(user, [message], step=alert, messaging_type="UPDATE")
             return "UPDATE"
         deliver_template_once(user, template(), step=alert)
@@ -180,19 +198,21 @@ def _send_alert(event: BankEvent, user: ChannelUser, reference: str) -> str:
     return "UTILITY"
 
 
-def _compose(build: Callable[[BankEvent], Composed], event: BankEvent) -> Composed:
+def _compose(
+    build: Callable[[AlertDetails], Composed], event: QueuedBankEvent, details: AlertDetails
+) -> Composed:
     """Build an alert; an amount that cannot be shown is left out instead of losing the alert."""
     try:
-        return build(event)
+        return build(details)
     except (ArithmeticError, ValueError):
         logger.warning(
             "Fraud alert amount cannot be shown; alerting without it",
             extra=log_fields(institution_id=event.institution_id),
         )
-        return build(event.model_copy(update={"amount": None}))
+        return build(details.model_copy(update={"amount": None}))
 
 
-def _remove_revoked_link(event: BankEvent, user: ChannelUser, links: LinkRepository) -> None:
+def _remove_revoked_link(event: QueuedBankEvent, user: ChannelUser, links: LinkRepository) -> None:
     removed = links.delete(user.channel, user.user_id, event.institution_id)
     ConsentExpiries(get_settings().table_name).forget(
         user.channel, user.user_id, event.institution_id
@@ -267,7 +287,7 @@ def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
         sqs_event,
         context,
         label="bank event",
-        parse=BankEvent.model_validate_json,
+        parse=read_queued,
         handle=lambda event, _delivery: dispatch(event),
         max_receive_count=settings.events_max_receive_count,
         describe=lambda event: {"institution_id": event.institution_id, "type": event.type.value},

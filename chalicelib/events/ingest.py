@@ -5,7 +5,9 @@ missing or wrong signature, a stale or future timestamp, or a JWS failing any
 check is 401, and nothing is queued. A malformed body (bad or too deeply nested
 JSON, an out-of-range amount or time, a missing field) is 400 naming the
 problem: every event the worker receives can be handled, none is accepted here
-only to fail there. Each accepted event costs one SQS call and no DynamoDB
+only to fail there. The event is queued minimised, its fraud details sealed
+(`chalicelib.events.queued`). Each accepted event costs one SQS call (and, at
+most every five minutes per container, a KMS data key) and no DynamoDB
 write: the events worker de-duplicates (`chalicelib.batch` claims the event id
 when it runs the record), so a redelivery is queued again and dropped there,
 and nothing is lost if this process dies between queuing and answering. If the
@@ -33,7 +35,7 @@ from chalicelib.events.exceptions import EventRejected, SignatureInvalid
 from chalicelib.events.signing import SIGNATURE_HEADER
 from chalicelib.models import BankEvent
 from chalicelib.observability import log_fields
-from chalicelib.secrets import SecretUnavailable, get_secret
+from chalicelib.secrets import SecretUnavailable, get_bank_secret
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def _accept_delivery(
         event = normalise.from_uk_claims(claims, institution_id, received_at)
         status = UK_OB_ACCEPTED
     else:
-        _verify_hmac(signing, raw_body, headers.get(SIGNATURE_HEADER), now)
+        _verify_hmac(config.institution_id, signing, raw_body, headers.get(SIGNATURE_HEADER), now)
         event = normalise.from_fdx(raw_body, institution_id, received_at)
         status = FDX_ACCEPTED
     _accept(event)
@@ -130,7 +132,9 @@ def _is_slug(value: str) -> bool:
     return 0 < len(value) <= 64 and all((c.isalnum() and c.isascii()) or c == "-" for c in value)
 
 
-def _verify_hmac(signing: EventSigning, body: bytes, header: str | None, now: float) -> None:
+def _verify_hmac(
+    institution_id: str, signing: EventSigning, body: bytes, header: str | None, now: float
+) -> None:
     """Header shape and window first (no secret needed), then the digest under each secret."""
     from chalicelib.events.signing import check_signed, parse_header
 
@@ -139,7 +143,7 @@ def _verify_hmac(signing: EventSigning, body: bytes, header: str | None, now: fl
     except SignatureInvalid as error:
         raise EventRejected(401, str(error)) from error
     try:
-        secrets = [get_secret(reference) for reference in signing.secret_refs]
+        secrets = [get_bank_secret(institution_id, ref) for ref in signing.secret_refs]
     except SecretUnavailable as error:
         raise _secret_problem(error) from error
     try:
@@ -163,7 +167,11 @@ def _verify_jws(
     from chalicelib.connectors.http import BankHttpClient
     from chalicelib.events.security_event_tokens import verify_security_event_token
 
-    http = BankHttpClient(institution_id=config.institution_id, base_url=config.api_base_url)
+    http = BankHttpClient(
+        institution_id=config.institution_id,
+        base_url=config.api_base_url,
+        configured_origins=config.configured_origins,
+    )
     assert signing.jwks_url is not None  # EventSigning requires it for JWS
     try:
         issuer = authorization_server(config, http).issuer
@@ -207,11 +215,20 @@ def _check_token_nesting(token: bytes) -> None:
 
 
 def _accept(event: BankEvent) -> None:
-    """Queue the event once; a repeat of an earlier one is dropped by the events worker."""
+    """Queue the event once, minimised and sealed; a repeat is dropped by the events worker."""
+    from chalicelib.events.queued import for_queue
     from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
 
     try:
-        enqueue(get_settings().events_queue_name, [(event.event_id, event)])
+        queued = for_queue(event)
+    except Exception as error:  # KMS (no data key): nothing may be queued in clear instead
+        logger.warning(
+            "Bank event not sealed; the bank will retry",
+            extra=log_fields(institution_id=event.institution_id, reason=type(error).__name__),
+        )
+        raise EventRejected(503, "the event cannot be queued right now; please retry") from error
+    try:
+        enqueue(get_settings().events_queue_name, [(event.event_id, queued)])
     except MessageNotQueueable as error:  # BankEvent's bounds should make this unreachable
         raise EventRejected(413 if error.too_large else 400, error.reason) from None
     except EnqueueFailed as error:

@@ -1,8 +1,9 @@
 """The reply ledger: which reply steps a worker has already sent, so a retry never repeats one.
 
 One small item per (channel, user, event, step) in the user's partition, kept
-48 h (longer than any SQS retry chain), holding only the step's state and how
-many of its platform requests went out: never message content. A step is named
+48 h (longer than any retry chain; a redrive past Meta's 24 h window cannot
+reach the person), holding only the step's state and how many of its platform
+requests went out: never message content. A step is named
 by purpose (`ack`, `still-waiting`, `final`, `fraud-alert`, ...), so a
 redelivered record sends each step at most once whatever failed in between
 (a bank 429, a Graph timeout, a worker killed mid-record).
@@ -43,7 +44,7 @@ from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, reply_ledger_key
 logger = logging.getLogger(__name__)
 
 LEDGER_TTL_SECONDS = 48 * 3600
-"""Longer than any retry chain (SQS retention and redrive), short enough to stay small."""
+"""Longer than any retry chain; a redrive past Meta's 24 h window cannot reach the person."""
 
 
 class ReplyState(StrEnum):

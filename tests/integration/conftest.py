@@ -16,7 +16,11 @@ from chalicelib.connectors.config import ConnectorConfig, validation_context
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
-from infra.local.sandbox_connectors import CLIENT_SECRET_NAME, SANDBOX_CLIENT_SECRET
+from infra.local.sandbox_connectors import (
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_INSTITUTIONS,
+    client_secret_name,
+)
 from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
 from tests.factories import delivery, sqs_event
 
@@ -67,9 +71,10 @@ def sandbox_app(
     reset_process_caches()
     forget_cached_connectors()
     requests.post(f"{sandbox.url}/sandbox/reset", timeout=5)
-    aws.client("secretsmanager").create_secret(
-        Name=CLIENT_SECRET_NAME, SecretString=SANDBOX_CLIENT_SECRET
-    )
+    for institution_id in SANDBOX_INSTITUTIONS:
+        aws.client("secretsmanager").create_secret(
+            Name=client_secret_name(institution_id), SecretString=SANDBOX_CLIENT_SECRET
+        )
     from app import app
 
     with Client(app, stage_name="dev", project_dir=str(ROOT)) as test_client:
@@ -87,10 +92,15 @@ def register_connector(raw: dict[str, Any]) -> None:
 def run_inbound_worker(
     client: Client, *events: dict[str, Any], receive_count: int = 1
 ) -> dict[str, Any]:
-    """Run the inbound worker on webhook-shaped events, as the queue would deliver them."""
-    from chalicelib.channels.messenger.webhook import parse_payload, to_events
+    """Run the inbound worker on webhook-shaped events, as the queue would deliver them.
 
-    bodies = [e.model_dump_json() for e in to_events(parse_payload(delivery(*events)))]
+    Bodies are in their queued form (intent and argument, no text), as `inbox.accept` sends.
+    """
+    from chalicelib.channels.messenger.webhook import parse_payload, to_events
+    from chalicelib.inbox import queued_form
+
+    parsed = to_events(parse_payload(delivery(*events)))
+    bodies = [queued_form(e).model_dump_json() for e in parsed]
     return client.lambda_.invoke(
         "handle_inbound_events", sqs_event(bodies, receive_count=receive_count)
     ).payload

@@ -16,8 +16,9 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.channels.models import ChannelUser
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
+from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.chat_profiles import ChatProfileRepository
-from chalicelib.store.keys import account_ref_key, hashed_account_reference
+from chalicelib.store.keys import account_ref_key
 from chalicelib.store.links import Link, LinkRepository
 from infra.local.graph_standin import RunningStandin
 from infra.local.sandbox_connectors import sandbox_configs
@@ -27,8 +28,8 @@ from tests.integration.conftest import register_connector, run_inbound_worker, s
 
 INSTITUTION = "sandbox-fdx"
 EVENTS_SECRET = "sandbox-events-secret"
-EVENTS_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret"
-NEXT_SECRET_NAME = "bankbridge/dev/connectors/sandbox/events-secret-next"
+EVENTS_SECRET_NAME = "bankbridge/dev/banks/sandbox-fdx/events-secret"
+NEXT_SECRET_NAME = "bankbridge/dev/banks/sandbox-fdx/events-secret-next"
 PATH = f"/banks/{INSTITUTION}/events"
 
 
@@ -243,14 +244,14 @@ def test_unsigned_garbled_or_stale_events_cost_no_secret_fetch(client: Client) -
 def test_a_missing_signing_secret_is_fetched_once_per_failure_period(
     aws_stack: Any, client: Client, sandbox: Any
 ) -> None:
-    register_connector(events_config(sandbox.url, "bankbridge/dev/connectors/sandbox/never-set"))
+    register_connector(events_config(sandbox.url, "bankbridge/dev/banks/sandbox-fdx/never-set"))
     fetches = count_secret_fetches()
 
     for _ in range(50):
         response = post_event(client, fdx_fraud("n-unset", "acct-1"), secrets=("guess",))
         assert response.status_code == 401
         assert "signing secret is not available" in response.body.decode()
-    assert fetches == ["bankbridge/dev/connectors/sandbox/never-set"]
+    assert fetches == ["bankbridge/dev/banks/sandbox-fdx/never-set"]
     assert drain(aws_stack.events_queue_url) == []
 
 
@@ -274,6 +275,7 @@ def test_unknown_institution_is_404_and_one_without_signing_is_401(
     unsigned = {
         **{k: v for k, v in sandbox_configs(sandbox.url)[0].items() if k != "event_signing"},
         "institution_id": "quiet-bank",
+        "client_secret_ref": "bankbridge/dev/banks/quiet-bank/client-secret",
     }
     register_connector(unsigned)
     assert post_event(client, body, path="/banks/quiet-bank/events").status_code == 401
@@ -393,6 +395,73 @@ def test_routing_among_1000_links_reaches_only_the_owner_with_queries_only(
     assert len(operations) <= 2 + 1 + 2 * 4
 
 
+def test_linking_stores_only_keyed_references_and_the_banks_alert_still_finds_the_owner(
+    aws_stack: Any, client: Client, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the bank's account id is the account number, a table dump must not give it
+    away: neither the number nor its unkeyed SHA-256 (full, or cut like a payload's) is
+    stored, only the HMAC under the stage's secret, and alerts route by that."""
+    import hashlib
+
+    from chalicelib.auth.grants import ConsentFacts, store_link
+    from chalicelib.auth.token_endpoint import TokenSet
+    from chalicelib.conversation.bank_connectors import load_connector
+    from chalicelib.models import Account
+
+    numbers = ["40012345678", "40087654321"]
+    connector = load_connector(INSTITUTION)
+    shared = [Account(institution_id=INSTITUTION, account_id=n, currency="USD") for n in numbers]
+    monkeypatch.setattr(connector, "list_accounts", lambda *_, **__: shared)
+    store_link(
+        ChannelUser(channel="messenger", user_id="owner"),
+        connector,
+        TokenSet(access_token="access-1", refresh_token="refresh-1", expires_in=3600),
+        LinkRepository(aws_table()),
+        ConsentFacts(),
+    )
+
+    dump = json.dumps(aws.client("dynamodb").scan(TableName=aws_stack.table_name)["Items"])
+    for number in numbers:
+        unkeyed = hashlib.sha256(f"{INSTITUTION}|{number}".encode()).hexdigest()
+        assert number not in dump and unkeyed[:16] not in dump
+        assert hashed_account_reference(INSTITUTION, number) in dump
+    open_window("owner")
+    assert post_event(client, fdx_fraud("n-keyed", numbers[1])).status_code == 204
+    assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
+    (alert,) = sent_to(graph, "owner")
+    assert alert["message"]["text"].startswith("Suspicious card payment of $84.20")
+
+
+def test_without_the_reference_key_a_link_is_still_stored_and_the_operator_told(
+    aws_stack: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No unkeyed fallback: the link works for balances, routes nothing, and the log says why."""
+    from chalicelib.auth.grants import ConsentFacts, store_link
+    from chalicelib.auth.token_endpoint import TokenSet
+    from chalicelib.conversation.bank_connectors import load_connector
+    from chalicelib.models import Account
+
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws_stack.account_reference_key_name, SecretString="UNSET: lost"
+    )
+    connector = load_connector(INSTITUTION)
+    shared = [Account(institution_id=INSTITUTION, account_id="40012345678", currency="USD")]
+    monkeypatch.setattr(connector, "list_accounts", lambda *_, **__: shared)
+    links = LinkRepository(aws_table())
+    store_link(
+        ChannelUser(channel="messenger", user_id="owner"),
+        connector,
+        TokenSet(access_token="access-1", expires_in=3600),
+        links,
+        ConsentFacts(),
+    )
+
+    assert links.get("messenger", "owner", INSTITUTION) is not None
+    assert not [i for i in table_items(aws_stack) if i["sk"]["S"].startswith("ACCTREF#")]
+    assert "Account reference key unavailable at link time" in caplog.text
+    assert "40012345678" not in caplog.text
+
+
 def test_inside_the_window_an_update_outside_a_utility_template(
     aws_stack: Any, client: Client, graph: RunningStandin
 ) -> None:
@@ -458,6 +527,129 @@ def test_consent_revoked_deletes_the_link_and_tells_the_person(
     assert left == ["PROFILE", "REPLY#sandbox-fdx#n-revoked#notice"]
     (notice,) = sent_to(graph, "revoker")
     assert "withdrew" in notice["message"]["text"]
+
+
+# --- what the events queue holds ------------------------------------------------------------------
+
+
+def fdx_fraud_with_personal_details(event_id: str) -> bytes:
+    """A fraud notification carrying more than fan-out needs: a description, a name."""
+    fields = [
+        {"name": "amount", "value": "1234.56"},
+        {"name": "currency", "value": "USD"},
+        {"name": "merchant", "value": "ZANZIBAR CURIOS"},
+        {"name": "transactionTimestamp", "value": "2026-11-24T14:02:00Z"},
+        {"name": "accountNumberDisplay", "value": "5500 0000 9988 4242"},
+        {"name": "description", "value": "Gift for Aunt Mabel"},
+        {"name": "cardholderName", "value": "Mabel Smith"},
+    ]
+    document = {
+        "notificationId": event_id,
+        "type": "CUSTOM",
+        "category": "FRAUD",
+        "notificationPayload": {"id": "acct-99887766", "idType": "ACCOUNT", "customFields": fields},
+    }
+    return json.dumps(document).encode()
+
+
+def test_the_events_queue_holds_no_readable_details_and_the_alert_still_shows_them(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    link("owner", ["acct-99887766"])
+    open_window("owner")
+    assert post_event(client, fdx_fraud_with_personal_details("n-private")).status_code == 204
+
+    (message,) = drain(aws_stack.events_queue_url)
+    body = message["Body"]
+    for clear in ("1234", "ZANZIBAR", "Mabel", "Gift", "99887766", "4242", "2026-11-24"):
+        assert clear.lower() not in body.lower(), clear
+    queued = json.loads(body)
+    assert queued["account_ref"] == hashed_account_reference(INSTITUTION, "acct-99887766")
+    assert queued["sealed_details"].startswith("v1.")
+
+    event = sqs_event([body], queue="bankbridge-dev-events")
+    assert client.lambda_.invoke("handle_bank_events", event).payload == {"batchItemFailures": []}
+    (alert,) = sent_to(graph, "owner")
+    assert alert["message"]["text"] == (
+        "Suspicious card payment of $1,234.56 at ZANZIBAR CURIOS on ••4242 at 14:02 UTC. "
+        "Was this you?"
+    )
+    stored = json.dumps(table_items(aws_stack))
+    assert not [clear for clear in ("1234", "ZANZIBAR", "Mabel", "99887766") if clear in stored]
+
+
+def test_an_event_the_previous_version_queued_in_clear_still_alerts(
+    aws_stack: Any, client: Client, graph: RunningStandin
+) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from chalicelib.models import BankEvent, BankEventType
+
+    link("owner", ["acct-1"])
+    open_window("owner")
+    clear = BankEvent(
+        event_id="n-old",
+        institution_id=INSTITUTION,
+        type=BankEventType.FRAUD_SUSPECTED,
+        received_at=datetime.now(UTC),
+        account_id="acct-1",
+        amount=Decimal("84.20"),
+        currency="USD",
+        merchant_name="EXAMPLE STORE",
+    ).model_dump_json()
+    event = sqs_event([clear], queue="bankbridge-dev-events")
+    assert client.lambda_.invoke("handle_bank_events", event).payload == {"batchItemFailures": []}
+    (alert,) = sent_to(graph, "owner")
+    assert alert["message"]["text"].startswith("Suspicious card payment of $84.20 at EXAMPLE STORE")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"event_id": "n-other"},
+        {"account_ref": "acct-2"},  # that account's reference, once the stack's key exists
+    ],
+    ids=["another-event", "another-account"],
+)
+def test_sealed_details_moved_onto_other_routing_do_not_open_and_the_alert_goes_without_them(
+    aws_stack: Any,
+    client: Client,
+    graph: RunningStandin,
+    caplog: pytest.LogCaptureFixture,
+    edit: dict[str, str],
+) -> None:
+    link("owner", ["acct-1", "acct-2"])
+    open_window("owner")
+    post_event(client, fdx_fraud("n-sealed", "acct-1"))
+    (message,) = drain(aws_stack.events_queue_url)
+    if "account_ref" in edit:
+        edit = {"account_ref": hashed_account_reference(INSTITUTION, edit["account_ref"])}
+    moved = {**json.loads(message["Body"]), **edit}
+    event = sqs_event([json.dumps(moved)], queue="bankbridge-dev-events")
+    with caplog.at_level("ERROR"):
+        result = client.lambda_.invoke("handle_bank_events", event).payload
+    assert result == {"batchItemFailures": []}
+    (alert,) = sent_to(graph, "owner")
+    assert alert["message"]["text"] == "Suspicious card payment on your card. Was this you?"
+    assert any("do not open" in record.getMessage() for record in caplog.records)
+
+
+def test_no_data_key_is_503_and_nothing_is_queued_in_clear(aws_stack: Any, client: Client) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.auth.envelope import forget_data_keys
+
+    def kms_unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://kms.us-east-1.amazonaws.com")
+
+    forget_data_keys()
+    aws.client("kms").meta.events.register("before-call.kms.GenerateDataKey", kms_unreachable)
+    try:
+        assert post_event(client, fdx_fraud("n-nokey", "acct-1")).status_code == 503
+    finally:
+        aws.client("kms").meta.events.unregister("before-call.kms.GenerateDataKey", kms_unreachable)
+    assert drain(aws_stack.events_queue_url) == []
 
 
 # --- answers, forwarded to the sandbox bank -------------------------------------------------------

@@ -89,8 +89,8 @@ def client(aws_stack: Any, bank: BankKeys) -> Iterator[Client]:
         "api_base_url": f"{bank.url}/open-banking/v4.0/aisp",
         "discovery_url": f"{bank.url}/.well-known/openid-configuration",
         "client_id": CLIENT_ID,
-        "client_secret_ref": "bankbridge/dev/connectors/uk-bank/client-secret",
-        "signing_key_ref": "bankbridge/dev/connectors/uk-bank/signing-key",
+        "client_secret_ref": f"bankbridge/dev/banks/{INSTITUTION}/client-secret",
+        "signing_key_ref": f"bankbridge/dev/banks/{INSTITUTION}/signing-key",
         "scopes": ["openid", "accounts"],
         "event_signing": {"method": "jws", "jwks_url": f"{bank.url}/jwks"},
     }

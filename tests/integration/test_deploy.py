@@ -219,6 +219,7 @@ def test_make_deploy_against_moto_creates_then_updates_and_stops_at_the_rest_api
             "bankbridge-prod-daily_consent_check",
             "bankbridge-prod-handle_bank_events",
             "bankbridge-prod-handle_inbound_events",
+            "bankbridge-prod-pending_link_sweep",
         ]
     )
     assert stack["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

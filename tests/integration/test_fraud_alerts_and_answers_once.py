@@ -25,11 +25,12 @@ from chalicelib.conversation.dialogue import Institution
 from chalicelib.conversation.intents import Intent, payload_for
 from chalicelib.events import answers, fanout
 from chalicelib.events.exceptions import AnswerNotForwarded
-from chalicelib.events.models import BankNextStep, FraudAnswer
+from chalicelib.events.models import BankNextStep, FraudAnswer, QueuedBankEvent
+from chalicelib.events.queued import for_queue
 from chalicelib.models import BankEvent, BankEventType
 from chalicelib.settings import get_settings
+from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.chat_profiles import ChatProfileRepository
-from chalicelib.store.keys import hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository
 from chalicelib.store.pending_questions import (
     FORWARDING_LEASE_SECONDS,
@@ -213,16 +214,19 @@ def test_a_claim_whose_record_died_can_be_taken_by_a_new_tap_after_its_lease(
 # --- alerts ---------------------------------------------------------------------------------------
 
 
-def fraud_event() -> BankEvent:
-    return BankEvent(
-        event_id="incident-1",
-        institution_id="demo",
-        type=BankEventType.FRAUD_SUSPECTED,
-        received_at=datetime.now(UTC),
-        account_id="acct-1",
-        amount=Decimal("84.20"),
-        currency="USD",
-        merchant_name="EXAMPLE STORE",
+def fraud_event() -> QueuedBankEvent:
+    """The fraud event as the events queue carries it (details sealed)."""
+    return for_queue(
+        BankEvent(
+            event_id="incident-1",
+            institution_id="demo",
+            type=BankEventType.FRAUD_SUSPECTED,
+            received_at=datetime.now(UTC),
+            account_id="acct-1",
+            amount=Decimal("84.20"),
+            currency="USD",
+            merchant_name="EXAMPLE STORE",
+        )
     )
 
 

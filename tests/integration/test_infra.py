@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from chalice.config import Config
 from moto import mock_aws
 
 from chalicelib import aws
+from chalicelib.connectors.secret_scope import bank_secret_prefix, secret_ref_problem
 from chalicelib.settings import Settings
+from chalicelib.stage import resource_names
 from chalicelib.store import keys
 from infra.chalice_validation import OFFLINE_REGION, chalice_environment
 from infra.package import (
@@ -184,10 +187,34 @@ def test_queue_redrives_to_its_dead_letter_queue(
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dead_letter["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 5
-    assert dead_letter["MessageRetentionPeriod"] == str(14 * 24 * 3600)
     assert attributes["KmsMasterKeyId"] == outputs.kms_key_id
     assert dead_letter["KmsMasterKeyId"] == outputs.kms_key_id
     assert attributes["QueueArn"] == getattr(outputs, f"{queue}_queue_arn")
+
+
+RETENTION_SECONDS = {"inbound": 3600, "events": 24 * 3600}
+"""A chat answer is worthless after minutes, a fraud alert after its 24 h question (the
+`RetentionRule` of each queue in infra/template.json says why)."""
+DEAD_LETTER_RETENTION_SECONDS = 4 * 24 * 3600
+"""Friday evening to the Tuesday morning after a long weekend, counted from the first enqueue."""
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("queue", sorted(WORKER_FOR_QUEUE))
+def test_queues_keep_a_message_through_its_retries_and_for_a_redrive_but_no_longer(
+    provisioned: dict[str, StackOutputs], stage: str, queue: str
+) -> None:
+    attributes = queue_attributes(f"bankbridge-{stage}-{queue}")
+    dead_letter = queue_attributes(f"bankbridge-{stage}-{queue}-dlq")
+    retention = int(attributes["MessageRetentionPeriod"])
+    tries = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
+    worst_retry_chain = tries * int(attributes["VisibilityTimeout"])
+
+    assert retention == RETENTION_SECONDS[queue]
+    assert retention >= 2 * worst_retry_chain  # a failing record reaches the DLQ, never expires
+    # SQS keeps a standard queue's enqueue time in the DLQ, so the DLQ must outlast the queue.
+    assert int(dead_letter["MessageRetentionPeriod"]) == DEAD_LETTER_RETENTION_SECONDS
+    assert retention < DEAD_LETTER_RETENTION_SECONDS
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -265,6 +292,28 @@ def test_secrets_are_named_per_contract_and_encrypted_with_the_stage_key(
         assert outputs.secret_name(key) == name
         assert getattr(outputs, f"{key}_arn") == description["ARN"]
         assert description["KmsKeyId"] == outputs.kms_key_id
+    reference_key = secrets.describe_secret(SecretId=f"bankbridge/{stage}/account-reference-key")
+    assert outputs.account_reference_key_name == reference_key["Name"]
+    assert outputs.account_reference_key_arn == reference_key["ARN"]
+    assert reference_key["KmsKeyId"] == outputs.kms_key_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_account_reference_key_is_generated_per_stage_and_outlives_the_stack(
+    provisioned: dict[str, StackOutputs], stage: str
+) -> None:
+    """Every stored alert route is keyed by it: it is generated (never a published default,
+    not even in dev), differs per stage, and is retained like the table it keys."""
+    secrets = aws.client("secretsmanager")
+    values = {
+        s: secrets.get_secret_value(SecretId=outputs.account_reference_key_name)["SecretString"]
+        for s, outputs in provisioned.items()
+    }
+    assert re.fullmatch(r"[A-Za-z0-9]{64}", values[stage])
+    assert values["dev"] != values["prod"]
+    resource = load_template()["Resources"]["AccountReferenceKey"]
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    assert load_template()["Resources"]["Table"]["DeletionPolicy"] == "Retain"
 
 
 def test_provisioning_again_reuses_the_stack_and_updates_secrets(
@@ -537,6 +586,40 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
     assert "EnvelopeKeysForOwnPurposes" not in {
         s["Sid"] for s in policy_statements(stage, "handle_bank_events")
     }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_reads_only_the_secrets_it_uses(stage: str) -> None:
+    """Issue 12: bank secrets only under `bankbridge/<stage>/banks/*`, the namespace the
+    connector rules confine configs to; Messenger's secrets only where Messenger is
+    spoken; the verify token only at the webhook; the admin token only in local dev; the
+    account-reference key only where references are computed (linking, bank events, payloads)."""
+    names = Names(stage=stage)
+    messenger = {names.secret_arn(f"secret:messenger/{n}") for n in ("app-secret", "page-token")}
+    banks = names.secret_arn(BANK_SECRETS)
+    reference_key = names.secret_arn("secret:account-reference-key")
+    expected = {
+        "api_handler": messenger
+        | {banks, reference_key, names.secret_arn("secret:messenger/verify-token")}
+        | ({names.secret_arn("secret:admin-token")} if stage == "dev" else set()),
+        "handle_inbound_events": messenger | {banks, reference_key},
+        "handle_bank_events": messenger | {reference_key},
+        "daily_consent_check": messenger | {banks},
+        "pending_link_sweep": {banks},  # revokes unconfirmed grants; never messages anyone
+    }
+    for function in FUNCTIONS:
+        assert granted(stage, function)["secretsmanager:GetSecretValue"] == expected[function]
+
+    def arn_of(name: str) -> str:  # as Secrets Manager forms it: name, "-", six characters
+        return f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbC123"
+
+    accepted = f"{bank_secret_prefix(stage, 'acme-bank')}client-secret"
+    assert secret_ref_problem(accepted, stage=stage, institution_id="acme-bank") is None
+    assert fnmatchcase(arn_of(accepted), banks)
+    for field, name in resource_names(stage).items():
+        if field.endswith("_name") and "/" in name:
+            assert not fnmatchcase(arn_of(name), banks), field
+            assert secret_ref_problem(name, stage=stage) is not None, field
 
 
 # --- packaging: chalice package --merge-template ------------------------------------
@@ -849,10 +932,13 @@ def test_real_app_stack_is_cfn_lint_clean_after_sam_translation(
     [rest_api] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     assert "Name" not in rest_api["Properties"]  # so it is the title, as the 5xx alarm expects
     assert rest_api["Properties"]["Body"]["info"]["title"] == "bankbridge"
-    [invoke_config] = [
+    invoke_configs = [
         r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
     ]
-    assert invoke_config["Properties"]["FunctionName"] == {"Ref": "DailyConsentCheck"}
+    assert sorted(c["Properties"]["FunctionName"]["Ref"] for c in invoke_configs) == [
+        "DailyConsentCheck",
+        "PendingLinkSweep",
+    ]
     functions = {
         resolve(r["Properties"]["FunctionName"], {"Stage": "prod"})
         for r in resources.values()
@@ -863,4 +949,5 @@ def test_real_app_stack_is_cfn_lint_clean_after_sam_translation(
         "bankbridge-prod-handle_inbound_events",
         "bankbridge-prod-handle_bank_events",
         "bankbridge-prod-daily_consent_check",
+        "bankbridge-prod-pending_link_sweep",
     }

@@ -301,25 +301,26 @@ def test_a_lone_surrogate_in_text_is_repaired_and_every_event_answered(
     response = _post(client, body, sign(APP_SECRET, body))
     assert (response.status_code, response.body) == (200, b"EVENT_RECEIVED (2 queued)")
     queued = _queued(aws_stack)
-    texts = {
-        json.loads(m["Body"])["user"]["user_id"]: json.loads(m["Body"])["text"] for m in queued
+    bodies = [json.loads(m["Body"]) for m in queued]
+    assert {body["user"]["user_id"]: body["intent"] for body in bodies} == {
+        "u1": "HELP",
+        "u2": "UNKNOWN",
     }
-    assert texts == {"u1": "hi", "u2": "\ufffd"}
+    assert all(body["text"] is None for body in bodies)
     result = client.lambda_.invoke("handle_inbound_events", _sqs_event(queued))
     assert result.payload == {"batchItemFailures": []}
     assert {item["recipient"]["id"] for item in _sent(graph)} == {"u1", "u2"}
 
 
-def test_text_longer_than_an_event_carries_is_cut_not_refused(
-    aws_stack: Any, client: Client
-) -> None:
+def test_text_longer_than_an_event_reads_is_cut_not_refused(aws_stack: Any, client: Client) -> None:
     from chalicelib.channels.models import MAX_TEXT_CHARS
 
-    body = encode(delivery(text_event("u1", "\x01" * (MAX_TEXT_CHARS + 10_000))))
+    body = encode(delivery(text_event("u1", "balance " + "\x01" * (MAX_TEXT_CHARS + 10_000))))
     response = _post(client, body, sign(APP_SECRET, body))
     assert response.status_code == 200
     (queued,) = _queued(aws_stack)
-    assert json.loads(queued["Body"])["text"] == "\x01" * MAX_TEXT_CHARS
+    event = json.loads(queued["Body"])
+    assert (event["intent"], event["text"]) == ("BALANCE", None)
 
 
 # --- Worker --------------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_a_grant_without_a_reason_naming_the_code_is_reported(derived) -> None:
 def test_a_waiver_the_scan_no_longer_needs_is_reported(derived) -> None:
     stale = Need(action="kms:Decrypt", resource=envelope("oauth-state"), reason="auth/linking.py")
 
-    problems = check(NEEDS, derived, {**NOT_GRANTED, "handle_bank_events": (stale,)})
+    waived = (*NOT_GRANTED["handle_bank_events"], stale)
+    problems = check(NEEDS, derived, {**NOT_GRANTED, "handle_bank_events": waived})
 
     assert problems == [
         "handle_bank_events: NOT_GRANTED lists kms:Decrypt on envelope:oauth-state, "
@@ -105,15 +106,17 @@ def test_a_policy_file_edited_by_hand_or_left_over_is_reported(tmp_path, monkeyp
     ]
 
 
-def test_workers_get_only_the_envelope_purposes_they_open(derived) -> None:
+def test_workers_get_only_the_envelope_purposes_they_open() -> None:
     purposes = {
-        function: {r for action, r in atoms if action == "kms:Decrypt"}
-        for function, atoms in derived.items()
+        function: {need.resource for need in needs if need.action == "kms:Decrypt"}
+        for function, needs in NEEDS.items()
     }
 
-    assert purposes["handle_bank_events"] == set()
+    # Fan-out opens a fraud event's sealed details, never a customer's token.
+    assert purposes["handle_bank_events"] == {envelope("bank-event-details")}
     assert purposes["daily_consent_check"] == {envelope("client-token")}
     assert envelope("oauth-state") in purposes["api_handler"]
+    assert envelope("bank-event-details") in purposes["api_handler"]  # seals before queueing
 
 
 def test_only_the_inbound_worker_changes_message_visibility(derived) -> None:
@@ -213,6 +216,23 @@ def test_a_client_passed_around_stops_the_scan(tmp_path: Path) -> None:
     )
 
     with pytest.raises(ScanError, match="cannot follow"):
+        derive_needs(root)
+
+
+def test_an_envelope_purpose_held_in_a_name_stops_the_scan(tmp_path: Path) -> None:
+    """A purpose the scan cannot read would get no KMS grant: sealing fails only in AWS."""
+    root = _project(
+        tmp_path,
+        """
+        PURPOSE = "bank-event-details"
+
+
+        def context():
+            return {"app": "bankbridge", "purpose": PURPOSE}
+        """,
+    )
+
+    with pytest.raises(ScanError, match="not a literal"):
         derive_needs(root)
 
 

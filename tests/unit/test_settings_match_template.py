@@ -31,4 +31,5 @@ def test_names_derived_from_the_stage_are_the_templates() -> None:
         "messenger_verify_token_name": named("MessengerVerifyToken", "Name"),
         "messenger_page_token_name": named("MessengerPageToken", "Name"),
         "admin_token_name": named("AdminToken", "Name"),
+        "account_reference_key_name": named("AccountReferenceKey", "Name"),
     }

@@ -13,7 +13,8 @@ a timestamp outside 2004..tomorrow, a field of the wrong type) is skipped and
 logged by location, never by content, so it cannot sink the valid events it
 was delivered with. Free text is never a reason to skip: lone surrogates (and
 U+FFFE/U+FFFF, which SQS refuses) become U+FFFD and over-long text is cut, so
-the person still gets an answer and the event can always be queued.
+the person still gets an answer. The text stays in memory: `chalicelib.inbox`
+queues what it means, not what it says.
 """
 
 from __future__ import annotations
