@@ -583,9 +583,14 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
             "kms:DescribeKey",
             "kms:Encrypt",
         } & set(grant), function
-    assert "EnvelopeKeysForOwnPurposes" not in {
-        s["Sid"] for s in policy_statements(stage, "handle_bank_events")
-    }
+    # Fan-out opens a fraud event's sealed details, and never a customer's token.
+    (envelope_keys,) = [
+        s
+        for s in policy_statements(stage, "handle_bank_events")
+        if s["Sid"] == "EnvelopeKeysForOwnPurposes"
+    ]
+    purposes = envelope_keys["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"]
+    assert purposes == ["bank-event-details"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
