@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench soak requirements package deploy clean install prism browser
+.PHONY: dev test test-fast lint bench soak requirements package deploy clean install prism browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ prism: $(PRISM)
 ## Lint, then run every test: unit, integration (moto), contract and end-to-end.
 test: lint $(PRISM) browser
 	$(BIN)/python -m pytest
+
+## The inner loop: the unit tests only, without lint, Prism or the browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 ## Ruff; the lock is current and every dependency bounded (offline); the known-vulnerability
 ## audit of the lock and .venv, which skips with its reason when no advisory database answers.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,21 +113,232 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
 
 
-@pytest.fixture
-def aws_stack(fake_aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """The dev stage's resources in moto, created from `infra/template.json`."""
-    from moto import mock_aws
+class SessionStack:
+    """One moto world holding the dev stack, provisioned once and reset between tests.
 
-    from infra.provision import provision
+    Provisioning the template takes one to three seconds, so `aws_stack` provisions it
+    once and starts each test from the state provisioning left: the table empty, every
+    queue empty, the template's secrets at their provisioned values and no other secret.
+    Anything else a test changes (a stack, table, queue, key, topic or secret added,
+    deleted or reconfigured, or moto wiped by another test's own `mock_aws`) changes the
+    stack's fingerprint, and the next test gets a freshly provisioned stack instead.
+    moto patches botocore only while a test holding the stack runs.
+    """
 
-    with mock_aws():
+    def __init__(self) -> None:
+        from moto import mock_aws
+
+        self.mock = mock_aws()
+        self.outputs: Any = None
+        self.fingerprint: object = None
+        self.secret_values: dict[str, str] = {}
+        self.provisioned = 0
+        self.reused = 0
+
+    @contextmanager
+    def active(self) -> Iterator[Any]:
+        """Patch botocore with this moto world; yield the stack's outputs, reset or new."""
+        self.mock.start(reset=False)
+        try:
+            reset_process_caches()
+            if self.outputs is None or not self._reset():
+                self._provision()
+            reset_process_caches()
+            yield self.outputs
+        finally:
+            reset_process_caches()
+            self.mock.stop(remove_data=False)
+
+    def discard(self) -> None:
+        """Provision anew for the next test, whatever state this one left."""
+        self.outputs = None
+
+    def _provision(self) -> None:
+        """Wipe moto and provision the dev stack from the template."""
+        from infra.provision import provision
+
+        self.mock.stop(remove_data=True)
+        self.mock.start(reset=True)
         reset_process_caches()
-        outputs = provision("dev", secret_values=DEV_SECRETS)
+        self.outputs = provision("dev", secret_values=DEV_SECRETS)
+        secrets = _aws_client("secretsmanager")
+        self.secret_values = {
+            name: secrets.get_secret_value(SecretId=name)["SecretString"]
+            for name in _secret_names(secrets)
+        }
+        self.fingerprint = _infrastructure_fingerprint()
+        self.provisioned += 1
+
+    def _reset(self) -> bool:
+        """Return the stack to its provisioned state; False when only provisioning can."""
+        from botocore.exceptions import ClientError
+
+        secrets = _aws_client("secretsmanager")
+        try:
+            for name in _secret_names(secrets) - set(self.secret_values):
+                secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        except ClientError:  # e.g. a secret already scheduled for deletion
+            return False
+        if _infrastructure_fingerprint() != self.fingerprint:
+            return False
+        for name, value in self.secret_values.items():
+            if secrets.get_secret_value(SecretId=name)["SecretString"] != value:
+                secrets.put_secret_value(SecretId=name, SecretString=value)
+        empty_tables_and_queues()
+        self.reused += 1
+        return True
+
+
+@functools.cache
+def _aws_client(service: str) -> Any:
+    """A client of in-process moto for the stack's own bookkeeping (created once)."""
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return session.client(service)
+
+
+def _secret_names(secrets: Any) -> set[str]:
+    pages = secrets.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True)
+    return {secret["Name"] for page in pages for secret in page["SecretList"]}
+
+
+def _infrastructure_fingerprint() -> object:
+    """Everything provisioning sets that a test could change, but no data a test writes."""
+    cloudformation = _aws_client("cloudformation")
+    dynamodb = _aws_client("dynamodb")
+    sqs = _aws_client("sqs")
+    secrets = _aws_client("secretsmanager")
+    kms = _aws_client("kms")
+    tables = dynamodb.list_tables()["TableNames"]
+    queues = sqs.list_queues().get("QueueUrls", [])
+    queue_counters = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}
+    queue_counters |= {"ApproximateNumberOfMessagesDelayed"}
+    return repr(
+        {
+            "stacks": [
+                (stack["StackName"], stack["StackStatus"], stack.get("LastUpdatedTime"))
+                for stack in cloudformation.describe_stacks()["Stacks"]
+            ],
+            "tables": {
+                name: (
+                    {
+                        key: value
+                        for key, value in dynamodb.describe_table(TableName=name)["Table"].items()
+                        if key not in {"ItemCount", "TableSizeBytes"}
+                    },
+                    dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"],
+                )
+                for name in tables
+            },
+            "queues": {
+                url: {
+                    key: value
+                    for key, value in sqs.get_queue_attributes(
+                        QueueUrl=url, AttributeNames=["All"]
+                    )["Attributes"].items()
+                    if key not in queue_counters
+                }
+                for url in queues
+            },
+            "secrets": sorted(
+                (
+                    secret["Name"],
+                    secret.get("DeletedDate"),
+                    secret.get("KmsKeyId"),
+                    secret.get("RotationEnabled"),
+                    secret.get("Tags"),
+                )
+                for page in secrets.get_paginator("list_secrets").paginate(
+                    IncludePlannedDeletion=True
+                )
+                for secret in page["SecretList"]
+            ),
+            "keys": [
+                kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                for key in kms.list_keys()["Keys"]
+            ],
+            "aliases": kms.list_aliases()["Aliases"],
+            "topics": _aws_client("sns").list_topics()["Topics"],
+        }
+    )
+
+
+def empty_tables_and_queues() -> None:
+    """Delete every item of every table and every message of every queue in moto."""
+    _empty_tables()
+    _empty_queues()
+
+
+def _empty_tables() -> None:
+    dynamodb = _aws_client("dynamodb")
+    for table in dynamodb.list_tables()["TableNames"]:
+        keys = [
+            key["AttributeName"]
+            for key in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        ]
+        requests = [
+            {"DeleteRequest": {"Key": {name: item[name] for name in keys}}}
+            for page in dynamodb.get_paginator("scan").paginate(
+                TableName=table, ProjectionExpression=", ".join(keys)
+            )
+            for item in page["Items"]
+        ]
+        for start in range(0, len(requests), 25):
+            dynamodb.batch_write_item(RequestItems={table: requests[start : start + 25]})
+
+
+def _empty_queues() -> None:
+    sqs = _aws_client("sqs")
+    with pytest.MonkeyPatch.context() as patch:
+        # moto refuses a second purge within 60 s, as SQS does; no code under test purges.
+        patch.setenv("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
+        for url in sqs.list_queues().get("QueueUrls", []):
+            sqs.purge_queue(QueueUrl=url)
+
+
+SESSION_STACK = pytest.StashKey[SessionStack]()
+
+
+@pytest.fixture(scope="session")
+def session_stack(request: pytest.FixtureRequest) -> SessionStack:
+    """The session's moto world; tests take it through `aws_stack`."""
+    stack = SessionStack()
+    request.config.stash[SESSION_STACK] = stack
+    return stack
+
+
+@pytest.fixture
+def aws_stack(
+    fake_aws_environment: None, session_stack: SessionStack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The dev stage's resources in moto, created from `infra/template.json` (see
+    `SessionStack`: provisioned once a session, reset to that state for each test)."""
+    with session_stack.active() as outputs:
         for name, value in outputs.settings_environment().items():
             monkeypatch.setenv(name, value)
         reset_process_caches()
         yield outputs
-        reset_process_caches()
+
+
+@pytest.fixture
+def disposable_aws_stack(aws_stack: Any, session_stack: SessionStack) -> Iterator[Any]:
+    """`aws_stack` for a test that changes the infrastructure itself (deletes a queue or a
+    secret, reconfigures a queue): the next test gets a newly provisioned stack. Changes
+    the reset cannot undo are also caught by the fingerprint; this says so up front."""
+    yield aws_stack
+    session_stack.discard()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how often the session's moto stack was provisioned and how often reused."""
+    stack = terminalreporter.config.stash.get(SESSION_STACK, None)
+    if stack is not None:
+        terminalreporter.write_line(
+            f"aws_stack: provisioned {stack.provisioned}x, reset and reused {stack.reused}x"
+        )
 
 
 @pytest.fixture(scope="session")

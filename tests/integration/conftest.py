@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,14 +51,19 @@ def sandbox() -> Iterator[Any]:
 
 @pytest.fixture
 def graph() -> Iterator[RunningStandin]:
-    """A fresh Graph stand-in that checks every send like Meta would."""
-    with serve_in_thread(
+    """A fresh Graph stand-in that checks every send like Meta would.
+
+    It stops on a background thread: `shutdown` waits up to half a second for the
+    server's poll, and nothing reaches this stand-in's own port once its test is over.
+    """
+    server = serve_in_thread(
         "127.0.0.1",
         0,
         page_token=DEV_SECRETS["messenger_page_token"],
         app_secret=DEV_SECRETS["messenger_app_secret"],
-    ) as server:
-        yield server
+    )
+    yield server
+    threading.Thread(target=server.stop, name="graph-standin-stop", daemon=True).start()
 
 
 @pytest.fixture

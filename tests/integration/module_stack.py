@@ -1,8 +1,10 @@
-"""One moto stack per test module, with the table emptied between tests.
+"""The session's moto stack held for a whole module, with the table and queues emptied
+between its tests.
 
-Provisioning the template in moto takes over a second; modules whose tests only
-read and write the table share one stack (`module_aws_stack`) and start each
-test from an empty table (`empty_table`) instead of provisioning per test.
+Modules whose tests only read and write the table (and set module-wide state up
+once, such as a secret of their own) hold the session stack (`module_aws_stack`)
+for the module and start each test from an empty table and empty queues
+(`empty_table`).
 Modules that also send chat replies share one Graph stand-in (`graph`), cleared
 and pointed at by `send_api_at` for each test.
 """
@@ -17,7 +19,12 @@ import pytest
 import requests
 
 from infra.local.graph_standin import RunningStandin, serve_in_thread
-from tests.conftest import DEV_SECRETS, reset_process_caches
+from tests.conftest import (
+    DEV_SECRETS,
+    SessionStack,
+    empty_tables_and_queues,
+    reset_process_caches,
+)
 
 FAKE_AWS = {
     "BANKBRIDGE_TEST_IN_PROCESS_AWS": "1",
@@ -30,40 +37,29 @@ FAKE_AWS = {
 
 
 @pytest.fixture(scope="module")
-def module_aws_stack() -> Iterator[Any]:
-    """The dev stage's resources in moto for the whole module (see `tests.conftest.aws_stack`)."""
-    from moto import mock_aws
-
-    from infra.provision import provision
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+def module_aws_stack(session_stack: SessionStack) -> Iterator[Any]:
+    """The session's dev stack in moto (see `tests.conftest.aws_stack`), reset once and held
+    for the whole module; the next module or test finds it reset again."""
+    with pytest.MonkeyPatch.context() as patch:
         for name, value in FAKE_AWS.items():
             patch.setenv(name, value)
         for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
             patch.delenv(name)
         patch.delenv("AWS_PROFILE", raising=False)
         patch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
-        reset_process_caches()
-        outputs = provision("dev", secret_values=DEV_SECRETS)
-        for name, value in outputs.settings_environment().items():
-            patch.setenv(name, value)
-        reset_process_caches()
-        yield outputs
-        reset_process_caches()
+        with session_stack.active() as outputs:
+            for name, value in outputs.settings_environment().items():
+                patch.setenv(name, value)
+            reset_process_caches()
+            yield outputs
 
 
 @pytest.fixture
 def empty_table(module_aws_stack: Any) -> Iterator[Any]:
-    """The module's stack with an empty table for this test; yields the stack outputs."""
-    from chalicelib import aws
-
+    """The module's stack with an empty table and empty queues for this test; yields the
+    stack outputs."""
     yield module_aws_stack
-    dynamodb = aws.client("dynamodb")
-    for page in dynamodb.get_paginator("scan").paginate(TableName=module_aws_stack.table_name):
-        for item in page["Items"]:
-            dynamodb.delete_item(
-                TableName=module_aws_stack.table_name, Key={"pk": item["pk"], "sk": item["sk"]}
-            )
+    empty_tables_and_queues()
 
 
 @pytest.fixture(scope="module")

@@ -328,6 +328,7 @@ def test_out_of_range_values_are_refused_at_ingestion_never_failed_in_the_worker
     assert drain(aws_stack.events_queue_url) == []
 
 
+@pytest.mark.usefixtures("disposable_aws_stack")
 def test_a_queue_outage_is_503_so_the_bank_retries(aws_stack: Any, client: Client) -> None:
     sqs = aws.client("sqs")
     sqs.delete_queue(QueueUrl=aws_stack.events_queue_url)

@@ -121,6 +121,7 @@ def test_an_event_repeated_within_a_delivery_is_queued_once(stack: Any) -> None:
     assert len(_drain(stack)) == 2
 
 
+@pytest.mark.usefixtures("disposable_aws_stack")
 def test_messages_are_packed_within_the_sqs_size_limit(stack: Any) -> None:
     """Nine 30 KiB messages exceed 256 KiB together: they must not share one batch call.
 

@@ -178,6 +178,7 @@ def test_sha1_header_alone_is_not_accepted(aws_stack: Any, client: Client) -> No
     assert _queued(aws_stack) == []
 
 
+@pytest.mark.usefixtures("disposable_aws_stack")
 def test_missing_app_secret_fails_closed(aws_stack: Any, client: Client) -> None:
     aws.client("secretsmanager").delete_secret(
         SecretId=aws_stack.messenger_app_secret_name, ForceDeleteWithoutRecovery=True
@@ -214,6 +215,7 @@ def test_body_over_one_mebibyte_is_413(aws_stack: Any, client: Client) -> None:
     assert _table_items(aws_stack) == []
 
 
+@pytest.mark.usefixtures("disposable_aws_stack")
 def test_queue_failure_is_503_and_the_retry_is_queued(aws_stack: Any, client: Client) -> None:
     sqs = aws.client("sqs")
     sqs.delete_queue(QueueUrl=aws_stack.inbound_queue_url)
