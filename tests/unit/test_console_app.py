@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from werkzeug.wrappers import Request, Response
 from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, signature_is_valid
 from infra.local.console.app import create_app
 from infra.local.console.config import ConsoleConfig
+from infra.local.console.reply_feed import MAX_STREAMS
+from infra.local.console.server import serve_in_thread as serve_console_in_thread
 from infra.local.graph_standin import RunningStandin, appsecret_proof, serve_in_thread
 
 APP_SECRET, ADMIN_TOKEN = "unit-app-secret", "unit-admin-token"
@@ -136,32 +139,119 @@ def test_malformed_or_non_json_bodies_are_refused(client: FlaskClient) -> None:
     assert broken.status_code == 400
     form = client.post(url, data={"kind": "text", "text": "hi"})  # a cross-site form post
     assert form.status_code == 415
-    assert client.get(f"/api/replies?after={psid}:-1").status_code == 400
-    assert client.get(f"/api/replies?after={psid}:0&wait=x").status_code == 400
+    assert client.get("/api/replies/stream?after=-1").status_code == 400
+    assert client.get("/api/replies/stream?after=x").status_code == 400
+    resumed = client.get("/api/replies/stream", headers={"Last-Event-ID": "x"})
+    assert resumed.status_code == 400
 
 
-def test_replies_of_everyone_are_grouped_per_known_person(
+def _send_reply(graph: RunningStandin, recipient: str, text: str) -> None:
+    """What the bot's Send API call leaves in the Graph stand-in's log."""
+    token, proof = "unit-page-token", appsecret_proof("unit-page-token", APP_SECRET)
+    body = {"recipient": {"id": recipient}, "messaging_type": "RESPONSE", "message": {"text": text}}
+    requests.post(
+        f"{graph.url}/v25.0/me/messages",
+        params={"access_token": token, "appsecret_proof": proof},
+        json=body,
+        timeout=5,
+    ).raise_for_status()
+
+
+def _log_length(graph: RunningStandin) -> int:
+    return len(requests.get(f"{graph.url}/__sent", timeout=5).json())
+
+
+@dataclass
+class StreamReader:
+    """Reads Server-Sent Events (`event`, `id`, `data`) from a streamed response."""
+
+    chunks: Iterator[bytes]
+    buffer: str = ""
+
+    def events(self, count: int, timeout: float = 10) -> list[tuple[str, int, dict[str, Any]]]:
+        found: list[tuple[str, int, dict[str, Any]]] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            assert time.monotonic() < deadline, f"only {found} within {timeout} s"
+            self.buffer += next(self.chunks).decode()  # a keep-alive comes every 2 s
+            while "\n\n" in self.buffer and len(found) < count:
+                block, self.buffer = self.buffer.split("\n\n", 1)
+                lines = [line for line in block.splitlines() if not line.startswith(":")]
+                fields = dict(line.split(": ", 1) for line in lines)
+                if "event" in fields:
+                    found.append((fields["event"], int(fields["id"]), json.loads(fields["data"])))
+        return found
+
+
+def _texts(events: list[tuple[str, int, dict[str, Any]]]) -> list[tuple[str, str]]:
+    return [(data["psid"], data["reply"]["message"]["text"]) for _, _, data in events]
+
+
+def test_one_stream_carries_every_threads_replies_and_resumes_after_last_event_id(
     client: FlaskClient, graph: RunningStandin
 ) -> None:
-    psid = _psid(client)
-    token, proof = "unit-page-token", appsecret_proof("unit-page-token", APP_SECRET)
-    for recipient in (psid, "not-a-console-user"):
-        body = {
-            "recipient": {"id": recipient},
-            "messaging_type": "RESPONSE",
-            "message": {"text": "hello"},
-        }
-        requests.post(
-            f"{graph.url}/v25.0/me/messages",
-            params={"access_token": token, "appsecret_proof": proof},
-            json=body,
-            timeout=5,
-        ).raise_for_status()
-    answer = client.get(f"/api/replies?after={psid}:0&after=not-a-console-user:0&wait=5")
-    replies = answer.get_json()["replies"]
-    assert list(replies) == [psid]
-    [reply] = replies[psid]
-    assert reply["message"] == {"text": "hello"} and reply["received_at_ms"] > 0
+    ada = _psid(client)
+    grace = client.post("/api/users", json={"name": "Grace"}).get_json()["psid"]
+    start = _log_length(graph)
+    for recipient, text in [(ada, "one"), ("not-a-console-user", "x"), (grace, "two")]:
+        _send_reply(graph, recipient, text)
+    _send_reply(graph, ada, "three")
+
+    stream = client.get(f"/api/replies/stream?after={start}", buffered=False)
+    assert stream.status_code == 200
+    assert stream.mimetype == "text/event-stream"
+    events = StreamReader(iter(stream.response)).events(3)
+    stream.close()
+    assert _texts(events) == [(ada, "one"), (grace, "two"), (ada, "three")]
+    assert [name for name, _, _ in events] == ["reply"] * 3
+    ids = [event_id for _, event_id, _ in events]
+    assert ids == [start + 1, start + 3, start + 4]  # the stranger's reply is not sent
+    assert [data["reply"]["seq"] for _, _, data in events] == ids
+    assert all(data["reply"]["received_at_ms"] > 0 for _, _, data in events)
+    restored = client.get(f"/api/users/{ada}/replies").get_json()["replies"]
+    assert [reply["seq"] for reply in restored][-2:] == [ids[0], ids[2]]
+
+    # A reconnect names the last event it got: the stream goes on from the next one.
+    resumed = client.get(
+        "/api/replies/stream?after=0", headers={"Last-Event-ID": str(ids[0])}, buffered=False
+    )
+    reader = StreamReader(iter(resumed.response))
+    assert _texts(reader.events(2)) == [(grace, "two"), (ada, "three")]
+    _send_reply(graph, grace, "four")  # and keeps delivering what comes next
+    assert _texts(reader.events(1)) == [(grace, "four")]
+    resumed.close()
+
+
+def test_streams_are_bounded_and_a_closed_one_frees_its_slot(client: FlaskClient) -> None:
+    streams = [client.get("/api/replies/stream", buffered=False) for _ in range(MAX_STREAMS)]
+    assert [stream.status_code for stream in streams] == [200] * MAX_STREAMS
+    refused = client.get("/api/replies/stream", buffered=False)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    streams.pop().close()  # the page went away
+    again = client.get("/api/replies/stream", buffered=False)
+    assert again.status_code == 200
+    for stream in [*streams, again]:
+        stream.close()
+
+
+def test_open_streams_end_when_the_console_stops(
+    receiver: Receiver, graph: RunningStandin, tmp_path: Path
+) -> None:
+    config = ConsoleConfig(
+        api_url=receiver.url, graph_url=graph.url, bank_url=receiver.url, log_dir=tmp_path,
+        app_secret=APP_SECRET, admin_token=ADMIN_TOKEN,
+    )  # fmt: skip
+    running = serve_console_in_thread(config)
+    stream = requests.get(f"{running.url}/api/replies/stream", stream=True, timeout=10)
+    assert stream.status_code == 200
+    started = time.monotonic()
+    running.stop()
+    body = b""
+    for chunk in stream.iter_content(chunk_size=None):  # a keep-alive comes every 2 s
+        body += chunk
+        assert time.monotonic() - started < 3, "the stream outlived the server"
+    assert body.startswith(b"retry: ")
+    assert not running.thread.is_alive()
 
 
 def test_users_can_be_added_and_removed(client: FlaskClient) -> None:

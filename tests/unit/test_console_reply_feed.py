@@ -1,14 +1,22 @@
-"""Reply polling against a real Graph stand-in: per-person feed, long-poll, outage."""
+"""Replies from a real Graph stand-in: per-person feed, the page's event stream, outage."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed
+from infra.local.console.reply_feed import (
+    GraphUnavailable,
+    ReplyFeed,
+    ReplyStreams,
+    TooManyStreams,
+)
 from infra.local.graph_standin import RunningStandin, appsecret_proof, serve_in_thread
 
 TOKEN, SECRET = "feed-page-token", "feed-app-secret"
@@ -44,34 +52,73 @@ def test_replies_are_per_person_and_oldest_first(standin: RunningStandin) -> Non
     assert [reply["message"]["text"] for reply in feed.replies("111")] == ["first", "second"]
     assert [reply["message"]["text"] for reply in feed.replies("222")] == ["other person"]
     assert feed.replies("333") == []
+    assert [reply["seq"] for reply in feed.replies("111")] == [1, 3]  # place in the whole log
+    assert all(reply["received_at_ms"] > 0 for reply in feed.log())
 
 
-def test_long_poll_returns_as_soon_as_anyone_has_something_new(standin: RunningStandin) -> None:
+def _next_event(stream: Iterator[str]) -> tuple[str, int, dict[str, Any]]:
+    """The next event of an SSE stream, past the `retry:` line and keep-alive comments."""
+    for text in stream:
+        fields = dict(
+            line.split(": ", 1) for line in text.splitlines() if line and not line.startswith(":")
+        )
+        if "event" in fields:
+            return fields["event"], int(fields["id"]), json.loads(fields["data"])
+    raise AssertionError("the stream ended")
+
+
+def test_a_stream_sends_each_shown_persons_replies_once_as_they_come(
+    standin: RunningStandin,
+) -> None:
     _send(standin, "111", "already there")
-    naps: list[float] = []
+    streams = ReplyStreams(ReplyFeed(standin.url), lambda: {"111", "222"}, poll_interval=0.05)
+    stream = streams.open(after=0)
+    assert _next_event(stream) == (
+        "reply", 1, {"psid": "111", "reply": ReplyFeed(standin.url).log()[0]}
+    )  # fmt: skip
+    _send(standin, "999", "not shown on this page")
+    _send(standin, "222", "new")
+    name, seq, data = _next_event(stream)
+    assert (name, seq, data["psid"], data["reply"]["message"]) == (
+        "reply", 3, "222", {"text": "new"}
+    )  # fmt: skip
+    assert streams.open_count == 1
+    stream.close()  # the page went away
+    assert streams.open_count == 0
 
-    def nap(seconds: float) -> None:
-        # The bot answers the second person while the console waits between two polls.
-        naps.append(seconds)
-        if len(naps) == 2:
-            _send(standin, "222", "new")
 
-    feed = ReplyFeed(standin.url, poll_interval=0.5, sleep=nap)
-    replies = feed.wait_for_any({"111": 1, "222": 0}, wait_seconds=20)
-    assert {psid: [r["message"]["text"] for r in items] for psid, items in replies.items()} == {
-        "111": ["already there"],
-        "222": ["new"],
-    }
-    assert naps == [0.5, 0.5]  # polled gently, at the configured interval
+def test_a_cleared_stand_in_log_restarts_the_numbering(standin: RunningStandin) -> None:
+    _send(standin, "111", "one")
+    _send(standin, "111", "two")
+    streams = ReplyStreams(ReplyFeed(standin.url), lambda: {"111"}, poll_interval=0.05)
+    stream = streams.open(after=2)
+    requests.delete(f"{standin.url}/__sent", timeout=5).raise_for_status()
+    assert _next_event(stream) == ("reset", 0, {})
+    _send(standin, "111", "after the reset")
+    name, seq, data = _next_event(stream)
+    assert (name, seq, data["reply"]["message"]["text"]) == ("reply", 1, "after the reset")
+    stream.close()
 
 
-def test_long_poll_without_wait_answers_at_once(standin: RunningStandin) -> None:
-    def must_not_sleep(seconds: float) -> None:
-        raise AssertionError("slept although no wait was asked for")
+def test_streams_are_bounded_and_close_ends_them(standin: RunningStandin) -> None:
+    streams = ReplyStreams(ReplyFeed(standin.url), set, max_streams=2, poll_interval=0.05)
+    first, second = streams.open(after=0), streams.open(after=0)
+    with pytest.raises(TooManyStreams):
+        streams.open(after=0)
+    ended = threading.Event()
 
-    feed = ReplyFeed(standin.url, sleep=must_not_sleep)
-    assert feed.wait_for_any({"111": 0}, wait_seconds=0) == {"111": []}
-    assert feed.wait_for_any({}, wait_seconds=20) == {}
+    def drain() -> None:
+        for _ in first:
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    streams.close()
+    assert ended.wait(2), "the stream did not end when the console stopped"
+    second.close()
+    assert streams.open_count == 0
+    with pytest.raises(TooManyStreams):  # a stopping console takes no new page
+        streams.open(after=0)
 
 
 def test_a_stand_in_that_is_down_is_reported() -> None:

@@ -7,7 +7,8 @@ other local pages from posting here without a CORS preflight):
   DELETE /api/users/<psid>                     remove a person                    → 204
   POST   /api/users/<psid>/messages            type/tap (see `ChatAction`)       → 201 record
   GET    /api/users/<psid>/replies             the bot's Send API bodies to one person
-  GET    /api/replies?after=PSID:N&...&wait=S  everyone's, long-polled until one has news
+  GET    /api/replies/stream[?after=SEQ]       everyone's, as Server-Sent Events (`reply`,
+      id = seq; resumes after `Last-Event-ID`, else after `after`, default 0) → 503 when full
   GET    /api/users/<psid>/traces              per-message log traces
   POST   /api/users/<psid>/bank-events {"type", "customer"}  sandbox bank event → 201 record
   GET    /api/logs?after=SEQ                   redacted log lines of every component
@@ -38,15 +39,16 @@ from infra.local.console.bank_events import SandboxBank
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.linking_tokens import LinkingTokensUnavailable, issue_from_graph
 from infra.local.console.log_reader import LogTail, SecretScrubber
-from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed
+from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed, ReplyStreams, TooManyStreams
 from infra.local.console.requests_models import BankEventRequest, ChatAction, NewUser
 from infra.local.console.sessions import ConsoleSessions, SentRecord, SimulatedUser
 from infra.local.console.status import AdminClient, services
-from infra.local.console.traces import build_traces, received_at_ms
+from infra.local.console.traces import build_traces
 from infra.local.console.webhook_sender import WebhookSender
 
 STATIC_DIR = Path(__file__).parent / "static"
 LINKING_CALLBACK = "/messenger_platform/account_linking/"
+CONSOLE_EXTENSION = "bankbridge_console"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -68,6 +70,7 @@ class Console:
     sessions: ConsoleSessions
     sender: WebhookSender
     feed: ReplyFeed
+    streams: ReplyStreams
     logs: LogTail
     admin: AdminClient
     bank: SandboxBank
@@ -79,11 +82,13 @@ class Console:
         for name in config.initial_users:
             sessions.add_user(name)
         scrub = SecretScrubber([config.app_secret, config.admin_token, *config.extra_secrets])
+        feed = ReplyFeed(config.graph_url)
         return cls(
             config=config,
             sessions=sessions,
             sender=WebhookSender(config.api_url, config.app_secret, config.page_id),
-            feed=ReplyFeed(config.graph_url),
+            feed=feed,
+            streams=ReplyStreams(feed, lambda: {user.psid for user in sessions.users()}),
             logs=LogTail(config.log_dir, scrub),
             admin=AdminClient(config.api_url, config.admin_token),
             bank=SandboxBank(config.bank_url),
@@ -102,6 +107,7 @@ def create_app(config: ConsoleConfig) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     console = Console.for_config(config)
+    app.extensions[CONSOLE_EXTENSION] = console
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest) -> tuple[Response, int]:
@@ -125,6 +131,12 @@ def create_app(config: ConsoleConfig) -> Flask:
     _register_operations_routes(app, console)
     _register_linking_routes(app, console)
     return app
+
+
+def stop_streams(app: Flask) -> None:
+    """End the app's reply streams, so a stopping server never waits on an open page."""
+    console: Console = app.extensions[CONSOLE_EXTENSION]
+    console.streams.close()
 
 
 def _register_chat_routes(app: Flask, console: Console) -> None:
@@ -161,17 +173,19 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
             entries = console.feed.replies(psid)
         except GraphUnavailable as error:
             return jsonify({"error": str(error)}), 502
-        return jsonify({"replies": _with_times(entries)})
+        return jsonify({"replies": entries})
 
-    @app.get("/api/replies")
-    def replies_of_everyone() -> Response | tuple[Response, int]:
-        after = _after_counts(request.args.getlist("after"))
-        known = {psid: seen for psid, seen in after.items() if sessions.get(psid) is not None}
+    @app.get("/api/replies/stream")
+    def reply_stream() -> Response:
+        after = _resume_point()
         try:
-            grouped = console.feed.wait_for_any(known, _int_arg("wait", 0))
-        except GraphUnavailable as error:
-            return jsonify({"error": str(error)}), 502
-        return jsonify({"replies": {psid: _with_times(items) for psid, items in grouped.items()}})
+            events = console.streams.open(after)
+        except TooManyStreams as error:
+            answer = jsonify({"error": str(error)})
+            answer.status_code = 503
+            answer.headers["Retry-After"] = "5"
+            return answer
+        return Response(events, mimetype="text/event-stream")
 
     @app.post("/api/users/<psid>/bank-events")
     def bank_event(psid: str) -> tuple[Response, int]:
@@ -340,19 +354,14 @@ def _int_arg(name: str, default: int) -> int:
     return number
 
 
-def _after_counts(values: list[str]) -> dict[str, int]:
-    """`after=PSID:N` pairs: how many replies the page already shows per person."""
-    counts: dict[str, int] = {}
-    for value in values:
-        psid, _, seen = value.partition(":")
-        if not psid or not seen.isdigit():
-            raise BadRequest(400, "after must look like PSID:COUNT")
-        counts[psid] = int(seen)
-    return counts
-
-
-def _with_times(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**entry, "received_at_ms": received_at_ms(entry)} for entry in entries]
+def _resume_point() -> int:
+    """Where a reply stream starts: after `Last-Event-ID` (a reconnect), else after `after`."""
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id is None:
+        return _int_arg("after", 0)
+    if not last_event_id.isdigit():
+        raise BadRequest(400, "Last-Event-ID must be a reply's seq")
+    return int(last_event_id)
 
 
 def _record_json(record: SentRecord) -> dict[str, Any]:

@@ -1,76 +1,156 @@
-"""The bot's replies to one person, read from the Graph stand-in's `GET /__sent`.
+"""The bot's replies, read from the Graph stand-in's `GET /__sent` and streamed to the page.
 
-The page long-polls the console once for all its conversations (a browser keeps
-only six connections per host, so one long-poll per conversation would starve
-everything else); the console reads the stand-in's whole log once per interval
-(default 500 ms), whatever the number of people, until someone has something new.
+Every reply carries `seq`, its 1-based position in the stand-in's log: one number
+orders replies across conversations, names a point to resume from (the stream's
+event id, sent back by the browser as `Last-Event-ID`), and lets the page drop a reply
+it already shows.
+
+The page holds ONE Server-Sent Events stream for all its conversations, opened once and
+never restarted when people come and go: Chromium keeps six connections per host, and a
+long poll per conversation (or one restarted on each change, leaving the aborted one
+running on the server) spent them on waiting. The stream leaves five free for the page's
+requests whatever the number of conversations.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
 
+from infra.local.console.traces import received_at_ms
+
 POLL_INTERVAL_SECONDS = 0.5
-MAX_WAIT_SECONDS = 25.0
+KEEPALIVE_SECONDS = 2.0  # a comment line: how a stream notices its page has gone
+RECONNECT_MILLISECONDS = 2000
+MAX_STREAMS = 8
 
 
 class GraphUnavailable(Exception):
     """The Graph stand-in did not answer; the page shows it rather than a stale thread."""
 
 
+class TooManyStreams(Exception):
+    """Every stream slot is taken (or the console is stopping); the page retries later."""
+
+
 class ReplyFeed:
-    """Send API bodies the bot sent to one recipient, oldest first."""
+    """Send API bodies the bot sent, oldest first, each with its `seq` and `received_at_ms`."""
 
-    def __init__(
-        self,
-        graph_url: str,
-        poll_interval: float = POLL_INTERVAL_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, graph_url: str) -> None:
         self.graph_url = graph_url.rstrip("/")
-        self.poll_interval = poll_interval
-        self._sleep = sleep
 
-    def replies(self, psid: str) -> list[dict[str, Any]]:
-        """Every Send API body accepted for `psid` so far."""
-        return self._get({"recipient": psid})
-
-    def replies_by_recipient(self) -> dict[str, list[dict[str, Any]]]:
-        """Every accepted Send API body, grouped by recipient id."""
-        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for entry in self._get({}):
-            recipient = entry.get("recipient")
-            if isinstance(recipient, dict) and "id" in recipient:
-                grouped[str(recipient["id"])].append(entry)
-        return grouped
-
-    def wait_for_any(
-        self, after: dict[str, int], wait_seconds: float
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Each person's replies once anyone has more than `after[psid]`, or when time is up."""
-        if not after:
-            return {}
-        deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
-        while True:
-            grouped = self.replies_by_recipient()
-            current = {psid: grouped.get(psid, []) for psid in after}
-            news = any(len(current[psid]) > seen for psid, seen in after.items())
-            if news or time.monotonic() >= deadline:
-                return current
-            self._sleep(self.poll_interval)
-
-    def _get(self, params: dict[str, str]) -> list[dict[str, Any]]:
+    def log(self) -> list[dict[str, Any]]:
+        """Every accepted Send API body, numbered from 1 in the order the stand-in got them."""
         try:
-            response = requests.get(f"{self.graph_url}/__sent", params=params, timeout=5)
+            response = requests.get(f"{self.graph_url}/__sent", timeout=5)
             response.raise_for_status()
             entries = response.json()
         except (requests.RequestException, ValueError) as error:
             raise GraphUnavailable(
                 f"Graph stand-in unavailable ({type(error).__name__})"
             ) from error
-        return entries if isinstance(entries, list) else []
+        if not isinstance(entries, list):
+            return []
+        return [
+            {**entry, "seq": seq, "received_at_ms": received_at_ms(entry)}
+            for seq, entry in enumerate(entries, start=1)
+        ]
+
+    def replies(self, psid: str) -> list[dict[str, Any]]:
+        """Every Send API body accepted for `psid` so far."""
+        return [entry for entry in self.log() if recipient_of(entry) == psid]
+
+
+def recipient_of(entry: dict[str, Any]) -> str | None:
+    """The PSID a Send API body was addressed to, if it names one."""
+    recipient = entry.get("recipient")
+    if isinstance(recipient, dict) and "id" in recipient:
+        return str(recipient["id"])
+    return None
+
+
+class ReplyStreams:
+    """Bounded Server-Sent Events streams of replies to the console's people.
+
+    Each stream polls the stand-in's log (every `poll_interval`) and sends, as event
+    `reply` with id `seq`, each new body addressed to someone `shown()` returns. At most
+    `max_streams` are open; `close()` ends them all within one interval, so stopping the
+    server never waits on a browser.
+    """
+
+    def __init__(
+        self,
+        feed: ReplyFeed,
+        shown: Callable[[], set[str]],
+        max_streams: int = MAX_STREAMS,
+        poll_interval: float = POLL_INTERVAL_SECONDS,
+        keepalive: float = KEEPALIVE_SECONDS,
+    ) -> None:
+        self._feed = feed
+        self._shown = shown
+        self._max_streams = max_streams
+        self._poll_interval = poll_interval
+        self._keepalive = keepalive
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._open = 0
+
+    @property
+    def open_count(self) -> int:
+        """How many streams are being served right now."""
+        with self._lock:
+            return self._open
+
+    def open(self, after: int) -> Iterator[str]:
+        """Take a slot and return the stream of replies after position `after`."""
+        with self._lock:
+            if self._closing.is_set() or self._open >= self._max_streams:
+                raise TooManyStreams(f"the console serves at most {self._max_streams} streams")
+            self._open += 1
+        stream = self._events(after)
+        next(stream)  # started, so closing it (the page went away) runs its `finally`
+        return stream
+
+    def close(self) -> None:
+        """End every stream (the server is stopping) and refuse new ones."""
+        self._closing.set()
+
+    def _events(self, after: int) -> Iterator[str]:
+        try:
+            yield ""
+            yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
+            cursor = after
+            quiet_since = time.monotonic()
+            while not self._closing.is_set():
+                try:
+                    log = self._feed.log()
+                except GraphUnavailable:
+                    log = None  # keep the stream: the stand-in may be restarting
+                if log is not None:
+                    if len(log) < cursor:  # the stand-in's log was cleared
+                        cursor = 0
+                        yield _event("reset", 0, {})
+                    shown = self._shown()
+                    for entry in log[cursor:]:
+                        psid = recipient_of(entry)
+                        if psid is not None and psid in shown:
+                            yield _event("reply", entry["seq"], {"psid": psid, "reply": entry})
+                            quiet_since = time.monotonic()
+                    cursor = len(log)
+                if time.monotonic() - quiet_since >= self._keepalive:
+                    yield ": keep-alive\n\n"
+                    quiet_since = time.monotonic()
+                self._closing.wait(self._poll_interval)
+        finally:
+            with self._lock:
+                self._open -= 1
+
+
+def _event(name: str, event_id: int, data: dict[str, Any]) -> str:
+    """One SSE event (WHATWG HTML §9.2); JSON has no raw newline, so one `data:` line."""
+    return f"event: {name}\nid: {event_id}\ndata: {json.dumps(data)}\n\n"

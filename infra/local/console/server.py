@@ -1,4 +1,4 @@
-"""Serve the console with werkzeug on loopback (threaded: replies are long-polled)."""
+"""Serve the console with werkzeug on loopback (threaded: each page holds a reply stream)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from infra.local.console.app import create_app
+from infra.local.console.app import create_app, stop_streams
 from infra.local.console.config import ConsoleConfig
 
 
@@ -37,7 +37,8 @@ class RunningConsole:
     thread: threading.Thread
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and wait for the thread."""
+        """End the reply streams, stop serving and wait for the thread."""
+        stop_streams(self.server.app)
         self.server.shutdown()
         self.thread.join(timeout)
         self.server.server_close()

@@ -3,14 +3,15 @@
 // and log lines cannot inject markup. Secrets never reach this script: the backend signs.
 "use strict";
 
-const REPLY_WAIT_SECONDS = 20;
+const STREAM_RETRY_MS = 5000; // after the console refused a stream (503: too many open)
 const TRACE_REFRESH_MS = 1500;
 const STATUS_REFRESH_MS = 5000;
 const TYPING_TIMEOUT_MS = 20000; // Messenger hides typing_on after 20 s
 const RAW_LOG_MAX = 300;
 
 const threads = new Map(); // psid -> Thread
-let replyPoll = null; // AbortController of the one long-poll shared by every thread
+let replyStream = null; // the page's one EventSource: replies for every thread
+let lastReplySeq = 0; // the newest reply's seq seen on the stream
 const checkedConnectors = new Set();
 let rawLogAfter = 0;
 
@@ -47,16 +48,15 @@ async function api(method, path, body) {
   return data;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // ---------------------------------------------------------------- one conversation
 
 class Thread {
   constructor(user) {
     this.psid = user.psid;
     this.name = user.name;
-    this.seen = 0; // Send API bodies rendered so far
+    this.lastSeq = 0; // seq of the newest Send API body rendered
     this.restored = false;
+    this.early = []; // replies streamed before the restore finished
     this.typingTimer = null;
     this.build();
   }
@@ -113,18 +113,19 @@ class Thread {
       if (item.record) this.userBubble(item.record.bubble, item.record.result.status);
       else this.renderReply(item.reply);
     }
-    this.seen = replies.length;
+    this.lastSeq = replies.reduce((newest, reply) => Math.max(newest, reply.seq), 0);
     this.restored = true;
+    for (const reply of this.early.splice(0)) this.receive(reply);
     this.refreshQuickReplies();
-    restartReplyPoll();
   }
 
-  // Render what arrived since last time; `replies` is everything sent to this person.
-  receive(replies) {
-    const fresh = replies.slice(this.seen);
-    this.seen = replies.length;
-    for (const reply of fresh) this.renderReply(reply);
-    if (fresh.length) this.refreshQuickReplies();
+  // One reply from the stream; a restore or a reconnect may deliver it twice.
+  receive(reply) {
+    if (!this.restored) { this.early.push(reply); return; }
+    if (reply.seq <= this.lastSeq) return;
+    this.lastSeq = reply.seq;
+    this.renderReply(reply);
+    this.refreshQuickReplies();
   }
 
   async send(action, bubbleText) {
@@ -284,33 +285,27 @@ class Thread {
 
 // ---------------------------------------------------------------- replies
 
-// Browsers keep six connections per host, so every conversation shares one long-poll.
-function restartReplyPoll() {
-  if (replyPoll) replyPoll.abort();
-  replyPoll = new AbortController();
-  pollReplies(replyPoll.signal);
-}
-
-async function pollReplies(signal) {
-  while (!signal.aborted) {
-    const watched = [...threads.values()].filter((thread) => thread.restored);
-    if (!watched.length) return;
-    const query = new URLSearchParams({ wait: String(REPLY_WAIT_SECONDS) });
-    for (const thread of watched) query.append("after", `${thread.psid}:${thread.seen}`);
-    try {
-      const response = await fetch(`/api/replies?${query}`, { signal });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const data = await response.json();
-      if (signal.aborted) return;
-      for (const [psid, replies] of Object.entries(data.replies)) {
-        const thread = threads.get(psid);
-        if (thread) thread.receive(replies);
-      }
-    } catch {
-      if (signal.aborted) return;
-      await sleep(2000);
-    }
-  }
+// Browsers keep six connections per host: the page opens ONE stream, once, for every
+// thread (the console sends replies to all its people); EventSource reconnects by itself
+// with Last-Event-ID, so nothing sent meanwhile is lost. Adding or removing a person
+// never touches it.
+function openReplyStream() {
+  const stream = new EventSource(`/api/replies/stream?after=${lastReplySeq}`);
+  replyStream = stream;
+  stream.addEventListener("reply", (event) => {
+    lastReplySeq = Number(event.lastEventId);
+    const { psid, reply } = JSON.parse(event.data);
+    const thread = threads.get(psid);
+    if (thread) thread.receive(reply);
+  });
+  stream.addEventListener("reset", () => { // the Graph stand-in's log was cleared
+    lastReplySeq = 0;
+    for (const thread of threads.values()) thread.lastSeq = 0;
+  });
+  stream.addEventListener("error", () => {
+    if (stream.readyState !== EventSource.CLOSED) return; // the browser reconnects itself
+    setTimeout(() => { if (replyStream === stream) openReplyStream(); }, STREAM_RETRY_MS);
+  });
 }
 
 // ---------------------------------------------------------------- users
@@ -320,11 +315,14 @@ async function addUser(user, focus) {
   threads.set(user.psid, thread);
   document.getElementById("threads").append(thread.root);
   refreshUserLists();
-  await thread.restore(user.sent || []);
   if (focus) {
+    // Now, in the task that shows the thread: focusing after the restore's await took the
+    // focus back from wherever the person had moved meanwhile (their next user's name went
+    // into this composer, and the next user was added unnamed).
     thread.root.scrollIntoView({ block: "nearest", inline: "start" });
     thread.input.focus();
   }
+  await thread.restore(user.sent || []);
 }
 
 async function removeUser(thread) {
@@ -333,11 +331,13 @@ async function removeUser(thread) {
   } catch (error) {
     if (error.status !== 404) return;
   }
+  // Move the focus only if it is still in the closing thread: the person may have moved
+  // on (to another composer) while the DELETE was on its way.
+  const hadFocus = thread.root.contains(document.activeElement);
   thread.close();
   threads.delete(thread.psid);
-  restartReplyPoll();
   refreshUserLists();
-  document.getElementById("new-user-name").focus();
+  if (hadFocus) document.getElementById("new-user-name").focus();
 }
 
 function refreshUserLists() {
@@ -539,9 +539,10 @@ async function start() {
   document.getElementById("add-user-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("new-user-name");
+    const typed = input.value;
     try {
-      const user = await api("POST", "/api/users", input.value.trim() ? { name: input.value.trim() } : {});
-      input.value = "";
+      const user = await api("POST", "/api/users", typed.trim() ? { name: typed.trim() } : {});
+      if (input.value === typed) input.value = ""; // keep a name typed meanwhile
       await addUser(user, true);
     } catch (error) {
       input.setCustomValidity(error.message);
@@ -556,6 +557,7 @@ async function start() {
     document.getElementById("traces").hidden = event.target.checked;
     refreshRawLog();
   });
+  openReplyStream(); // before any restore: a reply is then in the restore, the stream or both
   const { users } = await api("GET", "/api/users");
   await Promise.all(users.map((user) => addUser(user, false)));
   document.body.dataset.ready = "true";
