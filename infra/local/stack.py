@@ -317,8 +317,10 @@ def run(
             "secrets": {"verify_token": stack.secrets["verify_token"]},
             "pid": os.getpid(),
         }
-        if state_file is not None:
-            state_file.write_text(json.dumps(state))
+        if state_file is not None:  # atomically: a reader never sees a half-written file
+            partial = state_file.with_name(f".{state_file.name}.partial")
+            partial.write_text(json.dumps(state))
+            os.replace(partial, state_file)
         print(_banner(stack.urls, stack.secrets, log_dir, connectors), flush=True)
         while not stop_requested:
             stack.supervisor.supervise()
