@@ -85,3 +85,20 @@ def sqs_event(
             for body in bodies
         ]
     }
+
+
+def acme_config(**changes: Any) -> dict[str, Any]:
+    """A valid FDX connector config for a fictional bank, as the admin API receives it."""
+    return {
+        "institution_id": "acme-bank",
+        "display_name": "Acme Bank",
+        "country": "US",
+        "standard": "fdx",
+        "standard_version": "6.0",
+        "api_base_url": "https://api.acme.example/fdx/v6",
+        "discovery_url": "https://auth.acme.example/.well-known/openid-configuration",
+        "client_id": "bankbridge",
+        "client_secret_ref": "bankbridge/prod/banks/acme-bank/client-secret",
+        "scopes": ["openid"],
+        **changes,
+    }

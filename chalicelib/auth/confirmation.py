@@ -26,7 +26,6 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -35,7 +34,7 @@ from chalicelib.auth.grants import ConsentFacts, revoke_grant, store_link
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import open_sealed_tokens, seal_tokens
 from chalicelib.channels.models import ChannelUser
-from chalicelib.connectors.base import Connector
+from chalicelib.connectors.base import Connector, ConnectorLoader
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import pending_link_key
@@ -46,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 MAX_ATTEMPTS = 5
-
-ConnectorLoader = Callable[[str], Connector]
 
 
 class ConfirmationResult(StrEnum):

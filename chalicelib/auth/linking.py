@@ -30,7 +30,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -51,6 +51,7 @@ from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import (
     AuthorizationRequest,
     Connector,
+    ConnectorLoader,
     ConsentRequest,
     Customer,
 )
@@ -65,8 +66,6 @@ from chalicelib.store.single_use import SingleUseStore, digest
 
 logger = logging.getLogger(__name__)
 
-ConnectorLoader = Callable[[str], Connector]
-"""Builds the connector for an institution id (raises LinkingError if it is unknown)."""
 
 PROVEN = "proven"
 """State marker: the platform vouched that this browser is the chat person (no code needed)."""

@@ -378,3 +378,7 @@ class Connector(ABC):
                 interaction_id=response.interaction_id,
             )
         return {"client_id": self.config.client_id, "request_uri": request_uri}
+
+
+ConnectorLoader = Callable[[str], Connector]
+"""Builds the connector for an institution id (linking, confirmation and reads take one)."""

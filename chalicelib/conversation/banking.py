@@ -23,7 +23,7 @@ from chalicelib.auth.grants import end_link_at_bank
 from chalicelib.auth.token_endpoint import refresh
 from chalicelib.auth.tokens import TokenService
 from chalicelib.channels.models import ChannelUser
-from chalicelib.connectors.base import Connector
+from chalicelib.connectors.base import Connector, ConnectorLoader
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
@@ -36,8 +36,6 @@ from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.links import Link, LinkRepository, LinkStatus
 
 logger = logging.getLogger(__name__)
-
-ConnectorLoader = Callable[[str], Connector]
 
 
 def account_ref(institution_id: str, account_id: str) -> str:

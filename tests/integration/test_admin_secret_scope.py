@@ -26,6 +26,7 @@ from chalicelib.secrets import SecretOutsideNamespace, get_bank_secret
 from chalicelib.settings import get_settings
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from tests.conftest import DEV_SECRETS
+from tests.factories import acme_config
 from tests.integration.module_stack import empty_table, module_aws_stack
 from tests.integration.test_admin_api import AUTH, make_app
 
@@ -127,19 +128,13 @@ def elsewhere() -> Iterator[RecordingBank]:
 
 
 def config_for(bank: RecordingBank, **changes: Any) -> dict[str, Any]:
-    return {
-        "institution_id": "acme-bank",
-        "display_name": "Acme Bank",
-        "country": "US",
-        "standard": "fdx",
-        "standard_version": "6.0",
+    defaults = {
         "api_base_url": f"{bank.url}/fdx/v6",
         "discovery_url": f"{bank.url}/.well-known/openid-configuration",
-        "client_id": "bankbridge",
         "client_secret_ref": OWN_SECRET,
         "scopes": ["fdx:accountbasic:read"],
-        **changes,
     }
+    return acme_config(**{**defaults, **changes})
 
 
 def discovery(issuer: str, **endpoints: str) -> dict[str, Any]:

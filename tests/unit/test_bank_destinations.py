@@ -17,6 +17,7 @@ from chalicelib.connectors.destinations import (
     is_numeric_host_spelling,
     port_refusal,
 )
+from tests.factories import acme_config
 
 METADATA = IPv4Address("169.254.169.254")
 PUBLIC_V4 = "93.184.216.34"
@@ -259,19 +260,7 @@ def test_port_rule(port: int | None, configured: bool, allowed: bool) -> None:
 
 
 def _config(**changes: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "institution_id": "acme-bank",
-        "display_name": "Acme Bank",
-        "country": "US",
-        "standard": "fdx",
-        "standard_version": "6.0",
-        "api_base_url": "https://api.acme.example/fdx/v6",
-        "discovery_url": "https://auth.acme.example/.well-known/openid-configuration",
-        "client_id": "bankbridge",
-        "client_secret_ref": "bankbridge/prod/banks/acme-bank/client-secret",
-        "scopes": ["openid"],
-    }
-    return {**config, **changes}
+    return acme_config(**changes)
 
 
 def _errors(

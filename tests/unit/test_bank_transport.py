@@ -29,6 +29,7 @@ from chalicelib.connectors.exceptions import BankProtocolError, BankUnavailable
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.connectors.transport import MAX_BODY_BYTES, bank_session
 from chalicelib.settings import get_settings
+from tests.factories import acme_config
 
 PUBLIC = "93.184.216.34"
 MIB = 1024 * 1024
@@ -149,19 +150,7 @@ def rebinding(host: str, n: int) -> list[str]:
 
 
 def config_for(api_base_url: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "institution_id": "acme-bank",
-        "display_name": "Acme Bank",
-        "country": "US",
-        "standard": "fdx",
-        "standard_version": "6.0",
-        "api_base_url": api_base_url,
-        "discovery_url": "https://auth.acme.example/.well-known/openid-configuration",
-        "client_id": "bankbridge",
-        "client_secret_ref": "bankbridge/prod/banks/acme-bank/client-secret",
-        "scopes": ["openid"],
-        **changes,
-    }
+    return acme_config(api_base_url=api_base_url, **changes)
 
 
 def client_for(base_url: str, session: Any = None, **options: Any) -> BankHttpClient:

@@ -16,23 +16,11 @@ from chalicelib.connectors.secret_scope import (
     secret_destination_problem,
     secret_ref_problem,
 )
+from tests.factories import acme_config
 
 
 def config(**changes: Any) -> ConnectorConfig:
-    data = {
-        "institution_id": "acme-bank",
-        "display_name": "Acme Bank",
-        "country": "US",
-        "standard": "fdx",
-        "standard_version": "6.0",
-        "api_base_url": "https://api.acme.example/fdx/v6",
-        "discovery_url": "https://auth.acme.example/.well-known/openid-configuration",
-        "client_id": "bankbridge",
-        "client_secret_ref": "bankbridge/prod/banks/acme-bank/client-secret",
-        "scopes": ["openid"],
-        **changes,
-    }
-    return ConnectorConfig.model_validate(data, context=TRUSTED_CONTEXT)
+    return ConnectorConfig.model_validate(acme_config(**changes), context=TRUSTED_CONTEXT)
 
 
 def test_the_namespace_is_the_stage_and_the_institution() -> None:
