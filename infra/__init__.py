@@ -1,6 +1,9 @@
-"""BankBridge's AWS resources as code and the tools that build them.
+"""BankBridge's tooling around the product in `chalicelib/`, one package per audience.
 
-`template.json` is the single definition of the stage's resources; `provision`
-creates them with CloudFormation (moto locally), `package` merges them into the
-`chalice package` SAM stack, `requirements` keeps requirements.txt generated.
+- `aws`: deployment (the resources template, provisioning, the Lambda package, deploy);
+- `local`: the local development stack (moto, the sandbox bank, the console), dev-only;
+- `cli`: the `bankbridge` operator command, the only part shipped in the wheel.
+
+`aws` and `local` never import each other, except the local stack provisioning
+moto through `infra.aws.provision` (tests/unit/test_import_boundaries.py).
 """

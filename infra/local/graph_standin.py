@@ -62,16 +62,14 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeAlias
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from infra.local import serving
 from infra.local.graph_errors import (
     INVALID_OAUTH_TOKEN,
     INVALID_PARAMETER,
@@ -404,37 +402,8 @@ def _recipient_id_of(body: dict[str, Any]) -> str | None:
     return None
 
 
-class _RedactingRequestHandler(WSGIRequestHandler):
-    """Access log without query strings: they carry the access token and its proof."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.log("info", '"%s %s" %s', self.command, urlsplit(self.path).path, code)
-
-
-def _make_server(host: str, port: int, page_token: str, app_secret: str) -> BaseWSGIServer:
-    app = create_app(page_token, app_secret)
-    return make_server(host, port, app, threaded=True, request_handler=_RedactingRequestHandler)
-
-
-@dataclass
-class RunningStandin:
-    """A stand-in serving on a background thread; `stop()` shuts it down."""
-
-    url: str
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving, wait for the thread and release the port."""
-        self.server.shutdown()
-        self.thread.join(timeout)
-        self.server.server_close()
-
-    def __enter__(self) -> RunningStandin:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+RunningStandin: TypeAlias = serving.RunningServer
+"""A stand-in serving on a daemon thread: `.url`, `.stop()`, usable as a context manager."""
 
 
 def serve_in_thread(
@@ -444,13 +413,8 @@ def serve_in_thread(
     app_secret: str = DEFAULT_APP_SECRET,
 ) -> RunningStandin:
     """Serve the stand-in on a daemon thread; port 0 picks a free port (see `.url`)."""
-    server = _make_server(host, port, page_token, app_secret)
-    thread = threading.Thread(target=server.serve_forever, name="graph-standin", daemon=True)
-    thread.start()
-    url_host = f"[{host}]" if ":" in host else host
-    return RunningStandin(
-        url=f"http://{url_host}:{server.server_port}", server=server, thread=thread
-    )
+    server, url = serving.bind(create_app(page_token, app_secret), host, port)
+    return serving.start_in_thread(server, url, name="graph-standin")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -468,14 +432,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = _make_server(args.host, args.port, args.page_token, args.app_secret)
-    logger.info("graph stand-in listening on http://%s:%s", args.host, server.server_port)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        logger.info("graph stand-in stopping")
-    finally:
-        server.server_close()
+    server, url = serving.bind(create_app(args.page_token, args.app_secret), args.host, args.port)
+    logger.info("graph stand-in listening on %s", url)
+    serving.serve_until_stopped(server)
+    logger.info("graph stand-in stopped")
 
 
 if __name__ == "__main__":

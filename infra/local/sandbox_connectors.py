@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.connectors.secret_scope import bank_secret_prefix
+from chalicelib.secret_namespace import bank_secret_prefix
 
 SANDBOX_CLIENT_ID = "bankbridge-local"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's documented dev value

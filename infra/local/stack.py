@@ -11,8 +11,8 @@ Processes (each a real server; ports overridable by flag or environment):
 | console (chat page)  | http://127.0.0.1:8003 | BANKBRIDGE_LOCAL_CONSOLE_PORT |
 | queue pump           | (no port)             | BANKBRIDGE_LOCAL_CONCURRENCY  |
 
-AWS resources are created in moto from `infra/template.json` by the same
-`infra.provision` code a test uses, so local and production cannot drift. Dev
+AWS resources are created in moto from `infra/aws/template.json` by the same
+`infra.aws.provision` code a test uses, so local and production cannot drift. Dev
 secrets are documented defaults, overridable by environment variables:
 BANKBRIDGE_DEV_APP_SECRET (`dev-app-secret`), BANKBRIDGE_DEV_VERIFY_TOKEN
 (`dev-verify-token`), BANKBRIDGE_DEV_PAGE_TOKEN (`dev-page-token`),
@@ -247,7 +247,7 @@ class DevStack:
 
     def provision_aws(self) -> None:
         """Create the stage's resources in moto from the template (and shorten visibility)."""
-        from infra.provision import provision
+        from infra.aws.provision import provision
 
         provision(STAGE, secret_values=_secret_values_by_key(self.secrets))
         if self.queue_visibility_seconds is not None:
@@ -337,7 +337,7 @@ def run(
 
 
 def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
-    """Map dev secret values onto the template's secret keys (see `infra.provision`)."""
+    """Map dev secret values onto the template's secret keys (see `infra.aws.provision`)."""
     return {
         "messenger_app_secret": secrets["app_secret"],
         "messenger_verify_token": secrets["verify_token"],

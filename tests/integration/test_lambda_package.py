@@ -1,6 +1,6 @@
 """The Lambda zip ships exactly the hashed lock in requirements.txt, the same bytes every build.
 
-`lambda_package` (tests/conftest.py) is the real `infra.package` of the prod
+`lambda_package` (tests/conftest.py) is the real `infra.aws.package` of the prod
 stage; these tests read its zip, and one packages a second time to compare.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from infra.package import PackageError, package
-from infra.requirements import REQUIREMENTS_PATH, parse_lock
-from infra.vendor import VendorError, install_lock
+from infra.aws.package import PackageError, package
+from infra.aws.requirements import REQUIREMENTS_PATH, parse_lock
+from infra.aws.vendor import VendorError, install_lock
 from tests.conftest import ROOT
 
 APP_TOP_LEVEL = frozenset({"app.py", "chalice", "chalicelib"})
@@ -59,6 +59,17 @@ def test_the_zip_ships_exactly_the_locked_distributions(lambda_package: Path) ->
     shipped = shipped_distributions(lambda_package / "deployment.zip")
 
     assert {name: version for name, (version, _) in shipped.items()} == locked
+
+
+def test_the_zip_ships_the_app_but_no_cli_and_no_tooling(lambda_package: Path) -> None:
+    """The operator CLI is the wheel's console script; infra/ (deploy, dev stack) stays home."""
+    with zipfile.ZipFile(lambda_package / "deployment.zip") as archive:
+        names = archive.namelist()
+    app_code = [name for name in names if name.split("/", 1)[0] in APP_TOP_LEVEL]
+
+    assert "app.py" in app_code and "chalicelib/__init__.py" in app_code
+    assert [name for name in names if name.startswith("infra/")] == []
+    assert [name for name in app_code if "cli" in Path(name).with_suffix("").parts] == []
 
 
 def test_every_dependency_file_is_an_unaltered_file_of_a_locked_wheel(
@@ -128,7 +139,7 @@ def _wheel(directory: Path, filename: str, extra: dict[str, str] | None = None) 
 
 @pytest.fixture
 def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """pip (in infra.vendor's child process) sees only the wheels in this folder: no network."""
+    """pip (in infra.aws.vendor's child process) sees only the wheels in this folder: no network."""
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     monkeypatch.setenv("PIP_NO_INDEX", "1")

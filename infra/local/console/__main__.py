@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 from pathlib import Path
-from types import FrameType
 
 from infra.local.console.app import stop_streams
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.server import bind
+from infra.local.serving import serve_until_stopped
 
 DEFAULT_PORT = 8003
 
@@ -48,19 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     server, url = bind(args.host, args.port, config)
-    signal.signal(signal.SIGTERM, _interrupt)  # the stack's supervisor stops us with SIGTERM
     print(f"BankBridge console listening on {url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop_streams(server.app)  # open pages' streams end within one poll interval
-        server.server_close()
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    # Open pages' streams end within one poll interval.
+    serve_until_stopped(server, before_close=lambda: stop_streams(server.app))
 
 
 if __name__ == "__main__":

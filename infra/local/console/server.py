@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import TypeAlias
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
+from infra.local import serving
 from infra.local.console.app import create_app, stop_streams
 from infra.local.console.config import ConsoleConfig
 
-
-class _PathOnlyRequestHandler(WSGIRequestHandler):
-    """Access log without query strings: linking tokens and codes travel in them."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.log("info", '"%s %s" %s', self.command, urlsplit(self.path).path, code)
+RunningConsole: TypeAlias = serving.RunningServer
+"""A console serving on a daemon thread (tests); `stop()` ends its reply streams first."""
 
 
 def bind(host: str, port: int, config: ConsoleConfig) -> tuple[BaseWSGIServer, str]:
     """Bind first (port 0 picks a free one), so the URL printed is the one that answers."""
-    server = make_server(
-        host, port, create_app(config), threaded=True, request_handler=_PathOnlyRequestHandler
-    )
-    url_host = f"[{host}]" if ":" in host else host
-    return server, f"http://{url_host}:{server.server_port}"
-
-
-@dataclass
-class RunningConsole:
-    """A console serving on a background thread (tests); `stop()` releases the port."""
-
-    url: str
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """End the reply streams, stop serving and wait for the thread."""
-        stop_streams(self.server.app)
-        self.server.shutdown()
-        self.thread.join(timeout)
-        self.server.server_close()
+    return serving.bind(create_app(config), host, port)
 
 
 def serve_in_thread(
@@ -49,6 +24,6 @@ def serve_in_thread(
 ) -> RunningConsole:
     """Serve on a daemon thread; see `.url`."""
     server, url = bind(host, port, config)
-    thread = threading.Thread(target=server.serve_forever, name="console", daemon=True)
-    thread.start()
-    return RunningConsole(url=url, server=server, thread=thread)
+    return serving.start_in_thread(
+        server, url, name="console", before_stop=lambda: stop_streams(server.app)
+    )

@@ -8,6 +8,7 @@ from datetime import date
 from infra.local.sandbox_bank.config import DEFAULT_EVENTS_SECRET, SandboxBankConfig
 from infra.local.sandbox_bank.seed import DEFAULT_SEED
 from infra.local.sandbox_bank.server import bind
+from infra.local.serving import serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,12 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     server, url = bind(args.host, args.port, config)
     print(f"Sandbox bank listening on {url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(server)
 
 
 if __name__ == "__main__":

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TypeAlias
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
+from infra.local import serving
 from infra.local.sandbox_bank.app import create_app
 from infra.local.sandbox_bank.config import SandboxBankConfig
 from infra.local.sandbox_bank.state import EXTENSION_KEY
 
-
-@dataclass
-class RunningSandbox:
-    url: str  # the bound address, e.g. http://127.0.0.1:54321 (also the issuer unless set)
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+RunningSandbox: TypeAlias = serving.RunningServer
+"""A sandbox bank serving on a daemon thread: `.url` (also the issuer unless set), `.stop()`."""
 
 
 def bind(
@@ -34,8 +25,7 @@ def bind(
 ) -> tuple[BaseWSGIServer, str]:
     """Bind a threaded server; with no configured issuer, the bound URL becomes the issuer."""
     app = create_app(config, clock)
-    server = make_server(host, port, app, threaded=True)
-    url = f"http://{host}:{server.server_port}"
+    server, url = serving.bind(app, host, port)
     state = app.extensions[EXTENSION_KEY]
     state.issuer_url = state.issuer_url or url
     return server, url
@@ -49,6 +39,4 @@ def serve_in_thread(
 ) -> RunningSandbox:
     """Start serving in a daemon thread; port 0 picks a free port, reflected in `.url`."""
     server, url = bind(host, port, config, clock)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-bank", daemon=True)
-    thread.start()
-    return RunningSandbox(url=url, server=server, thread=thread)
+    return serving.start_in_thread(server, url, name="sandbox-bank")

@@ -1,5 +1,9 @@
 """`bankbridge` command line: manage connector configs through the admin API.
 
+The wheel's console script (pyproject.toml), run from an operator's machine: it lives
+outside `chalicelib/` so it never ships in the Lambda zip, and imports only `chalicelib`
+(the API's own config rules and readiness checks).
+
     bankbridge connectors register FILE [--replace]   POST (or PUT) a JSON config
     bankbridge connectors list | show ID | delete ID
     bankbridge connectors check ID                    live probe of the bank
@@ -31,7 +35,17 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
+import boto3
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from pydantic import ValidationError
+
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.field_errors import field_errors
+from chalicelib.connectors.config.models import ConnectorConfig, connector_config_schema
 from chalicelib.loopback import is_loopback_url
+from chalicelib.readiness import check_readiness
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the local stage's published dev default
@@ -52,8 +66,6 @@ class AdminClient:
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Send and return (status, decoded JSON or None); transport failures raise CliError."""
-        import requests
-
         data = None if body is None else json.dumps(body).encode()
         request = requests.Request(
             method,
@@ -78,10 +90,6 @@ class AdminClient:
 
     @staticmethod
     def _sign(request: Any) -> None:
-        import boto3
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
         session = boto3.session.Session()
         credentials = session.get_credentials()
         if credentials is None:
@@ -209,10 +217,6 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> None:
     """Validate a config file locally with the API's rules (hosts resolved with local DNS)."""
-    from pydantic import ValidationError
-
-    from chalicelib.connectors.config import ConnectorConfig, field_errors, validation_context
-
     data = _read_config(args.file)
     stage = args.stage or ("dev" if args.local else None)
     context = validation_context(local=args.local, stage=stage)
@@ -262,16 +266,12 @@ def schema_markdown(schema: dict[str, Any]) -> str:
 
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> None:
     """Print the connector config JSON Schema (or its Markdown reference table)."""
-    from chalicelib.connectors.config import connector_config_schema
-
     schema = connector_config_schema()
     out.write(schema_markdown(schema) if args.markdown else json.dumps(schema, indent=2) + "\n")
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> None:
     """Print one line per checked setting, secret and resource; not ready makes the exit 1."""
-    from chalicelib.readiness import check_readiness
-
     report = check_readiness(args.stage, Path(args.project_dir))
     for finding in report.findings:
         out.write(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}\n")

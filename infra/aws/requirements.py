@@ -3,7 +3,7 @@
 The inputs are `[project.dependencies]` in pyproject.toml less `chalice`. uv
 resolves them for the Lambda runtime (CPython 3.11 on x86_64 manylinux, the
 runtime Chalice picks from the local interpreter) and pins every transitive
-dependency with the sha256 of each of its files. `infra.vendor` installs exactly
+dependency with the sha256 of each of its files. `infra.aws.vendor` installs exactly
 these, hash-verified, so two builds of one commit ship the same bytes.
 
 uv rather than pip-tools: it resolves for a *target* platform and Python
@@ -15,9 +15,9 @@ pyproject.toml changed since the lock was written, the lock is malformed, or a
 requirement in pyproject.toml (runtime or dev) has no upper bound: a new major
 release must arrive by a reviewed edit, never by a re-lock.
 
-    python -m infra.requirements --write            # re-lock, keeping current pins
-    python -m infra.requirements --write --upgrade  # re-lock at the newest allowed versions
-    python -m infra.requirements --check            # exit 1 with the reasons when stale
+    python -m infra.aws.requirements --write            # re-lock, keeping current pins
+    python -m infra.aws.requirements --write --upgrade  # re-lock at the newest allowed versions
+    python -m infra.aws.requirements --check            # exit 1 with the reasons when stale
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT_PATH = PROJECT_ROOT / "pyproject.toml"
 REQUIREMENTS_PATH = PROJECT_ROOT / "requirements.txt"
 
@@ -53,9 +53,9 @@ CLI's dependencies (pip, setuptools, inquirer, ...) in every Lambda zip."""
 
 HEADER_INTRO = f"""\
 # The hashed lock of exactly what the Lambda zip ships; do not edit by hand.
-# `make requirements` (python -m infra.requirements --write) regenerates it with uv
-# for CPython {LAMBDA_PYTHON_VERSION} on {UV_PYTHON_PLATFORM}; infra.package installs it with
-# `pip --require-hashes` into the zip's vendor/ (infra/vendor.py), not Chalice's pip.
+# `make requirements` (python -m infra.aws.requirements --write) regenerates it with uv
+# for CPython {LAMBDA_PYTHON_VERSION} on {UV_PYTHON_PLATFORM}; infra.aws.package installs it with
+# `pip --require-hashes` into the zip's vendor/ (infra/aws/vendor.py), not Chalice's pip.
 # Inputs: [project.dependencies] in pyproject.toml, less `chalice` (its packager
 # bundles the runtime module itself and the CLI's dependencies are dead weight):
 """
@@ -214,7 +214,7 @@ def compile_lock(inputs: Sequence[str], previous: Path | None, *, upgrade: bool 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: `--write` re-locks (network); `--check` exits 1 with the reasons if stale or
     a requirement is unbounded."""
-    parser = argparse.ArgumentParser(prog="python -m infra.requirements", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.requirements", description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="re-lock requirements.txt")
     mode.add_argument("--check", action="store_true", help="fail if requirements.txt is stale")

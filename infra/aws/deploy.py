@@ -4,7 +4,7 @@ Route (b) of docs/deployment.md, scripted so a newcomer cannot miss a step:
 
 1. preflight: the stage is configured, AWS credentials and a region resolve, and
    Chalice's own deploy-time validation passes;
-2. the resources stack (`infra/template.json`) is created *or updated*;
+2. the resources stack (`infra/aws/template.json`) is created *or updated*;
 3. its outputs are written into the stage's `environment_variables` in
    `.chalice/config.json` (a no-op when nothing changed);
 4. `chalice deploy --stage S` deploys the functions and the API. Chalice's
@@ -12,11 +12,11 @@ Route (b) of docs/deployment.md, scripted so a newcomer cannot miss a step:
    account ids) is restored from SSM Parameter Store when this checkout has none,
    so a deploy from a fresh clone updates the existing API instead of creating a
    second one with a new URL, and saved back afterwards;
-5. what Chalice cannot express is applied (`infra.post_deploy`);
+5. what Chalice cannot express is applied (`infra.aws.post_deploy`);
 6. the URLs to register at Meta and at banks are printed, with the steps left:
    what `bankbridge doctor` still finds missing, then what only a person can do.
 
-    python -m infra.deploy --stage prod [--parameter AlarmEmail=ops@example.com]
+    python -m infra.aws.deploy --stage prod [--parameter AlarmEmail=ops@example.com]
 
 Against a local moto server (`AWS_ENDPOINT_URL` on loopback) every step up to
 `chalice deploy` runs; moto's ImportRestApi then fails on Chalice's OpenAPI
@@ -43,18 +43,18 @@ from chalicelib.aws import aws_endpoints_are_local
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
 from chalicelib.readiness import ReadinessReport, check_readiness
 from chalicelib.stage import DEV_STAGE
-from infra import post_deploy
-from infra.chalice_validation import chalice_environment
-from infra.package import PackageError, discover_app
-from infra.provision import (
+from infra.aws import post_deploy
+from infra.aws.chalice_validation import chalice_environment
+from infra.aws.package import PackageError, discover_app
+from infra.aws.provision import (
     ProvisionError,
     StackOutputs,
     default_stack_name,
     parse_pairs,
     provision,
 )
-from infra.template import PROJECT_ROOT
-from infra.vendor import VendorError, staged_project
+from infra.aws.template import PROJECT_ROOT
+from infra.aws.vendor import VendorError, staged_project
 
 EXIT_FAILED = 1
 EXIT_STOPPED_BY_LOCAL_BACKEND = 3
@@ -180,7 +180,7 @@ def save_deployed_record(project_dir: Path, stage: str) -> None:
     tier = "Advanced" if len(value.encode()) > _SSM_STANDARD_TIER_LIMIT_BYTES else "Standard"
     aws.client("ssm").put_parameter(
         Name=deployed_record_parameter(stage),
-        Description="Chalice's deployment record for this stage (written by infra.deploy)",
+        Description="Chalice's deployment record for this stage (written by infra.aws.deploy)",
         Value=value,
         Type="String",
         Tier=tier,
@@ -193,7 +193,7 @@ def run_chalice_deploy(project_dir: Path, stage: str) -> None:
 
     Chalice's own packager would re-download Linux wheels without checking
     hashes, so it deploys the same staged project `make package` builds
-    (infra.vendor); its deployment record is copied back afterwards.
+    (infra.aws.vendor); its deployment record is copied back afterwards.
     Raise with the reason on failure.
     """
     chalice = Path(sys.executable).parent / "chalice"
@@ -336,7 +336,7 @@ def render(report: DeployReport) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; exit 0 deployed, 1 failed, 3 stopped where the local moto server ends."""
-    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.deploy", description=__doc__)
     parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
     parser.add_argument(

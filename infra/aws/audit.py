@@ -17,8 +17,8 @@ pip-audit's JSON report: a vulnerability fails (exit 1) unless
 `accepted_advisories.toml` accepts it, with a reason, until a date; a package the
 source could not audit, or pip-audit failing, fails too (exit 2).
 
-    python -m infra.audit                       # both targets against PyPI
-    python -m infra.audit --osv-url URL         # against an OSV API instead
+    python -m infra.aws.audit                       # both targets against PyPI
+    python -m infra.aws.audit --osv-url URL         # against an OSV API instead
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import requests
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
-from infra.requirements import PROJECT_ROOT, REQUIREMENTS_PATH
+from infra.aws.requirements import PROJECT_ROOT, REQUIREMENTS_PATH
 
 ACCEPTED_ADVISORIES_PATH = Path(__file__).resolve().parent / "accepted_advisories.toml"
 PYPI_RELEASE_URL = "https://pypi.org/pypi/{name}/{version}/json"
@@ -301,7 +301,7 @@ def audit(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: print one line per finding or target; exit with the worst outcome."""
-    parser = argparse.ArgumentParser(prog="python -m infra.audit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.audit", description=__doc__)
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS_PATH)
     parser.add_argument("--accepted", type=Path, default=ACCEPTED_ADVISORIES_PATH)
     parser.add_argument("--osv-url", help="an OSV API's query URL instead of PyPI's JSON API")

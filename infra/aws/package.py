@@ -1,4 +1,4 @@
-"""Build the single SAM stack: Chalice's template merged with `infra/template.json`.
+"""Build the single SAM stack: Chalice's template merged with `infra/aws/template.json`.
 
 `chalice package --merge-template` deep-merges a template into the one Chalice
 generates. Ours carries the stage's resources plus what Chalice cannot express
@@ -19,9 +19,9 @@ on the functions and the API it generates:
   method (parameters `ApiThrottleRateLimit`, `ApiThrottleBurstLimit`).
 
 Route (b) applies the same settings with API calls after `chalice deploy`
-(`infra.post_deploy`), from the constants below.
+(`infra.aws.post_deploy`), from the constants below.
 
-    python -m infra.package --stage prod --out build/package
+    python -m infra.aws.package --stage prod --out build/package
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ from typing import Any, Literal
 from chalice.utils import to_cfn_resource_name
 from pydantic import BaseModel
 
-from infra.chalice_validation import (
+from infra.aws.chalice_validation import (
     OFFLINE_REGION,
     ChaliceValidationError,
     chalice_environment,
     load_stage,
 )
-from infra.template import PROJECT_ROOT, QUEUE_RESOURCE_TYPE, load_template, resolve
-from infra.vendor import VendorError, staged_project
+from infra.aws.template import PROJECT_ROOT, QUEUE_RESOURCE_TYPE, load_template, resolve
+from infra.aws.vendor import VendorError, staged_project
 
 MERGE_TEMPLATE_NAME = "merge-template.json"
 SAM_TEMPLATE_NAME = "sam.json"
@@ -152,7 +152,7 @@ def build_merge_template(app: ChaliceApp) -> dict[str, Any]:
         if function.function_logical_id in resources:
             raise PackageError(
                 f"function {function.function_name} becomes logical id "
-                f"{function.function_logical_id}, which infra/template.json already uses"
+                f"{function.function_logical_id}, which infra/aws/template.json already uses"
             )
         override: dict[str, Any] = {
             "Properties": {"FunctionName": {"Fn::Sub": app.deployed_name(function, "${Stage}")}}
@@ -221,7 +221,7 @@ def verify_merged(sam_template: dict[str, Any], app: ChaliceApp) -> None:
     ours = load_template()["Resources"]
     for logical_id, resource in ours.items():
         if resources.get(logical_id, {}).get("Type") != resource["Type"]:
-            raise PackageError(f"{logical_id} of infra/template.json did not survive the merge")
+            raise PackageError(f"{logical_id} of infra/aws/template.json did not survive the merge")
     for logical_id, override in build_merge_template(app)["Resources"].items():
         if logical_id in ours:
             continue
@@ -301,7 +301,7 @@ def package(project_dir: Path, stage: str, out: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: package the app for a stage into `--out`."""
-    parser = argparse.ArgumentParser(prog="python -m infra.package", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.package", description=__doc__)
     parser.add_argument("--stage", required=True, help="Chalice stage, e.g. prod")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)

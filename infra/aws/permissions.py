@@ -3,8 +3,8 @@
 Each of the four Chalice functions gets its own role (`iam_policy_file` per function in
 `.chalice/config.json`, `autogen_policy` off), generated from `NEEDS` below:
 
-    python -m infra.permissions --write   # regenerate .chalice/policy-<stage>-<function>.json
-    python -m infra.permissions --check   # exit 1: a stale file, or NEEDS disagrees with the code
+    python -m infra.aws.permissions --write  # regenerate .chalice/policy-<stage>-<function>.json
+    python -m infra.aws.permissions --check  # exit 1: a stale file, or NEEDS disagrees with code
 
 `NEEDS` is what each function's *code* calls: one `Need` (IAM action, abstract resource,
 reason) per call. `derive_needs()` reads the same facts from the source, and `check()`
@@ -48,10 +48,10 @@ What the generator adds to every policy, derived from the needs rather than scan
   `aws:dynamodb:tableName`), so the role cannot use the key directly for them.
 * Logs: streams and events in the function's own log group only. Both routes give
   functions the names `chalice deploy` gives (`bankbridge-<stage>` for the API,
-  `bankbridge-<stage>-<function>`; infra/package.py pins them in the SAM stack), and the
+  `bankbridge-<stage>-<function>`; infra/aws/package.py pins them in the SAM stack), and the
   template creates every group with its retention, so the role never creates one.
 * Platform deliveries (`PLATFORM_NEEDS`): Lambda sends a scheduled function's failed
-  runs to its failure destination (infra/package.py, infra/post_deploy.py) with the
+  runs to its failure destination (infra/aws/package.py, infra/aws/post_deploy.py) with the
   function's own role, so the daily job may send to `bankbridge-<stage>-daily-failures`
   (and use the key via SQS for it). No code calls this, so the scan does not see it.
 * X-Ray (`"xray": true` in config.json): `xray:PutTraceSegments` and
@@ -81,7 +81,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.template import PROJECT_ROOT
+from infra.aws.template import PROJECT_ROOT
 
 APP_NAME = "bankbridge"
 CHALICE_DIR = PROJECT_ROOT / ".chalice"
@@ -184,7 +184,7 @@ _STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt
 _REFERENCE_KEY_WHY = "store/account_reference.py: the HMAC key of account references"
 
 # The maintained table. Changing the code's AWS calls means changing this (check() says
-# what), then `python -m infra.permissions --write`.
+# what), then `python -m infra.aws.permissions --write`.
 NEEDS: dict[str, tuple[Need, ...]] = {
     API_HANDLER: (
         *_table_needs(
@@ -198,7 +198,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             }
         ),
         _n("sqs:GetQueueUrl", queue("inbound"), "queues.py: resolve before enqueue"),
-        _n("sqs:SendMessage", queue("inbound"), "inbox.py: the webhook queues chat events"),
+        _n(
+            "sqs:SendMessage",
+            queue("inbound"),
+            "conversation/inbox.py: the webhook queues chat events",
+        ),
         _n("sqs:GetQueueUrl", queue("events"), "queues.py: resolve before enqueue"),
         _n("sqs:SendMessage", queue("events"), "events/ingest.py: queues bank events"),
         *_secret_needs(
@@ -342,8 +346,8 @@ PLATFORM_NEEDS: dict[str, tuple[Need, ...]] = {
         _n(
             "sqs:SendMessage",
             queue("daily-failures"),
-            "Lambda's on-failure destination for the schedule (infra/package.py, "
-            "infra/post_deploy.py) delivers failed runs with this role",
+            "Lambda's on-failure destination for the schedule (infra/aws/package.py, "
+            "infra/aws/post_deploy.py) delivers failed runs with this role",
         ),
     )
     for scheduled in ("daily_consent_check", "pending_link_sweep")
@@ -359,8 +363,8 @@ NOT_GRANTED: dict[str, tuple[Need, ...]] = {
     ),
     "handle_bank_events": _secret_needs(
         {
-            "banks/*": "connectors/config.py names secret_refs only to check that each lies in "
-            "its connector's namespace, when events/fanout.py reads configs back through "
+            "banks/*": "connectors/config/rules.py names secret_refs only to check that each lies "
+            "in its connector's namespace, when events/fanout.py reads configs back through "
             "store/connectors.py; fan-out never reads a bank secret",
         }
     ),
@@ -389,7 +393,7 @@ NOT_GRANTED: dict[str, tuple[Need, ...]] = {
 
 
 class Names(BaseModel):
-    """A stage's resource names (the contract infra/template.json and config.json share)."""
+    """A stage's resource names (the contract infra/aws/template.json and config.json share)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,6 +1,6 @@
 """Route (b)'s last step: what `chalice deploy` cannot set, applied with API calls.
 
-Route (a) writes the same settings into the merge template (`infra.package`, whose
+Route (a) writes the same settings into the merge template (`infra.aws.package`, whose
 constants this module shares); here they go onto the functions and the REST API
 that `chalice deploy` created, so both routes run alike:
 
@@ -13,7 +13,7 @@ that `chalice deploy` created, so both routes run alike:
 Every call is idempotent. Run it after each `chalice deploy` (`make deploy` does):
 a deploy that recreates a mapping drops its response types.
 
-    python -m infra.post_deploy --stage prod [--rest-api-id ID]
+    python -m infra.aws.post_deploy --stage prod [--rest-api-id ID]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import aws
-from infra.package import (
+from infra.aws.package import (
     API_THROTTLE_BURST_LIMIT,
     API_THROTTLE_RATE_LIMIT,
     FAILURE_QUEUE_LOGICAL_ID,
@@ -39,7 +39,7 @@ from infra.package import (
     PackageError,
     discover_app,
 )
-from infra.template import PROJECT_ROOT, load_template, resolve
+from infra.aws.template import PROJECT_ROOT, load_template, resolve
 
 # A mapping just created or changed by `chalice deploy` refuses updates until it settles.
 _SETTLED_MAPPING_STATES = frozenset({"Enabled", "Disabled"})
@@ -219,7 +219,7 @@ def _rest_api_id_by_name(apigateway: Any, name: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: apply the settings for a stage and print what was done."""
-    parser = argparse.ArgumentParser(prog="python -m infra.post_deploy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.post_deploy", description=__doc__)
     parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json")
     parser.add_argument("--rest-api-id", help="default: the one REST API named after the app")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)

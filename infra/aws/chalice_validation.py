@@ -4,11 +4,11 @@ and the functions Chalice builds, from one child process.
 `chalice deploy` validates the app and the stage's config (routes, content
 types, SQS settings, environment variables, ...) before any AWS call, but
 `chalice package` does not, so a packaged stack can build from an app that
-`chalice deploy` refuses. `infra.package` (and through it `infra.post_deploy`),
-`infra.deploy` and the tests load the app here, so both deploy routes fail on
+`chalice deploy` refuses. `infra.aws.package` (and through it `infra.aws.post_deploy`),
+`infra.aws.deploy` and the tests load the app here, so both deploy routes fail on
 the same problems, early, and the app is imported once per step.
 
-    python -m infra.chalice_validation --stage prod
+    python -m infra.aws.chalice_validation --stage prod
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.template import PROJECT_ROOT
+from infra.aws.template import PROJECT_ROOT
 
 OFFLINE_REGION = "us-east-1"
 """Any region does where Chalice wants one but calls no AWS (validating, packaging)."""
@@ -85,7 +85,7 @@ def load_stage(project_dir: Path, stage: str) -> dict[str, Any]:
     """Load the app for `stage` as `chalice deploy` does and run its validation.
 
     Return the app's description (`app_name`, `stage`, `api_gateway_stage` and
-    `functions`, which `infra.package.ChaliceApp` models); raise
+    `functions`, which `infra.aws.package.ChaliceApp` models); raise
     ChaliceValidationError with Chalice's message if `chalice deploy` would refuse.
     """
     with tempfile.TemporaryDirectory() as scratch:
@@ -117,7 +117,9 @@ def validate_stage(project_dir: Path, stage: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: validate one stage as `chalice deploy` would; exit 1 with Chalice's message."""
-    parser = argparse.ArgumentParser(prog="python -m infra.chalice_validation", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.aws.chalice_validation", description=__doc__
+    )
     parser.add_argument("--stage", required=True)
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
     arguments = parser.parse_args(argv)

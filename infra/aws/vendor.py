@@ -25,14 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.requirements import LAMBDA_PYTHON_VERSION, LockError, parse_lock
+from infra.aws.requirements import LAMBDA_PYTHON_VERSION, LockError, parse_lock
 
 VENDOR_DIR = "vendor"
 LAMBDA_GLIBC_MINOR = 26
 """Lambda's python3.11 runtime is Amazon Linux 2: glibc 2.26, x86_64."""
 
 _EMPTY_REQUIREMENTS = (
-    "# Intentionally empty: infra.vendor installed the hashed lock into vendor/.\n"
+    "# Intentionally empty: infra.aws.vendor installed the hashed lock into vendor/.\n"
 )
 _COPIED_DIRECTORIES = {
     "chalicelib": shutil.ignore_patterns("__pycache__", "*.pyc"),

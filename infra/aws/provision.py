@@ -1,12 +1,12 @@
-"""Create or update a stage's resources stack from `infra/template.json`.
+"""Create or update a stage's resources stack from `infra/aws/template.json`.
 
 The local stack and the integration tests run this against moto (server mode
 through `AWS_ENDPOINT_URL`, or in-process `mock_aws`), so local resources come
-from the very template production deploys; `make deploy` (infra.deploy) runs it
+from the very template production deploys; `make deploy` (infra.aws.deploy) runs it
 against AWS for route (b) of docs/deployment.md. Re-running it after a template
 or parameter change updates the stack; with nothing changed it is a no-op.
 
-    python -m infra.provision --stage dev [--stack-name NAME] [--secret KEY=VALUE ...]
+    python -m infra.aws.provision --stage dev [--stack-name NAME] [--secret KEY=VALUE ...]
         [--parameter KEY=VALUE ...]
 """
 
@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_pascal
 from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
 from chalicelib.stage import DEV_STAGE
-from infra.template import (
+from infra.aws.template import (
     SECRET_RESOURCE_TYPE,
     load_template,
     resolve,
@@ -411,7 +411,7 @@ def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: provision a stage and print its outputs as JSON (keys as in the template)."""
-    parser = argparse.ArgumentParser(prog="python -m infra.provision", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.aws.provision", description=__doc__)
     parser.add_argument("--stage", required=True, help="stage name, e.g. dev")
     parser.add_argument("--stack-name", help="default: bankbridge-<stage>-resources")
     parser.add_argument(

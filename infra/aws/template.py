@@ -1,4 +1,4 @@
-"""Read `infra/template.json`, the one definition of BankBridge's AWS resources.
+"""Read `infra/aws/template.json`, the one definition of BankBridge's AWS resources.
 
 Python code that needs a resource's shape (provisioning, packaging, test
 fixtures) derives it from the template through this module instead of
@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.json"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = Path(__file__).resolve().parent / "template.json"
 
 TABLE_LOGICAL_ID = "Table"
 SECRET_RESOURCE_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 (a type name)
@@ -86,7 +86,7 @@ def _lookup(name: str, names: Mapping[str, str]) -> str:
         return names[name]
     except KeyError:
         raise TemplateReferenceError(
-            f"infra/template.json refers to {name!r}; known names: {sorted(names)}"
+            f"infra/aws/template.json refers to {name!r}; known names: {sorted(names)}"
         ) from None
 
 
