@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from chalicelib.errors import BankBridgeError
 
-class ChannelError(Exception):
+
+class ChannelError(BankBridgeError):
     """Base class for channel errors."""
 
 
@@ -14,6 +16,10 @@ class WebhookRejected(ChannelError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class RedirectRefused(ChannelError):
+    """A login hop's `redirect_uri` is not the platform's account-linking endpoint (forged)."""
 
 
 class SendFailed(ChannelError):

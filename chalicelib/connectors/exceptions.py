@@ -7,8 +7,20 @@ layer): `ReauthRequired` means "please link again", `BankUnavailable` means
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
 
-class BankError(Exception):
+from chalicelib.errors import BankBridgeError
+
+
+class BankErrorContext(TypedDict, total=False):
+    """What every `BankError` may say about the call that failed (its keyword arguments)."""
+
+    institution_id: str | None
+    status: int | None
+    interaction_id: str | None
+
+
+class BankError(BankBridgeError):
     """Base of every failure talking to a bank."""
 
     def __init__(
@@ -28,8 +40,14 @@ class BankError(Exception):
 class BankUnavailable(BankError):
     """Timeouts, connection failures, 5xx, or 429 after the retry budget is spent."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        **context: Unpack[BankErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
         self.retry_after = retry_after
 
 
@@ -51,3 +69,26 @@ class BankProtocolError(BankError):
 
 class ConnectorNotAvailable(BankError):
     """No connector implementation exists yet for the config's standard."""
+
+
+class DestinationRefused(BankError):
+    """The host resolves to an address the policy refuses; nothing was sent.
+
+    Raised inside the transport; the HTTP client reports it as a `BankProtocolError`.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host} resolves to {reason}")
+        self.host = host
+        self.reason = reason
+
+
+class ResponseTooLarge(BankError):
+    """The response body decodes to more than the limit; the connection was dropped.
+
+    Raised inside the transport; the HTTP client reports it as a `BankProtocolError`.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response body larger than {limit} bytes")
+        self.limit = limit

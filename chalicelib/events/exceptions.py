@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from chalicelib.errors import BankBridgeError
 
-class EventError(Exception):
+
+class EventError(BankBridgeError):
     """Base class for bank-event errors."""
 
 

@@ -1,6 +1,6 @@
 """Models at the bank-event boundaries: FDX notifications in, the queued event, fraud answers out.
 
-A notification is read into the canonical `chalicelib.models.BankEvent`, but the
+A notification is read into the canonical `chalicelib.bank_data.BankEvent`, but the
 events queue carries a `QueuedBankEvent`: what routing needs in clear (ids, the
 hashed account reference) and what the person is shown (`AlertDetails`) sealed.
 Every string read from a notification is bounded; names and ids must be
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from chalicelib.models import (
+from chalicelib.bank_data import (
     BankEventType,
     CurrencyCode,
     EventId,

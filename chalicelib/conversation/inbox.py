@@ -27,17 +27,14 @@ import logging
 from pydantic import BaseModel
 
 from chalicelib.channels.exceptions import WebhookRejected
-from chalicelib.channels.models import InboundEvent
+from chalicelib.channels.messages import InboundEvent
+from chalicelib.conversation.exceptions import InboxUnavailable
 from chalicelib.conversation.intents import Intent, recognise
 from chalicelib.observability import log_fields
 from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-
-class InboxUnavailable(Exception):
-    """SQS did not take every event; the sender must retry the delivery."""
 
 
 class AcceptResult(BaseModel):

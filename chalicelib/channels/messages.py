@@ -10,7 +10,7 @@ SQS refuses) and is short enough that any one event fits an SQS message.
 Adapters fit their input to these bounds (repairing and cutting text, refusing
 odd ids) before building an event.
 
-What a person typed lives only in the webhook's memory: `chalicelib.inbox`
+What a person typed lives only in the webhook's memory: `chalicelib.conversation.inbox`
 queues the event with its recognised `intent` and `argument` in place of its
 text and payload, so no queue (nor its dead-letter queue) ever holds message text.
 """
