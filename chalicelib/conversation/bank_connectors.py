@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from chalicelib.auth.client_credentials import CachedClientTokenSource
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.exceptions import ConnectorNotAvailable
 from chalicelib.connectors.registry import connector_for
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.institutions import Institution
+from chalicelib.store.client_tokens import ClientTokenRepository
 from chalicelib.store.connectors import ConnectorRepository
 
 
@@ -14,7 +16,7 @@ def load_connector(institution_id: str) -> Connector:
     config = ConnectorRepository().get(institution_id)
     if config is None:
         raise ConnectorNotAvailable("institution is not registered", institution_id=institution_id)
-    return connector_for(config)
+    return connector_for(config, client_tokens=CachedClientTokenSource(ClientTokenRepository()))
 
 
 def available_institutions() -> list[Institution]:

@@ -9,11 +9,11 @@ holds a timestamp only and expires a week after the last message.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from chalicelib import aws
-from chalicelib.channels.models import ChannelUser
-from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, chat_profile_key
+from chalicelib.channels.messages import ChannelUser
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
+from chalicelib.store.keys import TTL_ATTRIBUTE, chat_profile_key
 
 PROFILE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -36,11 +36,9 @@ class ChatProfileRepository:
                 ConditionExpression="attribute_not_exists(last_inbound_at) "
                 "OR last_inbound_at < :at",
                 ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":at": {"N": str(seconds)},
-                    ":ttl": {"N": str(seconds + PROFILE_TTL_SECONDS)},
-                    ":kind": {"S": "chat_profile"},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {":at": seconds, ":ttl": seconds + PROFILE_TTL_SECONDS, ":kind": "chat_profile"}
+                ),
             )
         except client.exceptions.ConditionalCheckFailedException:
             return
@@ -58,9 +56,8 @@ class ChatProfileRepository:
         )
         if not item or "last_inbound_at" not in item:
             return None
-        return int(item["last_inbound_at"]["N"])
+        return int(decode_item(item)["last_inbound_at"])
 
 
-def _key(user: ChannelUser) -> dict[str, Any]:
-    key = chat_profile_key(user.channel, user.user_id)
-    return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
+def _key(user: ChannelUser) -> dict[str, AttributeValue]:
+    return encode_item(chat_profile_key(user.channel, user.user_id))

@@ -18,19 +18,23 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from chalicelib import aws
-from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig, is_institution_id
+from chalicelib.connectors.config.context import TRUSTED_CONTEXT
+from chalicelib.connectors.config.models import ConnectorConfig
+from chalicelib.connectors.config.rules import is_institution_id
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.exceptions import ConnectorAlreadyExists, ConnectorConfigTooLarge
 from chalicelib.store.gsi import query_gsi1
+from chalicelib.store.item_codec import decode_item, encode_item
 from chalicelib.store.keys import (
     CONNECTOR_LIST_GSI_PK,
     PK,
-    SK,
     connector_key,
     connector_list_entry,
 )
@@ -47,42 +51,25 @@ _cache: dict[tuple[str, str], tuple[float, ConnectorConfig | None]] = {}
 _cache_lock = threading.Lock()
 
 
-class ConnectorAlreadyExists(Exception):
-    """`put(..., create_only=True)` found a config for the institution already."""
-
-
-class ConnectorConfigTooLarge(Exception):
-    """The config's item would exceed what DynamoDB stores (`size` is None if DynamoDB said so)."""
-
-    def __init__(self, size: int | None, limit: int) -> None:
-        measured = f"{size} bytes" if size is not None else "refused by DynamoDB as too large"
-        super().__init__(f"connector config item {measured}; the limit is {limit} bytes")
-        self.size = size
-        self.limit = limit
-
-
 def item_size(item: dict[str, Any]) -> int:
     """Bytes of `item` as compact UTF-8 JSON: DynamoDB's item size (names plus values) or a
     little more, since JSON's quotes and separators outweigh DynamoDB's per-element overhead."""
     return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def _serializer() -> Any:
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer()
-
-
-def _deserializer() -> Any:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    return TypeDeserializer()
+def connector_item(config: ConnectorConfig) -> dict[str, Any]:
+    """The item stored for `config`, as plain values (also what its size is measured on)."""
+    return {
+        **connector_key(config.institution_id),
+        **connector_list_entry(config.institution_id),
+        "kind": ITEM_KIND,
+        "updated_at": datetime.now(UTC).isoformat(),
+        CONFIG_ATTRIBUTE: config.model_dump(mode="json", exclude_none=True),
+    }
 
 
 def _to_plain(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal; config numbers are all integers."""
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -114,22 +101,11 @@ class ConnectorRepository:
         Raises `ConnectorConfigTooLarge` before writing when the item would exceed
         `max_item_bytes`, and also if DynamoDB itself refuses the item's size.
         """
-        serializer = _serializer()
-        key = connector_key(config.institution_id)
-        item = {
-            **key,
-            **connector_list_entry(config.institution_id),
-            "kind": ITEM_KIND,
-            "updated_at": datetime.now(UTC).isoformat(),
-            CONFIG_ATTRIBUTE: config.model_dump(mode="json", exclude_none=True),
-        }
+        item = connector_item(config)
         size = item_size(item)
         if size > self._max_item_bytes:
             raise ConnectorConfigTooLarge(size, self._max_item_bytes)
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "Item": {name: serializer.serialize(value) for name, value in item.items()},
-        }
+        request: dict[str, Any] = {"TableName": self._table_name, "Item": encode_item(item)}
         if create_only:
             request["ConditionExpression"] = "attribute_not_exists(#pk)"
             request["ExpressionAttributeNames"] = {"#pk": PK}
@@ -159,10 +135,9 @@ class ConnectorRepository:
             cached = _cache.get(cache_key)
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
-        key = connector_key(institution_id)
         response = aws.client("dynamodb").get_item(
             TableName=self._table_name,
-            Key={PK: {"S": key[PK]}, SK: {"S": key[SK]}},
+            Key=encode_item(connector_key(institution_id)),
             ConsistentRead=True,
         )
         config = self._readable(response["Item"]) if "Item" in response else None
@@ -180,10 +155,9 @@ class ConnectorRepository:
         """Remove the config; False if there was none."""
         if not is_institution_id(institution_id):
             return False
-        key = connector_key(institution_id)
         response = aws.client("dynamodb").delete_item(
             TableName=self._table_name,
-            Key={PK: {"S": key[PK]}, SK: {"S": key[SK]}},
+            Key=encode_item(connector_key(institution_id)),
             ReturnValues="ALL_OLD",
         )
         self._forget(institution_id)
@@ -197,7 +171,7 @@ class ConnectorRepository:
     def _readable(item: dict[str, Any]) -> ConnectorConfig | None:
         """The stored config, or None (logged) if it breaks rules added since it was written:
         one stale item must not take down every listing and chat that reads the registry."""
-        raw = _deserializer().deserialize(item[CONFIG_ATTRIBUTE])
+        raw = decode_item(item)[CONFIG_ATTRIBUTE]
         try:
             return ConnectorConfig.model_validate(_to_plain(raw), context=TRUSTED_CONTEXT)
         except ValidationError as exc:

@@ -9,12 +9,12 @@ its cost follows the number of consents ending, not the number of users.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 from pydantic import BaseModel
 
 from chalicelib import aws
 from chalicelib.store.gsi import query_gsi1
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import (
     CONSENT_EXPIRY_PREFIX,
     PK,
@@ -42,7 +42,7 @@ class ConsentExpiry(BaseModel):
         return datetime.fromtimestamp(self.consent_expires_at, UTC).date()
 
 
-class ConsentExpiries:
+class ConsentExpiryRepository:
     """File, find and forget consent expiries."""
 
     def __init__(self, table_name: str) -> None:
@@ -59,16 +59,18 @@ class ConsentExpiries:
         key = consent_expiry_key(channel, user_id, institution_id, entry.day.isoformat())
         aws.client("dynamodb").put_item(
             TableName=self._table_name,
-            Item={
-                **{name: {"S": value} for name, value in key.items()},
-                "kind": {"S": "consent_expiry"},
-                "channel": {"S": channel},
-                "user_id": {"S": user_id},
-                "institution_id": {"S": institution_id},
-                "consent_expires_at": {"N": str(expires_at)},
-                "reminded": {"BOOL": False},
-                TTL_ATTRIBUTE: {"N": str(expires_at + GRACE_SECONDS)},
-            },
+            Item=encode_item(
+                {
+                    **key,
+                    "kind": "consent_expiry",
+                    "channel": channel,
+                    "user_id": user_id,
+                    "institution_id": institution_id,
+                    "consent_expires_at": expires_at,
+                    "reminded": False,
+                    TTL_ATTRIBUTE: expires_at + GRACE_SECONDS,
+                }
+            ),
         )
 
     def due_on(self, day: date) -> list[ConsentExpiry]:
@@ -85,14 +87,12 @@ class ConsentExpiries:
         try:
             client.update_item(
                 TableName=self._table_name,
-                Key={PK: {"S": key[PK]}, SK: {"S": key[SK]}},
+                Key=_primary_key(key),
                 UpdateExpression="SET reminded = :yes",
                 ConditionExpression="consent_expires_at = :at AND reminded = :no",
-                ExpressionAttributeValues={
-                    ":yes": {"BOOL": True},
-                    ":no": {"BOOL": False},
-                    ":at": {"N": str(entry.consent_expires_at)},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {":yes": True, ":no": False, ":at": entry.consent_expires_at}
+                ),
             )
         except client.exceptions.ConditionalCheckFailedException:
             return False
@@ -101,16 +101,20 @@ class ConsentExpiries:
     def forget(self, channel: str, user_id: str, institution_id: str) -> None:
         """Remove the entry (the link is gone)."""
         key = consent_expiry_key(channel, user_id, institution_id, "")
-        aws.client("dynamodb").delete_item(
-            TableName=self._table_name, Key={PK: {"S": key[PK]}, SK: {"S": key[SK]}}
-        )
+        aws.client("dynamodb").delete_item(TableName=self._table_name, Key=_primary_key(key))
 
 
-def _from_item(item: dict[str, Any]) -> ConsentExpiry:
+def _primary_key(key: dict[str, str]) -> dict[str, AttributeValue]:
+    """The item's `pk`/`sk` (its key also carries the `gsi1` attributes it is filed under)."""
+    return encode_item({PK: key[PK], SK: key[SK]})
+
+
+def _from_item(item: dict[str, AttributeValue]) -> ConsentExpiry:
+    values = decode_item(item)
     return ConsentExpiry(
-        channel=item["channel"]["S"],
-        user_id=item["user_id"]["S"],
-        institution_id=item["institution_id"]["S"],
-        consent_expires_at=int(item["consent_expires_at"]["N"]),
-        reminded=bool(item.get("reminded", {}).get("BOOL", False)),
+        channel=values["channel"],
+        user_id=values["user_id"],
+        institution_id=values["institution_id"],
+        consent_expires_at=int(values["consent_expires_at"]),
+        reminded=bool(values.get("reminded", False)),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.store.item_codec import encode_item
 from chalicelib.store.keys import GSI1_NAME, GSI1_PK
 
 
@@ -22,7 +23,7 @@ def query_gsi1(table_name: str, partition: str) -> Iterator[dict[str, Any]]:
         "IndexName": GSI1_NAME,
         "KeyConditionExpression": "#gpk = :gpk",
         "ExpressionAttributeNames": {"#gpk": GSI1_PK},
-        "ExpressionAttributeValues": {":gpk": {"S": partition}},
+        "ExpressionAttributeValues": encode_item({":gpk": partition}),
     }
     while True:
         page = client.query(**request)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib import aws
 from chalicelib.store.gsi import query_gsi1
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import (
     ACCOUNT_REF_PREFIX,
     GSI1_PK,
@@ -85,7 +86,7 @@ class LinkRepository:
         """The link, or None."""
         answer = aws.client("dynamodb").get_item(
             TableName=self._table,
-            Key=_key(link_key(channel, user_id, institution_id)),
+            Key=encode_item(link_key(channel, user_id, institution_id)),
             ConsistentRead=consistent,
         )
         item = answer.get("Item")
@@ -99,10 +100,9 @@ class LinkRepository:
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
-            "ExpressionAttributeValues": {
-                ":pk": {"S": user_partition(channel, user_id)},
-                ":prefix": {"S": LINK_PREFIX},
-            },
+            "ExpressionAttributeValues": encode_item(
+                {":pk": user_partition(channel, user_id), ":prefix": LINK_PREFIX}
+            ),
             "ConsistentRead": True,
         }
         while True:
@@ -118,7 +118,7 @@ class LinkRepository:
         client = aws.client("dynamodb")
         for reference in references:
             key = account_ref_key(link.channel, link.user_id, link.institution_id, reference)
-            client.put_item(TableName=self._table, Item={**_key(key), "kind": {"S": "account_ref"}})
+            client.put_item(TableName=self._table, Item=encode_item({**key, "kind": "account_ref"}))
 
     def users_for_account(self, institution_id: str, reference: str) -> list[tuple[str, str]]:
         """(channel, user id) of every link covering an account: one GSI Query, no Scan."""
@@ -131,7 +131,7 @@ class LinkRepository:
     def _users_on_index(self, partition: str) -> list[tuple[str, str]]:
         users: list[tuple[str, str]] = []
         for item in query_gsi1(self._table, partition):
-            _, channel, user_id = item[GSI1_SK]["S"].split("#", 2)
+            _, channel, user_id = decode_item(item)[GSI1_SK].split("#", 2)
             users.append((channel, user_id))
         return users
 
@@ -141,10 +141,12 @@ class LinkRepository:
             TableName=self._table,
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
             ExpressionAttributeNames={"#pk": PK, "#sk": SK},
-            ExpressionAttributeValues={
-                ":pk": {"S": user_partition(channel, user_id)},
-                ":prefix": {"S": f"{ACCOUNT_REF_PREFIX}{institution_id}#"},
-            },
+            ExpressionAttributeValues=encode_item(
+                {
+                    ":pk": user_partition(channel, user_id),
+                    ":prefix": f"{ACCOUNT_REF_PREFIX}{institution_id}#",
+                }
+            ),
             ProjectionExpression="#pk, #sk",
         )
         for item in page.get("Items", []):
@@ -155,7 +157,7 @@ class LinkRepository:
         self._delete_account_refs(channel, user_id, institution_id)
         answer = aws.client("dynamodb").delete_item(
             TableName=self._table,
-            Key=_key(link_key(channel, user_id, institution_id)),
+            Key=encode_item(link_key(channel, user_id, institution_id)),
             ReturnValues="ALL_OLD",
         )
         old = answer.get("Attributes")
@@ -170,10 +172,10 @@ class LinkRepository:
             condition="version = :version AND (attribute_not_exists(lease_until) "
             "OR lease_until < :now)",
             values={
-                ":owner": {"S": owner},
-                ":until": {"N": str(now + seconds)},
-                ":version": {"N": str(link.version)},
-                ":now": {"N": str(now)},
+                ":owner": owner,
+                ":until": now + seconds,
+                ":version": link.version,
+                ":now": now,
             },
         )
 
@@ -188,12 +190,12 @@ class LinkRepository:
             "REMOVE lease_owner, lease_until",
             condition="version = :version AND lease_owner = :owner",
             values={
-                ":tokens": {"S": sealed_tokens},
-                ":expires": {"N": str(expires_at)},
-                ":lifetime": {"N": str(lifetime)},
-                ":one": {"N": "1"},
-                ":version": {"N": str(link.version)},
-                ":owner": {"S": owner},
+                ":tokens": sealed_tokens,
+                ":expires": expires_at,
+                ":lifetime": lifetime,
+                ":one": 1,
+                ":version": link.version,
+                ":owner": owner,
             },
         )
 
@@ -203,7 +205,7 @@ class LinkRepository:
             link,
             update="REMOVE lease_owner, lease_until",
             condition="lease_owner = :owner",
-            values={":owner": {"S": owner}},
+            values={":owner": owner},
         )
 
     def mark_relink_required(self, link: Link) -> None:
@@ -213,7 +215,7 @@ class LinkRepository:
             update="SET #status = :status, version = version + :one "
             "REMOVE lease_owner, lease_until",
             condition="attribute_exists(#pk)",
-            values={":status": {"S": LinkStatus.RELINK_REQUIRED.value}, ":one": {"N": "1"}},
+            values={":status": LinkStatus.RELINK_REQUIRED.value, ":one": 1},
             names={"#status": "status", "#pk": PK},
         )
 
@@ -226,13 +228,14 @@ class LinkRepository:
         values: dict[str, Any],
         names: dict[str, str] | None = None,
     ) -> bool:
+        """Apply `update` if `condition` holds (`values` in plain Python); False if it did not."""
         client = aws.client("dynamodb")
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _key(link.key),
+            "Key": encode_item(link.key),
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeValues": encode_item(values),
         }
         if names:
             request["ExpressionAttributeNames"] = names
@@ -243,56 +246,32 @@ class LinkRepository:
         return True
 
 
-def _key(key: dict[str, str]) -> dict[str, Any]:
-    return {name: {"S": value} for name, value in key.items()}
-
-
-def _to_item(link: Link) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        **_key(link.key),
-        "kind": {"S": "link"},
-        "channel": {"S": link.channel},
-        "user_id": {"S": link.user_id},
-        "institution_id": {"S": link.institution_id},
-        "sealed_tokens": {"S": link.sealed_tokens},
-        "access_expires_at": {"N": str(link.access_expires_at)},
-        "access_lifetime": {"N": str(link.access_lifetime)},
-        "scopes": {"L": [{"S": scope} for scope in link.scopes]},
-        "status": {"S": link.status.value},
-        "version": {"N": str(link.version)},
-        "created_at": {"N": str(link.created_at)},
+def _to_item(link: Link) -> dict[str, AttributeValue]:
+    values: dict[str, Any] = {
+        **link.key,
+        "kind": "link",
+        "channel": link.channel,
+        "user_id": link.user_id,
+        "institution_id": link.institution_id,
+        "sealed_tokens": link.sealed_tokens,
+        "access_expires_at": link.access_expires_at,
+        "access_lifetime": link.access_lifetime,
+        "scopes": list(link.scopes),
+        "status": link.status.value,
+        "version": link.version,
+        "created_at": link.created_at,
     }
     if link.consent_id:
-        item["consent_id"] = {"S": link.consent_id}
-        item[GSI1_PK] = {"S": f"{CONSENT_GSI_PREFIX}{link.institution_id}#{link.consent_id}"}
-        item[GSI1_SK] = {"S": link.key[PK]}
+        values["consent_id"] = link.consent_id
+        values[GSI1_PK] = f"{CONSENT_GSI_PREFIX}{link.institution_id}#{link.consent_id}"
+        values[GSI1_SK] = link.key[PK]
     if link.consent_expires_at:
-        item["consent_expires_at"] = {"N": str(link.consent_expires_at)}
+        values["consent_expires_at"] = link.consent_expires_at
         # A day's grace after consent expiry, then DynamoDB may delete the dead link.
-        item[TTL_ATTRIBUTE] = {"N": str(link.consent_expires_at + 86_400)}
-    return item
+        values[TTL_ATTRIBUTE] = link.consent_expires_at + 86_400
+    return encode_item(values)
 
 
-def _from_item(item: dict[str, Any]) -> Link:
-    def text(name: str) -> str | None:
-        return item[name]["S"] if name in item else None
-
-    def number(name: str) -> int | None:
-        return int(item[name]["N"]) if name in item else None
-
-    return Link(
-        channel=item["channel"]["S"],
-        user_id=item["user_id"]["S"],
-        institution_id=item["institution_id"]["S"],
-        sealed_tokens=item["sealed_tokens"]["S"],
-        access_expires_at=int(item["access_expires_at"]["N"]),
-        access_lifetime=int(item["access_lifetime"]["N"]),
-        scopes=[entry["S"] for entry in item.get("scopes", {}).get("L", [])],
-        consent_id=text("consent_id"),
-        consent_expires_at=number("consent_expires_at"),
-        status=LinkStatus(item["status"]["S"]),
-        version=int(item["version"]["N"]),
-        created_at=int(item["created_at"]["N"]),
-        lease_owner=text("lease_owner"),
-        lease_until=number("lease_until"),
-    )
+def _from_item(item: dict[str, AttributeValue]) -> Link:
+    """The stored link; numbers come back as `Decimal` and validate as the model's ints."""
+    return Link.model_validate(decode_item(item))

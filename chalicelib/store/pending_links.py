@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib import aws
 from chalicelib.store.gsi import query_gsi1
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import (
     PENDING_LINK_GSI_PREFIX,
     PK,
@@ -78,7 +79,9 @@ class PendingLinkRepository:
     def get(self, channel: str, user_id: str, now: float) -> PendingLink | None:
         """The user's live pending link; None when there is none or its code expired."""
         answer = aws.client("dynamodb").get_item(
-            TableName=self._table, Key=_key(pending_link_key(channel, user_id)), ConsistentRead=True
+            TableName=self._table,
+            Key=encode_item(pending_link_key(channel, user_id)),
+            ConsistentRead=True,
         )
         item = answer.get("Item")
         pending = _from_item(item) if item else None
@@ -96,16 +99,14 @@ class PendingLinkRepository:
         try:
             answer = client.update_item(
                 TableName=self._table,
-                Key=_key(pending_link_key(channel, user_id)),
+                Key=encode_item(pending_link_key(channel, user_id)),
                 UpdateExpression="SET attempts = attempts + :one",
                 ConditionExpression="attribute_exists(#pk) AND attempts < :max "
                 "AND confirm_by > :now",
                 ExpressionAttributeNames={"#pk": PK},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":max": {"N": str(max_attempts)},
-                    ":now": {"N": str(int(now))},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {":one": 1, ":max": max_attempts, ":now": int(now)}
+                ),
                 ReturnValues="ALL_NEW",
             )
         except client.exceptions.ConditionalCheckFailedException:
@@ -119,16 +120,16 @@ class PendingLinkRepository:
         """
         client = aws.client("dynamodb")
         condition = "pending_id = :id"
-        values = {":id": {"S": pending.pending_id}}
+        values = {":id": pending.pending_id}
         if code_digest is not None:
             condition += " AND code_digest = :code"
-            values[":code"] = {"S": code_digest}
+            values[":code"] = code_digest
         try:
             answer = client.delete_item(
                 TableName=self._table,
-                Key=_key(pending.key),
+                Key=encode_item(pending.key),
                 ConditionExpression=condition,
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues=encode_item(values),
                 ReturnValues="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException:
@@ -150,48 +151,31 @@ class PendingLinkRepository:
         return found
 
 
-def _key(key: dict[str, str]) -> dict[str, Any]:
-    return {name: {"S": value} for name, value in key.items()}
-
-
-def _to_item(pending: PendingLink) -> dict[str, Any]:
+def _to_item(pending: PendingLink) -> dict[str, AttributeValue]:
     due_day = datetime.fromtimestamp(pending.confirm_by, UTC).date().isoformat()
     entry = pending_link_due_entry(pending.channel, pending.user_id, due_day, pending.confirm_by)
-    item: dict[str, Any] = {
-        **_key(pending.key),
-        **_key(entry),
-        "kind": {"S": "pending_link"},
-        "pending_id": {"S": pending.pending_id},
-        "channel": {"S": pending.channel},
-        "user_id": {"S": pending.user_id},
-        "institution_id": {"S": pending.institution_id},
-        "sealed_tokens": {"S": pending.sealed_tokens},
-        "code_digest": {"S": pending.code_digest},
-        "confirm_by": {"N": str(pending.confirm_by)},
-        "attempts": {"N": str(pending.attempts)},
-        "created_at": {"N": str(pending.created_at)},
-        TTL_ATTRIBUTE: {"N": str(pending.confirm_by + SWEEP_GRACE_SECONDS)},
+    values: dict[str, Any] = {
+        **pending.key,
+        **entry,
+        "kind": "pending_link",
+        "pending_id": pending.pending_id,
+        "channel": pending.channel,
+        "user_id": pending.user_id,
+        "institution_id": pending.institution_id,
+        "sealed_tokens": pending.sealed_tokens,
+        "code_digest": pending.code_digest,
+        "confirm_by": pending.confirm_by,
+        "attempts": pending.attempts,
+        "created_at": pending.created_at,
+        TTL_ATTRIBUTE: pending.confirm_by + SWEEP_GRACE_SECONDS,
     }
     if pending.consent_id:
-        item["consent_id"] = {"S": pending.consent_id}
+        values["consent_id"] = pending.consent_id
     if pending.consent_expires_at:
-        item["consent_expires_at"] = {"N": str(pending.consent_expires_at)}
-    return item
+        values["consent_expires_at"] = pending.consent_expires_at
+    return encode_item(values)
 
 
-def _from_item(item: dict[str, Any]) -> PendingLink:
-    return PendingLink(
-        pending_id=item["pending_id"]["S"],
-        channel=item["channel"]["S"],
-        user_id=item["user_id"]["S"],
-        institution_id=item["institution_id"]["S"],
-        sealed_tokens=item["sealed_tokens"]["S"],
-        code_digest=item["code_digest"]["S"],
-        confirm_by=int(item["confirm_by"]["N"]),
-        attempts=int(item["attempts"]["N"]),
-        consent_id=item["consent_id"]["S"] if "consent_id" in item else None,
-        consent_expires_at=(
-            int(item["consent_expires_at"]["N"]) if "consent_expires_at" in item else None
-        ),
-        created_at=int(item["created_at"]["N"]),
-    )
+def _from_item(item: dict[str, AttributeValue]) -> PendingLink:
+    """The stored pending link; numbers come back as `Decimal` and validate as ints."""
+    return PendingLink.model_validate(decode_item(item))

@@ -29,7 +29,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import aws
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messages import ChannelUser
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, pending_question_key
 
 FORWARDING_LEASE_SECONDS = 15 * 60
@@ -74,7 +75,7 @@ def question_reference(institution_id: str, event_id: str, user: ChannelUser) ->
     return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
-class PendingQuestions:
+class PendingQuestionRepository:
     """Typed access to pending-question items."""
 
     def __init__(self, table_name: str) -> None:
@@ -146,14 +147,16 @@ class PendingQuestions:
                 ConditionExpression="attribute_exists(#pk) AND #ttl > :now AND (#state = :pending "
                 "OR (#state = :forwarding AND claimed_at < :stale))",
                 ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":forwarding": {"S": QuestionState.FORWARDING.value},
-                    ":pending": {"S": QuestionState.PENDING.value},
-                    ":answer": {"S": answer},
-                    ":owner": {"S": owner},
-                    ":now": {"N": str(current)},
-                    ":stale": {"N": str(current - FORWARDING_LEASE_SECONDS)},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {
+                        ":forwarding": QuestionState.FORWARDING.value,
+                        ":pending": QuestionState.PENDING.value,
+                        ":answer": answer,
+                        ":owner": owner,
+                        ":now": current,
+                        ":stale": current - FORWARDING_LEASE_SECONDS,
+                    }
+                ),
                 ReturnValues="ALL_NEW",
             )
         except client.exceptions.ConditionalCheckFailedException:
@@ -180,10 +183,9 @@ class PendingQuestions:
                 UpdateExpression="SET #state = :answered",
                 ConditionExpression="claimed_by = :owner",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":answered": {"S": QuestionState.ANSWERED.value},
-                    ":owner": {"S": owner},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {":answered": QuestionState.ANSWERED.value, ":owner": owner}
+                ),
             )
         except client.exceptions.ConditionalCheckFailedException:
             return
@@ -202,44 +204,46 @@ class PendingQuestions:
                 UpdateExpression="SET #state = :pending REMOVE answer, claimed_by, claimed_at",
                 ConditionExpression="#state = :forwarding AND claimed_by = :owner",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":pending": {"S": QuestionState.PENDING.value},
-                    ":forwarding": {"S": QuestionState.FORWARDING.value},
-                    ":owner": {"S": owner},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {
+                        ":pending": QuestionState.PENDING.value,
+                        ":forwarding": QuestionState.FORWARDING.value,
+                        ":owner": owner,
+                    }
+                ),
             )
         except client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
 
-def _key(user: ChannelUser, reference: str) -> dict[str, Any]:
-    key = pending_question_key(user.channel, user.user_id, reference)
-    return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
+def _key(user: ChannelUser, reference: str) -> dict[str, AttributeValue]:
+    return encode_item(pending_question_key(user.channel, user.user_id, reference))
 
 
-def _to_item(user: ChannelUser, question: PendingQuestion) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        **_key(user, question.reference),
-        "kind": {"S": "pending_question"},
-        "institution_id": {"S": question.institution_id},
-        "event_id": {"S": question.event_id},
-        "state": {"S": question.state.value},
-        TTL_ATTRIBUTE: {"N": str(question.expires_at)},
+def _to_item(user: ChannelUser, question: PendingQuestion) -> dict[str, AttributeValue]:
+    values: dict[str, Any] = {
+        **pending_question_key(user.channel, user.user_id, question.reference),
+        "kind": "pending_question",
+        "institution_id": question.institution_id,
+        "event_id": question.event_id,
+        "state": question.state.value,
+        TTL_ATTRIBUTE: question.expires_at,
     }
     if question.account_ref:
-        item["account_ref"] = {"S": question.account_ref}
-    return item
+        values["account_ref"] = question.account_ref
+    return encode_item(values)
 
 
-def _from_item(item: dict[str, Any]) -> PendingQuestion:
+def _from_item(item: dict[str, AttributeValue]) -> PendingQuestion:
+    values = decode_item(item)
     return PendingQuestion(
-        reference=item[SK]["S"].split("#", 1)[1],
-        institution_id=item["institution_id"]["S"],
-        event_id=item["event_id"]["S"],
-        account_ref=item["account_ref"]["S"] if "account_ref" in item else None,
-        state=QuestionState(item["state"]["S"]),
-        answer=item["answer"]["S"] if "answer" in item else None,
-        claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
-        expires_at=int(item[TTL_ATTRIBUTE]["N"]),
+        reference=values[SK].split("#", 1)[1],
+        institution_id=values["institution_id"],
+        event_id=values["event_id"],
+        account_ref=values.get("account_ref"),
+        state=QuestionState(values["state"]),
+        answer=values.get("answer"),
+        claimed_by=values.get("claimed_by"),
+        expires_at=int(values[TTL_ATTRIBUTE]),
     )

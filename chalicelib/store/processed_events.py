@@ -38,11 +38,12 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from chalicelib import aws
-from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, bank_event_key, dedupe_key
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
+from chalicelib.store.keys import PK, TTL_ATTRIBUTE, bank_event_key, dedupe_key
 
 CLAIM_LEASE_SECONDS = 15 * 60
 """How long a `processing` claim keeps other SQS messages of the same event out (see above)."""
@@ -124,18 +125,20 @@ class ProcessedEventRepository:
                     "#state": "state",
                     "#claimed_at": "claimed_at",
                 },
-                ExpressionAttributeValues={
-                    ":processing": {"S": PROCESSING},
-                    ":owner": {"S": owner},
-                    ":stale": {"N": _number(now - self._lease_seconds)},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {
+                        ":processing": PROCESSING,
+                        ":owner": owner,
+                        ":stale": _millis(now - self._lease_seconds),
+                    }
+                ),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException as error:
-            held = error.response.get("Item", {})
-            return ClaimOutcome.DONE if _text(held, "state") == DONE else ClaimOutcome.IN_PROGRESS
-        previous_owner = _text(response.get("Attributes", {}), "owner")
+            held = decode_item(error.response.get("Item", {}))
+            return ClaimOutcome.DONE if held.get("state") == DONE else ClaimOutcome.IN_PROGRESS
+        previous_owner = decode_item(response.get("Attributes", {})).get("owner")
         if previous_owner is None:
             return ClaimOutcome.FRESH
         return ClaimOutcome.MINE if previous_owner == owner else ClaimOutcome.TAKEN_OVER
@@ -157,33 +160,27 @@ class ProcessedEventRepository:
                 Key=self._key(source, event_id),
                 ConditionExpression="#owner = :owner AND #state = :processing",
                 ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
-                ExpressionAttributeValues={
-                    ":owner": {"S": owner},
-                    ":processing": {"S": PROCESSING},
-                },
+                ExpressionAttributeValues=encode_item({":owner": owner, ":processing": PROCESSING}),
             )
 
     def _item(
         self, source: str, event_id: str, *, owner: str, state: str, now: float
-    ) -> dict[str, Any]:
-        return {
-            **self._key(source, event_id),
-            "kind": {"S": self._namespace.kind},
-            "state": {"S": state},
-            "owner": {"S": owner},
-            "claimed_at": {"N": _number(now)},
-            TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl_seconds)},
-        }
+    ) -> dict[str, AttributeValue]:
+        return encode_item(
+            {
+                **self._namespace.key(source, event_id),
+                "kind": self._namespace.kind,
+                "state": state,
+                "owner": owner,
+                "claimed_at": _millis(now),
+                TTL_ATTRIBUTE: int(now) + self._ttl_seconds,
+            }
+        )
 
-    def _key(self, source: str, event_id: str) -> dict[str, Any]:
-        key = self._namespace.key(source, event_id)
-        return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
-
-
-def _number(seconds: float) -> str:
-    return f"{seconds:.3f}"
+    def _key(self, source: str, event_id: str) -> dict[str, AttributeValue]:
+        return encode_item(self._namespace.key(source, event_id))
 
 
-def _text(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return None if value is None else value.get("S")
+def _millis(seconds: float) -> Decimal:
+    """Claim times to the millisecond (DynamoDB takes exact decimals, not floats)."""
+    return Decimal(f"{seconds:.3f}")

@@ -33,13 +33,14 @@ from __future__ import annotations
 import logging
 import time
 from enum import StrEnum
-from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib import aws
 from chalicelib.observability import log_fields
-from chalicelib.store.keys import PK, SK, TTL_ATTRIBUTE, reply_ledger_key
+from chalicelib.settings import get_settings
+from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
+from chalicelib.store.keys import PK, TTL_ATTRIBUTE, reply_ledger_key
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +84,7 @@ class ReplyClaim(BaseModel):
         return self.previous is None
 
 
-class ReplyLedgerPort(Protocol):
-    """What `deliver_once` needs from a ledger (DynamoDB here, a dict in unit tests)."""
-
-    def begin(self, step: ReplyStep) -> ReplyClaim: ...
-
-    def progress(self, step: ReplyStep, requests_sent: int) -> None: ...
-
-    def finish(self, step: ReplyStep, state: ReplyState) -> None: ...
-
-    def state_of(self, step: ReplyStep) -> ReplyState | None: ...
-
-
-class ReplyLedger:
+class ReplyLedgerRepository:
     """The ledger in the app's DynamoDB table."""
 
     def __init__(self, table_name: str, *, ttl_seconds: int = LEDGER_TTL_SECONDS) -> None:
@@ -113,25 +102,27 @@ class ReplyLedger:
                 "requests_sent = if_not_exists(requests_sent, :zero)",
                 ConditionExpression="attribute_not_exists(#pk) OR #state = :failed",
                 ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":sending": {"S": ReplyState.SENDING.value},
-                    ":failed": {"S": ReplyState.FAILED.value},
-                    ":zero": {"N": "0"},
-                    ":kind": {"S": "reply_step"},
-                    ":ttl": {"N": str(int(time.time()) + self._ttl_seconds)},
-                },
+                ExpressionAttributeValues=encode_item(
+                    {
+                        ":sending": ReplyState.SENDING.value,
+                        ":failed": ReplyState.FAILED.value,
+                        ":zero": 0,
+                        ":kind": "reply_step",
+                        ":ttl": int(time.time()) + self._ttl_seconds,
+                    }
+                ),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException as error:
-            old = error.response.get("Item") or {}
-            previous = ReplyState(old["state"]["S"]) if "state" in old else self._stored(step)
+            old = decode_item(error.response.get("Item") or {})
+            previous = ReplyState(old["state"]) if "state" in old else self._stored(step)
             logger.info(
                 "Reply step already handled; not sent again",
                 extra=log_fields(step=step.step, state=previous.value if previous else None),
             )
             return ReplyClaim(previous=previous or ReplyState.SENDING)
-        return ReplyClaim(resume_at=int(answer["Attributes"]["requests_sent"]["N"]))
+        return ReplyClaim(resume_at=int(decode_item(answer["Attributes"])["requests_sent"]))
 
     def progress(self, step: ReplyStep, requests_sent: int) -> None:
         """Count the step's platform requests that went out (a retry resumes after them)."""
@@ -139,7 +130,7 @@ class ReplyLedger:
             TableName=self._table_name,
             Key=_key(step),
             UpdateExpression="SET requests_sent = :sent",
-            ExpressionAttributeValues={":sent": {"N": str(requests_sent)}},
+            ExpressionAttributeValues=encode_item({":sent": requests_sent}),
         )
 
     def finish(self, step: ReplyStep, state: ReplyState) -> None:
@@ -149,7 +140,7 @@ class ReplyLedger:
             Key=_key(step),
             UpdateExpression="SET #state = :state",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":state": {"S": state.value}},
+            ExpressionAttributeValues=encode_item({":state": state.value}),
         )
 
     def state_of(self, step: ReplyStep) -> ReplyState | None:
@@ -162,16 +153,13 @@ class ReplyLedger:
             .get_item(TableName=self._table_name, Key=_key(step), ConsistentRead=True)
             .get("Item")
         )
-        return ReplyState(item["state"]["S"]) if item else None
+        return ReplyState(decode_item(item)["state"]) if item else None
 
 
-def ledger_from_settings() -> ReplyLedger:
+def ledger_from_settings() -> ReplyLedgerRepository:
     """The ledger in the configured table."""
-    from chalicelib.settings import get_settings
-
-    return ReplyLedger(get_settings().table_name)
+    return ReplyLedgerRepository(get_settings().table_name)
 
 
-def _key(step: ReplyStep) -> dict[str, Any]:
-    key = reply_ledger_key(step.channel, step.user_id, step.event_ref, step.step)
-    return {PK: {"S": key[PK]}, SK: {"S": key[SK]}}
+def _key(step: ReplyStep) -> dict[str, AttributeValue]:
+    return encode_item(reply_ledger_key(step.channel, step.user_id, step.event_ref, step.step))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.store.item_codec import decode_item, encode_item
 from chalicelib.store.keys import PK, TTL_ATTRIBUTE
 
 
@@ -22,7 +23,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class SingleUseStore:
+class SingleUseSecretRepository:
     """Put and take string attributes under a key derived from a secret."""
 
     def __init__(self, table_name: str, key_for: Callable[[str], dict[str, str]]) -> None:
@@ -32,13 +33,13 @@ class SingleUseStore:
     def put(self, secret: str, attributes: dict[str, str], ttl_seconds: int) -> None:
         """Store `attributes` for `secret` until `ttl_seconds` from now."""
         item: dict[str, Any] = {
-            name: {"S": value} for name, value in self._key_for(digest(secret)).items()
+            **self._key_for(digest(secret)),
+            **attributes,
+            TTL_ATTRIBUTE: int(time.time()) + ttl_seconds,
         }
-        item.update({name: {"S": value} for name, value in attributes.items()})
-        item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + ttl_seconds)}
         aws.client("dynamodb").put_item(
             TableName=self._table,
-            Item=item,
+            Item=encode_item(item),
             ConditionExpression="attribute_not_exists(#pk)",
             ExpressionAttributeNames={"#pk": PK},
         )
@@ -46,20 +47,20 @@ class SingleUseStore:
     def take(self, secret: str) -> dict[str, str] | None:
         """Delete and return the attributes if present and unexpired; None otherwise."""
         client = aws.client("dynamodb")
-        key = {name: {"S": value} for name, value in self._key_for(digest(secret)).items()}
+        key = self._key_for(digest(secret))
         try:
             answer = client.delete_item(
                 TableName=self._table,
-                Key=key,
+                Key=encode_item(key),
                 ConditionExpression="attribute_exists(#pk) AND #ttl > :now",
                 ExpressionAttributeNames={"#pk": PK, "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
+                ExpressionAttributeValues=encode_item({":now": int(time.time())}),
                 ReturnValues="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException:
             return None
         return {
-            name: value["S"]
-            for name, value in answer.get("Attributes", {}).items()
-            if "S" in value and name not in key
+            name: value
+            for name, value in decode_item(answer.get("Attributes", {})).items()
+            if isinstance(value, str) and name not in key
         }

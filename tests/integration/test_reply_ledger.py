@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.store.reply_ledger import ReplyLedger, ReplyState, ReplyStep
+from chalicelib.store.reply_ledger import ReplyLedgerRepository, ReplyState, ReplyStep
 from tests.integration.module_stack import empty_table, module_aws_stack
 
 __all__ = ["empty_table", "module_aws_stack"]  # fixtures used by name
@@ -15,7 +15,7 @@ STEP = ReplyStep(channel="messenger", user_id="psid-1", event_ref="m_abc", step=
 
 
 def test_a_new_step_is_granted_once_and_a_sent_one_never_again(empty_table: Any) -> None:
-    ledger = ReplyLedger(empty_table.table_name)
+    ledger = ReplyLedgerRepository(empty_table.table_name)
     first = ledger.begin(STEP)
     assert first.granted and first.resume_at == 0
     assert ledger.state_of(STEP) is ReplyState.SENDING
@@ -25,13 +25,13 @@ def test_a_new_step_is_granted_once_and_a_sent_one_never_again(empty_table: Any)
 
 
 def test_a_step_left_sending_by_a_dead_run_is_not_sent_again(empty_table: Any) -> None:
-    ledger = ReplyLedger(empty_table.table_name)
+    ledger = ReplyLedgerRepository(empty_table.table_name)
     assert ledger.begin(STEP).granted
     assert ledger.begin(STEP).previous is ReplyState.SENDING
 
 
 def test_a_failed_step_resumes_after_the_requests_that_went_out(empty_table: Any) -> None:
-    ledger = ReplyLedger(empty_table.table_name)
+    ledger = ReplyLedgerRepository(empty_table.table_name)
     ledger.begin(STEP)
     ledger.progress(STEP, 2)
     ledger.finish(STEP, ReplyState.FAILED)
@@ -40,7 +40,7 @@ def test_a_failed_step_resumes_after_the_requests_that_went_out(empty_table: Any
 
 
 def test_unknown_and_refused_steps_are_settled(empty_table: Any) -> None:
-    ledger = ReplyLedger(empty_table.table_name)
+    ledger = ReplyLedgerRepository(empty_table.table_name)
     for state in (ReplyState.UNKNOWN, ReplyState.WINDOW_CLOSED, ReplyState.REFUSED):
         step = STEP.model_copy(update={"step": state.value})
         ledger.begin(step)
@@ -51,7 +51,8 @@ def test_unknown_and_refused_steps_are_settled(empty_table: Any) -> None:
 def test_a_second_run_while_the_first_is_sending_is_refused(empty_table: Any) -> None:
     # The claim is one conditional write: DynamoDB makes it atomic (moto does not lock, so
     # racing threads here would test moto); what matters is that any later run is refused.
-    first, second = ReplyLedger(empty_table.table_name), ReplyLedger(empty_table.table_name)
+    first = ReplyLedgerRepository(empty_table.table_name)
+    second = ReplyLedgerRepository(empty_table.table_name)
     assert first.begin(STEP).granted
     assert not second.begin(STEP).granted
     first.finish(STEP, ReplyState.FAILED)
@@ -62,7 +63,7 @@ def test_a_second_run_while_the_first_is_sending_is_refused(empty_table: Any) ->
 def test_the_item_holds_no_content_expires_and_sits_in_the_users_partition(
     empty_table: Any,
 ) -> None:
-    ledger = ReplyLedger(empty_table.table_name)
+    ledger = ReplyLedgerRepository(empty_table.table_name)
     ledger.begin(STEP)
     ledger.finish(STEP, ReplyState.SENT)
     (item,) = aws.client("dynamodb").scan(TableName=empty_table.table_name)["Items"]

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.auth import envelope
+from chalicelib.auth.exceptions import EnvelopeError
 from chalicelib.auth.token_endpoint import InvalidGrant, TokenSet
 from chalicelib.auth.tokens import (
     TokenService,
@@ -64,7 +65,7 @@ def test_wrong_associated_data_does_not_open(aws_stack: Any) -> None:
     sealed = envelope.seal(
         b"t", key_id=aws_stack.kms_alias_name, associated_data=b"USER#a|LINK#x", context=CONTEXT
     )
-    with pytest.raises(envelope.EnvelopeError):
+    with pytest.raises(EnvelopeError):
         envelope.open_sealed(sealed, associated_data=b"USER#b|LINK#x", context=CONTEXT)
 
 
@@ -73,7 +74,7 @@ def test_wrong_encryption_context_does_not_open(aws_stack: Any) -> None:
         b"t", key_id=aws_stack.kms_alias_name, associated_data=b"k", context=CONTEXT
     )
     envelope.forget_data_keys()  # force a KMS Decrypt, which checks the context
-    with pytest.raises(envelope.EnvelopeError):
+    with pytest.raises(EnvelopeError):
         envelope.open_sealed(sealed, associated_data=b"k", context={"app": "other"})
 
 
@@ -84,7 +85,7 @@ def test_tampered_or_unknown_envelopes_do_not_open(aws_stack: Any, mangle: Any) 
     sealed = envelope.seal(
         b"t", key_id=aws_stack.kms_alias_name, associated_data=b"k", context=CONTEXT
     )
-    with pytest.raises(envelope.EnvelopeError):
+    with pytest.raises(EnvelopeError):
         envelope.open_sealed(mangle(sealed), associated_data=b"k", context=CONTEXT)
 
 
@@ -258,5 +259,5 @@ def test_waiting_is_bounded_when_another_holder_never_finishes(links: LinkReposi
 def test_sealed_tokens_cannot_be_moved_to_another_users_link(links: LinkRepository) -> None:
     link = _link(links, expires_in=3600)
     stolen = link.model_copy(update={"user_id": "psid-attacker"})
-    with pytest.raises(envelope.EnvelopeError):
+    with pytest.raises(EnvelopeError):
         open_tokens(stolen)
