@@ -29,6 +29,7 @@ from chalicelib.secrets import PLACEHOLDER_PREFIX, is_placeholder
 from chalicelib.settings import ENV_PREFIX, Settings, setting_problems
 from chalicelib.stage import DEV_STAGE, STAGE_VARIABLE, StageError, check_stage
 from chalicelib.store.account_reference import MIN_KEY_LENGTH
+from chalicelib.store.connectors import ConnectorRepository
 
 CONFIG_PATH = Path(".chalice") / "config.json"
 _SECRET_SETTINGS = (
@@ -134,7 +135,8 @@ def _stage_variables(
 def _settings_from(variables: Mapping[str, str], findings: list[Finding]) -> Settings | None:
     """Validate with the runtime's own rules; each invalid variable becomes a finding."""
     fields = Settings.model_fields
-    values = {
+    # Raw strings: the settings model parses and coerces them, as it does the environment.
+    values: dict[str, Any] = {
         name.removeprefix(ENV_PREFIX).lower(): value
         for name, value in variables.items()
         if name.removeprefix(ENV_PREFIX).lower() in fields
@@ -157,7 +159,10 @@ def _public_base_url(settings: Settings) -> Finding:
 
 def _secret(label: str, secret_id: str, min_length: int = 1) -> Finding:
     """A secret must exist and hold a real value; the value itself is never reported."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (  # lazy: botocore loads only when a check calls AWS
+        BotoCoreError,
+        ClientError,
+    )
 
     name = f"{label} ({secret_id})" if label != secret_id else secret_id
     try:
@@ -212,7 +217,10 @@ def _resources(settings: Settings, configured: Mapping[str, str]) -> list[Findin
 
 
 def _exists(name: str, call: Callable[[], Any], origin: str) -> Finding:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (  # lazy: botocore loads only when a check calls AWS
+        BotoCoreError,
+        ClientError,
+    )
 
     try:
         call()
@@ -225,8 +233,6 @@ def _exists(name: str, call: Callable[[], Any], origin: str) -> Finding:
 
 def _connector_secrets(settings: Settings) -> list[Finding]:
     """Each registered connector's secret references must resolve to real values."""
-    from chalicelib.store.connectors import ConnectorRepository
-
     try:
         configs = ConnectorRepository(settings.table_name, cache_seconds=0).list_all()
     except Exception as error:  # the table finding above already says why

@@ -26,14 +26,15 @@ import time
 from collections.abc import Callable
 
 from chalicelib import aws
-from chalicelib.connectors.secret_scope import secret_ref_problem
+from chalicelib.errors import BankBridgeError
 from chalicelib.observability import log_fields
+from chalicelib.secret_namespace import secret_ref_problem
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER_PREFIX = "UNSET:"
-"""How `infra/template.json` seeds secrets only a person can supply (the Meta app secret...)."""
+"""How `infra/aws/template.json` seeds secrets only a person can supply (the Meta app secret...)."""
 
 NOT_FOUND = "ResourceNotFoundException"
 PLACEHOLDER = "placeholder value"
@@ -42,7 +43,7 @@ OUTSIDE_NAMESPACE = "outside the connector's namespace"
 _MISSING_REASONS = frozenset({NOT_FOUND, PLACEHOLDER, NO_VALUE, OUTSIDE_NAMESPACE})
 
 
-class SecretUnavailable(Exception):
+class SecretUnavailable(BankBridgeError):
     """The secret does not exist, is a placeholder, has no string value, or the fetch failed."""
 
     def __init__(self, name: str, reason: str) -> None:
@@ -153,7 +154,10 @@ def _fetch_lock(name: str) -> threading.Lock:
 
 
 def _fetch(name: str) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (  # lazy: botocore loads with the first Secrets Manager call
+        BotoCoreError,
+        ClientError,
+    )
 
     try:
         response = aws.client("secretsmanager").get_secret_value(SecretId=name)
@@ -161,7 +165,7 @@ def _fetch(name: str) -> str:
         raise _unavailable(name, exc.response.get("Error", {}).get("Code", "ClientError")) from exc
     except BotoCoreError as exc:
         raise _unavailable(name, type(exc).__name__) from exc
-    value = response.get("SecretString")
+    value: str | None = response.get("SecretString")
     if not value:
         raise _unavailable(name, NO_VALUE)
     if is_placeholder(value):

@@ -38,16 +38,23 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalice import Blueprint, IAMAuthorizer, Response
 from chalice.app import Request
 
+from chalicelib.bounded_json import JsonRejected, load_bounded_json
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.exceptions import ConnectorNotAvailable
+from chalicelib.errors import BankBridgeError
+from chalicelib.http_errors import http_problem
 from chalicelib.observability import log_fields
 from chalicelib.stage import is_local_stage, stage_from_environment
+from chalicelib.store.exceptions import ConnectorAlreadyExists, ConnectorConfigTooLarge
 
 if TYPE_CHECKING:
-    from chalicelib.connectors.config import ConnectorConfig, FieldError
+    from chalicelib.connectors.config.field_errors import FieldError
+    from chalicelib.connectors.config.models import ConnectorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +83,18 @@ def _invalid(errors: list[FieldError], status: int = 422) -> Response:
 
 
 def _field_error(field: str, message: str, status: int = 422) -> Response:
-    from chalicelib.connectors.config import FieldError
+    from chalicelib.connectors.config.field_errors import (
+        FieldError,  # lazy: pydantic stays off the cold start of every route
+    )
 
     return _invalid([FieldError(field=field, message=message)], status)
 
 
 def _not_found(institution_id: str) -> Response:
     """404 that names the id only when it is a well-formed one (never echo arbitrary input)."""
-    from chalicelib.connectors.config import is_institution_id
+    from chalicelib.connectors.config.rules import (
+        is_institution_id,  # lazy: pydantic stays off the cold start of every route
+    )
 
     if is_institution_id(institution_id):
         return _error(404, f"no connector {institution_id}")
@@ -92,8 +103,11 @@ def _not_found(institution_id: str) -> Response:
 
 def _bearer_problem(authorization: str | None) -> Response | None:
     """None when the local admin token matches; else the 401/403/503 to return."""
-    from chalicelib.secrets import SecretUnavailable, get_secret
-    from chalicelib.settings import get_settings
+    from chalicelib.secrets import (  # lazy: pydantic-settings stays off the cold start
+        SecretUnavailable,
+        get_secret,
+    )
+    from chalicelib.settings import get_settings  # lazy: pydantic-settings stays off the cold start
 
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -109,12 +123,14 @@ def _bearer_problem(authorization: str | None) -> Response | None:
 
 
 def _repository() -> Any:
-    from chalicelib.store.connectors import ConnectorRepository
+    from chalicelib.store.connectors import (
+        ConnectorRepository,  # lazy: boto3 stays off the cold start of every route
+    )
 
     return ConnectorRepository()
 
 
-class ConfigRefused(Exception):
+class ConfigRefused(BankBridgeError):
     """The body is not a config that can be stored; `response` is the 4xx that says why."""
 
     def __init__(self, response: Response) -> None:
@@ -129,16 +145,18 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
     the config is then validated field by field (422). With `path_id` (PUT) the
     id comes from the path, and a body id must match it. Nothing else is raised.
     """
-    from pydantic import ValidationError
+    from pydantic import ValidationError  # lazy: pydantic stays off the cold start of every route
 
-    from chalicelib.bounded_json import JsonRejected, load_bounded_json
-    from chalicelib.connectors.config import (
-        ConnectorConfig,
-        field_errors,
-        is_institution_id,
-        validation_context,
+    from chalicelib.connectors.config.field_errors import (
+        field_errors,  # lazy: pydantic stays off the cold start of every route
     )
-    from chalicelib.settings import get_settings
+    from chalicelib.connectors.config.models import (
+        ConnectorConfig,  # lazy: pydantic stays off the cold start of every route
+    )
+    from chalicelib.connectors.config.rules import (
+        is_institution_id,  # lazy: pydantic stays off the cold start of every route
+    )
+    from chalicelib.settings import get_settings  # lazy: pydantic-settings stays off the cold start
 
     if len(raw) > MAX_BODY_BYTES:
         raise ConfigRefused(
@@ -147,7 +165,8 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
     try:
         data = load_bounded_json(raw)
     except JsonRejected as exc:
-        raise ConfigRefused(_error(400, exc.reason)) from None
+        problem = http_problem(exc)
+        raise ConfigRefused(_error(problem.status, problem.message)) from None
     if not isinstance(data, dict):
         raise ConfigRefused(_field_error("(body)", "must be a JSON object"))
     if path_id is not None:
@@ -176,12 +195,11 @@ def _config_json(config: ConnectorConfig) -> dict[str, Any]:
 
 def _stored(config: ConnectorConfig, *, create_only: bool = False) -> Response | None:
     """Store `config`; None when stored, else the 409 or 413 to return."""
-    from chalicelib.store.connectors import ConnectorAlreadyExists, ConnectorConfigTooLarge
-
     try:
         _repository().put(config, create_only=create_only)
-    except ConnectorAlreadyExists:
-        return _error(409, f"connector {config.institution_id} already exists; use PUT to replace")
+    except ConnectorAlreadyExists as exc:
+        problem = http_problem(exc)
+        return _error(problem.status, problem.message)
     except ConnectorConfigTooLarge as exc:
         logger.warning(
             "connector config too large to store",
@@ -189,20 +207,22 @@ def _stored(config: ConnectorConfig, *, create_only: bool = False) -> Response |
         )
         fields = _config_json(config)
         largest = max(fields, key=lambda name: len(json.dumps(fields[name])))
-        size = f"{exc.size} bytes" if exc.size is not None else "too large"
+        problem = http_problem(exc)
         return _field_error(
-            largest,
-            f"the config is too large to store ({size}; the limit is {exc.limit} bytes); "
-            "this is its largest field",
-            status=413,
+            largest, f"{problem.message}; this is its largest field", status=problem.status
         )
     return None
+
+
+def _raw_body(request: Request) -> bytes:
+    """The body as sent: Chalice always decodes it to bytes, though it annotates `str | bytes`."""
+    return cast(bytes, request.raw_body or b"")
 
 
 def create_connector(request: Request) -> Response:
     """Register a new institution; 409 if its id is taken (use PUT to replace)."""
     try:
-        config = parse_config(request.raw_body or b"")
+        config = parse_config(_raw_body(request))
     except ConfigRefused as refused:
         return refused.response
     problem = _stored(config, create_only=True)
@@ -231,7 +251,7 @@ def get_connector(request: Request, institution_id: str) -> Response:
 def put_connector(request: Request, institution_id: str) -> Response:
     """Create or replace a config; a body `institution_id` must match the path."""
     try:
-        config = parse_config(request.raw_body or b"", path_id=institution_id)
+        config = parse_config(_raw_body(request), path_id=institution_id)
     except ConfigRefused as refused:
         return refused.response
     existed = _repository().get(institution_id) is not None
@@ -252,10 +272,15 @@ def delete_connector(request: Request, institution_id: str) -> Response:
 
 def check_connector(request: Request, institution_id: str) -> Response:
     """Probe the live bank for this config; 200 with the per-step report (ok may be false)."""
-    from chalicelib.admin.checks import check_connector as run_checks
-    from chalicelib.connectors.exceptions import ConnectorNotAvailable
-    from chalicelib.connectors.registry import connector_for
-    from chalicelib.secrets import bank_secret_getter
+    from chalicelib.admin.checks import (
+        check_connector as run_checks,  # lazy: pydantic stays off the cold start of every route
+    )
+    from chalicelib.connectors.registry import (
+        connector_for,  # lazy: pydantic stays off the cold start of every route
+    )
+    from chalicelib.secrets import (
+        bank_secret_getter,  # lazy: pydantic-settings stays off the cold start
+    )
 
     config = _repository().get(institution_id)
     if config is None:
@@ -263,7 +288,8 @@ def check_connector(request: Request, institution_id: str) -> Response:
     try:
         connector = connector_for(config, get_secret=bank_secret_getter(config.institution_id))
     except ConnectorNotAvailable as exc:
-        return _error(422, str(exc))
+        problem = http_problem(exc)
+        return _error(problem.status, problem.message)
     report = run_checks(connector)
     logger.info("connector checked", extra=log_fields(institution_id=institution_id, ok=report.ok))
     return _json(200, report.model_dump())
@@ -271,7 +297,9 @@ def check_connector(request: Request, institution_id: str) -> Response:
 
 def get_openapi(request: Request) -> Response:
     """The OpenAPI description of these routes (also published as docs/admin-api.openapi.json)."""
-    from chalicelib.admin.openapi import admin_openapi
+    from chalicelib.admin.openapi import (
+        admin_openapi,  # lazy: pydantic's JSON Schema loads for this route only
+    )
 
     return _json(200, admin_openapi())
 

@@ -31,7 +31,8 @@ from chalicelib.connectors.authserver import (
     client_auth_method_for,
 )
 from chalicelib.connectors.base import OPENID_SCOPE, Connector
-from chalicelib.connectors.config import ClientAuthMethod, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ClientAuthMethod
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.secret_scope import (
@@ -87,10 +88,10 @@ def _check_discovery(connector: Connector) -> tuple[CheckStep, AuthorizationServ
             document, context=validation_context(local=get_settings().is_local)
         )
     except ValidationError as exc:
-        problems = "; ".join(
+        invalid = "; ".join(
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
         )
-        return CheckStep(name="discovery", ok=False, detail=problems), None
+        return CheckStep(name="discovery", ok=False, detail=invalid), None
     problems = _discovery_problems(connector, document, metadata)
     refused = _foreign_credential_endpoints(connector, metadata)
     if refused:

@@ -17,6 +17,12 @@ import functools
 import json
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.admin.checks import CheckReport
+from chalicelib.connectors.config.field_errors import FieldError
+from chalicelib.connectors.config.models import ConnectorConfig
+
 OPENAPI_PATH = "/admin/openapi.json"
 SLUG_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -93,11 +99,6 @@ def _operation(
 
 
 def _components() -> dict[str, Any]:
-    from pydantic.json_schema import models_json_schema
-
-    from chalicelib.admin.checks import CheckReport
-    from chalicelib.connectors.config import ConnectorConfig, FieldError
-
     _, definitions = models_json_schema(
         [
             (ConnectorConfig, "validation"),

@@ -11,6 +11,7 @@ JWKS for five minutes (fetched again at once for an unknown key id, as keys rota
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import uuid
@@ -20,12 +21,9 @@ from urllib.parse import quote_plus
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chalicelib.connectors.config import (
-    BankUrl,
-    ClientAuthMethod,
-    ConnectorConfig,
-    validation_context,
-)
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig
+from chalicelib.connectors.config.rules import BankUrl
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.settings import get_settings
@@ -213,13 +211,11 @@ def sign_jwt(claims: dict[str, Any], private_key: str, *, kid: str | None = None
     `private_key` is PEM or a JWK (JSON); a JWK's own `kid` goes into the header
     so the bank can pick the key from our JWKS.
     """
-    from joserfc import jwt
-    from joserfc.jwk import ECKey, import_key
+    from joserfc import jwt  # lazy: joserfc loads only to sign a client assertion
+    from joserfc.jwk import ECKey, import_key  # lazy: joserfc loads only to sign a client assertion
 
     key: Any
     if private_key.lstrip().startswith("{"):
-        import json
-
         jwk = json.loads(private_key)
         key = import_key(jwk, jwk.get("kty"))
         kid = kid or jwk.get("kid")

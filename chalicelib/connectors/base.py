@@ -2,7 +2,7 @@
 
 The conversation and linking code talk only to `Connector`; FDX, UK OB, Berlin
 Group and CDR are adapters behind it. Data methods take the customer's access
-token and return canonical models (`chalicelib.models`); failures are the typed
+token and return canonical models (`chalicelib.bank_data`); failures are the typed
 errors of `chalicelib.connectors.exceptions`.
 
 Linking hooks, shared by the standards that use plain OAuth and overridable by
@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.bank_data import Account, Balance, Consent, Transaction
 from chalicelib.connectors.authserver import (
     AuthorizationServerMetadata,
     ClientAuthentication,
@@ -44,12 +45,12 @@ from chalicelib.connectors.authserver import (
     client_authentication,
     sign_jwt,
 )
-from chalicelib.connectors.config import ClientAuthMethod, ConnectorConfig, Standard
+from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.connectors.secret_scope import require_secret_destination
-from chalicelib.models import Account, Balance, Consent, Transaction
 from chalicelib.observability import log_fields
+from chalicelib.secrets import bank_secret_getter
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ class Connector(ABC):
             configured_origins=config.configured_origins,
         )
         if get_secret is None:
-            from chalicelib.secrets import bank_secret_getter
-
             get_secret = bank_secret_getter(config.institution_id)
         self._get_secret = get_secret
         self._client_tokens = client_tokens
@@ -220,11 +219,15 @@ class Connector(ABC):
         return False
 
     def client_token(self, scopes: list[str]) -> str:
-        """BankBridge's own client-credentials token (consent calls), cached per institution."""
-        if self._client_tokens is None:
-            from chalicelib.store.client_tokens import ClientTokenCache
+        """BankBridge's own client-credentials token (consent calls), from the source given.
 
-            self._client_tokens = ClientTokenCache()
+        Whoever builds a connector for consent calls hands it a `ClientTokenSource`
+        (`conversation.bank_connectors.load_connector` gives the table-backed cache).
+        """
+        if self._client_tokens is None:
+            raise RuntimeError(
+                f"connector {self.config.institution_id} was built without a client-token source"
+            )
         return self._client_tokens.client_token(self, scopes)
 
     def authorization_server(self) -> AuthorizationServerMetadata:

@@ -34,20 +34,21 @@ from urllib.parse import quote, urlencode
 
 from pydantic import ValidationError
 
+from chalicelib.bank_data import Account, Balance, Consent, Transaction
 from chalicelib.connectors import berlin_group_mapping as mapping
 from chalicelib.connectors import parsing
 from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
-from chalicelib.connectors.config import Standard
+from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
     BankError,
+    BankErrorContext,
     BankProtocolError,
     BankUnavailable,
     ReauthRequired,
 )
 from chalicelib.connectors.http import BankResponse, parse_retry_after
 from chalicelib.connectors.paging import follow_pages
-from chalicelib.models import Account, Balance, Consent, Transaction
 
 ACCESS_EXCEEDED = "ACCESS_EXCEEDED"
 ACCESS_EXCEEDED_RETRY_SECONDS = 6 * 3600
@@ -75,7 +76,7 @@ def is_access_exceeded(response: BankResponse) -> bool:
 def berlin_group_error(response: BankResponse, institution_id: str) -> BankError | None:
     """Typed errors from `tppMessages` or RFC 7807 bodies; codes named, texts never."""
     codes = mapping.error_codes(response.body)
-    context = {
+    context: BankErrorContext = {
         "institution_id": institution_id,
         "status": response.status,
         "interaction_id": response.interaction_id,

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.connectors import parsing
-from chalicelib.connectors.iso20022 import CASH_ACCOUNT_KINDS
-from chalicelib.models import (
+from chalicelib.bank_data import (
     Account,
     AccountKind,
     AccountStatus,
@@ -29,6 +27,8 @@ from chalicelib.models import (
     Transaction,
     TransactionStatus,
 )
+from chalicelib.connectors import parsing
+from chalicelib.connectors.iso20022 import CASH_ACCOUNT_KINDS
 
 STANDARD = "berlin_group"
 

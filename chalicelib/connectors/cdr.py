@@ -28,20 +28,22 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from chalicelib.bank_data import Account, Balance, Transaction, to_aware_datetime
 from chalicelib.connectors import cdr_mapping as mapping
 from chalicelib.connectors import parsing
+from chalicelib.connectors.authserver import fetch_discovery_document
 from chalicelib.connectors.base import AuthorizationRequest, Connector, Customer
-from chalicelib.connectors.config import Standard
+from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
     BankError,
+    BankErrorContext,
     BankProtocolError,
     ReauthRequired,
 )
 from chalicelib.connectors.http import BankResponse, fapi_date
 from chalicelib.connectors.paging import follow_pages
-from chalicelib.models import Account, Balance, Transaction, to_aware_datetime
 
 ACCOUNTS_VERSIONS = (3, 2)
 BALANCE_VERSIONS = (1, 1)
@@ -56,7 +58,7 @@ UNAVAILABLE_ACCOUNT_SUFFIX = "/UnavailableBankingAccount"
 def cdr_error(response: BankResponse, institution_id: str) -> BankError | None:
     """Typed errors from `{errors[{code, title, detail}]}`; codes named, details never."""
     codes = mapping.error_codes(response.body)
-    context = {
+    context: BankErrorContext = {
         "institution_id": institution_id,
         "status": response.status,
         "interaction_id": response.interaction_id,
@@ -108,8 +110,6 @@ class CdrConnector(Connector):
 
     def end_consent(self, consent_id: str) -> bool:
         """Revoke the arrangement (`cdr_arrangement_id`) at the holder's revocation endpoint."""
-        from chalicelib.connectors.authserver import fetch_discovery_document
-
         document = (
             fetch_discovery_document(self.http, self.config.discovery_url)
             if self.config.discovery_url

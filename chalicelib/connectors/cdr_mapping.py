@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.connectors import parsing
-from chalicelib.models import (
+from chalicelib.bank_data import (
     Account,
     AccountKind,
     AccountStatus,
@@ -25,6 +24,7 @@ from chalicelib.models import (
     Transaction,
     TransactionStatus,
 )
+from chalicelib.connectors import parsing
 
 STANDARD = "cdr_au"
 

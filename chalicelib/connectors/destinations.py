@@ -1,6 +1,6 @@
 """Which network destinations BankBridge may contact: addresses, host spellings, ports.
 
-One policy, used twice: when a connector config is validated (`config.py`) and
+One policy, used twice: when a connector config is validated (`config/rules.py`) and
 again when a bank connection opens (`transport.py`), on the very address
 connected to. Outside local development only globally reachable unicast
 addresses pass: the IANA special-purpose registries for IPv4 (RFC 6890 and

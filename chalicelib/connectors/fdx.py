@@ -23,12 +23,14 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
+from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.connectors.base import Connector, Customer
-from chalicelib.connectors.config import Standard
+from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
     BankError,
+    BankErrorContext,
     BankProtocolError,
 )
 from chalicelib.connectors.fdx_mapping import (
@@ -39,7 +41,6 @@ from chalicelib.connectors.fdx_mapping import (
     page_items,
 )
 from chalicelib.connectors.http import BankResponse
-from chalicelib.models import Account, Balance, Transaction
 
 ACTOR_TYPE_HEADER = "FDX-API-Actor-Type"
 MAX_PAGES = 50
@@ -51,7 +52,7 @@ def fdx_error(response: BankResponse, institution_id: str) -> BankError | None:
     """Map FDX error codes (not HTTP statuses) to typed errors; None → generic mapping."""
     body = response.body if isinstance(response.body, dict) else {}
     code = str(body.get("code", "")).strip()
-    context = {
+    context: BankErrorContext = {
         "institution_id": institution_id,
         "status": response.status,
         "interaction_id": response.interaction_id,

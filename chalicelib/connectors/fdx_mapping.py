@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from chalicelib.connectors.config import AmountSignConvention
-from chalicelib.models import (
+from chalicelib.bank_data import (
     Account,
     AccountKind,
     AccountStatus,
@@ -35,6 +34,7 @@ from chalicelib.models import (
     to_aware_datetime,
     to_decimal,
 )
+from chalicelib.connectors.config.models import AmountSignConvention
 from chalicelib.observability import log_fields
 
 logger = logging.getLogger(__name__)
@@ -112,8 +112,9 @@ def next_page(payload: Any) -> NextPage | None:
     """The next-page pointer: v6 `page.nextPageKey`, then `links.next`, then v5 `nextOffset`."""
     if not isinstance(payload, dict):
         return None
-    page = payload.get("page") if isinstance(payload.get("page"), dict) else {}
-    links = payload.get("links") if isinstance(payload.get("links"), dict) else {}
+    raw_page, raw_links = payload.get("page"), payload.get("links")
+    page: dict[str, Any] = raw_page if isinstance(raw_page, dict) else {}
+    links: dict[str, Any] = raw_links if isinstance(raw_links, dict) else {}
     page_key = page.get("nextPageKey")
     if page_key not in (None, ""):
         return NextPage(page_key=str(page_key))

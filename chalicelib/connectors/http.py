@@ -53,9 +53,12 @@ from chalicelib.bounded_json import check_depth
 from chalicelib.connectors.destinations import port_refusal
 from chalicelib.connectors.exceptions import (
     BankError,
+    BankErrorContext,
     BankProtocolError,
     BankUnavailable,
+    DestinationRefused,
     ReauthRequired,
+    ResponseTooLarge,
 )
 from chalicelib.deadline import MIN_CALL_SECONDS, DeadlineReached, call_timeout, seconds_left
 from chalicelib.observability import log_fields
@@ -87,7 +90,9 @@ def _shared_session() -> requests.Session:
     if _session is None:
         with _session_lock:
             if _session is None:
-                from chalicelib.connectors.transport import bank_session
+                from chalicelib.connectors.transport import (
+                    bank_session,  # lazy: transport pulls in requests at the first bank call
+                )
 
                 _session = bank_session()
     return _session
@@ -123,7 +128,7 @@ FinalAnswer = Callable[[BankResponse], bool]
 
 def default_error(response: BankResponse, institution_id: str) -> BankError:
     """Generic mapping: 401/403 → re-link, 5xx/429 → unavailable, anything else → protocol."""
-    context = {
+    context: BankErrorContext = {
         "institution_id": institution_id,
         "status": response.status,
         "interaction_id": response.interaction_id,
@@ -221,7 +226,7 @@ class BankHttpClient:
         token: str | None = None,
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         json_body: Any = None,
         auth: tuple[str, str] | None = None,
     ) -> BankResponse:
@@ -229,9 +234,10 @@ class BankHttpClient:
 
         Transport failures after the last attempt raise; HTTP statuses are returned
         so callers such as the token endpoint probe can read OAuth error bodies.
-        `json_body` is sent as `application/json` (UK and Berlin Group consents).
+        `json_body` is sent as `application/json` (UK and Berlin Group consents); `data` is a
+        form (token endpoints) or bytes sent as they are (a signed body).
         """
-        import requests
+        import requests  # lazy: requests loads with the first bank call
 
         method = method.upper()
         url = self.url_for(path_or_url)
@@ -339,7 +345,7 @@ class BankHttpClient:
 
     def _send_once(
         self,
-        session: Any,
+        session: requests.Session,
         method: str,
         url: str,
         *,
@@ -349,9 +355,7 @@ class BankHttpClient:
         **send: Any,
     ) -> requests.Response:
         """One attempt, redirects not followed; a transport refusal is a `BankProtocolError`."""
-        import requests
-
-        from chalicelib.connectors.transport import DestinationRefused, ResponseTooLarge
+        import requests  # lazy: requests loads with the first bank call
 
         try:
             return session.request(method, url, allow_redirects=False, **send)
@@ -377,7 +381,9 @@ class BankHttpClient:
 
     def _check_destination(self, url: str, interaction_id: str) -> None:
         """Outside local development: https, on 443 or a configured origin's port."""
-        from chalicelib.connectors.transport import local_rules
+        from chalicelib.connectors.transport import (
+            local_rules,  # lazy: transport pulls in requests at the first bank call
+        )
 
         parts = urlsplit(url)
         try:
@@ -405,7 +411,7 @@ class BankHttpClient:
             )
 
     def _backoff(self, attempt: int) -> float:
-        return self.backoff_seconds * (2 ** (attempt - 1))
+        return self.backoff_seconds * 2.0 ** (attempt - 1)
 
     def _attempt_timeout(self) -> tuple[float, float]:
         """(connect, read) for one attempt: the configured pair, fitted into the time left.

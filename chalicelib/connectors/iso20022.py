@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from chalicelib.models import AccountKind
+from chalicelib.bank_data import AccountKind
 
 CASH_ACCOUNT_KINDS = {
     "CACC": AccountKind.CHECKING,  # current

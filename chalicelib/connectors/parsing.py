@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from chalicelib.models import to_aware_datetime, to_decimal
+from chalicelib.bank_data import to_aware_datetime, to_decimal
 from chalicelib.observability import log_fields
 
 logger = logging.getLogger(__name__)

@@ -9,30 +9,38 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.connectors.base import Connector
-from chalicelib.connectors.config import ConnectorConfig, Standard
+from chalicelib.connectors.config.models import ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import ConnectorNotAvailable
 
 
 def _fdx() -> type[Connector]:
-    from chalicelib.connectors.fdx import FdxConnector
+    from chalicelib.connectors.fdx import (
+        FdxConnector,  # lazy: a standard's connector and mapping load only for its banks
+    )
 
     return FdxConnector
 
 
 def _uk_ob() -> type[Connector]:
-    from chalicelib.connectors.uk_ob import UkOpenBankingConnector
+    from chalicelib.connectors.uk_ob import (
+        UkOpenBankingConnector,  # lazy: a standard's connector and mapping load only for its banks
+    )
 
     return UkOpenBankingConnector
 
 
 def _berlin_group() -> type[Connector]:
-    from chalicelib.connectors.berlin_group import BerlinGroupConnector
+    from chalicelib.connectors.berlin_group import (
+        BerlinGroupConnector,  # lazy: a standard's connector and mapping load only for its banks
+    )
 
     return BerlinGroupConnector
 
 
 def _cdr() -> type[Connector]:
-    from chalicelib.connectors.cdr import CdrConnector
+    from chalicelib.connectors.cdr import (
+        CdrConnector,  # lazy: a standard's connector and mapping load only for its banks
+    )
 
     return CdrConnector
 

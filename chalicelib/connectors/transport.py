@@ -33,6 +33,8 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family
 
 from chalicelib.connectors.destinations import address_refusal
+from chalicelib.connectors.exceptions import DestinationRefused, ResponseTooLarge
+from chalicelib.settings import get_settings
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 """Largest decoded bank response body: far above any page of accounts or transactions."""
@@ -41,27 +43,8 @@ _CHUNK_BYTES = 64 * 1024
 ACCEPTED_ENCODINGS = "gzip, deflate"
 
 
-class DestinationRefused(Exception):
-    """The host resolves to an address the policy refuses; nothing was sent."""
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(f"{host} resolves to {reason}")
-        self.host = host
-        self.reason = reason
-
-
-class ResponseTooLarge(Exception):
-    """The response body decodes to more than the limit; the connection was dropped."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"response body larger than {limit} bytes")
-        self.limit = limit
-
-
 def local_rules() -> bool:
     """Local development's relaxations (loopback sandbox bank), read per connection."""
-    from chalicelib.settings import get_settings
-
     return get_settings().is_local
 
 
@@ -91,12 +74,14 @@ class _PinnedConnectionMixin:
     timeout: float | None
     source_address: tuple[str, int] | None
     socket_options: list[tuple[int, int, int | bytes]] | None
+    _dns_host: str
 
     def _new_conn(self) -> socket.socket:
-        host = self._dns_host  # type: ignore[attr-defined]
+        host = self._dns_host
         try:
             addresses = checked_addresses(host, self.port, local=local_rules())
         except socket.gaierror as error:
+            # The mixin only ever runs as part of an HTTPConnection (the classes below).
             raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
         last_error: OSError | None = None
         for family, kind, proto, sockaddr in addresses:
@@ -119,7 +104,7 @@ class _PinnedConnectionMixin:
                 self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             ) from last_error
         raise NewConnectionError(
-            self,  # type: ignore[arg-type]
+            self,  # type: ignore[arg-type]  # an HTTPConnection at run time, as above
             f"Failed to establish a new connection: {last_error}",
         ) from last_error
 

@@ -26,19 +26,20 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from chalicelib.bank_data import Account, Balance, Consent, Transaction, to_aware_datetime
 from chalicelib.connectors import parsing
 from chalicelib.connectors import uk_ob_mapping as mapping
 from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
-from chalicelib.connectors.config import Standard
+from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
     BankError,
+    BankErrorContext,
     BankProtocolError,
     ReauthRequired,
 )
 from chalicelib.connectors.http import BankResponse, fapi_date
 from chalicelib.connectors.paging import follow_pages
-from chalicelib.models import Account, Balance, Consent, Transaction, to_aware_datetime
 
 CLIENT_SCOPES = ["accounts"]
 CONSENT_PERMISSIONS = (
@@ -63,7 +64,7 @@ def uk_error(response: BankResponse, institution_id: str) -> BankError | None:
     (ReauthRequired); codes are named in messages, free text never is.
     """
     codes = mapping.error_codes(response.body)
-    context = {
+    context: BankErrorContext = {
         "institution_id": institution_id,
         "status": response.status,
         "interaction_id": response.interaction_id,

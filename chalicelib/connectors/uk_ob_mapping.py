@@ -18,9 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.connectors import parsing
-from chalicelib.connectors.iso20022 import CASH_ACCOUNT_KINDS
-from chalicelib.models import (
+from chalicelib.bank_data import (
     Account,
     AccountKind,
     AccountStatus,
@@ -29,6 +27,8 @@ from chalicelib.models import (
     Transaction,
     TransactionStatus,
 )
+from chalicelib.connectors import parsing
+from chalicelib.connectors.iso20022 import CASH_ACCOUNT_KINDS
 
 STANDARD = "uk_ob"
 

@@ -12,8 +12,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from chalicelib.channels.models import InboundEvent, InboundKind, OutboundMessage
+from chalicelib.channels.messages import InboundEvent, InboundKind, OutboundMessage
 from chalicelib.conversation import replies
+from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, recognise
 
 
@@ -59,13 +60,6 @@ class Turn(BaseModel):
             ActionKind.ACCOUNTS,
             ActionKind.FRAUD_ANSWER,
         )
-
-
-class Institution(BaseModel):
-    """A bank on offer or linked, by id and display name."""
-
-    institution_id: str
-    name: str
 
 
 class UserContext(BaseModel):

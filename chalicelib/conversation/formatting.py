@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from chalicelib.models import Account, AccountKind, Balance, Transaction, TransactionStatus
+from chalicelib.bank_data import Account, AccountKind, Balance, Transaction, TransactionStatus
 from chalicelib.redaction import REDACTED, redact_text
 
 _SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "JPY": "¥"}

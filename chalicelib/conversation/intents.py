@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from chalicelib.channels.models import InboundEvent, InboundKind
+from chalicelib.channels.messages import InboundEvent, InboundKind
 
 
 class Intent(StrEnum):
@@ -114,7 +114,7 @@ def payload_for(intent: Intent, argument: str | None = None) -> str:
 def recognise(event: InboundEvent) -> Recognised:
     """The intent of an inbound event: as queued, else payloads first, then text.
 
-    Events are queued already recognised (no text, see `chalicelib.inbox`); ones
+    Events are queued already recognised (no text, see `chalicelib.conversation.inbox`); ones
     queued by an earlier version still carry their text or payload.
     """
     if event.intent is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.channels.models import Button, Card, OutboundMessage, QuickReply
+from chalicelib.channels.messages import Button, Card, OutboundMessage, QuickReply
 from chalicelib.conversation.formatting import (
     account_label,
     balance_line,
@@ -16,7 +16,7 @@ from chalicelib.conversation.intents import Intent, payload_for
 
 if TYPE_CHECKING:
     from chalicelib.conversation.banking import AccountView, Reading
-    from chalicelib.conversation.dialogue import Institution
+    from chalicelib.conversation.institutions import Institution
 
 MAX_QUICK_REPLIES = 13
 """The strictest supported channel's limit on suggestions (Messenger: 13)."""

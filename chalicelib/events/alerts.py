@@ -7,10 +7,10 @@ details arrive sealed on the queue and are opened by the fan-out just before thi
 
 from __future__ import annotations
 
-from chalicelib.channels.models import OutboundMessage, TemplateMessage
+from chalicelib.channels.messages import OutboundMessage, TemplateMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.formatting import bank_text, format_money, mask
-from chalicelib.events.models import AlertDetails
+from chalicelib.events.payloads import AlertDetails
 
 UNKNOWN = "—"
 

@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.conversation import replies
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.bank_connectors import available_institutions
+from chalicelib.conversation.institutions import Institution
 from chalicelib.events.fanout import notify
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
-from chalicelib.store.consent_expiries import ConsentExpiries, ConsentExpiry
+from chalicelib.store.consent_expiries import ConsentExpiry, ConsentExpiryRepository
 from chalicelib.store.links import LinkRepository
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,10 @@ class DailyConsentReport(BaseModel):
 
 def run_daily(now: float | None = None) -> DailyConsentReport:
     """Remind and remove; return counts for the log."""
-    from chalicelib.conversation.bank_connectors import available_institutions
-
     current = time.time() if now is None else now
     today = datetime.fromtimestamp(current, UTC).date()
     settings = get_settings()
-    expiries = ConsentExpiries(settings.table_name)
+    expiries = ConsentExpiryRepository(settings.table_name)
     links = LinkRepository(settings.table_name)
     names = {i.institution_id: i for i in available_institutions()}
     report = DailyConsentReport()
@@ -74,7 +73,7 @@ def _remove_expired(
     entry: ConsentExpiry,
     user: ChannelUser,
     links: LinkRepository,
-    expiries: ConsentExpiries,
+    expiries: ConsentExpiryRepository,
     institution: Institution,
 ) -> None:
     links.delete(entry.channel, entry.user_id, entry.institution_id)

@@ -15,11 +15,14 @@ import time
 
 from pydantic import ValidationError
 
-from chalicelib.connectors.config import ConnectorConfig, EventSigningMethod
+from chalicelib.connectors.config.models import ConnectorConfig, EventSigningMethod
+from chalicelib.connectors.exceptions import BankError, BankUnavailable
+from chalicelib.connectors.http import BankHttpClient
 from chalicelib.events.exceptions import AnswerNotForwarded
-from chalicelib.events.models import BankNextStep, FraudAnswer
+from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
 from chalicelib.observability import log_fields
+from chalicelib.secrets import SecretUnavailable, get_bank_secret
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +31,6 @@ def forward_answer(
     config: ConnectorConfig, answer: FraudAnswer, now: float | None = None
 ) -> BankNextStep:
     """POST the answer; return the bank's next step or raise `AnswerNotForwarded`."""
-    from chalicelib.connectors.exceptions import BankError, BankUnavailable
-    from chalicelib.connectors.http import BankHttpClient
-    from chalicelib.secrets import SecretUnavailable, get_bank_secret
-
     signing = config.event_signing
     if config.fraud_answer_url is None:
         raise AnswerNotForwarded("the bank has no fraud_answer_url", retryable=False)
@@ -58,7 +57,7 @@ def forward_answer(
             "POST",
             config.fraud_answer_url,
             headers=headers,
-            data=body,  # type: ignore[arg-type]
+            data=body,
         )
     except BankUnavailable as error:
         raise AnswerNotForwarded("the bank did not answer", retryable=True) from error

@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.bank_data import BankEvent, BankEventType, datetime_from_epoch
 from chalicelib.bounded_json import JsonRejected, load_bounded_json
 from chalicelib.events.exceptions import EventRejected
-from chalicelib.events.models import FdxNotification
-from chalicelib.models import BankEvent, BankEventType, datetime_from_epoch
+from chalicelib.events.payloads import FdxNotification
 
 MAX_EVENT_DEPTH = 32
 """Nesting an event body may have: an FDX notification uses 4 levels, a SET's claims 4."""

@@ -12,12 +12,17 @@ window and a non-empty `jti` (the idempotency key).
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.events.exceptions import SignatureInvalid
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySetSerialization
 
 JWKS_CACHE_SECONDS = 600
 JWKS_REFRESH_MIN_SECONDS = 30
@@ -36,7 +41,7 @@ def forget_jwks() -> None:
 
 
 def _key_set(jwks_url: str, fetch: JwksFetcher, *, refresh: bool) -> Any:
-    from joserfc.jwk import KeySet
+    from joserfc.jwk import KeySet  # lazy: joserfc loads only for JWS-signed bank events
 
     now = time.monotonic()
     with _lock:
@@ -51,7 +56,8 @@ def _key_set(jwks_url: str, fetch: JwksFetcher, *, refresh: bool) -> Any:
             _cache[jwks_url] = (time.monotonic(), document)
         cached = (now, document)
     try:
-        return KeySet.import_key_set(cached[1])  # type: ignore[arg-type]
+        # Checked when fetched: an object whose `keys` is a list.
+        return KeySet.import_key_set(cast("KeySetSerialization", cached[1]))
     except Exception as error:
         raise SignatureInvalid("the bank's JWKS could not be read") from error
 
@@ -68,8 +74,8 @@ def verify_security_event_token(
     window_seconds: int,
 ) -> dict[str, Any]:
     """Return the verified claims of `token`, or raise `SignatureInvalid` naming the problem."""
-    from joserfc import jwt
-    from joserfc.errors import JoseError
+    from joserfc import jwt  # lazy: joserfc loads only for JWS-signed bank events
+    from joserfc.errors import JoseError  # lazy: joserfc loads only for JWS-signed bank events
 
     allowed = [a for a in algorithms if a.lower() != "none" and not a.upper().startswith("HS")]
     if not allowed:
@@ -95,9 +101,6 @@ def verify_security_event_token(
 
 
 def _unverified_header(token: bytes) -> dict[str, Any]:
-    import base64
-    import json
-
     segments = token.strip().split(b".")
     if len(segments) != 3:
         raise SignatureInvalid("the body is not a compact JWS (three dot-separated parts)")

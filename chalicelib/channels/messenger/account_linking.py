@@ -25,10 +25,13 @@ from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel
 
+from chalicelib.channels.exceptions import RedirectRefused
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.channels.messenger import CHANNEL
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messenger.send_api import appsecret_proof
 from chalicelib.loopback import is_loopback_host
 from chalicelib.observability import log_fields
+from chalicelib.secrets import get_secret
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,10 +41,6 @@ META_REDIRECT_PATHS = (
     "/messenger_platform/account_linking",
     "/messenger_platform/account_linking/",
 )
-
-
-class RedirectRefused(ValueError):
-    """A `redirect_uri` that is not Messenger's account-linking endpoint."""
 
 
 class MessengerLogin(BaseModel):
@@ -117,10 +116,7 @@ def psid_for_linking_token(token: str) -> str | None:
     One attempt, short timeout: the person is waiting in the in-app browser, and
     any failure falls back to the code, which is just as safe.
     """
-    import requests
-
-    from chalicelib.channels.messenger.send_api import appsecret_proof
-    from chalicelib.secrets import get_secret
+    import requests  # lazy: requests loads only to look up a linked PSID
 
     settings = get_settings()
     page_token = get_secret(settings.messenger_page_token_name)

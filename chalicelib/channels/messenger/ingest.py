@@ -31,8 +31,11 @@ from chalicelib.channels.messenger.signature import (
     verification_challenge,
 )
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
-from chalicelib.inbox import AcceptResult, InboxUnavailable, accept
+from chalicelib.conversation.exceptions import InboxUnavailable
+from chalicelib.conversation.inbox import AcceptResult, accept
+from chalicelib.http_errors import RETRY_LATER, http_problem
 from chalicelib.public_url import base_url_from_request
+from chalicelib.secrets import SecretUnavailable, get_secret
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -50,8 +53,6 @@ class Answer(BaseModel):
 
 def verify_subscription(query: Mapping[str, str] | None) -> Answer:
     """Answer Meta's GET handshake: the challenge on a genuine request, 403 otherwise."""
-    from chalicelib.secrets import SecretUnavailable, get_secret
-
     if not is_subscription_attempt(query):
         return Answer(status=403, body="Forbidden")
     try:
@@ -76,18 +77,18 @@ def receive(
     try:
         result = _receive(body, headers, request_context or {})
     except WebhookRejected as rejection:
-        return Answer(status=rejection.status, body=rejection.reason)
-    except InboxUnavailable:
+        problem = http_problem(rejection)
+    except InboxUnavailable as unavailable:
         logger.exception("Webhook delivery not accepted; Meta will retry")
-        return Answer(status=503, body="Temporarily unavailable; please retry")
-    return Answer(status=200, body=f"EVENT_RECEIVED ({result.queued} queued)")
+        problem = http_problem(unavailable)
+    else:
+        return Answer(status=200, body=f"EVENT_RECEIVED ({result.queued} queued)")
+    return Answer(status=problem.status, body=problem.message)
 
 
 def _receive(
     body: bytes, headers: Mapping[str, str], request_context: Mapping[str, Any]
 ) -> AcceptResult:
-    from chalicelib.secrets import SecretUnavailable, get_secret
-
     settings = get_settings()
     if len(body) > settings.max_webhook_body_bytes:
         raise WebhookRejected(413, "Request body too large")
@@ -99,7 +100,7 @@ def _receive(
     except SecretUnavailable as error:
         if error.missing:
             raise WebhookRejected(403, "Invalid signature") from None
-        raise WebhookRejected(503, "Temporarily unavailable; please retry") from None
+        raise WebhookRejected(503, RETRY_LATER) from None
     if not signature_is_valid(app_secret, body, signature):
         raise WebhookRejected(403, "Invalid signature")
     try:

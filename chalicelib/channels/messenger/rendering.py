@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.channels.models import (
+from chalicelib.channels.messages import (
     Button,
     Card,
     ChannelUser,

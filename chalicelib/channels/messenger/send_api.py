@@ -32,6 +32,8 @@ from chalicelib.channels.exceptions import (
 from chalicelib.channels.messenger.graph_errors import GraphErrorKind, classify
 from chalicelib.deadline import MIN_CALL_SECONDS, call_timeout, seconds_left
 from chalicelib.observability import log_fields
+from chalicelib.secrets import get_secret
+from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     import requests
@@ -76,7 +78,7 @@ class SendApiClient:
         Raises `DeadlineReached` (nothing sent) when the invocation has too little
         time left to start an attempt.
         """
-        import requests
+        import requests  # lazy: requests loads with the first Send API call
 
         if self._session is None:
             self._session = requests.Session()
@@ -126,8 +128,10 @@ def _never_sent(error: requests.RequestException) -> bool:
     the request is written; a read timeout or a connection cut afterwards may
     follow a delivered message.
     """
-    import requests
-    from urllib3.exceptions import NewConnectionError
+    import requests  # lazy: requests loads with the first Send API call
+    from urllib3.exceptions import (
+        NewConnectionError,  # lazy: urllib3 loads with the first Send API call
+    )
 
     if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
         return True
@@ -185,7 +189,7 @@ def _json_or_empty(response: requests.Response) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _shared_session() -> requests.Session:
-    import requests
+    import requests  # lazy: requests loads with the first Send API call
 
     return requests.Session()
 
@@ -202,9 +206,6 @@ def client_from_settings(
     token is picked up within the cache TTL; the HTTP session (and its pooled
     connections) is shared across the container.
     """
-    from chalicelib.secrets import get_secret
-    from chalicelib.settings import get_settings
-
     settings = get_settings()
     return SendApiClient(
         session=_shared_session(),

@@ -13,7 +13,7 @@ a timestamp outside 2004..tomorrow, a field of the wrong type) is skipped and
 logged by location, never by content, so it cannot sink the valid events it
 was delivered with. Free text is never a reason to skip: lone surrogates (and
 U+FFFE/U+FFFF, which SQS refuses) become U+FFFD and over-long text is cut, so
-the person still gets an answer. The text stays in memory: `chalicelib.inbox`
+the person still gets an answer. The text stays in memory: `chalicelib.conversation.inbox`
 queues what it means, not what it says.
 """
 
@@ -33,10 +33,10 @@ from pydantic import (
     ValidationError,
 )
 
+from chalicelib.bank_data import datetime_from_epoch
 from chalicelib.bounded_json import repair_text
-from chalicelib.channels.exceptions import WebhookRejected
-from chalicelib.channels.messenger import CHANNEL
-from chalicelib.channels.models import (
+from chalicelib.channels.exceptions import ChannelError, WebhookRejected
+from chalicelib.channels.messages import (
     MAX_CODE_BYTES,
     MAX_EVENT_ID_BYTES,
     MAX_TEXT_CHARS,
@@ -48,7 +48,7 @@ from chalicelib.channels.models import (
     Payload,
     bounded_identifier,
 )
-from chalicelib.models import datetime_from_epoch
+from chalicelib.channels.messenger import CHANNEL
 from chalicelib.observability import log_fields
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class Delivery(BaseModel):
     problems: list[EventProblem] = Field(default_factory=list)
 
 
-class _Invalid(Exception):
+class _Invalid(ChannelError):
     """One event cannot be read; `location` is relative to the event."""
 
     def __init__(self, location: str, problem: str) -> None:

@@ -1,0 +1,370 @@
+"""Connector config models: everything BankBridge needs to talk to one institution, minus secrets.
+
+A bank joins by registering one of these (admin API or `bankbridge connectors
+register`); the exported JSON Schema is what banks validate against. The field
+rules live in `rules.py`, the validation context in `context.py`:
+
+    ConnectorConfig.model_validate(data, context=validation_context(local=True))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from chalicelib.connectors.config.rules import (
+    MAX_ALGORITHMS,
+    MAX_EXTRA_HEADERS,
+    MAX_SCOPES,
+    Algorithm,
+    BankUrl,
+    HeaderName,
+    HeaderValue,
+    Scope,
+    SecretRef,
+    check_country,
+    check_currency,
+    check_extra_headers,
+    check_institution_id,
+    check_scopes,
+    check_secret_ref,
+    reject_plaintext_secrets,
+)
+from chalicelib.connectors.destinations import HTTPS_PORT
+
+
+class Standard(StrEnum):
+    """Open-banking API standard a bank speaks; selects the connector implementation."""
+
+    FDX = "fdx"
+    UK_OB = "uk_ob"
+    BERLIN_GROUP = "berlin_group"
+    CDR_AU = "cdr_au"
+
+
+class ClientAuthMethod(StrEnum):
+    """How BankBridge authenticates to the bank's token endpoint (RFC 7591 names)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name, not a secret
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name, not a secret
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+
+class AmountSignConvention(StrEnum):
+    """How the bank signs transaction amounts (FDX banks differ).
+
+    `signed`: the amount already carries the holder's-view sign.
+    `absolute_with_memo`: the amount is absolute; FDX `debitCreditMemo` DEBIT
+    makes it negative, CREDIT positive.
+    """
+
+    SIGNED = "signed"
+    ABSOLUTE_WITH_MEMO = "absolute_with_memo"
+
+
+class EventSigningMethod(StrEnum):
+    """How the bank signs the events it pushes to `/banks/{id}/events`."""
+
+    HMAC = "hmac"
+    JWS = "jws"
+
+
+class _StrictConfigModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        hide_input_in_errors=True,
+        use_enum_values=False,
+    )
+
+
+class EventSigning(_StrictConfigModel):
+    """How to verify events the bank pushes: HMAC with shared secret(s) or JWS via JWKS."""
+
+    method: EventSigningMethod = Field(description="HMAC shared secret or JWS via JWKS.")
+    secret_refs: list[SecretRef] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Names of HMAC secrets in Secrets Manager, under "
+        "bankbridge/<stage>/banks/<institution_id>/; two allow rotation without downtime.",
+    )
+    jwks_url: BankUrl | None = Field(default=None, description="Bank's JWKS for JWS events.")
+    allowed_algorithms: list[Algorithm] = Field(
+        default_factory=list,
+        max_length=MAX_ALGORITHMS,
+        description="Accepted JWS `alg` values (default PS256, ES256) or HMAC hash (HS256).",
+    )
+    replay_window_seconds: int = Field(
+        default=300, ge=30, le=3600, description="Oldest event timestamp accepted."
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _no_plaintext(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        return reject_plaintext_secrets(data, handler, cls.__name__)
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> EventSigning:
+        if self.method is EventSigningMethod.HMAC:
+            if not self.secret_refs:
+                raise PydanticCustomError(
+                    "hmac_needs_secret", "hmac event signing needs at least one secret_refs entry"
+                )
+            if not self.allowed_algorithms:
+                self.allowed_algorithms = ["HS256"]
+            if any(alg not in {"HS256", "HS512"} for alg in self.allowed_algorithms):
+                raise PydanticCustomError(
+                    "alg_invalid", "hmac allowed_algorithms may only be HS256 or HS512"
+                )
+        else:
+            if self.jwks_url is None:
+                raise PydanticCustomError("jws_needs_jwks", "jws event signing needs jwks_url")
+            if not self.allowed_algorithms:
+                self.allowed_algorithms = ["PS256", "ES256"]
+            weak = [a for a in self.allowed_algorithms if a.lower() == "none" or a.startswith("HS")]
+            if weak:
+                raise PydanticCustomError(
+                    "alg_invalid",
+                    "jws allowed_algorithms must be asymmetric (e.g. PS256, ES256), not {weak}",
+                    {"weak": ", ".join(weak)},
+                )
+        return self
+
+
+class ConnectorConfig(_StrictConfigModel):
+    """One institution's connector: API location, authorization server, client, behaviour."""
+
+    institution_id: str = Field(
+        description="Our slug for the institution (lower-case letters, digits, hyphens).",
+        examples=["acme-bank"],
+    )
+    display_name: str = Field(min_length=1, max_length=80, description="Shown to customers.")
+    country: str = Field(description="ISO 3166-1 alpha-2 country code.", examples=["US"])
+    standard: Standard = Field(description="Open-banking standard; selects the connector.")
+    standard_version: str = Field(
+        min_length=1, max_length=32, examples=["6.0"], description="e.g. 6.0 for FDX v6."
+    )
+    api_base_url: BankUrl = Field(description="Base of the data API, e.g. https://bank/fdx/v6.")
+    default_currency: str = Field(
+        default="USD",
+        description="ISO 4217 currency used when the bank omits one on an account.",
+    )
+
+    discovery_url: BankUrl | None = Field(
+        default=None, description="OpenID/OAuth discovery document of the authorization server."
+    )
+    authorize_url: BankUrl | None = Field(default=None, description="Overrides discovery.")
+    token_url: BankUrl | None = Field(default=None, description="Overrides discovery.")
+    revocation_url: BankUrl | None = Field(
+        default=None, description="RFC 7009 endpoint; overrides discovery."
+    )
+    par_url: BankUrl | None = Field(
+        default=None, description="RFC 9126 PAR endpoint; overrides discovery."
+    )
+
+    client_id: str = Field(min_length=1, max_length=256, description="Our client id at the bank.")
+    client_auth_method: ClientAuthMethod = Field(
+        default=ClientAuthMethod.CLIENT_SECRET_BASIC,
+        description="Token endpoint authentication (RFC 7591 names); private_key_jwt is "
+        "used instead whenever signing_key_ref is set and the bank supports it.",
+    )
+    client_secret_ref: SecretRef | None = Field(
+        default=None,
+        description="Secrets Manager name of the client secret, under "
+        "bankbridge/<stage>/banks/<institution_id>/.",
+    )
+    signing_key_ref: SecretRef | None = Field(
+        default=None,
+        description="Secrets Manager name of the private key (PEM/JWK), under "
+        "bankbridge/<stage>/banks/<institution_id>/.",
+    )
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=MAX_SCOPES, description="OAuth scopes requested at linking."
+    )
+    require_par: bool = Field(
+        default=False,
+        description="Always push authorization requests (RFC 9126); they are pushed anyway "
+        "whenever the bank's metadata offers PAR.",
+    )
+    require_pkce: bool = Field(default=True, description="Send an S256 PKCE challenge.")
+    extra_headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict,
+        max_length=MAX_EXTRA_HEADERS,
+        description="Non-secret headers sent on every data call.",
+    )
+    amount_sign_convention: AmountSignConvention = Field(
+        default=AmountSignConvention.SIGNED,
+        description="signed amounts, or absolute amounts signed by FDX debitCreditMemo.",
+    )
+    page_size: int = Field(default=100, ge=1, le=1000, description="Items requested per page.")
+    event_signing: EventSigning | None = Field(
+        default=None, description="How pushed bank events are signed (see event_signing.*)."
+    )
+    fraud_answer_url: BankUrl | None = Field(
+        default=None, description="Where customers' fraud-alert answers are forwarded."
+    )
+    consent_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="Consent lifetime asked for: UK ExpirationDateTime, Berlin Group "
+        "validUntil, CDR sharing_duration.",
+    )
+    financial_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="UK OB x-fapi-financial-id, for banks that still ask for it.",
+    )
+    frequency_per_day: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Berlin Group frequencyPerDay: unattended reads a day (4 unless agreed).",
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _no_plaintext(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        return reject_plaintext_secrets(data, handler, cls.__name__)
+
+    @field_validator("institution_id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return check_institution_id(value)
+
+    @field_validator("client_secret_ref", "signing_key_ref")
+    @classmethod
+    def _own_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_secret_ref(value, info)
+
+    @field_validator("event_signing")
+    @classmethod
+    def _own_event_secrets(
+        cls, value: EventSigning | None, info: ValidationInfo
+    ) -> EventSigning | None:
+        if value is None:
+            return value
+        line_errors: list[Any] = []
+        for index, reference in enumerate(value.secret_refs):
+            try:
+                check_secret_ref(reference, info)
+            except PydanticCustomError as error:
+                line_errors.append(
+                    {"type": error, "loc": ("secret_refs", index), "input": "[hidden]"}
+                )
+        if line_errors:
+            raise ValidationError.from_exception_data("EventSigning", line_errors, hide_input=True)
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return check_country(value)
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return check_currency(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        return check_scopes(value)
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_extra_headers(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConnectorConfig:
+        if self.discovery_url is None and (self.authorize_url is None or self.token_url is None):
+            raise PydanticCustomError(
+                "auth_server_missing",
+                "give discovery_url, or both authorize_url and token_url",
+            )
+        if self.require_par and self.discovery_url is None and self.par_url is None:
+            raise PydanticCustomError(
+                "par_url_missing", "require_par needs par_url or a discovery_url that lists one"
+            )
+        if self.client_auth_method is ClientAuthMethod.PRIVATE_KEY_JWT:
+            if self.signing_key_ref is None:
+                raise PydanticCustomError(
+                    "signing_key_missing", "private_key_jwt needs signing_key_ref"
+                )
+        elif self.client_secret_ref is None:
+            raise PydanticCustomError(
+                "client_secret_missing",
+                "{method} needs client_secret_ref",
+                {"method": self.client_auth_method.value},
+            )
+        pattern, versions = _SUPPORTED_VERSIONS[self.standard]
+        if not pattern.match(self.standard_version):
+            raise PydanticCustomError(
+                "version_unsupported",
+                "{standard} connector supports standard_version {versions}",
+                {"standard": self.standard.value, "versions": versions},
+            )
+        if self.standard in _SIGNED_REQUEST_STANDARDS and self.signing_key_ref is None:
+            raise PydanticCustomError(
+                "signing_key_missing",
+                "{standard} signs its authorization request object: give signing_key_ref",
+                {"standard": self.standard.value},
+            )
+        return self
+
+    @property
+    def configured_origins(self) -> frozenset[tuple[str, int]]:
+        """(host, port) of every URL here written with an explicit port other than 443.
+
+        Outside local development `BankHttpClient` contacts a port other than 443
+        only on these origins, so a discovery document cannot introduce one.
+        """
+        urls = [
+            self.api_base_url,
+            self.discovery_url,
+            self.authorize_url,
+            self.token_url,
+            self.revocation_url,
+            self.par_url,
+            self.fraud_answer_url,
+            self.event_signing.jwks_url if self.event_signing else None,
+        ]
+        origins: set[tuple[str, int]] = set()
+        for url in filter(None, urls):
+            parts = urlsplit(url)
+            if parts.port is not None and parts.port != HTTPS_PORT:
+                origins.add(((parts.hostname or "").lower(), parts.port))
+        return frozenset(origins)
+
+
+_SUPPORTED_VERSIONS: dict[Standard, tuple[re.Pattern[str], str]] = {
+    Standard.FDX: (re.compile(r"^[56](\.|$)"), "5.x and 6.x"),
+    Standard.UK_OB: (re.compile(r"^(3\.1|4\.0)(\.|$)"), "3.1.x (3.1.11 verified) and 4.0.x"),
+    Standard.BERLIN_GROUP: (re.compile(r"^1\.3(\.|$)"), "1.3.x (1.3.11 verified)"),
+    Standard.CDR_AU: (re.compile(r"^1\.\d+(\.|$)"), "1.x (Consumer Data Standards)"),
+}
+"""Version prefixes each connector speaks, and how to say so to an admin."""
+
+_SIGNED_REQUEST_STANDARDS = frozenset({Standard.UK_OB, Standard.CDR_AU})
+"""FAPI standards whose authorization request travels as a signed request object (RFC 9101)."""
+
+
+def connector_config_schema() -> dict[str, Any]:
+    """The JSON Schema banks validate their config against (also `bankbridge connectors schema`)."""
+    return ConnectorConfig.model_json_schema()
