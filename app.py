@@ -8,10 +8,16 @@ those load on first use inside a handler.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any, cast
 
 from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, Request, SQSEvent
 
 from chalicelib.admin.api import admin_blueprint
+from chalicelib.auth.exceptions import LinkingError
+from chalicelib.channels.exceptions import RedirectRefused
+from chalicelib.http_errors import http_problem
 from chalicelib.observability import configure_logging, failures_logged
 from chalicelib.stage import resource_names, stage_from_environment
 
@@ -29,6 +35,19 @@ INBOUND_QUEUE = os.environ.get("BANKBRIDGE_INBOUND_QUEUE_NAME", _NAMES["inbound_
 EVENTS_QUEUE = os.environ.get("BANKBRIDGE_EVENTS_QUEUE_NAME", _NAMES["events_queue_name"])
 
 
+def _current_request() -> Request:
+    """The request being routed: Chalice sets it before calling a route (it is typed optional)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("a route ran outside a request")
+    return request
+
+
+def _raw_body(request: Request) -> bytes:
+    """The body as sent: Chalice always decodes it to bytes, though it annotates `str | bytes`."""
+    return cast(bytes, request.raw_body or b"")
+
+
 def _text(status: int, body: str) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": "text/plain"})
 
@@ -38,7 +57,7 @@ def messenger_subscription() -> Response:
     """Meta's subscription handshake: echo `hub.challenge` for the right verify token."""
     from chalicelib.channels.messenger.ingest import verify_subscription
 
-    answer = verify_subscription(app.current_request.query_params)
+    answer = verify_subscription(_current_request().query_params)
     return _text(answer.status, answer.body)
 
 
@@ -51,8 +70,8 @@ def messenger_webhook() -> Response:
     """Verify, validate and queue a Messenger delivery (the worker de-duplicates); ack in < 5 s."""
     from chalicelib.channels.messenger.ingest import receive
 
-    request = app.current_request
-    answer = receive(request.raw_body or b"", request.headers, request.context)
+    request = _current_request()
+    answer = receive(_raw_body(request), request.headers, request.context)
     return _text(answer.status, answer.body)
 
 
@@ -77,12 +96,12 @@ def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
 def link_start() -> Response:
     """Take the chat's one-time link token and send the browser to the bank's consent page."""
     from chalicelib.auth import linking, pages
-    from chalicelib.channels.messenger.account_linking import MessengerLogin, RedirectRefused
+    from chalicelib.channels.messenger.account_linking import MessengerLogin
     from chalicelib.connectors.base import Customer
     from chalicelib.conversation.bank_connectors import load_connector
 
-    request = app.current_request
-    query = request.query_params or {}
+    request = _current_request()
+    query: Mapping[str, str] = request.query_params or {}
     # FAPI banks want the customer's address on consent calls (Berlin Group requires it).
     source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
@@ -97,11 +116,9 @@ def link_start() -> Response:
             browser_cookie=request.headers.get("cookie"),
             platform=platform,
         )
-    except RedirectRefused:
-        message = "This link was changed on its way here. Go back to the chat and tap it again."
-        return _html(400, pages.page("This link can't be used", message))
-    except linking.LinkingError as error:
-        return _html(error.status, pages.page("This link can't be used", error.public_message))
+    except (RedirectRefused, LinkingError) as error:
+        problem = http_problem(error)
+        return _html(problem.status, pages.page("This link can't be used", problem.message))
     return _redirect(started.location, {"Set-Cookie": started.set_cookie})
 
 
@@ -115,7 +132,7 @@ def oauth_callback() -> Response:
     from chalicelib.settings import get_settings
     from chalicelib.store.links import LinkRepository
 
-    request = app.current_request
+    request = _current_request()
     query = dict(request.query_params or {})
     settings = get_settings()
     try:
@@ -127,8 +144,9 @@ def oauth_callback() -> Response:
             linking.callback_url(base_url),
             browser_cookie=request.headers.get("cookie"),
         )
-    except linking.LinkingError as error:
-        return _html(error.status, pages.page("This sign-in can't be used", error.public_message))
+    except LinkingError as error:
+        problem = http_problem(error)
+        return _html(problem.status, pages.page("This sign-in can't be used", problem.message))
     notify_link_result(outcome)
     redirect = linking.messenger_redirect_url(outcome)
     if redirect is not None:
@@ -143,11 +161,13 @@ def oauth_callback() -> Response:
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
-def handle_inbound_events(event):  # type: ignore[no-untyped-def]  # Chalice's SQSEvent
+def handle_inbound_events(event: SQSEvent) -> dict[str, Any]:
     """Answer queued chat events, reporting failures per record."""
-    from chalicelib.conversation.worker import handle_batch
+    from chalicelib.conversation.worker import WorkerServices, handle_batch
+    from chalicelib.events.answers import answer_fraud_question
 
-    return handle_batch(event.to_dict(), event.context)
+    services = WorkerServices.from_settings(answer_fraud=answer_fraud_question)
+    return handle_batch(event.to_dict(), event.context, services)
 
 
 @app.route(
@@ -159,13 +179,13 @@ def bank_events(institution_id: str) -> Response:
     """A bank's signed event (FDX notification, UK OB SET): verify, validate, queue, ack."""
     from chalicelib.events.ingest import receive
 
-    request = app.current_request
-    answer = receive(institution_id, request.raw_body or b"", request.headers)
-    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+    request = _current_request()
+    answer = receive(institution_id, _raw_body(request), request.headers)
+    return Response(body=answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 @app.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10)
-def handle_bank_events(event):  # type: ignore[no-untyped-def]  # Chalice's SQSEvent
+def handle_bank_events(event: SQSEvent) -> dict[str, Any]:
     """Fan bank events out to the linked users' chats, reporting failures per record."""
     from chalicelib.events.fanout import handle_batch
 
@@ -173,7 +193,7 @@ def handle_bank_events(event):  # type: ignore[no-untyped-def]  # Chalice's SQSE
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
-def daily_consent_check(event):  # type: ignore[no-untyped-def]  # Chalice's CloudWatchEvent
+def daily_consent_check(event: CloudWatchEvent) -> None:
     """Remind people whose bank consent ends within a week; remove links whose consent ended."""
     from chalicelib.events.consent_schedule import run_daily
 
@@ -182,7 +202,7 @@ def daily_consent_check(event):  # type: ignore[no-untyped-def]  # Chalice's Clo
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def pending_link_sweep(event):  # type: ignore[no-untyped-def]  # Chalice's CloudWatchEvent
+def pending_link_sweep(event: CloudWatchEvent) -> None:
     """Revoke at the bank every consent whose linking code expired unconfirmed."""
     from chalicelib.auth.confirmation import sweep_expired
     from chalicelib.conversation.bank_connectors import load_connector

@@ -33,13 +33,13 @@ from pydantic import BaseModel
 from chalicelib.auth.grants import ConsentFacts, revoke_grant, store_link
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import open_sealed_tokens, seal_tokens
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import Connector, ConnectorLoader
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import pending_link_key
-from chalicelib.store.links import LinkRepository
 from chalicelib.store.pending_links import PendingLink, PendingLinkRepository
+from chalicelib.store.ports import LinkPort, PendingLinkPort
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,9 @@ def _code_digest(pending_id: str, code: str) -> str:
     return hashlib.sha256(f"{pending_id}|{code}".encode()).hexdigest()
 
 
-def _pending_links() -> PendingLinkRepository:
-    return PendingLinkRepository(get_settings().table_name)
+def _pending_links(given: PendingLinkPort | None) -> PendingLinkPort:
+    """`given` (a test's fake), else the deployed repository."""
+    return given if given is not None else PendingLinkRepository(get_settings().table_name)
 
 
 def hold(
@@ -89,6 +90,8 @@ def hold(
     tokens: TokenSet,
     consent: ConsentFacts,
     load_connector: ConnectorLoader,
+    *,
+    pending_links: PendingLinkPort | None = None,
 ) -> str:
     """Keep a fresh grant pending for `user` and return its code (for the browser only).
 
@@ -108,7 +111,7 @@ def hold(
         consent_id=consent.consent_id,
         consent_expires_at=consent.expires_at,
     )
-    replaced = _pending_links().hold(pending)
+    replaced = _pending_links(pending_links).hold(pending)
     if replaced is not None:
         _revoke(replaced, _connector_of(replaced, connector, load_connector))
     logger.info(
@@ -119,12 +122,21 @@ def hold(
 
 
 def confirm(
-    user: ChannelUser, typed: str, links: LinkRepository, load_connector: ConnectorLoader
+    user: ChannelUser,
+    typed: str,
+    links: LinkPort,
+    load_connector: ConnectorLoader,
+    *,
+    pending_links: PendingLinkPort | None = None,
+    now: float | None = None,
 ) -> Confirmation:
     """Check a code `user` typed against *their own* pending link; link it when it matches."""
-    pendings = _pending_links()
+    pendings = _pending_links(pending_links)
     counted = pendings.reserve_attempt(
-        user.channel, user.user_id, max_attempts=MAX_ATTEMPTS, now=time.time()
+        user.channel,
+        user.user_id,
+        max_attempts=MAX_ATTEMPTS,
+        now=time.time() if now is None else now,
     )
     if counted is None:
         return Confirmation(result=ConfirmationResult.NOTHING_PENDING)
@@ -158,13 +170,18 @@ def confirm(
     return Confirmation(result=ConfirmationResult.LOCKED, institution_name=name)
 
 
-def sweep_expired(load_connector: ConnectorLoader, now: float | None = None) -> int:
+def sweep_expired(
+    load_connector: ConnectorLoader,
+    now: float | None = None,
+    *,
+    pending_links: PendingLinkPort | None = None,
+) -> int:
     """Revoke the grants of pending links whose code expired; return how many were ended.
 
     Each is taken by a conditional delete first, so a code typed at the last
     moment and the sweep never both win.
     """
-    pendings = _pending_links()
+    pendings = _pending_links(pending_links)
     ended = 0
     for pending in pendings.due(time.time() if now is None else now):
         taken = pendings.take(pending)

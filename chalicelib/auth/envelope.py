@@ -26,14 +26,11 @@ import time
 from collections.abc import Mapping
 
 from chalicelib import aws
+from chalicelib.auth.exceptions import EnvelopeError
 
 VERSION = "v1"
 DATA_KEY_MAX_AGE_SECONDS = 300
 _MAX_CACHED_DECRYPT_KEYS = 256
-
-
-class EnvelopeError(Exception):
-    """A sealed value did not open: wrong item or context, tampered, or an unknown format."""
 
 
 class _DataKeyCache:
@@ -68,10 +65,10 @@ class _DataKeyCache:
             cached = self._opened.get((encrypted, frozen))
             if cached and now - cached[0] < DATA_KEY_MAX_AGE_SECONDS:
                 return cached[1]
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # lazy: botocore loads only when KMS is called
 
         try:
-            plaintext = aws.client("kms").decrypt(
+            plaintext: bytes = aws.client("kms").decrypt(
                 CiphertextBlob=encrypted, EncryptionContext=dict(context)
             )["Plaintext"]
         except ClientError as error:
@@ -106,7 +103,9 @@ def seal(
     plaintext: bytes, *, key_id: str, associated_data: bytes, context: Mapping[str, str]
 ) -> str:
     """Encrypt `plaintext` for the item whose key is `associated_data`."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.ciphers.aead import (
+        AESGCM,  # lazy: cryptography loads only to seal or open tokens
+    )
 
     data_key, encrypted_key = _keys.for_encryption(key_id, context)
     nonce = os.urandom(12)
@@ -116,8 +115,12 @@ def seal(
 
 def open_sealed(sealed: str, *, associated_data: bytes, context: Mapping[str, str]) -> bytes:
     """Decrypt a value made by `seal`; raise `EnvelopeError` if anything does not match."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.exceptions import (
+        InvalidTag,  # lazy: cryptography loads only to seal or open tokens
+    )
+    from cryptography.hazmat.primitives.ciphers.aead import (
+        AESGCM,  # lazy: cryptography loads only to seal or open tokens
+    )
 
     parts = sealed.split(".")
     if len(parts) != 4 or parts[0] != VERSION:

@@ -18,16 +18,17 @@ from pydantic import BaseModel
 
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
 from chalicelib.secrets import SecretUnavailable
 from chalicelib.settings import get_settings
 from chalicelib.store.account_reference import hashed_account_reference
-from chalicelib.store.consent_expiries import ConsentExpiries
+from chalicelib.store.consent_expiries import ConsentExpiryRepository
 from chalicelib.store.keys import link_key
-from chalicelib.store.links import Link, LinkRepository
+from chalicelib.store.links import Link
+from chalicelib.store.ports import LinkPort
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def store_link(
     user: ChannelUser,
     connector: Connector,
     tokens: TokenSet,
-    links: LinkRepository,
+    links: LinkPort,
     consent: ConsentFacts,
 ) -> None:
     """Make the grant `user`'s link, replacing (and revoking) any earlier link to the bank."""
@@ -68,7 +69,7 @@ def store_link(
         link, _account_references(connector, tokens.access_token, consent.consent_id)
     )
     if consent.expires_at is not None:
-        ConsentExpiries(get_settings().table_name).record(
+        ConsentExpiryRepository(get_settings().table_name).record(
             user.channel, user.user_id, config.institution_id, consent.expires_at
         )
     logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))

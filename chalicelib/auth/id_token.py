@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from chalicelib.auth.exceptions import IdTokenRejected
 from chalicelib.connectors.authserver import fetch_jwks
 from chalicelib.connectors.base import OPENID_SCOPE
 
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 CLOCK_SKEW_SECONDS = 60
 MAX_ID_TOKEN_AGE_SECONDS = 600
 """An ID token is checked right after the code exchange, so it was issued moments ago."""
-
-
-class IdTokenRejected(Exception):
-    """The ID token is missing or fails a check; the message is a short, non-sensitive reason."""
 
 
 def verify_id_token(connector: Connector, id_token: str | None, *, nonce: str) -> None:
@@ -52,9 +49,9 @@ def verify_id_token(connector: Connector, id_token: str | None, *, nonce: str) -
 def _verified_claims(connector: Connector, id_token: str, jwks_uri: str) -> dict[str, Any]:
     """The claims, once the signature checks out with an allowed algorithm and a bank key."""
     # joserfc is imported here, not at module level, to keep the Lambda cold start lean.
-    from joserfc import jws, jwt
-    from joserfc.errors import JoseError
-    from joserfc.jwk import KeySet
+    from joserfc import jws, jwt  # lazy: joserfc loads only to check an ID token
+    from joserfc.errors import JoseError  # lazy: joserfc loads only to check an ID token
+    from joserfc.jwk import KeySet  # lazy: joserfc loads only to check an ID token
 
     try:
         header = jws.extract_compact(id_token.encode()).protected
@@ -67,7 +64,9 @@ def _verified_claims(connector: Connector, id_token: str, jwks_uri: str) -> dict
     key = None
     for fresh in (False, True):  # a miss in the cached set may be a rotated key: fetch once more
         try:
-            keys = KeySet.import_key_set(fetch_jwks(connector.http, jwks_uri, fresh=fresh))  # type: ignore[arg-type]
+            jwks = fetch_jwks(connector.http, jwks_uri, fresh=fresh)
+            # Any JSON object: joserfc checks it is a key set and raises (caught below) if not.
+            keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as error:
             raise IdTokenRejected("the bank's JWKS is unusable") from error
         key = _signing_key(keys, header.get("kid"), algorithm)
@@ -121,5 +120,5 @@ def _check_claims(claims: dict[str, Any], *, issuer: str, client_id: str, nonce:
         raise IdTokenRejected("ID token nonce does not match this sign-in")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -23,6 +23,10 @@
 The redirect URI is `<public base URL>/oauth/callback`, resolved by the route
 from the request in both steps, so the authorization request and the code
 exchange send the same value (RFC 6749 section 4.1.3).
+
+Where the steps keep their single-use secrets and pending links is a
+`LinkingStores` (`from_settings` for the deployed table), so unit tests can hand
+in in-memory fakes.
 """
 
 from __future__ import annotations
@@ -30,23 +34,25 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
 from chalicelib.auth import browser_binding, confirmation, envelope
+from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
 from chalicelib.auth.grants import (
     ConsentFacts,
     end_consent,
     revoke_grant,
     store_link,
 )
-from chalicelib.auth.id_token import IdTokenRejected, verify_id_token
+from chalicelib.auth.id_token import verify_id_token
 from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
-from chalicelib.auth.token_endpoint import exchange_code
-from chalicelib.channels.models import ChannelUser
+from chalicelib.auth.token_endpoint import TokenSet, exchange_code
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import (
     AuthorizationRequest,
@@ -61,8 +67,9 @@ from chalicelib.observability import log_fields
 from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import link_token_key, oauth_state_key
-from chalicelib.store.links import LinkRepository
-from chalicelib.store.single_use import SingleUseStore, digest
+from chalicelib.store.pending_links import PendingLinkRepository
+from chalicelib.store.ports import LinkPort, PendingLinkPort, SingleUseSecretPort
+from chalicelib.store.single_use import SingleUseSecretRepository, digest
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +86,6 @@ class PlatformLogin(Protocol):
     def vouched_user(self) -> ChannelUser | None:
         """The chat user the platform says opened this page; None if it cannot say."""
         ...
-
-
-class LinkingError(Exception):
-    """A linking step failed; `public_message` is safe to show the person."""
-
-    def __init__(self, public_message: str, *, status: int = 400) -> None:
-        super().__init__(public_message)
-        self.public_message = public_message
-        self.status = status
 
 
 class LinkOutcome(BaseModel):
@@ -113,12 +111,27 @@ class Started(BaseModel):
     set_cookie: str
 
 
-def _link_tokens() -> SingleUseStore:
-    return SingleUseStore(get_settings().table_name, link_token_key)
+CodeExchanger = Callable[[Connector, str, str, str], TokenSet]
+"""(connector, code, redirect_uri, PKCE verifier) -> tokens (`token_endpoint.exchange_code`)."""
 
 
-def _states() -> SingleUseStore:
-    return SingleUseStore(get_settings().table_name, oauth_state_key)
+@dataclass(frozen=True)
+class LinkingStores:
+    """Where linking keeps link tokens, OAuth states and pending links."""
+
+    link_tokens: SingleUseSecretPort
+    states: SingleUseSecretPort
+    pending_links: PendingLinkPort
+
+    @classmethod
+    def from_settings(cls) -> LinkingStores:
+        """The deployed stores, on the stage's table."""
+        table_name = get_settings().table_name
+        return cls(
+            link_tokens=SingleUseSecretRepository(table_name, link_token_key),
+            states=SingleUseSecretRepository(table_name, oauth_state_key),
+            pending_links=PendingLinkRepository(table_name),
+        )
 
 
 def resolve_public_base_url(derived: str | None) -> str | None:
@@ -152,10 +165,17 @@ def callback_url(public_base_url: str) -> str:
     return f"{public_base_url.rstrip('/')}/oauth/callback"
 
 
-def issue_link_url(user: ChannelUser, institution_id: str, public_base_url: str) -> str:
+def issue_link_url(
+    user: ChannelUser,
+    institution_id: str,
+    public_base_url: str,
+    *,
+    stores: LinkingStores | None = None,
+) -> str:
     """A one-time URL under `public_base_url` that starts linking `institution_id` for `user`."""
+    stores = stores if stores is not None else LinkingStores.from_settings()
     token = secrets.token_urlsafe(32)
-    _link_tokens().put(
+    stores.link_tokens.put(
         token,
         {"channel": user.channel, "user_id": user.user_id, "institution_id": institution_id},
         get_settings().link_token_ttl_seconds,
@@ -180,6 +200,7 @@ def start(
     *,
     browser_cookie: str | None,
     platform: PlatformLogin | None = None,
+    stores: LinkingStores | None = None,
 ) -> Started:
     """Take the link token and return the bank's authorization URL and the binding cookie.
 
@@ -189,7 +210,8 @@ def start(
     account-access consent, Berlin Group consent) create it first; its id rides
     in the OAuth state item, and the authorization request is bound to it.
     """
-    taken = _link_tokens().take(token) if token else None
+    stores = stores if stores is not None else LinkingStores.from_settings()
+    taken = stores.link_tokens.take(token) if token else None
     if taken is None:
         raise LinkingError(
             "This link has expired or was already used. "
@@ -218,7 +240,7 @@ def start(
         if consent is not None and consent.expires_at is not None:
             state_attributes["consent_expires_at"] = str(int(consent.expires_at.timestamp()))
         ttl = get_settings().oauth_state_ttl_seconds
-        _states().put(request.state, state_attributes, ttl)
+        stores.states.put(request.state, state_attributes, ttl)
         if consent is not None and consent.authorization_url:
             location = consent.authorization_url
         else:
@@ -272,19 +294,23 @@ def _platform_facts(
 def complete(
     query: dict[str, str],
     load_connector: ConnectorLoader,
-    links: LinkRepository,
+    links: LinkPort,
     redirect_uri: str,
     *,
     browser_cookie: str | None,
+    stores: LinkingStores | None = None,
+    exchange: CodeExchanger | None = None,
 ) -> LinkOutcome:
     """Handle the bank's redirect back: consume state, check the browser, exchange the code.
 
     The grant becomes the link only when the chat person is already proven;
     otherwise it is held pending and the outcome carries the code to show.
     `redirect_uri` must equal the one `start` sent; both come from `callback_url`.
+    `exchange` defaults to the token endpoint's code exchange.
     """
+    stores = stores if stores is not None else LinkingStores.from_settings()
     state = query.get("state")
-    taken = _states().take(state) if state else None
+    taken = stores.states.take(state) if state else None
     if taken is None or state is None:
         raise LinkingError(
             "This sign-in has already been completed or has expired. "
@@ -327,7 +353,7 @@ def complete(
         raise LinkingError("The bank did not send an authorization code.")
     verifier, nonce = _open_request(taken["sealed"], state)
     try:
-        tokens = exchange_code(connector, code, redirect_uri, verifier)
+        tokens = (exchange or exchange_code)(connector, code, redirect_uri, verifier)
     except BankError as error:
         logger.warning(
             "Code exchange failed",
@@ -350,7 +376,9 @@ def complete(
     if taken.get("person") == PROVEN:
         store_link(user, connector, tokens, links, consent)
         return outcome.model_copy(update={"linked": True})
-    held_code = confirmation.hold(user, connector, tokens, consent, load_connector)
+    held_code = confirmation.hold(
+        user, connector, tokens, consent, load_connector, pending_links=stores.pending_links
+    )
     return outcome.model_copy(update={"awaiting_code": True, "code": held_code})
 
 

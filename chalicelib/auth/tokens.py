@@ -24,7 +24,8 @@ from chalicelib.auth.token_endpoint import InvalidGrant, TokenSet
 from chalicelib.connectors.exceptions import BankUnavailable, ReauthRequired
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import PK, SK
-from chalicelib.store.links import Link, LinkRepository, LinkStatus
+from chalicelib.store.links import Link, LinkStatus
+from chalicelib.store.ports import LinkPort
 
 MAX_REFRESH_ALLOWANCE_SECONDS = 60
 DEFAULT_LIFETIME_SECONDS = 3600
@@ -88,7 +89,7 @@ class TokenService:
 
     def __init__(
         self,
-        links: LinkRepository,
+        links: LinkPort,
         refresher: Callable[[str], TokenSet],
         *,
         clock: Callable[[], float] = time.time,

@@ -4,12 +4,15 @@ Workers send through `deliver_once` / `deliver_template_once`: each reply step
 is recorded in the reply ledger (`chalicelib.store.reply_ledger`) before it is
 sent and settled after, so a redelivered record never sends the same step twice.
 `deliver` (no ledger) is for one-off sends outside a queue record.
+
+Each takes an optional `client` (a `SendClient`); without one they use the
+platform client from settings, so callers can hand in a fake for unit tests.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.exceptions import (
     RecipientUnreachable,
@@ -17,11 +20,16 @@ from chalicelib.channels.exceptions import (
     SendRefused,
     WindowClosed,
 )
-from chalicelib.channels.models import ChannelUser, OutboundMessage, TemplateMessage
+from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
+from chalicelib.channels.messenger import CHANNEL
+from chalicelib.channels.messenger.rendering import render, render_template, sender_action
+from chalicelib.channels.messenger.send_api import client_from_settings
 from chalicelib.observability import log_fields
+from chalicelib.store.reply_ledger import ReplyState, ledger_from_settings
 
 if TYPE_CHECKING:
-    from chalicelib.store.reply_ledger import ReplyLedgerPort, ReplyStep
+    from chalicelib.store.ports import ReplyLedgerPort
+    from chalicelib.store.reply_ledger import ReplyStep
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +37,23 @@ TYPING_TIMEOUT_SECONDS = 1.0
 """A typing indicator that takes longer than this is not worth waiting for."""
 
 
+class SendClient(Protocol):
+    """Sends one rendered platform request (Messenger: `SendApiClient`)."""
+
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send `body`; raise a `ChannelError` for what the platform refused or lost."""
+        ...
+
+
 def deliver(
     user: ChannelUser,
     messages: list[OutboundMessage],
     *,
     messaging_type: str = "RESPONSE",
+    client: SendClient | None = None,
 ) -> int:
     """Send `messages` in order; return how many platform requests were made."""
-    from chalicelib.channels.messenger.send_api import client_from_settings
-
-    client = client_from_settings()
+    client = client if client is not None else client_from_settings()
     bodies = _bodies(user, messages, messaging_type)
     for body in bodies:
         client.send(body)
@@ -52,6 +67,7 @@ def deliver_once(
     step: ReplyStep,
     messaging_type: str = "RESPONSE",
     ledger: ReplyLedgerPort | None = None,
+    client: SendClient | None = None,
 ) -> int:
     """Send `messages` as one reply step unless the ledger says it was sent; return requests made.
 
@@ -60,7 +76,9 @@ def deliver_once(
     """
     if not messages:
         return 0
-    return send_once(_bodies(user, messages, messaging_type), step=step, ledger=ledger)
+    return send_once(
+        _bodies(user, messages, messaging_type), step=step, ledger=ledger, client=client
+    )
 
 
 def deliver_template_once(
@@ -69,16 +87,19 @@ def deliver_template_once(
     *,
     step: ReplyStep,
     ledger: ReplyLedgerPort | None = None,
+    client: SendClient | None = None,
 ) -> int:
     """Send a platform-approved template (Messenger: a Utility message) as one reply step."""
-    from chalicelib.channels.messenger.rendering import render_template
-
     _require_messenger(user)
-    return send_once([render_template(message, user)], step=step, ledger=ledger)
+    return send_once([render_template(message, user)], step=step, ledger=ledger, client=client)
 
 
 def send_once(
-    bodies: list[dict[str, Any]], *, step: ReplyStep, ledger: ReplyLedgerPort | None = None
+    bodies: list[dict[str, Any]],
+    *,
+    step: ReplyStep,
+    ledger: ReplyLedgerPort | None = None,
+    client: SendClient | None = None,
 ) -> int:
     """Send rendered `bodies` as the reply step `step`, at most once; return requests made.
 
@@ -88,9 +109,6 @@ def send_once(
     `unknown` and is never resent; a refusal is recorded and re-raised, now and on
     every later attempt.
     """
-    from chalicelib.channels.messenger.send_api import client_from_settings
-    from chalicelib.store.reply_ledger import ReplyState, ledger_from_settings
-
     ledger = ledger if ledger is not None else ledger_from_settings()
     claim = ledger.begin(step)
     if not claim.granted:
@@ -98,7 +116,7 @@ def send_once(
         return 0
     sent = claim.resume_at
     try:
-        client = client_from_settings()
+        client = client if client is not None else client_from_settings()
         for body in bodies[claim.resume_at :]:
             client.send(body)
             sent += 1
@@ -127,13 +145,11 @@ def send_once(
     return sent - claim.resume_at
 
 
-def show_typing(user: ChannelUser) -> None:
+def show_typing(user: ChannelUser, *, client: SendClient | None = None) -> None:
     """Tell the person we are working on it: best effort, one short attempt, never raises."""
-    from chalicelib.channels.messenger.rendering import sender_action
-    from chalicelib.channels.messenger.send_api import client_from_settings
-
     try:
-        client = client_from_settings(max_attempts=1, timeout_seconds=TYPING_TIMEOUT_SECONDS)
+        if client is None:
+            client = client_from_settings(max_attempts=1, timeout_seconds=TYPING_TIMEOUT_SECONDS)
         client.send(sender_action(user, "typing_on"))
     except Exception as error:
         logger.info("Typing indicator not shown", extra=log_fields(reason=type(error).__name__))
@@ -141,8 +157,6 @@ def show_typing(user: ChannelUser) -> None:
 
 def _replay_refusal(previous: Any) -> None:
     """Raise what Graph said the first time a settled step was refused; else nothing."""
-    from chalicelib.store.reply_ledger import ReplyState
-
     if previous is ReplyState.WINDOW_CLOSED:
         raise WindowClosed("Outside the 24 h messaging window (recorded)")
     if previous is ReplyState.UNREACHABLE:
@@ -154,14 +168,10 @@ def _replay_refusal(previous: Any) -> None:
 def _bodies(
     user: ChannelUser, messages: list[OutboundMessage], messaging_type: str
 ) -> list[dict[str, Any]]:
-    from chalicelib.channels.messenger.rendering import render
-
     _require_messenger(user)
     return [body for message in messages for body in render(message, user, messaging_type)]
 
 
 def _require_messenger(user: ChannelUser) -> None:
-    from chalicelib.channels.messenger import CHANNEL
-
     if user.channel != CHANNEL:
         raise ValueError(f"No delivery adapter for channel '{user.channel}'")

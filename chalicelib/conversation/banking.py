@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.auth.grants import end_link_at_bank
 from chalicelib.auth.token_endpoint import refresh
 from chalicelib.auth.tokens import TokenService
-from chalicelib.channels.models import ChannelUser
+from chalicelib.bank_data import Account, Balance, Transaction
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import Connector, ConnectorLoader
 from chalicelib.connectors.exceptions import (
     AccountClosed,
@@ -30,10 +31,10 @@ from chalicelib.connectors.exceptions import (
     BankUnavailable,
     ReauthRequired,
 )
-from chalicelib.models import Account, Balance, Transaction
 from chalicelib.observability import log_fields
 from chalicelib.store.account_reference import hashed_account_reference
-from chalicelib.store.links import Link, LinkRepository, LinkStatus
+from chalicelib.store.links import Link, LinkStatus
+from chalicelib.store.ports import LinkPort
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class Reading(BaseModel):
 class Banking:
     """Reads through the sender's links; one instance per worker invocation."""
 
-    def __init__(self, links: LinkRepository, load_connector: ConnectorLoader) -> None:
+    def __init__(self, links: LinkPort, load_connector: ConnectorLoader) -> None:
         self._links = links
         self._load_connector = load_connector
 

@@ -22,6 +22,10 @@ out minutes of backoff. A person
 who can no longer be messaged (window closed, unknown, unavailable) is logged
 and dropped; so is a send Graph refuses for good (`SendRefused`, logged at
 ERROR): retrying cannot help.
+
+Collaborators (repositories, connectors, the channel's client, the clock) come
+in a `WorkerServices`; `WorkerServices.from_settings` wires the deployed ones,
+so unit tests can hand in in-memory fakes instead.
 """
 
 from __future__ import annotations
@@ -34,35 +38,36 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WorkStillRunning
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from chalicelib import aws
 from chalicelib.auth import confirmation, linking
-from chalicelib.auth.confirmation import ConfirmationResult
+from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
-from chalicelib.channels.delivery import deliver_once, show_typing
+from chalicelib.channels.delivery import SendClient, deliver_once, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
-from chalicelib.channels.models import ChannelUser, InboundEvent, OutboundMessage
+from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage
+from chalicelib.connectors.base import ConnectorLoader
 from chalicelib.conversation import replies
 from chalicelib.conversation.bank_connectors import available_institutions, load_connector
 from chalicelib.conversation.banking import Banking, Reading, ReadRequest
-from chalicelib.conversation.dialogue import (
-    ActionKind,
-    BankAction,
-    Institution,
-    UserContext,
-    respond,
-)
+from chalicelib.conversation.dialogue import ActionKind, BankAction, UserContext, respond
+from chalicelib.conversation.exceptions import BankRetryLater
+from chalicelib.conversation.institutions import Institution
 from chalicelib.deadline import DeadlineReached, capped, reserved
 from chalicelib.observability import log_fields
+from chalicelib.queues import queue_url
 from chalicelib.settings import get_settings
+from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.links import LinkRepository
-from chalicelib.store.processed_events import INBOUND_EVENTS, ProcessedEventRepository
-from chalicelib.store.reply_ledger import (
+from chalicelib.store.ports import (
+    ChatProfilePort,
+    LinkPort,
+    ProcessedEventPort,
     ReplyLedgerPort,
-    ReplyState,
-    ReplyStep,
-    ledger_from_settings,
 )
+from chalicelib.store.processed_events import INBOUND_EVENTS, ProcessedEventRepository
+from chalicelib.store.reply_ledger import ReplyState, ReplyStep, ledger_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -84,26 +89,86 @@ FINAL_STEP = "final"
 Result = TypeVar("Result")
 
 
-class BankRetryLater(Exception):
-    """A bank did not answer; the record is failed so SQS delivers it again."""
+class LinkUrlIssuer(Protocol):
+    """Issues a one-time link URL (`auth.linking.issue_link_url`)."""
 
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names) or "the bank")
-        self.names = names
-        self.delay_seconds: int | None = None
-        """How long SQS should wait; None: the backoff schedule for the attempt."""
+    def __call__(self, user: ChannelUser, institution_id: str, public_base_url: str) -> str: ...
 
 
-def handle_event(
-    event: InboundEvent, attempt: int = 1, *, ledger: ReplyLedgerPort | None = None
-) -> None:
+class LinkConfirmer(Protocol):
+    """Checks a typed linking code (`auth.confirmation.confirm`)."""
+
+    def __call__(
+        self, user: ChannelUser, typed: str, links: LinkPort, load_connector: ConnectorLoader
+    ) -> Confirmation: ...
+
+
+class FraudAnswerer(Protocol):
+    """Forwards a fraud-alert tap and returns the reply (`events.answers.answer_fraud_question`).
+
+    Raises `BankRetryLater` when the bank should be tried again (SQS redelivery).
+    """
+
+    def __call__(
+        self,
+        user: ChannelUser,
+        reference: str,
+        *,
+        confirmed: bool,
+        final_attempt: bool,
+        event_id: str,
+    ) -> list[OutboundMessage]: ...
+
+
+@dataclass(frozen=True)
+class WorkerServices:
+    """What the worker talks to: the deployed ones from `from_settings`, or fakes in tests."""
+
+    links: LinkPort
+    chat_profiles: ChatProfilePort
+    ledger: ReplyLedgerPort
+    load_connector: ConnectorLoader
+    institutions: Callable[[], list[Institution]]
+    issue_link_url: LinkUrlIssuer
+    confirm_link: LinkConfirmer
+    answer_fraud: FraudAnswerer
+    claims: ProcessedEventPort
+    """Inbound event ids already answered (a webhook delivered twice is answered once)."""
+    send_client: SendClient | None = None
+    """None: the channel's client from settings, made for each send."""
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_settings(cls, *, answer_fraud: FraudAnswerer) -> WorkerServices:
+        """The deployed collaborators, on the stage's table.
+
+        `answer_fraud` comes from the events layer above this one, so the edge that
+        builds the worker (`app.handle_inbound_events`) hands it in.
+        """
+        settings = get_settings()
+        table_name = settings.table_name
+        return cls(
+            links=LinkRepository(table_name),
+            chat_profiles=ChatProfileRepository(table_name),
+            ledger=ledger_from_settings(),
+            load_connector=load_connector,
+            institutions=available_institutions,
+            issue_link_url=linking.issue_link_url,
+            confirm_link=confirmation.confirm,
+            answer_fraud=answer_fraud,
+            claims=ProcessedEventRepository(
+                table_name, INBOUND_EVENTS, settings.dedupe_ttl_seconds
+            ),
+        )
+
+
+def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServices) -> None:
     """Answer one inbound event; `attempt` is SQS's receive count for the record."""
-    settings = get_settings()
-    _record_inbound(event)
-    banking = Banking(LinkRepository(settings.table_name), load_connector)
-    context = _context_for(event.user, banking)
+    _record_inbound(event, services)
+    banking = Banking(services.links, services.load_connector)
+    context = _context_for(event.user, banking, services)
     turn = respond(event, context)
-    steps = _Steps(event, ledger)
+    steps = _Steps(event, services)
     try:
         steps.send(ACK_STEP, turn.messages)
         if turn.action is not None:
@@ -114,7 +179,8 @@ def handle_event(
                 banking=banking,
                 context=context,
                 steps=steps,
-                attempt=_Attempt.of(event, attempt),
+                attempt=_Attempt.of(event, attempt, services.clock),
+                services=services,
             )
     except RecipientUnreachable as error:
         logger.warning(
@@ -140,6 +206,7 @@ def _answer_action(
     context: UserContext,
     steps: _Steps,
     attempt: _Attempt,
+    services: WorkerServices,
 ) -> None:
     """Carry out the bank action and send its final answer, once across redeliveries."""
     if steps.settled(FINAL_STEP):
@@ -149,10 +216,14 @@ def _answer_action(
 
     def work() -> list[OutboundMessage]:
         with attempt.bank_time():
-            return _carry_out(action, event, banking, attempt)
+            return _carry_out(action, event, banking, attempt, services)
 
     try:
-        messages = _with_still_waiting(work, event.user, waiting.say) if slow else work()
+        messages = (
+            _with_still_waiting(work, event.user, waiting.say, services.send_client)
+            if slow
+            else work()
+        )
     except BankRetryLater as retry:
         names = retry.names
         waiting.say(replies.bank_unavailable(names, will_retry=True) if names else None)
@@ -175,15 +246,17 @@ class _Attempt:
     max_attempts: int
     answer_by: float
     """Epoch seconds: the message's time plus `answer_within_seconds`."""
+    clock: Callable[[], float]
 
     @classmethod
-    def of(cls, event: InboundEvent, number: int) -> _Attempt:
+    def of(cls, event: InboundEvent, number: int, clock: Callable[[], float]) -> _Attempt:
         settings = get_settings()
-        sent_at = min(event.timestamp.timestamp(), time.time())  # a clock ahead of ours
+        sent_at = min(event.timestamp.timestamp(), clock())  # a clock ahead of ours
         return cls(
             number=number,
             max_attempts=settings.inbound_max_receive_count,
             answer_by=sent_at + settings.answer_within_seconds,
+            clock=clock,
         )
 
     def retry_delay(self) -> int:
@@ -191,12 +264,12 @@ class _Attempt:
 
         The retry needs `MIN_RETRY_SECONDS` before `answer_by` to be worth making.
         """
-        room = self.answer_by - time.time() - MIN_RETRY_SECONDS
+        room = self.answer_by - self.clock() - MIN_RETRY_SECONDS
         return max(1, min(_backoff(self.number), int(room)))
 
     def last(self) -> bool:
         """No later try could answer in time, or the queue's tries are used up."""
-        too_late = self.answer_by - time.time() < MIN_RETRY_SECONDS
+        too_late = self.answer_by - self.clock() < MIN_RETRY_SECONDS
         return self.number >= self.max_attempts or too_late
 
     @contextmanager
@@ -208,7 +281,7 @@ class _Attempt:
         overdue (picked up late, or redelivered after a crash), the bank gets
         `OVERDUE_BANK_SECONDS` and the person hears back either way.
         """
-        left = self.answer_by - time.time() - FINAL_REPLY_RESERVE_SECONDS
+        left = self.answer_by - self.clock() - FINAL_REPLY_RESERVE_SECONDS
         budget = left if left > 0 else OVERDUE_BANK_SECONDS
         with reserved(FINAL_REPLY_RESERVE_SECONDS), capped(budget):
             yield
@@ -217,9 +290,10 @@ class _Attempt:
 class _Steps:
     """The reply steps of one inbound event, each sent at most once through the ledger."""
 
-    def __init__(self, event: InboundEvent, ledger: ReplyLedgerPort | None) -> None:
+    def __init__(self, event: InboundEvent, services: WorkerServices) -> None:
         self._event = event
-        self._ledger = ledger if ledger is not None else ledger_from_settings()
+        self._ledger = services.ledger
+        self._client = services.send_client
 
     def step(self, name: str) -> ReplyStep:
         user = self._event.user
@@ -228,7 +302,13 @@ class _Steps:
         )
 
     def send(self, name: str, messages: list[OutboundMessage]) -> None:
-        deliver_once(self._event.user, messages, step=self.step(name), ledger=self._ledger)
+        deliver_once(
+            self._event.user,
+            messages,
+            step=self.step(name),
+            ledger=self._ledger,
+            client=self._client,
+        )
 
     def settled(self, name: str) -> bool:
         """Whether step `name` was sent (or settled for good) by an earlier attempt."""
@@ -253,7 +333,10 @@ class _StillWaiting:
 
 
 def _with_still_waiting(
-    work: Callable[[], Result], user: ChannelUser, say_still_waiting: Callable[[], None]
+    work: Callable[[], Result],
+    user: ChannelUser,
+    say_still_waiting: Callable[[], None],
+    client: SendClient | None,
 ) -> Result:
     """Run bank `work` beside the typing indicator; if slow, say "still waiting" meanwhile.
 
@@ -262,7 +345,7 @@ def _with_still_waiting(
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-work") as pool:
         future = pool.submit(contextvars.copy_context().run, work)
-        show_typing(user)
+        show_typing(user, client=client)
         try:
             return future.result(timeout=STILL_WAITING_AFTER_SECONDS)
         except WorkStillRunning:
@@ -278,18 +361,16 @@ def _names_for(action: BankAction, context: UserContext) -> list[str]:
     return named or [i.name for i in context.linked]
 
 
-def _record_inbound(event: InboundEvent) -> None:
+def _record_inbound(event: InboundEvent, services: WorkerServices) -> None:
     """Open Meta's 24 h window for alerts; a failure must not cost the person their reply."""
-    from chalicelib.store.chat_profiles import ChatProfileRepository
-
     try:
-        ChatProfileRepository(get_settings().table_name).record_inbound(event.user, event.timestamp)
+        services.chat_profiles.record_inbound(event.user, event.timestamp)
     except Exception:
         logger.exception("Could not record the inbound time")
 
 
-def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
-    available = available_institutions()
+def _context_for(user: ChannelUser, banking: Banking, services: WorkerServices) -> UserContext:
+    available = services.institutions()
     names = {i.institution_id: i.name for i in available}
     linked = [
         Institution(
@@ -302,22 +383,26 @@ def _context_for(user: ChannelUser, banking: Banking) -> UserContext:
 
 
 def _carry_out(
-    action: BankAction, event: InboundEvent, banking: Banking, attempt: _Attempt
+    action: BankAction,
+    event: InboundEvent,
+    banking: Banking,
+    attempt: _Attempt,
+    services: WorkerServices,
 ) -> list[OutboundMessage]:
     kind = action.kind
     user = event.user
     if kind is ActionKind.LINK_BUTTON:
         assert action.institution_id is not None
-        return [_link_button(user, action.institution_id, event.public_base_url)]
+        return [_link_button(user, action.institution_id, event.public_base_url, services)]
     if kind is ActionKind.UNLINK:
         assert action.institution_id is not None
         name = banking.unlink(user, action.institution_id)
         return [replies.unlinked([name] if name else [])]
     if kind is ActionKind.FRAUD_ANSWER:
-        return _answer_fraud(action, event, attempt.last())
+        return _answer_fraud(action, event, attempt.last(), services)
     if kind is ActionKind.CONFIRM_LINK:
         assert action.code is not None
-        return [_confirm_link(user, action.code)]
+        return [_confirm_link(user, action.code, services)]
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
         return [replies.unlinked([name for name in names if name])]
@@ -333,21 +418,20 @@ def _carry_out(
 
 
 def _link_button(
-    user: ChannelUser, institution_id: str, carried_base_url: str | None
+    user: ChannelUser, institution_id: str, carried_base_url: str | None, services: WorkerServices
 ) -> OutboundMessage:
     """The one-time link button, under the configured base URL, else the one the webhook saw."""
-    name = load_connector(institution_id).config.display_name
+    name = services.load_connector(institution_id).config.display_name
     base_url = linking.resolve_public_base_url(carried_base_url)
     if base_url is None:
         return replies.link_not_possible_now(name)
-    url = linking.issue_link_url(user, institution_id, base_url)
+    url = services.issue_link_url(user, institution_id, base_url)
     return replies.link_button(name, url, account_link=get_settings().messenger_account_linking)
 
 
-def _confirm_link(user: ChannelUser, code: str) -> OutboundMessage:
+def _confirm_link(user: ChannelUser, code: str, services: WorkerServices) -> OutboundMessage:
     """Check a typed linking code against the sender's own pending link, and say how it went."""
-    links = LinkRepository(get_settings().table_name)
-    done = confirmation.confirm(user, code, links, load_connector)
+    done = services.confirm_link(user, code, services.links, services.load_connector)
     if done.result is ConfirmationResult.LINKED:
         return replies.link_result(done.institution_name, linked=True, reason=None)
     if done.result is ConfirmationResult.WRONG_CODE:
@@ -358,22 +442,16 @@ def _confirm_link(user: ChannelUser, code: str) -> OutboundMessage:
 
 
 def _answer_fraud(
-    action: BankAction, event: InboundEvent, final_attempt: bool
+    action: BankAction, event: InboundEvent, final_attempt: bool, services: WorkerServices
 ) -> list[OutboundMessage]:
-    from chalicelib.events.answers import answer_fraud_question
-    from chalicelib.events.exceptions import AnswerNotForwarded
-
     assert action.question_ref is not None and action.confirmed is not None
-    try:
-        return answer_fraud_question(
-            event.user,
-            action.question_ref,
-            confirmed=action.confirmed,
-            final_attempt=final_attempt,
-            event_id=event.event_id,
-        )
-    except AnswerNotForwarded as error:
-        raise BankRetryLater([]) from error
+    return services.answer_fraud(
+        event.user,
+        action.question_ref,
+        confirmed=action.confirmed,
+        final_attempt=final_attempt,
+        event_id=event.event_id,
+    )
 
 
 def _render_reading(
@@ -404,34 +482,33 @@ def _render_reading(
     return messages
 
 
-def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle_batch(
+    sqs_event: dict[str, Any], context: Any, services: WorkerServices
+) -> dict[str, Any]:
     """Answer an SQS batch of chat events; return the partial-failure report Lambda expects.
 
     Each event id is claimed once (a webhook delivered twice is answered once);
     one person's events run in order, different people's concurrently.
     """
     settings = get_settings()
-    claims = ProcessedEventRepository(
-        settings.table_name, INBOUND_EVENTS, settings.dedupe_ttl_seconds
-    )
     return run_sqs_batch(
         sqs_event,
         context,
         label="inbound event",
         parse=InboundEvent.model_validate_json,
-        handle=_handle_delivery,
+        handle=lambda event, delivery: _handle_delivery(event, delivery, services),
         max_receive_count=settings.inbound_max_receive_count,
         describe=lambda event: {"kind": event.kind.value},
         expected=(BankRetryLater,),
         order_key=lambda event: f"{event.user.channel}#{event.user.user_id}",
-        claim=ClaimSpec(claims=claims, key=lambda event: (event.channel, event.event_id)),
+        claim=ClaimSpec(claims=services.claims, key=lambda event: (event.channel, event.event_id)),
         defer=_delay_redelivery,
     )
 
 
-def _handle_delivery(event: InboundEvent, delivery: Delivery) -> None:
+def _handle_delivery(event: InboundEvent, delivery: Delivery, services: WorkerServices) -> None:
     try:
-        handle_event(event, delivery.attempt)
+        handle_event(event, delivery.attempt, services=services)
     except BankRetryLater as retry:
         _delay_redelivery(delivery, retry.delay_seconds)
         raise
@@ -443,9 +520,6 @@ def _backoff(attempt: int) -> int:
 
 def _delay_redelivery(delivery: Delivery, delay_seconds: int | None = None) -> None:
     """Back off before SQS redelivers (instead of the queue's long visibility timeout)."""
-    from chalicelib import aws
-    from chalicelib.queues import queue_url
-
     delay = _backoff(delivery.attempt) if delay_seconds is None else delay_seconds
     try:
         aws.client("sqs").change_message_visibility(

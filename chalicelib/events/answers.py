@@ -25,25 +25,36 @@ sender's own partition, so a payload can never answer someone else's alert.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Literal
 
-from chalicelib.channels.models import ChannelUser, OutboundMessage
+from chalicelib.channels.messages import ChannelUser, OutboundMessage
 from chalicelib.conversation import replies
+from chalicelib.conversation.exceptions import BankRetryLater
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.forwarding import forward_answer
-from chalicelib.events.models import FraudAnswer
+from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
+from chalicelib.store.connectors import ConnectorRepository
 from chalicelib.store.pending_questions import (
     ClaimOutcome,
     PendingQuestion,
-    PendingQuestions,
+    PendingQuestionRepository,
     QuestionState,
 )
+from chalicelib.store.ports import ConnectorPort, PendingQuestionPort
+
+if TYPE_CHECKING:
+    from chalicelib.connectors.config.models import ConnectorConfig
 
 logger = logging.getLogger(__name__)
 
-CONFIRMED = "confirmed"
-DENIED = "denied"
+AnswerForwarder = Callable[["ConnectorConfig", FraudAnswer], BankNextStep]
+"""Sends an answer to its bank and returns the bank's next step (`forward_answer`)."""
+
+CONFIRMED: Final = "confirmed"
+DENIED: Final = "denied"
 
 
 def answer_fraud_question(
@@ -53,13 +64,18 @@ def answer_fraud_question(
     confirmed: bool,
     final_attempt: bool,
     event_id: str,
+    questions: PendingQuestionPort | None = None,
+    configs: ConnectorPort | None = None,
+    forward: AnswerForwarder | None = None,
 ) -> list[OutboundMessage]:
     """Forward the answer of tap `event_id` and return the reply (maybe none).
 
-    Raises `AnswerNotForwarded` when the bank should be tried again later.
+    Raises `BankRetryLater` when the bank should be tried again later (the worker's
+    record is redelivered). `questions`, `configs` and `forward` default to the deployed ones.
     """
-    questions = PendingQuestions(get_settings().table_name)
-    answer = CONFIRMED if confirmed else DENIED
+    if questions is None:
+        questions = PendingQuestionRepository(get_settings().table_name)
+    answer: Literal["confirmed", "denied"] = CONFIRMED if confirmed else DENIED
     outcome, question = questions.claim_answer(user, reference, answer, owner=event_id)
     if outcome is ClaimOutcome.EXPIRED:
         return [replies.fraud_question_expired()]
@@ -71,7 +87,14 @@ def answer_fraud_question(
         )
         return _reply_to_another_tap(question, answer, in_progress=outcome)
     return _forward(
-        questions, user, question, answer=answer, final_attempt=final_attempt, event_id=event_id
+        questions,
+        user,
+        question,
+        answer=answer,
+        final_attempt=final_attempt,
+        event_id=event_id,
+        configs=configs,
+        forward=forward or forward_answer,
     )
 
 
@@ -85,25 +108,25 @@ def _reply_to_another_tap(
 
 
 def _forward(
-    questions: PendingQuestions,
+    questions: PendingQuestionPort,
     user: ChannelUser,
     question: PendingQuestion,
     *,
-    answer: str,
+    answer: Literal["confirmed", "denied"],
     final_attempt: bool,
     event_id: str,
+    configs: ConnectorPort | None,
+    forward: AnswerForwarder,
 ) -> list[OutboundMessage]:
-    from chalicelib.store.connectors import ConnectorRepository
-
+    if configs is None:
+        configs = ConnectorRepository()
     confirmed = answer == CONFIRMED
-    config = ConnectorRepository().get(question.institution_id)
+    config = configs.get(question.institution_id)
     name = config.display_name if config else "your bank"
     try:
         if config is None:
             raise AnswerNotForwarded("the institution is no longer registered", retryable=False)
-        next_step = forward_answer(
-            config, FraudAnswer(incident_id=question.event_id, answer=answer)
-        )
+        next_step = forward(config, FraudAnswer(incident_id=question.event_id, answer=answer))
     except AnswerNotForwarded as error:
         logger.warning(
             "Fraud answer not forwarded",
@@ -115,7 +138,7 @@ def _forward(
             ),
         )
         if error.retryable and not final_attempt:
-            raise
+            raise BankRetryLater([]) from error
         if question.state is QuestionState.ANSWERED:
             # An earlier attempt of this tap got the answer to the bank: say so, plainly.
             return [replies.fraud_answer_recorded(name, confirmed=confirmed, next_step=None)]

@@ -19,43 +19,64 @@ Notices other than fraud alerts go only inside the window (there is no approved
 template for them); the link change happens either way. Records fail
 independently (`batchItemFailures`); each failure is logged with its reason and
 attempt, and one that keeps failing moves to the DLQ after `maxReceiveCount`.
+
+Collaborators (repositories, the channel's client, the clock) come in a
+`FanoutServices`; `FanoutServices.from_settings` wires the deployed ones, so unit
+tests can hand in in-memory fakes instead.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chalicelib.auth.envelope import EnvelopeError
+from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib.bank_data import BankEventType
 from chalicelib.batch import ClaimSpec, run_sqs_batch
-from chalicelib.channels.delivery import deliver, deliver_once, deliver_template_once
+from chalicelib.channels.delivery import (
+    SendClient,
+    deliver,
+    deliver_once,
+    deliver_template_once,
+)
 from chalicelib.channels.exceptions import (
     RecipientUnreachable,
     SendOutcomeUnknown,
     SendRefused,
     WindowClosed,
 )
-from chalicelib.channels.models import ChannelUser, OutboundMessage, TemplateMessage
+from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
 from chalicelib.conversation import replies
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.institutions import Institution
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
 from chalicelib.events.messaging_window import window_is_open
-from chalicelib.events.models import AlertDetails, QueuedBankEvent
+from chalicelib.events.payloads import AlertDetails, QueuedBankEvent
 from chalicelib.events.queued import alert_details, read_queued
-from chalicelib.models import BankEventType
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository
-from chalicelib.store.consent_expiries import ConsentExpiries
+from chalicelib.store.connectors import ConnectorRepository
+from chalicelib.store.consent_expiries import ConsentExpiryRepository
 from chalicelib.store.links import LinkRepository
-from chalicelib.store.pending_questions import PendingQuestions, QuestionState
+from chalicelib.store.pending_questions import PendingQuestionRepository, QuestionState
+from chalicelib.store.ports import (
+    ChatProfilePort,
+    ConnectorPort,
+    ConsentExpiryPort,
+    LinkPort,
+    PendingQuestionPort,
+    ProcessedEventPort,
+    ReplyLedgerPort,
+)
 from chalicelib.store.processed_events import (
     BANK_EVENT_MARKER_TTL_SECONDS,
     BANK_EVENTS,
     ProcessedEventRepository,
 )
-from chalicelib.store.reply_ledger import ReplyStep
+from chalicelib.store.reply_ledger import ReplyStep, ledger_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +87,38 @@ NOTICE_STEP = "notice"
 Composed = TypeVar("Composed")
 
 
-def recipients(event: QueuedBankEvent, links: LinkRepository) -> list[ChannelUser]:
+@dataclass(frozen=True)
+class FanoutServices:
+    """What fan-out talks to: the deployed ones from `from_settings`, or fakes in tests."""
+
+    links: LinkPort
+    questions: PendingQuestionPort
+    chat_profiles: ChatProfilePort
+    consent_expiries: ConsentExpiryPort
+    configs: ConnectorPort
+    ledger: ReplyLedgerPort
+    claims: ProcessedEventPort
+    """Bank event ids already carried out (a bank's retry is carried out once)."""
+    send_client: SendClient | None = None
+    """None: the channel's client from settings, made for each send."""
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_settings(cls) -> FanoutServices:
+        """The deployed collaborators, on the stage's table."""
+        table_name = get_settings().table_name
+        return cls(
+            links=LinkRepository(table_name),
+            questions=PendingQuestionRepository(table_name),
+            chat_profiles=ChatProfileRepository(table_name),
+            consent_expiries=ConsentExpiryRepository(table_name),
+            configs=ConnectorRepository(),
+            ledger=ledger_from_settings(),
+            claims=ProcessedEventRepository(table_name, BANK_EVENTS, BANK_EVENT_MARKER_TTL_SECONDS),
+        )
+
+
+def recipients(event: QueuedBankEvent, links: LinkPort) -> list[ChannelUser]:
     """The users whose links cover the event's account (else its consent): GSI Queries only."""
     found: list[tuple[str, str]] = []
     if event.account_ref:
@@ -76,10 +128,10 @@ def recipients(event: QueuedBankEvent, links: LinkRepository) -> list[ChannelUse
     return [ChannelUser(channel=c, user_id=u) for c, u in dict.fromkeys(found)]
 
 
-def dispatch(event: QueuedBankEvent) -> None:
+def dispatch(event: QueuedBankEvent, services: FanoutServices | None = None) -> None:
     """Carry out one bank event."""
-    links = LinkRepository(get_settings().table_name)
-    users = recipients(event, links)
+    services = services if services is not None else FanoutServices.from_settings()
+    users = recipients(event, services.links)
     if not users:
         logger.info(
             "Bank event matches no linked user",
@@ -89,14 +141,19 @@ def dispatch(event: QueuedBankEvent) -> None:
     if event.type is BankEventType.FRAUD_SUSPECTED:
         details = _details(event)
         for user in users:
-            _alert_fraud(event, details, user)
+            _alert_fraud(event, details, user, services)
     elif event.type is BankEventType.CONSENT_REVOKED:
         for user in users:
-            _remove_revoked_link(event, user, links)
+            _remove_revoked_link(event, user, services)
     elif event.type is BankEventType.CONSENT_EXPIRING:
-        name = _institution(event.institution_id)
+        name = _institution(event.institution_id, services)
         for user in users:
-            notify(user, replies.consent_expiring(name, None), step=_step(event, user, NOTICE_STEP))
+            notify(
+                user,
+                replies.consent_expiring(name, None),
+                step=_step(event, user, NOTICE_STEP),
+                services=services,
+            )
     else:
         logger.info(
             "Bank event not shown in chat",
@@ -129,10 +186,11 @@ def _details(event: QueuedBankEvent) -> AlertDetails:
         return AlertDetails()
 
 
-def _alert_fraud(event: QueuedBankEvent, details: AlertDetails, user: ChannelUser) -> None:
+def _alert_fraud(
+    event: QueuedBankEvent, details: AlertDetails, user: ChannelUser, services: FanoutServices
+) -> None:
     settings = get_settings()
-    questions = PendingQuestions(settings.table_name)
-    question = questions.ask(
+    question = services.questions.ask(
         user,
         institution_id=event.institution_id,
         event_id=event.event_id,
@@ -142,7 +200,7 @@ def _alert_fraud(event: QueuedBankEvent, details: AlertDetails, user: ChannelUse
     if question.state is not QuestionState.PENDING:
         return  # already answered (a redelivery long after the alert)
     try:
-        messaging_type = _send_alert(event, details, user, question.reference)
+        messaging_type = _send_alert(event, details, user, question.reference, services)
     except RecipientUnreachable as error:
         logger.warning(
             "Fraud alert not delivered: recipient unreachable",
@@ -162,7 +220,11 @@ def _alert_fraud(event: QueuedBankEvent, details: AlertDetails, user: ChannelUse
 
 
 def _send_alert(
-    event: QueuedBankEvent, details: AlertDetails, user: ChannelUser, reference: str
+    event: QueuedBankEvent,
+    details: AlertDetails,
+    user: ChannelUser,
+    reference: str,
+    services: FanoutServices,
 ) -> str:
     """Send inside the window as UPDATE, else (or when Meta says it closed) as a template.
 
@@ -184,17 +246,21 @@ def _send_alert(
             details,
         )
 
+    ledger, client = services.ledger, services.send_client
     alert = _step(event, user, ALERT_STEP)
     try:
-        if _window_open(user):
+        if _window_open(user, services):
             message = _compose(lambda d: fraud_alert_message(d, reference), event, details)
-            deliver_once(user, [message], step=alert, messaging_type="UPDATE")
+            deliver_once(
+                user, [message], step=alert, messaging_type="UPDATE", ledger=ledger, client=client
+            )
             return "UPDATE"
-        deliver_template_once(user, template(), step=alert)
+        deliver_template_once(user, template(), step=alert, ledger=ledger, client=client)
         return "UTILITY"
     except WindowClosed:
         pass  # Meta said the window closed, now or on an earlier attempt
-    deliver_template_once(user, template(), step=_step(event, user, ALERT_TEMPLATE_STEP))
+    template_step = _step(event, user, ALERT_TEMPLATE_STEP)
+    deliver_template_once(user, template(), step=template_step, ledger=ledger, client=client)
     return "UTILITY"
 
 
@@ -212,11 +278,11 @@ def _compose(
         return build(details.model_copy(update={"amount": None}))
 
 
-def _remove_revoked_link(event: QueuedBankEvent, user: ChannelUser, links: LinkRepository) -> None:
-    removed = links.delete(user.channel, user.user_id, event.institution_id)
-    ConsentExpiries(get_settings().table_name).forget(
-        user.channel, user.user_id, event.institution_id
-    )
+def _remove_revoked_link(
+    event: QueuedBankEvent, user: ChannelUser, services: FanoutServices
+) -> None:
+    removed = services.links.delete(user.channel, user.user_id, event.institution_id)
+    services.consent_expiries.forget(user.channel, user.user_id, event.institution_id)
     if removed is None:
         return  # already removed (a redelivery, or the person unlinked first)
     logger.info(
@@ -224,25 +290,40 @@ def _remove_revoked_link(event: QueuedBankEvent, user: ChannelUser, links: LinkR
     )
     notify(
         user,
-        replies.consent_revoked(_institution(event.institution_id).name),
+        replies.consent_revoked(_institution(event.institution_id, services).name),
         step=_step(event, user, NOTICE_STEP),
+        services=services,
     )
 
 
-def notify(user: ChannelUser, message: OutboundMessage, *, step: ReplyStep | None = None) -> bool:
+def notify(
+    user: ChannelUser,
+    message: OutboundMessage,
+    *,
+    step: ReplyStep | None = None,
+    services: FanoutServices | None = None,
+) -> bool:
     """Send a notice inside the 24 h window; outside it (no template for notices) skip it.
 
     With `step`, the notice is a reply step sent at most once (a queue record);
     without, it is sent as is (the daily job, which keeps its own record).
     """
-    if not _window_open(user):
+    services = services if services is not None else FanoutServices.from_settings()
+    if not _window_open(user, services):
         logger.info("Notice not sent: outside the 24 h window")
         return False
     try:
         if step is None:
-            deliver(user, [message], messaging_type="UPDATE")
+            deliver(user, [message], messaging_type="UPDATE", client=services.send_client)
         else:
-            deliver_once(user, [message], step=step, messaging_type="UPDATE")
+            deliver_once(
+                user,
+                [message],
+                step=step,
+                messaging_type="UPDATE",
+                ledger=services.ledger,
+                client=services.send_client,
+            )
     except RecipientUnreachable as error:
         logger.warning(
             "Notice not delivered: recipient unreachable",
@@ -260,19 +341,19 @@ def notify(user: ChannelUser, message: OutboundMessage, *, step: ReplyStep | Non
     return True
 
 
-def _window_open(user: ChannelUser) -> bool:
-    return window_is_open(ChatProfileRepository(get_settings().table_name).last_inbound_at(user))
+def _window_open(user: ChannelUser, services: FanoutServices) -> bool:
+    return window_is_open(services.chat_profiles.last_inbound_at(user), now=services.clock())
 
 
-def _institution(institution_id: str) -> Institution:
-    from chalicelib.store.connectors import ConnectorRepository
-
-    config = ConnectorRepository().get(institution_id)
+def _institution(institution_id: str, services: FanoutServices) -> Institution:
+    config = services.configs.get(institution_id)
     name = config.display_name if config else institution_id
     return Institution(institution_id=institution_id, name=name)
 
 
-def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle_batch(
+    sqs_event: dict[str, Any], context: Any, services: FanoutServices | None = None
+) -> dict[str, Any]:
     """Carry out an SQS batch of bank events; return the partial-failure report Lambda expects.
 
     Each event id is claimed once per institution (a bank's retry is carried out
@@ -280,17 +361,18 @@ def handle_batch(sqs_event: dict[str, Any], context: Any) -> dict[str, Any]:
     bank's order (an "expiring" reminder must not follow its "revoked" notice).
     """
     settings = get_settings()
-    claims = ProcessedEventRepository(
-        settings.table_name, BANK_EVENTS, BANK_EVENT_MARKER_TTL_SECONDS
-    )
+    batch_services = services if services is not None else FanoutServices.from_settings()
     return run_sqs_batch(
         sqs_event,
         context,
         label="bank event",
         parse=read_queued,
-        handle=lambda event, _delivery: dispatch(event),
+        handle=lambda event, _delivery: dispatch(event, batch_services),
         max_receive_count=settings.events_max_receive_count,
         describe=lambda event: {"institution_id": event.institution_id, "type": event.type.value},
         order_key=lambda event: f"{event.institution_id}#{event.consent_id or event.event_id}",
-        claim=ClaimSpec(claims=claims, key=lambda event: (event.institution_id, event.event_id)),
+        claim=ClaimSpec(
+            claims=batch_services.claims,
+            key=lambda event: (event.institution_id, event.event_id),
+        ),
     )

@@ -14,6 +14,8 @@ and nothing is lost if this process dies between queuing and answering. If the
 queue is unavailable the answer is 503 and the bank retries. Answers: 202 for
 UK OB event notifications (the standard requires it, echoing
 `x-fapi-interaction-id`), 204 for FDX `POST /notifications` (FDX's answer).
+The connector configs and the queue sender are parameters (the deployed ones by
+default), so unit tests can hand in in-memory fakes.
 """
 
 from __future__ import annotations
@@ -23,22 +25,37 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from chalicelib.bank_data import BankEvent
 from chalicelib.bounded_json import JsonRejected, check_depth
-from chalicelib.connectors.config import ConnectorConfig, EventSigning, EventSigningMethod
+from chalicelib.connectors.authserver import authorization_server
+from chalicelib.connectors.config.models import ConnectorConfig, EventSigning, EventSigningMethod
+from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.http import BankHttpClient
 from chalicelib.events import normalise
 from chalicelib.events.exceptions import EventRejected, SignatureInvalid
-from chalicelib.events.signing import SIGNATURE_HEADER
-from chalicelib.models import BankEvent
+from chalicelib.events.queued import for_queue
+from chalicelib.events.security_event_tokens import verify_security_event_token
+from chalicelib.events.signing import SIGNATURE_HEADER, check_signed, parse_header
+from chalicelib.http_errors import http_problem
 from chalicelib.observability import log_fields
+from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
 from chalicelib.secrets import SecretUnavailable, get_bank_secret
 from chalicelib.settings import get_settings
+from chalicelib.store.connectors import ConnectorRepository
+
+if TYPE_CHECKING:
+    from chalicelib.store.ports import ConnectorPort
 
 logger = logging.getLogger(__name__)
+
+QueueSender = Callable[[str, Sequence[tuple[str, BaseModel]]], None]
+"""Sends `(id, model)` messages to a named queue (`chalicelib.queues.enqueue`)."""
 
 JWT_CONTENT_TYPE = "application/jwt"
 UK_OB_ACCEPTED = 202
@@ -58,7 +75,13 @@ class IngestAnswer(BaseModel):
 
 
 def receive(
-    institution_id: str, raw_body: bytes, headers: Mapping[str, str], now: float | None = None
+    institution_id: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    now: float | None = None,
+    *,
+    configs: ConnectorPort | None = None,
+    send: QueueSender | None = None,
 ) -> IngestAnswer:
     """Handle one bank delivery; never raises for bad input."""
     current = time.time() if now is None else now
@@ -67,28 +90,37 @@ def receive(
     if interaction_id and len(interaction_id) <= 128:
         interaction[INTERACTION_ID_HEADER] = interaction_id
     try:
-        status = _accept_delivery(institution_id, raw_body, headers, current)
+        status = _accept_delivery(
+            institution_id, raw_body, headers, current, configs=configs, send=send
+        )
     except EventRejected as rejected:
+        problem = http_problem(rejected)
         logger.warning(
             "Bank event rejected",
             extra=log_fields(
-                institution_id=institution_id[:64], status=rejected.status, reason=rejected.reason
+                institution_id=institution_id[:64], status=problem.status, reason=problem.message
             ),
         )
         return IngestAnswer(
-            status=rejected.status,
-            body=json.dumps({"error": rejected.reason}),
+            status=problem.status,
+            body=json.dumps({"error": problem.message}),
             headers={"Content-Type": "application/json", **interaction},
         )
     return IngestAnswer(status=status, headers=interaction)
 
 
 def _accept_delivery(
-    institution_id: str, raw_body: bytes, headers: Mapping[str, str], now: float
+    institution_id: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    now: float,
+    *,
+    configs: ConnectorPort | None,
+    send: QueueSender | None,
 ) -> int:
     """Verify, normalise and queue one delivery; return the success status its standard wants."""
     settings = get_settings()
-    config = _config_of(institution_id)
+    config = _config_of(institution_id, configs)
     if len(raw_body) > settings.max_webhook_body_bytes:
         raise EventRejected(413, "body is too large")
     signing = config.event_signing
@@ -109,17 +141,15 @@ def _accept_delivery(
         _verify_hmac(config.institution_id, signing, raw_body, headers.get(SIGNATURE_HEADER), now)
         event = normalise.from_fdx(raw_body, institution_id, received_at)
         status = FDX_ACCEPTED
-    _accept(event)
+    _accept(event, send)
     return status
 
 
-def _config_of(institution_id: str) -> ConnectorConfig:
-    from chalicelib.store.connectors import ConnectorRepository
-
+def _config_of(institution_id: str, configs: ConnectorPort | None) -> ConnectorConfig:
     if not _is_slug(institution_id):
         raise EventRejected(404, "unknown institution")
     try:
-        config = ConnectorRepository().get(institution_id)
+        config = (configs if configs is not None else ConnectorRepository()).get(institution_id)
     except Exception as error:
         logger.exception("Could not read a connector config")
         raise EventRejected(503, "the institution cannot be looked up right now") from error
@@ -136,8 +166,6 @@ def _verify_hmac(
     institution_id: str, signing: EventSigning, body: bytes, header: str | None, now: float
 ) -> None:
     """Header shape and window first (no secret needed), then the digest under each secret."""
-    from chalicelib.events.signing import check_signed, parse_header
-
     try:
         signed = parse_header(header, now=now, window_seconds=signing.replay_window_seconds)
     except SignatureInvalid as error:
@@ -162,11 +190,6 @@ def _secret_problem(error: SecretUnavailable) -> EventRejected:
 def _verify_jws(
     config: ConnectorConfig, signing: EventSigning, token: bytes, now: float
 ) -> dict[str, object]:
-    from chalicelib.connectors.authserver import authorization_server
-    from chalicelib.connectors.exceptions import BankError
-    from chalicelib.connectors.http import BankHttpClient
-    from chalicelib.events.security_event_tokens import verify_security_event_token
-
     http = BankHttpClient(
         institution_id=config.institution_id,
         base_url=config.api_base_url,
@@ -214,11 +237,8 @@ def _check_token_nesting(token: bytes) -> None:
             raise EventRejected(400, f"the token is nested deeper than {depth} levels") from None
 
 
-def _accept(event: BankEvent) -> None:
+def _accept(event: BankEvent, send: QueueSender | None) -> None:
     """Queue the event once, minimised and sealed; a repeat is dropped by the events worker."""
-    from chalicelib.events.queued import for_queue
-    from chalicelib.queues import EnqueueFailed, MessageNotQueueable, enqueue
-
     try:
         queued = for_queue(event)
     except Exception as error:  # KMS (no data key): nothing may be queued in clear instead
@@ -228,7 +248,7 @@ def _accept(event: BankEvent) -> None:
         )
         raise EventRejected(503, "the event cannot be queued right now; please retry") from error
     try:
-        enqueue(get_settings().events_queue_name, [(event.event_id, queued)])
+        (send or enqueue)(get_settings().events_queue_name, [(event.event_id, queued)])
     except MessageNotQueueable as error:  # BankEvent's bounds should make this unreachable
         raise EventRejected(413 if error.too_large else 400, error.reason) from None
     except EnqueueFailed as error:

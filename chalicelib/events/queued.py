@@ -21,8 +21,8 @@ import json
 from pydantic import ValidationError
 
 from chalicelib.auth import envelope
-from chalicelib.events.models import AlertDetails, QueuedBankEvent
-from chalicelib.models import BankEvent, BankEventType
+from chalicelib.bank_data import BankEvent, BankEventType
+from chalicelib.events.payloads import AlertDetails, QueuedBankEvent
 from chalicelib.settings import get_settings
 from chalicelib.store.account_reference import hashed_account_reference
 
@@ -62,7 +62,7 @@ def read_queued(body: str) -> QueuedBankEvent:
 def alert_details(event: QueuedBankEvent) -> AlertDetails:
     """The details a fraud alert shows; empty when the event carries none.
 
-    Raises `chalicelib.auth.envelope.EnvelopeError` when the sealed details do
+    Raises `chalicelib.auth.exceptions.EnvelopeError` when the sealed details do
     not open for this event (tampered, or sealed for another event or stage).
     """
     if event.clear_details is not None:

@@ -18,23 +18,24 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.bank_data import BankEvent, BankEventType
 from chalicelib.channels.exceptions import SendFailed
-from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation import replies, worker
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, payload_for
 from chalicelib.events import answers, fanout
+from chalicelib.events.answers import answer_fraud_question
 from chalicelib.events.exceptions import AnswerNotForwarded
-from chalicelib.events.models import BankNextStep, FraudAnswer, QueuedBankEvent
+from chalicelib.events.payloads import BankNextStep, FraudAnswer, QueuedBankEvent
 from chalicelib.events.queued import for_queue
-from chalicelib.models import BankEvent, BankEventType
 from chalicelib.settings import get_settings
 from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.links import Link, LinkRepository
 from chalicelib.store.pending_questions import (
     FORWARDING_LEASE_SECONDS,
-    PendingQuestions,
+    PendingQuestionRepository,
     QuestionState,
 )
 from infra.local.graph_standin import RunningStandin
@@ -71,13 +72,11 @@ class BankAnswers:
 def bank(
     empty_table: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[BankAnswers]:
-    from chalicelib.store import connectors
-
     send_api_at(graph, monkeypatch)
     endpoint = BankAnswers()
     monkeypatch.setattr(answers, "forward_answer", endpoint.forward)
     monkeypatch.setattr(
-        connectors, "ConnectorRepository", lambda: SimpleNamespace(get=_registered_demo_bank)
+        answers, "ConnectorRepository", lambda: SimpleNamespace(get=_registered_demo_bank)
     )
     monkeypatch.setattr(
         worker, "Banking", lambda *_: SimpleNamespace(links_of=lambda user: [_link()])
@@ -104,6 +103,12 @@ def _link() -> Link:
     )
 
 
+def handle(event: InboundEvent, attempt: int = 1) -> None:
+    """The worker with the services `app.handle_inbound_events` gives it."""
+    services = worker.WorkerServices.from_settings(answer_fraud=answer_fraud_question)
+    worker.handle_event(event, attempt, services=services)
+
+
 def texts(graph: RunningStandin) -> list[str]:
     sent = requests.get(f"{graph.url}/__sent", params={"recipient": PSID}, timeout=5).json()
     return [
@@ -112,7 +117,7 @@ def texts(graph: RunningStandin) -> list[str]:
 
 
 def ask() -> str:
-    question = PendingQuestions(get_settings().table_name).ask(
+    question = PendingQuestionRepository(get_settings().table_name).ask(
         USER, institution_id="demo", event_id="incident-1", account_ref=None, ttl_seconds=3600
     )
     return question.reference
@@ -139,8 +144,8 @@ def test_a_second_tap_with_the_same_answer_while_forwarding_is_neither_forwarded
     bank: BankAnswers, graph: RunningStandin
 ) -> None:
     reference = ask()
-    bank.during = lambda: worker.handle_event(tap(reference, "m_second"))
-    worker.handle_event(tap(reference, "m_first"))
+    bank.during = lambda: handle(tap(reference, "m_second"))
+    handle(tap(reference, "m_first"))
     assert len(bank.posts) == 1
     assert texts(graph) == [THANKS]
 
@@ -149,8 +154,8 @@ def test_a_different_second_answer_is_told_which_answer_the_bank_has(
     bank: BankAnswers, graph: RunningStandin
 ) -> None:
     reference = ask()
-    bank.during = lambda: worker.handle_event(tap(reference, "m_second", confirmed=True))
-    worker.handle_event(tap(reference, "m_first"))
+    bank.during = lambda: handle(tap(reference, "m_second", confirmed=True))
+    handle(tap(reference, "m_first"))
     assert len(bank.posts) == 1
     (already, thanks) = texts(graph)
     assert "already answered" in already and replies.FRAUD_NO_TITLE in already
@@ -161,8 +166,8 @@ def test_a_tap_after_the_answer_is_recorded_is_not_forwarded_again(
     bank: BankAnswers, graph: RunningStandin
 ) -> None:
     reference = ask()
-    worker.handle_event(tap(reference, "m_first"))
-    worker.handle_event(tap(reference, "m_later"))
+    handle(tap(reference, "m_first"))
+    handle(tap(reference, "m_later"))
     assert len(bank.posts) == 1
     assert texts(graph) == [THANKS, replies.fraud_question_already_answered().text]
 
@@ -175,9 +180,9 @@ def test_the_next_step_reaches_the_person_when_its_first_send_failed(
     requests.post(f"{graph.url}/__faults", json={"errors": [fault]}, timeout=5)
     event = tap(reference, "m_first")
     with pytest.raises(SendFailed):
-        worker.handle_event(event, attempt=1)
-    worker.handle_event(event, attempt=2)
-    worker.handle_event(event, attempt=3)  # a duplicate after the reply went out
+        handle(event, attempt=1)
+    handle(event, attempt=2)
+    handle(event, attempt=3)  # a duplicate after the reply went out
     assert texts(graph) == [THANKS]
     # The retry asked the bank again for the same incident (banks de-duplicate by incident id).
     assert {(p.incident_id, p.answer) for p in bank.posts} == {("incident-1", "denied")}
@@ -190,12 +195,12 @@ def test_an_unreachable_bank_on_the_last_attempt_releases_the_question(
     reference = ask()
     bank.unavailable = True
     last = get_settings().inbound_max_receive_count
-    worker.handle_event(tap(reference, "m_first"), attempt=last)
+    handle(tap(reference, "m_first"), attempt=last)
     assert texts(graph) == [replies.fraud_answer_not_delivered(BANK).text]
-    stored = PendingQuestions(get_settings().table_name).get(USER, reference)
+    stored = PendingQuestionRepository(get_settings().table_name).get(USER, reference)
     assert stored is not None and stored.state is QuestionState.PENDING
     bank.unavailable = False
-    worker.handle_event(tap(reference, "m_again"))
+    handle(tap(reference, "m_again"))
     assert texts(graph)[-1] == THANKS
 
 
@@ -203,10 +208,10 @@ def test_a_claim_whose_record_died_can_be_taken_by_a_new_tap_after_its_lease(
     bank: BankAnswers, graph: RunningStandin
 ) -> None:
     reference = ask()
-    questions = PendingQuestions(get_settings().table_name)
+    questions = PendingQuestionRepository(get_settings().table_name)
     long_ago = time.time() - FORWARDING_LEASE_SECONDS - 1
     questions.claim_answer(USER, reference, "denied", owner="m_died", now=long_ago)
-    worker.handle_event(tap(reference, "m_new"))
+    handle(tap(reference, "m_new"))
     assert len(bank.posts) == 1
     assert texts(graph) == [THANKS]
 

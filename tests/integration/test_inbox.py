@@ -17,10 +17,12 @@ import pytest
 import requests
 from pydantic import BaseModel
 
-from chalicelib import aws, inbox, queues
+from chalicelib import aws, queues
 from chalicelib.channels.messenger.ingest import Answer, receive
 from chalicelib.channels.messenger.signature import sign
-from chalicelib.conversation.worker import handle_batch
+from chalicelib.conversation import inbox
+from chalicelib.conversation.worker import WorkerServices, handle_batch
+from chalicelib.events.answers import answer_fraud_question
 from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
 from tests.conftest import DEV_SECRETS, reset_process_caches
@@ -67,7 +69,8 @@ def _run_worker(stack: Any, messages: list[dict[str, Any]]) -> None:
     """Run the inbound worker over `messages` in Lambda-sized batches; none may fail."""
     for start in range(0, len(messages), 10):
         event = build_sqs_event(messages[start : start + 10], stack.inbound_queue_arn)
-        assert handle_batch(event, None) == {"batchItemFailures": []}
+        services = WorkerServices.from_settings(answer_fraud=answer_fraud_question)
+        assert handle_batch(event, None, services) == {"batchItemFailures": []}
 
 
 def _replies_per_person(graph: RunningStandin) -> Counter[str]:

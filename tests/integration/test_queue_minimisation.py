@@ -1,7 +1,7 @@
 """The inbound queue carries what a message means, never what it says; the worker still answers.
 
 Real pieces: the webhook's ack path (signature, parsing, `inbox.accept`), the
-inbound queue, table and KMS key in moto (from `infra/template.json`), the
+inbound queue, table and KMS key in moto (from `infra/aws/template.json`), the
 inbound worker, the reply ledger and the Graph stand-in. Fake: the bank (a fixed
 `Banking`) and the bank's fraud-answer endpoint. Bank events: see
 `test_bank_events_api.py`.
@@ -22,16 +22,16 @@ import pytest
 import requests
 
 from chalicelib import aws
+from chalicelib.bank_data import Account, Balance, Transaction
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.channels.messenger.ingest import receive
 from chalicelib.channels.messenger.signature import sign
-from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, Reading, ReadRequest
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.institutions import Institution
 from chalicelib.events import answers
-from chalicelib.events.models import BankNextStep, FraudAnswer
-from chalicelib.models import Account, Balance, Transaction
-from chalicelib.store.pending_questions import PendingQuestions, QuestionState
+from chalicelib.events.payloads import BankNextStep, FraudAnswer
+from chalicelib.store.pending_questions import PendingQuestionRepository, QuestionState
 from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
 from tests.conftest import DEV_SECRETS, reset_process_caches
@@ -96,8 +96,6 @@ def bank(
     aws_stack: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FixedBank]:
     """Moto from the template; the worker sends to the Graph stand-in and reads `FixedBank`."""
-    from chalicelib.store import connectors
-
     monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
     reset_process_caches()
     fixed = FixedBank()
@@ -106,7 +104,7 @@ def bank(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
     )
     monkeypatch.setattr(
-        connectors,
+        answers,
         "ConnectorRepository",
         lambda: SimpleNamespace(get=lambda i: SimpleNamespace(display_name=BANK)),
     )
@@ -134,7 +132,8 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
 
 def run_worker(stack: Any, messages: list[dict[str, Any]]) -> None:
     event = build_sqs_event(messages, stack.inbound_queue_arn)
-    assert worker.handle_batch(event, None) == {"batchItemFailures": []}
+    services = worker.WorkerServices.from_settings(answer_fraud=answers.answer_fraud_question)
+    assert worker.handle_batch(event, None, services) == {"batchItemFailures": []}
 
 
 def replies_to(graph: RunningStandin, psid: str = PSID) -> list[dict[str, Any]]:
@@ -230,7 +229,7 @@ def test_a_fraud_answer_is_forwarded_from_the_queued_intent(
 ) -> None:
     endpoint = BankAnswers()
     monkeypatch.setattr(answers, "forward_answer", endpoint.forward)
-    question = PendingQuestions(aws_stack.table_name).ask(
+    question = PendingQuestionRepository(aws_stack.table_name).ask(
         USER, institution_id="demo", event_id="incident-9", account_ref=None, ttl_seconds=3600
     )
     payload = f"FRAUD:{question.reference}:no"
@@ -242,7 +241,7 @@ def test_a_fraud_answer_is_forwarded_from_the_queued_intent(
     run_worker(aws_stack, [message])
     assert [(a.incident_id, a.answer) for a in endpoint.posts] == [("incident-9", "denied")]
     assert "Your card is frozen." in replies_to(graph)[-1]["text"]
-    stored = PendingQuestions(aws_stack.table_name).get(USER, question.reference)
+    stored = PendingQuestionRepository(aws_stack.table_name).get(USER, question.reference)
     assert stored is not None and stored.state is QuestionState.ANSWERED
 
 

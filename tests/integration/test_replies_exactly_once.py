@@ -17,14 +17,16 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
+from chalicelib.bank_data import Account, Balance
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, BankProblem, Reading
-from chalicelib.conversation.dialogue import Institution
+from chalicelib.conversation.exceptions import BankRetryLater
+from chalicelib.conversation.institutions import Institution
 from chalicelib.deadline import DeadlineReached, deadline_in, seconds_left
-from chalicelib.models import Account, Balance
+from chalicelib.events.answers import answer_fraud_question
 from chalicelib.settings import get_settings
-from chalicelib.store.reply_ledger import ReplyLedger, ReplyState
+from chalicelib.store.reply_ledger import ReplyLedgerRepository, ReplyState, ReplyStep
 from infra.local.graph_standin import RunningStandin
 from tests.integration.module_stack import empty_table, graph, module_aws_stack, send_api_at
 
@@ -113,6 +115,12 @@ def bank(
     get_settings.cache_clear()
 
 
+def handle(event: InboundEvent, attempt: int = 1) -> None:
+    """The worker with the services `app.handle_inbound_events` gives it."""
+    services = worker.WorkerServices.from_settings(answer_fraud=answer_fraud_question)
+    worker.handle_event(event, attempt, services=services)
+
+
 def balance_request(mid: str = "m_balance", *, sent_seconds_ago: float = 0) -> InboundEvent:
     return InboundEvent(
         event_id=mid,
@@ -135,10 +143,10 @@ def test_bank_429_then_an_answer_then_a_duplicate_delivery_sends_each_step_once(
 ) -> None:
     bank.script = [unavailable, answers]
     event = balance_request()
-    with pytest.raises(worker.BankRetryLater):
-        worker.handle_event(event, attempt=1)
-    worker.handle_event(event, attempt=2)
-    worker.handle_event(event, attempt=2)  # the same record again (visibility ran out)
+    with pytest.raises(BankRetryLater):
+        handle(event, attempt=1)
+    handle(event, attempt=2)
+    handle(event, attempt=2)  # the same record again (visibility ran out)
     assert texts(graph) == [UNAVAILABLE_TEXT, BALANCE_TEXT]
     assert bank.reads == 2  # the duplicate did no bank work
 
@@ -151,11 +159,11 @@ def test_a_redelivery_racing_the_first_run_gets_no_second_balance(
     event = balance_request()
 
     def redelivered_meanwhile() -> Reading:
-        worker.handle_event(event, attempt=2)
+        handle(event, attempt=2)
         return READING
 
     bank.script = [redelivered_meanwhile, answers]
-    worker.handle_event(event, attempt=1)
+    handle(event, attempt=1)
     assert texts(graph).count(BALANCE_TEXT) == 1
 
 
@@ -165,9 +173,9 @@ def test_a_slow_bank_gets_one_still_waiting_and_one_final_answer_across_attempts
     bank.script = [slowly(out_of_time), slowly(answers)]
     event = balance_request()
     with pytest.raises(DeadlineReached):
-        worker.handle_event(event, attempt=1)
+        handle(event, attempt=1)
     assert texts(graph) == [STILL_WAITING_TEXT]
-    worker.handle_event(event, attempt=2)
+    handle(event, attempt=2)
     assert texts(graph) == [STILL_WAITING_TEXT, BALANCE_TEXT]
 
 
@@ -175,7 +183,7 @@ def test_a_slow_bank_answering_in_time_is_announced_then_answered_with_typing(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
     bank.script = [slowly(answers)]
-    worker.handle_event(balance_request(), attempt=1)
+    handle(balance_request(), attempt=1)
     assert texts(graph) == [STILL_WAITING_TEXT, BALANCE_TEXT]
     sent = requests.get(f"{graph.url}/__sent", params={"recipient": PSID}, timeout=5).json()
     assert sent[0].get("sender_action") == "typing_on"
@@ -185,7 +193,7 @@ def test_the_last_attempt_says_try_later_with_what_could_be_read(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
     bank.script = [unavailable]
-    worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
+    handle(balance_request(), attempt=get_settings().inbound_max_receive_count)
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
 
 
@@ -195,7 +203,7 @@ def test_the_last_attempt_keeps_time_back_to_say_try_later_when_the_bank_runs_ou
     time_left_for_the_bank: list[float | None] = []
     bank.script = [noting_time_left(time_left_for_the_bank, out_of_time)]
     with deadline_in(10.0):
-        worker.handle_event(balance_request(), attempt=get_settings().inbound_max_receive_count)
+        handle(balance_request(), attempt=get_settings().inbound_max_receive_count)
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
     left = time_left_for_the_bank[0]
     assert left is not None
@@ -206,7 +214,7 @@ def test_bank_work_ends_before_the_answer_is_due(bank: ScriptedBank, graph: Runn
     time_left_for_the_bank: list[float | None] = []
     bank.script = [noting_time_left(time_left_for_the_bank, answers)]
     with deadline_in(57.0):  # Lambda's deadline is further away than the answer's
-        worker.handle_event(balance_request(sent_seconds_ago=30), attempt=1)
+        handle(balance_request(sent_seconds_ago=30), attempt=1)
     due_in = get_settings().answer_within_seconds - 30 - worker.FINAL_REPLY_RESERVE_SECONDS
     left = time_left_for_the_bank[0]
     assert left is not None
@@ -220,7 +228,7 @@ def test_an_overdue_answer_gives_the_bank_a_short_try_then_answers(
     time_left_for_the_bank: list[float | None] = []
     bank.script = [noting_time_left(time_left_for_the_bank, out_of_time)]
     with deadline_in(57.0):  # redelivered long after it was sent (a crashed worker)
-        worker.handle_event(balance_request(sent_seconds_ago=120), attempt=2)
+        handle(balance_request(sent_seconds_ago=120), attempt=2)
     left = time_left_for_the_bank[0]
     assert left is not None
     assert left <= worker.OVERDUE_BANK_SECONDS
@@ -231,8 +239,8 @@ def test_a_retry_is_brought_forward_so_it_comes_before_the_answer_is_due(
     bank: ScriptedBank, graph: RunningStandin
 ) -> None:
     bank.script = [unavailable]
-    with pytest.raises(worker.BankRetryLater) as retry:
-        worker.handle_event(balance_request(sent_seconds_ago=30), attempt=3)  # schedule: 45 s
+    with pytest.raises(BankRetryLater) as retry:
+        handle(balance_request(sent_seconds_ago=30), attempt=3)  # schedule: 45 s
     due_in = get_settings().answer_within_seconds - 30
     assert retry.value.delay_seconds is not None
     assert 1 <= retry.value.delay_seconds <= due_in - worker.MIN_RETRY_SECONDS
@@ -243,7 +251,7 @@ def test_an_unavailable_bank_close_to_the_answer_deadline_gets_a_final_answer_no
 ) -> None:
     bank.script = [unavailable]
     late = get_settings().answer_within_seconds - worker.MIN_RETRY_SECONDS + 1
-    worker.handle_event(balance_request(sent_seconds_ago=late), attempt=1)
+    handle(balance_request(sent_seconds_ago=late), attempt=1)
     assert texts(graph) == [replies.bank_unavailable([BANK], will_retry=False).text]
 
 
@@ -267,11 +275,13 @@ def test_a_graph_timeout_after_acceptance_is_never_resent(
     monkeypatch.setattr(send_api, "_shared_session", AcceptedThenCut)
     bank.script = [answers, answers]
     event = balance_request()
-    worker.handle_event(event, attempt=1)
-    worker.handle_event(event, attempt=2)
+    handle(event, attempt=1)
+    handle(event, attempt=2)
     assert texts(graph) == [BALANCE_TEXT]
-    final = worker._Steps(event, None).step(worker.FINAL_STEP)
-    assert ReplyLedger(get_settings().table_name).state_of(final) is ReplyState.UNKNOWN
+    final = ReplyStep(
+        channel="messenger", user_id=PSID, event_ref=event.event_id, step=worker.FINAL_STEP
+    )
+    assert ReplyLedgerRepository(get_settings().table_name).state_of(final) is ReplyState.UNKNOWN
 
 
 def test_a_worker_killed_right_after_sending_does_not_send_again(
@@ -280,16 +290,16 @@ def test_a_worker_killed_right_after_sending_does_not_send_again(
     class Killed(BaseException):
         """Lambda stopping the process: no handler runs."""
 
-    def killed_before_recording(self: ReplyLedger, step: Any, state: ReplyState) -> None:
+    def killed_before_recording(self: ReplyLedgerRepository, step: Any, state: ReplyState) -> None:
         raise Killed
 
     bank.script = [answers, answers]
     event = balance_request()
     with monkeypatch.context() as dying:
-        dying.setattr(ReplyLedger, "finish", killed_before_recording)
+        dying.setattr(ReplyLedgerRepository, "finish", killed_before_recording)
         with pytest.raises(Killed):
-            worker.handle_event(event, attempt=1)
-    worker.handle_event(event, attempt=2)
+            handle(event, attempt=1)
+    handle(event, attempt=2)
     assert texts(graph) == [BALANCE_TEXT]
     assert bank.reads == 1
 
@@ -304,6 +314,6 @@ def test_a_final_answer_graph_did_not_take_is_sent_by_the_retry(
     bank.script = [answers, answers]
     event = balance_request()
     with pytest.raises(SendFailed):
-        worker.handle_event(event, attempt=1)
-    worker.handle_event(event, attempt=2)
+        handle(event, attempt=1)
+    handle(event, attempt=2)
     assert texts(graph) == [BALANCE_TEXT]
