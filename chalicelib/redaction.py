@@ -112,7 +112,7 @@ _CREDENTIALS = re.compile(
     | (?P<header>(?P<header_name>(?<![A-Za-z0-9_-])(?i:{_alternatives(_HEADERS)}):[\ \t]*)
         [^\r\n"']+)
     | (?P<scheme>(?P<scheme_name>(?i:\b(?:bearer|dpop|basic))[\ \t]+)
-        (?P<credential>[A-Za-z0-9._~+/=-]+))
+        (?P<credential>[0-9]+(?:[\ -][0-9]+)+|[A-Za-z0-9._~+/=-]+))
     """,
     re.VERBOSE,
 )
