@@ -39,14 +39,16 @@ test: lint $(PRISM) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-## Ruff; the lock is current and every dependency bounded (offline); the known-vulnerability
-## audit of the lock and .venv, which skips with its reason when no advisory database answers.
+## Ruff; mypy, strict on chalicelib/ and app.py; the lock is current and every dependency
+## bounded (offline); the known-vulnerability audit of the lock and .venv, which skips with
+## its reason when no advisory database answers.
 ## AUDIT_OSV_URL=<an OSV API's /v1/query> audits against it instead of PyPI's JSON API.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m infra.requirements --check
-	$(BIN)/python -m infra.audit $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
+	$(BIN)/python -m mypy
+	$(BIN)/python -m infra.aws.requirements --check
+	$(BIN)/python -m infra.aws.audit $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
 
 ## Benchmarks: cold import ratio and webhook ack path cost; writes BENCHMARKS.md.
 bench: $(STAMP)
@@ -59,18 +61,18 @@ soak: $(STAMP)
 
 ## Re-lock requirements.txt (the hashed lock the zip ships) from pyproject.toml; UPGRADE=1 for newest.
 requirements: $(STAMP)
-	$(BIN)/python -m infra.requirements --write $(if $(UPGRADE),--upgrade)
+	$(BIN)/python -m infra.aws.requirements --write $(if $(UPGRADE),--upgrade)
 
-## Build the single SAM stack: Chalice's template merged with infra/template.json.
+## Build the single SAM stack: Chalice's template merged with infra/aws/template.json.
 package: $(STAMP)
-	$(BIN)/python -m infra.package --stage prod --out build/package
+	$(BIN)/python -m infra.aws.package --stage prod --out build/package
 
 ## Deploy or upgrade a stage (route (b) of docs/deployment.md): make deploy STAGE=prod [ALARM_EMAIL=ops@example.com]
 ## A release is never shipped unaudited: the vulnerability audit must reach its advisory source.
 deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage of .chalice/config.json> [ALARM_EMAIL=...]"; exit 2; }
-	$(BIN)/python -m infra.audit --require-source $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
-	$(BIN)/python -m infra.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--parameter AlarmEmail=$(ALARM_EMAIL))
+	$(BIN)/python -m infra.aws.audit --require-source $(if $(AUDIT_OSV_URL),--osv-url $(AUDIT_OSV_URL))
+	$(BIN)/python -m infra.aws.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--parameter AlarmEmail=$(ALARM_EMAIL))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -49,8 +49,8 @@ def client(service_name: str) -> Any:
         return existing
     with _lock:
         if service_name not in _clients:
-            import boto3
-            from botocore.config import Config
+            import boto3  # lazy: boto3 loads with the first client
+            from botocore.config import Config  # lazy: botocore loads with the first client
 
             region = os.environ.get("AWS_REGION") or os.environ.get(
                 "AWS_DEFAULT_REGION", "us-east-1"

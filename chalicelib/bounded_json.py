@@ -23,6 +23,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+from chalicelib.errors import BankBridgeError
+
 DEFAULT_MAX_DEPTH = 32
 """Nesting levels any BankBridge body needs (a Messenger delivery uses 6, an FDX event 4)."""
 
@@ -35,7 +37,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSENDABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
-class JsonRejected(ValueError):
+class JsonRejected(BankBridgeError, ValueError):
     """The body is not JSON BankBridge accepts; `reason` names why, never echoing input."""
 
     def __init__(self, reason: str) -> None:

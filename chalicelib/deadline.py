@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from chalicelib.errors import BankBridgeError
+
 SAFETY_MARGIN_SECONDS = 3.0
 """Kept back from Lambda's remaining time: enough to log, report failures and return."""
 
@@ -32,7 +34,7 @@ MIN_CALL_SECONDS = 0.5
 _deadline: ContextVar[float | None] = ContextVar("bankbridge_deadline", default=None)
 
 
-class DeadlineReached(Exception):
+class DeadlineReached(BankBridgeError):
     """Too little time is left in this invocation to start another call."""
 
 

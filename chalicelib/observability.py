@@ -24,8 +24,9 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
+from chalicelib.errors import BankBridgeError
 from chalicelib.redaction import REDACTED, redact_text
 
 APP_LOGGER = "bankbridge"
@@ -182,13 +183,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=lambda value: redact_text(str(value)))
 
 
-class RedactingHandler(logging.StreamHandler):
+class RedactingHandler(logging.StreamHandler[TextIO]):
     """A stream handler with the redacting formatter, whose own errors reveal nothing.
 
     The stock `handleError` prints the failed record's message and arguments.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
         self.setFormatter(JsonFormatter())
 
@@ -279,7 +280,7 @@ def correlated(cid: str) -> Iterator[None]:
         correlation_id.reset(token)
 
 
-class JobFailed(RuntimeError):
+class JobFailed(BankBridgeError, RuntimeError):
     """Raised in place of a scheduled job's exception, once that exception is logged redacted."""
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from chalicelib import aws
+from chalicelib.errors import BankBridgeError
 from chalicelib.observability import log_fields
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class _Message(NamedTuple):
     """UTF-8 bytes of `body`: what SQS counts against its limits."""
 
 
-class EnqueueFailed(Exception):
+class EnqueueFailed(BankBridgeError):
     """Some messages were not accepted by SQS; `failed_ids` names them. A retry may succeed."""
 
     def __init__(self, failed_ids: list[str]) -> None:
@@ -61,7 +62,7 @@ class EnqueueFailed(Exception):
         self.failed_ids = failed_ids
 
 
-class MessageNotQueueable(ValueError):
+class MessageNotQueueable(BankBridgeError, ValueError):
     """A message SQS would refuse on every retry; nothing of the call was sent."""
 
     def __init__(self, message_id: str, reason: str, *, too_large: bool) -> None:

@@ -2,7 +2,7 @@
 
 Names of AWS resources come from `.chalice/config.json` (per stage) or, for the
 local stack, from the environment the stack sets; unset names are derived from
-the stage exactly as `infra/template.json` names the resources, so a prod
+the stage exactly as `infra/aws/template.json` names the resources, so a prod
 process never silently uses dev resources. Secrets are never settings, only
 the *names* of the Secrets Manager secrets that hold them.
 
@@ -19,6 +19,7 @@ from functools import cached_property, lru_cache
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chalicelib.errors import BankBridgeError
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE, base_url_problem, effective_base_url
 from chalicelib.stage import StageError, check_stage, is_local_stage, resource_names
 
@@ -26,7 +27,7 @@ ENV_PREFIX = "BANKBRIDGE_"
 _VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
 
 
-class SettingsError(RuntimeError):
+class SettingsError(BankBridgeError, RuntimeError):
     """The environment does not describe a usable configuration; the message names each variable."""
 
 

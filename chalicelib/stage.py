@@ -14,14 +14,15 @@ import re
 from collections.abc import Mapping
 
 from chalicelib.aws import aws_endpoints_are_local
+from chalicelib.errors import BankBridgeError
 
 STAGE_VARIABLE = "BANKBRIDGE_STAGE"
 DEV_STAGE = "dev"
-# Every resource name embeds the stage; infra/template.json's Stage parameter has this pattern.
+# Every resource name embeds the stage; infra/aws/template.json's Stage parameter has this pattern.
 STAGE_PATTERN = re.compile(r"[a-z][a-z0-9]{1,15}")
 
 
-class StageError(RuntimeError):
+class StageError(BankBridgeError, RuntimeError):
     """`BANKBRIDGE_STAGE` is unset or malformed: the process must not start."""
 
 
@@ -53,7 +54,7 @@ def is_local_stage(stage: str, environ: Mapping[str, str] | None = None) -> bool
 
 
 def resource_names(stage: str) -> dict[str, str]:
-    """The resource and secret names `infra/template.json` gives `stage`, by settings field.
+    """The resource and secret names `infra/aws/template.json` gives `stage`, by settings field.
 
     Settings fall back to these, and app.py binds its queue handlers to them, so
     a stage's code never points at another stage's resources.
