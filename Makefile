@@ -31,9 +31,11 @@ $(PRISM):
 
 prism: $(PRISM)
 
-## Lint, then run every test: unit, integration (moto), contract and end-to-end.
+## Lint, then run every test: unit, integration (moto), contract and end-to-end, on two
+## pytest-xdist workers per core (tests/conftest.py); a module, and all of tests/e2e (one
+## local stack), stays on one worker.
 test: lint $(PRISM) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## The inner loop: the unit tests only, without lint, Prism or the browser.
 test-fast: $(STAMP)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,27 @@ def require_specs() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def botocore_data_parsed_once() -> Iterator[None]:
+    """botocore's JSON data (service models, endpoints, partitions) parsed once per process.
+
+    Each `reset_process_caches` makes the next client start a new boto3 session, whose
+    loader would parse the same megabytes of JSON again: about a third of the CPU of a
+    moto-backed test. The parsed files are shared read-only, as boto3's default session
+    shares them between its clients.
+    """
+    from botocore.loaders import JSONFileLoader
+
+    @functools.cache
+    def parsed(file_path: str) -> Any:
+        return read_file(JSONFileLoader(), file_path)
+
+    read_file = JSONFileLoader.load_file
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(JSONFileLoader, "load_file", lambda _, file_path: parsed(file_path))
+        yield
 
 
 def reset_process_caches() -> None:
@@ -114,20 +137,26 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class SessionStack:
-    """One moto world holding the dev stack, provisioned once and reset between tests.
+    """One moto world holding a stage's stack, provisioned once and reset between tests.
 
-    Provisioning the template takes one to three seconds, so `aws_stack` provisions it
-    once and starts each test from the state provisioning left: the table empty, every
+    Provisioning the template takes one to three seconds, so `aws_stack` provisions the
+    dev stack once (a module may hold its own, of another stage) and starts each test
+    from the state provisioning left (`secret_values` given): the table empty, every
     queue empty, the template's secrets at their provisioned values and no other secret.
     Anything else a test changes (a stack, table, queue, key, topic or secret added,
-    deleted or reconfigured, or moto wiped by another test's own `mock_aws`) changes the
-    stack's fingerprint, and the next test gets a freshly provisioned stack instead.
+    deleted or reconfigured, or moto wiped by a test's own `mock_aws` or by another
+    stage's `SessionStack`) changes the stack's fingerprint, and the next test gets a
+    freshly provisioned stack instead.
     moto patches botocore only while a test holding the stack runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, stage: str = "dev", secret_values: dict[str, str] | None = DEV_SECRETS
+    ) -> None:
         from moto import mock_aws
 
+        self.stage = stage
+        self.given_secret_values = secret_values
         self.mock = mock_aws()
         self.outputs: Any = None
         self.fingerprint: object = None
@@ -154,13 +183,13 @@ class SessionStack:
         self.outputs = None
 
     def _provision(self) -> None:
-        """Wipe moto and provision the dev stack from the template."""
-        from infra.provision import provision
+        """Wipe moto and provision the stage's stack from the template."""
+        from infra.aws.provision import provision
 
         self.mock.stop(remove_data=True)
         self.mock.start(reset=True)
         reset_process_caches()
-        self.outputs = provision("dev", secret_values=DEV_SECRETS)
+        self.outputs = provision(self.stage, secret_values=self.given_secret_values)
         secrets = _aws_client("secretsmanager")
         self.secret_values = {
             name: secrets.get_secret_value(SecretId=name)["SecretString"]
@@ -314,7 +343,7 @@ def session_stack(request: pytest.FixtureRequest) -> SessionStack:
 def aws_stack(
     fake_aws_environment: None, session_stack: SessionStack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
-    """The dev stage's resources in moto, created from `infra/template.json` (see
+    """The dev stage's resources in moto, created from `infra/aws/template.json` (see
     `SessionStack`: provisioned once a session, reset to that state for each test)."""
     with session_stack.active() as outputs:
         for name, value in outputs.settings_environment().items():
@@ -341,12 +370,60 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
+@pytest.hookimpl(optionalhook=True)  # the hook exists only with pytest-xdist installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (`make test`) starts two workers per core: most of the suite waits on
+    servers, subprocesses and polls rather than computing (on 2 cores, 4 workers finished
+    in about 60 % of the time 2 took). PYTEST_XDIST_AUTO_NUM_WORKERS still decides."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return 2 * (os.cpu_count() or 1)
+
+
+# Tests under this folder share one local stack (a session fixture of its conftest.py), so
+# under pytest-xdist they run on one worker and the stack starts once.
+ONE_WORKER_FOLDER = "tests/e2e/"
+
+
+@pytest.hookimpl(optionalhook=True)  # the hook exists only with pytest-xdist installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (`make test`), but with all of `ONE_WORKER_FOLDER` as one unit.
+
+    A module stays on one worker, so its module-scoped fixtures (a Prism mock, a sandbox
+    bank, the held moto stack) start once. xdist's own `loadgroup` does not group under
+    pytest 9.2: it renames node ids through an attribute pytest 9.2 no longer reads.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # lazy: only the xdist controller needs it
+
+    class LoadFileSharingTheStack(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return ONE_WORKER_FOLDER if path.startswith(ONE_WORKER_FOLDER) else path
+
+    return LoadFileSharingTheStack(config, log)
+
+
 @pytest.fixture(scope="session")
 def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The prod stage packaged by `infra.package` once per session (fetches the locked
-    Linux wheels from PyPI, ~6 s): a folder with `sam.json` and `deployment.zip`."""
-    from infra.package import package
+    """The prod stage packaged by `infra.aws.package` once per run (fetches the locked
+    Linux wheels from PyPI, ~6 s): a folder with `sam.json` and `deployment.zip`.
 
-    out = tmp_path_factory.mktemp("lambda-package")
-    package(ROOT, "prod", out)
+    Under pytest-xdist the first worker to ask builds it in the run's temporary folder,
+    which every worker shares, while the others wait on a lock and then read the same one.
+    """
+    from infra.aws.package import package
+
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent  # each worker's basetemp is a child of the run's
+    out = run_folder / "lambda-package"
+    built = run_folder / "lambda-package.built"
+    with (run_folder / "lambda-package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(out, ignore_errors=True)  # what a failed build left
+            package(ROOT, "prod", out)
+            built.touch()
     return out

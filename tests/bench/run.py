@@ -96,7 +96,7 @@ def measure_ack_path() -> dict[str, Any]:
     from moto import mock_aws
 
     from chalicelib import aws
-    from infra.provision import provision
+    from infra.aws.provision import provision
     from tests.conftest import DEV_SECRETS, reset_process_caches
     from tests.factories import delivery, encode, text_event
 
@@ -149,11 +149,12 @@ def measure_delivery_acks(launcher: str) -> list[dict[str, Any]]:
         os.environ["BANKBRIDGE_LOG_LEVEL"] = "WARNING"
         from unittest import mock
 
-        from chalicelib import aws, inbox
+        from chalicelib import aws
         from chalicelib.channels.messenger.ingest import receive
+        from chalicelib.conversation import inbox
         from chalicelib.queues import queue_url
         from chalicelib.settings import get_settings
-        from infra.provision import provision
+        from infra.aws.provision import provision
         from tests.conftest import DEV_SECRETS, reset_process_caches
         from tests.factories import delivery, encode, text_event
 

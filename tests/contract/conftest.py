@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.connectors.base import Connector
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.connectors.registry import connector_for
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.bank_data import TransactionStatus
 from chalicelib.connectors.base import ConsentRequest, Customer
 from chalicelib.connectors.exceptions import AccountNotFound, BankUnavailable, ReauthRequired
-from chalicelib.models import TransactionStatus
 from tests.conftest import require_specs
 from tests.contract.conftest import CUSTOMER_TOKEN, contract_connector
 from tests.contract.prism import SpecMock, serve_spec

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.connectors.config import AmountSignConvention
+from chalicelib.bank_data import AccountKind, AccountStatus, TransactionStatus
+from chalicelib.connectors.config.models import AmountSignConvention
 from chalicelib.connectors.fdx_mapping import (
     map_account,
     map_balance,
@@ -23,7 +24,6 @@ from chalicelib.connectors.fdx_mapping import (
     next_page,
     page_items,
 )
-from chalicelib.models import AccountKind, AccountStatus, TransactionStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPECS_DIR = Path(os.environ.get("BANKBRIDGE_SPECS_DIR", PROJECT_ROOT.parent / "shared" / "specs"))

@@ -23,7 +23,9 @@ from tests.factories import text_event
 
 pytestmark = pytest.mark.e2e
 
-ACCESS_TOKEN_TTL = 20
+# Long enough that the twenty answers all come within one token's life (else a second,
+# honest refresh), short because the test waits it out once.
+ACCESS_TOKEN_TTL = 10
 CONCURRENT_MESSAGES = 20
 
 

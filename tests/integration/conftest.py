@@ -13,7 +13,8 @@ import requests
 from chalice.test import Client
 
 from chalicelib import aws
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from infra.local.sandbox_bank import serve_in_thread as serve_sandbox
@@ -103,7 +104,7 @@ def run_inbound_worker(
     Bodies are in their queued form (intent and argument, no text), as `inbox.accept` sends.
     """
     from chalicelib.channels.messenger.webhook import parse_payload, to_events
-    from chalicelib.inbox import queued_form
+    from chalicelib.conversation.inbox import queued_form
 
     parsed = to_events(parse_payload(delivery(*events)))
     bodies = [queued_form(e).model_dump_json() for e in parsed]

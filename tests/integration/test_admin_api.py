@@ -18,7 +18,7 @@ from chalicelib import aws
 from chalicelib.admin.api import admin_authorizer, admin_blueprint
 from chalicelib.admin.openapi import published_text
 from chalicelib.connectors.authserver import forget_discovery_documents
-from chalicelib.connectors.config import (
+from chalicelib.connectors.config.rules import (
     MAX_EXTRA_HEADERS,
     MAX_SCOPE_LENGTH,
     MAX_SCOPES,

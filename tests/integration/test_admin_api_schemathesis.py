@@ -105,7 +105,7 @@ def admin_app(module_aws_stack: Any) -> Iterator[None]:
     """One moto stack for every operation (provisioning dominates the run time): what one
     operation stores, the next reads. No DNS and no bank traffic leave the process."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chalicelib.connectors.config.resolve_host", _documentation_address)
+        patch.setattr("chalicelib.connectors.config.rules.resolve_host", _documentation_address)
         patch.setattr(requests.Session, "request", _no_bank)
         forget_cached_connectors()
         aws.client("secretsmanager").create_secret(

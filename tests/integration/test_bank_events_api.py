@@ -14,7 +14,7 @@ import requests
 from chalice.test import Client
 
 from chalicelib import aws
-from chalicelib.channels.models import ChannelUser
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
 from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.chat_profiles import ChatProfileRepository
@@ -406,8 +406,8 @@ def test_linking_stores_only_keyed_references_and_the_banks_alert_still_finds_th
 
     from chalicelib.auth.grants import ConsentFacts, store_link
     from chalicelib.auth.token_endpoint import TokenSet
+    from chalicelib.bank_data import Account
     from chalicelib.conversation.bank_connectors import load_connector
-    from chalicelib.models import Account
 
     numbers = ["40012345678", "40087654321"]
     connector = load_connector(INSTITUTION)
@@ -439,8 +439,8 @@ def test_without_the_reference_key_a_link_is_still_stored_and_the_operator_told(
     """No unkeyed fallback: the link works for balances, routes nothing, and the log says why."""
     from chalicelib.auth.grants import ConsentFacts, store_link
     from chalicelib.auth.token_endpoint import TokenSet
+    from chalicelib.bank_data import Account
     from chalicelib.conversation.bank_connectors import load_connector
-    from chalicelib.models import Account
 
     aws.client("secretsmanager").put_secret_value(
         SecretId=aws_stack.account_reference_key_name, SecretString="UNSET: lost"
@@ -585,7 +585,7 @@ def test_an_event_the_previous_version_queued_in_clear_still_alerts(
     from datetime import UTC, datetime
     from decimal import Decimal
 
-    from chalicelib.models import BankEvent, BankEventType
+    from chalicelib.bank_data import BankEvent, BankEventType
 
     link("owner", ["acct-1"])
     open_window("owner")
@@ -746,11 +746,11 @@ def test_an_expired_question_gets_a_clear_message_and_nothing_is_forwarded(
 def test_daily_job_reminds_once_before_expiry_and_removes_expired_links(
     aws_stack: Any, client: Client, graph: RunningStandin
 ) -> None:
-    from chalicelib.store.consent_expiries import ConsentExpiries
+    from chalicelib.store.consent_expiries import ConsentExpiryRepository
 
     now = int(time.time())
     links = LinkRepository(aws_stack.table_name)
-    expiries = ConsentExpiries(aws_stack.table_name)
+    expiries = ConsentExpiryRepository(aws_stack.table_name)
     for psid, ends in (
         ("soon", now + 3 * 86_400),
         ("ended", now - 3_600),

@@ -15,7 +15,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from chalicelib import aws
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.events.security_event_tokens import forget_jwks
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from tests.conftest import ROOT

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.chalice_validation import ChaliceValidationError, validate_stage
-from infra.template import PROJECT_ROOT
+from infra.aws.chalice_validation import ChaliceValidationError, validate_stage
+from infra.aws.template import PROJECT_ROOT
 
 CONFIGURED_STAGES = sorted(
     json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text())["stages"]

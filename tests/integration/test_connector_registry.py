@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.store.connectors import (
-    ConnectorAlreadyExists,
     ConnectorRepository,
     forget_cached_connectors,
 )
+from chalicelib.store.exceptions import ConnectorAlreadyExists
 from chalicelib.store.keys import GSI1_PK
 
 

@@ -15,11 +15,11 @@ from chalicelib.store.connectors import (
     CONFIG_ATTRIBUTE,
     ITEM_KIND,
     MAX_ITEM_BYTES,
-    ConnectorConfigTooLarge,
     ConnectorRepository,
     forget_cached_connectors,
     item_size,
 )
+from chalicelib.store.exceptions import ConnectorConfigTooLarge
 from chalicelib.store.keys import connector_key, connector_list_entry
 from tests.integration.module_stack import empty_table, module_aws_stack
 from tests.integration.test_connector_registry import make_config

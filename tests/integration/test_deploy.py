@@ -1,4 +1,4 @@
-"""`make deploy` (infra.deploy): preflight, create-then-update, config feeding, the record in SSM.
+"""`make deploy` (infra.aws.deploy): preflight, create-then-update, config feeding, SSM record.
 
 The last test runs the real `chalice deploy` against a moto server: it must
 create and then update everything moto can hold, and stop exactly where moto
@@ -18,8 +18,8 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
 from chalicelib.readiness import ReadinessReport, check_readiness
-from infra import deploy as deploy_module
-from infra.deploy import (
+from infra.aws import deploy as deploy_module
+from infra.aws.deploy import (
     EXIT_STOPPED_BY_LOCAL_BACKEND,
     DeployError,
     DeployReport,
@@ -34,9 +34,9 @@ from infra.deploy import (
     restore_deployed_record,
     save_deployed_record,
 )
-from infra.provision import StackOutputs, provision
-from infra.provision import main as provision_main
-from infra.template import PROJECT_ROOT
+from infra.aws.provision import StackOutputs, provision
+from infra.aws.provision import main as provision_main
+from infra.aws.template import PROJECT_ROOT
 
 _NOT_PART_OF_THE_APP = shutil.ignore_patterns(
     ".git", ".venv", ".tools", "build", "test-artifacts", ".dev", "tests", "docs",

@@ -1,4 +1,4 @@
-"""The CloudFormation template, created with `infra.provision` in moto, and the Chalice config.
+"""The CloudFormation template, created with `infra.aws.provision` in moto, and the Chalice config.
 
 The template is what production deploys, so these tests check the resources it
 creates (through real boto3 calls against moto), not the JSON text; and they tie
@@ -23,12 +23,12 @@ from chalice.config import Config
 from moto import mock_aws
 
 from chalicelib import aws
-from chalicelib.connectors.secret_scope import bank_secret_prefix, secret_ref_problem
+from chalicelib.secret_namespace import bank_secret_prefix, secret_ref_problem
 from chalicelib.settings import Settings
 from chalicelib.stage import resource_names
 from chalicelib.store import keys
-from infra.chalice_validation import OFFLINE_REGION, chalice_environment
-from infra.package import (
+from infra.aws.chalice_validation import OFFLINE_REGION, chalice_environment
+from infra.aws.package import (
     API_THROTTLE_BURST_LIMIT,
     API_THROTTLE_RATE_LIMIT,
     ChaliceApp,
@@ -39,21 +39,21 @@ from infra.package import (
     package,
     verify_merged,
 )
-from infra.permissions import (
+from infra.aws.permissions import (
     BANK_SECRETS,
     FUNCTIONS,
     Names,
     policy_file_name,
     stale_policy_files,
 )
-from infra.provision import (
+from infra.aws.provision import (
     DEV_SECRET_VALUES,
     SECRET_KEYS,
     ProvisionError,
     StackOutputs,
     provision,
 )
-from infra.template import (
+from infra.aws.template import (
     PROJECT_ROOT,
     TEMPLATE_PATH,
     create_table_kwargs,
@@ -194,7 +194,7 @@ def test_queue_redrives_to_its_dead_letter_queue(
 
 RETENTION_SECONDS = {"inbound": 3600, "events": 24 * 3600}
 """A chat answer is worthless after minutes, a fraud alert after its 24 h question (the
-`RetentionRule` of each queue in infra/template.json says why)."""
+`RetentionRule` of each queue in infra/aws/template.json says why)."""
 DEAD_LETTER_RETENTION_SECONDS = 4 * 24 * 3600
 """Friday evening to the Tuesday morning after a long weekend, counted from the first enqueue."""
 
@@ -460,7 +460,7 @@ def template_name(logical_id: str, name_property: str, stage: str) -> str:
 
 
 def test_policy_files_are_generated_from_the_permission_table() -> None:
-    assert stale_policy_files() == [], "run: python -m infra.permissions --write"
+    assert stale_policy_files() == [], "run: python -m infra.aws.permissions --write"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -894,7 +894,7 @@ def test_verify_merged_rejects_an_override_chalice_set_otherwise() -> None:
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
 def test_packaging_the_real_app_bundles_linux_wheels(lambda_package: Path) -> None:
-    """The session's real `infra.package` of prod (tests/conftest.py), shared with the smoke."""
+    """The session's real `infra.aws.package` of prod (tests/conftest.py), shared with the smoke."""
     sam_path = lambda_package / "sam.json"
 
     sam = json.loads(sam_path.read_text())

@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.auth import linking
-from chalicelib.channels.models import InboundEvent
+from chalicelib.channels.messages import InboundEvent
 from chalicelib.store.links import LinkStatus
 from infra.local.graph_standin import RunningStandin
 from infra.local.sandbox_connectors import SANDBOX_CLIENT_SECRET, sandbox_configs
@@ -505,7 +505,7 @@ def test_an_id_token_that_fails_verification_links_nothing_and_is_revoked(
     sandbox: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chalicelib.auth.id_token import IdTokenRejected
+    from chalicelib.auth.exceptions import IdTokenRejected
 
     granted: list[str] = []
 

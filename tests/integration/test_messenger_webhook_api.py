@@ -315,7 +315,7 @@ def test_a_lone_surrogate_in_text_is_repaired_and_every_event_answered(
 
 
 def test_text_longer_than_an_event_reads_is_cut_not_refused(aws_stack: Any, client: Client) -> None:
-    from chalicelib.channels.models import MAX_TEXT_CHARS
+    from chalicelib.channels.messages import MAX_TEXT_CHARS
 
     body = encode(delivery(text_event("u1", "balance " + "\x01" * (MAX_TEXT_CHARS + 10_000))))
     response = _post(client, body, sign(APP_SECRET, body))

@@ -12,11 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.auth.id_token import IdTokenRejected, verify_id_token
+from chalicelib.auth.exceptions import IdTokenRejected
+from chalicelib.auth.id_token import verify_id_token
 from chalicelib.auth.token_endpoint import exchange_code
 from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import AuthorizationRequest, ConsentRequest
-from chalicelib.connectors.config import ClientAuthMethod
+from chalicelib.connectors.config.models import ClientAuthMethod
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
     CUSTOMER,

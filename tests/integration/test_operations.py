@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import aws
-from infra.package import (
+from infra.aws.package import (
     API_THROTTLE_BURST_LIMIT,
     API_THROTTLE_RATE_LIMIT,
     SCHEDULED_MAXIMUM_EVENT_AGE_SECONDS,
@@ -26,9 +26,9 @@ from infra.package import (
     ChaliceApp,
     discover_app,
 )
-from infra.post_deploy import PostDeployError, apply
-from infra.provision import StackOutputs, provision
-from infra.template import PROJECT_ROOT, load_template, resolve
+from infra.aws.post_deploy import PostDeployError, apply
+from infra.aws.provision import StackOutputs, provision
+from infra.aws.template import PROJECT_ROOT, load_template, resolve
 from tests.conftest import reset_process_caches
 
 STAGES = ("dev", "prod")
@@ -276,7 +276,7 @@ def test_stack_creates_log_groups_topic_and_failure_queue(in_process_aws: None) 
     assert queue["Attributes"]["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
 
-# --- route (b): infra.post_deploy on what `chalice deploy` creates ---------------------
+# --- route (b): infra.aws.post_deploy on what `chalice deploy` creates ---------------------
 
 
 class ChaliceDeployed:

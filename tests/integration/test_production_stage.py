@@ -22,14 +22,15 @@ import requests
 
 from chalicelib import aws
 from chalicelib.channels.messenger.signature import sign
-from chalicelib.cli import main
 from chalicelib.connectors.base import AuthorizationRequest
-from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig
+from chalicelib.connectors.config.context import TRUSTED_CONTEXT
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import BankUnavailable
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
+from infra.cli import main
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from infra.local.sandbox_connectors import sandbox_configs
-from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
+from tests.conftest import DEV_SECRETS, ROOT, SessionStack, reset_process_caches
 from tests.factories import delivery, encode, quick_reply_event, sqs_event, text_event
 
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
@@ -37,22 +38,23 @@ PUBLIC = f"https://{DOMAIN}/api"
 WEBHOOK = "/webhooks/messenger"
 
 
+@pytest.fixture(scope="module")
+def prod_world() -> SessionStack:
+    """The prod stage in moto, provisioned once for the module and reset between its tests."""
+    return SessionStack("prod", secret_values=None)
+
+
 @pytest.fixture
-def prod_stack(fake_aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The prod stage's resources as `infra.provision` creates them: placeholders included."""
-    from moto import mock_aws
-
-    from infra.provision import provision
-
-    with mock_aws():
-        reset_process_caches()
-        outputs = provision("prod")
+def prod_stack(
+    fake_aws_environment: None, prod_world: SessionStack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The prod stage's resources as `infra.aws.provision` creates them: placeholders included."""
+    with prod_world.active() as outputs:
         for name, value in outputs.settings_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("BANKBRIDGE_PUBLIC_BASE_URL", raising=False)
         reset_process_caches()
         yield outputs
-        reset_process_caches()
 
 
 @pytest.fixture
@@ -319,7 +321,7 @@ def test_link_start_and_callback_send_the_same_derived_redirect_uri(
     mount: tuple[str, str, str],
 ) -> None:
     from chalicelib.auth import linking
-    from chalicelib.channels.models import ChannelUser
+    from chalicelib.channels.messages import ChannelUser
     from chalicelib.conversation import bank_connectors
 
     domain, stage_path, expected = mount

@@ -137,8 +137,8 @@ def test_unreachable_graph_is_a_retryable_send_failure() -> None:
 def test_every_rendered_shape_is_accepted_by_the_meta_shaped_standin(
     standin: RunningStandin,
 ) -> None:
+    from chalicelib.channels.messages import Button, Card, ChannelUser, OutboundMessage, QuickReply
     from chalicelib.channels.messenger.rendering import render, sender_action
-    from chalicelib.channels.models import Button, Card, ChannelUser, OutboundMessage, QuickReply
 
     user = ChannelUser(channel="messenger", user_id="psid-shapes")
     message = OutboundMessage(

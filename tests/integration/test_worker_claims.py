@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.channels.messages import InboundEvent
 from chalicelib.channels.messenger.webhook import parse_payload, to_events
-from chalicelib.channels.models import InboundEvent
 from chalicelib.settings import get_settings
 from chalicelib.store.processed_events import (
     INBOUND_EVENTS,

@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from chalicelib import aws
+from infra.aws.provision import StackOutputs, provision
+from infra.aws.template import resolve
 from infra.local.graph_standin import RunningStandin, serve_in_thread
-from infra.provision import StackOutputs, provision
-from infra.template import resolve
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 MOTO_START_SECONDS = 30

@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from chalicelib.channels.messenger.signature import sign
+from infra.aws.provision import StackOutputs
 from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
-from infra.provision import StackOutputs
 from tests.factories import delivery, text_event
 from tests.smoke.conftest import SECRETS, MotoServer, PackagedFunction
 

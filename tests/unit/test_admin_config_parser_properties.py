@@ -17,12 +17,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chalicelib.admin.api import MAX_BODY_BYTES, ConfigRefused, parse_config
-from chalicelib.connectors.config import (
-    ConnectorConfig,
-    EventSigning,
-    field_errors,
-    validation_context,
-)
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.field_errors import field_errors
+from chalicelib.connectors.config.models import ConnectorConfig, EventSigning
 from chalicelib.store.connectors import MAX_ITEM_BYTES, item_size
 
 VALID: dict[str, Any] = {
@@ -102,7 +99,7 @@ def _documentation_address(host: str) -> list[str]:
 
 @pytest.fixture
 def offline(local_dev_stage: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr("chalicelib.connectors.config.resolve_host", _documentation_address)
+    monkeypatch.setattr("chalicelib.connectors.config.rules.resolve_host", _documentation_address)
     yield
 
 

@@ -9,7 +9,8 @@ from openapi_spec_validator import validate
 
 from chalicelib.admin.api import admin_blueprint
 from chalicelib.admin.openapi import admin_openapi, published_text
-from chalicelib.connectors.config import MAX_SCOPES, connector_config_schema
+from chalicelib.connectors.config.models import connector_config_schema
+from chalicelib.connectors.config.rules import MAX_SCOPES
 from tests.conftest import ROOT
 
 PUBLISHED = ROOT / "docs" / "admin-api.openapi.json"

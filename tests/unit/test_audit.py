@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from infra.audit import (
+from infra.aws.audit import (
     OWN_DISTRIBUTION,
     AcceptedAdvisory,
     AuditedDependency,

@@ -18,7 +18,8 @@ from chalicelib.connectors.authserver import (
     forget_discovery_documents,
 )
 from chalicelib.connectors.base import AuthorizationRequest
-from chalicelib.connectors.config import ClientAuthMethod, ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.registry import connector_for

@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.connectors.config import ConnectorConfig, field_errors, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.field_errors import field_errors
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.destinations import (
     address_refusal,
     embedded_ipv4,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.channels.models import ChannelUser
+from chalicelib.bank_data import Account, Balance
+from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.exceptions import BankUnavailable
 from chalicelib.conversation.banking import Banking, ReadRequest
 from chalicelib.deadline import deadline_in, seconds_left
-from chalicelib.models import Account, Balance
 from chalicelib.store.links import Link
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")

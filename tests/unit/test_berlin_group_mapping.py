@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 from chalicelib.connectors.berlin_group import (
     ACCESS_EXCEEDED_RETRY_SECONDS,
     berlin_group_error,
@@ -19,7 +20,8 @@ from chalicelib.connectors.berlin_group_mapping import (
     next_link,
     transaction_entries,
 )
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
     BankProtocolError,
@@ -28,7 +30,6 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.registry import connector_for
-from chalicelib.models import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 from tests.unit.test_fdx_connector import ScriptedBank, bank  # noqa: F401 - fixture
 
 

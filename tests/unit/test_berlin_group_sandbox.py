@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.bank_data import ConsentStatus
 from chalicelib.connectors.base import ConsentRequest
 from chalicelib.connectors.exceptions import ReauthRequired
-from chalicelib.models import ConsentStatus
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
     CUSTOMER,

@@ -10,6 +10,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from chalicelib.bank_data import AccountKind, AccountStatus, TransactionStatus
 from chalicelib.connectors.base import AuthorizationRequest
 from chalicelib.connectors.cdr import cdr_error
 from chalicelib.connectors.cdr_mapping import (
@@ -18,7 +19,8 @@ from chalicelib.connectors.cdr_mapping import (
     map_transaction,
     next_link,
 )
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
@@ -27,7 +29,6 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.registry import connector_for
-from chalicelib.models import AccountKind, AccountStatus, TransactionStatus
 
 # Connectors run against the loopback sandbox bank, which only the local dev stage allows.
 pytestmark = pytest.mark.usefixtures("local_dev_stage")

@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.connectors.config import (
-    TRUSTED_CONTEXT,
+from chalicelib.connectors.config.context import TRUSTED_CONTEXT, validation_context
+from chalicelib.connectors.config.field_errors import field_errors
+from chalicelib.connectors.config.models import (
     AmountSignConvention,
     ConnectorConfig,
     connector_config_schema,
-    field_errors,
-    validation_context,
 )
 
 PUBLIC = "93.184.216.34"

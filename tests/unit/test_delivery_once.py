@@ -18,7 +18,7 @@ from chalicelib.channels.exceptions import (
     SendRefused,
     WindowClosed,
 )
-from chalicelib.channels.models import ChannelUser, OutboundMessage
+from chalicelib.channels.messages import ChannelUser, OutboundMessage
 from chalicelib.deadline import DeadlineReached
 from chalicelib.store.reply_ledger import ReplyClaim, ReplyState, ReplyStep
 
@@ -73,9 +73,7 @@ def ledger() -> MemoryLedger:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, client: ScriptedClient) -> ScriptedClient:
-    from chalicelib.channels.messenger import send_api
-
-    monkeypatch.setattr(send_api, "client_from_settings", lambda **_: client)
+    monkeypatch.setattr(delivery, "client_from_settings", lambda **_: client)
     return client
 
 
@@ -152,12 +150,10 @@ def test_nothing_to_say_records_nothing(ledger: MemoryLedger) -> None:
 
 
 def test_typing_is_best_effort(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.channels.messenger import send_api
-
     def broken(**_: Any) -> Any:
         raise SendFailed("Send API unreachable")
 
-    monkeypatch.setattr(send_api, "client_from_settings", broken)
+    monkeypatch.setattr(delivery, "client_from_settings", broken)
     delivery.show_typing(ChannelUser(channel="messenger", user_id="psid"))
 
 

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.channels.models import (
+from chalicelib.channels.messages import (
     AccountLinking,
     ChannelUser,
     InboundEvent,
     InboundKind,
 )
-from chalicelib.conversation.dialogue import ActionKind, Institution, UserContext, respond
+from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
+from chalicelib.conversation.institutions import Institution
 
 USER = ChannelUser(channel="messenger", user_id="u1")
 BANK = Institution(institution_id="acme", name="Acme Bank")

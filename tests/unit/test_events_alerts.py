@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.channels.messenger.rendering import render, render_template
-from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
-from chalicelib.events.models import AlertDetails
+from chalicelib.events.payloads import AlertDetails
 from infra.local.send_api_validation import validate_send_request
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")

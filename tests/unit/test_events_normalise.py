@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.bank_data import BankEventType
 from chalicelib.events.exceptions import EventRejected
 from chalicelib.events.normalise import from_fdx, from_uk_claims
-from chalicelib.models import BankEventType
 
 RECEIVED = datetime(2026, 11, 24, 14, 5, tzinfo=UTC)
 

@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.connectors.config import AmountSignConvention, ConnectorConfig, validation_context
+from chalicelib.bank_data import AccountKind, TransactionStatus
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import AmountSignConvention, ConnectorConfig
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
@@ -30,7 +32,6 @@ from chalicelib.connectors.exceptions import (
 from chalicelib.connectors.fdx import FdxConnector
 from chalicelib.connectors.http import INTERACTION_ID_HEADER, BankHttpClient
 from chalicelib.connectors.registry import connector_for
-from chalicelib.models import AccountKind, TransactionStatus
 
 # The scripted bank listens on loopback, which only local development may reach.
 pytestmark = pytest.mark.usefixtures("local_dev_stage")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.bank_data import Account, AccountKind, Balance, Transaction, TransactionStatus
 from chalicelib.conversation.formatting import (
     account_label,
     balance_line,
@@ -17,7 +18,6 @@ from chalicelib.conversation.formatting import (
     short_account_label,
     transaction_line,
 )
-from chalicelib.models import Account, AccountKind, Balance, Transaction, TransactionStatus
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from chalicelib.auth.id_token import IdTokenRejected, verify_id_token
+from chalicelib.auth.exceptions import IdTokenRejected
+from chalicelib.auth.id_token import verify_id_token
 from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.base import Connector
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.http import BankHttpClient
 from chalicelib.connectors.registry import connector_for
 

@@ -21,15 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.auth import envelope
+from chalicelib.bank_data import BankEvent
+from chalicelib.channels.messages import InboundEvent
 from chalicelib.channels.messenger.ingest import receive as receive_webhook
 from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
-from chalicelib.channels.models import InboundEvent
 from chalicelib.events import ingest as events_ingest
 from chalicelib.events import signing
 from chalicelib.events.exceptions import EventRejected
-from chalicelib.events.models import QueuedBankEvent
 from chalicelib.events.normalise import from_fdx, from_uk_claims
-from chalicelib.models import BankEvent
+from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.store import connectors  # modules imported under a patch would keep the fake
 from tests.factories import PAGE_ID
 
@@ -58,11 +58,12 @@ class FakeSqs:
 
 @pytest.fixture
 def sqs(local_dev_stage: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSqs]:
-    from chalicelib import aws, queues, secrets
+    from chalicelib import aws, queues
+    from chalicelib.channels.messenger import ingest as messenger_ingest
 
     fake = FakeSqs()
     monkeypatch.setattr(aws, "client", lambda service_name: fake)
-    monkeypatch.setattr(secrets, "get_secret", lambda name: SECRET)
+    monkeypatch.setattr(messenger_ingest, "get_secret", lambda name: SECRET)
     queues.queue_url.cache_clear()
     yield fake
     queues.queue_url.cache_clear()
@@ -333,7 +334,8 @@ def test_any_uk_set_claims_become_a_queueable_event_or_a_400(claims: dict[str, A
 @pytest.fixture
 def bank(sqs: FakeSqs, monkeypatch: pytest.MonkeyPatch) -> FakeSqs:
     """An FDX connector signing events with HMAC, read from a fake repository."""
-    from chalicelib.connectors.config import ConnectorConfig, validation_context
+    from chalicelib.connectors.config.context import validation_context
+    from chalicelib.connectors.config.models import ConnectorConfig
     from infra.local.sandbox_connectors import sandbox_configs
 
     raw = {

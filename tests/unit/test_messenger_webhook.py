@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.channels.exceptions import WebhookRejected
+from chalicelib.channels.messages import MAX_TEXT_CHARS, InboundKind
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery, to_events
-from chalicelib.channels.models import MAX_TEXT_CHARS, InboundKind
 from tests.factories import PAGE_ID, delivery, postback_event, quick_reply_event, text_event
 
 
@@ -174,7 +174,12 @@ def _with(field: str, value: Any, kind: str = "message") -> dict[str, Any]:
         ("timestamp", -1, "timestamp"),
         ("timestamp", 10**40, "timestamp"),
         ("timestamp", 1_000_000_000, "timestamp"),  # 2001: before Messenger's bots
-        ("timestamp", int((NOW + timedelta(days=2)).timestamp() * 1000), "timestamp"),
+        pytest.param(
+            "timestamp",
+            int((NOW + timedelta(days=2)).timestamp() * 1000),
+            "timestamp",
+            id="timestamp-two-days-ahead",  # fixed: pytest-xdist workers must collect alike
+        ),
         ("timestamp", True, "timestamp"),
         ("timestamp", "soon", "timestamp"),
         pytest.param("timestamp", "9" * 5000, "timestamp", id="timestamp-5000-digits"),

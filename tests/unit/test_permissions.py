@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import permissions
-from infra.permissions import (
+from infra.aws import permissions
+from infra.aws.permissions import (
     CHALICE_DIR,
     NEEDS,
     NOT_GRANTED,

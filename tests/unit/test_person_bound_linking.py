@@ -13,12 +13,12 @@ from html import escape
 import pytest
 
 from chalicelib.auth import browser_binding, confirmation, pages
+from chalicelib.channels.exceptions import RedirectRefused
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.channels.messenger.account_linking import (
     MessengerLogin,
-    RedirectRefused,
     is_messenger_redirect,
 )
-from chalicelib.channels.models import ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.conversation.intents import Intent, recognise_text
 from chalicelib.store.single_use import digest

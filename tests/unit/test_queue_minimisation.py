@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.channels.models import AccountLinking, ChannelUser, InboundEvent, InboundKind
+from chalicelib.bank_data import BankEvent, BankEventType
+from chalicelib.channels.messages import AccountLinking, ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
+from chalicelib.conversation.inbox import queued_form
 from chalicelib.conversation.intents import Intent, Recognised, recognise
-from chalicelib.events.models import QueuedBankEvent
+from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.events.queued import alert_details, read_queued
-from chalicelib.inbox import queued_form
-from chalicelib.models import BankEvent, BankEventType
 from chalicelib.store.account_reference import hashed_account_reference
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")

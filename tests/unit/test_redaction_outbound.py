@@ -18,12 +18,12 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 
+from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.channels.delivery import deliver
+from chalicelib.channels.messages import ChannelUser, OutboundMessage
 from chalicelib.channels.messenger.send_api import SendApiClient
-from chalicelib.channels.models import ChannelUser, OutboundMessage
 from chalicelib.conversation import replies
 from chalicelib.conversation.banking import AccountView, Reading
-from chalicelib.models import Account, Balance, Transaction
 from tests.conftest import account_reference_key_of
 from tests.sensitive_values import Sensitive, account_identifiers, emails, jwts, leaks
 
@@ -51,9 +51,7 @@ def sent_bodies(messages: list[OutboundMessage]) -> list[dict[str, Any]]:
         app_secret="app-secret",
         session=session,  # type: ignore[arg-type]
     )
-    with mock.patch(
-        "chalicelib.channels.messenger.send_api.client_from_settings", return_value=client
-    ):
+    with mock.patch("chalicelib.channels.delivery.client_from_settings", return_value=client):
         deliver(USER, messages)
     return session.bodies
 
@@ -183,7 +181,7 @@ def test_ordinary_reply_text_is_not_mangled() -> None:
 
 def test_a_fraud_alert_never_sends_an_identifier_the_bank_put_in_the_merchant() -> None:
     from chalicelib.events.alerts import fraud_alert_message
-    from chalicelib.events.models import AlertDetails
+    from chalicelib.events.payloads import AlertDetails
 
     details = AlertDetails.model_validate(
         {"merchant_name": "ACME PAY 4111 1111 1111 1111", "masked_number": "1111"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.channels.messages import Button, ChannelUser, OutboundMessage, QuickReply
 from chalicelib.channels.messenger.rendering import (
     MAX_BUTTON_TEXT,
     MAX_TEXT,
@@ -11,7 +12,6 @@ from chalicelib.channels.messenger.rendering import (
     sender_action,
     split_text,
 )
-from chalicelib.channels.models import Button, ChannelUser, OutboundMessage, QuickReply
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
 
@@ -121,7 +121,7 @@ def test_sender_action_has_no_message() -> None:
 
 
 def test_cards_become_generic_templates_of_at_most_ten() -> None:
-    from chalicelib.channels.models import Card
+    from chalicelib.channels.messages import Card
 
     cards = [
         Card(title=f"Bank number {i} with a rather long name that goes on and on and on and on",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.requirements import (
+from infra.aws.requirements import (
     PYPROJECT_PATH,
     REQUIREMENTS_PATH,
     LockError,

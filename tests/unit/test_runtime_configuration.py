@@ -134,7 +134,7 @@ def test_dev_takes_a_loopback_http_url_only_against_local_aws(
 
 
 def test_the_template_seeds_the_same_stage_pattern_as_the_runtime() -> None:
-    from infra.template import load_template
+    from infra.aws.template import load_template
 
     pattern = load_template()["Parameters"]["Stage"]["AllowedPattern"]
     assert pattern == "^[a-z][a-z0-9]{1,15}$"

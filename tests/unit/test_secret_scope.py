@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.connectors.config import TRUSTED_CONTEXT, ConnectorConfig
+from chalicelib.connectors.config.context import TRUSTED_CONTEXT
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.secret_scope import (
     SecretDestinationRefused,
-    bank_secret_prefix,
     origin_of,
     require_secret_destination,
     secret_destination_origins,
     secret_destination_problem,
-    secret_ref_problem,
 )
+from chalicelib.secret_namespace import bank_secret_prefix, secret_ref_problem
 from tests.factories import acme_config
 
 

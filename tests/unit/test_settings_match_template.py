@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.settings import Settings
 from chalicelib.stage import resource_names
-from infra.template import load_template, resolve
+from infra.aws.template import load_template, resolve
 
 
 def test_inbound_receive_count_matches_the_queue_redrive_policy() -> None:

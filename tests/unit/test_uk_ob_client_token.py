@@ -4,8 +4,9 @@ sealed in the table (moto), reused until it nears expiry; the sandbox issues it.
 from __future__ import annotations
 
 from chalicelib import aws
+from chalicelib.auth.client_credentials import CachedClientTokenSource
 from chalicelib.settings import get_settings
-from chalicelib.store.client_tokens import ClientTokenCache
+from chalicelib.store.client_tokens import ClientTokenRepository
 from chalicelib.store.keys import client_token_key
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.test_uk_ob_sandbox import sandbox, sandbox_connector  # noqa: F401 - fixture
@@ -23,7 +24,7 @@ def test_token_is_fetched_once_sealed_and_reused(
         api_base_url=f"{sandbox.url}/open-banking/v3.1/aisp",
         scopes=["openid", "accounts"],
     )
-    cache = ClientTokenCache()
+    cache = CachedClientTokenSource(ClientTokenRepository())
 
     first = cache.client_token(connector, ["accounts"])
     second = cache.client_token(connector, ["accounts"])

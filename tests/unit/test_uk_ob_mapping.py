@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 from chalicelib.connectors.exceptions import AccountNotFound, BankProtocolError, ReauthRequired
 from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.uk_ob import uk_error
@@ -17,7 +18,6 @@ from chalicelib.connectors.uk_ob_mapping import (
     next_link,
     transaction_status,
 )
-from chalicelib.models import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 
 
 def account(**fields: object):

@@ -18,12 +18,13 @@ import requests
 from joserfc.jwk import RSAKey
 
 from chalicelib.auth.token_endpoint import TokenSet, client_credentials, exchange_code
+from chalicelib.bank_data import ConsentStatus
 from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
-from chalicelib.connectors.config import ConnectorConfig, validation_context
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import ReauthRequired
 from chalicelib.connectors.registry import connector_for
-from chalicelib.models import ConsentStatus
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
 
 # Connectors run against the loopback sandbox bank, which only the local dev stage allows.
