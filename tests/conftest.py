@@ -6,6 +6,7 @@ import fcntl
 import functools
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,29 @@ def botocore_data_parsed_once() -> Iterator[None]:
     read_file = JSONFileLoader.load_file
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(JSONFileLoader, "load_file", lambda _, file_path: parsed(file_path))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_requests_serialised() -> Iterator[None]:
+    """In-process moto answers one request at a time, as each AWS call is atomic in AWS.
+
+    The workers handle SQS records on several threads. DynamoDB applies each conditional
+    write atomically; moto's in-process backends do not lock, so two threads could read a
+    dict mid-change ("dictionary changed size during iteration") or see a claim half
+    written. A lock around moto's dispatch gives tests the atomicity the product relies on.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    dispatch = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return dispatch(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BotocoreStubber, "process_request", one_at_a_time)
         yield
 
 
