@@ -37,9 +37,10 @@ prism: $(PRISM)
 test: lint $(PRISM) browser
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
-## The inner loop: the unit tests only, without lint, Prism or the browser.
+## The inner loop: the unit tests only (product, deployment tooling, local stack), without
+## lint, Prism or the browser.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit tests/infra/unit tests/local_stack/unit
 
 ## Ruff; mypy, strict on chalicelib/ and app.py; the lock is current and every dependency
 ## bounded (offline); the known-vulnerability audit of the lock and .venv, which skips with
@@ -77,4 +78,4 @@ deploy: $(STAMP)
 	$(BIN)/python -m infra.aws.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--parameter AlarmEmail=$(ALARM_EMAIL))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache

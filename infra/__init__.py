@@ -5,5 +5,5 @@
 - `cli`: the `bankbridge` operator command, the only part shipped in the wheel.
 
 `aws` and `local` never import each other, except the local stack provisioning
-moto through `infra.aws.provision` (tests/unit/test_import_boundaries.py).
+moto through `infra.aws.provision` (tests/infra/unit/test_import_boundaries.py).
 """

@@ -24,8 +24,8 @@ from referencing.jsonschema import DRAFT4
 
 from infra.local.sandbox_bank import SandboxBankConfig, serve_in_thread
 from tests.conftest import require_specs
-from tests.integration.test_sandbox_bank import TODAY, FakeClock, Sandbox, account_id
-from tests.integration.test_sandbox_standards import (
+from tests.local_stack.integration.test_sandbox_bank import TODAY, FakeClock, Sandbox, account_id
+from tests.local_stack.integration.test_sandbox_standards import (
     bearer,
     cdr_headers,
     cdr_link,

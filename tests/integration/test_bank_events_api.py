@@ -310,7 +310,7 @@ def fdx_with_amount(amount: bytes) -> bytes:
 def test_out_of_range_values_are_refused_at_ingestion_never_failed_in_the_worker(
     aws_stack: Any, client: Client
 ) -> None:
-    """A few representatives through HTTP; `test_events_normalise.py` has every case."""
+    """A few representatives through HTTP; `tests/unit/events/test_normalise.py` has every case."""
     cases = [
         (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
         (b'{"a":' * 3000 + b"1" + b"}" * 3000, "nested deeper than 32 levels"),

@@ -19,7 +19,7 @@ from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import AuthorizationRequest, ConsentRequest
 from chalicelib.connectors.config.models import ClientAuthMethod
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
+from tests.unit.connectors.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
     CUSTOMER,
     REDIRECT_URI,
     approve,

@@ -1,7 +1,7 @@
 """Turn what people sent and what the Graph stand-in delivered into a scenario's figures.
 
 Pure functions, no I/O, so the counting rules are tested on their own
-(tests/unit/test_soak_tally.py). A reply carries no link to the message it answers,
+(tests/local_stack/unit/test_soak_tally.py). A reply carries no link to the message it answers,
 so replies are matched per person and per kind of final answer: the k-th final
 answer of a kind goes to the k-th message of that kind the person sent before it.
 Anything beyond one final answer per message is a duplicate; a message left

@@ -30,7 +30,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.registry import connector_for
-from tests.unit.test_fdx_connector import ScriptedBank, bank  # noqa: F401 - fixture
+from tests.unit.connectors.test_fdx_connector import ScriptedBank, bank  # noqa: F401 - fixture
 
 
 def account(**fields: object):

@@ -25,7 +25,7 @@ from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.store.connectors import forget_cached_connectors
 from infra.cli import main
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
-from tests.conftest import DEV_SECRETS
+from tests.conftest import DEV_SECRETS, ROOT
 
 TOKEN = DEV_SECRETS["admin_token"]
 SECRET_NAME = "bankbridge/dev/banks/sandbox/client-secret"
@@ -232,7 +232,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_docs_config_reference_matches_the_schema() -> None:
     status, table = run("connectors", "schema", "--markdown")
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
+    docs = (ROOT / "docs" / "connectors.md").read_text()
 
     assert status == 0
     assert "| `client_secret_ref` |" in table

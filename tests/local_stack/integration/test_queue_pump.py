@@ -360,7 +360,7 @@ def test_reserved_concurrency_caps_the_batches_in_flight(
 def misbehaving_worker() -> WorkerFunction:
     return WorkerFunction(
         name="misbehave_on_first_delivery",
-        handler="tests.integration.pump_workers:misbehave_on_first_delivery",
+        handler="tests.local_stack.integration.pump_workers:misbehave_on_first_delivery",
         timeout_seconds=1,
     )
 

@@ -20,7 +20,7 @@ from infra.local.sandbox_bank import (
     SandboxBankConfig,
     serve_in_thread,
 )
-from tests.integration.test_sandbox_bank import (
+from tests.local_stack.integration.test_sandbox_bank import (
     CLIENT,
     REDIRECT_URI,
     TODAY,
@@ -33,7 +33,7 @@ from tests.integration.test_sandbox_bank import (
     redirect_params,
     refresh,
 )
-from tests.integration.test_sandbox_events import Receiver, receiver  # noqa: F401 - fixture
+from tests.local_stack.integration.test_sandbox_events import Receiver, receiver  # noqa: F401 - fixture
 
 UK_ALL = [
     "ReadAccountsDetail",

@@ -2,7 +2,7 @@
 (both deploy routes), and route (b)'s post-deploy settings on what `chalice deploy` creates.
 
 The alarms and log groups name the functions as `chalice deploy` does; route (a) pins the
-same names (tests/integration/test_infra.py), so these tests derive every expected name
+same names (tests/infra/integration/test_template.py), so these tests derive every expected name
 from the app itself, loaded by Chalice for each stage.
 """
 
@@ -173,7 +173,7 @@ def test_api_5xx_alarm_names_the_rest_api_and_stage_as_chalice_does(
 ) -> None:
     """Both routes name the REST API after the app: `chalice deploy` imports an OpenAPI
     document titled with it, and the packaged RestApi takes its name from the same title
-    (test_infra.py checks the packaged document)."""
+    (test_template.py checks the packaged document)."""
     app = apps[stage]
 
     alarm = alarm_on(

@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from infra.local.sandbox_bank import SandboxBankConfig, serve_in_thread
-from tests.integration.test_sandbox_bank import (
+from tests.local_stack.integration.test_sandbox_bank import (
     TODAY,
     FakeClock,
     Sandbox,

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -33,7 +32,6 @@ from infra.local.sandbox_bank import (
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"
 ALL_SCOPES = "openid fdx:accountdetailed:read fdx:transactions:read"
 TODAY = date(2025, 3, 15)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLIENT = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
 
