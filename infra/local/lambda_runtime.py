@@ -190,16 +190,21 @@ class InProcessRuntime:
         """Run the handler; a result after the deadline counts as a timeout."""
         context = self._new_context()
         ended: list[InvocationResult] = []
+        # When it ended, not when `join` noticed: on a loaded machine the waiting thread can
+        # wake late and find a handler that finished after its deadline.
+        ended_at: list[float] = []
 
         def run() -> None:
             try:
                 response = self._handler(event, context)
             except Exception:
+                ended_at.append(time.monotonic())
                 logger.exception(
                     "local lambda: handler raised: request_id=%s", context.aws_request_id
                 )
                 ended.append(InvocationResult(Outcome.RAISED, context.aws_request_id))
             else:
+                ended_at.append(time.monotonic())
                 ended.append(InvocationResult(Outcome.RETURNED, context.aws_request_id, response))
 
         thread = threading.Thread(
@@ -207,7 +212,8 @@ class InProcessRuntime:
         )
         thread.start()
         thread.join(max(0.0, context.deadline - time.monotonic()) + RESULT_GRACE_SECONDS)
-        if thread.is_alive() or not ended:
+        overran = not ended_at or ended_at[0] > context.deadline + RESULT_GRACE_SECONDS
+        if thread.is_alive() or not ended or overran:
             logger.warning(
                 "local lambda: invocation timed out (in-process: the thread cannot be stopped): "
                 "request_id=%s",
