@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -392,6 +393,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"aws_stack: provisioned {stack.provisioned}x, reset and reused {stack.reused}x"
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse two tests with one node id: pytest-xdist schedules by id and runs only one."""
+    counts = Counter(item.nodeid for item in items)
+    repeated = sorted(nodeid for nodeid, count in counts.items() if count > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share a node id (give them distinct ids): {repeated}")
 
 
 @pytest.hookimpl(optionalhook=True)  # the hook exists only with pytest-xdist installed

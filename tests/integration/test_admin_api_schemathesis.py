@@ -18,7 +18,7 @@ import requests
 import schemathesis
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -117,11 +117,20 @@ def admin_app(module_aws_stack: Any) -> Iterator[None]:
         forget_cached_connectors()
 
 
-@SCHEMA.parametrize()
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-def test_admin_api_conforms_to_its_description(case: schemathesis.Case, admin_app: None) -> None:
-    case.call_and_validate(headers={"Authorization": AUTH["Authorization"]}, checks=CHECKS)
+# One pytest item per operation, each with its own node id: `SCHEMA.parametrize()` gives all
+# seven the same id, and pytest-xdist (`make test`) then ran only one of them.
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_admin_api_conforms_to_its_description(operation: Any, admin_app: None) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    def conforms(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers={"Authorization": AUTH["Authorization"]}, checks=CHECKS)
+
+    conforms()
