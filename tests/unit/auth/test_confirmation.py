@@ -4,7 +4,6 @@ user who asked types its code; five wrong codes, or the code's expiry, revoke it
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,21 +14,13 @@ from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.bank_data import Account
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.settings import get_settings
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks
 from tests.fakes.store import FakeLinkRepository, FakePendingLinkRepository
 
 ASKER = ChannelUser(channel="messenger", user_id="psid-asker")
 STRANGER = ChannelUser(channel="messenger", user_id="psid-stranger")
 GRANT = TokenSet(access_token="access-held", refresh_token="refresh-held", expires_in=3600)
-
-
-@pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        yield fake
 
 
 class Held:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +18,7 @@ from chalicelib.bank_data import Account
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import Connector, Customer
 from chalicelib.store.account_reference import hashed_account_reference
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import AUTH_BASE, FakeBank, FakeBanks
 from tests.fakes.store import (
     FakeLinkRepository,
@@ -31,14 +30,6 @@ USER = ChannelUser(channel="messenger", user_id="psid-1")
 BASE_URL = "https://bankbridge.example"
 CALLBACK = linking.callback_url(BASE_URL)
 CUSTOMER = Customer(ip_address="203.0.113.9")
-
-
-@pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        yield fake
 
 
 @dataclass

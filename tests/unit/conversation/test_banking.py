@@ -3,30 +3,19 @@ asks for a new link, and unlinking revokes at the bank before the link is forgot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
 
 from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.exceptions import ReauthRequired
 from chalicelib.conversation.banking import Banking, ReadRequest, account_ref
 from chalicelib.store.links import LinkStatus
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks, sealed_link
 from tests.fakes.store import FakeLinkRepository
 
 ME = ChannelUser(channel="messenger", user_id="psid-me")
 SOMEONE_ELSE = ChannelUser(channel="messenger", user_id="psid-other")
-
-
-@pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        yield fake
 
 
 def bank_with(institution_id: str, *account_ids: str) -> FakeBank:

@@ -9,7 +9,6 @@ KMS), delivery and the reply ledger's rules. Fake: the repositories
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,7 +34,7 @@ from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.settings import get_settings
 from tests.factories import sqs_event
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks, sealed_link
 from tests.fakes.channels import RecordingSendClient
 from tests.fakes.store import (
@@ -51,14 +50,6 @@ from tests.fakes.store import (
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
 FULL_NUMBER = "000123456789"
-
-
-@pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        yield fake
 
 
 @dataclass

@@ -4,7 +4,6 @@ as an `UPDATE` inside Meta's 24 h window and as a Utility template outside it.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +20,7 @@ from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.events.queued import for_queue
 from chalicelib.store.account_reference import hashed_account_reference
 from tests.factories import sqs_event
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, sealed_link
 from tests.fakes.channels import RecordingSendClient
 from tests.fakes.store import (
@@ -39,14 +38,6 @@ BOB = ChannelUser(channel="messenger", user_id="psid-bob")
 CAROL = ChannelUser(channel="messenger", user_id="psid-carol")
 SHARED_ACCOUNT = "acc-shared"
 DAY = 24 * 3600
-
-
-@pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        yield fake
 
 
 @dataclass

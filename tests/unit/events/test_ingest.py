@@ -5,7 +5,7 @@ drops it, see `test_fanout`), and nothing is ever stored here."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from pydantic import BaseModel
@@ -14,7 +14,7 @@ from chalicelib.events.ingest import FDX_ACCEPTED, receive
 from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.events.queued import alert_details
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
-from tests.fakes.aws import FakeAws, in_memory_aws
+from tests.fakes.aws import FakeAws
 from tests.fakes.banks import bank_config
 from tests.fakes.store import FakeConnectorRepository
 
@@ -36,12 +36,10 @@ class QueueRecorder:
 
 
 @pytest.fixture
-def aws(
-    local_dev_stage: None, account_reference_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
-    with in_memory_aws(monkeypatch) as fake:
-        fake.secretsmanager.values[SECRET_NAME] = SECRET
-        yield fake
+def aws(aws: FakeAws) -> FakeAws:
+    """The in-memory AWS, holding the bank's webhook secret."""
+    aws.secretsmanager.values[SECRET_NAME] = SECRET
+    return aws
 
 
 @pytest.fixture
