@@ -346,10 +346,22 @@ def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
     }
 
 
+def demo_webhook_body(timestamp_ms: int) -> str:
+    """The banner's sample Messenger event, stamped now: the webhook refuses a time before 2004."""
+    event = {
+        "sender": {"id": "psid-demo"},
+        "recipient": {"id": "1"},
+        "timestamp": timestamp_ms,
+        "message": {"mid": f"m_demo_{timestamp_ms}", "text": "balance"},
+    }
+    entry = {"id": "1", "time": timestamp_ms, "messaging": [event]}
+    return json.dumps({"object": "page", "entry": [entry]}, separators=(",", ":"))
+
+
 def _banner(
     urls: dict[str, str], secrets: dict[str, str], log_dir: Path, connectors: list[str]
 ) -> str:
-    body = '{"object":"page","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"psid-demo"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m_demo_1","text":"balance"}}]}]}'  # noqa: E501
+    body = demo_webhook_body(int(time.time() * 1000))
     return f"""
 BankBridge local stack is ready.
 
