@@ -1,7 +1,9 @@
 """The only place that creates boto3 clients: lazily, once per container.
 
-boto3 costs ~100 ms to import, so it is imported on first use, never at module
-import time; this keeps cold starts (and `chalice package`) cheap. The endpoint
+boto3 costs ~100 ms to import, so this module imports it on first use: `import app`
+loads no boto3 (tests/unit/test_architecture.py checks), and each handler pays for it
+only when it talks to AWS. The repositories' item codec (`store/item_codec.py`) imports
+boto3's type (de)serializers at module level; only handlers that use the store load it. The endpoint
 comes from boto3's own `AWS_ENDPOINT_URL` support, which the local stack sets;
 `aws_endpoints_are_local` tells whether every AWS call stays on this machine,
 which is what allows the `dev` stage's relaxed rules.

@@ -26,12 +26,21 @@ MAX_SECRET_NAME_LENGTH = 512
 """Secrets Manager's limit on a secret name."""
 
 _BANK_SECRET = re.compile(r"bankbridge/(?P<stage>[^/]+)/banks/(?P<institution>[^/]+)/(?P<name>.+)")
-# The shape of `ConnectorConfig.institution_id` (`connectors.config.rules.INSTITUTION_ID`).
-_INSTITUTION_SEGMENT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+INSTITUTION_ID_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+"""The shape of an institution id: a slug of 1-64 lower-case letters, digits and hyphens.
+
+It names the bank's secret namespace, so it lives here, below pydantic: the admin routes
+and the store check ids without loading the config models."""
+_INSTITUTION_ID = re.compile(INSTITUTION_ID_PATTERN)
 # Characters Secrets Manager allows in names; a segment starts with a letter or digit,
 # so `.`, `..` and hidden-looking segments never pass.
 _NAME_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=@-]*")
 _KEYLIKE_SEGMENT = re.compile(r"[A-Za-z0-9]{33,}")
+
+
+def is_institution_id(value: str) -> bool:
+    """Whether `value` is shaped like an institution id (lookups of other ids are skipped)."""
+    return _INSTITUTION_ID.fullmatch(value) is not None
 
 
 def bank_secret_prefix(stage: str, institution_id: str) -> str:
@@ -55,7 +64,7 @@ def secret_ref_problem(
         match is None
         or len(reference) > MAX_SECRET_NAME_LENGTH
         or STAGE_PATTERN.fullmatch(match["stage"]) is None
-        or _INSTITUTION_SEGMENT.fullmatch(match["institution"]) is None
+        or not is_institution_id(match["institution"])
         or ".." in reference
         or not all(_NAME_SEGMENT.fullmatch(segment) for segment in segments)
     ):

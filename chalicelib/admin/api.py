@@ -49,6 +49,7 @@ from chalicelib.connectors.exceptions import ConnectorNotAvailable
 from chalicelib.errors import BankBridgeError
 from chalicelib.http_errors import http_problem
 from chalicelib.observability import log_fields
+from chalicelib.secret_namespace import is_institution_id
 from chalicelib.stage import is_local_stage, stage_from_environment
 from chalicelib.store.exceptions import ConnectorAlreadyExists, ConnectorConfigTooLarge
 
@@ -92,10 +93,6 @@ def _field_error(field: str, message: str, status: int = 422) -> Response:
 
 def _not_found(institution_id: str) -> Response:
     """404 that names the id only when it is a well-formed one (never echo arbitrary input)."""
-    from chalicelib.connectors.config.rules import (
-        is_institution_id,  # lazy: pydantic stays off the cold start of every route
-    )
-
     if is_institution_id(institution_id):
         return _error(404, f"no connector {institution_id}")
     return _error(404, "no such connector")
@@ -152,9 +149,6 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
     )
     from chalicelib.connectors.config.models import (
         ConnectorConfig,  # lazy: pydantic stays off the cold start of every route
-    )
-    from chalicelib.connectors.config.rules import (
-        is_institution_id,  # lazy: pydantic stays off the cold start of every route
     )
     from chalicelib.settings import get_settings  # lazy: pydantic-settings stays off the cold start
 

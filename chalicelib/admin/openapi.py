@@ -22,9 +22,9 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.admin.checks import CheckReport
 from chalicelib.connectors.config.field_errors import FieldError
 from chalicelib.connectors.config.models import ConnectorConfig
+from chalicelib.secret_namespace import INSTITUTION_ID_PATTERN
 
 OPENAPI_PATH = "/admin/openapi.json"
-SLUG_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 _SCHEMAS = "#/components/schemas/"
 _EXAMPLE_CONFIG: dict[str, Any] = {
@@ -82,7 +82,7 @@ _INSTITUTION_ID = {
     "in": "path",
     "required": True,
     "description": "The institution's slug; ids of any other shape match no connector.",
-    "schema": {"type": "string", "pattern": SLUG_PATTERN},
+    "schema": {"type": "string", "pattern": INSTITUTION_ID_PATTERN},
     "example": _EXAMPLE_CONFIG["institution_id"],
 }
 

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from chalicelib import aws
 from chalicelib.connectors.config.context import TRUSTED_CONTEXT
 from chalicelib.connectors.config.models import ConnectorConfig
-from chalicelib.connectors.config.rules import is_institution_id
 from chalicelib.observability import log_fields
+from chalicelib.secret_namespace import is_institution_id
 from chalicelib.settings import get_settings
 from chalicelib.store.exceptions import ConnectorAlreadyExists, ConnectorConfigTooLarge
 from chalicelib.store.gsi import query_gsi1

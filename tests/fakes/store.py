@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.config.models import ConnectorConfig
-from chalicelib.connectors.config.rules import is_institution_id
+from chalicelib.secret_namespace import is_institution_id
 from chalicelib.store.client_tokens import StoredClientToken
 from chalicelib.store.connectors import MAX_ITEM_BYTES, connector_item, item_size
 from chalicelib.store.consent_expiries import ConsentExpiry

@@ -70,7 +70,16 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 """Lowest layer first; a module may import from its own layer or any below it."""
 
-COLD_START_FORBIDDEN = ("boto3", "botocore", "requests", "urllib3", "cryptography", "joserfc")
+COLD_START_FORBIDDEN = (
+    "boto3",
+    "botocore",
+    "requests",
+    "urllib3",
+    "cryptography",
+    "joserfc",
+    "pydantic",
+    "pydantic_settings",
+)
 """Heavy modules `import app` must not load: each Lambda pays them on every cold start."""
 
 

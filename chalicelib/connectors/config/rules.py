@@ -42,9 +42,12 @@ from chalicelib.connectors.destinations import (
     port_refusal,
 )
 from chalicelib.loopback import is_loopback_host
-from chalicelib.secret_namespace import MAX_SECRET_NAME_LENGTH, secret_ref_problem
+from chalicelib.secret_namespace import (
+    MAX_SECRET_NAME_LENGTH,
+    is_institution_id,
+    secret_ref_problem,
+)
 
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _USER_ASSIGNED_COUNTRY = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -80,11 +83,6 @@ MAX_HEADER_NAME_LENGTH = 128
 MAX_HEADER_VALUE_LENGTH = 1024
 MAX_ALGORITHMS = 8
 MAX_ALGORITHM_LENGTH = 16
-
-
-def is_institution_id(value: str) -> bool:
-    """Whether `value` is shaped like an institution id (lookups of other ids are skipped)."""
-    return _SLUG.fullmatch(value) is not None
 
 
 def resolve_host(host: str) -> list[str]:
@@ -245,7 +243,7 @@ def reject_plaintext_secrets(data: Any, handler: Callable[[Any], Any], title: st
 
 def check_institution_id(value: str) -> str:
     """A slug: lower-case letters, digits and hyphens, 1-64 characters."""
-    if not _SLUG.match(value):
+    if not is_institution_id(value):
         raise PydanticCustomError(
             "slug_invalid",
             "must be a slug: lower-case letters, digits and hyphens, 1-64 characters",

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 from werkzeug.serving import BaseWSGIServer
 
 from infra.local import serving
 from infra.local.console.app import create_app, stop_streams
 from infra.local.console.config import ConsoleConfig
 
-RunningConsole: TypeAlias = serving.RunningServer
 """A console serving on a daemon thread (tests); `stop()` ends its reply streams first."""
 
 
@@ -21,7 +18,7 @@ def bind(host: str, port: int, config: ConsoleConfig) -> tuple[BaseWSGIServer, s
 
 def serve_in_thread(
     config: ConsoleConfig, host: str = "127.0.0.1", port: int = 0
-) -> RunningConsole:
+) -> serving.RunningServer:
     """Serve on a daemon thread; see `.url`."""
     server, url = bind(host, port, config)
     return serving.start_in_thread(
