@@ -1,5 +1,5 @@
 """The client-credentials token source: sealed in the store, reused while live, fetched again
-near expiry, for another scope or once forgotten (moto KMS; the store is the in-memory fake)."""
+near expiry, for another scope or once forgotten (in-memory KMS and store)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chalicelib.auth import client_credentials as source_module
 from chalicelib.auth.client_credentials import EXPIRY_MARGIN_SECONDS, CachedClientTokenSource
 from chalicelib.auth.exceptions import EnvelopeError
 from chalicelib.auth.token_endpoint import TokenSet
+from tests.fakes.aws import FakeAws
 from tests.fakes.store import FakeClientTokenRepository
 
 LIFETIME = 600
@@ -37,7 +38,7 @@ class Clock:
 
 
 @pytest.fixture
-def endpoint(aws_stack: Any, monkeypatch: pytest.MonkeyPatch) -> TokenEndpoint:
+def endpoint(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> TokenEndpoint:
     fetch = TokenEndpoint()
     monkeypatch.setattr(source_module, "client_credentials", fetch)
     return fetch

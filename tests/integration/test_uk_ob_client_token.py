@@ -7,6 +7,7 @@ from chalicelib import aws
 from chalicelib.auth.client_credentials import CachedClientTokenSource
 from chalicelib.settings import get_settings
 from chalicelib.store.client_tokens import ClientTokenRepository
+from chalicelib.store.item_codec import encode_item
 from chalicelib.store.keys import client_token_key
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.connectors.test_uk_ob_sandbox import sandbox, sandbox_connector  # noqa: F401 - fixture
@@ -32,7 +33,7 @@ def test_token_is_fetched_once_sealed_and_reused(
     assert first == second
     item = aws.client("dynamodb").get_item(
         TableName=get_settings().table_name,
-        Key={k: {"S": v} for k, v in client_token_key("sandbox").items()},
+        Key=encode_item(client_token_key("sandbox")),
     )["Item"]
     assert first not in str(item)
     assert item["scope"]["S"] == "accounts"
