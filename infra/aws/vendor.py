@@ -11,25 +11,46 @@ build fails.
 
 Wheels are unpacked as Chalice itself does (the archive's files, with
 `*.data/purelib` and `platlib` moved to the top), so the dependency files in two
-builds of one commit are identical byte for byte on any machine.
+builds of one commit are identical byte for byte on any machine. Then `vendor/`
+loses what no function can load (`infra.aws.trim`) and every module of the zip is
+compiled for the runtime (`infra.aws.bytecode`).
+
+The downloaded wheels are kept in a cache folder per lock (`$BANKBRIDGE_WHEEL_CACHE`,
+else `~/.cache/bankbridge/wheels`), so a second build, e.g. in the same test run,
+does not run pip again. Each cached file is hashed again on every use and the
+folder is used only when every file in it has a hash the lock lists, one wheel per
+locked distribution; anything else is downloaded again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from infra.aws.requirements import LAMBDA_PYTHON_VERSION, LockError, parse_lock
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from infra.aws.bytecode import BytecodeError, compile_staged_project
+from infra.aws.requirements import (
+    LAMBDA_PYTHON_VERSION,
+    LockedDistribution,
+    LockError,
+    parse_lock,
+)
+from infra.aws.trim import trim_vendor
 
 VENDOR_DIR = "vendor"
 LAMBDA_GLIBC_MINOR = 26
 """Lambda's python3.11 runtime is Amazon Linux 2: glibc 2.26, x86_64."""
+WHEEL_CACHE_VARIABLE = "BANKBRIDGE_WHEEL_CACHE"
+"""Where downloaded wheels are kept between builds (default `~/.cache/bankbridge/wheels`)."""
 
 _EMPTY_REQUIREMENTS = (
     "# Intentionally empty: infra.aws.vendor installed the hashed lock into vendor/.\n"
@@ -41,7 +62,8 @@ _COPIED_DIRECTORIES = {
 
 
 class VendorError(RuntimeError):
-    """The lock could not be installed for Lambda (no matching wheel, bad hash, wrong Python)."""
+    """The project could not be staged for Lambda (no matching wheel, bad hash, wrong Python,
+    a module that does not compile)."""
 
 
 def lambda_platforms() -> list[str]:
@@ -113,18 +135,71 @@ def install_lock(lock: Path, target: Path) -> None:
     target.mkdir(parents=True)
     if not locked:
         return
-    with tempfile.TemporaryDirectory() as downloads:
-        for wheel in download_locked_wheels(lock, Path(downloads)):
-            unpack_wheel(wheel, target)
+    for wheel in cached_locked_wheels(lock, locked):
+        unpack_wheel(wheel, target)
+
+
+def wheel_cache_root() -> Path:
+    """`$BANKBRIDGE_WHEEL_CACHE`, else `bankbridge/wheels` in the user's cache folder."""
+    configured = os.environ.get(WHEEL_CACHE_VARIABLE)
+    if configured:
+        return Path(configured)
+    user_cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(user_cache) / "bankbridge" / "wheels"
+
+
+def verified_wheels(folder: Path, locked: Sequence[LockedDistribution]) -> list[Path] | None:
+    """The wheels in `folder`, if it holds exactly one per entry of `locked`, each with a
+    hash the lock lists for it, and nothing else; otherwise None."""
+    hashes = {entry.name: set(entry.hashes) for entry in locked}
+    found: dict[str, Path] = {}
+    for path in folder.iterdir():
+        try:
+            name = str(parse_wheel_filename(path.name)[0])
+        except InvalidWheelFilename:
+            return None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if name in found or digest not in hashes.get(name, ()):
+            return None
+        found[name] = path
+    return sorted(found.values()) if found.keys() == hashes.keys() else None
+
+
+def cached_locked_wheels(lock: Path, locked: Sequence[LockedDistribution]) -> list[Path]:
+    """The locked wheels for Lambda from the cache, downloaded first unless every cached
+    file still matches the lock's hashes."""
+    key = hashlib.sha256(
+        "\n".join(
+            [lock.read_text(encoding="utf-8"), LAMBDA_PYTHON_VERSION, *lambda_platforms()]
+        ).encode()
+    ).hexdigest()
+    root = wheel_cache_root()
+    folder = root / key[:32]
+    if folder.is_dir() and (wheels := verified_wheels(folder, locked)) is not None:
+        return wheels
+    root.mkdir(parents=True, exist_ok=True)
+    downloads = Path(tempfile.mkdtemp(prefix="download-", dir=root))
+    try:
+        download_locked_wheels(lock, downloads)
+        shutil.rmtree(folder, ignore_errors=True)  # a partial or altered copy
+        with suppress(OSError):  # a concurrent build stored the same files first
+            downloads.rename(folder)
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
+    wheels = verified_wheels(folder, locked)
+    if wheels is None:
+        raise VendorError(f"the wheels pip fetched into {folder} do not match {lock}")
+    return wheels
 
 
 @contextmanager
 def staged_project(project_dir: Path) -> Iterator[Path]:
     """Yield a copy of `project_dir` for Chalice: app code, `.chalice/` config, the locked
-    dependencies in `vendor/`, and an empty requirements.txt.
+    dependencies in `vendor/` less what Lambda cannot use, every module's bytecode for
+    the runtime, and an empty requirements.txt.
 
-    The copy also keeps Chalice's zip cache out of the working tree and stale
-    `__pycache__` out of the zip.
+    The copy also keeps Chalice's zip cache out of the working tree and the working
+    tree's own `__pycache__` out of the zip.
     """
     if (project_dir / VENDOR_DIR).exists():
         raise VendorError(
@@ -138,6 +213,12 @@ def staged_project(project_dir: Path) -> Iterator[Path]:
         for directory, ignore in _COPIED_DIRECTORIES.items():
             if (project_dir / directory).is_dir():
                 shutil.copytree(project_dir / directory, staging / directory, ignore=ignore)
-        install_lock(project_dir / "requirements.txt", staging / VENDOR_DIR)
+        vendor = staging / VENDOR_DIR
+        install_lock(project_dir / "requirements.txt", vendor)
+        trim_vendor(vendor)
+        try:
+            compile_staged_project(staging, vendor)
+        except BytecodeError as error:
+            raise VendorError(str(error)) from error
         (staging / "requirements.txt").write_text(_EMPTY_REQUIREMENTS, encoding="utf-8")
         yield staging

@@ -9,10 +9,12 @@ from a deployment.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import time
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,50 @@ def test_the_child_imports_only_from_the_package(
     loaded = {name: path for name, path in report.module_files.items() if path is not None}
     assert {"app", "chalice", "boto3", "pydantic_core"} <= set(loaded)
     assert all(Path(path).is_relative_to(task_root) for path in loaded.values()), loaded
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by its path relative to `root`."""
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.mark.usefixtures("queues_empty")
+def test_the_functions_run_on_the_shipped_bytecode_and_write_nothing_to_the_task_root(
+    run_lambda: Any,
+    packaged_functions: dict[str, PackagedFunction],
+    prod_aws: Any,
+    prod_stack: tuple[StackOutputs, str],
+    *,
+    lambda_package: Path,
+    task_root: Path,
+) -> None:
+    """Lambda's /var/task is read-only: a module whose `.pyc` the runtime did not accept
+    would be compiled again on every cold start. Here the folder is writable, so Python
+    would write that `.pyc`; the task root must still hold exactly the zip's files."""
+    outputs, _ = prod_stack
+    body = json.dumps(delivery(text_event(f"smoke-{uuid.uuid4().hex[:8]}", "hi"))).encode()
+    webhook = run_lambda(
+        packaged_functions["APIHandler"], [signed_webhook(body, SECRETS["messenger_app_secret"])]
+    )
+    assert value(webhook.results[0], webhook.log)["statusCode"] == 200
+    worker = run_lambda(
+        packaged_functions["HandleInboundEvents"],
+        [build_sqs_event(drain(prod_aws, outputs.inbound_queue_url), outputs.inbound_queue_arn)],
+    )
+    assert value(worker.results[0], worker.log) == {"batchItemFailures": []}
+
+    with zipfile.ZipFile(lambda_package / "deployment.zip") as archive:
+        shipped = {
+            name: hashlib.sha256(archive.read(name)).hexdigest()
+            for name in archive.namelist()
+            if not name.endswith("/")
+        }
+    assert any(name.endswith(".pyc") for name in shipped)
+    assert file_digests(task_root) == shipped
 
 
 def test_handshake_answers_the_challenge_for_the_verify_token_only(
