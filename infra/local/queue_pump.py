@@ -31,7 +31,11 @@ container before taking messages, where Lambda cold-starts on demand):
   killed outright leaves what its last long polls took invisible until the visibility
   timeout ends, as any crashed SQS consumer would.
 
-Logs name the queue, record and failure counts, never message bodies.
+Logs name the queue, record and failure counts, never message bodies. Each invocation's
+line also gives its wall-clock start (ISO 8601: the log's redaction masks a run of
+8+ digits such as an epoch) and how long its oldest record waited on the queue
+(`queued_ms`, from SentTimestamp, as SQS's ApproximateAgeOfOldestMessage metric sees
+it), so `make bench` can time the queue's hop on the local stack.
 
 CLI: `python -m infra.local.queue_pump --queue bankbridge-dev-inbound=app:handle_inbound_events`
 (repeat `--queue`; the attribute may be dotted, e.g. `module:obj.method`). Timeouts and
@@ -51,6 +55,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chalicelib import aws
@@ -148,6 +153,16 @@ def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def _base64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def queued_ms(messages: Sequence[Mapping[str, Any]], now: float) -> int:
+    """Milliseconds the oldest of `messages` waited on the queue before `now` (epoch seconds)."""
+    sent = [
+        int(message["Attributes"]["SentTimestamp"])
+        for message in messages
+        if "SentTimestamp" in message.get("Attributes", {})
+    ]
+    return max(0, round(now * 1000 - min(sent))) if sent else 0
 
 
 def failed_message_ids(result: Any, message_ids: Sequence[str]) -> set[str]:
@@ -369,6 +384,7 @@ class QueuePump:
         event = build_sqs_event(messages, route.queue_arn)
         message_ids = [message["MessageId"] for message in messages]
         started = time.monotonic()
+        started_at = time.time()
         result = runtime.invoke(event)
         if result.outcome is Outcome.RETURNED:
             failed = failed_message_ids(result.response, message_ids)
@@ -376,7 +392,7 @@ class QueuePump:
             failed = set(message_ids)
         logger.info(
             "queue pump: invoked queue=%s function=%s request_id=%s outcome=%s records=%d "
-            "failures=%d duration_ms=%d",
+            "failures=%d duration_ms=%d started_at=%s queued_ms=%d",
             route.queue_name,
             route.function_name,
             result.request_id,
@@ -384,6 +400,8 @@ class QueuePump:
             len(messages),
             len(failed),
             (time.monotonic() - started) * 1000,
+            datetime.fromtimestamp(started_at, UTC).isoformat(timespec="milliseconds"),
+            queued_ms(messages, started_at),
         )
         succeeded = [message for message in messages if message["MessageId"] not in failed]
         if succeeded:

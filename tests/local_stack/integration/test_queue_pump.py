@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from chalice.app import SQSEvent
 from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
+from chalicelib.observability import JsonFormatter
 from chalicelib.settings import get_settings
 from infra.local.lambda_runtime import ContainerRuntime, ContextFactory, Outcome, WorkerFunction
 from infra.local.queue_pump import QueuePump, build_sqs_event, failed_message_ids
@@ -246,6 +250,28 @@ def test_event_and_context_have_lambdas_shape(
     )
     assert 0 < context.get_remaining_time_in_millis() <= 60_000
     assert int(context.memory_limit_in_mb) > 0
+
+
+def test_each_invocation_logs_its_start_and_queue_wait_legibly_after_redaction(
+    queues: Queues, run_pump: Callable[..., QueuePump], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`make bench` times the queue's hop on the local stack from this line, as logged there."""
+    caplog.set_level(logging.INFO, logger="infra.local.queue_pump")
+    sent_at = time.time()
+    send(queues.url, "one")
+    run_pump({queues.name: quick(RecordingHandler())})
+
+    def invocations() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage().startswith("queue pump: invoked")]
+
+    wait_until(lambda: bool(invocations()), "the invocation is logged")
+    [record] = invocations()
+    line = json.loads(JsonFormatter().format(record))["message"]
+    timing = re.search(r" started_at=(\S+) queued_ms=(\d+)$", line)
+    assert timing is not None, line
+    started_at = datetime.fromisoformat(timing[1]).timestamp()
+    assert sent_at - 1 <= started_at <= time.time()  # both in whole milliseconds
+    assert 0 <= int(timing[2]) <= (started_at - sent_at) * 1000 + 2
 
 
 def test_concurrent_invocations_overlap(queues: Queues, run_pump: Callable[..., QueuePump]) -> None:
