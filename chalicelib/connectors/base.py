@@ -3,7 +3,10 @@
 The conversation and linking code talk only to `Connector`; FDX, UK OB, Berlin
 Group and CDR are adapters behind it. Data methods take the customer's access
 token and return canonical models (`chalicelib.bank_data`); failures are the typed
-errors of `chalicelib.connectors.exceptions`.
+errors of `chalicelib.connectors.exceptions`. A chat's reads ask no more than the
+standard needs: `list_accounts_with_balances` takes balances from the account list
+(FDX, Berlin Group) or one bulk request (UK OB, CDR), and `first_transactions` reads
+no page past the one that completes the count.
 
 Linking hooks, shared by the standards that use plain OAuth and overridable by
 those with a consent pre-step. The linking flow calls them in this order:
@@ -30,6 +33,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import urlencode
@@ -106,6 +110,43 @@ class AuthorizationRequest(BaseModel):
     )
 
 
+@dataclass(frozen=True)
+class ListedAccount:
+    """An account from the bank's list, with its balance when the standard gave it alongside.
+
+    `balance` None means it did not come that way: read it with `get_balance`.
+    """
+
+    account: Account
+    balance: Balance | None = None
+
+
+InlineBalance = Callable[[Any, Account], Balance | None]
+"""The balance carried by one wire item of the account list, if it carries one."""
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    """The first transactions of a period, as the bank lists them, and whether it has more."""
+
+    transactions: list[Transaction]
+    more: bool
+
+
+def first_of_pages(pages: Iterable[tuple[list[Transaction], bool]], count: int) -> TransactionPage:
+    """The first `count` of lazily fetched `(transactions, has next page)` pages.
+
+    No page is fetched past the one that completes `count`: that page's next link, or
+    an item beyond `count` on it, says whether there are more.
+    """
+    found: list[Transaction] = []
+    for transactions, has_next in pages:
+        found.extend(transactions)
+        if len(found) >= count:
+            return TransactionPage(found[:count], more=has_next or len(found) > count)
+    return TransactionPage(found, more=False)
+
+
 class Connector(ABC):
     """One institution's open-banking API, in canonical terms."""
 
@@ -172,23 +213,110 @@ class Connector(ABC):
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
 
+    def first_transactions(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        count: int,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> TransactionPage:
+        """The first `count` transactions in [start, end], and whether the bank has more.
+
+        Here one more is asked for, to tell. Standards whose bank picks the page size
+        (UK OB, Berlin Group) override this: a page's next link tells instead, so a
+        `count` that fills a page never costs the next page for that one extra item.
+        """
+        found = self.list_transactions(
+            token,
+            account_id,
+            start,
+            end,
+            limit=count + 1,
+            customer_present=customer_present,
+            consent_id=consent_id,
+            customer=customer,
+        )
+        return TransactionPage(found[:count], more=len(found) > count)
+
+    def list_accounts_with_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[ListedAccount]:
+        """Every shared account with its balance, in the fewest requests the standard allows.
+
+        Here: the account list, then one bulk balances request where the standard has
+        one (`bulk_balances`) and `config.balances_in_bulk` allows it. Standards whose
+        account list carries balances (FDX, Berlin Group) override this. An account the
+        answer left out gets no balance, for the caller to read with `get_balance`.
+        """
+        accounts = self.list_accounts(
+            token, customer_present=customer_present, consent_id=consent_id, customer=customer
+        )
+        balances: dict[str, Balance] = {}
+        if accounts and self.config.balances_in_bulk:
+            balances = self.bulk_balances(
+                token, customer_present=customer_present, consent_id=consent_id, customer=customer
+            )
+        return [ListedAccount(account, balances.get(account.account_id)) for account in accounts]
+
+    def bulk_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> dict[str, Balance]:
+        """Every shared account's balance from one request, by account id; {} without one."""
+        return {}
+
     def _usable_accounts(
         self, items: Iterable[Any], map_account: Callable[..., Account]
     ) -> list[Account]:
         """Map each wire item to an `Account`, skipping (and logging) unusable ones."""
-        accounts: list[Account] = []
+        return [listed.account for listed in self._usable_listed(items, map_account)]
+
+    def _usable_listed(
+        self,
+        items: Iterable[Any],
+        map_account: Callable[..., Account],
+        inline_balance: InlineBalance | None = None,
+    ) -> list[ListedAccount]:
+        """Map each wire item to an account and the balance it carries; skip unusable ones."""
+        listed: list[ListedAccount] = []
         for item in items:
             try:
-                accounts.append(
-                    map_account(
-                        item,
-                        institution_id=self.config.institution_id,
-                        default_currency=self.config.default_currency,
-                    )
+                account = map_account(
+                    item,
+                    institution_id=self.config.institution_id,
+                    default_currency=self.config.default_currency,
                 )
             except ValidationError as exc:
                 self._skip("account", exc)
-        return accounts
+                continue
+            balance = None if inline_balance is None else inline_balance(item, account)
+            listed.append(ListedAccount(account, balance))
+        return listed
+
+    def _usable_balance(self, build: Callable[[], Balance]) -> Balance | None:
+        """`build()`'s balance, or None (logged by field) when the bank's item is unusable.
+
+        Used for balances that came in bulk: the account's own balance read follows.
+        """
+        try:
+            return build()
+        except ValidationError as exc:
+            self._skip("balance", exc)
+            return None
 
     def _skip(self, kind: str, error: ValidationError) -> None:
         """Log (field names only, never values) an item the bank sent that cannot be used.

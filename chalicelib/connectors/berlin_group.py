@@ -5,7 +5,9 @@ Endpoints, relative to `api_base_url` (the part before `/v1`, e.g. `https://bank
   arrays: the customer picks the accounts during SCA) for accounts, balances and
   transactions, `recurringIndicator`, `validUntil`, `frequencyPerDay`;
 - `GET /v1/consents/{consentId}` (status, validUntil), `DELETE` at unlink;
-- `GET /v1/accounts`, `/v1/accounts/{account-id}/balances`,
+- `GET /v1/accounts` (`?withBalance=true` for a chat's balances: one read instead
+  of one per account, which also spares the consent's `frequencyPerDay`),
+  `/v1/accounts/{account-id}/balances`,
   `/v1/accounts/{account-id}/transactions?bookingStatus=both&dateFrom&dateTo`,
   following `transactions._links.next`.
 
@@ -27,8 +29,9 @@ reported as `Consent.reconfirm_by`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -37,7 +40,15 @@ from pydantic import ValidationError
 from chalicelib.bank_data import Account, Balance, Consent, Transaction
 from chalicelib.connectors import berlin_group_mapping as mapping
 from chalicelib.connectors import parsing
-from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
+from chalicelib.connectors.base import (
+    AuthorizationRequest,
+    Connector,
+    ConsentRequest,
+    Customer,
+    ListedAccount,
+    TransactionPage,
+    first_of_pages,
+)
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
@@ -66,6 +77,7 @@ REAUTH_ERROR_CODES = frozenset(
 NOT_FOUND_ERROR_CODES = frozenset({"RESOURCE_UNKNOWN", "RESOURCE_EXPIRED"})
 SCA_RENEWAL_DAYS = 180
 OAUTH_SCOPE_PREFIX = "AIS:"
+WITH_BALANCE = {"withBalance": "true"}
 
 
 def is_access_exceeded(response: BankResponse) -> bool:
@@ -206,6 +218,46 @@ class BerlinGroupConnector(Connector):
         )
         return self._usable_accounts(parsing.items(payload, "accounts"), mapping.map_account)
 
+    def list_accounts_with_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[ListedAccount]:
+        """`GET /v1/accounts?withBalance=true`: balances inside the account list.
+
+        The spec's `withBalanceQuery`: balances come "if granted by the PSU in the
+        related consent and available by the ASPSP", and the parameter "might be
+        ignored"; an account listed without them is read with `get_balance`.
+        """
+        if not self.config.balances_in_bulk:
+            return super().list_accounts_with_balances(
+                token, customer_present=customer_present, consent_id=consent_id, customer=customer
+            )
+        payload = self.http.get_json(
+            "v1/accounts",
+            token=token or None,
+            params=WITH_BALANCE,
+            headers=self._headers(customer, consent_id),
+        )
+        return self._usable_listed(
+            parsing.items(payload, "accounts"), mapping.map_account, self._inline_balance
+        )
+
+    def _inline_balance(self, item: Any, account: Account) -> Balance | None:
+        if not parsing.items(item, "balances"):
+            return None
+        return self._usable_balance(
+            partial(
+                mapping.map_balance,
+                item,
+                account_id=account.account_id,
+                default_currency=self.config.default_currency,
+            )
+        )
+
     def get_balance(
         self,
         token: str,
@@ -241,6 +293,44 @@ class BerlinGroupConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Booked and pending transactions in [start, end] (dates), following `_links.next`."""
+        transactions: list[Transaction] = []
+        for page, _ in self._transaction_pages(
+            token, account_id, start, end, consent_id=consent_id, customer=customer
+        ):
+            transactions.extend(page)
+            if limit is not None and len(transactions) >= limit:
+                return transactions[:limit]
+        return transactions
+
+    def first_transactions(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        count: int,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> TransactionPage:
+        """The first `count`, whether there are more told by the last page's `_links.next`."""
+        pages = self._transaction_pages(
+            token, account_id, start, end, consent_id=consent_id, customer=customer
+        )
+        return first_of_pages(pages, count)
+
+    def _transaction_pages(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        *,
+        consent_id: str | None,
+        customer: Customer | None,
+    ) -> Iterator[tuple[list[Transaction], bool]]:
+        """Each page's transactions (status from their array), and whether a next follows."""
         params = {
             "bookingStatus": "both",
             "dateFrom": _day(start).isoformat(),
@@ -252,9 +342,9 @@ class BerlinGroupConnector(Connector):
             fresh = {**headers, "X-Request-ID": str(uuid.uuid4())}
             return self.http.get_json(url, token=token or None, params=query, headers=fresh)
 
-        transactions: list[Transaction] = []
         path = f"v1/accounts/{quote(account_id, safe='')}/transactions"
         for payload in follow_pages(self.http, path, params, fetch, mapping.next_link):
+            transactions: list[Transaction] = []
             for status, item in mapping.transaction_entries(payload):
                 try:
                     transactions.append(
@@ -267,10 +357,7 @@ class BerlinGroupConnector(Connector):
                     )
                 except ValidationError as exc:
                     self._skip("transaction", exc)
-                    continue
-                if limit is not None and len(transactions) >= limit:
-                    return transactions
-        return transactions
+            yield transactions, mapping.next_link(payload) is not None
 
     # Plumbing
 

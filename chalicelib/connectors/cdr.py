@@ -3,7 +3,9 @@
 Endpoints, relative to `api_base_url` (e.g. `https://dh.example/cds-au/v1`):
 - `GET /banking/accounts` (x-v 3), `/banking/accounts/{accountId}/balance` (x-v 1),
   `/banking/accounts/{accountId}/transactions?oldest-time&newest-time` (x-v 2),
-  with `page-size` and `links.next`.
+  with `page-size` and `links.next`;
+- `GET /banking/accounts/balances` (x-v 2): every account's balance in one list, which
+  every data holder offers (`listBankingBalancesBulk`), used for a chat's balances.
 
 Every call asks for a version range (`x-v` newest we read, `x-min-v` oldest) and
 checks the `x-v` the data holder answers with; a version outside the range is a
@@ -23,6 +25,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +50,7 @@ from chalicelib.connectors.paging import follow_pages
 
 ACCOUNTS_VERSIONS = (3, 2)
 BALANCE_VERSIONS = (1, 1)
+BULK_BALANCES_VERSIONS = (2, 2)
 TRANSACTIONS_VERSIONS = (2, 2)
 """(x-v, x-min-v) per endpoint: the versions whose fields the mapping reads."""
 SCA_ACR = "urn:cds.au:cdr:2"
@@ -179,6 +183,41 @@ class CdrConnector(Connector):
             raise BankProtocolError(
                 "balance is not a usable CDR balance", institution_id=self.config.institution_id
             ) from exc
+
+    def bulk_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> dict[str, Balance]:
+        """`GET /banking/accounts/balances`, every page, by `accountId`."""
+        pages = self._pages(
+            token,
+            "banking/accounts/balances",
+            {"page-size": self.config.page_size},
+            BULK_BALANCES_VERSIONS,
+            customer_present=customer_present,
+            customer=customer,
+        )
+        balances: dict[str, Balance] = {}
+        for payload in pages:
+            for item in parsing.items(payload, "data", "balances"):
+                account_id = parsing.text(parsing.member(item, "accountId"))
+                if account_id is None:
+                    continue
+                balance = self._usable_balance(
+                    partial(
+                        mapping.map_balance_item,
+                        item,
+                        account_id=account_id,
+                        default_currency=self.config.default_currency,
+                    )
+                )
+                if balance is not None:
+                    balances[account_id] = balance
+        return balances
 
     def list_transactions(
         self,

@@ -66,7 +66,13 @@ def map_account(item: Any, *, institution_id: str, default_currency: str) -> Acc
 
 def map_balance(payload: Any, *, account_id: str, default_currency: str) -> Balance:
     """`data` of the balance response; a credit limit marks the account a liability."""
-    data = parsing.member(payload, "data")
+    return map_balance_item(
+        parsing.member(payload, "data"), account_id=account_id, default_currency=default_currency
+    )
+
+
+def map_balance_item(data: Any, *, account_id: str, default_currency: str) -> Balance:
+    """One `BankingBalance`: the single balance's `data`, or an item of the bulk list."""
     data = data if isinstance(data, dict) else {}
     limit = parsing.amount(STANDARD, "creditLimit", data.get("creditLimit"))
     return Balance.model_validate(

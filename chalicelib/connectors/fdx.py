@@ -2,8 +2,10 @@
 
 Endpoints (FDX Core, research/openbanking.md §1.2), relative to `api_base_url`
 (e.g. `https://bank.example/fdx/v6`):
-- `GET /accounts` — list, paginated;
-- `GET /accounts/{accountId}` — details including balances (no balances endpoint);
+- `GET /accounts` — list, paginated; with `resultType=details` full accounts, balances
+  included (FDX Core `searchForAccounts`), which is how balances are read for a chat;
+- `GET /accounts/{accountId}` — details including balances (no balances endpoint), for an
+  account the list gave without them (a bank may answer lightweight descriptors only);
 - `GET /accounts/{accountId}/transactions?startTime&endTime` — paginated.
 
 Pagination follows v6 `page.nextPageKey` (sent back as `pageKey`), then
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
 from chalicelib.bank_data import Account, Balance, Transaction
-from chalicelib.connectors.base import Connector, Customer
+from chalicelib.connectors.base import Connector, Customer, ListedAccount
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountClosed,
@@ -34,6 +37,7 @@ from chalicelib.connectors.exceptions import (
     BankProtocolError,
 )
 from chalicelib.connectors.fdx_mapping import (
+    carries_balance,
     map_account,
     map_balance,
     map_transaction,
@@ -43,6 +47,7 @@ from chalicelib.connectors.fdx_mapping import (
 from chalicelib.connectors.http import BankResponse
 
 ACTOR_TYPE_HEADER = "FDX-API-Actor-Type"
+WITH_DETAILS = {"resultType": "details"}
 MAX_PAGES = 50
 FDX_ACCOUNT_NOT_FOUND = "701"
 FDX_ACCOUNT_CLOSED = "705"
@@ -96,6 +101,41 @@ class FdxConnector(Connector):
             limit=None,
         )
         return self._usable_accounts(items, map_account)
+
+    def list_accounts_with_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> list[ListedAccount]:
+        """Accounts and their balances from the one listing (`resultType=details`)."""
+        if not self.config.balances_in_bulk:
+            return super().list_accounts_with_balances(
+                token, customer_present=customer_present, consent_id=consent_id, customer=customer
+            )
+        items = self._items(
+            token,
+            "accounts",
+            key="accounts",
+            params=WITH_DETAILS,
+            customer_present=customer_present,
+            limit=None,
+        )
+        return self._usable_listed(items, map_account, self._inline_balance)
+
+    def _inline_balance(self, item: Any, account: Account) -> Balance | None:
+        if not carries_balance(item):
+            return None
+        return self._usable_balance(
+            partial(
+                map_balance,
+                item,
+                account_id=account.account_id,
+                default_currency=self.config.default_currency,
+            )
+        )
 
     def get_balance(
         self,

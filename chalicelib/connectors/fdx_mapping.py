@@ -74,6 +74,15 @@ _STATUS = {
     "RESTRICTED": AccountStatus.RESTRICTED,
 }
 _PENDING_STATUSES = frozenset({"PENDING", "MEMO", "AUTHORIZATION"})
+BALANCE_FIELDS = (
+    "currentBalance",
+    "availableBalance",
+    "principalBalance",
+    "availableCredit",
+    "currentValue",
+    "availableCashBalance",
+)
+"""The balance fields `map_balance` reads, across account categories."""
 _LONG_DIGIT_RUN = re.compile(r"\d{5,}")
 
 
@@ -225,6 +234,16 @@ def map_account(raw: Any, *, institution_id: str, default_currency: str) -> Acco
 
 def _negated(value: Decimal | None) -> Decimal | None:
     return None if value is None else -value
+
+
+def carries_balance(raw: Any) -> bool:
+    """Whether an account item has any balance field `map_balance` reads.
+
+    A `GET /accounts` answer holds full accounts with balances for
+    `resultType=details`, or bare `AccountDescriptor`s when the bank answers lightweight.
+    """
+    item = unwrap(raw, V5_ACCOUNT_WRAPPERS)
+    return any(item.get(field) not in (None, "") for field in BALANCE_FIELDS)
 
 
 def map_balance(raw: Any, *, account_id: str, default_currency: str) -> Balance:

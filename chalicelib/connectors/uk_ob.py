@@ -5,7 +5,11 @@ Endpoints, relative to `api_base_url` (e.g. `https://bank/open-banking/v3.1/aisp
 - `GET|DELETE /account-access-consents/{ConsentId}` — status, and ending it at unlink;
 - `GET /accounts`, `/accounts/{AccountId}/balances`,
   `/accounts/{AccountId}/transactions?fromBookingDateTime&toBookingDateTime`,
-  following `Links.Next`.
+  following `Links.Next`;
+- `GET /balances` — every account of the consent in one answer (the bulk endpoint),
+  used for a chat's balances. Bulk endpoints are optional for an ASPSP: a 404 or 405
+  there means the bank lacks it, and each account's balances are read instead
+  (`balances_in_bulk: false` in the config skips the try).
 
 The customer authorises the consent through a signed request object whose
 `claims.id_token.openbanking_intent_id` is the ConsentId (FAPI 1 Advanced; pushed
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +34,14 @@ from pydantic import ValidationError
 from chalicelib.bank_data import Account, Balance, Consent, Transaction, to_aware_datetime
 from chalicelib.connectors import parsing
 from chalicelib.connectors import uk_ob_mapping as mapping
-from chalicelib.connectors.base import AuthorizationRequest, Connector, ConsentRequest, Customer
+from chalicelib.connectors.base import (
+    AuthorizationRequest,
+    Connector,
+    ConsentRequest,
+    Customer,
+    TransactionPage,
+    first_of_pages,
+)
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
@@ -55,6 +67,8 @@ RECONFIRMATION_DAYS = 90
 SCA_ACR_VALUES = ["urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"]
 REAUTH_ERROR_CODES = frozenset({"UK.OBIE.Reauthenticate", "UK.OBIE.Resource.InvalidConsentStatus"})
 NOT_FOUND_ERROR_CODE = "UK.OBIE.Resource.NotFound"
+BULK_ENDPOINT_MISSING = frozenset({404, 405})
+"""Statuses of a bulk endpoint the bank does not offer (bulk endpoints are optional)."""
 
 
 def uk_error(response: BankResponse, institution_id: str) -> BankError | None:
@@ -165,9 +179,10 @@ class UkOpenBankingConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
-        items = self._items(
-            token, "accounts", {}, "Account", customer_present=customer_present, customer=customer
+        pages = self._pages(
+            token, "accounts", {}, customer_present=customer_present, customer=customer
         )
+        items = (item for payload in pages for item in parsing.items(payload, "Data", "Account"))
         return self._usable_accounts(items, mapping.map_account)
 
     def get_balance(
@@ -195,6 +210,39 @@ class UkOpenBankingConnector(Connector):
                 institution_id=self.config.institution_id,
             ) from exc
 
+    def bulk_balances(
+        self,
+        token: str,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> dict[str, Balance]:
+        """`GET /balances`: every account's balances at once; {} where the bank lacks it."""
+        response = self.http.request(
+            "GET",
+            "balances",
+            token=token,
+            headers=self._headers(customer_present=customer_present, customer=customer),
+        )
+        if response.status in BULK_ENDPOINT_MISSING:
+            return {}
+        if not response.ok:
+            raise self.http.error_for(response)
+        balances: dict[str, Balance] = {}
+        for account_id, entries in mapping.balances_by_account(response.body).items():
+            balance = self._usable_balance(
+                partial(
+                    mapping.map_account_balances,
+                    entries,
+                    account_id=account_id,
+                    default_currency=self.config.default_currency,
+                )
+            )
+            if balance is not None:
+                balances[account_id] = balance
+        return balances
+
     def list_transactions(
         self,
         token: str,
@@ -208,33 +256,32 @@ class UkOpenBankingConnector(Connector):
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """`GET /accounts/{AccountId}/transactions` in [start, end], following `Links.Next`."""
-        params = {
-            "fromBookingDateTime": booking_date_time(start, end=False),
-            "toBookingDateTime": booking_date_time(end, end=True),
-        }
         transactions: list[Transaction] = []
-        for item in self._items(
-            token,
-            f"accounts/{quote(account_id, safe='')}/transactions",
-            params,
-            "Transaction",
-            customer_present=customer_present,
-            customer=customer,
+        for page, _ in self._transaction_pages(
+            token, account_id, start, end, customer_present=customer_present, customer=customer
         ):
-            if mapping.transaction_status(item) is None:
-                continue
-            try:
-                transactions.append(
-                    mapping.map_transaction(
-                        item, account_id=account_id, default_currency=self.config.default_currency
-                    )
-                )
-            except ValidationError as exc:
-                self._skip("transaction", exc)
-                continue
+            transactions.extend(page)
             if limit is not None and len(transactions) >= limit:
-                break
+                return transactions[:limit]
         return transactions
+
+    def first_transactions(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        count: int,
+        *,
+        customer_present: bool = True,
+        consent_id: str | None = None,
+        customer: Customer | None = None,
+    ) -> TransactionPage:
+        """The first `count`, whether there are more told by the last page's `Links.Next`."""
+        pages = self._transaction_pages(
+            token, account_id, start, end, customer_present=customer_present, customer=customer
+        )
+        return first_of_pages(pages, count)
 
     # Plumbing
 
@@ -251,23 +298,57 @@ class UkOpenBankingConnector(Connector):
                 headers["x-customer-user-agent"] = customer.user_agent
         return headers
 
-    def _items(
+    def _pages(
         self,
         token: str,
         path: str,
         params: Mapping[str, str],
-        key: str,
         *,
         customer_present: bool,
         customer: Customer | None,
     ) -> Iterator[Any]:
+        """Each page's JSON, following `Links.Next` (fetched as the caller iterates)."""
         headers = self._headers(customer_present=customer_present, customer=customer)
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
             return self.http.get_json(url, token=token, params=query, headers=headers)
 
-        for payload in follow_pages(self.http, path, params, fetch, mapping.next_link):
-            yield from (item for item in parsing.items(payload, "Data", key))
+        return follow_pages(self.http, path, params, fetch, mapping.next_link)
+
+    def _transaction_pages(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        *,
+        customer_present: bool,
+        customer: Customer | None,
+    ) -> Iterator[tuple[list[Transaction], bool]]:
+        """Each page's transactions (Rejected and INFO left out), and whether a next follows."""
+        params = {
+            "fromBookingDateTime": booking_date_time(start, end=False),
+            "toBookingDateTime": booking_date_time(end, end=True),
+        }
+        path = f"accounts/{quote(account_id, safe='')}/transactions"
+        for payload in self._pages(
+            token, path, params, customer_present=customer_present, customer=customer
+        ):
+            transactions: list[Transaction] = []
+            for item in parsing.items(payload, "Data", "Transaction"):
+                if mapping.transaction_status(item) is None:
+                    continue
+                try:
+                    transactions.append(
+                        mapping.map_transaction(
+                            item,
+                            account_id=account_id,
+                            default_currency=self.config.default_currency,
+                        )
+                    )
+                except ValidationError as exc:
+                    self._skip("transaction", exc)
+            yield transactions, mapping.next_link(payload) is not None
 
     def _consent(self, body: Any, *, fallback_expiry: datetime | None) -> Consent:
         data = parsing.member(body, "Data")

@@ -146,12 +146,33 @@ def map_balance(payload: Any, *, account_id: str, default_currency: str) -> Bala
     """
     balances = [b for b in parsing.items(payload, "Data", "Balance") if isinstance(b, dict)]
     mine = [b for b in balances if b.get("AccountId") in (None, account_id)] or balances
-    current = _pick(mine, CURRENT_BALANCE_TYPES)
-    available = _pick(mine, AVAILABLE_BALANCE_TYPES)
+    return map_account_balances(mine, account_id=account_id, default_currency=default_currency)
+
+
+def balances_by_account(payload: Any) -> dict[str, list[dict[str, Any]]]:
+    """`Data.Balance[]` of the bulk `GET /balances`, grouped by `AccountId`.
+
+    An entry without an `AccountId` cannot be told apart from another account's, so it
+    is left out (that account's own balances endpoint is read instead).
+    """
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in parsing.items(payload, "Data", "Balance"):
+        account_id = parsing.text(parsing.member(entry, "AccountId"))
+        if account_id:  # None for an entry that is not an object, too
+            grouped.setdefault(account_id, []).append(entry)
+    return grouped
+
+
+def map_account_balances(
+    entries: list[dict[str, Any]], *, account_id: str, default_currency: str
+) -> Balance:
+    """One account's `Balance[]` entries as one canonical `Balance` (see `map_balance`)."""
+    current = _pick(entries, CURRENT_BALANCE_TYPES)
+    available = _pick(entries, AVAILABLE_BALANCE_TYPES)
     chosen = current or available or {}
     lines = [
         line
-        for entry in mine
+        for entry in entries
         for line in parsing.items(entry, "CreditLine")
         if isinstance(line, dict)
     ]

@@ -18,6 +18,7 @@ import pytest
 from chalicelib.bank_data import AccountKind, AccountStatus, TransactionStatus
 from chalicelib.connectors.config.models import AmountSignConvention
 from chalicelib.connectors.fdx_mapping import (
+    carries_balance,
     map_account,
     map_balance,
     map_transaction,
@@ -128,6 +129,20 @@ def test_accounts_list_values_and_pagination_pointer() -> None:
     assert accounts[2].kind is AccountKind.LOAN and accounts[2].is_liability
     assert accounts[0].display_name == "My Checking Acc XXXX3223"
     assert next_page(payload).href == "/accounts?offSet=2&limit=10"  # type: ignore[union-attr]
+
+
+def test_the_accounts_list_carries_each_balance_so_no_detail_request_is_needed() -> None:
+    items = page_items(load("accounts_response.json"), "accounts")
+
+    assert all(carries_balance(item) for item in items)
+    balances = [map_balance(item, account_id="", default_currency="USD") for item in items]
+    assert [b.account_id for b in balances] == ["10001", "10002", "20001"]
+    assert [b.current for b in balances] == [
+        Decimal("13300.35"),
+        Decimal("332.22"),
+        Decimal("-133000.35"),
+    ]
+    assert not carries_balance({"accountId": "10001", "accountCategory": "DEPOSIT_ACCOUNT"})
 
 
 def test_deposit_detail_values() -> None:

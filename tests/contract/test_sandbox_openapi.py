@@ -158,6 +158,9 @@ def _uk_exchanges(sandbox: Sandbox, version: str) -> dict[str, Exchange]:
             "get",
             sandbox.get(uk_path(version, f"/accounts/{card}/balances"), headers=psu),
         ),
+        "bulk-balances": exchange(
+            "/balances", "get", sandbox.get(uk_path(version, "/balances"), headers=psu)
+        ),
         "transactions": exchange(
             "/accounts/{AccountId}/transactions",
             "get",
@@ -283,6 +286,7 @@ UK_CASES = {
     "accounts": 200,
     "account": 200,
     "balances": 200,
+    "bulk-balances": 200,
     "transactions": 200,
     "transactions-forbidden": 403,
     "consent-deleted": 204,

@@ -211,6 +211,12 @@ class ConnectorConfig(_StrictConfigModel):
         description="signed amounts, or absolute amounts signed by FDX debitCreditMemo.",
     )
     page_size: int = Field(default=100, ge=1, le=1000, description="Items requested per page.")
+    balances_in_bulk: bool = Field(
+        default=True,
+        description="Read balances with the account list (FDX resultType=details, Berlin "
+        "Group withBalance) or in one bulk request (UK OB GET /balances, CDR bulk balances) "
+        "instead of one request per account; turn off for a bank that rejects these.",
+    )
     event_signing: EventSigning | None = Field(
         default=None, description="How pushed bank events are signed (see event_signing.*)."
     )

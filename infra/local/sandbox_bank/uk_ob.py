@@ -4,7 +4,8 @@ per version under `/open-banking/v3.1/aisp` and `/open-banking/v4.0/aisp`.
 Flow: a client-credentials token with scope `accounts` creates an account-access-consent;
 the customer authorises it through `/authorize` (request object claim
 `openbanking_intent_id`, see request_object.py); the resulting token (scope `accounts`)
-reads what the consent's Permissions allow, from the accounts the customer ticked.
+reads what the consent's Permissions allow, from the accounts the customer ticked;
+`GET /balances` is the bulk form of `/accounts/{AccountId}/balances` (all of them at once).
 Errors are `OBErrorResponse1`; an invalid or expired token is a 401 without body
 (OB Read/Write profile). Transactions page with `page` (1-based, 25 per page) via
 `Links.Next` and `Meta.TotalPages`. `x-fapi-financial-id` (v3.1.1 era) is accepted and
@@ -124,6 +125,7 @@ def make_blueprint(dialect: UkDialect) -> Blueprint:
         ("/accounts", "GET", list_accounts),
         ("/accounts/<AccountId>", "GET", get_account),
         ("/accounts/<AccountId>/balances", "GET", get_balances),
+        ("/balances", "GET", list_balances),
         ("/accounts/<AccountId>/transactions", "GET", get_transactions),
     )
     for rule, method, view in routes:
@@ -217,6 +219,18 @@ def get_balances(dialect: UkDialect, AccountId: str) -> Response:  # noqa: N803
     _require(dialect, consent, {"ReadBalances"})
     found = _consented_account(state, dialect, consent, AccountId)
     return _envelope(state, {"Balance": uk_render.balances(dialect, found)})
+
+
+def list_balances(dialect: UkDialect) -> Response:
+    state = current_state()
+    _, consent = _customer_access(state, dialect)
+    _require(dialect, consent, {"ReadBalances"})
+    entries = [
+        entry
+        for account in _consented_accounts(state, consent)
+        for entry in uk_render.balances(dialect, account)
+    ]
+    return _envelope(state, {"Balance": entries})
 
 
 def get_transactions(dialect: UkDialect, AccountId: str) -> Response:  # noqa: N803

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -48,6 +49,13 @@ class RealClientToken:
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
+    with registered_sandbox() as running:
+        yield running
+
+
+@contextmanager
+def registered_sandbox() -> Iterator[RunningSandbox]:
+    """The sandbox bank on a free loopback port, with BankBridge's FAPI client registered."""
     forget_discovery_documents()
     running = serve_in_thread("127.0.0.1", 0)
     public = SIGNING_KEY.as_dict(private=False)
@@ -61,9 +69,11 @@ def sandbox() -> Iterator[RunningSandbox]:
         },
         timeout=10,
     )
-    assert registered.status_code in (200, 201), registered.text
-    yield running
-    running.stop()
+    try:
+        assert registered.status_code in (200, 201), registered.text
+        yield running
+    finally:
+        running.stop()
 
 
 def sandbox_connector(sandbox: RunningSandbox, **config: Any) -> Connector:
