@@ -1,12 +1,21 @@
-"""The only place that creates boto3 clients: lazily, once per container.
+"""The only place that creates AWS clients: lazily, once per container, from one session.
 
-boto3 costs ~100 ms to import, so this module imports it on first use: `import app`
-loads no boto3 (tests/unit/test_architecture.py checks), and each handler pays for it
-only when it talks to AWS. The repositories' item codec (`store/item_codec.py`) imports
-boto3's type (de)serializers at module level; only handlers that use the store load it. The endpoint
-comes from boto3's own `AWS_ENDPOINT_URL` support, which the local stack sets;
-`aws_endpoints_are_local` tells whether every AWS call stays on this machine,
-which is what allows the `dev` stage's relaxed rules.
+Clients are botocore's, the same objects `boto3.client` returns, made without
+importing boto3: it adds ~15 ms of imports (s3transfer, its resource layer)
+that no handler uses. botocore itself loads on the first client, so `import app`
+loads neither (tests/unit/test_architecture.py checks). The repositories' item
+codec (`store/item_codec.py`) imports boto3's type (de)serializers at module
+level; only handlers that use the store load it.
+
+Every client comes from one container-wide botocore session: a session parses
+botocore's endpoint, partition and service-list data once and caches it, where a
+session per client paid that again for each (~35 ms per client on a cold start). A
+botocore session is not thread-safe for creating clients, so clients are
+created under one lock; the clients themselves are thread-safe.
+
+The endpoint comes from botocore's own `AWS_ENDPOINT_URL` support, which the
+local stack sets; `aws_endpoints_are_local` tells whether every AWS call stays
+on this machine, which is what allows the `dev` stage's relaxed rules.
 """
 
 from __future__ import annotations
@@ -14,12 +23,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.loopback import is_loopback_url
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+    from botocore.session import Session
 
 IN_PROCESS_AWS_VARIABLE = "BANKBRIDGE_TEST_IN_PROCESS_AWS"
 """Tests set this to `1` while moto's `mock_aws` intercepts boto3 in-process.
@@ -42,22 +53,23 @@ MAX_ATTEMPTS = 3
 
 _clients: dict[str, BaseClient] = {}
 _lock = threading.Lock()
+"""Held while a client (and the session, the first time) is created: botocore's session is
+not thread-safe for that, and each service gets one client per container."""
 
 
 def client(service_name: str) -> Any:
-    """Return the container-wide boto3 client for `service_name`, creating it once."""
+    """Return the container-wide client for `service_name`, creating it once."""
     existing = _clients.get(service_name)
     if existing is not None:
         return existing
     with _lock:
         if service_name not in _clients:
-            import boto3  # lazy: boto3 loads with the first client
             from botocore.config import Config  # lazy: botocore loads with the first client
 
             region = os.environ.get("AWS_REGION") or os.environ.get(
                 "AWS_DEFAULT_REGION", "us-east-1"
             )
-            _clients[service_name] = boto3.session.Session().client(
+            _clients[service_name] = _shared_session().create_client(
                 service_name,
                 region_name=region,
                 config=Config(
@@ -70,10 +82,19 @@ def client(service_name: str) -> Any:
         return _clients[service_name]
 
 
+@cache
+def _shared_session() -> Session:
+    """The container's botocore session; `client` calls this with `_lock` held, so it is one."""
+    from botocore.session import get_session  # lazy: botocore loads with the first client
+
+    return get_session()
+
+
 def reset_clients() -> None:
-    """Forget every cached client (tests start moto before the first client exists)."""
+    """Forget the session and every client (tests start moto before the first client exists)."""
     with _lock:
         _clients.clear()
+        _shared_session.cache_clear()
 
 
 def aws_endpoints_are_local(environ: Mapping[str, str] | None = None) -> bool:

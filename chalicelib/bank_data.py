@@ -21,7 +21,7 @@ Nothing here is stored: these models are built per request and shown to their ow
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
@@ -38,8 +38,6 @@ MAX_AMOUNT_DIGITS = 15
 MAX_AMOUNT_PLACES = 6
 MAX_AMOUNT_TEXT = 64
 """A numeric string longer than this is not an amount (bounds `Decimal`'s parsing work)."""
-EARLIEST_EVENT_TIME = datetime(2004, 1, 1, tzinfo=UTC)
-"""No chat or bank event BankBridge handles predates this (Messenger, FDX and UK OB are later)."""
 
 
 def to_decimal(value: Any) -> Any:
@@ -80,20 +78,6 @@ def _check_amount(value: Decimal) -> None:
     normal = value.normalize(Context(prec=len(value.as_tuple().digits)))
     if -int(normal.as_tuple().exponent) > MAX_AMOUNT_PLACES:
         raise ValueError(f"amount has more than {MAX_AMOUNT_PLACES} decimal places")
-
-
-def datetime_from_epoch(seconds: float, *, now: datetime) -> datetime:
-    """An epoch time as an aware UTC datetime, if it lies between 2004 and a day after `now`.
-
-    Anything else is a malformed timestamp (`ValueError`), never an
-    `OverflowError` from the platform: `1e20`, year 10000 and negatives included.
-    """
-    if isinstance(seconds, bool):
-        raise ValueError("timestamp is not a number")
-    latest = (now + timedelta(days=1)).timestamp()
-    if not EARLIEST_EVENT_TIME.timestamp() <= seconds <= latest:  # False for NaN too
-        raise ValueError("timestamp is out of range (before 2004 or in the future)")
-    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def to_aware_datetime(value: Any) -> Any:

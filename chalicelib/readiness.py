@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from chalicelib import aws
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE
@@ -40,21 +39,6 @@ _SECRET_SETTINGS = (
 )
 # Read only by the local dev stage's bearer-token admin; deployed admin is IAM.
 _DEV_ONLY_SECRET_SETTINGS = ("admin_token_name",)
-
-
-class _SettingsOf(Settings):
-    """The runtime's settings built from given variables only, never this process's env."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 class Finding(BaseModel):
@@ -134,15 +118,8 @@ def _stage_variables(
 
 def _settings_from(variables: Mapping[str, str], findings: list[Finding]) -> Settings | None:
     """Validate with the runtime's own rules; each invalid variable becomes a finding."""
-    fields = Settings.model_fields
-    # Raw strings: the settings model parses and coerces them, as it does the environment.
-    values: dict[str, Any] = {
-        name.removeprefix(ENV_PREFIX).lower(): value
-        for name, value in variables.items()
-        if name.removeprefix(ENV_PREFIX).lower() in fields
-    }
     try:
-        settings = _SettingsOf(**values)
+        settings = Settings.from_environment(variables)
     except ValidationError as error:
         findings.extend(_bad(variable, message) for variable, message in setting_problems(error))
         return None

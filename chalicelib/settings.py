@@ -9,15 +9,21 @@ the *names* of the Secrets Manager secrets that hold them.
 Invalid configuration fails closed: `get_settings` raises `SettingsError`
 naming each offending `BANKBRIDGE_*` variable, so the function errors with a
 clear log line instead of running with a weaker default.
+
+A plain pydantic model read from `os.environ`, not pydantic-settings: every
+setting is a scalar that pydantic coerces from its string, and importing
+pydantic-settings (asyncio, argparse, dotenv, its cloud providers) cost the
+first webhook of each new Lambda container ~30 ms for nothing it used.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.errors import BankBridgeError
 from chalicelib.public_url import PUBLIC_BASE_URL_VARIABLE, base_url_problem, effective_base_url
@@ -31,10 +37,10 @@ class SettingsError(BankBridgeError, RuntimeError):
     """The environment does not describe a usable configuration; the message names each variable."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Runtime configuration, all from `BANKBRIDGE_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="BANKBRIDGE_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     stage: str = Field(description="The Chalice stage; required, no default.")
     # Empty means "derived from the stage" (see `resource_names`).
@@ -150,6 +156,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{PUBLIC_BASE_URL_VARIABLE} {problem}")
         return self
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        """Validate the `BANKBRIDGE_*` variables of `environ` (names in any case), raw strings."""
+        return cls.model_validate(
+            {
+                name[len(ENV_PREFIX) :].lower(): value
+                for name, value in environ.items()
+                if name.upper().startswith(ENV_PREFIX)
+            }
+        )
+
     @cached_property
     def is_local(self) -> bool:
         """True only for `dev` against local AWS: relaxes https-only rules and admin auth."""
@@ -164,7 +181,7 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the settings, parsed once per container; raise `SettingsError` if invalid."""
     try:
-        return Settings()
+        return Settings.from_environment(os.environ)
     except ValidationError as error:
         raise SettingsError(describe_errors(error)) from None
 

@@ -100,11 +100,11 @@ def _not_found(institution_id: str) -> Response:
 
 def _bearer_problem(authorization: str | None) -> Response | None:
     """None when the local admin token matches; else the 401/403/503 to return."""
-    from chalicelib.secrets import (  # lazy: pydantic-settings stays off the cold start
+    from chalicelib.secrets import (  # lazy: pydantic stays off the cold start
         SecretUnavailable,
         get_secret,
     )
-    from chalicelib.settings import get_settings  # lazy: pydantic-settings stays off the cold start
+    from chalicelib.settings import get_settings  # lazy: pydantic stays off the cold start
 
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -150,7 +150,7 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
     from chalicelib.connectors.config.models import (
         ConnectorConfig,  # lazy: pydantic stays off the cold start of every route
     )
-    from chalicelib.settings import get_settings  # lazy: pydantic-settings stays off the cold start
+    from chalicelib.settings import get_settings  # lazy: pydantic stays off the cold start
 
     if len(raw) > MAX_BODY_BYTES:
         raise ConfigRefused(
@@ -273,7 +273,7 @@ def check_connector(request: Request, institution_id: str) -> Response:
         connector_for,  # lazy: pydantic stays off the cold start of every route
     )
     from chalicelib.secrets import (
-        bank_secret_getter,  # lazy: pydantic-settings stays off the cold start
+        bank_secret_getter,  # lazy: pydantic stays off the cold start
     )
 
     config = _repository().get(institution_id)

@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.bank_data import BankEvent, BankEventType, datetime_from_epoch
+from chalicelib.bank_data import BankEvent, BankEventType
 from chalicelib.bounded_json import JsonRejected, load_bounded_json
 from chalicelib.events.exceptions import EventRejected
 from chalicelib.events.payloads import FdxNotification
+from chalicelib.timestamps import datetime_from_epoch
 
 MAX_EVENT_DEPTH = 32
 """Nesting an event body may have: an FDX notification uses 4 levels, a SET's claims 4."""

@@ -230,14 +230,14 @@ def test_an_absurd_bank_amount_degrades_to_a_missing_field_in_mapping() -> None:
     ],
 )
 def test_epoch_times_outside_2004_to_tomorrow_are_refused(seconds: float) -> None:
-    from chalicelib.bank_data import datetime_from_epoch
+    from chalicelib.timestamps import datetime_from_epoch
 
     with pytest.raises(ValueError, match="timestamp"):
         datetime_from_epoch(seconds, now=datetime(2026, 12, 1, tzinfo=UTC))
 
 
 def test_epoch_times_in_range_become_aware_utc() -> None:
-    from chalicelib.bank_data import datetime_from_epoch
+    from chalicelib.timestamps import datetime_from_epoch
 
     now = datetime(2026, 12, 1, tzinfo=UTC)
     assert datetime_from_epoch(1_796_000_000.5, now=now) == datetime.fromtimestamp(

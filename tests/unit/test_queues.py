@@ -137,6 +137,14 @@ def test_a_message_sqs_would_always_refuse_stops_the_call_before_anything_is_sen
     assert sqs.calls == []
 
 
+def test_the_refused_characters_are_exactly_those_sqs_does_not_accept() -> None:
+    """SQS accepts #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF."""
+    every_character = "".join(map(chr, range(0x110000)))
+    refused = {match.start() for match in queues._NOT_ALLOWED_BY_SQS.finditer(every_character)}
+    accepted = {0x9, 0xA, 0xD, *range(0x20, 0xD800), *range(0xE000, 0xFFFE)}
+    assert refused == set(range(0x10000)) - accepted
+
+
 def test_nothing_to_send_makes_no_call(sqs: FakeSqs) -> None:
     enqueue("inbound", [])
     assert sqs.calls == []

@@ -1,5 +1,5 @@
-"""Container-wide caches shared by a worker's record threads: one boto3 client and one secret
-fetch, however many threads ask at once."""
+"""Container-wide caches shared by a worker's record threads: one AWS session, one client per
+service and one secret fetch, however many threads ask at once."""
 
 from __future__ import annotations
 
@@ -33,34 +33,64 @@ def _all_at_once(call: Callable[[], Any]) -> list[Any]:
 
 
 class _SlowSession:
-    """Stands in for `boto3.session.Session`: slow to build a client, counts how many it built."""
+    """Stands in for botocore's session: slow to build a client, records which it built."""
 
-    built = 0
+    def __init__(self) -> None:
+        self.clients_built: list[str] = []
 
-    def client(self, service_name: str, **_: Any) -> object:
+    def create_client(self, service_name: str, **_: Any) -> object:
         time.sleep(0.02)  # long enough for every thread to race past an unlocked check
-        _SlowSession.built += 1
+        self.clients_built.append(service_name)
         return object()
 
 
 @pytest.fixture
-def clean_clients() -> Iterator[None]:
+def sessions(
+    fake_aws_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[_SlowSession]]:
+    """Every session `chalicelib.aws` starts, in order (it should start one per container)."""
+    import botocore.session
+
+    started: list[_SlowSession] = []
+
+    def get_session() -> _SlowSession:
+        started.append(_SlowSession())
+        return started[-1]
+
+    monkeypatch.setattr(botocore.session, "get_session", get_session)
     aws.reset_clients()
-    yield
+    yield started
     aws.reset_clients()
 
 
-def test_threads_asking_at_once_share_one_client(
-    fake_aws_environment: None, clean_clients: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import boto3.session
-
-    _SlowSession.built = 0
-    monkeypatch.setattr(boto3.session, "Session", _SlowSession)
+def test_threads_asking_at_once_share_one_client(sessions: list[_SlowSession]) -> None:
     clients = _all_at_once(lambda: aws.client("sqs"))
     assert len(clients) == THREADS
     assert len({id(client) for client in clients}) == 1
-    assert _SlowSession.built == 1
+    assert [session.clients_built for session in sessions] == [["sqs"]]
+
+
+def test_every_service_s_client_comes_from_one_session(sessions: list[_SlowSession]) -> None:
+    services = ["sqs", "dynamodb", "kms", "secretsmanager"]
+    asked = iter(services * (THREADS // len(services)))
+    lock = threading.Lock()
+
+    def ask_for_the_next_service() -> object:
+        with lock:
+            service = next(asked)
+        return aws.client(service)
+
+    clients = _all_at_once(ask_for_the_next_service)
+    assert len({id(client) for client in clients}) == len(services)
+    assert len(sessions) == 1
+    assert sorted(sessions[0].clients_built) == sorted(services)
+
+
+def test_forgetting_the_clients_starts_a_new_session(sessions: list[_SlowSession]) -> None:
+    first = aws.client("sqs")
+    aws.reset_clients()
+    assert aws.client("sqs") is not first
+    assert [session.clients_built for session in sessions] == [["sqs"], ["sqs"]]
 
 
 class _SlowSecretsManager:

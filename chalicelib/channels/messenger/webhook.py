@@ -33,7 +33,6 @@ from pydantic import (
     ValidationError,
 )
 
-from chalicelib.bank_data import datetime_from_epoch
 from chalicelib.bounded_json import repair_text
 from chalicelib.channels.exceptions import ChannelError, WebhookRejected
 from chalicelib.channels.messages import (
@@ -50,6 +49,7 @@ from chalicelib.channels.messages import (
 )
 from chalicelib.channels.messenger import CHANNEL
 from chalicelib.observability import log_fields
+from chalicelib.timestamps import datetime_from_epoch
 
 logger = logging.getLogger(__name__)
 

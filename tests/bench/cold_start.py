@@ -1,0 +1,348 @@
+"""Import + first handled webhook in a fresh process, as Lambda runs it, beside a minimal handler.
+
+Each run is a new interpreter (a new Lambda execution environment) that imports
+the handler module and hands it one API Gateway proxy event for a signed
+`POST /webhooks/messenger`, timed from before the import to the response. The
+project side is `import app` then `app.app(event, context)`. The floor is the
+least a correct handler can do (`FLOOR_HANDLER`): boto3's default session, the
+app secret from Secrets Manager, the HMAC check, then one `SendMessageBatch` to
+a queue URL it is given. Both run against one moto server process
+(`infra.local.moto_server`, the local stack's AWS) with the dev stage's
+resources, alternating project and floor runs.
+
+Interpreter start-up and reading the event come before the clock starts, as
+Lambda's runtime has done them before it imports the handler. Each run reports
+its wall time (the figures with goals) and its CPU time: on this shared
+machine the CPU time moves less with other people's load. Each figure is
+measured with bytecode (the `.pyc` a first run wrote) and without: a fresh empty
+`PYTHONPYCACHEPREFIX` with `PYTHONDONTWRITEBYTECODE=1` makes every module,
+the standard library's included, compile from source. That overstates a zip
+without `.pyc` (Lambda's standard library has its bytecode) on both sides alike.
+Both sides run from this tree and its virtualenv, not from the deployment zip:
+botocore's data for every service is there (the zip keeps four), which weighs
+on both sides alike.
+
+A last figure keeps the choice of one botocore session per container: the
+worker's four clients created in a fresh process by `chalicelib.aws`, beside
+the replaced design (a boto3 session per client).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from chalicelib.channels.messenger.signature import sign
+from infra.aws.provision import provision
+from tests.bench.figures import Figure, Samples, interleaved, ratio_figure, table
+from tests.conftest import DEV_SECRETS, reset_process_caches
+from tests.factories import delivery, encode, text_event
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTION = "Cold start: import + first webhook in a fresh process"
+CLIENTS_SECTION = "Cold start: AWS clients"
+RUNS = 15
+GOAL_RATIO = 1.3
+ROUTE = "/webhooks/messenger"
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+FLOOR_HANDLER = '''\
+"""The least a webhook ack can do: verify Meta's signature, queue the events, answer 200."""
+import hashlib
+import hmac
+import json
+import os
+
+import boto3
+
+secrets_manager = boto3.client("secretsmanager")
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    body = event["body"].encode()
+    secret = secrets_manager.get_secret_value(SecretId=os.environ["FLOOR_APP_SECRET_NAME"])
+    key = secret["SecretString"].encode()
+    expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, event["headers"].get("X-Hub-Signature-256", "")):
+        return {"statusCode": 403, "body": "Invalid signature"}
+    events = [m for entry in json.loads(body)["entry"] for m in entry.get("messaging", [])]
+    entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(events)]
+    sqs.send_message_batch(QueueUrl=os.environ["FLOOR_QUEUE_URL"], Entries=entries)
+    return {"statusCode": 200, "body": "EVENT_RECEIVED"}
+'''
+
+INVOKE = """\
+import json, sys, time
+
+
+class Context:
+    aws_request_id = "cold-start-bench"
+    function_name = "bankbridge-dev"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bankbridge-dev"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self):
+        return 29000
+
+
+event = json.loads(sys.stdin.read())
+started, started_cpu = time.perf_counter(), time.process_time()
+from {module} import {handler} as handle
+response = handle(event, Context())
+wall_ms = (time.perf_counter() - started) * 1000
+cpu_ms = (time.process_time() - started_cpu) * 1000
+assert response["statusCode"] == 200, response
+print(wall_ms, cpu_ms)
+"""
+
+
+@dataclass
+class ColdStart:
+    """A measurement: a new interpreter in `folder` imports `module` and handles one webhook.
+
+    Called, it returns the wall milliseconds and keeps the CPU milliseconds in `cpu_ms`.
+    """
+
+    folder: Path
+    module: str
+    handler: str
+    environment: dict[str, str]
+    cpu_ms: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        event = json.dumps(_signed_webhook_event(), separators=(",", ":"))
+        finished = subprocess.run(
+            [sys.executable, "-c", INVOKE.format(module=self.module, handler=self.handler)],
+            cwd=self.folder,
+            env=self.environment,
+            input=event,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if finished.returncode != 0:
+            raise RuntimeError(f"{self.module} failed a cold webhook:\n{finished.stderr[-2000:]}")
+        wall_ms, cpu_ms = map(float, finished.stdout.split()[-2:])
+        self.cpu_ms.append(cpu_ms)
+        return wall_ms
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Project and floor, wall and CPU milliseconds, with and without bytecode."""
+
+    wall: dict[str, Samples]
+    cpu: dict[str, Samples]
+
+
+SIDES = ("project", "floor", "project, no bytecode", "floor, no bytecode")
+
+WORKER_SERVICES = ("dynamodb", "sqs", "kms", "secretsmanager")
+SHARED_SESSION_CLIENTS = f"""\
+from chalicelib import aws
+for service in {WORKER_SERVICES!r}:
+    aws.client(service)
+"""
+"""The worker's four clients as `chalicelib.aws` makes them: one botocore session."""
+SESSION_PER_CLIENT = f"""\
+import boto3
+for service in {WORKER_SERVICES!r}:
+    boto3.session.Session().client(service)
+"""
+"""The replaced design: a new boto3 session per client, each parsing botocore's data again."""
+
+
+def compare(project_root: Path = ROOT, runs: int = RUNS) -> Comparison:
+    """Interleaved fresh-process runs of the app in `project_root` and of the floor."""
+    with tempfile.TemporaryDirectory() as folder, _moto_server() as endpoint:
+        workspace = Path(folder)
+        floor_dir = workspace / "floor"
+        floor_dir.mkdir()
+        (floor_dir / "minimal_handler.py").write_text(FLOOR_HANDLER)
+        empty_cache = workspace / "no-pycache"
+        empty_cache.mkdir()
+        environment = _provisioned_environment(endpoint)
+        without = environment | {
+            "PYTHONPYCACHEPREFIX": str(empty_cache),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        measurements = [
+            ColdStart(project_root, "app", "app", environment),
+            ColdStart(floor_dir, "minimal_handler", "handler", environment),
+            ColdStart(project_root, "app", "app", without),
+            ColdStart(floor_dir, "minimal_handler", "handler", without),
+        ]
+        wall = interleaved(runs, *measurements)
+        assert not any(empty_cache.iterdir()), "a run without bytecode wrote some"
+    return Comparison(
+        wall=dict(zip(SIDES, wall, strict=True)),
+        cpu={
+            side: Samples(tuple(measurement.cpu_ms[-runs:]))
+            for side, measurement in zip(SIDES, measurements, strict=True)
+        },
+    )
+
+
+def figures() -> list[Figure]:
+    """Project beside floor, with and without bytecode, and what missing bytecode costs."""
+    measured = compare()
+    floor_name = "minimal handler (boto3, secret, HMAC, one SendMessageBatch)"
+    rows = []
+    for unit, samples, goal in (("wall", measured.wall, GOAL_RATIO), ("CPU", measured.cpu, None)):
+        for bytecode, suffix in (("with bytecode", ""), ("no bytecode", ", no bytecode")):
+            rows.append(
+                ratio_figure(
+                    SECTION,
+                    f"`import app` + first webhook, {bytecode} ({unit} time)",
+                    samples[f"project{suffix}"],
+                    samples[f"floor{suffix}"],
+                    floor_name=floor_name,
+                    goal_ratio=goal,
+                )
+            )
+    wall = measured.wall
+    rows.append(
+        Figure(
+            section=SECTION,
+            name="`import app` + first webhook: no bytecode / with bytecode (wall time)",
+            measured=f"{wall['project, no bytecode'].median / wall['project'].median:.2f}x",
+            floor=f"floor: {wall['floor, no bytecode'].median / wall['floor'].median:.2f}x",
+        )
+    )
+    rows.append(_client_creation())
+    return rows
+
+
+def _client_creation() -> Figure:
+    """Creating the worker's four clients in a fresh process (no AWS call), both designs."""
+    environment = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+        **FAKE_AWS,
+        "BANKBRIDGE_STAGE": "prod",
+    }
+
+    def fresh_process(script: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, check=True)
+        return (time.perf_counter() - started) * 1000
+
+    shared, per_client = interleaved(
+        RUNS,
+        lambda: fresh_process(SHARED_SESSION_CLIENTS),
+        lambda: fresh_process(SESSION_PER_CLIENT),
+    )
+    return ratio_figure(
+        CLIENTS_SECTION,
+        "The worker's 4 AWS clients in a fresh process (interpreter start and imports included)",
+        shared,
+        per_client,
+        floor_name="a boto3 session per client (the replaced design)",
+    )
+
+
+def _signed_webhook_event() -> dict[str, Any]:
+    """API Gateway's proxy event for one signed delivery of one new text message."""
+    body = encode(delivery(text_event(f"cold-{time.time_ns()}", "balance")))
+    domain = "abc123.execute-api.us-east-1.amazonaws.com"
+    return {
+        "resource": ROUTE,
+        "path": ROUTE,
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": "application/json",
+            "Host": domain,
+            "X-Hub-Signature-256": sign(DEV_SECRETS["messenger_app_secret"], body),
+        },
+        "multiValueHeaders": None,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": ROUTE,
+            "httpMethod": "POST",
+            "path": f"/api{ROUTE}",
+            "stage": "api",
+            "domainName": domain,
+            "requestId": f"request-{time.time_ns()}",
+            "identity": {"sourceIp": "203.0.113.9"},
+        },
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def _provisioned_environment(endpoint: str) -> dict[str, str]:
+    """The dev stage's resources in the moto server, and the environment both sides run with."""
+    saved = dict(os.environ)
+    try:
+        os.environ.update({**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint})
+        os.environ.pop("BANKBRIDGE_TEST_IN_PROCESS_AWS", None)
+        reset_process_caches()
+        outputs = provision("dev", secret_values=DEV_SECRETS)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_process_caches()
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BANKBRIDGE_", "AWS_", "PYTHON"))
+    }
+    return {
+        **inherited,
+        **FAKE_AWS,
+        "AWS_ENDPOINT_URL": endpoint,
+        **outputs.settings_environment(),
+        "FLOOR_APP_SECRET_NAME": outputs.messenger_app_secret_name,
+        "FLOOR_QUEUE_URL": outputs.inbound_queue_url,
+    }
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    """The local stack's moto server in its own process on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    print(table(figures()))
