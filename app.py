@@ -173,6 +173,16 @@ def handle_inbound_events(event: SQSEvent) -> dict[str, Any]:
     return handle_batch(event.to_dict(), event.context, services)
 
 
+if os.environ.get("_HANDLER") == "app.handle_inbound_events":
+    # Lambda's init phase in the inbound worker's container: its clients, secrets and bank list
+    # get ready here instead of in the first message (`_HANDLER` names the function's handler).
+    from chalicelib.conversation.worker import (
+        prepare_container,  # lazy: only the inbound worker's containers load it at init
+    )
+
+    prepare_container()
+
+
 @app.route(
     "/banks/{institution_id}/events",
     methods=["POST"],

@@ -21,7 +21,8 @@ its time either: Lambda freezes it with the container, and on thaw its
 late is redelivered and found DONE by its claim.
 
 Claims: given a `ClaimSpec`, each record's event id is claimed before it runs
-(see `store/processed_events.py`), owned by its SQS message id; a duplicate is
+(see `store/processed_events.py`; only records the spec `applies` to), owned by its
+SQS message id; a duplicate is
 logged ("Duplicate delivery", no content) and reported as a success. A handled
 record completes its claim; a record failing its last attempt releases it, so
 a DLQ redrive is handled rather than taken for a duplicate.
@@ -99,6 +100,9 @@ class ClaimSpec(Generic[Item]):
 
     claims: EventClaims
     key: Callable[[Item], tuple[str, str]]
+    applies: Callable[[Item], bool] = lambda _: True
+    """Whether an item is claimed at all: one whose only effect is guarded elsewhere (a reply
+    sent at most once by the reply ledger) skips the claim's two writes."""
 
 
 def run_sqs_batch(
@@ -257,7 +261,7 @@ class _Batch(Generic[Item]):
 
     def _claimed(self, item: Item, delivery: Delivery) -> bool:
         """Claim the item's event id; False (logged) for a duplicate, True without a spec."""
-        if self.claim is None:
+        if self.claim is None or not self.claim.applies(item):
             return True
         source, event_id = self.claim.key(item)
         outcome = self.claim.claims.claim(source, event_id, owner=delivery.message_id)
@@ -281,12 +285,12 @@ class _Batch(Generic[Item]):
 
     def _complete(self, item: Item, delivery: Delivery) -> None:
         """Mark the claim done; if that fails the record still counts as handled (logged)."""
-        if self.claim is not None:
+        if self.claim is not None and self.claim.applies(item):
             self._settle_claim(item, delivery, self.claim.claims.complete, "complete")
 
     def _release(self, item: Item, delivery: Delivery) -> None:
         """On the last attempt, free the claim so a redrive from the DLQ is handled."""
-        if self.claim is not None and delivery.final:
+        if self.claim is not None and self.claim.applies(item) and delivery.final:
             self._settle_claim(item, delivery, self.claim.claims.release, "release")
 
     def _settle_claim(

@@ -103,11 +103,12 @@ def send_once(
 ) -> int:
     """Send rendered `bodies` as the reply step `step`, at most once; return requests made.
 
-    `sending` is recorded before the first request. A provable non-delivery
-    (`SendFailed`, `DeadlineReached`, anything raised before a request went out)
-    marks the step `failed`, so a retry resumes it; an unknown outcome marks it
-    `unknown` and is never resent; a refusal is recorded and re-raised, now and on
-    every later attempt.
+    `sending` is recorded before the first request, and stays when every request
+    went through: a later attempt skips a `sending` step either way, so a success
+    costs no second write. A provable non-delivery (`SendFailed`,
+    `DeadlineReached`, anything raised before a request went out) marks the step
+    `failed`, so a retry resumes it; an unknown outcome marks it `unknown` and is
+    never resent; a refusal is recorded and re-raised, now and on every later attempt.
     """
     ledger = ledger if ledger is not None else ledger_from_settings()
     claim = ledger.begin(step)
@@ -141,8 +142,13 @@ def send_once(
     except Exception:
         ledger.finish(step, ReplyState.FAILED)
         raise
-    ledger.finish(step, ReplyState.SENT)
     return sent - claim.resume_at
+
+
+def prepare_client() -> None:
+    """Read the platform client's secrets and open its HTTP session now (in a container's init
+    phase), so the first reply does not wait for them; both are cached per container."""
+    client_from_settings()
 
 
 def show_typing(user: ChannelUser, *, client: SendClient | None = None) -> None:

@@ -57,10 +57,16 @@ SUPPORTED_STANDARDS = frozenset(_IMPLEMENTATIONS)
 
 def connector_for(config: ConnectorConfig, **kwargs: Any) -> Connector:
     """A connector for `config`; `kwargs` (http, get_secret, client_tokens) go to the class."""
-    factory = _IMPLEMENTATIONS.get(config.standard)
-    if factory is None:
+    implementation = implementation_for(config.standard)
+    if implementation is None:
         raise ConnectorNotAvailable(
             f"no connector implements the {config.standard.value} standard yet",
             institution_id=config.institution_id,
         )
-    return factory()(config, **kwargs)
+    return implementation(config, **kwargs)
+
+
+def implementation_for(standard: Standard) -> type[Connector] | None:
+    """The connector class of `standard` (its module imported now), or None if none exists."""
+    factory = _IMPLEMENTATIONS.get(standard)
+    return None if factory is None else factory()

@@ -24,7 +24,7 @@ from chalicelib.auth.token_endpoint import refresh
 from chalicelib.auth.tokens import TokenService
 from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.channels.messages import ChannelUser
-from chalicelib.connectors.base import Connector, ConnectorLoader
+from chalicelib.connectors.base import Connector, ConnectorLoader, ListedAccount
 from chalicelib.connectors.exceptions import (
     AccountClosed,
     AccountNotFound,
@@ -100,21 +100,18 @@ class Banking:
         self._links = links
         self._load_connector = load_connector
 
-    def links_of(self, user: ChannelUser) -> list[Link]:
-        """The sender's links."""
-        return self._links.list_for_user(user.channel, user.user_id)
+    def read(self, links: list[Link], request: ReadRequest) -> Reading:
+        """Accounts of every one of `links`, with balances and/or recent transactions as asked.
 
-    def read(self, user: ChannelUser, request: ReadRequest) -> Reading:
-        """Accounts of every link, with balances and/or recent transactions as asked.
+        `links` are the sender's own, read from their partition by the caller (once per
+        message, with their chat profile: `store.chat_users`).
 
         Links are read concurrently, and so are the accounts of one link once its
         account list is in: a bank answering in 8 s costs two round trips of 8 s,
         not one per account, which keeps a slow bank inside the worker's deadline.
         Accounts keep their order (links in stored order, accounts as the bank lists them).
         """
-        readings = _concurrently(
-            [partial(self._read_link, link, request) for link in self.links_of(user)]
-        )
+        readings = _concurrently([partial(self._read_link, link, request) for link in links])
         return Reading(
             accounts=[view for part in readings for view in part.accounts],
             problems=[problem for part in readings for problem in part.problems],
@@ -141,9 +138,12 @@ class Banking:
                 view
                 for view in (
                     AccountView(
-                        institution_id=link.institution_id, institution_name=name, account=account
+                        institution_id=link.institution_id,
+                        institution_name=name,
+                        account=listed.account,
+                        balance=listed.balance,
                     )
-                    for account in connector.list_accounts(token, consent_id=link.consent_id)
+                    for listed in _listed_accounts(connector, token, request, link.consent_id)
                 )
                 if not request.only_account or view.ref == request.only_account
             ]
@@ -151,6 +151,7 @@ class Banking:
                 [
                     partial(self._fill, view, connector, token, request, link.consent_id)
                     for view in views
+                    if request.per_account or (request.balances and view.balance is None)
                 ]
             )
         except ReauthRequired:
@@ -189,32 +190,52 @@ class Banking:
         account_id = view.account.account_id
         offset, per_account = request.offset, request.per_account
         try:
-            if request.balances:
+            if request.balances and view.balance is None:
                 view.balance = connector.get_balance(token, account_id, consent_id=consent_id)
             if per_account:
                 end = datetime.now(UTC)
-                found = connector.list_transactions(
+                found = connector.first_transactions(
                     token,
                     account_id,
                     end - timedelta(days=request.days),
                     end,
-                    limit=offset + per_account + 1,
+                    offset + per_account,
                     consent_id=consent_id,
                 )
                 newest_first = sorted(
-                    found,
+                    found.transactions,
                     key=lambda t: t.booked_at or t.transacted_at or end,
                     reverse=True,
                 )
                 view.transactions = newest_first[offset : offset + per_account]
-                view.more_available = len(newest_first) > offset + per_account
+                view.more_available = found.more
         except (AccountNotFound, AccountClosed):
             view.balance = None
             view.transactions = []
 
 
+def _listed_accounts(
+    connector: Connector, token: str, request: ReadRequest, consent_id: str | None
+) -> list[ListedAccount]:
+    """The link's accounts, with the balances the standard delivers in bulk when asked for.
+
+    Only accounts left without one cost a balance request each (`Banking._fill`).
+    """
+    if request.balances:
+        return connector.list_accounts_with_balances(token, consent_id=consent_id)
+    return [
+        ListedAccount(account) for account in connector.list_accounts(token, consent_id=consent_id)
+    ]
+
+
 MAX_PARALLEL_BANK_READS = 4
-"""Bank calls in flight for one message: few enough to stay polite to one bank."""
+"""Bank calls in flight per link (the links of one message are read side by side too).
+
+Four covers the usual two to four accounts of a person at one bank in one round trip,
+stays under the shared session's pool of ten connections per host, and keeps a burst
+from one message polite to a bank that rate-limits per client (a fifth account waits
+for a free slot; every call still ends by the invocation deadline).
+"""
 
 Result = TypeVar("Result")
 

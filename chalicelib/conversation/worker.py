@@ -8,11 +8,24 @@ Every chat send is one named reply step in the reply ledger
 `still-waiting` and `final`. A redelivered record sends each step at most once,
 and once its `final` step is settled it does no bank work at all.
 
-A slow bank gets one timely "still waiting on <bank>…": when the bank work has
-not finished after `STILL_WAITING_AFTER_SECONDS`, or when it fails first (the
-bank is unavailable, or the invocation's deadline comes). The final answer
-follows in the same invocation, or, when the record has to be retried, in a
-later one that sends only the final answer.
+A slow bank gets the typing indicator once the bank work has taken
+`TYPING_AFTER_SECONDS` (a quick answer needs none, and saves a Send API call),
+and one timely "still waiting on <bank>…": when the bank work has not finished
+after `STILL_WAITING_AFTER_SECONDS`, or when it fails first (the bank is
+unavailable, or the invocation's deadline comes). The final answer follows in
+the same invocation, or, when the record has to be retried, in a later one that
+sends only the final answer.
+
+DynamoDB per message: one Query reads the sender's links and last inbound time
+together (`store.chat_users`); the profile is written only when that time is old
+(`chat_profiles.needs_recording`); the connector list and configs come from the
+container's cache. A balance or transactions answer then costs one more call:
+the reply ledger's conditional write before the final answer is sent. Such
+events are not claimed (`handle_batch`): their only effect is the reply, which
+the ledger sends at most once, so a duplicate costs at most a repeated bank
+read. Work that changes more (a code check, an unlink, a fraud answer) is
+claimed once per event id first. Only a redelivery checks the ledger before the
+bank work, to skip it when its final answer already went out.
 
 Every message has an answer deadline: its time plus `answer_within_seconds`
 (55 s). Bank work is cut short before it, and when no retry could still answer
@@ -38,30 +51,36 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WorkStillRunning
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from chalicelib import aws
 from chalicelib.auth import confirmation, linking
 from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
-from chalicelib.channels.delivery import SendClient, deliver_once, show_typing
+from chalicelib.channels.delivery import SendClient, deliver_once, prepare_client, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
-from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage
+from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind, OutboundMessage
 from chalicelib.connectors.base import ConnectorLoader
+from chalicelib.connectors.registry import implementation_for
 from chalicelib.conversation import replies
 from chalicelib.conversation.bank_connectors import available_institutions, load_connector
 from chalicelib.conversation.banking import Banking, Reading, ReadRequest
 from chalicelib.conversation.dialogue import ActionKind, BankAction, UserContext, respond
 from chalicelib.conversation.exceptions import BankRetryLater
 from chalicelib.conversation.institutions import Institution
+from chalicelib.conversation.intents import Intent, recognise
 from chalicelib.deadline import DeadlineReached, capped, reserved
 from chalicelib.observability import log_fields
 from chalicelib.queues import queue_url
 from chalicelib.settings import get_settings
-from chalicelib.store.chat_profiles import ChatProfileRepository
-from chalicelib.store.links import LinkRepository
+from chalicelib.store.chat_profiles import ChatProfileRepository, needs_recording
+from chalicelib.store.chat_users import ChatUserRepository
+from chalicelib.store.connectors import ConnectorRepository
+from chalicelib.store.links import Link, LinkRepository
 from chalicelib.store.ports import (
     ChatProfilePort,
+    ChatUserPort,
     LinkPort,
     ProcessedEventPort,
     ReplyLedgerPort,
@@ -72,6 +91,8 @@ from chalicelib.store.reply_ledger import ReplyState, ReplyStep, ledger_from_set
 logger = logging.getLogger(__name__)
 
 RETRY_BACKOFF_SECONDS = (5, 15, 45, 120, 300)
+TYPING_AFTER_SECONDS = 1.0
+"""Bank work slower than this shows the typing indicator; a quicker answer is its own sign."""
 STILL_WAITING_AFTER_SECONDS = 3.0
 """Bank work slower than this earns the person a "still waiting on <bank>…"."""
 
@@ -85,6 +106,9 @@ OVERDUE_BANK_SECONDS = 15.0
 ACK_STEP = "ack"
 STILL_WAITING_STEP = "still-waiting"
 FINAL_STEP = "final"
+
+CLAIMED_INTENTS = frozenset({Intent.CONFIRM_LINK, Intent.UNLINK, Intent.FRAUD})
+"""Intents whose work changes more than the person's chat, so a duplicate must not redo it."""
 
 Result = TypeVar("Result")
 
@@ -125,6 +149,7 @@ class WorkerServices:
     """What the worker talks to: the deployed ones from `from_settings`, or fakes in tests."""
 
     links: LinkPort
+    chat_users: ChatUserPort
     chat_profiles: ChatProfilePort
     ledger: ReplyLedgerPort
     load_connector: ConnectorLoader
@@ -149,6 +174,7 @@ class WorkerServices:
         table_name = settings.table_name
         return cls(
             links=LinkRepository(table_name),
+            chat_users=ChatUserRepository(table_name),
             chat_profiles=ChatProfileRepository(table_name),
             ledger=ledger_from_settings(),
             load_connector=load_connector,
@@ -162,11 +188,31 @@ class WorkerServices:
         )
 
 
+def prepare_container() -> None:
+    """Do in Lambda's init phase what the container's first message would otherwise wait for.
+
+    Creates the AWS clients the worker uses, reads the Send API's secrets and the
+    registered banks (both cached per container) and imports those banks' connector
+    modules, so a first message costs little more than a warm one. Best effort: on a
+    failure (logged) the first message does the rest itself.
+    """
+    try:
+        aws.client("dynamodb")
+        aws.client("kms")
+        aws.client("secretsmanager")
+        prepare_client()
+        for config in ConnectorRepository().list_all():
+            implementation_for(config.standard)
+    except Exception:
+        logger.exception("Worker container not prepared; its first message will be slower")
+
+
 def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServices) -> None:
     """Answer one inbound event; `attempt` is SQS's receive count for the record."""
-    _record_inbound(event, services)
+    records = services.chat_users.read(event.user)
+    _record_inbound(event, records.last_inbound_at, services)
     banking = Banking(services.links, services.load_connector)
-    context = _context_for(event.user, banking, services)
+    context = _context_for(records.links, services)
     turn = respond(event, context)
     steps = _Steps(event, services)
     try:
@@ -177,6 +223,7 @@ def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServi
                 event,
                 slow=turn.slow,
                 banking=banking,
+                links=records.links,
                 context=context,
                 steps=steps,
                 attempt=_Attempt.of(event, attempt, services.clock),
@@ -203,20 +250,27 @@ def _answer_action(
     *,
     slow: bool,
     banking: Banking,
+    links: list[Link],
     context: UserContext,
     steps: _Steps,
     attempt: _Attempt,
     services: WorkerServices,
 ) -> None:
-    """Carry out the bank action and send its final answer, once across redeliveries."""
-    if steps.settled(FINAL_STEP):
+    """Carry out the bank action and send its final answer, once across redeliveries.
+
+    A first delivery has sent nothing yet (a duplicate of it is refused at the ledger),
+    so only a redelivery asks the ledger first whether its final answer went out.
+    """
+    if attempt.number > 1 and steps.settled(FINAL_STEP):
         logger.info("Final answer already sent; nothing left to do")
         return
     waiting = _StillWaiting(steps, _names_for(action, context))
 
     def work() -> list[OutboundMessage]:
         with attempt.bank_time():
-            return _carry_out(action, event, banking, attempt, services)
+            return _carry_out(
+                action, event, banking, links=links, attempt=attempt, services=services
+            )
 
     try:
         messages = (
@@ -338,18 +392,25 @@ def _with_still_waiting(
     say_still_waiting: Callable[[], None],
     client: SendClient | None,
 ) -> Result:
-    """Run bank `work` beside the typing indicator; if slow, say "still waiting" meanwhile.
+    """Run bank `work`; if slow, show typing, and if slower still, say "still waiting".
 
     The work runs in a copy of this context, so the invocation deadline and the
     correlation id follow it; every bank call in it is bounded by the deadline.
+    Neither message holds up a quick answer: each is sent only once its time has
+    passed with the work still running.
     """
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-work") as pool:
         future = pool.submit(contextvars.copy_context().run, work)
-        show_typing(user, client=client)
-        try:
-            return future.result(timeout=STILL_WAITING_AFTER_SECONDS)
-        except WorkStillRunning:
-            say_still_waiting()
+        meanwhile_steps: tuple[tuple[float, Callable[[], None]], ...] = (
+            (TYPING_AFTER_SECONDS, partial(show_typing, user, client=client)),
+            (STILL_WAITING_AFTER_SECONDS, say_still_waiting),
+        )
+        for after, meanwhile in meanwhile_steps:
+            try:
+                return future.result(timeout=max(0.0, started + after - time.monotonic()))
+            except WorkStillRunning:
+                meanwhile()
         return future.result()
 
 
@@ -361,15 +422,20 @@ def _names_for(action: BankAction, context: UserContext) -> list[str]:
     return named or [i.name for i in context.linked]
 
 
-def _record_inbound(event: InboundEvent, services: WorkerServices) -> None:
-    """Open Meta's 24 h window for alerts; a failure must not cost the person their reply."""
+def _record_inbound(
+    event: InboundEvent, last_inbound_at: int | None, services: WorkerServices
+) -> None:
+    """Keep Meta's 24 h window open for alerts, writing only when the recorded time is old;
+    a failure must not cost the person their reply."""
+    if not needs_recording(last_inbound_at, event.timestamp):
+        return
     try:
         services.chat_profiles.record_inbound(event.user, event.timestamp)
     except Exception:
         logger.exception("Could not record the inbound time")
 
 
-def _context_for(user: ChannelUser, banking: Banking, services: WorkerServices) -> UserContext:
+def _context_for(links: list[Link], services: WorkerServices) -> UserContext:
     available = services.institutions()
     names = {i.institution_id: i.name for i in available}
     linked = [
@@ -377,7 +443,7 @@ def _context_for(user: ChannelUser, banking: Banking, services: WorkerServices) 
             institution_id=link.institution_id,
             name=names.get(link.institution_id, link.institution_id),
         )
-        for link in banking.links_of(user)
+        for link in links
     ]
     return UserContext(linked=linked, available=available)
 
@@ -386,6 +452,8 @@ def _carry_out(
     action: BankAction,
     event: InboundEvent,
     banking: Banking,
+    *,
+    links: list[Link],
     attempt: _Attempt,
     services: WorkerServices,
 ) -> list[OutboundMessage]:
@@ -404,7 +472,7 @@ def _carry_out(
         assert action.code is not None
         return [_confirm_link(user, action.code, services)]
     if kind is ActionKind.UNLINK_ALL:
-        names = [banking.unlink(user, link.institution_id) for link in banking.links_of(user)]
+        names = [banking.unlink(user, link.institution_id) for link in links]
         return [replies.unlinked([name for name in names if name])]
     request = ReadRequest(
         balances=kind is ActionKind.BALANCES,
@@ -413,7 +481,7 @@ def _carry_out(
         offset=action.offset,
         only_account=action.account_ref,
     )
-    reading = banking.read(user, request)
+    reading = banking.read(links, request)
     return _render_reading(action, reading, attempt)
 
 
@@ -487,8 +555,9 @@ def handle_batch(
 ) -> dict[str, Any]:
     """Answer an SQS batch of chat events; return the partial-failure report Lambda expects.
 
-    Each event id is claimed once (a webhook delivered twice is answered once);
-    one person's events run in order, different people's concurrently.
+    An event whose work changes more than the reply is claimed once by its id (a
+    webhook delivered twice is handled once); every reply step is sent at most once
+    by the ledger. One person's events run in order, different people's concurrently.
     """
     settings = get_settings()
     return run_sqs_batch(
@@ -501,9 +570,27 @@ def handle_batch(
         describe=lambda event: {"kind": event.kind.value},
         expected=(BankRetryLater,),
         order_key=lambda event: f"{event.user.channel}#{event.user.user_id}",
-        claim=ClaimSpec(claims=services.claims, key=lambda event: (event.channel, event.event_id)),
+        claim=ClaimSpec(
+            claims=services.claims,
+            key=lambda event: (event.channel, event.event_id),
+            applies=_changes_more_than_the_reply,
+        ),
         defer=_delay_redelivery,
     )
+
+
+def _changes_more_than_the_reply(event: InboundEvent) -> bool:
+    """Whether handling `event` changes something a duplicate must not change again.
+
+    Reads and dialogue replies change only the person's chat, which the reply
+    ledger guards step by step (a duplicate "link" issues one more one-time link
+    token that is never sent, and it expires); a code check (attempts are
+    counted), an unlink and a fraud answer are claimed, so a duplicate never runs
+    them twice.
+    """
+    if event.kind is InboundKind.ACCOUNT_LINKING:
+        return True
+    return recognise(event).intent in CLAIMED_INTENTS
 
 
 def _handle_delivery(event: InboundEvent, delivery: Delivery, services: WorkerServices) -> None:

@@ -4,6 +4,13 @@ The inbound worker records the event time in a small profile item in the user's
 partition (not the webhook's ack path); alert fan-out reads it to decide whether
 Meta's 24-hour window is open (`chalicelib.events.messaging_window`). The item
 holds a timestamp only and expires a week after the last message.
+
+The worker reads the recorded time with the user's links (`store.chat_users`)
+and writes a newer one only when the recorded one is `RECORD_INTERVAL_SECONDS`
+old (`needs_recording`), so a conversation costs one profile write, not one per
+message. The recorded time is then never later than the real last message and
+at most that interval earlier: the window can only look shorter than it is
+(an alert in its last minutes goes as a template), never open when it is closed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,14 @@ from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import TTL_ATTRIBUTE, chat_profile_key
 
 PROFILE_TTL_SECONDS = 7 * 24 * 3600
+RECORD_INTERVAL_SECONDS = 15 * 60
+"""A recorded inbound time younger than this is kept: at most 15 minutes of Meta's 24-hour
+window go unused, beside the 10-minute margin `messaging_window` keeps anyway."""
+
+
+def needs_recording(last_inbound_at: int | None, at: datetime) -> bool:
+    """Whether an inbound message at `at` should be written over the recorded time."""
+    return last_inbound_at is None or at.timestamp() - last_inbound_at >= RECORD_INTERVAL_SECONDS
 
 
 class ChatProfileRepository:

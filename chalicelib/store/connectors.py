@@ -2,8 +2,12 @@
 
 Only the non-secret config is stored (secrets are Secrets Manager references).
 Each item also carries `gsi1pk = CONNECTORS`, so listing every institution is
-one Query on `gsi1`, never a Scan. `get` is cached per container for a short
-TTL: configs change rarely and every chat request needs one.
+one Query on `gsi1`, never a Scan. `get` and `list_all` are cached per container
+for a short TTL: configs change rarely, every chat message needs the list (the
+dialogue offers its banks) and one config, and validating every config again
+per message cost more than the Query. A listing also fills the `get` cache, so
+the worker's first bank read needs no `GetItem`. A `put` or `delete` drops both
+caches in its own container; other containers see the change within the TTL.
 
 A config is refused before `PutItem` when its item would come near DynamoDB's
 400 KB limit (`ConnectorConfigTooLarge`, shown to the admin as 413), so an
@@ -48,6 +52,8 @@ MAX_ITEM_BYTES = 350_000
 logger = logging.getLogger(__name__)
 
 _cache: dict[tuple[str, str], tuple[float, ConnectorConfig | None]] = {}
+_listing_cache: dict[str, tuple[float, list[ConnectorConfig]]] = {}
+"""Table name -> (when read, every readable config)."""
 _cache_lock = threading.Lock()
 
 
@@ -146,10 +152,19 @@ class ConnectorRepository:
         return config
 
     def list_all(self) -> list[ConnectorConfig]:
-        """Every readable registered config, ordered by institution id (a GSI Query, all pages)."""
+        """Every readable registered config, ordered by institution id (a GSI Query, all pages);
+        cached for `cache_seconds`, and each config listed is then cached for `get` too."""
+        now = self._clock()
+        with _cache_lock:
+            cached = _listing_cache.get(self._table_name)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return list(cached[1])
         items = query_gsi1(self._table_name, CONNECTOR_LIST_GSI_PK)
-        configs = (self._readable(item) for item in items)
-        return [config for config in configs if config is not None]
+        configs = [config for config in map(self._readable, items) if config is not None]
+        with _cache_lock:
+            _listing_cache[self._table_name] = (now, configs)
+            _cache.update({(self._table_name, c.institution_id): (now, c) for c in configs})
+        return list(configs)
 
     def delete(self, institution_id: str) -> bool:
         """Remove the config; False if there was none."""
@@ -166,6 +181,7 @@ class ConnectorRepository:
     def _forget(self, institution_id: str) -> None:
         with _cache_lock:
             _cache.pop((self._table_name, institution_id), None)
+            _listing_cache.pop(self._table_name, None)
 
     @staticmethod
     def _readable(item: dict[str, Any]) -> ConnectorConfig | None:
@@ -196,3 +212,4 @@ def forget_cached_connectors() -> None:
     """Empty the per-container cache (tests, and after bulk changes)."""
     with _cache_lock:
         _cache.clear()
+        _listing_cache.clear()

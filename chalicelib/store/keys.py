@@ -122,9 +122,18 @@ def pending_question_key(channel: str, user_id: str, reference: str) -> dict[str
     return {PK: user_partition(channel, user_id), SK: f"{QUESTION_PREFIX}{reference}"}
 
 
+CHAT_PROFILE_SK = "PROFILE"
+
+
 def chat_profile_key(channel: str, user_id: str) -> dict[str, str]:
     """Key of a user's small profile item (last inbound message time, for Meta's 24 h window)."""
-    return {PK: user_partition(channel, user_id), SK: "PROFILE"}
+    return {PK: user_partition(channel, user_id), SK: CHAT_PROFILE_SK}
+
+
+LINKS_AND_PROFILE = (LINK_PREFIX, CHAT_PROFILE_SK)
+"""Sort keys from a user's first link to their chat profile, inclusive: `LINK#<inst>` items,
+then only `PENDINGLINK`, then `PROFILE` sort in it, so one Query of this range reads the
+links and the profile together (the inbound worker's one read per message)."""
 
 
 CONSENT_EXPIRY_PREFIX = "CONSENTEXP#"

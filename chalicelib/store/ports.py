@@ -17,6 +17,7 @@ from typing import Protocol
 
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.config.models import ConnectorConfig
+from chalicelib.store.chat_users import ChatUserRecords
 from chalicelib.store.client_tokens import StoredClientToken
 from chalicelib.store.consent_expiries import ConsentExpiry
 from chalicelib.store.links import Link
@@ -133,6 +134,12 @@ class ChatProfilePort(Protocol):
     def record_inbound(self, user: ChannelUser, at: datetime) -> None: ...
 
     def last_inbound_at(self, user: ChannelUser) -> int | None: ...
+
+
+class ChatUserPort(Protocol):
+    """A user's links and last inbound time, read together (the inbound worker's one read)."""
+
+    def read(self, user: ChannelUser) -> ChatUserRecords: ...
 
 
 class ConsentExpiryPort(Protocol):

@@ -10,9 +10,11 @@ redelivered record sends each step at most once whatever failed in between
 
 States and what a later attempt of the same step does:
 
-- `sending`: recorded *before* the Send API call. Found again, it means a run
-  died mid-send (or another run is sending now): skipped.
-- `sent`: skipped.
+- `sending`: recorded *before* the Send API call, and left in place when the
+  send goes through, so a sent step costs one write. Found again, the step was
+  sent, or a run died mid-send, or another run is sending now: skipped alike.
+- `sent`: skipped, like `sending` (steps recorded before success stopped being
+  written, within the 48 h TTL, hold it).
 - `failed`: Graph provably did not take the message (an error answer, a
   connection that never opened, the deadline before the call): sent again,
   resuming after the requests that did go out.
@@ -24,8 +26,9 @@ States and what a later attempt of the same step does:
   attempt replays the same refusal without calling Graph, so the caller takes
   the same path (e.g. the Utility template after a closed window).
 
-The claim is one conditional `UpdateItem` (create, or take over a `failed`
-step), so two concurrent runs of the same record cannot both send a step.
+The claim is one conditional `PutItem` (a new step), or for a `failed` step one
+conditional `UpdateItem` that takes it over, so two concurrent runs of the same
+record cannot both send a step.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -92,22 +96,50 @@ class ReplyLedgerRepository:
         self._ttl_seconds = ttl_seconds
 
     def begin(self, step: ReplyStep) -> ReplyClaim:
-        """Record the step as `sending` unless it is settled; say where to resume or why not."""
+        """Record the step as `sending` unless it is settled; say where to resume or why not.
+
+        A new step costs one conditional `PutItem`; only a step that failed before (a
+        retry resuming it) costs a second call, the `UpdateItem` that takes it over and
+        keeps its count of requests already sent.
+        """
+        client = aws.client("dynamodb")
+        try:
+            client.put_item(
+                TableName=self._table_name,
+                Item=encode_item(
+                    {
+                        **reply_ledger_key(step.channel, step.user_id, step.event_ref, step.step),
+                        "state": ReplyState.SENDING.value,
+                        "kind": "reply_step",
+                        "requests_sent": 0,
+                        TTL_ATTRIBUTE: int(time.time()) + self._ttl_seconds,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PK},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException as error:
+            previous = self._previous(step, error)
+            if previous is ReplyState.FAILED:
+                return self._take_over(step)
+            return self._refused(step, previous)
+        return ReplyClaim()
+
+    def _take_over(self, step: ReplyStep) -> ReplyClaim:
+        """Claim a `failed` step again, resuming after the requests that went out."""
         client = aws.client("dynamodb")
         try:
             answer = client.update_item(
                 TableName=self._table_name,
                 Key=_key(step),
-                UpdateExpression="SET #state = :sending, #ttl = :ttl, kind = :kind, "
-                "requests_sent = if_not_exists(requests_sent, :zero)",
-                ConditionExpression="attribute_not_exists(#pk) OR #state = :failed",
-                ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
+                UpdateExpression="SET #state = :sending, #ttl = :ttl",
+                ConditionExpression="#state = :failed",
+                ExpressionAttributeNames={"#state": "state", "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues=encode_item(
                     {
                         ":sending": ReplyState.SENDING.value,
                         ":failed": ReplyState.FAILED.value,
-                        ":zero": 0,
-                        ":kind": "reply_step",
                         ":ttl": int(time.time()) + self._ttl_seconds,
                     }
                 ),
@@ -115,14 +147,21 @@ class ReplyLedgerRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException as error:
-            old = decode_item(error.response.get("Item") or {})
-            previous = ReplyState(old["state"]) if "state" in old else self._stored(step)
-            logger.info(
-                "Reply step already handled; not sent again",
-                extra=log_fields(step=step.step, state=previous.value if previous else None),
-            )
-            return ReplyClaim(previous=previous or ReplyState.SENDING)
+            return self._refused(step, self._previous(step, error))
         return ReplyClaim(resume_at=int(decode_item(answer["Attributes"])["requests_sent"]))
+
+    def _previous(self, step: ReplyStep, error: Any) -> ReplyState | None:
+        """The state a refused write found (read again if the answer did not carry it)."""
+        old = decode_item(error.response.get("Item") or {})
+        return ReplyState(old["state"]) if "state" in old else self._stored(step)
+
+    @staticmethod
+    def _refused(step: ReplyStep, previous: ReplyState | None) -> ReplyClaim:
+        logger.info(
+            "Reply step already handled; not sent again",
+            extra=log_fields(step=step.step, state=previous.value if previous else None),
+        )
+        return ReplyClaim(previous=previous or ReplyState.SENDING)
 
     def progress(self, step: ReplyStep, requests_sent: int) -> None:
         """Count the step's platform requests that went out (a retry resumes after them)."""

@@ -701,7 +701,8 @@ def _boto_operations(tree: ast.AST, module: str) -> set[tuple[str, str]]:
     """(service, operation) of every call on an `aws.client(...)`, direct or via a name.
 
     A name bound to a client (`sqs = aws.client("sqs")`, `self._db = ...`) counts for the
-    whole module; a client used any other way (passed, returned) is a ScanError.
+    whole module; a client created and discarded (`aws.client("kms")` as a statement, to
+    warm it up) calls nothing; a client used any other way (passed, returned) is a ScanError.
     """
     client_calls = {id(node) for node in ast.walk(tree) if _is_client_call(node)}
     bound: dict[str, str] = {}
@@ -709,6 +710,8 @@ def _boto_operations(tree: ast.AST, module: str) -> set[tuple[str, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and (service := _is_client_call(node.value)):
             bound |= {ast.unparse(target): service for target in node.targets}
+            used.add(id(node.value))
+        elif isinstance(node, ast.Expr) and _is_client_call(node.value):
             used.add(id(node.value))
     operations: set[tuple[str, str]] = set()
     for node in ast.walk(tree):

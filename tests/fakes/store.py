@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.secret_namespace import is_institution_id
+from chalicelib.store.chat_users import ChatUserRecords
 from chalicelib.store.client_tokens import StoredClientToken
 from chalicelib.store.connectors import MAX_ITEM_BYTES, connector_item, item_size
 from chalicelib.store.consent_expiries import ConsentExpiry
@@ -387,9 +388,11 @@ class FakeChatProfileRepository:
 
     def __init__(self) -> None:
         self.last_inbound: dict[UserKey, int] = {}
+        self.writes = 0
 
     def record_inbound(self, user: ChannelUser, at: datetime) -> None:
-        """Remember `at` unless a later time is already recorded."""
+        """Remember `at` unless a later time is already recorded; count the write."""
+        self.writes += 1
         seconds = int(at.timestamp())
         key = (user.channel, user.user_id)
         if key not in self.last_inbound or self.last_inbound[key] < seconds:
@@ -398,6 +401,35 @@ class FakeChatProfileRepository:
     def last_inbound_at(self, user: ChannelUser) -> int | None:
         """Epoch seconds of the latest inbound message, or None."""
         return self.last_inbound.get((user.channel, user.user_id))
+
+
+class FakeChatUserRepository:
+    """`ChatUserPort` over the link and profile fakes: what one Query of the partition reads."""
+
+    def __init__(self, links: FakeLinkRepository, profiles: FakeChatProfileRepository) -> None:
+        self._links = links
+        self._profiles = profiles
+        self.reads = 0
+
+    def read(self, user: ChannelUser) -> ChatUserRecords:
+        """The user's links and last inbound time, counting each read."""
+        self.reads += 1
+        return ChatUserRecords(
+            links=self._links.list_for_user(user.channel, user.user_id),
+            last_inbound_at=self._profiles.last_inbound_at(user),
+        )
+
+
+class FixedChatUserRepository:
+    """`ChatUserPort` giving everyone the same links and no inbound time: for tests whose
+    bank is scripted, so the links only have to name it."""
+
+    def __init__(self, links: list[Any]) -> None:
+        self._links = links
+
+    def read(self, user: ChannelUser) -> ChatUserRecords:
+        """The fixed links; no recorded inbound time."""
+        return ChatUserRecords(links=list(self._links), last_inbound_at=None)
 
 
 class FakeConsentExpiryRepository:

@@ -126,3 +126,24 @@ def test_writes_through_this_container_invalidate_its_cache(
     repository.put(make_config("sandbox", display_name="Renamed"))
 
     assert repository.get("sandbox").display_name == "Renamed"  # type: ignore[union-attr]
+
+
+def test_the_listing_is_cached_for_the_ttl_and_a_write_here_shows_at_once(
+    aws_stack: Any,
+) -> None:
+    forget_cached_connectors()
+    clock = Clock()
+    reader = ConnectorRepository(aws_stack.table_name, cache_seconds=60, clock=clock)
+    reader.put(make_config("alpha"))
+    assert [c.institution_id for c in reader.list_all()] == ["alpha"]
+
+    # A write that bypasses this container's cache (another Lambda container).
+    key = {"pk": {"S": "CONNECTOR#alpha"}, "sk": {"S": "CONFIG"}}
+    aws.client("dynamodb").delete_item(TableName=aws_stack.table_name, Key=key)
+    clock.now += 59
+    assert [c.institution_id for c in reader.list_all()] == ["alpha"]
+    clock.now += 2
+    assert reader.list_all() == []
+
+    reader.put(make_config("bravo"))
+    assert [c.institution_id for c in reader.list_all()] == ["bravo"]

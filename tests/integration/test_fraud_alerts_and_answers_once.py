@@ -39,6 +39,7 @@ from chalicelib.store.pending_questions import (
     QuestionState,
 )
 from infra.local.graph_standin import RunningStandin
+from tests.fakes.store import FixedChatUserRepository
 from tests.integration.module_stack import empty_table, graph, module_aws_stack, send_api_at
 
 __all__ = ["empty_table", "graph", "module_aws_stack"]  # fixtures used by name
@@ -79,7 +80,7 @@ def bank(
         answers, "ConnectorRepository", lambda: SimpleNamespace(get=_registered_demo_bank)
     )
     monkeypatch.setattr(
-        worker, "Banking", lambda *_: SimpleNamespace(links_of=lambda user: [_link()])
+        worker, "ChatUserRepository", lambda _table: FixedChatUserRepository([_link()])
     )
     monkeypatch.setattr(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]

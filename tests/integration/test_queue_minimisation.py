@@ -36,6 +36,7 @@ from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
 from tests.conftest import DEV_SECRETS, reset_process_caches
 from tests.factories import delivery, encode, postback_event, quick_reply_event, text_event
+from tests.fakes.store import FixedChatUserRepository
 
 APP_SECRET = DEV_SECRETS["messenger_app_secret"]
 PSID = "psid-minimal"
@@ -72,10 +73,7 @@ class FixedBank:
     def __init__(self) -> None:
         self.requests: list[ReadRequest] = []
 
-    def links_of(self, user: ChannelUser) -> list[Any]:
-        return [SimpleNamespace(institution_id="demo")]
-
-    def read(self, user: ChannelUser, request: ReadRequest) -> Reading:
+    def read(self, links: list[Any], request: ReadRequest) -> Reading:
         self.requests.append(request)
         return READING
 
@@ -100,6 +98,11 @@ def bank(
     reset_process_caches()
     fixed = FixedBank()
     monkeypatch.setattr(worker, "Banking", lambda *_: fixed)
+    monkeypatch.setattr(
+        worker,
+        "ChatUserRepository",
+        lambda _table: FixedChatUserRepository([SimpleNamespace(institution_id="demo")]),
+    )
     monkeypatch.setattr(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
     )

@@ -19,6 +19,7 @@ import requests
 
 from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
+from chalicelib.channels.messenger.send_api import SendApiClient
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, BankProblem, Reading
 from chalicelib.conversation.exceptions import BankRetryLater
@@ -28,6 +29,7 @@ from chalicelib.events.answers import answer_fraud_question
 from chalicelib.settings import get_settings
 from chalicelib.store.reply_ledger import ReplyLedgerRepository, ReplyState, ReplyStep
 from infra.local.graph_standin import RunningStandin
+from tests.fakes.store import FixedChatUserRepository
 from tests.integration.module_stack import empty_table, graph, module_aws_stack, send_api_at
 
 __all__ = ["empty_table", "graph", "module_aws_stack"]  # fixtures used by name
@@ -58,10 +60,7 @@ class ScriptedBank:
         self.script: list[Callable[[], Reading]] = []
         self.reads = 0
 
-    def links_of(self, user: ChannelUser) -> list[Any]:
-        return [SimpleNamespace(institution_id="demo")]
-
-    def read(self, user: ChannelUser, request: Any) -> Reading:
+    def read(self, links: list[Any], request: Any) -> Reading:
         self.reads += 1
         return self.script.pop(0)()
 
@@ -108,8 +107,14 @@ def bank(
     scripted = ScriptedBank()
     monkeypatch.setattr(worker, "Banking", lambda *_: scripted)
     monkeypatch.setattr(
+        worker,
+        "ChatUserRepository",
+        lambda _table: FixedChatUserRepository([SimpleNamespace(institution_id="demo")]),
+    )
+    monkeypatch.setattr(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
     )
+    monkeypatch.setattr(worker, "TYPING_AFTER_SECONDS", 0.05)
     monkeypatch.setattr(worker, "STILL_WAITING_AFTER_SECONDS", 0.1)
     yield scripted
     get_settings.cache_clear()
@@ -290,13 +295,16 @@ def test_a_worker_killed_right_after_sending_does_not_send_again(
     class Killed(BaseException):
         """Lambda stopping the process: no handler runs."""
 
-    def killed_before_recording(self: ReplyLedgerRepository, step: Any, state: ReplyState) -> None:
+    send = SendApiClient.send
+
+    def sent_then_killed(self: SendApiClient, body: dict[str, Any]) -> dict[str, Any]:
+        send(self, body)
         raise Killed
 
     bank.script = [answers, answers]
     event = balance_request()
     with monkeypatch.context() as dying:
-        dying.setattr(ReplyLedgerRepository, "finish", killed_before_recording)
+        dying.setattr(SendApiClient, "send", sent_then_killed)
         with pytest.raises(Killed):
             handle(event, attempt=1)
     handle(event, attempt=2)

@@ -1,5 +1,6 @@
-"""The inbound worker claims each event id in DynamoDB (moto) before answering it: an event
-queued twice is answered once, and a redelivery of the record that claimed it carries on."""
+"""The inbound worker in DynamoDB (moto): an event queued twice is answered once, and an
+event whose work changes more than the reply ("unlink") is claimed by its id before it is
+handled, a redelivery of the record that claimed it carrying on."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ NO_FAILURES: dict[str, Any] = {"batchItemFailures": []}
 def worker(
     aws_stack: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Client]:
-    """The app under Chalice's test client, sending to `graph`; no bank is needed for "help"."""
+    """The app under Chalice's test client, sending to `graph`; "help" and "unlink" (with
+    nothing linked) need no bank."""
     monkeypatch.setenv("BANKBRIDGE_GRAPH_API_BASE", graph.url)
     reset_process_caches()
     from app import app
@@ -61,7 +63,7 @@ def test_an_event_queued_twice_is_answered_once(worker: Client, graph: RunningSt
 def test_a_redelivery_of_the_claiming_record_is_answered_and_completes_the_claim(
     worker: Client, graph: RunningStandin
 ) -> None:
-    body = _body("retried", "help")
+    body = _body("retried", "unlink")
     event = sqs_event([body], receive_count=2)
     owner = event["Records"][0]["messageId"]
     event_id = InboundEvent.model_validate_json(body).event_id

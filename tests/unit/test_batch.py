@@ -358,3 +358,24 @@ def test_a_failed_record_keeps_its_claim_until_its_last_attempt_releases_it() ->
         assert [call[0] for call in claims.calls] == (
             ["claim", "release"] if released else ["claim"]
         )
+
+
+def test_an_item_the_claim_does_not_apply_to_is_handled_without_a_claim() -> None:
+    def handle(job: Job, _: Delivery) -> None:
+        if job.event_id.startswith("failing"):
+            raise RetryLater
+
+    claims = FakeClaims()
+    event = _event(
+        Job(event_id="read"), Job(event_id="change"), Job(event_id="failing-read"), receive_count=3
+    )
+    spec = ClaimSpec(
+        claims=claims,
+        key=lambda job: ("chat", job.event_id),
+        applies=lambda job: job.event_id == "change",
+    )
+    assert _run(event, handle, claim=spec) == _failures(_ids(event)[2])
+    assert [(call[0], call[1]) for call in claims.calls] == [
+        ("claim", "change"),
+        ("complete", "change"),
+    ]

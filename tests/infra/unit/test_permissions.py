@@ -219,6 +219,22 @@ def test_a_client_passed_around_stops_the_scan(tmp_path: Path) -> None:
         derive_needs(root)
 
 
+def test_a_client_created_only_to_warm_it_up_needs_no_permission(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        """
+        from chalicelib import aws
+
+
+        def run():
+            aws.client("kms")
+            aws.client("dynamodb").delete_item(TableName="t", Key={})
+        """,
+    )
+
+    assert derive_needs(root)["nightly"] == {("dynamodb:DeleteItem", "table")}
+
+
 def test_an_envelope_purpose_held_in_a_name_stops_the_scan(tmp_path: Path) -> None:
     """A purpose the scan cannot read would get no KMS grant: sealing fails only in AWS."""
     root = _project(

@@ -9,7 +9,7 @@ from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.exceptions import ReauthRequired
 from chalicelib.conversation.banking import Banking, ReadRequest, account_ref
-from chalicelib.store.links import LinkStatus
+from chalicelib.store.links import Link, LinkStatus
 from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks, sealed_link
 from tests.fakes.store import FakeLinkRepository
@@ -32,6 +32,11 @@ def bank_with(institution_id: str, *account_ids: str) -> FakeBank:
     )
 
 
+def _own(links: FakeLinkRepository) -> list[Link]:
+    """The sender's links, as the worker reads them from their partition."""
+    return links.list_for_user(ME.channel, ME.user_id)
+
+
 def test_a_read_covers_every_link_of_the_sender_and_nobody_elses(aws: FakeAws) -> None:
     first, second = bank_with("first-bank", "a-1", "a-2"), bank_with("second-bank", "b-1")
     links = FakeLinkRepository()
@@ -39,7 +44,7 @@ def test_a_read_covers_every_link_of_the_sender_and_nobody_elses(aws: FakeAws) -
     links.replace(sealed_link(ME, second, access_token="mine-second"))
     links.replace(sealed_link(SOMEONE_ELSE, second, access_token="theirs"))
 
-    reading = Banking(links, FakeBanks(first, second)).read(ME, ReadRequest(balances=True))
+    reading = Banking(links, FakeBanks(first, second)).read(_own(links), ReadRequest(balances=True))
 
     assert [(v.institution_id, v.account.account_id) for v in reading.accounts] == [
         ("first-bank", "a-1"),
@@ -58,7 +63,7 @@ def test_one_account_is_chosen_by_its_opaque_reference(aws: FakeAws) -> None:
     chosen = account_ref("first-bank", "a-2")
     assert "a-2" not in chosen
 
-    reading = Banking(links, FakeBanks(bank)).read(ME, ReadRequest(only_account=chosen))
+    reading = Banking(links, FakeBanks(bank)).read(_own(links), ReadRequest(only_account=chosen))
 
     assert [view.account.account_id for view in reading.accounts] == ["a-2"]
 
@@ -72,13 +77,15 @@ def test_a_bank_that_wants_a_new_consent_marks_the_link_and_is_not_asked_again(
     links.replace(sealed_link(ME, bank))
     banking = Banking(links, FakeBanks(bank))
 
-    reading = banking.read(ME, ReadRequest(balances=True))
+    reading = banking.read(_own(links), ReadRequest(balances=True))
 
     assert [(p.institution_id, p.kind) for p in reading.problems] == [("first-bank", "relink")]
     stored = links.get(ME.channel, ME.user_id, "first-bank")
     assert stored is not None and stored.status is LinkStatus.RELINK_REQUIRED
     asked = len(bank.calls.tokens_seen)
-    assert [p.kind for p in banking.read(ME, ReadRequest(balances=True)).problems] == ["relink"]
+    assert [p.kind for p in banking.read(_own(links), ReadRequest(balances=True)).problems] == [
+        "relink"
+    ]
     assert len(bank.calls.tokens_seen) == asked
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser
+from chalicelib.connectors.base import ListedAccount, TransactionPage
 from chalicelib.connectors.exceptions import BankUnavailable
-from chalicelib.conversation.banking import Banking, ReadRequest
+from chalicelib.conversation.banking import MAX_PARALLEL_BANK_READS, Banking, ReadRequest
 from chalicelib.deadline import deadline_in, seconds_left
 from chalicelib.store.links import Link
 
@@ -37,6 +38,13 @@ class SlowBank:
             Account(institution_id=self._institution_id, account_id=account_id, currency="USD")
             for account_id in ACCOUNT_IDS
         ]
+
+    def list_accounts_with_balances(
+        self, token: str, *, consent_id: str | None
+    ) -> list[ListedAccount]:
+        """A bank with no balances in bulk: each is read on its own, all at once."""
+        accounts = self.list_accounts(token, consent_id=consent_id)
+        return [ListedAccount(account) for account in accounts]
 
     def get_balance(self, token: str, account_id: str, *, consent_id: str | None) -> Balance:
         self.time_left_seen.append(seconds_left())
@@ -67,7 +75,9 @@ def test_every_account_of_a_bank_is_read_at_once_and_the_order_is_kept(
 ) -> None:
     bank = SlowBank("first")
     with deadline_in(30.0):
-        reading = _banking({"first": bank}, monkeypatch).read(USER, ReadRequest(balances=True))
+        reading = _banking({"first": bank}, monkeypatch).read(
+            [_link("first")], ReadRequest(balances=True)
+        )
     assert [view.account.account_id for view in reading.accounts] == ACCOUNT_IDS
     assert all(view.balance is not None for view in reading.accounts)
     # The invocation deadline reaches the threads that call the bank.
@@ -76,6 +86,86 @@ def test_every_account_of_a_bank_is_read_at_once_and_the_order_is_kept(
 
 def test_one_unavailable_bank_does_not_hide_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     banks = {"first": SlowBank("first"), "down": SlowBank("down", unavailable=True)}
-    reading = _banking(banks, monkeypatch).read(USER, ReadRequest(balances=True))
+    reading = _banking(banks, monkeypatch).read(
+        [_link(i) for i in banks], ReadRequest(balances=True)
+    )
     assert [view.institution_id for view in reading.accounts] == ["first"] * 3
     assert [(p.institution_id, p.kind) for p in reading.problems] == [("down", "unavailable")]
+
+
+class BulkBank:
+    """Balances in bulk for some accounts; transaction reads that count how many overlap."""
+
+    def __init__(self, account_ids: list[str], *, with_balance: set[str]) -> None:
+        self.config = SimpleNamespace(display_name="Bulk bank")
+        self._account_ids = account_ids
+        self._with_balance = with_balance
+        self.balance_reads: list[str] = []
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.most_in_flight = 0
+        self._rounds = threading.Barrier(MAX_PARALLEL_BANK_READS, timeout=5)
+
+    def list_accounts(self, token: str, *, consent_id: str | None) -> list[Account]:
+        return [
+            Account(institution_id="bulk", account_id=account_id, currency="USD")
+            for account_id in self._account_ids
+        ]
+
+    def list_accounts_with_balances(
+        self, token: str, *, consent_id: str | None
+    ) -> list[ListedAccount]:
+        return [
+            ListedAccount(
+                account,
+                _balance(account.account_id) if account.account_id in self._with_balance else None,
+            )
+            for account in self.list_accounts(token, consent_id=consent_id)
+        ]
+
+    def get_balance(self, token: str, account_id: str, *, consent_id: str | None) -> Balance:
+        self.balance_reads.append(account_id)
+        return _balance(account_id)
+
+    def first_transactions(self, *args: Any, **kwargs: Any) -> TransactionPage:
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        self._rounds.wait()  # a full round of parallel reads, else BrokenBarrierError
+        with self._lock:
+            self._in_flight -= 1
+        return TransactionPage([], more=False)
+
+
+def _balance(account_id: str) -> Balance:
+    return Balance(account_id=account_id, currency="USD", current=Decimal("2.00"))
+
+
+def _bulk_banking(bank: BulkBank, monkeypatch: pytest.MonkeyPatch) -> Banking:
+    links: Any = SimpleNamespace()
+    banking = Banking(links, lambda institution_id: bank)
+    monkeypatch.setattr(banking, "_token", lambda link, connector: "access-token")
+    return banking
+
+
+def test_only_accounts_the_bulk_answer_left_out_are_asked_for_their_balance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bank = BulkBank(ACCOUNT_IDS, with_balance={"acc-1", "acc-3"})
+
+    reading = _bulk_banking(bank, monkeypatch).read([_link("bulk")], ReadRequest(balances=True))
+
+    assert bank.balance_reads == ["acc-2"]
+    assert [view.balance for view in reading.accounts] == [_balance(a) for a in ACCOUNT_IDS]
+
+
+def test_transaction_reads_of_one_bank_are_parallel_but_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    many = [f"acc-{n}" for n in range(2 * MAX_PARALLEL_BANK_READS)]
+    bank = BulkBank(many, with_balance=set())
+
+    reading = _bulk_banking(bank, monkeypatch).read([_link("bulk")], ReadRequest(per_account=5))
+
+    assert len(reading.accounts) == len(many)
+    assert bank.most_in_flight == MAX_PARALLEL_BANK_READS

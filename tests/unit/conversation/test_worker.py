@@ -33,12 +33,14 @@ from chalicelib.events.answers import answer_fraud_question
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.settings import get_settings
+from chalicelib.store.chat_profiles import RECORD_INTERVAL_SECONDS
 from tests.factories import sqs_event
 from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks, sealed_link
 from tests.fakes.channels import RecordingSendClient
 from tests.fakes.store import (
     FakeChatProfileRepository,
+    FakeChatUserRepository,
     FakeConnectorRepository,
     FakeLinkRepository,
     FakePendingLinkRepository,
@@ -81,6 +83,7 @@ class World:
         )
     )
     links: FakeLinkRepository = field(default_factory=FakeLinkRepository)
+    profiles: FakeChatProfileRepository = field(default_factory=FakeChatProfileRepository)
     ledger: FakeReplyLedgerRepository = field(default_factory=FakeReplyLedgerRepository)
     channel: RecordingSendClient = field(default_factory=RecordingSendClient)
     link_tokens: FakeSingleUseSecretRepository = field(
@@ -118,7 +121,8 @@ class World:
         name = self.bank.config.display_name
         return WorkerServices(
             links=self.links,
-            chat_profiles=FakeChatProfileRepository(),
+            chat_users=FakeChatUserRepository(self.links, self.profiles),
+            chat_profiles=self.profiles,
             ledger=self.ledger,
             load_connector=FakeBanks(self.bank),
             institutions=lambda: [Institution(institution_id="acme-bank", name=name)],
@@ -277,13 +281,50 @@ def test_a_retry_is_brought_forward_to_come_before_the_answer_is_due(world: Worl
     assert retry.value.delay_seconds == int(due_in - worker.MIN_RETRY_SECONDS)
 
 
-def test_an_event_queued_twice_in_one_batch_is_answered_once(world: World) -> None:
+def test_a_balance_queued_twice_in_one_batch_is_answered_once_by_the_ledger_alone(
+    world: World,
+) -> None:
     world.link()
     body = message().model_dump_json()
     report: dict[str, Any] = handle_batch(sqs_event([body, body]), None, world.services())
     assert report == {"batchItemFailures": []}
     assert len(world.texts()) == 1
+    assert world.claims.markers == {}
+
+
+def test_an_unlink_queued_twice_in_one_batch_is_claimed_and_done_once(world: World) -> None:
+    world.link()
+    body = payload("UNLINK:acme-bank:confirm").model_dump_json()
+    report: dict[str, Any] = handle_batch(sqs_event([body, body]), None, world.services())
+    assert report == {"batchItemFailures": []}
+    assert world.bank.calls.revoked == ["refresh-1"]
+    assert len(world.texts()) == 1
     assert [marker.state for marker in world.claims.markers.values()] == ["done"]
+
+
+def test_a_second_message_soon_after_the_first_writes_no_chat_profile(world: World) -> None:
+    world.link()
+    sent_at = time.time() - 3600
+    handle_event(message(mid="m_1", sent_at=sent_at), services=world.services())
+    handle_event(
+        message(mid="m_2", sent_at=sent_at + RECORD_INTERVAL_SECONDS - 1),
+        services=world.services(),
+    )
+    assert world.profiles.writes == 1
+    assert world.profiles.last_inbound_at(USER) == int(sent_at)
+
+    handle_event(
+        message(mid="m_3", sent_at=sent_at + RECORD_INTERVAL_SECONDS), services=world.services()
+    )
+    assert world.profiles.writes == 2
+    assert world.profiles.last_inbound_at(USER) == int(sent_at + RECORD_INTERVAL_SECONDS)
+
+
+def test_a_quick_bank_answer_comes_without_a_typing_indicator(world: World) -> None:
+    world.link()
+    handle_event(message("balance"), services=world.services())
+    assert len(world.texts()) == 1
+    assert world.channel.typing_shown_to(USER.user_id) == 0
 
 
 def test_a_fraud_tap_reaches_the_bank_once_and_is_thanked_once(world: World) -> None:
