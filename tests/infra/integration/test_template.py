@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ CHALICE_DIR = PROJECT_ROOT / ".chalice"
 WORKER_FOR_QUEUE = {"inbound": "handle_inbound_events", "events": "handle_bank_events"}
 API_GATEWAY_MAX_TIMEOUT_SECONDS = 29
 PROD_ADMIN_TOKEN = "prod-admin-token-under-test"
+LINT_REGION = "us-east-1"
 
 
 def chalice_config() -> dict[str, Any]:
@@ -108,11 +109,29 @@ def provisioned() -> Iterator[dict[str, StackOutputs]]:
     aws.reset_clients()
 
 
-def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+def cfn_lint(paths: Sequence[Path]) -> dict[Path, list[str]]:
+    """cfn-lint's findings for each of `paths` (absolute), from one cfn-lint process: each
+    process spends about a CPU-second loading its rules and schemas before it lints."""
     cfn_lint_executable = Path(sys.executable).parent / "cfn-lint"
-    return subprocess.run(
-        [str(cfn_lint_executable), str(path)], capture_output=True, text=True, check=False
+    result = subprocess.run(
+        [str(cfn_lint_executable), "--format", "json", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    try:
+        matches = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"cfn-lint did not lint:\n{result.stdout}{result.stderr}")
+    findings: dict[Path, list[str]] = {path: [] for path in paths}
+    for match in matches:  # a KeyError here: a finding for a file not asked about
+        line = match["Location"]["Start"]["LineNumber"]
+        findings[Path(match["Filename"])].append(
+            f"{match['Rule']['Id']} (line {line}): {match['Message']}"
+        )
+    if result.returncode != 0 and not any(findings.values()):
+        pytest.fail(f"cfn-lint failed without a finding:\n{result.stderr}")
+    return findings
 
 
 def queue_attributes(queue_name: str) -> dict[str, str]:
@@ -124,9 +143,8 @@ def queue_attributes(queue_name: str) -> dict[str, str]:
 # --- the template itself -------------------------------------------------------------
 
 
-def test_template_passes_cfn_lint() -> None:
-    result = cfn_lint(TEMPLATE_PATH)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_template_passes_cfn_lint(cfn_lint_findings: dict[Path, list[str]]) -> None:
+    assert cfn_lint_findings[TEMPLATE_PATH] == []
 
 
 def test_every_template_output_is_a_stack_outputs_field() -> None:
@@ -658,11 +676,9 @@ def daily_job(event):
 """
 
 
-@pytest.fixture
-def tiny_project(tmp_path: Path) -> Path:
+def write_tiny_project(project: Path) -> Path:
     """A Chalice project with our config and policies, routes, two SQS handlers, a schedule
     and no dependencies, so `chalice package` needs no network."""
-    project = tmp_path / "project"
     (project / ".chalice").mkdir(parents=True)
     for source in (CHALICE_DIR / "config.json", *CHALICE_DIR.glob("policy-*.json")):
         (project / ".chalice" / source.name).write_text(source.read_text())
@@ -673,6 +689,19 @@ def tiny_project(tmp_path: Path) -> Path:
     (project / "app.py").write_text(TINY_APP)
     (project / "requirements.txt").write_text("")
     return project
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """The tiny project, for a test that may change it."""
+    return write_tiny_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="module")
+def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny project's `sam.json`, packaged once for the module's read-only checks."""
+    project = write_tiny_project(tmp_path_factory.mktemp("tiny") / "project")
+    return package(project, "prod", tmp_path_factory.mktemp("tiny-package"))
 
 
 def test_discovery_finds_every_function_with_its_trigger_and_names(tiny_project: Path) -> None:
@@ -843,25 +872,62 @@ def sam_translated(sam_path: Path) -> Path:
         def load(self) -> dict[str, str]:
             return {}
 
-    translated = sam_path.with_name(f"{sam_path.stem}.translated.json")
+    translated = translation_path(sam_path)
     translated.write_text(json.dumps(transform(sam, {}, NoManagedPolicies())))
     return translated
 
 
-def assert_cfn_lint_clean_before_and_after_sam_translation(sam_path: Path) -> dict[str, Any]:
-    """Lint the packaged template and its translation; return the translation."""
-    for path in (sam_path, sam_translated(sam_path)):
-        result = cfn_lint(path)
-        assert result.returncode == 0, f"{path.name}:\n{result.stdout}{result.stderr}"
-    return json.loads(sam_translated(sam_path).read_text())
+def translation_path(sam_path: Path) -> Path:
+    """Where `sam_translated` writes the translation of `sam_path`."""
+    return sam_path.with_name(f"{sam_path.stem}.translated.json")
+
+
+@pytest.fixture(scope="module")
+def real_stack(lambda_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's packaged prod `sam.json`, so its translation lands beside
+    the copy and the shared package folder stays as built."""
+    sam_path = tmp_path_factory.mktemp("real-stack") / "sam.json"
+    shutil.copy(lambda_package / "sam.json", sam_path)
+    return sam_path
+
+
+@pytest.fixture(scope="module")
+def broken_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template with one property SQS does not have, linted beside the real ones."""
+    path = tmp_path_factory.mktemp("broken") / "broken.json"
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"NoSuchProperty": 1}}
+    path.write_text(json.dumps({"Resources": {"Queue": queue}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cfn_lint_findings(
+    tiny_package: Path, real_stack: Path, broken_template: Path
+) -> dict[Path, list[str]]:
+    """What cfn-lint finds in the resources template, in both packaged SAM templates before
+    and after translation, and in `broken_template`: six templates, one cfn-lint process."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", LINT_REGION)  # the SAM translation's and cfn-lint's
+        patch.delenv("AWS_REGION", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        paths = [TEMPLATE_PATH, broken_template]
+        for sam_path in (tiny_package, real_stack):
+            paths += [sam_path, sam_translated(sam_path)]
+        return cfn_lint(paths)
+
+
+def test_the_shared_cfn_lint_run_reports_each_finding_against_its_template(
+    cfn_lint_findings: dict[Path, list[str]], broken_template: Path
+) -> None:
+    """The clean results below mean something: the same run flags the broken template."""
+    [finding] = cfn_lint_findings[broken_template]
+    assert finding.startswith("E3002 ") and "NoSuchProperty" in finding
 
 
 def test_packaged_template_carries_the_overrides_and_passes_cfn_lint(
-    tiny_project: Path, tmp_path: Path
+    tiny_package: Path, cfn_lint_findings: dict[Path, list[str]]
 ) -> None:
-    sam_path = package(tiny_project, "prod", tmp_path / "out")
-
-    sam = json.loads(sam_path.read_text())
+    sam = json.loads(tiny_package.read_text())
     function = sam["Resources"]["HandleInboundEvents"]
     event = function["Properties"]["Events"]["HandleInboundEventsSqsEventSource"]
     assert event["Type"] == "SQS"
@@ -871,7 +937,8 @@ def test_packaged_template_carries_the_overrides_and_passes_cfn_lint(
     assert function["Properties"]["Timeout"] == lambda_timeout("prod", "handle_inbound_events")
     assert sam["Resources"]["Table"]["Type"] == "AWS::DynamoDB::Table"
     assert sam["Resources"]["APIHandler"]["Properties"]["Timeout"] <= 29
-    assert_cfn_lint_clean_before_and_after_sam_translation(sam_path)
+    assert cfn_lint_findings[tiny_package] == []
+    assert cfn_lint_findings[translation_path(tiny_package)] == []
 
 
 def test_verify_merged_rejects_an_override_that_missed_chalices_event() -> None:
@@ -920,15 +987,13 @@ def test_packaging_the_real_app_bundles_linux_wheels(lambda_package: Path) -> No
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "app.py").exists(), reason="app.py not written yet")
 def test_real_app_stack_is_cfn_lint_clean_after_sam_translation(
-    lambda_package: Path, tmp_path: Path
+    real_stack: Path, cfn_lint_findings: dict[Path, list[str]]
 ) -> None:
     """The whole prod stack as CloudFormation deploys it: operations included."""
-    sam_path = tmp_path / "sam.json"
-    shutil.copy(lambda_package / "sam.json", sam_path)
+    assert cfn_lint_findings[real_stack] == []
+    assert cfn_lint_findings[translation_path(real_stack)] == []
 
-    translated = assert_cfn_lint_clean_before_and_after_sam_translation(sam_path)
-
-    resources = translated["Resources"]
+    resources = json.loads(translation_path(real_stack).read_text())["Resources"]
     [stage] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert stage["Properties"]["TracingEnabled"] is True
     assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == {
