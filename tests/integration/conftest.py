@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,11 +51,7 @@ def sandbox() -> Iterator[Any]:
 
 @pytest.fixture
 def graph() -> Iterator[RunningStandin]:
-    """A fresh Graph stand-in that checks every send like Meta would.
-
-    It stops on a background thread: `shutdown` waits up to half a second for the
-    server's poll, and nothing reaches this stand-in's own port once its test is over.
-    """
+    """A fresh Graph stand-in that checks every send like Meta would."""
     server = serve_in_thread(
         "127.0.0.1",
         0,
@@ -64,7 +59,7 @@ def graph() -> Iterator[RunningStandin]:
         app_secret=DEV_SECRETS["messenger_app_secret"],
     )
     yield server
-    threading.Thread(target=server.stop, name="graph-standin-stop", daemon=True).start()
+    server.stop()
 
 
 @pytest.fixture

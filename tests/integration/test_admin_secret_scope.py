@@ -86,7 +86,9 @@ class RecordingBank:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()  # `close` waits one poll interval (0.5 s by default) for the loop to stop
 
     def saw(self, text: str) -> bool:
         """Whether any recorded request carried `text` (headers or body)."""

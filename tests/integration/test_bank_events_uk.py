@@ -55,7 +55,9 @@ class BankKeys:
             "jwks_uri": f"{self.url}/jwks",
         }
         served["/jwks"] = {"keys": [key.as_dict(private=False)]}
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()  # `close` waits one poll interval (0.5 s by default) for the loop to stop
 
     def close(self) -> None:
         self.server.shutdown()
