@@ -34,13 +34,17 @@ prism: $(PRISM)
 ## Lint, then run every test: unit, integration (moto), contract and end-to-end, on two
 ## pytest-xdist workers per core (tests/conftest.py); a module, and all of tests/e2e (one
 ## local stack), stays on one worker.
+## Bytecode is written even where the environment sets PYTHONDONTWRITEBYTECODE: each worker
+## would otherwise parse, assertion-rewrite and compile every test module again; one collection
+## first writes it, so the workers start warm on a fresh clone.
 test: lint $(PRISM) browser
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q >/dev/null || true
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadfile
 
 ## The inner loop: the unit tests only (product, deployment tooling, local stack), without
 ## lint, Prism or the browser.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit tests/infra/unit tests/local_stack/unit
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q tests/unit tests/infra/unit tests/local_stack/unit
 
 ## Ruff; mypy, strict on chalicelib/ and app.py; the lock is current and every dependency
 ## bounded (offline); the known-vulnerability audit of the lock and .venv, which skips with
