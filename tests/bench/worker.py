@@ -12,7 +12,9 @@ The floor is the least a correct worker does for the same answer: the same bank
 requests the project made for that intent (recorded from its first warm
 message), in order on one `requests.Session`, then one Send API POST. Figures:
 
-- warm time per message, project and floor interleaved (medians, quartiles);
+- warm time per message, project and floor interleaved (medians, quartiles), on a
+  sandbox answering at once and on one answering each request in `SLOW_BANK_MS`
+  (a bank's real pace: there the fixed cost of state shows at its true size);
 - the cold first message against the warm ones of the same process, in a
   container whose init prepared the worker (`_HANDLER` set, as Lambda sets it:
   `app.py` then runs `worker.prepare_container`) and in one whose init did not;
@@ -50,6 +52,11 @@ SECTION_COLD = "Worker: cold first message"
 SECTION_CALLS = "Worker: calls per message"
 SECTION_MEMORY = "Worker: memory"
 WARM_RUNS = 40
+SLOW_BANK_MS = 100
+SLOW_BANK_RUNS = 15
+SLOW_BANK_INTENTS = ("balance",)
+"""Only balance: the floor reads transactions' accounts one after another, the project in
+parallel, so with a slow bank that floor is no floor."""
 COLD_PROCESSES = 5
 COLD_WARM_RUNS = 5
 RSS_MESSAGES = 11
@@ -71,6 +78,11 @@ def figures() -> list[Figure]:
     with _moto_server() as endpoint, _bank_and_graph() as (bank, bank_state, graph):
         environment = _linked_environment(endpoint, bank.url, bank_state, graph.url)
         measured = _child("measure", environment, {"runs": WARM_RUNS})
+        _bank_pace(bank.url, SLOW_BANK_MS)
+        slow = _child(
+            "measure", environment, {"runs": SLOW_BANK_RUNS, "intents": SLOW_BANK_INTENTS}
+        )
+        _bank_pace(bank.url, 0)
         cold = {
             prepared: [
                 _child("cold", environment | ({"_HANDLER": HANDLER} if prepared else {}), {})
@@ -86,6 +98,7 @@ def figures() -> list[Figure]:
         )
     return [
         *_warm_figures(measured["warm"]),
+        *_warm_figures(slow["warm"], f", bank answering in {SLOW_BANK_MS} ms"),
         *_cold_figures(cold),
         *_call_figures(measured["calls"]),
         Figure(
@@ -99,7 +112,16 @@ def figures() -> list[Figure]:
     ]
 
 
-def _warm_figures(warm: dict[str, dict[str, list[float]]]) -> list[Figure]:
+def _bank_pace(bank_url: str, latency_ms: int) -> None:
+    """Make the sandbox bank wait `latency_ms` before each answer (its `/sandbox/config`)."""
+    import requests
+
+    requests.post(
+        f"{bank_url}/sandbox/config", json={"latency_ms": latency_ms}, timeout=10
+    ).raise_for_status()
+
+
+def _warm_figures(warm: dict[str, dict[str, list[float]]], pace: str = "") -> list[Figure]:
     """Per intent: the project beside the bank + Graph floor, and beside the floor with state."""
     found = []
     floors = {
@@ -109,13 +131,13 @@ def _warm_figures(warm: dict[str, dict[str, list[float]]]) -> list[Figure]:
             "the same + a links Query and a conditional PutItem (boto3)",
         ),
     }
-    for kind in INTENTS:
-        samples = {name: Samples(tuple(values)) for name, values in warm[kind].items()}
+    for kind, runs in warm.items():
+        samples = {name: Samples(tuple(values)) for name, values in runs.items()}
         for floor, (suffix, floor_name) in floors.items():
             found.append(
                 ratio_figure(
                     SECTION_WARM,
-                    f'"{kind}", warm, per message{suffix}',
+                    f'"{kind}", warm, per message{pace}{suffix}',
                     samples["project"],
                     samples[floor],
                     floor_name=floor_name,
@@ -141,8 +163,9 @@ def _cold_figures(cold: dict[bool, list[dict[str, float]]]) -> list[Figure]:
                 measured=first.describe("ms"),
                 floor=f"warm: {warm.describe('ms', 1)}",
                 ratio=ratio.median,
-                goal=f"<= {COLD_GOAL_RATIO}x",
-                met=ratio.median <= COLD_GOAL_RATIO,
+                # The goal is the deployed worker's; the unprepared row shows what init saves.
+                goal=f"<= {COLD_GOAL_RATIO}x" if prepared else "",
+                met=ratio.median <= COLD_GOAL_RATIO if prepared else None,
             )
         )
     for prepared, processes in cold.items():
@@ -485,7 +508,8 @@ def child_main() -> None:
 
     dynamodb = boto3.client("dynamodb")
     warm: dict[str, dict[str, list[float]]] = {}
-    for kind, text in INTENTS.items():
+    for kind in task.get("intents", INTENTS):
+        text = INTENTS[kind]
         project, floor, floor_with_state = interleaved(
             task["runs"],
             _project(text),
