@@ -173,7 +173,7 @@ def _cold_figures(cold: dict[bool, list[dict[str, float]]]) -> list[Figure]:
         found.append(
             Figure(
                 section=SECTION_COLD,
-                name="init: `import app`"
+                name="init in the bench child (its own modules already loaded): `import app`"
                 + (" + `prepare_container()` (clients, secrets, bank list)" if prepared else ""),
                 measured=init.describe("ms"),
             )
