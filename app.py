@@ -174,8 +174,8 @@ def handle_inbound_events(event: SQSEvent) -> dict[str, Any]:
 
 
 if os.environ.get("_HANDLER") == "app.handle_inbound_events":
-    # Lambda's init phase in the inbound worker's container: its clients, secrets and bank list
-    # get ready here instead of in the first message (`_HANDLER` names the function's handler).
+    # Lambda's init phase in the inbound worker's container: its clients, secrets, bank list and
+    # reply models get ready here instead of in the first message (`_HANDLER` names the handler).
     from chalicelib.conversation.worker import (
         prepare_container,  # lazy: only the inbound worker's containers load it at init
     )

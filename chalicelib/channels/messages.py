@@ -13,6 +13,12 @@ odd ids) before building an event.
 What a person typed lives only in the webhook's memory: `chalicelib.conversation.inbox`
 queues the event with its recognised `intent` and `argument` in place of its
 text and payload, so no queue (nor its dead-letter queue) ever holds message text.
+
+The webhook's ack path imports this module on a cold start but validates only
+`ChannelUser` and `InboundEvent`; the other models are `BUILT_ON_FIRST_USE`, so
+no new container's first webhook waits for their validators (~3 ms). The inbound
+worker's init builds them (`build_deferred_models`), so its first reply does not
+wait either; tests/unit/test_deferred_models.py builds each.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ MAX_PAYLOAD_CHARS = 1_000
 """Postback and quick-reply payloads (Messenger's own limit; BankBridge sends far shorter)."""
 MAX_CODE_BYTES = 1_024
 MAX_INTENT_CHARS = 64
+
+BUILT_ON_FIRST_USE = ConfigDict(defer_build=True)
+"""The config of models a cold start's first webhook never validates: pydantic builds their
+validator on first use (or in `build_deferred_models`) instead of at import."""
 
 
 def bounded_identifier(max_bytes: int) -> AfterValidator:
@@ -83,6 +93,8 @@ class ChannelUser(BaseModel):
 class AccountLinking(BaseModel):
     """Messenger's account-linking outcome (`linked` carries our authorization code)."""
 
+    model_config = BUILT_ON_FIRST_USE
+
     status: Literal["linked", "unlinked"]
     authorization_code: Annotated[str, bounded_identifier(MAX_CODE_BYTES)] | None = None
 
@@ -129,12 +141,16 @@ class InboundEvent(BaseModel):
 class QuickReply(BaseModel):
     """A tappable suggestion under a message; the payload comes back, not the title."""
 
+    model_config = BUILT_ON_FIRST_USE
+
     title: str
     payload: str
 
 
 class Button(BaseModel):
     """A button on a message: a postback, a link, or the platform's Log In button."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     kind: Literal["postback", "web_url", "account_link"]
     title: str = ""
@@ -144,6 +160,8 @@ class Button(BaseModel):
 
 class Card(BaseModel):
     """One element of a carousel: a title, an optional subtitle and its buttons."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     title: str
     subtitle: str | None = None
@@ -156,6 +174,8 @@ class OutboundMessage(BaseModel):
     `text` always comes first; `buttons` attach to it, and `cards` follow as a
     carousel (a generic template on Messenger).
     """
+
+    model_config = BUILT_ON_FIRST_USE
 
     text: str
     quick_replies: list[QuickReply] = Field(default_factory=list)
@@ -170,7 +190,18 @@ class TemplateMessage(BaseModel):
     reply becomes one of the template's buttons, returning its payload as a postback.
     """
 
+    model_config = BUILT_ON_FIRST_USE
+
     name: str
     language: str
     body_parameters: list[str] = Field(default_factory=list)
     quick_replies: list[QuickReply] = Field(default_factory=list)
+
+
+def build_deferred_models() -> None:
+    """Build the validators `BUILT_ON_FIRST_USE` put off, in a container that will send replies.
+
+    Called in the inbound worker's Lambda init phase, where the work does not delay a message.
+    """
+    for model in (AccountLinking, QuickReply, Button, Card, OutboundMessage, TemplateMessage):
+        model.model_rebuild()

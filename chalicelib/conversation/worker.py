@@ -60,7 +60,13 @@ from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
 from chalicelib.channels.delivery import SendClient, deliver_once, prepare_client, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
-from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind, OutboundMessage
+from chalicelib.channels.messages import (
+    ChannelUser,
+    InboundEvent,
+    InboundKind,
+    OutboundMessage,
+    build_deferred_models,
+)
 from chalicelib.connectors.base import ConnectorLoader
 from chalicelib.connectors.registry import implementation_for
 from chalicelib.conversation import replies
@@ -192,10 +198,12 @@ def prepare_container() -> None:
     """Do in Lambda's init phase what the container's first message would otherwise wait for.
 
     Creates the AWS clients the worker uses, reads the Send API's secrets and the
-    registered banks (both cached per container) and imports those banks' connector
-    modules, so a first message costs little more than a warm one. Best effort: on a
+    registered banks (both cached per container), imports those banks' connector
+    modules and builds the reply models (deferred, so the webhook's cold start skips
+    them), so a first message costs little more than a warm one. Best effort: on a
     failure (logged) the first message does the rest itself.
     """
+    build_deferred_models()
     try:
         aws.client("dynamodb")
         aws.client("kms")
