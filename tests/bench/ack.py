@@ -18,20 +18,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import requests
 from chalice.test import Client
 from moto import mock_aws
 
@@ -44,6 +41,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store.keys import dedupe_key
 from infra.aws.provision import provision
 from tests.bench.figures import Figure, Samples, interleaved, ratio_figure, timed
+from tests.bench.servers import FAKE_AWS, LOCAL_MOTO, moto_server
 from tests.conftest import DEV_SECRETS, reset_process_caches
 from tests.factories import delivery, encode, text_event
 
@@ -55,8 +53,8 @@ BATCH_SIZE = 10
 POST_ROUNDS = 30
 BARE_APP = "from chalice import Chalice\nimport boto3\napp = Chalice(app_name='bare')\n"
 MOTO_LAUNCHERS = {
-    "infra.local.moto_server": [sys.executable, "-m", "infra.local.moto_server"],
-    "stock moto_server": [str(Path(sys.executable).parent / "moto_server")],
+    "infra.local.moto_server": LOCAL_MOTO,
+    "stock moto_server": (str(Path(sys.executable).parent / "moto_server"),),
 }
 """The local stack's moto launcher (cheap SQS clock), and stock moto for reference."""
 DELIVERY_ROUNDS = {
@@ -70,12 +68,6 @@ LARGE_ACK_GOAL_MS = 2000.0
 """Meta allows 5 s; the goal for `LARGE_DELIVERY` events on the local stack's moto."""
 Enqueue = Callable[[str, Sequence[tuple[str, Any]]], None]
 """`queues.enqueue`'s shape: a queue name and (message id, model) pairs."""
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 
 def figures() -> list[Figure]:
@@ -182,7 +174,7 @@ def delivery_figures(launcher: str) -> list[Figure]:
     `launcher` is a key of `MOTO_LAUNCHERS`. Each ack sends to a fresh queue, as
     the queue pump keeps the real one drained.
     """
-    with _moto_server(MOTO_LAUNCHERS[launcher]) as endpoint:
+    with moto_server(MOTO_LAUNCHERS[launcher]) as endpoint:
         os.environ.update({**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint})
         os.environ.pop("BANKBRIDGE_TEST_IN_PROCESS_AWS", None)
         os.environ["BANKBRIDGE_LOG_LEVEL"] = "WARNING"
@@ -289,35 +281,6 @@ def _claiming_enqueue(table_name: str, enqueue: Enqueue) -> Enqueue:
         enqueue(queue_name, fresh)
 
     return claim_then_enqueue
-
-
-@contextmanager
-def _moto_server(command: list[str]) -> Iterator[str]:
-    """A moto server in its own process on a free loopback port, like the local stack's."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _headers(body: bytes) -> dict[str, str]:

@@ -35,22 +35,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from chalicelib.channels.messenger.signature import sign
 from infra.aws.provision import provision
 from tests.bench.figures import Figure, Samples, interleaved, ratio_figure, table
+from tests.bench.servers import FAKE_AWS, moto_server
 from tests.conftest import DEV_SECRETS, reset_process_caches
 from tests.factories import delivery, encode, text_event
 
@@ -60,12 +56,6 @@ CLIENTS_SECTION = "Cold start: AWS clients"
 RUNS = 15
 GOAL_RATIO = 1.3
 ROUTE = "/webhooks/messenger"
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 FLOOR_HANDLER = '''\
 """A minimal Messenger ack: verify Meta's signature, (put) mark the delivery seen, queue events."""
@@ -200,7 +190,7 @@ for service in {WORKER_SERVICES!r}:
 
 def compare(project_root: Path = ROOT, runs: int = RUNS) -> Comparison:
     """Interleaved fresh-process runs of the app in `project_root` and of both floors."""
-    with tempfile.TemporaryDirectory() as folder, _moto_server() as endpoint:
+    with tempfile.TemporaryDirectory() as folder, moto_server() as endpoint:
         workspace = Path(folder)
         floor_dir = workspace / "floor"
         floor_dir.mkdir()
@@ -208,7 +198,7 @@ def compare(project_root: Path = ROOT, runs: int = RUNS) -> Comparison:
         (floor_dir / "lean_handler.py").write_text(LEAN_FLOOR_HANDLER)
         empty_cache = workspace / "no-pycache"
         empty_cache.mkdir()
-        environment = _provisioned_environment(endpoint)
+        environment = provisioned_environment(endpoint)
         without = environment | {
             "PYTHONPYCACHEPREFIX": str(empty_cache),
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -328,7 +318,7 @@ def _signed_webhook_event() -> dict[str, Any]:
     }
 
 
-def _provisioned_environment(endpoint: str) -> dict[str, str]:
+def provisioned_environment(endpoint: str) -> dict[str, str]:
     """The dev stage's resources in the moto server, and the environment both sides run with."""
     saved = dict(os.environ)
     try:
@@ -354,33 +344,6 @@ def _provisioned_environment(endpoint: str) -> dict[str, str]:
         "FLOOR_QUEUE_URL": outputs.inbound_queue_url,
         "FLOOR_TABLE_NAME": outputs.table_name,
     }
-
-
-@contextmanager
-def _moto_server() -> Iterator[str]:
-    """The local stack's moto server in its own process on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.bench.cold_start import _moto_server, _provisioned_environment
+from tests.bench.cold_start import provisioned_environment
 from tests.bench.figures import Figure, Samples, interleaved, ratio_figure, timed
+from tests.bench.servers import moto_server
 
 if TYPE_CHECKING:  # the children import this module: they must not load the servers
     from infra.local.sandbox_bank.state import SandboxState
@@ -75,7 +76,7 @@ HANDLER = "app.handle_inbound_events"
 
 def figures() -> list[Figure]:
     """Warm project vs floor, cold vs warm, calls per message kind, peak RSS vs a floor."""
-    with _moto_server() as endpoint, _bank_and_graph() as (bank, bank_state, graph):
+    with moto_server() as endpoint, _bank_and_graph() as (bank, bank_state, graph):
         environment = _linked_environment(endpoint, bank.url, bank_state, graph.url)
         measured = _child("measure", environment, {"runs": WARM_RUNS})
         _bank_pace(bank.url, SLOW_BANK_MS)
@@ -252,7 +253,7 @@ def _linked_environment(
     from infra.local.sandbox_connectors import SANDBOX_CLIENT_ID, sandbox_configs
     from tests.conftest import DEV_SECRETS, reset_process_caches
 
-    environment = _provisioned_environment(endpoint) | {
+    environment = provisioned_environment(endpoint) | {
         "BANKBRIDGE_GRAPH_API_BASE": graph_url,
         "BENCH_BANK_URL": bank_url,
         "BENCH_GRAPH_URL": graph_url,
