@@ -46,7 +46,7 @@ def require_specs() -> Path:
 def botocore_data_parsed_once() -> Iterator[None]:
     """botocore's JSON data (service models, endpoints, partitions) parsed once per process.
 
-    Each `reset_process_caches` makes the next client start a new boto3 session, whose
+    Each `reset_process_caches` makes the next client start a new botocore session, whose
     loader would parse the same megabytes of JSON again: about a third of the CPU of a
     moto-backed test. The parsed files are shared read-only, as boto3's default session
     shares them between its clients.
@@ -440,8 +440,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The prod stage packaged by `infra.aws.package` once per run (fetches the locked
-    Linux wheels from PyPI, ~6 s): a folder with `sam.json` and `deployment.zip`.
+    """The prod stage packaged by `infra.aws.package` once per run (the locked Linux wheels
+    come from the hash-checked wheel cache, or PyPI the first time): a folder with
+    `sam.json` and `deployment.zip`.
 
     Under pytest-xdist the first worker to ask builds it in the run's temporary folder,
     which every worker shares, while the others wait on a lock and then read the same one.
