@@ -9,13 +9,7 @@ every installed distribution for plugins.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_container import run_in_fresh_container
 
 FIRST_WEBHOOK_PATH = """
 import importlib.metadata, json, sys
@@ -43,24 +37,15 @@ boto3 itself) cannot be in the process.
 
 def _first_webhook_path() -> tuple[set[str], int]:
     """The modules loaded, and how often pydantic scanned the installed distributions."""
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BANKBRIDGE_", "AWS_"))},
-        "BANKBRIDGE_STAGE": "prod",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }
-    environment.pop("PYDANTIC_DISABLE_PLUGINS", None)
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_WEBHOOK_PATH],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+    loaded = run_in_fresh_container(
+        FIRST_WEBHOOK_PATH,
+        {
+            "BANKBRIDGE_STAGE": "prod",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+        },
     )
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
     return set(loaded["modules"]), loaded["distribution_scans"]
 
 

@@ -9,19 +9,13 @@ keeps the cold start's saving from being lost by a model built at import again.
 from __future__ import annotations
 
 import importlib
-import json
-import os
 import pkgutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 import chalicelib
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_container import run_in_fresh_container
 
 
 def _deferred_models() -> list[type[BaseModel]]:
@@ -74,21 +68,9 @@ modules; which of the deferred models have a validator by then."""
 
 
 def _built_after_init(handler: str) -> dict[str, bool]:
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BANKBRIDGE_", "AWS_", "_"))},
-        "BANKBRIDGE_STAGE": "prod",
-        "_HANDLER": handler,
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", DEFERRED_MODELS_BUILT],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+    built: dict[str, bool] = run_in_fresh_container(
+        DEFERRED_MODELS_BUILT, {"BANKBRIDGE_STAGE": "prod", "_HANDLER": handler}
     )
-    built: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
     return built
 
 

@@ -8,44 +8,33 @@ recorder, so no AWS call is made.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.fresh_container import run_in_fresh_container
 
 IMPORT_WITH_RECORDER = """
+import json
+
 from chalicelib.conversation import worker
 
-worker.prepare_container = lambda: print("prepared")
+prepared = []
+worker.prepare_container = lambda: prepared.append(True)
 import app  # noqa: F401
+
+print(json.dumps(bool(prepared)))
 """
 
 
-def _import_app(handler: str | None) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("BANKBRIDGE_", "_"))}
-    environment["BANKBRIDGE_STAGE"] = "prod"
-    if handler is not None:
-        environment["_HANDLER"] = handler
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_WITH_RECORDER],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout
+def _prepared(handler: str | None) -> bool:
+    environment = {"BANKBRIDGE_STAGE": "prod"} | ({"_HANDLER": handler} if handler else {})
+    prepared: bool = run_in_fresh_container(IMPORT_WITH_RECORDER, environment)
+    return prepared
 
 
 def test_the_inbound_workers_init_prepares_its_container() -> None:
-    assert _import_app("app.handle_inbound_events").splitlines() == ["prepared"]
+    assert _prepared("app.handle_inbound_events")
 
 
 @pytest.mark.parametrize("handler", [None, "app.app", "app.handle_bank_events"])
 def test_no_other_init_prepares_the_worker(handler: str | None) -> None:
-    assert "prepared" not in _import_app(handler)
+    assert not _prepared(handler)
