@@ -18,6 +18,18 @@ Send endpoints (messenger.md §2.1), checked in Meta's order:
   Every error uses Meta's envelope `{"error": {"message", "type", "code",
   "error_subcode"?, "fbtrace_id"}}`.
 
+WhatsApp Cloud API send (messenger.md §4.2), on the configured business phone number id:
+  POST /{version}/{phone_number_id}/messages  (any other id is a Messenger Page, as above)
+  1-2. the WhatsApp access token (its own, `--whatsapp-token`) and its `appsecret_proof`,
+     checked as above;
+  3. the JSON body, validated by `send_api_validation.validate_whatsapp_request` → code 100;
+  4. a queued fault, if any, replaces the success (`recipient` is then the number `to`,
+     and `messages_only` lets read receipts and typing indicators pass);
+  5. success: `{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
+     "messages": [{"id": "wamid...."}]}` (a template adds `"message_status": "accepted"`;
+     a read receipt or typing indicator answers `{"success": true}`), and the body is
+     recorded; `GET /__sent?recipient=<number>` finds it by `to`.
+
 Account linking (messenger.md §3.2):
   GET /{version}/me?fields=recipient&account_linking_token=T  (page token, appsecret_proof)
       → {"id": <page id>, "recipient": <PSID>} for a token issued below and under five
@@ -46,7 +58,10 @@ Control endpoints (not part of Meta's API; all JSON):
 
 Run: `python -m infra.local.graph_standin --port 8002 --host 127.0.0.1`; the page token
 and app secret come from `--page-token` / `--app-secret`, else BANKBRIDGE_DEV_PAGE_TOKEN /
-BANKBRIDGE_DEV_APP_SECRET, else `dev-page-token` / `dev-app-secret`.
+BANKBRIDGE_DEV_APP_SECRET, else `dev-page-token` / `dev-app-secret`; WhatsApp's access
+token and phone number id from `--whatsapp-token` / `--phone-number-id`, else
+BANKBRIDGE_DEV_WHATSAPP_TOKEN / BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID, else
+`dev-whatsapp-token` / `1000000000000002`.
 """
 
 from __future__ import annotations
@@ -62,6 +77,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -76,7 +92,7 @@ from infra.local.graph_errors import (
     UNKNOWN_PATH,
     GraphApiError,
 )
-from infra.local.send_api_validation import validate_send_request
+from infra.local.send_api_validation import validate_send_request, validate_whatsapp_request
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +100,8 @@ DEFAULT_PAGE_TOKEN = "dev-page-token"  # noqa: S105 - the documented local-dev d
 DEFAULT_APP_SECRET = "dev-app-secret"  # noqa: S105 - the documented local-dev default
 DEFAULT_PORT = 8002
 DEFAULT_PAGE_ID = "1000000000000001"  # the console's simulated Page
+DEFAULT_WHATSAPP_TOKEN = "dev-whatsapp-token"  # noqa: S105 - the documented local-dev default
+DEFAULT_PHONE_NUMBER_ID = "1000000000000002"  # the console's simulated WhatsApp business number
 GRAPH_VERSION = re.compile(r"v\d+\.\d+")
 ACCOUNT_LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
 ACCOUNT_LINKING_TOKEN_EXPIRED = 10301
@@ -222,13 +240,23 @@ class AccountLinkingTokens:
         return psid if psid and time.monotonic() < expires else None
 
 
-def create_app(page_token: str, app_secret: str) -> Flask:
-    """Build the stand-in WSGI app accepting `page_token`, proven with `app_secret`."""
+def create_app(
+    page_token: str,
+    app_secret: str,
+    *,
+    whatsapp_token: str = DEFAULT_WHATSAPP_TOKEN,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+) -> Flask:
+    """Build the stand-in WSGI app accepting `page_token` (Messenger) and `whatsapp_token`
+    (sends from the business number `phone_number_id`), each proven with `app_secret`."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # return bodies as received
     sent_log = SentLog()
     fault_queue = FaultQueue()
     expected_proof = appsecret_proof(page_token, app_secret)
+    send_whatsapp = _whatsapp_sender(
+        whatsapp_token, appsecret_proof(whatsapp_token, app_secret), sent_log, fault_queue
+    )
 
     @app.errorhandler(GraphApiError)
     def graph_error(error: GraphApiError) -> Response:
@@ -282,6 +310,8 @@ def create_app(page_token: str, app_secret: str) -> Flask:
 
     @app.post("/<version>/<page_id>/messages")
     def send_as_page(version: str, page_id: str) -> Response:
+        if page_id == phone_number_id:
+            return send_whatsapp(version)
         return send(version)
 
     _add_account_linking_routes(app, page_token, expected_proof)
@@ -316,6 +346,41 @@ def create_app(page_token: str, app_secret: str) -> Flask:
         return jsonify({"cleared": fault_queue.clear()})
 
     return app
+
+
+def _whatsapp_sender(
+    whatsapp_token: str, expected_proof: str, sent_log: SentLog, fault_queue: FaultQueue
+) -> Callable[[str], Response]:
+    """The Cloud API send, answered as Meta does; shares the log and faults with Messenger's."""
+
+    def send_whatsapp(version: str) -> Response:
+        if not GRAPH_VERSION.fullmatch(version):
+            raise GraphApiError(f"Unknown path components: /{version}", code=UNKNOWN_PATH)
+        _authenticate(whatsapp_token, expected_proof)
+        body = _parse_json_body()
+        accepted = validate_whatsapp_request(body)
+        fault = fault_queue.take(accepted.to, accepted.is_status_update)
+        if fault is not None:
+            logger.info("graph stand-in: answering a send with injected fault code=%s", fault.code)
+            raise fault.as_error()
+        sent_log.record(body)
+        logger.info(
+            "graph stand-in: accepted WhatsApp %s", body.get("type") or "read/typing update"
+        )
+        if accepted.to is None:
+            return jsonify({"success": True})
+        message: dict[str, str] = {"id": "wamid." + secrets.token_urlsafe(32)}
+        if accepted.is_template:
+            message["message_status"] = "accepted"
+        return jsonify(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": accepted.to, "wa_id": accepted.to.removeprefix("+")}],
+                "messages": [message],
+            }
+        )
+
+    return send_whatsapp
 
 
 def _add_account_linking_routes(app: Flask, page_token: str, expected_proof: str) -> None:
@@ -396,9 +461,12 @@ def _parse_json_body() -> Any:
 
 
 def _recipient_id_of(body: dict[str, Any]) -> str | None:
+    """A Messenger body's `recipient.id`, or a WhatsApp body's `to`."""
     recipient = body.get("recipient")
     if isinstance(recipient, dict) and "id" in recipient:
         return str(recipient["id"])
+    if body.get("messaging_product") == "whatsapp" and isinstance(body.get("to"), str):
+        return str(body["to"])
     return None
 
 
@@ -411,9 +479,15 @@ def serve_in_thread(
     port: int = 0,
     page_token: str = DEFAULT_PAGE_TOKEN,
     app_secret: str = DEFAULT_APP_SECRET,
+    *,
+    whatsapp_token: str = DEFAULT_WHATSAPP_TOKEN,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
 ) -> RunningStandin:
     """Serve the stand-in on a daemon thread; port 0 picks a free port (see `.url`)."""
-    server, url = serving.bind(create_app(page_token, app_secret), host, port)
+    app = create_app(
+        page_token, app_secret, whatsapp_token=whatsapp_token, phone_number_id=phone_number_id
+    )
+    server, url = serving.bind(app, host, port)
     return serving.start_in_thread(server, url, name="graph-standin")
 
 
@@ -430,9 +504,23 @@ def main(argv: list[str] | None = None) -> None:
         "--app-secret",
         default=os.environ.get("BANKBRIDGE_DEV_APP_SECRET", DEFAULT_APP_SECRET),
     )
+    parser.add_argument(
+        "--whatsapp-token",
+        default=os.environ.get("BANKBRIDGE_DEV_WHATSAPP_TOKEN", DEFAULT_WHATSAPP_TOKEN),
+    )
+    parser.add_argument(
+        "--phone-number-id",
+        default=os.environ.get("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID),
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server, url = serving.bind(create_app(args.page_token, args.app_secret), args.host, args.port)
+    app = create_app(
+        args.page_token,
+        args.app_secret,
+        whatsapp_token=args.whatsapp_token,
+        phone_number_id=args.phone_number_id,
+    )
+    server, url = serving.bind(app, args.host, args.port)
     logger.info("graph stand-in listening on %s", url)
     serving.serve_until_stopped(server)
     logger.info("graph stand-in stopped")

@@ -1,4 +1,5 @@
-"""Validate a Send API request body the way Meta's Graph API does (messenger.md §2.2-2.6).
+"""Validate a Send API request body the way Meta's Graph API does (messenger.md §2.2-2.6),
+and a WhatsApp Cloud API `/messages` body the same way (`validate_whatsapp_request`, §4.2).
 
 The point is to fail in local development where production would fail, so the
 limits are Meta's documented ones. Two deliberate deviations, both stricter:
@@ -10,6 +11,7 @@ Lengths are counted in Unicode code points.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -295,3 +297,306 @@ def _require_url(value: Any, path: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise invalid_parameter(f"Param {path} must be an absolute http(s) URL")
     return url
+
+
+# WhatsApp Cloud API: POST /{phone-number-id}/messages (messenger.md §4.2; Meta's messages
+# reference and interactive-message guides). Meta answers an unknown key with code 100
+# ("Unexpected key"), so unknown keys are refused here too. Only the message kinds
+# BankBridge sends (text, interactive button/list/cta_url, template) and the read/typing
+# status update are understood; anything else is refused rather than waved through.
+WHATSAPP_TEXT_LIMIT = 4096
+WHATSAPP_INTERACTIVE_BODY = 1024
+WHATSAPP_LIST_BODY = 4096
+WHATSAPP_HEADER_FOOTER = 60
+WHATSAPP_MAX_REPLY_BUTTONS = 3
+WHATSAPP_BUTTON_TITLE = 20
+WHATSAPP_BUTTON_ID = 256
+WHATSAPP_LIST_BUTTON = 20
+WHATSAPP_MAX_SECTIONS = 10
+WHATSAPP_MAX_ROWS = 10
+WHATSAPP_SECTION_TITLE = 24
+WHATSAPP_ROW_TITLE = 24
+WHATSAPP_ROW_ID = 200
+WHATSAPP_ROW_DESCRIPTION = 72
+WHATSAPP_CTA_LABEL = 20
+WHATSAPP_TEMPLATE_NAME = 512
+WHATSAPP_TEMPLATE_PARAMETER = 1024
+WHATSAPP_MAX_TEMPLATE_BUTTONS = 10
+WHATSAPP_MESSAGE_TYPES = frozenset({"text", "interactive", "template"})
+WHATSAPP_NUMBER = re.compile(r"\+?[0-9]{5,20}")
+# Template parameters may not hold newlines, tabs or more than 4 spaces in a row.
+WHATSAPP_PARAMETER_SPACING = re.compile(r"[\t\n\r]| {5,}")
+
+
+@dataclass(frozen=True)
+class AcceptedWhatsAppSend:
+    """What the server needs from a valid WhatsApp request to shape Meta's answer."""
+
+    to: str | None
+    is_status_update: bool
+    is_template: bool
+
+
+def validate_whatsapp_request(body: Any) -> AcceptedWhatsAppSend:
+    """Check a parsed Cloud API body; raise `GraphApiError` (code 100) on the first problem."""
+    if not isinstance(body, dict):
+        raise invalid_parameter("The request body must be a JSON object")
+    if body.get("messaging_product") != "whatsapp":
+        raise invalid_parameter("Param messaging_product must be whatsapp")
+    if "status" in body:
+        _validate_status_update(body)
+        return AcceptedWhatsAppSend(to=None, is_status_update=True, is_template=False)
+    message_type = body.get("type")
+    if message_type not in WHATSAPP_MESSAGE_TYPES:
+        raise invalid_parameter(
+            f"Param type must be one of {sorted(WHATSAPP_MESSAGE_TYPES)} "
+            "(the only kinds the local Graph stand-in checks)"
+        )
+    _only_keys(
+        body, "", {"messaging_product", "recipient_type", "to", "type", "context", message_type}
+    )
+    to = _require_text(body.get("to"), "to")
+    if not WHATSAPP_NUMBER.fullmatch(to):
+        raise invalid_parameter("Param to must be a phone number (digits, optional +)")
+    if body.get("recipient_type", "individual") != "individual":
+        raise invalid_parameter("Param recipient_type must be individual")
+    _validate_reply_context(body)
+    content = _require_object(body.get(message_type), message_type)
+    if message_type == "text":
+        _only_keys(content, "text", {"body", "preview_url"})
+        _require_text(content.get("body"), "text[body]", max_chars=WHATSAPP_TEXT_LIMIT)
+        if not isinstance(content.get("preview_url", False), bool):
+            raise invalid_parameter("Param text[preview_url] must be a boolean")
+    elif message_type == "interactive":
+        _validate_interactive(content)
+    else:
+        _validate_whatsapp_template(content)
+    return AcceptedWhatsAppSend(
+        to=to, is_status_update=False, is_template=message_type == "template"
+    )
+
+
+def _validate_status_update(body: dict[str, Any]) -> None:
+    """A read receipt, optionally with the typing indicator (Cloud API "typing indicators")."""
+    _only_keys(body, "", {"messaging_product", "status", "message_id", "typing_indicator"})
+    if body["status"] != "read":
+        raise invalid_parameter("Param status must be read")
+    _require_text(body.get("message_id"), "message_id")
+    if "typing_indicator" in body:
+        indicator = _require_object(body["typing_indicator"], "typing_indicator")
+        _only_keys(indicator, "typing_indicator", {"type"})
+        if indicator.get("type") != "text":
+            raise invalid_parameter("Param typing_indicator[type] must be text")
+
+
+def _validate_reply_context(body: dict[str, Any]) -> None:
+    if "context" not in body:
+        return
+    context = _require_object(body["context"], "context")
+    _only_keys(context, "context", {"message_id"})
+    _require_text(context.get("message_id"), "context[message_id]")
+
+
+def _validate_interactive(interactive: dict[str, Any]) -> None:
+    kind = interactive.get("type")
+    _only_keys(interactive, "interactive", {"type", "header", "body", "footer", "action"})
+    body_limit = WHATSAPP_LIST_BODY if kind == "list" else WHATSAPP_INTERACTIVE_BODY
+    body = _require_object(interactive.get("body"), "interactive[body]")
+    _only_keys(body, "interactive[body]", {"text"})
+    _require_text(body.get("text"), "interactive[body][text]", max_chars=body_limit)
+    if "header" in interactive:
+        header = _require_object(interactive["header"], "interactive[header]")
+        if header.get("type") != "text":
+            raise invalid_parameter("Param interactive[header][type] must be text")
+        _require_text(
+            header.get("text"), "interactive[header][text]", max_chars=WHATSAPP_HEADER_FOOTER
+        )
+    if "footer" in interactive:
+        footer = _require_object(interactive["footer"], "interactive[footer]")
+        _require_text(
+            footer.get("text"), "interactive[footer][text]", max_chars=WHATSAPP_HEADER_FOOTER
+        )
+    action = _require_object(interactive.get("action"), "interactive[action]")
+    if kind == "button":
+        _validate_reply_buttons(action)
+    elif kind == "list":
+        _validate_list(action)
+    elif kind == "cta_url":
+        _validate_cta_url(action)
+    else:
+        raise invalid_parameter(
+            "Param interactive[type] must be one of ['button', 'cta_url', 'list'] "
+            "(the only kinds the local Graph stand-in checks)"
+        )
+
+
+def _validate_reply_buttons(action: dict[str, Any]) -> None:
+    path = "interactive[action][buttons]"
+    _only_keys(action, "interactive[action]", {"buttons"})
+    buttons = _require_array(
+        action.get("buttons"), path, min_items=1, max_items=WHATSAPP_MAX_REPLY_BUTTONS
+    )
+    ids: list[str] = []
+    titles: list[str] = []
+    for index, item in enumerate(buttons):
+        button = _require_object(item, f"{path}[{index}]")
+        if button.get("type") != "reply":
+            raise invalid_parameter(f"Param {path}[{index}][type] must be reply")
+        reply = _require_object(button.get("reply"), f"{path}[{index}][reply]")
+        _only_keys(reply, f"{path}[{index}][reply]", {"id", "title"})
+        ids.append(
+            _require_text(
+                reply.get("id"), f"{path}[{index}][reply][id]", max_chars=WHATSAPP_BUTTON_ID
+            )
+        )
+        titles.append(
+            _require_text(
+                reply.get("title"),
+                f"{path}[{index}][reply][title]",
+                max_chars=WHATSAPP_BUTTON_TITLE,
+            )
+        )
+    if len(set(ids)) != len(ids) or len(set(titles)) != len(titles):
+        raise invalid_parameter(f"Param {path}: button ids and titles must be unique")
+
+
+def _validate_list(action: dict[str, Any]) -> None:
+    path = "interactive[action]"
+    _only_keys(action, path, {"button", "sections"})
+    _require_text(action.get("button"), f"{path}[button]", max_chars=WHATSAPP_LIST_BUTTON)
+    sections = _require_array(
+        action.get("sections"), f"{path}[sections]", min_items=1, max_items=WHATSAPP_MAX_SECTIONS
+    )
+    row_ids: list[str] = []
+    for index, item in enumerate(sections):
+        section_path = f"{path}[sections][{index}]"
+        section = _require_object(item, section_path)
+        _only_keys(section, section_path, {"title", "rows"})
+        if len(sections) > 1 or "title" in section:
+            _require_text(
+                section.get("title"), f"{section_path}[title]", max_chars=WHATSAPP_SECTION_TITLE
+            )
+        rows = _require_array(
+            section.get("rows"), f"{section_path}[rows]", min_items=1, max_items=WHATSAPP_MAX_ROWS
+        )
+        for row_index, row_item in enumerate(rows):
+            row_path = f"{section_path}[rows][{row_index}]"
+            row = _require_object(row_item, row_path)
+            _only_keys(row, row_path, {"id", "title", "description"})
+            row_ids.append(
+                _require_text(row.get("id"), f"{row_path}[id]", max_chars=WHATSAPP_ROW_ID)
+            )
+            _require_text(row.get("title"), f"{row_path}[title]", max_chars=WHATSAPP_ROW_TITLE)
+            if "description" in row:
+                _require_text(
+                    row["description"],
+                    f"{row_path}[description]",
+                    max_chars=WHATSAPP_ROW_DESCRIPTION,
+                )
+    if len(row_ids) > WHATSAPP_MAX_ROWS:
+        raise invalid_parameter(f"Param {path}[sections] may hold at most {WHATSAPP_MAX_ROWS} rows")
+    if len(set(row_ids)) != len(row_ids):
+        raise invalid_parameter(f"Param {path}[sections]: row ids must be unique")
+
+
+def _validate_cta_url(action: dict[str, Any]) -> None:
+    path = "interactive[action]"
+    _only_keys(action, path, {"name", "parameters"})
+    if action.get("name") != "cta_url":
+        raise invalid_parameter(f"Param {path}[name] must be cta_url")
+    parameters = _require_object(action.get("parameters"), f"{path}[parameters]")
+    _only_keys(parameters, f"{path}[parameters]", {"display_text", "url"})
+    _require_text(
+        parameters.get("display_text"),
+        f"{path}[parameters][display_text]",
+        max_chars=WHATSAPP_CTA_LABEL,
+    )
+    url = _require_url(parameters.get("url"), f"{path}[parameters][url]")
+    parts = urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise invalid_parameter(f"Param {path}[parameters][url] must be an https URL")
+
+
+def _validate_whatsapp_template(template: dict[str, Any]) -> None:
+    _only_keys(template, "template", {"name", "language", "components"})
+    _require_text(template.get("name"), "template[name]", max_chars=WHATSAPP_TEMPLATE_NAME)
+    language = _require_object(template.get("language"), "template[language]")
+    _only_keys(language, "template[language]", {"code", "policy"})
+    _require_text(language.get("code"), "template[language][code]")
+    if "components" not in template:
+        return
+    components = _require_array(
+        template["components"], "template[components]", min_items=1, max_items=20
+    )
+    button_indexes: list[str] = []
+    for index, item in enumerate(components):
+        path = f"template[components][{index}]"
+        component = _require_object(item, path)
+        kind = component.get("type")
+        if kind == "body":
+            _only_keys(component, path, {"type", "parameters"})
+            parameters = _require_array(
+                component.get("parameters"), f"{path}[parameters]", min_items=1, max_items=100
+            )
+            for parameter_index, parameter in enumerate(parameters):
+                _validate_text_parameter(parameter, f"{path}[parameters][{parameter_index}]")
+        elif kind == "button":
+            button_indexes.append(_validate_quick_reply_component(component, path))
+        else:
+            raise invalid_parameter(
+                f"Param {path}[type] must be body or button "
+                "(the only components the local Graph stand-in checks)"
+            )
+    if len(button_indexes) > WHATSAPP_MAX_TEMPLATE_BUTTONS:
+        raise invalid_parameter("Param template[components] holds too many buttons")
+    if len(set(button_indexes)) != len(button_indexes):
+        raise invalid_parameter("Param template[components]: button indexes must be unique")
+
+
+def _validate_text_parameter(parameter: Any, path: str) -> None:
+    parameter = _require_object(parameter, path)
+    _only_keys(parameter, path, {"type", "text"})
+    if parameter.get("type") != "text":
+        raise invalid_parameter(f"Param {path}[type] must be text")
+    text = _require_text(
+        parameter.get("text"), f"{path}[text]", max_chars=WHATSAPP_TEMPLATE_PARAMETER
+    )
+    if WHATSAPP_PARAMETER_SPACING.search(text):
+        raise invalid_parameter(
+            f"Param {path}[text] cannot have new-line/tab characters or more than 4 "
+            "consecutive spaces"
+        )
+
+
+def _validate_quick_reply_component(component: dict[str, Any], path: str) -> str:
+    _only_keys(component, path, {"type", "sub_type", "index", "parameters"})
+    if component.get("sub_type") != "quick_reply":
+        raise invalid_parameter(
+            f"Param {path}[sub_type] must be quick_reply (the only one the stand-in checks)"
+        )
+    index = component.get("index")
+    if (
+        not isinstance(index, str)
+        or not index.isdigit()
+        or int(index) >= WHATSAPP_MAX_TEMPLATE_BUTTONS
+    ):
+        raise invalid_parameter(f"Param {path}[index] must be a string from 0 to 9")
+    parameters = _require_array(
+        component.get("parameters"), f"{path}[parameters]", min_items=1, max_items=1
+    )
+    parameter = _require_object(parameters[0], f"{path}[parameters][0]")
+    _only_keys(parameter, f"{path}[parameters][0]", {"type", "payload"})
+    if parameter.get("type") != "payload":
+        raise invalid_parameter(f"Param {path}[parameters][0][type] must be payload")
+    _require_text(
+        parameter.get("payload"), f"{path}[parameters][0][payload]", max_chars=WHATSAPP_BUTTON_ID
+    )
+    return index
+
+
+def _only_keys(value: dict[str, Any], path: str, allowed: set[str]) -> None:
+    """Meta refuses an unknown key: `(#100) Unexpected key "x" on param "path"`."""
+    for key in value:
+        if key not in allowed:
+            where = f' on param "{path}"' if path else ""
+            raise invalid_parameter(f'Unexpected key "{key}"{where}')

@@ -656,3 +656,212 @@ def test_threaded_server_on_free_port_records_concurrent_sends() -> None:
         standin.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{standin.url}/__health", timeout=2)
+
+
+# --- WhatsApp Cloud API ---------------------------------------------------------------------
+
+WHATSAPP_TOKEN = "test-whatsapp-token"
+WHATSAPP_PROOF = hmac.new(APP_SECRET.encode(), WHATSAPP_TOKEN.encode(), hashlib.sha256).hexdigest()
+PHONE_NUMBER_ID = "106540352242922"
+WHATSAPP_PATH = f"/v25.0/{PHONE_NUMBER_ID}/messages"
+NUMBER = "16505551234"
+
+
+@pytest.fixture
+def whatsapp() -> FlaskClient:
+    return create_app(
+        PAGE_TOKEN, APP_SECRET, whatsapp_token=WHATSAPP_TOKEN, phone_number_id=PHONE_NUMBER_ID
+    ).test_client()
+
+
+def post_whatsapp(
+    client: FlaskClient,
+    body: Any,
+    *,
+    token: str = WHATSAPP_TOKEN,
+    proof: str = WHATSAPP_PROOF,
+) -> Any:
+    return client.post(
+        WHATSAPP_PATH,
+        query_string={"appsecret_proof": proof},
+        headers={"Authorization": f"Bearer {token}"},
+        json=body,
+    )
+
+
+def whatsapp_body(kind: str, content: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": NUMBER,
+        "type": kind,
+        kind: content,
+        **fields,
+    }
+
+
+def reply_buttons(*titles: str, body: str = "Was this you?") -> dict[str, Any]:
+    buttons = [
+        {"type": "reply", "reply": {"id": f"ID{index}", "title": title}}
+        for index, title in enumerate(titles)
+    ]
+    return whatsapp_body(
+        "interactive",
+        {"type": "button", "body": {"text": body}, "action": {"buttons": buttons}},
+    )
+
+
+def list_message(rows: list[dict[str, Any]], *, button: str = "Choose") -> dict[str, Any]:
+    action = {"button": button, "sections": [{"rows": rows}]}
+    return whatsapp_body(
+        "interactive", {"type": "list", "body": {"text": "Which bank?"}, "action": action}
+    )
+
+
+def row(index: int, title: str = "Sandbox Bank", **fields: Any) -> dict[str, Any]:
+    return {"id": f"ROW{index}", "title": title, **fields}
+
+
+def cta_url(url: str = "https://api.example/link/start?t=x", label: str = "Link your bank") -> dict:
+    action = {"name": "cta_url", "parameters": {"display_text": label, "url": url}}
+    return whatsapp_body(
+        "interactive", {"type": "cta_url", "body": {"text": "Tap below"}, "action": action}
+    )
+
+
+def whatsapp_template(*parameters: str, buttons: int = 2) -> dict[str, Any]:
+    components: list[dict[str, Any]] = [
+        {"type": "body", "parameters": [{"type": "text", "text": text} for text in parameters]}
+    ]
+    components.extend(
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": str(index),
+            "parameters": [{"type": "payload", "payload": f"FRAUD:ref:{index}"}],
+        }
+        for index in range(buttons)
+    )
+    template = {"name": "bankbridge_fraud_alert", "language": {"code": "en_US"}}
+    return whatsapp_body("template", {**template, "components": components})
+
+
+def test_whatsapp_text_is_accepted_answered_like_meta_and_recorded(whatsapp: FlaskClient) -> None:
+    body = whatsapp_body("text", {"preview_url": False, "body": "Your balance is £12.00"})
+    response = post_whatsapp(whatsapp, body)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert answer["messaging_product"] == "whatsapp"
+    assert answer["contacts"] == [{"input": NUMBER, "wa_id": NUMBER}]
+    assert answer["messages"][0]["id"].startswith("wamid.")
+    [recorded] = sent(whatsapp, recipient=NUMBER)
+    assert recorded["text"]["body"] == "Your balance is £12.00"
+
+
+def test_whatsapp_needs_its_own_token_and_proof(whatsapp: FlaskClient) -> None:
+    body = whatsapp_body("text", {"body": "hi"})
+    assert error_of(post_whatsapp(whatsapp, body, token=PAGE_TOKEN, proof=PROOF))["code"] == 190
+    assert error_of(post_whatsapp(whatsapp, body, proof=PROOF))["code"] == 100
+
+
+def test_a_page_id_is_still_messenger(whatsapp: FlaskClient) -> None:
+    response = post_send(whatsapp, text_body(), path="/v25.0/1000000000000001/messages")
+    assert response.status_code == 200
+    assert "message_id" in response.get_json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        reply_buttons("Yes, it was me", "No, it wasn't"),
+        list_message([row(index, f"Bank {index}", description="d" * 72) for index in range(10)]),
+        cta_url(),
+        cta_url(url="http://127.0.0.1:8000/link/start"),
+        whatsapp_template("£12.00", "Coffee Shop", "•••• 1234", "10:00 UTC"),
+        whatsapp_body("text", {"body": "x" * 4096}),
+        {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"},
+        {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": "wamid.X",
+            "typing_indicator": {"type": "text"},
+        },
+    ],
+    ids=["buttons", "list", "cta", "cta-loopback", "template", "text-4096", "read", "typing"],
+)
+def test_whatsapp_shapes_bankbridge_sends_are_accepted(
+    whatsapp: FlaskClient, body: dict[str, Any]
+) -> None:
+    response = post_whatsapp(whatsapp, body)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_status_updates_answer_success_and_templates_are_accepted(whatsapp: FlaskClient) -> None:
+    read = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"}
+    assert post_whatsapp(whatsapp, read).get_json() == {"success": True}
+    answer = post_whatsapp(whatsapp, whatsapp_template("a", "b", "c", "d")).get_json()
+    assert answer["messages"][0]["message_status"] == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        (
+            {**whatsapp_body("text", {"body": "hi"}), "messaging_product": "sms"},
+            "messaging_product",
+        ),
+        (whatsapp_body("text", {"body": "x" * 4097}), "text[body]"),
+        (whatsapp_body("text", {"body": ""}), "text[body]"),
+        (whatsapp_body("text", {"body": "hi", "bold": True}), '"bold"'),
+        ({**whatsapp_body("text", {"body": "hi"}), "to": "+44 7700 900123"}, "to"),
+        (whatsapp_body("image", {"link": "https://x"}), "type"),
+        (reply_buttons("a", "b", "c", "d"), "buttons"),
+        (reply_buttons("Twenty-one characters"), "title"),
+        (reply_buttons("Same", "Same"), "unique"),
+        (reply_buttons("ok", body="x" * 1025), "body][text]"),
+        (list_message([row(index) for index in range(11)]), "rows"),
+        (list_message([row(0, "t" * 25)]), "title"),
+        (list_message([row(0, description="d" * 73)]), "description"),
+        (list_message([row(0)], button="b" * 21), "[button]"),
+        (list_message([row(0), row(0)]), "unique"),
+        (cta_url(label="l" * 21), "display_text"),
+        (cta_url(url="http://bank.example/link"), "https"),
+        (whatsapp_template("Coffee\nShop"), "new-line"),
+        (whatsapp_template("a     b"), "consecutive spaces"),
+        (whatsapp_template("a", buttons=11), "index"),
+        ({"messaging_product": "whatsapp", "status": "delivered", "message_id": "w"}, "status"),
+        (
+            {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": "w",
+                "typing_indicator": {"type": "audio"},
+            },
+            "typing_indicator",
+        ),
+    ],
+)
+def test_whatsapp_limits_and_shapes_are_enforced(
+    whatsapp: FlaskClient, body: dict[str, Any], names: str
+) -> None:
+    error = error_of(post_whatsapp(whatsapp, body))
+    assert error["code"] == 100
+    assert names in error["message"]
+    assert sent(whatsapp) == []
+
+
+def test_a_whatsapp_fault_answers_a_message_to_that_number_and_lets_typing_pass(
+    whatsapp: FlaskClient,
+) -> None:
+    fault = {"code": 131047, "status": 400, "recipient": NUMBER, "messages_only": True}
+    assert whatsapp.post("/__faults", json={"errors": [fault]}).status_code == 200
+    typing = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.X",
+        "typing_indicator": {"type": "text"},
+    }
+    assert post_whatsapp(whatsapp, typing).status_code == 200
+    error = error_of(post_whatsapp(whatsapp, whatsapp_body("text", {"body": "hi"})))
+    assert error["code"] == 131047
+    assert post_whatsapp(whatsapp, whatsapp_body("text", {"body": "hi"})).status_code == 200
