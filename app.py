@@ -55,13 +55,27 @@ def _text(status: int, body: str) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": "text/plain"})
 
 
+def _subscription(channel: str) -> Response:
+    """A platform's webhook handshake: its challenge for the right verify token, else 403."""
+    from chalicelib.channels.webhooks import verify_subscription
+
+    answer = verify_subscription(channel, _current_request().query_params)
+    return _text(answer.status, answer.body)
+
+
+def _webhook(channel: str) -> Response:
+    """Verify, validate and queue a delivery (the worker de-duplicates); ack in < 5 s."""
+    from chalicelib.channels.webhooks import receive
+
+    request = _current_request()
+    answer = receive(channel, _raw_body(request), request.headers, request.context)
+    return _text(answer.status, answer.body)
+
+
 @app.route("/webhooks/messenger", methods=["GET"])
 def messenger_subscription() -> Response:
-    """Meta's subscription handshake: echo `hub.challenge` for the right verify token."""
-    from chalicelib.channels.messenger.ingest import verify_subscription
-
-    answer = verify_subscription(_current_request().query_params)
-    return _text(answer.status, answer.body)
+    """Meta's subscription handshake for Messenger."""
+    return _subscription("messenger")
 
 
 @app.route(
@@ -70,12 +84,8 @@ def messenger_subscription() -> Response:
     content_types=["application/json", "text/plain"],
 )
 def messenger_webhook() -> Response:
-    """Verify, validate and queue a Messenger delivery (the worker de-duplicates); ack in < 5 s."""
-    from chalicelib.channels.messenger.ingest import receive
-
-    request = _current_request()
-    answer = receive(_raw_body(request), request.headers, request.context)
-    return _text(answer.status, answer.body)
+    """A Messenger delivery."""
+    return _webhook("messenger")
 
 
 def _html(status: int, body: str) -> Response:
@@ -99,7 +109,6 @@ def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
 def link_start() -> Response:
     """Take the chat's one-time link token and send the browser to the bank's consent page."""
     from chalicelib.auth import linking, pages
-    from chalicelib.channels.messenger.account_linking import MessengerLogin
     from chalicelib.connectors.base import Customer
     from chalicelib.conversation.bank_connectors import load_connector
 
@@ -109,7 +118,7 @@ def link_start() -> Response:
     source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
     try:
-        platform = MessengerLogin.from_query(query)
+        platform = linking.platform_login(query)
         base_url = linking.public_base_url_of_request(request.context, request.headers)
         started = linking.start(
             query.get("token"),
@@ -151,7 +160,7 @@ def oauth_callback() -> Response:
         problem = http_problem(error)
         return _html(problem.status, pages.page("This sign-in can't be used", problem.message))
     notify_link_result(outcome)
-    redirect = linking.messenger_redirect_url(outcome)
+    redirect = linking.platform_redirect_url(outcome)
     if redirect is not None:
         return _redirect(redirect)
     if outcome.awaiting_code and outcome.code is not None:

@@ -3,14 +3,15 @@
 
 1. The bot issues a random, single-use link token bound server-side to
    (channel, user, institution), valid ten minutes, and sends a button to
-   `<public base URL>/link/start?token=...` (see `chalicelib/public_url.py`).
+   `<public base URL>/link/start?token=...&channel=...` (see `chalicelib/public_url.py`).
 2. `/link/start` takes the token (once), runs the standard's pre-step through
    the connector (PAR where required), stores an OAuth state item (PKCE S256
    verifier and nonce sealed with KMS, ten minutes, and the digest of a
    browser-binding cookie it sets: `chalicelib.auth.browser_binding`) and
-   redirects to the bank. With Messenger's Log In button, the
-   `account_linking_token` is exchanged for the PSID first: a different person
-   is refused, the same person is recorded as proven.
+   redirects to the bank. Where the chat platform has its own login hop (the
+   channel adapter's `platform_login`, e.g. Messenger's Log In button), it names
+   the chat user first: a different person is refused, the same person is
+   recorded as proven, and the browser goes back to the platform at the end.
 3. `/oauth/callback` takes the state exactly once (a replay finds nothing and
    changes nothing), refuses a browser without the binding cookie, checks `iss`
    (mix-up defence, RFC 9207), exchanges the code and verifies the ID token's
@@ -36,7 +37,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
@@ -52,7 +53,10 @@ from chalicelib.auth.grants import (
 from chalicelib.auth.id_token import verify_id_token
 from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
+from chalicelib.channels.exceptions import RedirectRefused, UnknownChannel
 from chalicelib.channels.messages import ChannelUser
+from chalicelib.channels.port import PlatformLogin
+from chalicelib.channels.registry import adapter_for
 from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import (
     AuthorizationRequest,
@@ -78,18 +82,8 @@ PROVEN = "proven"
 """State marker: the platform vouched that this browser is the chat person (no code needed)."""
 
 
-class PlatformLogin(Protocol):
-    """A messaging platform's own account-linking hop (Messenger's Log In button)."""
-
-    redirect_uri: str | None
-
-    def vouched_user(self) -> ChannelUser | None:
-        """The chat user the platform says opened this page; None if it cannot say."""
-        ...
-
-
 class LinkOutcome(BaseModel):
-    """The result of a callback, for the page, the chat and (maybe) Messenger's redirect.
+    """The result of a callback, for the page, the chat and (maybe) the platform's redirect.
 
     `code` is for the browser page only: it is never serialised, logged or sent to chat.
     """
@@ -98,7 +92,8 @@ class LinkOutcome(BaseModel):
     user: ChannelUser
     institution_id: str
     institution_name: str
-    messenger_redirect: str | None = None
+    platform_return: str | None = None
+    """Where the chat platform's login hop wants the browser back (`platform_redirect_url`)."""
     reason: str | None = None
     awaiting_code: bool = False
     code: str | None = Field(default=None, repr=False, exclude=True)
@@ -180,7 +175,24 @@ def issue_link_url(
         {"channel": user.channel, "user_id": user.user_id, "institution_id": institution_id},
         get_settings().link_token_ttl_seconds,
     )
-    return f"{public_base_url.rstrip('/')}/link/start?{urlencode({'token': token})}"
+    query = urlencode({"token": token, "channel": user.channel})
+    return f"{public_base_url.rstrip('/')}/link/start?{query}"
+
+
+def platform_login(query: Mapping[str, str]) -> PlatformLogin | None:
+    """The chat platform's own login hop in `/link/start`'s query, read by the adapter of the
+    `channel` the link names; `RedirectRefused` when it is forged or names no channel we serve.
+
+    Read before the link token is taken, so a forged hop leaves the token usable.
+    """
+    channel = query.get("channel")
+    if not channel:
+        return None
+    try:
+        adapter = adapter_for(channel)
+    except UnknownChannel:
+        raise RedirectRefused("the link names no channel BankBridge serves") from None
+    return adapter.platform_login(query)
 
 
 def binding_cookie_is_local(public_base_url: str) -> bool:
@@ -269,10 +281,15 @@ def start(
 def _platform_facts(
     platform: PlatformLogin, user: ChannelUser, institution_id: str
 ) -> dict[str, str]:
-    """State attributes from the platform's login hop; `LinkingError` for another person."""
+    """State attributes from the platform's login hop; `LinkingError` for another person.
+
+    A hop of another channel than the token's is a changed link (`RedirectRefused`).
+    """
+    if platform.channel != user.channel:
+        raise RedirectRefused("the login hop's channel is not the link's")
     facts: dict[str, str] = {}
-    if platform.redirect_uri is not None:
-        facts["messenger_redirect"] = platform.redirect_uri
+    if platform.return_to is not None:
+        facts["platform_return"] = platform.return_to
     vouched = platform.vouched_user()
     if vouched is None:
         return facts
@@ -338,7 +355,7 @@ def complete(
         user=user,
         institution_id=institution_id,
         institution_name=connector.config.display_name,
-        messenger_redirect=taken.get("messenger_redirect"),
+        platform_return=taken.get("platform_return"),
     )
     _check_issuer(connector, query.get("iss"))  # error responses too (RFC 9207 section 2.4)
     if "error" in query:
@@ -382,18 +399,15 @@ def complete(
     return outcome.model_copy(update={"awaiting_code": True, "code": held_code})
 
 
-def messenger_redirect_url(outcome: LinkOutcome) -> str | None:
-    """Where to send Messenger's in-app browser: with `authorization_code` only on success.
+def platform_redirect_url(outcome: LinkOutcome) -> str | None:
+    """Where to send the platform's in-app browser after linking (its adapter says how).
 
-    None while a code is awaited: the page itself must show it.
+    None without a login hop, and while a code is awaited: the page itself must show it.
     """
-    if outcome.messenger_redirect is None or outcome.awaiting_code:
+    if outcome.platform_return is None or outcome.awaiting_code:
         return None
-    separator = "&" if "?" in outcome.messenger_redirect else "?"
-    if not outcome.linked:
-        return outcome.messenger_redirect
-    code = secrets.token_urlsafe(24)
-    return f"{outcome.messenger_redirect}{separator}{urlencode({'authorization_code': code})}"
+    adapter = adapter_for(outcome.user.channel)
+    return adapter.return_after_linking(outcome.platform_return, linked=outcome.linked)
 
 
 def _check_issuer(connector: Connector, iss: str | None) -> None:

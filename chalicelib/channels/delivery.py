@@ -1,18 +1,21 @@
-"""Send canonical replies through the channel the person wrote on.
+"""Send canonical messages through the channel the person wrote on.
 
-Workers send through `deliver_once` / `deliver_template_once`: each reply step
-is recorded in the reply ledger (`chalicelib.store.reply_ledger`) before it is
-sent and settled after, so a redelivered record never sends the same step twice.
-`deliver` (no ledger) is for one-off sends outside a queue record.
+The user's channel adapter (`chalicelib.channels.registry`) renders the messages
+into platform requests and sends them with its own client; this module adds the
+exactly-once bookkeeping every channel shares. Workers send through
+`deliver_once` / `deliver_template_once`: each reply step is recorded in the
+reply ledger (`chalicelib.store.reply_ledger`) before it is sent and settled
+after, so a redelivered record never sends the same step twice. `deliver` (no
+ledger) and `deliver_template` are for one-off sends outside a queue record.
 
 Each takes an optional `client` (a `SendClient`); without one they use the
-platform client from settings, so callers can hand in a fake for unit tests.
+channel's client from settings, so callers can hand in a fake for unit tests.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.exceptions import (
     RecipientUnreachable,
@@ -21,9 +24,8 @@ from chalicelib.channels.exceptions import (
     WindowClosed,
 )
 from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
-from chalicelib.channels.messenger import CHANNEL
-from chalicelib.channels.messenger.rendering import render, render_template, sender_action
-from chalicelib.channels.messenger.send_api import client_from_settings
+from chalicelib.channels.port import Purpose, SendClient
+from chalicelib.channels.registry import ADAPTERS, adapter_for
 from chalicelib.observability import log_fields
 from chalicelib.store.reply_ledger import ReplyState, ledger_from_settings
 
@@ -33,31 +35,30 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TYPING_TIMEOUT_SECONDS = 1.0
-"""A typing indicator that takes longer than this is not worth waiting for."""
-
-
-class SendClient(Protocol):
-    """Sends one rendered platform request (Messenger: `SendApiClient`)."""
-
-    def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send `body`; raise a `ChannelError` for what the platform refused or lost."""
-        ...
-
 
 def deliver(
     user: ChannelUser,
     messages: list[OutboundMessage],
     *,
-    messaging_type: str = "RESPONSE",
+    purpose: Purpose = Purpose.REPLY,
     client: SendClient | None = None,
 ) -> int:
     """Send `messages` in order; return how many platform requests were made."""
-    client = client if client is not None else client_from_settings()
-    bodies = _bodies(user, messages, messaging_type)
+    adapter = adapter_for(user.channel)
+    bodies = adapter.render(user, messages, purpose)
+    client = client if client is not None else adapter.send_client()
     for body in bodies:
         client.send(body)
     return len(bodies)
+
+
+def deliver_template(
+    user: ChannelUser, message: TemplateMessage, *, client: SendClient | None = None
+) -> None:
+    """Send a platform-approved template (for outside the messaging window) once, no ledger."""
+    adapter = adapter_for(user.channel)
+    body = adapter.render_template(user, message)
+    (client if client is not None else adapter.send_client()).send(body)
 
 
 def deliver_once(
@@ -65,19 +66,22 @@ def deliver_once(
     messages: list[OutboundMessage],
     *,
     step: ReplyStep,
-    messaging_type: str = "RESPONSE",
+    purpose: Purpose = Purpose.REPLY,
     ledger: ReplyLedgerPort | None = None,
     client: SendClient | None = None,
 ) -> int:
     """Send `messages` as one reply step unless the ledger says it was sent; return requests made.
 
-    A step Graph refused for good before raises the same error again without
-    sending (see `send_once`).
+    A step the platform refused for good before raises the same error again
+    without sending (see `send_once`).
     """
     if not messages:
         return 0
     return send_once(
-        _bodies(user, messages, messaging_type), step=step, ledger=ledger, client=client
+        adapter_for(user.channel).render(user, messages, purpose),
+        step=step,
+        ledger=ledger,
+        client=client,
     )
 
 
@@ -89,9 +93,13 @@ def deliver_template_once(
     ledger: ReplyLedgerPort | None = None,
     client: SendClient | None = None,
 ) -> int:
-    """Send a platform-approved template (Messenger: a Utility message) as one reply step."""
-    _require_messenger(user)
-    return send_once([render_template(message, user)], step=step, ledger=ledger, client=client)
+    """Send a platform-approved template (for outside the messaging window) as one reply step."""
+    return send_once(
+        [adapter_for(user.channel).render_template(user, message)],
+        step=step,
+        ledger=ledger,
+        client=client,
+    )
 
 
 def send_once(
@@ -117,7 +125,7 @@ def send_once(
         return 0
     sent = claim.resume_at
     try:
-        client = client if client is not None else client_from_settings()
+        client = client if client is not None else adapter_for(step.channel).send_client()
         for body in bodies[claim.resume_at :]:
             client.send(body)
             sent += 1
@@ -145,39 +153,41 @@ def send_once(
     return sent - claim.resume_at
 
 
-def prepare_client() -> None:
-    """Read the platform client's secrets and open its HTTP session now (in a container's init
-    phase), so the first reply does not wait for them; both are cached per container."""
-    client_from_settings()
+def prepare_clients() -> None:
+    """Read each channel's client secrets and open its HTTP session now (in a container's init
+    phase), so the first reply does not wait for them; both are cached per container.
+
+    Best effort per channel: one not configured here is logged and left for its first send.
+    """
+    for channel in ADAPTERS:
+        try:
+            adapter_for(channel).send_client()
+        except Exception as error:
+            logger.info(
+                "Channel client not prepared",
+                extra=log_fields(channel=channel, reason=type(error).__name__),
+            )
 
 
-def show_typing(user: ChannelUser, *, client: SendClient | None = None) -> None:
-    """Tell the person we are working on it: best effort, one short attempt, never raises."""
+def show_typing(user: ChannelUser, replying_to: str, *, client: SendClient | None = None) -> None:
+    """Show that we are working on message `replying_to` where the channel can: best effort,
+    one short attempt, never raises."""
     try:
-        if client is None:
-            client = client_from_settings(max_attempts=1, timeout_seconds=TYPING_TIMEOUT_SECONDS)
-        client.send(sender_action(user, "typing_on"))
+        adapter = adapter_for(user.channel)
+        indicator = adapter.typing_indicator(user, replying_to)
+        if indicator is None:
+            return
+        client = client if client is not None else adapter.send_client(quick=True)
+        client.send(indicator)
     except Exception as error:
         logger.info("Typing indicator not shown", extra=log_fields(reason=type(error).__name__))
 
 
 def _replay_refusal(previous: Any) -> None:
-    """Raise what Graph said the first time a settled step was refused; else nothing."""
+    """Raise what the platform said the first time a settled step was refused; else nothing."""
     if previous is ReplyState.WINDOW_CLOSED:
-        raise WindowClosed("Outside the 24 h messaging window (recorded)")
+        raise WindowClosed("Outside the messaging window (recorded)")
     if previous is ReplyState.UNREACHABLE:
         raise RecipientUnreachable("Recipient cannot be messaged now (recorded)")
     if previous is ReplyState.REFUSED:
-        raise SendRefused("Send API refused this step before (recorded)")
-
-
-def _bodies(
-    user: ChannelUser, messages: list[OutboundMessage], messaging_type: str
-) -> list[dict[str, Any]]:
-    _require_messenger(user)
-    return [body for message in messages for body in render(message, user, messaging_type)]
-
-
-def _require_messenger(user: ChannelUser) -> None:
-    if user.channel != CHANNEL:
-        raise ValueError(f"No delivery adapter for channel '{user.channel}'")
+        raise SendRefused("The platform refused this step before (recorded)")

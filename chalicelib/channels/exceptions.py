@@ -9,6 +9,10 @@ class ChannelError(BankBridgeError):
     """Base class for channel errors."""
 
 
+class UnknownChannel(ChannelError):
+    """No adapter serves this channel id (a stored user from a channel since removed)."""
+
+
 class WebhookRejected(ChannelError):
     """The webhook request cannot be accepted; `status` is the HTTP answer to give."""
 
@@ -48,7 +52,7 @@ class RecipientUnreachable(ChannelError):
 
 
 class WindowClosed(RecipientUnreachable):
-    """Outside Meta's 24 h window: only an approved template may reach this person now."""
+    """Outside the platform's messaging window: only an approved template may reach them now."""
 
 
 class SendRefused(ChannelError):

@@ -1,7 +1,8 @@
 """Decide the reply to one inbound event.
 
 `respond` is pure: it is given what it may know about the person (their links'
-institutions and statuses, the institutions on offer) and returns a `Turn`:
+institutions and statuses, the institutions on offer, what their channel can
+show) and returns a `Turn`:
 messages to send now and, when bank data or a stored change is needed, one
 `BankAction` that the worker carries out and renders with `replies`.
 """
@@ -13,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from chalicelib.channels.messages import InboundEvent, InboundKind, OutboundMessage
+from chalicelib.channels.port import Capabilities
 from chalicelib.conversation import replies
 from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, recognise
@@ -63,8 +65,10 @@ class Turn(BaseModel):
 
 
 class UserContext(BaseModel):
-    """What the dialogue may know about the person: never balances or transactions."""
+    """What the dialogue may know about the person and their channel: never balances or
+    transactions."""
 
+    capabilities: Capabilities
     linked: list[Institution] = Field(default_factory=list)
     available: list[Institution] = Field(default_factory=list)
 
@@ -125,10 +129,18 @@ def _link(argument: str | None, context: UserContext) -> Turn:
         return Turn(messages=[replies.linking_unavailable()])
     chosen = next((i for i in context.available if i.institution_id == argument), None)
     if chosen is None:
-        return Turn(messages=[replies.choose_institution(context.available)])
+        offset = _page_offset(argument)
+        message = replies.choose_institution(context.available, context.capabilities, offset=offset)
+        return Turn(messages=[message])
     return Turn(
         action=BankAction(kind=ActionKind.LINK_BUTTON, institution_id=chosen.institution_id)
     )
+
+
+def _page_offset(argument: str | None) -> int:
+    """`more:<offset>` (a "More banks" tap) -> offset; anything else -> the first page."""
+    mode, _, value = (argument or "").partition(":")
+    return int(value) if mode == replies.MORE_INSTITUTIONS and value.isdigit() else 0
 
 
 def _unlink(argument: str | None, context: UserContext) -> Turn:
@@ -137,7 +149,7 @@ def _unlink(argument: str | None, context: UserContext) -> Turn:
     institution_id, _, step = (argument or "").partition(":")
     chosen = next((i for i in context.linked if i.institution_id == institution_id), None)
     if chosen is None:
-        return Turn(messages=[replies.choose_unlink(context.linked)])
+        return Turn(messages=[replies.choose_unlink(context.linked, context.capabilities)])
     if step != "confirm":
         return Turn(messages=[replies.confirm_unlink(chosen)])
     return Turn(action=BankAction(kind=ActionKind.UNLINK, institution_id=chosen.institution_id))

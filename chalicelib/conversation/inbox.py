@@ -1,14 +1,14 @@
 """Accept inbound chat events: queue a verified delivery once; the worker de-duplicates.
 
 This is the whole of the webhook's work after verification, and it must finish
-well inside Meta's 5-second budget whatever the delivery's size, so it writes
+well inside the platform's budget (Meta's: 5 seconds) whatever the delivery's size, so it writes
 nothing to DynamoDB: every event goes straight to the inbound queue (SQS batch
 calls, several at once; see `chalicelib.queues`). De-duplication is the
 worker's: `chalicelib.batch` claims each event id when it runs the record, so a
-repeat (Meta's redelivery, or the same event queued twice) is handled once.
+repeat (the platform's redelivery, or the same event queued twice) is handled once.
 
 That order is what makes the ack path lose nothing. If any event could not be
-queued, the caller answers 503 and Meta redelivers the whole delivery; events
+queued, the caller answers 503 and the platform redelivers the whole delivery; events
 already queued are queued again and dropped by the worker. A process that dies
 after queuing but before answering is the same case. No claim is ever written
 for an event that is not on the queue, so no retry can be refused for one.

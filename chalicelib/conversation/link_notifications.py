@@ -26,7 +26,7 @@ def notify_link_result(outcome: LinkOutcome) -> None:
             outcome.institution_name, linked=outcome.linked, reason=outcome.reason
         )
     try:
-        deliver(outcome.user, [message], messaging_type="RESPONSE")
+        deliver(outcome.user, [message])
     except ChannelError as error:
         logger.warning(
             "Could not confirm linking in chat",

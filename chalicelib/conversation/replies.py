@@ -1,10 +1,18 @@
-"""The bot's wording, in one place, so tone and privacy wording stay consistent."""
+"""The bot's wording, in one place, so tone and privacy wording stay consistent.
+
+Replies that offer a variable number of choices take the person's channel
+`Capabilities` and stay within them: at most `choices` suggestions, a carousel
+only where the channel has one, titles no longer than `title_length`, the
+platform's own Log In button only where it exists. Fixed sets (the main menu,
+a fraud alert's two answers) are small enough for every channel's renderer.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from chalicelib.channels.messages import Button, Card, OutboundMessage, QuickReply
+from chalicelib.channels.port import Capabilities
 from chalicelib.conversation.formatting import (
     account_label,
     balance_line,
@@ -17,11 +25,6 @@ from chalicelib.conversation.intents import Intent, payload_for
 if TYPE_CHECKING:
     from chalicelib.conversation.banking import AccountView, Reading
     from chalicelib.conversation.institutions import Institution
-
-MAX_QUICK_REPLIES = 13
-"""The strictest supported channel's limit on suggestions (Messenger: 13)."""
-BUTTON_TITLE_LIMIT = 20
-"""The strictest supported channel's button title length (Messenger: 20)."""
 
 MAIN_MENU = [
     QuickReply(title="Balance", payload=payload_for(Intent.BALANCE)),
@@ -78,7 +81,7 @@ def linking_unavailable() -> OutboundMessage:
     """Until a bank has registered a connector there is nothing to link to."""
     return OutboundMessage(
         text=(
-            "No bank is available to link on this page yet. "
+            "No bank is available to link here yet. "
             "Please check back soon, or type 'help' to see what I can do."
         ),
         quick_replies=[QuickReply(title="Help", payload=payload_for(Intent.HELP))],
@@ -93,40 +96,67 @@ def nothing_to_unlink() -> OutboundMessage:
     )
 
 
-def choose_institution(institutions: list[Institution]) -> OutboundMessage:
-    """Which bank to link: quick replies up to the channel's limit, a carousel beyond it."""
-    if len(institutions) <= MAX_QUICK_REPLIES:
+MORE_INSTITUTIONS = "more"
+"""`LINK:more:<offset>`: the next page of banks, where a channel has no carousel."""
+
+
+def choose_institution(
+    institutions: list[Institution], capabilities: Capabilities, *, offset: int = 0
+) -> OutboundMessage:
+    """Which bank to link: choices up to the channel's limit; beyond it a carousel, or, on a
+    channel without one, pages of choices ending in "More banks" (from `offset`)."""
+    if len(institutions) <= capabilities.choices:
         return OutboundMessage(
             text="Which bank would you like to link?",
-            quick_replies=[
-                QuickReply(title=i.name, payload=payload_for(Intent.LINK, i.institution_id))
+            quick_replies=[_link_choice(i) for i in institutions],
+        )
+    if capabilities.carousel_cards:
+        return OutboundMessage(
+            text="Which bank would you like to link? Swipe to see them all.",
+            cards=[
+                Card(
+                    title=i.name,
+                    buttons=[
+                        Button(
+                            kind="postback",
+                            title="Link",
+                            payload=payload_for(Intent.LINK, i.institution_id),
+                        )
+                    ],
+                )
                 for i in institutions
             ],
         )
+    page_size = max(1, capabilities.choices - 1)
+    start = offset if 0 <= offset < len(institutions) else 0
+    page = institutions[start : start + page_size]
+    following = start + page_size if start + page_size < len(institutions) else 0
+    more = QuickReply(
+        title="More banks", payload=payload_for(Intent.LINK, f"{MORE_INSTITUTIONS}:{following}")
+    )
     return OutboundMessage(
-        text="Which bank would you like to link? Swipe to see them all.",
-        cards=[
-            Card(
-                title=i.name,
-                buttons=[
-                    Button(
-                        kind="postback",
-                        title="Link",
-                        payload=payload_for(Intent.LINK, i.institution_id),
-                    )
-                ],
-            )
-            for i in institutions
-        ],
+        text="Which bank would you like to link?",
+        quick_replies=[*(_link_choice(i) for i in page), more],
     )
 
 
-def link_button(name: str, url: str, *, account_link: bool) -> OutboundMessage:
-    """The button that opens BankBridge's link page (Messenger's Log In button where allowed)."""
+def _link_choice(institution: Institution) -> QuickReply:
+    return QuickReply(
+        title=institution.name, payload=payload_for(Intent.LINK, institution.institution_id)
+    )
+
+
+def link_button(name: str, url: str, capabilities: Capabilities) -> OutboundMessage:
+    """The button that opens BankBridge's link page (the platform's Log In button where it
+    has one)."""
     button = (
         Button(kind="account_link", url=url)
-        if account_link
-        else Button(kind="web_url", title=_fitted(f"Link {name}", "Continue to bank"), url=url)
+        if capabilities.login_button
+        else Button(
+            kind="web_url",
+            title=_fitted(capabilities, f"Link {name}", "Continue to bank", "Link bank"),
+            url=url,
+        )
     )
     return OutboundMessage(
         text=(
@@ -196,13 +226,13 @@ def no_link_code_expected() -> OutboundMessage:
     )
 
 
-def choose_unlink(linked: list[Institution]) -> OutboundMessage:
+def choose_unlink(linked: list[Institution], capabilities: Capabilities) -> OutboundMessage:
     """Which linked bank to remove."""
     return OutboundMessage(
         text="Which bank should I unlink?",
         quick_replies=[
             QuickReply(title=i.name, payload=payload_for(Intent.UNLINK, i.institution_id))
-            for i in linked[:MAX_QUICK_REPLIES]
+            for i in linked[: capabilities.choices]
         ],
     )
 
@@ -255,14 +285,14 @@ def still_waiting(names: list[str]) -> OutboundMessage:
     )
 
 
-def relink_needed(institutions: list[Institution]) -> OutboundMessage:
+def relink_needed(institutions: list[Institution], capabilities: Capabilities) -> OutboundMessage:
     """The bank no longer accepts our access: offer to link again."""
     names = " and ".join(i.name for i in institutions)
     return OutboundMessage(
         text=f"{names} needs you to link again before I can show your data.",
         quick_replies=[
             QuickReply(title=f"Relink {i.name}", payload=payload_for(Intent.LINK, i.institution_id))
-            for i in institutions[:MAX_QUICK_REPLIES]
+            for i in institutions[: capabilities.choices]
         ],
     )
 
@@ -292,7 +322,9 @@ def accounts(reading: Reading) -> OutboundMessage:
     return OutboundMessage(text=text, quick_replies=MAIN_MENU[:2])
 
 
-def transactions(reading: Reading, *, offset: int, per_account: int) -> OutboundMessage:
+def transactions(
+    reading: Reading, capabilities: Capabilities, *, offset: int, per_account: int
+) -> OutboundMessage:
     """Recent transactions per account, with "More", "Last 30 days" and per-account chips."""
     lines: list[str] = []
     for name, views in _by_bank(reading):
@@ -318,7 +350,7 @@ def transactions(reading: Reading, *, offset: int, per_account: int) -> Outbound
         )
         for view in reading.accounts
     )
-    return OutboundMessage(text=text, quick_replies=chips[:MAX_QUICK_REPLIES])
+    return OutboundMessage(text=text, quick_replies=chips[: capabilities.choices])
 
 
 def _by_bank(reading: Reading) -> list[tuple[str, list[AccountView]]]:
@@ -455,6 +487,8 @@ def consent_expired(institution: Institution) -> OutboundMessage:
     )
 
 
-def _fitted(preferred: str, fallback: str) -> str:
-    """`preferred` if it fits a button title (20 characters), else a shorter generic one."""
-    return preferred if len(preferred) <= BUTTON_TITLE_LIMIT else fallback
+def _fitted(capabilities: Capabilities, *titles: str) -> str:
+    """The first of `titles` (most telling first) that fits the channel's titles, else the last,
+    cut to fit."""
+    limit = capabilities.title_length
+    return next((title for title in titles if len(title) <= limit), titles[-1][:limit])

@@ -9,7 +9,7 @@ Every chat send is one named reply step in the reply ledger
 and once its `final` step is settled it does no bank work at all.
 
 A slow bank gets the typing indicator once the bank work has taken
-`TYPING_AFTER_SECONDS` (a quick answer needs none, and saves a Send API call),
+`TYPING_AFTER_SECONDS` (a quick answer needs none, and saves a platform call),
 and one timely "still waiting on <bank>…": when the bank work has not finished
 after `STILL_WAITING_AFTER_SECONDS`, or when it fails first (the bank is
 unavailable, or the invocation's deadline comes). The final answer follows in
@@ -33,8 +33,9 @@ in time (or the queue's tries are used up) this try is the last: the person
 hears "please try again later" with whatever could be read, instead of waiting
 out minutes of backoff. A person
 who can no longer be messaged (window closed, unknown, unavailable) is logged
-and dropped; so is a send Graph refuses for good (`SendRefused`, logged at
-ERROR): retrying cannot help.
+and dropped; so is a send the platform refuses for good (`SendRefused`, logged
+at ERROR): retrying cannot help. What the person's channel can show, its typing
+indicator and its client come from the channel's adapter (`channels.registry`).
 
 Collaborators (repositories, connectors, the channel's client, the clock) come
 in a `WorkerServices`; `WorkerServices.from_settings` wires the deployed ones,
@@ -58,7 +59,7 @@ from chalicelib import aws
 from chalicelib.auth import confirmation, linking
 from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
-from chalicelib.channels.delivery import SendClient, deliver_once, prepare_client, show_typing
+from chalicelib.channels.delivery import deliver_once, prepare_clients, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
 from chalicelib.channels.messages import (
     ChannelUser,
@@ -67,6 +68,8 @@ from chalicelib.channels.messages import (
     OutboundMessage,
     build_deferred_models,
 )
+from chalicelib.channels.port import Capabilities, SendClient
+from chalicelib.channels.registry import adapter_for
 from chalicelib.connectors.base import ConnectorLoader
 from chalicelib.connectors.registry import implementation_for
 from chalicelib.conversation import replies
@@ -166,7 +169,7 @@ class WorkerServices:
     claims: ProcessedEventPort
     """Inbound event ids already answered (a webhook delivered twice is answered once)."""
     send_client: SendClient | None = None
-    """None: the channel's client from settings, made for each send."""
+    """None: each user's channel adapter's own client, made for each send."""
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -197,7 +200,7 @@ class WorkerServices:
 def prepare_container() -> None:
     """Do in Lambda's init phase what the container's first message would otherwise wait for.
 
-    Creates the AWS clients the worker uses, reads the Send API's secrets and the
+    Creates the AWS clients the worker uses, reads each channel's send secrets and the
     registered banks (both cached per container), imports those banks' connector
     modules and builds the reply models (deferred, so the webhook's cold start skips
     them), so a first message costs little more than a warm one. Best effort: on a
@@ -208,7 +211,7 @@ def prepare_container() -> None:
         aws.client("dynamodb")
         aws.client("kms")
         aws.client("secretsmanager")
-        prepare_client()
+        prepare_clients()
         for config in ConnectorRepository().list_all():
             implementation_for(config.standard)
     except Exception:
@@ -220,7 +223,8 @@ def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServi
     records = services.chat_users.read(event.user)
     _record_inbound(event, records.last_inbound_at, services)
     banking = Banking(services.links, services.load_connector)
-    context = _context_for(records.links, services)
+    capabilities = adapter_for(event.user.channel).capabilities
+    context = _context_for(records.links, capabilities, services)
     turn = respond(event, context)
     steps = _Steps(event, services)
     try:
@@ -240,13 +244,17 @@ def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServi
     except RecipientUnreachable as error:
         logger.warning(
             "Reply dropped: recipient unreachable",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=event.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return
     except SendRefused as error:
         logger.error(
             "Reply dropped: the platform refused it for good",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=event.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return
     logger.info("Replied", extra=log_fields(kind=event.kind.value))
@@ -282,9 +290,7 @@ def _answer_action(
 
     try:
         messages = (
-            _with_still_waiting(work, event.user, waiting.say, services.send_client)
-            if slow
-            else work()
+            _with_still_waiting(work, event, waiting.say, services.send_client) if slow else work()
         )
     except BankRetryLater as retry:
         names = retry.names
@@ -396,7 +402,7 @@ class _StillWaiting:
 
 def _with_still_waiting(
     work: Callable[[], Result],
-    user: ChannelUser,
+    event: InboundEvent,
     say_still_waiting: Callable[[], None],
     client: SendClient | None,
 ) -> Result:
@@ -411,7 +417,7 @@ def _with_still_waiting(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-work") as pool:
         future = pool.submit(contextvars.copy_context().run, work)
         meanwhile_steps: tuple[tuple[float, Callable[[], None]], ...] = (
-            (TYPING_AFTER_SECONDS, partial(show_typing, user, client=client)),
+            (TYPING_AFTER_SECONDS, partial(show_typing, event.user, event.event_id, client=client)),
             (STILL_WAITING_AFTER_SECONDS, say_still_waiting),
         )
         for after, meanwhile in meanwhile_steps:
@@ -433,8 +439,8 @@ def _names_for(action: BankAction, context: UserContext) -> list[str]:
 def _record_inbound(
     event: InboundEvent, last_inbound_at: int | None, services: WorkerServices
 ) -> None:
-    """Keep Meta's 24 h window open for alerts, writing only when the recorded time is old;
-    a failure must not cost the person their reply."""
+    """Keep the channel's messaging window open for alerts, writing only when the recorded
+    time is old; a failure must not cost the person their reply."""
     if not needs_recording(last_inbound_at, event.timestamp):
         return
     try:
@@ -443,7 +449,9 @@ def _record_inbound(
         logger.exception("Could not record the inbound time")
 
 
-def _context_for(links: list[Link], services: WorkerServices) -> UserContext:
+def _context_for(
+    links: list[Link], capabilities: Capabilities, services: WorkerServices
+) -> UserContext:
     available = services.institutions()
     names = {i.institution_id: i.name for i in available}
     linked = [
@@ -453,7 +461,7 @@ def _context_for(links: list[Link], services: WorkerServices) -> UserContext:
         )
         for link in links
     ]
-    return UserContext(linked=linked, available=available)
+    return UserContext(capabilities=capabilities, linked=linked, available=available)
 
 
 def _carry_out(
@@ -490,7 +498,7 @@ def _carry_out(
         only_account=action.account_ref,
     )
     reading = banking.read(links, request)
-    return _render_reading(action, reading, attempt)
+    return _render_reading(action, reading, attempt, adapter_for(user.channel).capabilities)
 
 
 def _link_button(
@@ -502,7 +510,7 @@ def _link_button(
     if base_url is None:
         return replies.link_not_possible_now(name)
     url = services.issue_link_url(user, institution_id, base_url)
-    return replies.link_button(name, url, account_link=get_settings().messenger_account_linking)
+    return replies.link_button(name, url, adapter_for(user.channel).capabilities)
 
 
 def _confirm_link(user: ChannelUser, code: str, services: WorkerServices) -> OutboundMessage:
@@ -531,7 +539,7 @@ def _answer_fraud(
 
 
 def _render_reading(
-    action: BankAction, reading: Reading, attempt: _Attempt
+    action: BankAction, reading: Reading, attempt: _Attempt, capabilities: Capabilities
 ) -> list[OutboundMessage]:
     unavailable = [p.institution_name for p in reading.problems if p.kind == "unavailable"]
     if unavailable and not attempt.last():
@@ -544,7 +552,9 @@ def _render_reading(
             messages.append(replies.accounts(reading))
         else:
             messages.append(
-                replies.transactions(reading, offset=action.offset, per_account=action.per_account)
+                replies.transactions(
+                    reading, capabilities, offset=action.offset, per_account=action.per_account
+                )
             )
     relink = [
         Institution(institution_id=p.institution_id, name=p.institution_name)
@@ -552,7 +562,7 @@ def _render_reading(
         if p.kind == "relink"
     ]
     if relink:
-        messages.append(replies.relink_needed(relink))
+        messages.append(replies.relink_needed(relink, capabilities))
     if unavailable:
         messages.append(replies.bank_unavailable(unavailable, will_retry=False))
     return messages

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from pydantic import BaseModel
 
@@ -19,6 +20,7 @@ from chalicelib.channels.messages import ChannelUser
 from chalicelib.conversation import replies
 from chalicelib.conversation.bank_connectors import available_institutions
 from chalicelib.conversation.institutions import Institution
+from chalicelib.events.alerts import consent_reminder_template
 from chalicelib.events.fanout import notify
 from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
@@ -63,7 +65,12 @@ def run_daily(now: float | None = None) -> DailyConsentReport:
                 _remove_expired(entry, user, links, expiries, institution)
                 report.removed += 1
             elif expiries.mark_reminded(entry):
-                notify(user, replies.consent_expiring(institution, _day_text(entry)))
+                day = _day_text(entry)
+                notify(
+                    user,
+                    replies.consent_expiring(institution, day),
+                    reminder=partial(consent_reminder_template, institution, day),
+                )
                 report.reminded += 1
     logger.info("Daily consent job done", extra=log_fields(**report.model_dump()))
     return report

@@ -6,17 +6,22 @@ are `QueuedBankEvent`s (`chalicelib.events.queued`): routing fields in clear, a
 fraud alert's details sealed and opened only here, in memory, to compose it.
 
 - Suspected fraud: one pending question per recipient, then the alert with
-  "Yes, it was me" / "No, it wasn't". Inside Meta's 24 h window it is an `UPDATE`;
-  outside, or if Meta says the window closed, a Utility template. An amount the
-  alert cannot show (absurdly large) is left out rather than losing the alert.
+  "Yes, it was me" / "No, it wasn't". Inside the channel's messaging window it is
+  a free-form message; outside, or if the platform says the window closed, the
+  channel's approved alert template. An amount the alert cannot show (absurdly
+  large) is left out rather than losing the alert.
 - Consent revoked: the link and its tokens are deleted; the person is told.
-- Consent expiring: a re-link reminder.
+- Consent expiring: a re-link reminder (the channel's reminder template outside
+  the window, where it has one).
+
+Each person's channel adapter (`chalicelib.channels.registry`) decides what the
+window is and which templates it has; nothing here knows a platform.
 
 Every send is a reply step in the reply ledger, per (bank event, user, step):
 a redelivered record never alerts or notifies the same person twice.
 
-Notices other than fraud alerts go only inside the window (there is no approved
-template for them); the link change happens either way. Records fail
+Other notices go only inside the window (no template carries them); the link
+change happens either way. Records fail
 independently (`batchItemFailures`); each failure is logged with its reason and
 attempt, and one that keeps failing moves to the DLQ after `maxReceiveCount`.
 
@@ -31,15 +36,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from chalicelib.auth.exceptions import EnvelopeError
 from chalicelib.bank_data import BankEventType
 from chalicelib.batch import ClaimSpec, run_sqs_batch
 from chalicelib.channels.delivery import (
-    SendClient,
     deliver,
     deliver_once,
+    deliver_template,
     deliver_template_once,
 )
 from chalicelib.channels.exceptions import (
@@ -49,10 +55,15 @@ from chalicelib.channels.exceptions import (
     WindowClosed,
 )
 from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
+from chalicelib.channels.port import ApprovedTemplate, Purpose, SendClient
+from chalicelib.channels.registry import adapter_for
 from chalicelib.conversation import replies
 from chalicelib.conversation.institutions import Institution
-from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
-from chalicelib.events.messaging_window import window_is_open
+from chalicelib.events.alerts import (
+    consent_reminder_template,
+    fraud_alert_message,
+    fraud_alert_template,
+)
 from chalicelib.events.payloads import AlertDetails, QueuedBankEvent
 from chalicelib.events.queued import alert_details, read_queued
 from chalicelib.observability import log_fields
@@ -100,7 +111,7 @@ class FanoutServices:
     claims: ProcessedEventPort
     """Bank event ids already carried out (a bank's retry is carried out once)."""
     send_client: SendClient | None = None
-    """None: the channel's client from settings, made for each send."""
+    """None: each user's channel adapter's own client, made for each send."""
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -146,13 +157,14 @@ def dispatch(event: QueuedBankEvent, services: FanoutServices | None = None) -> 
         for user in users:
             _remove_revoked_link(event, user, services)
     elif event.type is BankEventType.CONSENT_EXPIRING:
-        name = _institution(event.institution_id, services)
+        institution = _institution(event.institution_id, services)
         for user in users:
             notify(
                 user,
-                replies.consent_expiring(name, None),
+                replies.consent_expiring(institution, None),
                 step=_step(event, user, NOTICE_STEP),
                 services=services,
+                reminder=partial(consent_reminder_template, institution, None),
             )
     else:
         logger.info(
@@ -200,22 +212,28 @@ def _alert_fraud(
     if question.state is not QuestionState.PENDING:
         return  # already answered (a redelivery long after the alert)
     try:
-        messaging_type = _send_alert(event, details, user, question.reference, services)
+        sent_as = _send_alert(event, details, user, question.reference, services)
     except RecipientUnreachable as error:
         logger.warning(
             "Fraud alert not delivered: recipient unreachable",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=user.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return
     except SendRefused as error:
         logger.error(
             "Fraud alert not delivered: the platform refused it for good",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=user.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return
     logger.info(
         "Fraud alert handled",
-        extra=log_fields(institution_id=event.institution_id, messaging_type=messaging_type),
+        extra=log_fields(
+            institution_id=event.institution_id, channel=user.channel, sent_as=sent_as
+        ),
     )
 
 
@@ -226,25 +244,21 @@ def _send_alert(
     reference: str,
     services: FanoutServices,
 ) -> str:
-    """Send inside the window as UPDATE, else (or when Meta says it closed) as a template.
+    """Send inside the window as a message, else (or when the platform says it closed) as the
+    channel's alert template; return which ("message" or "template").
 
     The first route taken owns the `fraud-alert` step, so a redelivery finds it
-    settled whichever way the window looks now; only a window Meta reported
-    closed moves the alert on to its own `fraud-alert-template` step.
+    settled whichever way the window looks now; only a window the platform
+    reported closed moves the alert on to its own `fraud-alert-template` step. A
+    channel without an alert template cannot alert outside its window
+    (`WindowClosed`, logged as unreachable).
     """
-    settings = get_settings()
+    approved = adapter_for(user.channel).approved_template(Purpose.ALERT)
 
     def template() -> TemplateMessage:
-        return _compose(
-            lambda d: fraud_alert_template(
-                d,
-                reference,
-                name=settings.messenger_utility_template_name,
-                language=settings.messenger_utility_template_language,
-            ),
-            event,
-            details,
-        )
+        if approved is None:
+            raise WindowClosed("Outside the messaging window, and no alert template")
+        return _compose(lambda d: fraud_alert_template(d, reference, approved), event, details)
 
     ledger, client = services.ledger, services.send_client
     alert = _step(event, user, ALERT_STEP)
@@ -252,16 +266,16 @@ def _send_alert(
         if _window_open(user, services):
             message = _compose(lambda d: fraud_alert_message(d, reference), event, details)
             deliver_once(
-                user, [message], step=alert, messaging_type="UPDATE", ledger=ledger, client=client
+                user, [message], step=alert, purpose=Purpose.ALERT, ledger=ledger, client=client
             )
-            return "UPDATE"
+            return "message"
         deliver_template_once(user, template(), step=alert, ledger=ledger, client=client)
-        return "UTILITY"
+        return "template"
     except WindowClosed:
-        pass  # Meta said the window closed, now or on an earlier attempt
+        pass  # the platform said the window closed, now or on an earlier attempt
     template_step = _step(event, user, ALERT_TEMPLATE_STEP)
     deliver_template_once(user, template(), step=template_step, ledger=ledger, client=client)
-    return "UTILITY"
+    return "template"
 
 
 def _compose(
@@ -302,47 +316,70 @@ def notify(
     *,
     step: ReplyStep | None = None,
     services: FanoutServices | None = None,
+    reminder: Callable[[ApprovedTemplate], TemplateMessage] | None = None,
 ) -> bool:
-    """Send a notice inside the 24 h window; outside it (no template for notices) skip it.
+    """Send a notice inside the channel's window; outside it, skip it, unless it is a
+    `reminder` (which fills the channel's reminder template) and the channel has one.
 
     With `step`, the notice is a reply step sent at most once (a queue record);
     without, it is sent as is (the daily job, which keeps its own record).
     """
     services = services if services is not None else FanoutServices.from_settings()
-    if not _window_open(user, services):
-        logger.info("Notice not sent: outside the 24 h window")
-        return False
     try:
-        if step is None:
-            deliver(user, [message], messaging_type="UPDATE", client=services.send_client)
-        else:
-            deliver_once(
-                user,
-                [message],
-                step=step,
-                messaging_type="UPDATE",
-                ledger=services.ledger,
-                client=services.send_client,
-            )
+        return _send_notice(user, message, step, services, reminder)
     except RecipientUnreachable as error:
         logger.warning(
             "Notice not delivered: recipient unreachable",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=user.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return False
     except SendRefused as error:
         logger.error(
             "Notice not delivered: the platform refused it for good",
-            extra=log_fields(graph_code=error.code, graph_subcode=error.subcode),
+            extra=log_fields(
+                channel=user.channel, error_code=error.code, error_subcode=error.subcode
+            ),
         )
         return False
     except SendOutcomeUnknown:
-        logger.warning("Notice outcome unknown: Graph did not answer; not sent again")
+        logger.warning("Notice outcome unknown: the platform did not answer; not sent again")
+    return True
+
+
+def _send_notice(
+    user: ChannelUser,
+    message: OutboundMessage,
+    step: ReplyStep | None,
+    services: FanoutServices,
+    reminder: Callable[[ApprovedTemplate], TemplateMessage] | None,
+) -> bool:
+    purpose = Purpose.REMINDER
+    client = services.send_client
+    if not _window_open(user, services):
+        approved = adapter_for(user.channel).approved_template(purpose)
+        if reminder is None or approved is None:
+            logger.info("Notice not sent: outside the messaging window")
+            return False
+        template = reminder(approved)
+        if step is None:
+            deliver_template(user, template, client=client)
+        else:
+            deliver_template_once(user, template, step=step, ledger=services.ledger, client=client)
+        return True
+    if step is None:
+        deliver(user, [message], purpose=purpose, client=client)
+    else:
+        deliver_once(
+            user, [message], step=step, purpose=purpose, ledger=services.ledger, client=client
+        )
     return True
 
 
 def _window_open(user: ChannelUser, services: FanoutServices) -> bool:
-    return window_is_open(services.chat_profiles.last_inbound_at(user), now=services.clock())
+    last_inbound_at = services.chat_profiles.last_inbound_at(user)
+    return adapter_for(user.channel).window_is_open(last_inbound_at, services.clock())
 
 
 def _institution(institution_id: str, services: FanoutServices) -> Institution:

@@ -1,8 +1,8 @@
 """Chat profiles: the time of each user's last inbound message, and nothing else.
 
 The inbound worker records the event time in a small profile item in the user's
-partition (not the webhook's ack path); alert fan-out reads it to decide whether
-Meta's 24-hour window is open (`chalicelib.events.messaging_window`). The item
+partition (not the webhook's ack path); alert fan-out reads it to ask the user's
+channel adapter whether its messaging window is open (`ChannelAdapter.window_is_open`). The item
 holds a timestamp only and expires a week after the last message.
 
 The worker reads the recorded time with the user's links (`store.chat_users`)
@@ -25,7 +25,7 @@ from chalicelib.store.keys import TTL_ATTRIBUTE, chat_profile_key
 PROFILE_TTL_SECONDS = 7 * 24 * 3600
 RECORD_INTERVAL_SECONDS = 15 * 60
 """A recorded inbound time younger than this is kept: at most 15 minutes of Meta's 24-hour
-window go unused, beside the 10-minute margin `messaging_window` keeps anyway."""
+window go unused, beside the 10-minute margin Messenger's `window` keeps anyway."""
 
 
 def needs_recording(last_inbound_at: int | None, at: datetime) -> bool:

@@ -207,9 +207,9 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         _n("sqs:SendMessage", queue("events"), "events/ingest.py: queues bank events"),
         *_secret_needs(
             {
-                "messenger/app-secret": "channels/messenger/ingest.py: X-Hub-Signature-256; "
+                "messenger/app-secret": "channels/messenger/adapter.py: X-Hub-Signature-256; "
                 "send_api.py: appsecret_proof",
-                "messenger/verify-token": "channels/messenger/ingest.py: the webhook handshake",
+                "messenger/verify-token": "channels/webhooks.py: the webhook handshake",
                 "messenger/page-token": "conversation/link_notifications.py: /oauth/callback "
                 "tells the chat (Send API)",
                 "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
@@ -758,6 +758,11 @@ def _handler_entry_points(
         if isinstance(node, ast.Import | ast.ImportFrom)
         for imported in _resolve_import(node, "app", known)
     }
+    helpers = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not node.decorator_list
+    }
     entry: dict[str, tuple[set[str], str | None]] = {API_HANDLER: (set(module_level), None)}
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef) or not node.decorator_list:
@@ -766,7 +771,8 @@ def _handler_entry_points(
         kind = ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator)
         imports = {
             imported
-            for child in ast.walk(node)
+            for body in _with_helpers_called(node, helpers)
+            for child in ast.walk(body)
             if isinstance(child, ast.Import | ast.ImportFrom)
             for imported in _resolve_import(child, "app", known)
         }
@@ -778,6 +784,24 @@ def _handler_entry_points(
         previous, _ = entry.get(function, (set(), None))
         entry[function] = (previous | imports, consumed)
     return entry
+
+
+def _with_helpers_called(
+    handler: ast.FunctionDef, helpers: Mapping[str, ast.FunctionDef]
+) -> list[ast.FunctionDef]:
+    """`handler` and the undecorated app.py functions it calls, directly or through each
+    other: a route that delegates to a helper needs what the helper imports."""
+    found = [handler]
+    todo = [handler]
+    while todo:
+        for child in ast.walk(todo.pop()):
+            if not (isinstance(child, ast.Call) and isinstance(child.func, ast.Name)):
+                continue
+            helper = helpers.get(child.func.id)
+            if helper is not None and helper not in found:
+                found.append(helper)
+                todo.append(helper)
+    return found
 
 
 def _reachable(seeds: set[str], modules: Mapping[str, _Module]) -> set[str]:

@@ -6,7 +6,7 @@
    (goal: no DynamoDB write, <= 1 SQS send per event).
 3. The ack of one signed delivery of 1, 10 and 1,000 events against a moto
    *server* (the local stack's AWS, its own process), through the real
-   `ingest.receive`: the chosen design (queue once, the worker de-duplicates;
+   `webhooks.receive`: the chosen design (queue once, the worker de-duplicates;
    goal <= 2 s for 1,000 events, Meta allows 5 s) beside the design it replaced
    (one conditional PutItem claim per event, `CLAIM_CONCURRENCY` at a time, then
    the queue send), kept as the figure the choice rests on. Both on the local
@@ -33,8 +33,8 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import aws, queues
-from chalicelib.channels.messenger.ingest import receive
 from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.webhooks import receive
 from chalicelib.conversation import inbox
 from chalicelib.queues import queue_url
 from chalicelib.settings import get_settings
@@ -212,7 +212,7 @@ def delivery_figures(launcher: str) -> list[Figure]:
 
 
 class _DeliveryAcks:
-    """Signed deliveries through the real `ingest.receive`, each round into a fresh queue."""
+    """Signed deliveries through the real `webhooks.receive`, each round into a fresh queue."""
 
     def __init__(self, queue_attributes: dict[str, str]) -> None:
         self.queue_attributes = queue_attributes
@@ -232,7 +232,7 @@ class _DeliveryAcks:
         headers = _headers(body)
         with mock.patch.object(inbox, "enqueue", enqueue):
             started = time.perf_counter()
-            answer = receive(body, headers)
+            answer = receive("messenger", body, headers)
             elapsed_ms = (time.perf_counter() - started) * 1000
         assert answer.status == 200, answer.body
         return elapsed_ms

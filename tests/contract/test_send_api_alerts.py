@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.channels.messenger.rendering import render, render_template
+from chalicelib.channels.port import ApprovedTemplate
 from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
 from chalicelib.events.payloads import AlertDetails
 from infra.local.send_api_validation import validate_send_request
@@ -32,5 +33,6 @@ def test_the_send_api_accepts_the_alert_as_an_update() -> None:
 
 
 def test_the_send_api_accepts_the_utility_template() -> None:
-    template = fraud_alert_template(DETAILS, "ref123", name="fraud_alert", language="en_US")
+    approved = ApprovedTemplate(name="fraud_alert", language="en_US")
+    template = fraud_alert_template(DETAILS, "ref123", approved)
     validate_send_request(render_template(template, USER))

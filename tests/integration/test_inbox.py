@@ -18,8 +18,8 @@ import requests
 from pydantic import BaseModel
 
 from chalicelib import aws, queues
-from chalicelib.channels.messenger.ingest import Answer, receive
 from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.webhooks import Answer, receive
 from chalicelib.conversation import inbox
 from chalicelib.conversation.worker import WorkerServices, handle_batch
 from chalicelib.events.answers import answer_fraud_question
@@ -44,7 +44,7 @@ def stack(aws_stack: Any, graph: RunningStandin, monkeypatch: pytest.MonkeyPatch
 
 
 def _deliver(body: bytes) -> Answer:
-    return receive(body, {"X-Hub-Signature-256": sign(APP_SECRET, body)})
+    return receive("messenger", body, {"X-Hub-Signature-256": sign(APP_SECRET, body)})
 
 
 def _greetings(*psids: str) -> bytes:

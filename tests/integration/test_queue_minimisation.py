@@ -24,8 +24,8 @@ import requests
 from chalicelib import aws
 from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
-from chalicelib.channels.messenger.ingest import receive
 from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.webhooks import receive
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, Reading, ReadRequest
 from chalicelib.conversation.institutions import Institution
@@ -36,6 +36,7 @@ from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
 from tests.conftest import DEV_SECRETS, reset_process_caches
 from tests.factories import delivery, encode, postback_event, quick_reply_event, text_event
+from tests.fakes.channels import MESSENGER_CAPABILITIES
 from tests.fakes.store import FixedChatUserRepository
 
 APP_SECRET = DEV_SECRETS["messenger_app_secret"]
@@ -118,7 +119,7 @@ def bank(
 def deliver(*events: dict[str, Any]) -> None:
     """Post a signed delivery through the webhook's ack path."""
     body = encode(delivery(*events))
-    answer = receive(body, {"X-Hub-Signature-256": sign(APP_SECRET, body)})
+    answer = receive("messenger", body, {"X-Hub-Signature-256": sign(APP_SECRET, body)})
     assert answer.status == 200
 
 
@@ -205,7 +206,7 @@ def test_link_is_answered_from_the_queued_intent(
     deliver(text_event(PSID, f"link my bank please {SECRET_WORDS}"))
     run_worker(aws_stack, drain(aws_stack.inbound_queue_url))
     (choice,) = replies_to(graph)
-    assert choice["text"] == replies.choose_institution([]).text
+    assert choice["text"] == replies.choose_institution([], MESSENGER_CAPABILITIES).text
     assert [q["payload"] for q in choice["quick_replies"]] == ["LINK:demo"]
 
 

@@ -60,7 +60,7 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (
         (
             "chalicelib.http_errors",
-            "chalicelib.channels.messenger.ingest",
+            "chalicelib.channels.webhooks",
             "chalicelib.events.ingest",
             "chalicelib.admin",
             "chalicelib.readiness",
@@ -192,6 +192,52 @@ def test_no_import_from_a_lower_layer_to_a_higher_one() -> None:
     assert upward == [], "imports from a lower layer up (pass the behaviour in instead):\n" + (
         "\n".join(upward)
     )
+
+
+CORE_PACKAGES = ("chalicelib.conversation", "chalicelib.events", "chalicelib.auth")
+"""The channel-neutral core: it reaches a messaging platform only through the channel port."""
+
+
+def _channel_adapter_packages() -> list[str]:
+    """Every `chalicelib.channels.<platform>` package (messenger, whatsapp, ...)."""
+    return [
+        name
+        for name, path in MODULES.items()
+        if name.startswith("chalicelib.channels.")
+        and name.count(".") == 2
+        and path.name == "__init__.py"
+    ]
+
+
+def _within(module: str, packages: tuple[str, ...] | list[str]) -> bool:
+    return any(module == package or module.startswith(f"{package}.") for package in packages)
+
+
+def test_the_core_imports_no_channel_adapter() -> None:
+    adapters = _channel_adapter_packages()
+    assert "chalicelib.channels.messenger" in adapters
+    reaching_in = [
+        f"{MODULES[site.importer].relative_to(ROOT)}:{site.line} imports {site.imported}"
+        for site in _import_sites()
+        if _within(site.importer, CORE_PACKAGES) and _within(site.imported, adapters)
+    ]
+    assert reaching_in == [], (
+        "the core imports a channel adapter (ask `channels.registry.adapter_for` instead):\n"
+        + "\n".join(reaching_in)
+    )
+
+
+def test_the_core_names_no_platform_rule() -> None:
+    """Platform rules (Graph codes, `messaging_type`, Meta's settings) stay in the adapters."""
+    platform_words = ('"UPDATE"', '"RESPONSE"', "messaging_type", "messenger_", "graph_", "2018")
+    found = [
+        f"{MODULES[module].relative_to(ROOT)}: {word}"
+        for module in MODULES
+        if _within(module, CORE_PACKAGES)
+        for word in platform_words
+        if word in MODULES[module].read_text()
+    ]
+    assert found == [], "platform rules in the core:\n" + "\n".join(found)
 
 
 def test_every_import_inside_a_function_says_why_it_is_lazy() -> None:

@@ -20,10 +20,12 @@ importlib.metadata.distributions = lambda **kw: scans.append(kw) or every_distri
 
 import app
 from chalicelib import aws
-from chalicelib.channels.messenger import ingest
+from chalicelib.channels import webhooks
+from chalicelib.channels.registry import adapter_for
 from chalicelib.settings import get_settings
 
 get_settings()
+adapter_for("messenger")
 for service in ("secretsmanager", "sqs"):
     aws.client(service)
 print(json.dumps({"modules": sorted(sys.modules), "distribution_scans": len(scans)}))
@@ -51,6 +53,6 @@ def _first_webhook_path() -> tuple[set[str], int]:
 
 def test_the_first_webhook_loads_no_boto3_pydantic_settings_or_bank_models() -> None:
     modules, distribution_scans = _first_webhook_path()
-    assert {"botocore.session", "pydantic", "chalicelib.channels.messenger.ingest"} <= modules
+    assert {"botocore.session", "pydantic", "chalicelib.channels.messenger.adapter"} <= modules
     assert modules.isdisjoint({"boto3", "s3transfer", "pydantic_settings", "chalicelib.bank_data"})
     assert distribution_scans == 0

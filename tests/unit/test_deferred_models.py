@@ -56,7 +56,8 @@ import json
 
 import app  # the worker's init fails to read its settings here, logs it and goes on: no AWS call
 from chalicelib.channels import messages
-from chalicelib.channels.messenger import ingest, webhook
+from chalicelib.channels import webhooks
+from chalicelib.channels.messenger import adapter, webhook
 
 models = [messages.OutboundMessage, messages.TemplateMessage, messages.QuickReply,
           messages.Button, messages.Card, messages.AccountLinking, webhook._Messaging,

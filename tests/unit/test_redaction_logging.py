@@ -143,7 +143,7 @@ import json
 import app
 import boto3, requests
 import chalicelib.batch, chalicelib.conversation.worker, chalicelib.events.ingest
-import chalicelib.channels.messenger.ingest, chalicelib.channels.messenger.send_api
+import chalicelib.channels.webhooks, chalicelib.channels.messenger.send_api
 from tests.unit.test_redaction_logging import unsafe_routes
 assert "bankbridge" in __import__("logging").Logger.manager.loggerDict
 print(json.dumps(unsafe_routes()))

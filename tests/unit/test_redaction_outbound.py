@@ -25,6 +25,7 @@ from chalicelib.channels.messenger.send_api import SendApiClient
 from chalicelib.conversation import replies
 from chalicelib.conversation.banking import AccountView, Reading
 from tests.conftest import account_reference_key_of
+from tests.fakes.channels import MESSENGER_CAPABILITIES
 from tests.sensitive_values import Sensitive, account_identifiers, emails, jwts, leaks
 
 USER = ChannelUser(channel="messenger", user_id="psid-redaction")
@@ -51,8 +52,7 @@ def sent_bodies(messages: list[OutboundMessage]) -> list[dict[str, Any]]:
         app_secret="app-secret",
         session=session,  # type: ignore[arg-type]
     )
-    with mock.patch("chalicelib.channels.delivery.client_from_settings", return_value=client):
-        deliver(USER, messages)
+    deliver(USER, messages, client=client)
     return session.bodies
 
 
@@ -110,7 +110,7 @@ def every_reading_reply(reading: Reading) -> list[OutboundMessage]:
     return [
         replies.balances(reading),
         replies.accounts(reading),
-        replies.transactions(reading, offset=0, per_account=5),
+        replies.transactions(reading, MESSENGER_CAPABILITIES, offset=0, per_account=5),
     ]
 
 
@@ -137,7 +137,11 @@ def test_quick_reply_payloads_carry_opaque_references(identifier: Sensitive) -> 
     payloads = [
         reply["payload"]
         for body in sent_bodies(
-            [replies.transactions(Reading(accounts=[view]), offset=0, per_account=5)]
+            [
+                replies.transactions(
+                    Reading(accounts=[view]), MESSENGER_CAPABILITIES, offset=0, per_account=5
+                )
+            ]
         )
         for reply in body["message"].get("quick_replies", [])
     ]

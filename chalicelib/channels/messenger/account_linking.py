@@ -1,6 +1,7 @@
 """Messenger account linking around BankBridge's link page (research/messenger.md §3.1-3.2).
 
-With the Log In button, Messenger opens `/link/start` with two parameters:
+With the Log In button, Messenger opens `/link/start` with two parameters, read
+here into a `MessengerLogin` (the port's `PlatformLogin`):
 
 * `account_linking_token` (five minutes, per person): exchanged through the
   Graph API (`GET /me?fields=recipient&account_linking_token=...`, page token
@@ -15,18 +16,21 @@ With the Log In button, Messenger opens `/link/start` with two parameters:
   A forged one would turn our page into an open redirect carrying the code.
   In local development only, the console's loopback stand-in for that endpoint
   (`BANKBRIDGE_LOCAL_ACCOUNT_LINKING_REDIRECT`) is accepted the same exact way.
+  After linking, `return_after_linking` sends the browser back there.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
-from urllib.parse import SplitResult, urlsplit
+from typing import ClassVar
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from pydantic import BaseModel
 
 from chalicelib.channels.exceptions import RedirectRefused
-from chalicelib.channels.messages import ChannelUser
+from chalicelib.channels.messages import BUILT_ON_FIRST_USE, ChannelUser
 from chalicelib.channels.messenger import CHANNEL
 from chalicelib.channels.messenger.send_api import appsecret_proof
 from chalicelib.loopback import is_loopback_host
@@ -44,10 +48,16 @@ META_REDIRECT_PATHS = (
 
 
 class MessengerLogin(BaseModel):
-    """What Messenger appended to the Log In button's URL."""
+    """What Messenger appended to the Log In button's URL (`return_to`: its `redirect_uri`).
 
+    Built on first use: the webhook's ack path imports this module with the adapter.
+    """
+
+    model_config = BUILT_ON_FIRST_USE
+
+    channel: ClassVar[str] = CHANNEL
     account_linking_token: str | None = None
-    redirect_uri: str | None = None
+    return_to: str | None = None
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> MessengerLogin | None:
@@ -58,7 +68,7 @@ class MessengerLogin(BaseModel):
             return None
         if redirect is not None and not is_messenger_redirect(redirect):
             raise RedirectRefused("redirect_uri is not Messenger's account-linking endpoint")
-        return cls(account_linking_token=token, redirect_uri=redirect)
+        return cls(account_linking_token=token, return_to=redirect)
 
     def vouched_user(self) -> ChannelUser | None:
         """The Messenger user the token belongs to; None when Graph cannot say (expired, down).
@@ -149,3 +159,16 @@ def psid_for_linking_token(token: str) -> str | None:
         )
         return None
     return recipient
+
+
+def return_after_linking(redirect_uri: str, *, linked: bool) -> str:
+    """Messenger's `redirect_uri`, with an `authorization_code` only when linking succeeded.
+
+    Messenger reads the code's presence as "linked" (research/messenger.md §3.1); the
+    value means nothing to us, so it is random.
+    """
+    if not linked:
+        return redirect_uri
+    separator = "&" if "?" in redirect_uri else "?"
+    code = secrets.token_urlsafe(24)
+    return f"{redirect_uri}{separator}{urlencode({'authorization_code': code})}"

@@ -258,3 +258,50 @@ def test_the_cli_writes_nothing_when_the_table_is_out_of_step(monkeypatch, capsy
 
     assert permissions.main(["--write"]) == 1
     assert "something is missing" in capsys.readouterr().err
+
+
+def test_a_handler_needs_what_the_app_helpers_it_calls_import(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        """
+        from chalicelib import aws
+
+
+        def run():
+            aws.client("dynamodb").delete_item(TableName="t", Key={})
+        """,
+    )
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            """
+            from chalice import Chalice, Rate
+
+            app = Chalice(app_name="bankbridge")
+
+
+            def _delegate():
+                return _work()
+
+
+            def _work():
+                from chalicelib.thing import run
+
+                run()
+
+
+            @app.schedule(Rate(1, unit=Rate.DAYS))
+            def nightly(event):
+                _delegate()
+
+
+            @app.schedule(Rate(1, unit=Rate.DAYS))
+            def idle(event):
+                return None
+            """
+        )
+    )
+
+    needs = derive_needs(root)
+
+    assert needs["nightly"] == {("dynamodb:DeleteItem", "table")}
+    assert needs["idle"] == frozenset()

@@ -15,7 +15,9 @@ from chalicelib.auth import linking
 from chalicelib.auth.exceptions import LinkingError
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.bank_data import Account
+from chalicelib.channels.exceptions import RedirectRefused
 from chalicelib.channels.messages import ChannelUser
+from chalicelib.channels.port import PlatformLogin
 from chalicelib.connectors.base import Connector, Customer
 from chalicelib.store.account_reference import hashed_account_reference
 from tests.fakes.aws import FakeAws
@@ -47,10 +49,11 @@ class TokenEndpoint:
 
 @dataclass
 class Vouching:
-    """Messenger's Log In hop, vouching for `user`."""
+    """A platform's login hop (`chalicelib.channels.port.PlatformLogin`), vouching for `user`."""
 
     user: ChannelUser
-    redirect_uri: str | None = None
+    return_to: str | None = None
+    channel: str = "messenger"
 
     def vouched_user(self) -> ChannelUser | None:
         return self.user
@@ -84,7 +87,7 @@ class Flow:
         assert url.startswith(f"{BASE_URL}/link/start?")
         return parse_qs(urlsplit(url).query)["token"][0]
 
-    def start(self, token: str, platform: linking.PlatformLogin | None = None) -> linking.Started:
+    def start(self, token: str, platform: PlatformLogin | None = None) -> linking.Started:
         return linking.start(
             token,
             FakeBanks(self.bank),
@@ -200,6 +203,32 @@ def test_a_person_the_platform_vouches_for_is_linked_at_once(flow: Flow) -> None
         hashed_account_reference("acme-bank", "acc-1")
     }
     assert flow.bank.calls.tokens_seen == ["access-new"]
+
+
+def test_the_link_names_its_channel_so_the_right_adapter_reads_the_login_hop(flow: Flow) -> None:
+    url = linking.issue_link_url(USER, "acme-bank", BASE_URL, stores=flow.stores)
+    assert parse_qs(urlsplit(url).query)["channel"] == ["messenger"]
+    assert linking.platform_login({"token": "t"}) is None  # no channel: no hop is read
+    with pytest.raises(RedirectRefused):
+        linking.platform_login({"token": "t", "channel": "telex", "redirect_uri": "x"})
+
+
+def test_a_login_hop_of_another_channel_than_the_links_starts_nothing(flow: Flow) -> None:
+    with pytest.raises(RedirectRefused):
+        flow.start(flow.link_token(), platform=Vouching(USER, channel="pager"))
+    assert flow.states.items == {}
+
+
+def test_after_linking_the_browser_goes_back_where_the_platform_asked(flow: Flow) -> None:
+    back = "https://www.facebook.com/messenger_platform/account_linking/?account_linking_token=T"
+    started = flow.start(flow.link_token(), platform=Vouching(USER, return_to=back))
+    outcome = flow.complete(authorize_query(started)["state"], cookie_of(started))
+    redirect = linking.platform_redirect_url(outcome)
+    assert redirect is not None and redirect.startswith(f"{back}&authorization_code=")
+    declined = outcome.model_copy(update={"linked": False})
+    assert linking.platform_redirect_url(declined) == back  # no code: Messenger says "not linked"
+    waiting = outcome.model_copy(update={"awaiting_code": True})
+    assert linking.platform_redirect_url(waiting) is None  # the page must show the code
 
 
 def test_a_link_opened_by_another_chat_user_starts_nothing(flow: Flow) -> None:

@@ -22,6 +22,7 @@ from chalicelib.channels.messenger.account_linking import (
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.conversation.intents import Intent, recognise_text
 from chalicelib.store.single_use import digest
+from tests.fakes.channels import MESSENGER_CAPABILITIES
 
 CONSOLE = "http://127.0.0.1:8003/messenger_platform/account_linking/"
 
@@ -150,7 +151,7 @@ def test_a_forged_redirect_stops_the_start_and_absence_is_no_login(prod_settings
 
 
 def test_without_account_linking_turned_on_no_token_is_exchanged(prod_settings: None) -> None:
-    login = MessengerLogin(account_linking_token="alt_x", redirect_uri=None)
+    login = MessengerLogin(account_linking_token="alt_x", return_to=None)
     assert login.vouched_user() is None  # the setting is off: the code path, no Graph call
 
 
@@ -180,7 +181,7 @@ def test_the_dialogue_hands_the_code_to_the_worker_for_the_sender_only() -> None
         timestamp=datetime.now(UTC),
         text="482 913",
     )
-    turn = respond(event, UserContext())
+    turn = respond(event, UserContext(capabilities=MESSENGER_CAPABILITIES))
     assert turn.action is not None
     assert turn.action.kind is ActionKind.CONFIRM_LINK and turn.action.code == "482913"
     assert "482913" not in repr(turn.action)  # never in a log line by accident

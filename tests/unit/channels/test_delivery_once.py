@@ -1,7 +1,7 @@
 """`send_once`: what a reply step records for each way a send can end, and what a retry does.
 
-In-memory fakes for the two ports (the ledger and the Send API client), so every
-outcome can be produced exactly.
+In-memory fakes for the two ports (the ledger and the channel's send client), so
+every outcome can be produced exactly.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from chalicelib.channels.exceptions import (
     SendFailed,
     SendOutcomeUnknown,
     SendRefused,
+    UnknownChannel,
     WindowClosed,
 )
 from chalicelib.channels.messages import ChannelUser, OutboundMessage
+from chalicelib.channels.messenger.adapter import MessengerAdapter
 from chalicelib.deadline import DeadlineReached
 from chalicelib.store.reply_ledger import ReplyClaim, ReplyState, ReplyStep
 
@@ -73,7 +75,8 @@ def ledger() -> MemoryLedger:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, client: ScriptedClient) -> ScriptedClient:
-    monkeypatch.setattr(delivery, "client_from_settings", lambda **_: client)
+    """Make `client` the Messenger adapter's send client (STEP is a Messenger user's)."""
+    monkeypatch.setattr(MessengerAdapter, "send_client", lambda self, quick=False: client)
     return client
 
 
@@ -150,19 +153,20 @@ def test_nothing_to_say_records_nothing(ledger: MemoryLedger) -> None:
 
 
 def test_typing_is_best_effort(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(**_: Any) -> Any:
+    def broken(self: MessengerAdapter, quick: bool = False) -> Any:
+        assert quick  # one short attempt: typing never holds up the reply
         raise SendFailed("Send API unreachable")
 
-    monkeypatch.setattr(delivery, "client_from_settings", broken)
-    delivery.show_typing(ChannelUser(channel="messenger", user_id="psid"))
+    monkeypatch.setattr(MessengerAdapter, "send_client", broken)
+    delivery.show_typing(ChannelUser(channel="messenger", user_id="psid"), "m_1")
 
 
-def test_a_message_for_another_channel_is_refused_before_the_ledger(
+def test_a_message_for_a_channel_nobody_serves_is_refused_before_the_ledger(
     ledger: MemoryLedger,
 ) -> None:
-    with pytest.raises(ValueError, match="No delivery adapter"):
+    with pytest.raises(UnknownChannel, match="No adapter for channel 'telex'"):
         delivery.deliver_once(
-            ChannelUser(channel="whatsapp", user_id="1"),
+            ChannelUser(channel="telex", user_id="1"),
             [OutboundMessage(text="hi")],
             step=STEP,
             ledger=ledger,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from chalicelib.channels.messages import (
 )
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.conversation.institutions import Institution
+from tests.fakes.channels import MESSENGER_CAPABILITIES, PAGER_CAPABILITIES
 
 USER = ChannelUser(channel="messenger", user_id="u1")
 BANK = Institution(institution_id="acme", name="Acme Bank")
@@ -31,8 +33,8 @@ def _tap(payload: str) -> InboundEvent:
     return _text("").model_copy(update={"kind": InboundKind.QUICK_REPLY, "payload": payload})
 
 
-LINKED = UserContext(linked=[BANK], available=[BANK, OTHER])
-NOT_LINKED = UserContext(available=[BANK, OTHER])
+LINKED = UserContext(capabilities=MESSENGER_CAPABILITIES, linked=[BANK], available=[BANK, OTHER])
+NOT_LINKED = UserContext(capabilities=MESSENGER_CAPABILITIES, available=[BANK, OTHER])
 
 
 @pytest.mark.parametrize("text", ["balance", "transactions", "accounts"])
@@ -80,7 +82,10 @@ def test_a_made_up_institution_in_a_payload_is_not_trusted() -> None:
 
 
 def test_link_with_no_registered_bank_says_so() -> None:
-    assert "No bank is available" in respond(_text("link"), UserContext()).messages[0].text
+    assert (
+        "No bank is available"
+        in respond(_text("link"), UserContext(capabilities=MESSENGER_CAPABILITIES)).messages[0].text
+    )
 
 
 def test_unlink_asks_which_then_confirms_then_acts() -> None:
@@ -117,12 +122,30 @@ def test_unknown_text_gets_help_with_choices() -> None:
 
 def test_more_than_thirteen_banks_are_offered_as_a_carousel() -> None:
     many = UserContext(
-        available=[Institution(institution_id=f"b{i}", name=f"Bank {i}") for i in range(20)]
+        capabilities=MESSENGER_CAPABILITIES,
+        available=[Institution(institution_id=f"b{i}", name=f"Bank {i}") for i in range(20)],
     )
     message = respond(_text("link"), many).messages[0]
     assert message.quick_replies == []
     assert len(message.cards) == 20
     assert message.cards[19].buttons[0].payload == "LINK:b19"
+
+
+def test_without_a_carousel_banks_come_in_pages_that_wrap_around() -> None:
+    five = [Institution(institution_id=f"b{i}", name=f"Bank {i}") for i in range(5)]
+    context = UserContext(capabilities=PAGER_CAPABILITIES, available=five)
+
+    def page(payload: str) -> list[str]:
+        message = respond(_tap(payload), context).messages[0]
+        assert message.cards == []
+        assert len(message.quick_replies) <= PAGER_CAPABILITIES.choices
+        return [reply.payload for reply in message.quick_replies]
+
+    assert page("LINK") == ["LINK:b0", "LINK:b1", "LINK:more:2"]
+    assert page("LINK:more:2") == ["LINK:b2", "LINK:b3", "LINK:more:4"]
+    assert page("LINK:more:4") == ["LINK:b4", "LINK:more:0"]
+    assert page("LINK:more:999") == page("LINK")  # a stale offset starts again
+    assert respond(_tap("LINK:b3"), context).action is not None  # any page's bank links
 
 
 @pytest.mark.parametrize(
@@ -131,8 +154,13 @@ def test_more_than_thirteen_banks_are_offered_as_a_carousel() -> None:
 def test_link_button_titles_fit_the_channel(name: str, title: str) -> None:
     from chalicelib.conversation import replies
 
-    message = replies.link_button(name, "https://bb.example/link/start?token=t", account_link=False)
+    url = "https://bb.example/link/start?token=t"
+    message = replies.link_button(name, url, MESSENGER_CAPABILITIES)
     assert message.buttons[0].title == title
     assert len(message.buttons[0].title) <= 20
-    login = replies.link_button(name, "https://bb.example/x", account_link=True)
+    with_login = replace(MESSENGER_CAPABILITIES, login_button=True)
+    login = replies.link_button(name, "https://bb.example/x", with_login)
     assert login.buttons[0].kind == "account_link"
+    short = replies.link_button(name, url, PAGER_CAPABILITIES)
+    assert short.buttons[0].kind == "web_url"
+    assert len(short.buttons[0].title) <= PAGER_CAPABILITIES.title_length

@@ -12,10 +12,12 @@ from chalicelib.bank_data import BankEvent, BankEventType
 from chalicelib.channels.messages import AccountLinking, ChannelUser, InboundEvent, InboundKind
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
 from chalicelib.conversation.inbox import queued_form
+from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, Recognised, recognise
 from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.events.queued import alert_details, read_queued
 from chalicelib.store.account_reference import hashed_account_reference
+from tests.fakes.channels import MESSENGER_CAPABILITIES
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
 
@@ -95,11 +97,13 @@ def test_an_event_queued_by_the_previous_version_is_recognised_from_its_text_or_
 
 
 def test_the_dialogue_answers_the_queued_form_as_it_answers_the_read_one() -> None:
-    context = UserContext(linked=[], available=[])
+    context = UserContext(capabilities=MESSENGER_CAPABILITIES, linked=[], available=[])
     tap = event(InboundKind.QUICK_REPLY, payload="UNLINK:demo:confirm")
     for form in (tap, queued_form(tap)):
         assert respond(form, context).messages[0].text.startswith("You don't have")
-    linked = UserContext.model_validate({"linked": [{"institution_id": "demo", "name": "Demo"}]})
+    linked = context.model_copy(
+        update={"linked": [Institution(institution_id="demo", name="Demo")]}
+    )
     turn = respond(queued_form(event(text="transactions please")), linked)
     assert turn.action is not None and turn.action.kind is ActionKind.TRANSACTIONS
 

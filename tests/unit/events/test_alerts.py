@@ -1,4 +1,5 @@
-"""The fraud alert as a message and as a Utility template; answers routed by the dialogue."""
+"""The fraud alert as a message and as a template (on Messenger: `UPDATE` and Utility), the
+consent reminder template, and answers routed by the dialogue."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
-from chalicelib.channels.messenger.rendering import render, render_template
+from chalicelib.channels.messenger.adapter import MessengerAdapter
+from chalicelib.channels.port import ApprovedTemplate, Purpose
 from chalicelib.conversation.dialogue import ActionKind, UserContext, respond
-from chalicelib.events.alerts import fraud_alert_message, fraud_alert_template
+from chalicelib.conversation.institutions import Institution
+from chalicelib.events.alerts import (
+    consent_reminder_template,
+    fraud_alert_message,
+    fraud_alert_template,
+)
 from chalicelib.events.payloads import AlertDetails
+from tests.fakes.channels import MESSENGER_CAPABILITIES
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
 
@@ -39,14 +47,27 @@ def test_the_alert_reads_as_the_issue_asks_and_offers_two_answers() -> None:
     ]
 
 
-def test_the_alert_goes_as_an_update() -> None:
-    (body,) = render(fraud_alert_message(_event(), "ref123"), USER, "UPDATE")
+def test_the_alert_goes_as_an_update_on_messenger() -> None:
+    (body,) = MessengerAdapter().render(
+        USER, [fraud_alert_message(_event(), "ref123")], Purpose.ALERT
+    )
     assert body["messaging_type"] == "UPDATE"
 
 
+def test_the_consent_reminder_template_names_the_bank_and_the_day_and_offers_relinking() -> None:
+    approved = ApprovedTemplate(name="consent_reminder", language="en_US")
+    acme = Institution(institution_id="acme", name="Acme Bank")
+    template = consent_reminder_template(acme, "March 3", approved)
+    assert (template.name, template.language) == ("consent_reminder", "en_US")
+    assert template.body_parameters == ["Acme Bank", "March 3"]
+    assert [reply.payload for reply in template.quick_replies] == ["LINK:acme"]
+    assert consent_reminder_template(acme, None, approved).body_parameters == ["Acme Bank", "soon"]
+
+
 def test_the_utility_template_is_sent_as_utility_without_a_tag() -> None:
-    template = fraud_alert_template(_event(), "ref123", name="fraud_alert", language="en_US")
-    body = render_template(template, USER)
+    approved = ApprovedTemplate(name="fraud_alert", language="en_US")
+    template = fraud_alert_template(_event(), "ref123", approved)
+    body = MessengerAdapter().render_template(USER, template)
     assert body["messaging_type"] == "UTILITY"
     assert "tag" not in body
     components = body["message"]["template"]["components"]
@@ -85,7 +106,9 @@ def _tap(kind: InboundKind, payload: str) -> InboundEvent:
 def test_answers_become_a_fraud_answer_action_even_without_links(
     kind: InboundKind, answer: str, confirmed: bool
 ) -> None:
-    turn = respond(_tap(kind, f"FRAUD:ref123:{answer}"), UserContext())
+    turn = respond(
+        _tap(kind, f"FRAUD:ref123:{answer}"), UserContext(capabilities=MESSENGER_CAPABILITIES)
+    )
     assert turn.action is not None
     assert turn.action.kind is ActionKind.FRAUD_ANSWER
     assert (turn.action.question_ref, turn.action.confirmed) == ("ref123", confirmed)
@@ -93,6 +116,8 @@ def test_answers_become_a_fraud_answer_action_even_without_links(
 
 @pytest.mark.parametrize("payload", ["FRAUD", "FRAUD:ref123", "FRAUD:ref123:maybe", "FRAUD::yes"])
 def test_malformed_answers_get_a_clear_message_and_no_action(payload: str) -> None:
-    turn = respond(_tap(InboundKind.QUICK_REPLY, payload), UserContext())
+    turn = respond(
+        _tap(InboundKind.QUICK_REPLY, payload), UserContext(capabilities=MESSENGER_CAPABILITIES)
+    )
     assert turn.action is None
     assert "expired" in turn.messages[0].text

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -23,8 +24,8 @@ from hypothesis import strategies as st
 from chalicelib.auth import envelope
 from chalicelib.bank_data import BankEvent
 from chalicelib.channels.messages import InboundEvent
-from chalicelib.channels.messenger.ingest import receive as receive_webhook
 from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
+from chalicelib.channels.webhooks import receive
 from chalicelib.events import ingest as events_ingest
 from chalicelib.events import signing
 from chalicelib.events.exceptions import EventRejected
@@ -34,6 +35,7 @@ from chalicelib.store import connectors  # modules imported under a patch would 
 from tests.factories import PAGE_ID
 
 SECRET = "property-app-secret"
+receive_webhook = partial(receive, "messenger")
 NOW_MS = int(datetime.now(UTC).timestamp() * 1000)
 _SQS_REFUSES = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -59,11 +61,11 @@ class FakeSqs:
 @pytest.fixture
 def sqs(local_dev_stage: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSqs]:
     from chalicelib import aws, queues
-    from chalicelib.channels.messenger import ingest as messenger_ingest
+    from chalicelib.channels.messenger import adapter as messenger_adapter
 
     fake = FakeSqs()
     monkeypatch.setattr(aws, "client", lambda service_name: fake)
-    monkeypatch.setattr(messenger_ingest, "get_secret", lambda name: SECRET)
+    monkeypatch.setattr(messenger_adapter, "get_secret", lambda name: SECRET)
     queues.queue_url.cache_clear()
     yield fake
     queues.queue_url.cache_clear()

@@ -1,4 +1,4 @@
-"""Meta's 24-hour standard messaging window (a pure rule; the clock is in `store.chat_profiles`).
+"""Messenger's 24-hour standard messaging window (a pure rule; the clock: `store.chat_profiles`).
 
 The window opens with each message, quick reply or postback the person sends
 (Messenger Platform policy; research §2.5). Inside it alerts go as `UPDATE`;
@@ -8,15 +8,12 @@ send could race the window closing.
 
 from __future__ import annotations
 
-import time
-
 WINDOW_SECONDS = 24 * 3600
 SAFETY_MARGIN_SECONDS = 10 * 60
 
 
-def window_is_open(last_inbound_at: int | None, now: float | None = None) -> bool:
+def window_is_open(last_inbound_at: int | None, now: float) -> bool:
     """True when a free-form message (`UPDATE`) may be sent to someone who last wrote then."""
     if last_inbound_at is None:
         return False
-    current = time.time() if now is None else now
-    return current - last_inbound_at < WINDOW_SECONDS - SAFETY_MARGIN_SECONDS
+    return now - last_inbound_at < WINDOW_SECONDS - SAFETY_MARGIN_SECONDS

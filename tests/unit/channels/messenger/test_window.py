@@ -1,10 +1,10 @@
-"""Meta's 24 h window rule, with its safety margin, without AWS."""
+"""Messenger's 24 h window rule, with its safety margin, without AWS."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.events.messaging_window import (
+from chalicelib.channels.messenger.window import (
     SAFETY_MARGIN_SECONDS,
     WINDOW_SECONDS,
     window_is_open,
