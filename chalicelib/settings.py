@@ -31,6 +31,13 @@ from chalicelib.stage import StageError, check_stage, is_local_stage, resource_n
 
 ENV_PREFIX = "BANKBRIDGE_"
 _VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
+WHATSAPP_DEDUPE_TTL_SECONDS = 8 * 24 * 3600
+"""WhatsApp redelivers a webhook for up to 7 days; its event markers are kept a day longer."""
+# Meta's rules: a phone number id is a Graph id (digits); a template name is lower-case
+# letters, digits and underscores (at most 512); a language code is like `en` or `en_US`.
+_PHONE_NUMBER_ID = re.compile(r"[1-9][0-9]{5,19}")
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 
 
 class SettingsError(BankBridgeError, RuntimeError):
@@ -54,6 +61,32 @@ class Settings(BaseModel):
     messenger_page_token_name: str = ""
     admin_token_name: str = ""
     account_reference_key_name: str = ""
+    whatsapp_access_token_name: str = ""
+    whatsapp_app_secret_name: str = ""
+    whatsapp_verify_token_name: str = ""
+
+    whatsapp_phone_number_id: str | None = Field(
+        default=None,
+        description=(
+            "The business phone number id WhatsApp Cloud API sends from (digits, from the Meta "
+            "app's WhatsApp setup). Set, WhatsApp is on; unset, off (Messenger-only deployments)."
+        ),
+    )
+    whatsapp_alert_template_name: str | None = Field(
+        default=None,
+        description="Approved utility template for fraud alerts outside WhatsApp's 24 h window; "
+        "unset: the adapter's own name.",
+    )
+    whatsapp_reminder_template_name: str | None = Field(
+        default=None,
+        description="Approved utility template for consent reminders outside the window; "
+        "unset: the adapter's own name.",
+    )
+    whatsapp_template_language: str | None = Field(
+        default=None,
+        description="Language code both templates were approved in (e.g. en_US); unset: the "
+        "adapter's.",
+    )
 
     public_base_url: str | None = Field(
         default=None,
@@ -118,8 +151,9 @@ class Settings(BaseModel):
     graph_timeout_seconds: float = 5.0
     graph_max_attempts: int = Field(default=4, ge=1, le=8)
 
-    # Meta retries a failed delivery "over the next 36 hours"; a marker must outlive that.
-    dedupe_ttl_seconds: int = Field(default=48 * 3600, ge=36 * 3600)
+    # Meta retries a failed Messenger delivery "over the next 36 hours" (Graph webhooks guide)
+    # and a WhatsApp one "for up to 7 days" (WhatsApp webhooks overview): markers outlive both.
+    dedupe_ttl_seconds: int = Field(default=WHATSAPP_DEDUPE_TTL_SECONDS, ge=36 * 3600)
     secret_cache_seconds: int = Field(default=300, ge=0)
     secret_failure_cache_seconds: int = Field(
         default=30,
@@ -145,8 +179,35 @@ class Settings(BaseModel):
     def _blank_url_is_unset(cls, value: str | None) -> str | None:
         return value.strip().rstrip("/") or None if value is not None else None
 
+    @field_validator("whatsapp_phone_number_id")
+    @classmethod
+    def _phone_number_id_is_a_graph_id(cls, value: str | None) -> str | None:
+        value = _blank_is_unset(value)
+        if value is not None and _PHONE_NUMBER_ID.fullmatch(value) is None:
+            raise ValueError(
+                "BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID must be the phone number id shown in the "
+                "Meta app's WhatsApp setup (6-20 digits), or unset to turn WhatsApp off"
+            )
+        return value
+
+    @field_validator("whatsapp_alert_template_name", "whatsapp_reminder_template_name")
+    @classmethod
+    def _template_name_is_metas(cls, value: str | None) -> str | None:
+        value = _blank_is_unset(value)
+        if value is not None and _TEMPLATE_NAME.fullmatch(value) is None:
+            raise ValueError("must be a template name: lower-case letters, digits and underscores")
+        return value
+
+    @field_validator("whatsapp_template_language")
+    @classmethod
+    def _language_is_a_code(cls, value: str | None) -> str | None:
+        value = _blank_is_unset(value)
+        if value is not None and _LANGUAGE_CODE.fullmatch(value) is None:
+            raise ValueError("must be a language code such as en or en_US")
+        return value
+
     @model_validator(mode="after")
-    def _derive_names_and_check_url(self) -> Settings:
+    def _derive_names_and_cross_check(self) -> Settings:
         for field, derived in resource_names(self.stage).items():
             if not getattr(self, field).strip():
                 setattr(self, field, derived)
@@ -154,6 +215,11 @@ class Settings(BaseModel):
             problem = base_url_problem(self.public_base_url, local=self.is_local)
             if problem is not None:
                 raise ValueError(f"{PUBLIC_BASE_URL_VARIABLE} {problem}")
+        if self.whatsapp_enabled and self.dedupe_ttl_seconds < WHATSAPP_DEDUPE_TTL_SECONDS:
+            raise ValueError(
+                f"{ENV_PREFIX}DEDUPE_TTL_SECONDS must be at least {WHATSAPP_DEDUPE_TTL_SECONDS} "
+                "(8 days) while WhatsApp is on: Meta redelivers its webhooks for up to 7 days"
+            )
         return self
 
     @classmethod
@@ -166,6 +232,11 @@ class Settings(BaseModel):
                 if name.upper().startswith(ENV_PREFIX)
             }
         )
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """True once a WhatsApp business phone number is configured."""
+        return self.whatsapp_phone_number_id is not None
 
     @cached_property
     def is_local(self) -> bool:
@@ -184,6 +255,10 @@ def get_settings() -> Settings:
         return Settings.from_environment(os.environ)
     except ValidationError as error:
         raise SettingsError(describe_errors(error)) from None
+
+
+def _blank_is_unset(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
 
 
 def setting_problems(error: ValidationError) -> list[tuple[str, str]]:

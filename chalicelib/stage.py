@@ -69,4 +69,7 @@ def resource_names(stage: str) -> dict[str, str]:
         "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
         "admin_token_name": f"bankbridge/{stage}/admin-token",
         "account_reference_key_name": f"bankbridge/{stage}/account-reference-key",
+        "whatsapp_access_token_name": f"bankbridge/{stage}/whatsapp/access-token",
+        "whatsapp_app_secret_name": f"bankbridge/{stage}/whatsapp/app-secret",
+        "whatsapp_verify_token_name": f"bankbridge/{stage}/whatsapp/verify-token",
     }

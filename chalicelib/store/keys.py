@@ -18,6 +18,7 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | consent expiry of a link     | `USER#<channel>#<user id>`         | `CONSENTEXP#<inst>`         |
 | reply ledger (one send step) | `USER#<channel>#<user id>`         | `REPLY#<event ref>#<step>`  |
 | pending link (awaiting code) | `USER#<channel>#<user id>`         | `PENDINGLINK`               |
+| sealed reply address         | `USER#<channel>#<user id>`         | `ADDRESS`                   |
 
 GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
 (`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<hmac>`, keyed
@@ -186,3 +187,16 @@ def pending_link_due_entry(channel: str, user_id: str, due_day: str, due_at: int
         GSI1_PK: f"{PENDING_LINK_GSI_PREFIX}{due_day}",
         GSI1_SK: f"{due_at:012d}#{user_partition(channel, user_id)}",
     }
+
+
+REPLY_ADDRESS_SK = "ADDRESS"
+
+
+def reply_address_key(channel: str, user_id: str) -> dict[str, str]:
+    """Key of the sealed address that reaches a user whose id is a pseudonym (WhatsApp).
+
+    In the user's partition but outside `LINKS_AND_PROFILE` (`ADDRESS` sorts before
+    `LINK#`): the inbound worker's one Query never reads it; only the channel adapter
+    does, when it renders a send.
+    """
+    return {PK: user_partition(channel, user_id), SK: REPLY_ADDRESS_SK}

@@ -99,6 +99,9 @@ SECRET_FIELDS = {
     "messenger_page_token_name": "messenger/page-token",
     "admin_token_name": "admin-token",
     "account_reference_key_name": "account-reference-key",
+    "whatsapp_access_token_name": "whatsapp/access-token",
+    "whatsapp_app_secret_name": "whatsapp/app-secret",
+    "whatsapp_verify_token_name": "whatsapp/verify-token",
 }
 BANK_SECRET_FIELDS = frozenset({"client_secret_ref", "signing_key_ref", "secret_refs"})
 # botocore operations authorised by another operation's IAM action.

@@ -38,7 +38,13 @@ from infra.aws.template import (
 )
 
 SecretKey = Literal[
-    "messenger_app_secret", "messenger_verify_token", "messenger_page_token", "admin_token"
+    "messenger_app_secret",
+    "messenger_verify_token",
+    "messenger_page_token",
+    "admin_token",
+    "whatsapp_app_secret",
+    "whatsapp_verify_token",
+    "whatsapp_access_token",
 ]
 """A secret of the template, named like its `StackOutputs` field without `_name`."""
 
@@ -50,6 +56,10 @@ DEV_SECRET_VALUES: Mapping[str, str] = {
     "messenger_verify_token": "dev-verify-token",
     "messenger_page_token": "dev-page-token",
     "admin_token": "dev-admin-token",
+    # One Meta app serves both channels locally: the Graph stand-in checks one app secret.
+    "whatsapp_app_secret": "dev-app-secret",
+    "whatsapp_verify_token": "dev-whatsapp-verify-token",
+    "whatsapp_access_token": "dev-whatsapp-token",
 }
 """The local stage's well-known secret values (the shared contract's dev defaults)."""
 
@@ -99,6 +109,12 @@ class StackOutputs(BaseModel):
     admin_token_arn: str
     account_reference_key_name: str
     account_reference_key_arn: str
+    whatsapp_app_secret_name: str
+    whatsapp_app_secret_arn: str
+    whatsapp_verify_token_name: str
+    whatsapp_verify_token_arn: str
+    whatsapp_access_token_name: str
+    whatsapp_access_token_arn: str
     alarm_topic_arn: str
     daily_failure_queue_name: str
     daily_failure_queue_url: str

@@ -41,6 +41,7 @@ from chalicelib.store.processed_events import CLAIM_LEASE_SECONDS
 from chalicelib.store.processed_events import ClaimOutcome as EventClaim
 from chalicelib.store.reply_ledger import ReplyClaim, ReplyState, ReplyStep
 from chalicelib.store.single_use import digest
+from chalicelib.store.whatsapp_addresses import ADDRESS_TTL_SECONDS
 
 Clock = Callable[[], float]
 Model = TypeVar("Model", Link, StoredClientToken, ConnectorConfig)
@@ -466,6 +467,29 @@ class FakeConsentExpiryRepository:
     def forget(self, channel: str, user_id: str, institution_id: str) -> None:
         """Remove the entry."""
         self.entries.pop((channel, user_id, institution_id), None)
+
+
+class FakeWhatsAppAddressRepository:
+    """`WhatsAppAddressPort` in memory: one sealed address per pseudonym, with its expiry."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self._clock = clock
+
+    def remember(self, user_id: str, sealed_address: str) -> None:
+        """Keep `sealed_address`, replacing the previous one, for `ADDRESS_TTL_SECONDS`."""
+        self.addresses[user_id] = (sealed_address, int(self._clock()) + ADDRESS_TTL_SECONDS)
+
+    def recall(self, user_id: str) -> str | None:
+        """The latest sealed address, or None if none or expired."""
+        stored = self.addresses.get(user_id)
+        if stored is None or stored[1] <= self._clock():
+            return None
+        return stored[0]
+
+    def forget(self, user_id: str) -> None:
+        """Drop the address."""
+        self.addresses.pop(user_id, None)
 
 
 class FakeClientTokenRepository:

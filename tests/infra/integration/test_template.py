@@ -290,6 +290,9 @@ def test_secrets_not_given_keep_the_template_value(provisioned: dict[str, StackO
     assert value("messenger_app_secret").startswith("UNSET: ")
     assert value("messenger_page_token").startswith("UNSET: ")
     assert re.fullmatch(r"[A-Za-z0-9]{48}", value("messenger_verify_token"))
+    assert value("whatsapp_app_secret").startswith("UNSET: ")
+    assert value("whatsapp_access_token").startswith("UNSET: ")
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", value("whatsapp_verify_token"))
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -303,6 +306,9 @@ def test_secrets_are_named_per_contract_and_encrypted_with_the_stage_key(
         "messenger_verify_token": f"bankbridge/{stage}/messenger/verify-token",
         "messenger_page_token": f"bankbridge/{stage}/messenger/page-token",
         "admin_token": f"bankbridge/{stage}/admin-token",
+        "whatsapp_app_secret": f"bankbridge/{stage}/whatsapp/app-secret",
+        "whatsapp_verify_token": f"bankbridge/{stage}/whatsapp/verify-token",
+        "whatsapp_access_token": f"bankbridge/{stage}/whatsapp/access-token",
     }
 
     for key, name in expected_names.items():

@@ -32,4 +32,7 @@ def test_names_derived_from_the_stage_are_the_templates() -> None:
         "messenger_page_token_name": named("MessengerPageToken", "Name"),
         "admin_token_name": named("AdminToken", "Name"),
         "account_reference_key_name": named("AccountReferenceKey", "Name"),
+        "whatsapp_access_token_name": named("WhatsappAccessToken", "Name"),
+        "whatsapp_app_secret_name": named("WhatsappAppSecret", "Name"),
+        "whatsapp_verify_token_name": named("WhatsappVerifyToken", "Name"),
     }

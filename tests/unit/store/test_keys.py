@@ -22,6 +22,7 @@ def test_the_links_and_profile_range_holds_links_a_pending_link_and_the_profile_
         "consent expiry": keys.consent_expiry_key(CHANNEL, USER_ID, "bank", "2026-01-01"),
         "pending question": keys.pending_question_key(CHANNEL, USER_ID, "ref"),
         "reply step": keys.reply_ledger_key(CHANNEL, USER_ID, "m-1", "final"),
+        "reply address": keys.reply_address_key(CHANNEL, USER_ID),
     }
     for name, key in {**inside, **outside}.items():
         assert key[keys.PK] == partition, name
