@@ -1,0 +1,3 @@
+"""WhatsApp Cloud API: webhook parsing, pseudonymous identity, message rendering and delivery."""
+
+CHANNEL = "whatsapp"

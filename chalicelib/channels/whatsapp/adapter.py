@@ -1,0 +1,236 @@
+"""WhatsApp behind the channel port: the one object the core talks to about WhatsApp.
+
+It puts this package's pieces together: the signature (Meta's, shared with
+Messenger) and webhook parsing, pseudonymous identity with the sealed reply
+address, Cloud API rendering, the utility templates for alerts and reminders
+outside the 24-hour window, the error table (inside `CloudApiClient`) and the
+read-plus-typing indicator. WhatsApp has no account-linking hop of its own:
+linking goes through the person-bound confirmation every channel has.
+
+Addresses: `parse_webhook` seals each sender's number (and the id of their
+latest message) and hands it to the `AddressBook`; `render`, `render_template`
+and `typing_indicator` open it again, so the number exists in clear only in
+the memory of those calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.bounded_json import JsonRejected, load_bounded_json
+from chalicelib.channels.exceptions import RecipientUnreachable, WebhookRejected
+from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage, TemplateMessage
+from chalicelib.channels.messenger.signature import (
+    SIGNATURE_HEADER,
+    is_subscription_attempt,
+    signature_digest,
+    signature_is_valid,
+    verification_challenge,
+)
+from chalicelib.channels.port import (
+    ApprovedTemplate,
+    Capabilities,
+    PlatformLogin,
+    Purpose,
+    SendClient,
+    SubscriptionAnswer,
+)
+from chalicelib.channels.whatsapp import CHANNEL, rendering, window
+from chalicelib.channels.whatsapp.identity import (
+    AddressBook,
+    ReplyAddress,
+    Sealer,
+    open_address,
+    pseudonyms_from_settings,
+    seal_address,
+)
+from chalicelib.channels.whatsapp.send_api import CloudApiClient, shared_session
+from chalicelib.channels.whatsapp.templates import (
+    CONSENT_REMINDER_TEMPLATE,
+    FRAUD_ALERT_TEMPLATE,
+    TEMPLATE_LANGUAGE,
+)
+from chalicelib.channels.whatsapp.webhook import MAX_BODY_BYTES, parse_payload, read_delivery
+from chalicelib.secrets import SecretUnavailable, get_secret
+from chalicelib.settings import Settings, get_settings
+
+MAX_JSON_DEPTH = 32
+"""A delivery nests 8 levels (entry, changes, value, messages, interactive, reply...)."""
+TYPING_TIMEOUT_SECONDS = 1.0
+"""A typing indicator that takes longer than this is not worth waiting for."""
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    """The business number and the names of its secrets (values live in Secrets Manager)."""
+
+    phone_number_id: str
+    access_token_name: str
+    app_secret_name: str
+    templates: Mapping[Purpose, ApprovedTemplate] = field(
+        default_factory=lambda: {
+            Purpose.ALERT: ApprovedTemplate(FRAUD_ALERT_TEMPLATE, TEMPLATE_LANGUAGE),
+            Purpose.REMINDER: ApprovedTemplate(CONSENT_REMINDER_TEMPLATE, TEMPLATE_LANGUAGE),
+        }
+    )
+
+
+def whatsapp_config(settings: Settings) -> WhatsAppConfig | None:
+    """The stage's WhatsApp number, secret names and template names; None while WhatsApp is off.
+
+    Template settings override the names `templates.py` defines, for an operator whose
+    Business Account approved them under other names or in another language.
+    """
+    if settings.whatsapp_phone_number_id is None:
+        return None
+    language = settings.whatsapp_template_language or TEMPLATE_LANGUAGE
+    alert = settings.whatsapp_alert_template_name or FRAUD_ALERT_TEMPLATE
+    reminder = settings.whatsapp_reminder_template_name or CONSENT_REMINDER_TEMPLATE
+    return WhatsAppConfig(
+        phone_number_id=settings.whatsapp_phone_number_id,
+        access_token_name=settings.whatsapp_access_token_name,
+        app_secret_name=settings.whatsapp_app_secret_name,
+        templates={
+            Purpose.ALERT: ApprovedTemplate(alert, language),
+            Purpose.REMINDER: ApprovedTemplate(reminder, language),
+        },
+    )
+
+
+class WhatsAppAdapter:
+    """The WhatsApp Cloud API (one business phone number), implementing `ChannelAdapter`."""
+
+    name = CHANNEL
+    capabilities = Capabilities(
+        text_length=rendering.MAX_TEXT,
+        choices=rendering.MAX_LIST_ROWS,
+        buttons=rendering.MAX_REPLY_BUTTONS,
+        title_length=rendering.MAX_BUTTON_TITLE,
+        carousel_cards=0,
+        login_button=False,
+    )
+
+    def __init__(self, config: WhatsAppConfig, addresses: AddressBook, sealer: Sealer) -> None:
+        self._config = config
+        self._addresses = addresses
+        self._sealer = sealer
+
+    def verify_subscription(
+        self, query: Mapping[str, str] | None, verify_token: Callable[[], str]
+    ) -> SubscriptionAnswer:
+        """Meta's GET handshake (the same as Messenger's), with WhatsApp's own verify token."""
+        forbidden = SubscriptionAnswer(status=403, body="Forbidden")
+        if not is_subscription_attempt(query):
+            return forbidden
+        try:
+            expected = verify_token()
+        except SecretUnavailable:
+            return forbidden
+        challenge = verification_challenge(query, expected)
+        return forbidden if challenge is None else SubscriptionAnswer(status=200, body=challenge)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        """Size (3 MB), the signature header's shape, the signature over the raw bytes, and
+        only then bounded JSON; then each sender's address is sealed and remembered.
+
+        A missing or placeholder app secret is 403 (fail closed); Secrets Manager
+        being down, or the pseudonym key unreadable, raises `SecretUnavailable`, so
+        Meta retries. A delivery whose every message is invalid is a 400 naming the
+        first problem; valid messages beside invalid ones pass.
+        """
+        if len(body) > MAX_BODY_BYTES:
+            raise WebhookRejected(413, "Request body too large")
+        signature = _header(headers, SIGNATURE_HEADER)
+        if signature_digest(signature) is None:
+            raise WebhookRejected(403, "Invalid signature")
+        try:
+            app_secret = get_secret(self._config.app_secret_name)
+        except SecretUnavailable as error:
+            if error.missing:
+                raise WebhookRejected(403, "Invalid signature") from None
+            raise
+        if not signature_is_valid(app_secret, body, signature):
+            raise WebhookRejected(403, "Invalid signature")
+        try:
+            document = load_bounded_json(body, max_depth=MAX_JSON_DEPTH)
+        except JsonRejected as rejected:
+            raise WebhookRejected(400, rejected.reason) from None
+        payload = parse_payload(document)
+        delivery = read_delivery(payload, pseudonyms_from_settings())
+        if not delivery.events and delivery.problems:
+            first = delivery.problems[0]
+            raise WebhookRejected(
+                400, f"Invalid webhook message at '{first.location}': {first.problem}"
+            )
+        latest: dict[str, tuple[InboundEvent, ReplyAddress]] = {}
+        for event in delivery.events:
+            known = latest.get(event.user.user_id)
+            if known is None or known[0].timestamp <= event.timestamp:
+                latest[event.user.user_id] = (event, delivery.addresses[event.event_id])
+        for user_id, (_, address) in latest.items():
+            self._addresses.remember(user_id, seal_address(address, user_id, self._sealer))
+        return delivery.events
+
+    def window_is_open(self, last_inbound_at: int | None, now: float) -> bool:
+        """The 24-hour customer service window, with a safety margin (`window.py`)."""
+        return window.window_is_open(last_inbound_at, now)
+
+    def approved_template(self, purpose: Purpose) -> ApprovedTemplate | None:
+        """The utility template for a fraud alert or a consent reminder; none for a reply."""
+        return self._config.templates.get(purpose)
+
+    def render(
+        self, user: ChannelUser, messages: list[OutboundMessage], purpose: Purpose
+    ) -> list[dict[str, Any]]:
+        """Cloud API bodies for `messages` (WhatsApp sends every purpose alike in the window)."""
+        to = self._address_of(user).wa_id
+        return [body for message in messages for body in rendering.render(message, to)]
+
+    def render_template(self, user: ChannelUser, template: TemplateMessage) -> dict[str, Any]:
+        """An approved utility template with its body parameters and button payloads."""
+        return rendering.render_template(template, self._address_of(user).wa_id)
+
+    def typing_indicator(self, user: ChannelUser, replying_to: str) -> dict[str, Any] | None:
+        """Read receipt plus "typing…" on the person's latest message (`replying_to` is our
+        pseudonym of it, so the sealed address supplies the message id)."""
+        message_id = self._address_of(user).message_id
+        return rendering.typing_indicator(message_id) if message_id else None
+
+    def send_client(self, *, quick: bool = False) -> SendClient:
+        """A Cloud API client from settings; `quick`: one attempt of at most a second."""
+        settings = get_settings()
+        return CloudApiClient(
+            session=shared_session(),
+            base_url=settings.graph_api_base,
+            version=settings.graph_api_version,
+            phone_number_id=self._config.phone_number_id,
+            access_token=get_secret(self._config.access_token_name),
+            app_secret=get_secret(self._config.app_secret_name),
+            timeout_seconds=TYPING_TIMEOUT_SECONDS if quick else settings.graph_timeout_seconds,
+            max_attempts=1 if quick else settings.graph_max_attempts,
+        )
+
+    def platform_login(self, query: Mapping[str, str]) -> PlatformLogin | None:
+        """WhatsApp has no account-linking hop: linking uses the person-bound confirmation."""
+        return None
+
+    def return_after_linking(self, return_to: str, *, linked: bool) -> str:
+        """Never reached without a hop; the address is passed on as given."""
+        return return_to
+
+    def _address_of(self, user: ChannelUser) -> ReplyAddress:
+        """The person's number and latest message id, opened only for this call."""
+        sealed = self._addresses.recall(user.user_id)
+        if sealed is None:
+            raise RecipientUnreachable("No WhatsApp address is known for this user")
+        return open_address(
+            sealed, user.user_id, pseudonyms=pseudonyms_from_settings(), sealer=self._sealer
+        )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup (API Gateway may change the case)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
