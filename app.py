@@ -88,6 +88,18 @@ def messenger_webhook() -> Response:
     return _webhook("messenger")
 
 
+@app.route("/webhooks/whatsapp", methods=["GET"])
+def whatsapp_subscription() -> Response:
+    """Meta's subscription handshake for WhatsApp (404 while the stage has WhatsApp off)."""
+    return _subscription("whatsapp")
+
+
+@app.route("/webhooks/whatsapp", methods=["POST"], content_types=["application/json"])
+def whatsapp_webhook() -> Response:
+    """A WhatsApp Cloud API delivery (404 while the stage has WhatsApp off)."""
+    return _webhook("whatsapp")
+
+
 def _html(status: int, body: str) -> Response:
     from chalicelib.auth.pages import SECURITY_HEADERS
 

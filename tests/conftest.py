@@ -88,12 +88,13 @@ def moto_requests_serialised() -> Iterator[None]:
 
 def reset_process_caches() -> None:
     """Forget every per-container cache so each test sees its own AWS and settings."""
-    from chalicelib import aws, queues, secrets
-    from chalicelib.auth import envelope
+    from chalicelib import aws, envelope, queues, secrets
+    from chalicelib.channels import registry
     from chalicelib.settings import get_settings
 
     aws.reset_clients()
     envelope.forget_data_keys()
+    registry.adapter_for.cache_clear()
     get_settings.cache_clear()
     queues.queue_url.cache_clear()
     secrets.forget_secrets()

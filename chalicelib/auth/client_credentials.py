@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chalicelib.auth import envelope
+from chalicelib import envelope
 from chalicelib.auth.token_endpoint import client_credentials
 from chalicelib.settings import get_settings
 from chalicelib.store.client_tokens import StoredClientToken

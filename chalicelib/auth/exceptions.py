@@ -1,4 +1,4 @@
-"""Typed failures of linking and of the secrets it seals and checks."""
+"""Typed failures of linking and of the tokens it checks."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from chalicelib.errors import BankBridgeError
 
 class AuthError(BankBridgeError):
     """Base of the auth package's errors (a bank's token refusals are `BankError`s)."""
-
-
-class EnvelopeError(AuthError):
-    """A sealed value did not open: wrong item or context, tampered, or an unknown format."""
 
 
 class IdTokenRejected(AuthError):

@@ -42,7 +42,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
-from chalicelib.auth import browser_binding, confirmation, envelope
+from chalicelib import envelope
+from chalicelib.auth import browser_binding, confirmation
 from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
 from chalicelib.auth.grants import (
     ConsentFacts,

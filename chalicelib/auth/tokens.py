@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from chalicelib.auth import envelope
+from chalicelib import envelope
 from chalicelib.auth.token_endpoint import InvalidGrant, TokenSet
 from chalicelib.connectors.exceptions import BankUnavailable, ReauthRequired
 from chalicelib.settings import get_settings

@@ -188,3 +188,11 @@ class ChannelAdapter(Protocol):
     def return_after_linking(self, return_to: str, *, linked: bool) -> str:
         """Where the browser goes after linking, back to the platform (`return_to` from the hop)."""
         ...
+
+    def forget_user(self, user: ChannelUser) -> None:
+        """Drop what the adapter keeps to reach `user`, whose last link has ended.
+
+        Called after the unlink's last reply; a later message from them is answered as
+        any first message is.
+        """
+        ...

@@ -12,6 +12,7 @@ from functools import cache
 
 from chalicelib.channels.exceptions import UnknownChannel
 from chalicelib.channels.port import ChannelAdapter
+from chalicelib.settings import get_settings
 
 
 def _messenger() -> ChannelAdapter:
@@ -22,8 +23,32 @@ def _messenger() -> ChannelAdapter:
     return MessengerAdapter()
 
 
+def _whatsapp() -> ChannelAdapter:
+    """The stage's WhatsApp number, its address book on the table and the KMS address sealer;
+    `UnknownChannel` while the stage has WhatsApp off (no phone number id)."""
+    from chalicelib.channels.whatsapp.adapter import (  # lazy: only containers that meet WhatsApp
+        WhatsAppAdapter,
+        whatsapp_config,
+    )
+    from chalicelib.channels.whatsapp.sealing import (
+        WhatsAppAddressSealer,  # lazy: only containers that meet WhatsApp load it
+    )
+    from chalicelib.store.whatsapp_addresses import (
+        WhatsAppAddressRepository,  # lazy: only containers that meet WhatsApp load it
+    )
+
+    settings = get_settings()
+    config = whatsapp_config(settings)
+    if config is None:
+        raise UnknownChannel("WhatsApp is not enabled on this stage")
+    return WhatsAppAdapter(
+        config, WhatsAppAddressRepository(settings.table_name), WhatsAppAddressSealer()
+    )
+
+
 ADAPTERS: dict[str, Callable[[], ChannelAdapter]] = {
     "messenger": _messenger,
+    "whatsapp": _whatsapp,
 }
 """Channel id -> how to build its adapter; a new channel adds one line here."""
 

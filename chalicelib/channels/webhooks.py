@@ -7,7 +7,8 @@ closed (`ChannelAdapter.parse_webhook`); only then are its events queued by
 `chalicelib.conversation.inbox`, so nothing unauthenticated is parsed or stored.
 
 No input yields a 500: a refusal is the adapter's `WebhookRejected` (its status and
-reason), and a secret or queue that cannot be reached just now is a 503, so the
+reason), a channel the stage does not serve (WhatsApp without a phone number id)
+is a 404, and a secret or queue that cannot be reached just now is a 503, so the
 platform delivers again.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.channels.exceptions import WebhookRejected
+from chalicelib.channels.exceptions import UnknownChannel, WebhookRejected
 from chalicelib.channels.registry import adapter_for
 from chalicelib.conversation.exceptions import InboxUnavailable
 from chalicelib.conversation.inbox import AcceptResult, accept
@@ -40,6 +41,7 @@ class Answer(BaseModel):
 
 VERIFY_TOKEN_NAMES: dict[str, Callable[[Settings], str]] = {
     "messenger": lambda settings: settings.messenger_verify_token_name,
+    "whatsapp": lambda settings: settings.whatsapp_verify_token_name,
 }
 """Each channel's handshake secret, named here on the API's path only: the workers reach
 the adapters to send, and must not be granted a secret only the handshake reads."""
@@ -47,7 +49,10 @@ the adapters to send, and must not be granted a secret only the handshake reads.
 
 def verify_subscription(channel: str, query: Mapping[str, str] | None) -> Answer:
     """Answer the platform's GET handshake: its challenge when genuine, 403 otherwise."""
-    adapter = adapter_for(channel)
+    try:
+        adapter = adapter_for(channel)
+    except UnknownChannel:
+        return _not_served()
     token_name = VERIFY_TOKEN_NAMES[channel](get_settings())
     answer = adapter.verify_subscription(query, lambda: get_secret(token_name))
     return Answer(status=answer.status, body=answer.body)
@@ -69,6 +74,8 @@ def receive(
         result = _receive(channel, body, headers, request_context or {})
     except WebhookRejected as rejection:
         problem = http_problem(rejection)
+    except UnknownChannel:
+        return _not_served()
     except SecretUnavailable:
         return Answer(status=503, body=RETRY_LATER)  # logged by `chalicelib.secrets`
     except InboxUnavailable as unavailable:
@@ -77,6 +84,11 @@ def receive(
     else:
         return Answer(status=200, body=f"EVENT_RECEIVED ({result.queued} queued)")
     return Answer(status=problem.status, body=problem.message)
+
+
+def _not_served() -> Answer:
+    """This stage does not serve the channel: nothing here to verify or deliver to."""
+    return Answer(status=404, body="Not Found")
 
 
 def _receive(

@@ -279,6 +279,7 @@ def _answer_action(
     """
     if attempt.number > 1 and steps.settled(FINAL_STEP):
         logger.info("Final answer already sent; nothing left to do")
+        _forget_if_no_link_left(action, event.user, links)
         return
     waiting = _StillWaiting(steps, _names_for(action, context))
 
@@ -303,7 +304,30 @@ def _answer_action(
             raise
         logger.warning("Bank out of time for this answer; telling the person to retry")
         messages = [replies.bank_unavailable(waiting.names, will_retry=False)]
-    steps.send(FINAL_STEP, messages)
+    try:
+        steps.send(FINAL_STEP, messages)
+    except (RecipientUnreachable, SendRefused):  # dropped for good: nothing left to send
+        _forget_if_no_link_left(action, event.user, links)
+        raise
+    _forget_if_no_link_left(action, event.user, links)
+
+
+def _forget_if_no_link_left(action: BankAction, user: ChannelUser, links: list[Link]) -> None:
+    """After an unlink's last reply, let the channel drop how it reaches a person left with
+    no link (a WhatsApp number): nothing will be sent them until they write again.
+
+    Only once the reply is out (or dropped for good): a retried reply still needs the
+    address. `links` were read before the unlink (or, on a redelivery, after it); a
+    failure fails the record, and its redelivery, whose reply is settled, tries again.
+    """
+    if action.kind is ActionKind.UNLINK:
+        remaining = [link for link in links if link.institution_id != action.institution_id]
+    elif action.kind is ActionKind.UNLINK_ALL:
+        remaining = []
+    else:
+        return
+    if not remaining:
+        adapter_for(user.channel).forget_user(user)
 
 
 @dataclass(frozen=True)

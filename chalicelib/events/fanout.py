@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from chalicelib.auth.exceptions import EnvelopeError
 from chalicelib.bank_data import BankEventType
 from chalicelib.batch import ClaimSpec, run_sqs_batch
 from chalicelib.channels.delivery import (
@@ -59,6 +58,7 @@ from chalicelib.channels.port import ApprovedTemplate, Purpose, SendClient
 from chalicelib.channels.registry import adapter_for
 from chalicelib.conversation import replies
 from chalicelib.conversation.institutions import Institution
+from chalicelib.envelope import EnvelopeError
 from chalicelib.events.alerts import (
     consent_reminder_template,
     fraud_alert_message,

@@ -4,7 +4,7 @@ A bank event is queued with what fan-out needs to route it (its ids, type, the
 hashed account reference links are indexed by, the consent id) and nothing
 else readable. A fraud alert's details (amount, merchant, masked card, time),
 which the person is shown, are sealed with the stage's KMS key through
-`chalicelib.auth.envelope` (a KMS data key, AES-256-GCM), with associated data
+`chalicelib.envelope` (a KMS data key, AES-256-GCM), with associated data
 binding them to this institution's event id and its routing: the queue and its
 DLQ hold only ciphertext, and a sealed blob copied onto another event, or onto
 another account's routing, does not open. The bank's own account id, severity
@@ -20,7 +20,7 @@ import json
 
 from pydantic import ValidationError
 
-from chalicelib.auth import envelope
+from chalicelib import envelope
 from chalicelib.bank_data import BankEvent, BankEventType
 from chalicelib.events.payloads import AlertDetails, QueuedBankEvent
 from chalicelib.settings import get_settings
@@ -62,7 +62,7 @@ def read_queued(body: str) -> QueuedBankEvent:
 def alert_details(event: QueuedBankEvent) -> AlertDetails:
     """The details a fraud alert shows; empty when the event carries none.
 
-    Raises `chalicelib.auth.exceptions.EnvelopeError` when the sealed details do
+    Raises `chalicelib.envelope.EnvelopeError` when the sealed details do
     not open for this event (tampered, or sealed for another event or stage).
     """
     if event.clear_details is not None:

@@ -1,7 +1,7 @@
 """Links between a chat user and an institution: the token vault's items.
 
 One item per (channel, user, institution). Tokens are stored only sealed
-(`chalicelib.auth.envelope`); the item also carries what refresh and routing
+(`chalicelib.envelope`); the item also carries what refresh and routing
 need (expiry times, consent id, hashed account references) and a `version`
 for optimistic locking. Refreshes are serialised by a lease on the item
 (`lease_owner`/`lease_until`) and fenced by `version`, so concurrent workers

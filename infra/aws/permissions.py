@@ -180,7 +180,10 @@ _BANK_SECRETS_WHY = "connectors/base.py: client auth and request signing at the 
 _SEND_API_SECRETS = {
     "messenger/app-secret": "channels/messenger/send_api.py: appsecret_proof on Send API calls",
     "messenger/page-token": "channels/messenger/send_api.py: the Send API's page token",
+    "whatsapp/access-token": "channels/whatsapp/adapter.py: the Cloud API's access token",
+    "whatsapp/app-secret": "channels/whatsapp/send_api.py: appsecret_proof on Cloud API calls",
 }
+_ADDRESS_WHY = "channels/whatsapp/sealing.py: a WhatsApp user's number, sealed at rest"
 _TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
 _CLIENT_CREDENTIALS_WHY = "store/client_tokens.py: the cached client-credentials token"
 _STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt"
@@ -192,9 +195,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     API_HANDLER: (
         *_table_needs(
             {
-                "GetItem": "store/links.py, store/connectors.py, store/client_tokens.py",
+                "GetItem": "store/links.py, store/connectors.py, store/client_tokens.py, "
+                "store/whatsapp_addresses.py (/oauth/callback tells a WhatsApp chat)",
                 "PutItem": "store/single_use.py, store/links.py, store/consent_expiries.py, "
-                "store/connectors.py (admin)",
+                "store/connectors.py (admin), store/whatsapp_addresses.py (the sender's "
+                "sealed number, at the webhook)",
                 "UpdateItem": "store/links.py, store/consent_expiries.py (linking completes)",
                 "DeleteItem": "store/single_use.py (consume), store/connectors.py (admin)",
                 "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
@@ -215,6 +220,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                 "messenger/verify-token": "channels/webhooks.py: the webhook handshake",
                 "messenger/page-token": "conversation/link_notifications.py: /oauth/callback "
                 "tells the chat (Send API)",
+                "whatsapp/app-secret": "channels/whatsapp/adapter.py: X-Hub-Signature-256; "
+                "send_api.py: appsecret_proof",
+                "whatsapp/verify-token": "channels/webhooks.py: the webhook handshake",
+                "whatsapp/access-token": "conversation/link_notifications.py: /oauth/callback "
+                "tells the chat (channels/whatsapp/send_api.py)",
                 "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
                 "events/ingest.py: HMAC",
                 "account-reference-key": _REFERENCE_KEY_WHY
@@ -236,19 +246,23 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "bank-event-details",
             "events/queued.py: a fraud event's amount and merchant are sealed before queueing",
         ),
+        *_envelope_needs(
+            "whatsapp-address", _ADDRESS_WHY + " (the webhook seals, /oauth/callback opens)"
+        ),
     ),
     "handle_inbound_events": (
         *_table_needs(
             {
                 "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py, "
-                "store/reply_ledger.py",
+                "store/reply_ledger.py, store/whatsapp_addresses.py (the reply's address)",
                 "PutItem": "store/single_use.py (link tokens), store/pending_questions.py, "
                 "store/client_tokens.py, store/links.py, store/processed_events.py (claims)",
                 "UpdateItem": "store/links.py (token refresh under a lease), "
                 "store/chat_profiles.py, store/pending_questions.py (answers), "
                 "store/reply_ledger.py (each reply step once)",
                 "DeleteItem": "store/links.py (unlink, forget me), store/consent_expiries.py, "
-                "store/processed_events.py (a claim released on the last attempt)",
+                "store/processed_events.py (a claim released on the last attempt), "
+                "store/whatsapp_addresses.py (conversation/worker.py: the last link ended)",
                 "Query": "store/links.py (a user's links), store/gsi.py (connector list)",
             }
         ),
@@ -269,12 +283,13 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         ),
         *_envelope_needs("oauth-tokens", _TOKENS_WHY),
         *_envelope_needs("client-token", _CLIENT_CREDENTIALS_WHY),
+        *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to reply)"),
     ),
     "handle_bank_events": (
         *_table_needs(
             {
                 "GetItem": "store/links.py, store/chat_profiles.py, store/pending_questions.py, "
-                "store/reply_ledger.py",
+                "store/reply_ledger.py, store/whatsapp_addresses.py (the alert's address)",
                 "PutItem": "store/pending_questions.py: the fraud question awaiting an answer; "
                 "store/processed_events.py (claims)",
                 "UpdateItem": "store/pending_questions.py, store/chat_profiles.py, "
@@ -296,13 +311,15 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "bank-event-details",
             "events/queued.py: fan-out opens a fraud event's sealed amount and merchant",
         ),
+        *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to send an alert)"),
         # No bank secrets and no token envelope: fan-out routes by keyed account reference
         # and never calls a bank (the customer's answer goes back via the inbound worker).
     ),
     "daily_consent_check": (
         *_table_needs(
             {
-                "GetItem": "store/links.py, store/chat_profiles.py, store/connectors.py",
+                "GetItem": "store/links.py, store/chat_profiles.py, store/connectors.py, "
+                "store/whatsapp_addresses.py (the reminder's address)",
                 "PutItem": "store/consent_expiries.py (reminder sent), store/client_tokens.py",
                 "UpdateItem": "store/consent_expiries.py, store/chat_profiles.py",
                 "DeleteItem": "store/links.py, store/consent_expiries.py: consent ended",
@@ -319,6 +336,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         *_envelope_needs(
             "client-token", _CLIENT_CREDENTIALS_WHY + " (reached via connectors/base.py)"
         ),
+        *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to send a reminder)"),
     ),
     "pending_link_sweep": (
         *_table_needs(

@@ -135,6 +135,9 @@ class StackOutputs(BaseModel):
             "BANKBRIDGE_MESSENGER_APP_SECRET_NAME": self.messenger_app_secret_name,
             "BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME": self.messenger_verify_token_name,
             "BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME": self.messenger_page_token_name,
+            "BANKBRIDGE_WHATSAPP_ACCESS_TOKEN_NAME": self.whatsapp_access_token_name,
+            "BANKBRIDGE_WHATSAPP_APP_SECRET_NAME": self.whatsapp_app_secret_name,
+            "BANKBRIDGE_WHATSAPP_VERIFY_TOKEN_NAME": self.whatsapp_verify_token_name,
             "BANKBRIDGE_ADMIN_TOKEN_NAME": self.admin_token_name,
             "BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME": self.account_reference_key_name,
         }

@@ -1,7 +1,7 @@
 """In-memory KMS and Secrets Manager behind `chalicelib.aws.client`, for unit tests.
 
 Services seal tokens, OAuth states and alert details with envelope encryption
-(`chalicelib.auth.envelope`: a KMS data key, then AES-GCM locally) and read
+(`chalicelib.envelope`: a KMS data key, then AES-GCM locally) and read
 signing secrets through `chalicelib.secrets`. `in_memory_aws` makes the one
 client factory answer with these fakes, so that real sealing and opening run
 without moto, and any other AWS call fails loudly (`KeyError`): a unit test
@@ -77,8 +77,7 @@ class FakeAws:
 @contextmanager
 def in_memory_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """Route `chalicelib.aws.client` to a fresh `FakeAws`, with no data key or secret cached."""
-    from chalicelib import aws, secrets
-    from chalicelib.auth import envelope
+    from chalicelib import aws, envelope, secrets
 
     fake = FakeAws()
     envelope.forget_data_keys()

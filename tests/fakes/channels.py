@@ -133,6 +133,7 @@ class PagerAdapter:
     def __init__(self) -> None:
         self.client = PagerClient()
         self.quick_clients = 0
+        self.forgotten: list[ChannelUser] = []
 
     @property
     def capabilities(self) -> Capabilities:
@@ -215,6 +216,9 @@ class PagerAdapter:
 
     def return_after_linking(self, return_to: str, *, linked: bool) -> str:
         return return_to
+
+    def forget_user(self, user: ChannelUser) -> None:
+        self.forgotten.append(user)
 
 
 @contextmanager

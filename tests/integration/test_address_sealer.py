@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.auth import envelope
-from chalicelib.auth.address_sealer import WhatsAppAddressSealer
-from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib import envelope
 from chalicelib.channels.exceptions import RecipientUnreachable
 from chalicelib.channels.whatsapp.identity import (
     Pseudonyms,
@@ -16,6 +14,8 @@ from chalicelib.channels.whatsapp.identity import (
     open_address,
     seal_address,
 )
+from chalicelib.channels.whatsapp.sealing import WhatsAppAddressSealer
+from chalicelib.envelope import EnvelopeError
 
 NUMBER = "16505551234"
 PSEUDONYMS = Pseudonyms(b"k" * 32)

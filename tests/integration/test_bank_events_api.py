@@ -641,7 +641,7 @@ def test_sealed_details_moved_onto_other_routing_do_not_open_and_the_alert_goes_
 def test_no_data_key_is_503_and_nothing_is_queued_in_clear(aws_stack: Any, client: Client) -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    from chalicelib.auth.envelope import forget_data_keys
+    from chalicelib.envelope import forget_data_keys
 
     def kms_unreachable(**_: Any) -> None:
         raise EndpointConnectionError(endpoint_url="https://kms.us-east-1.amazonaws.com")

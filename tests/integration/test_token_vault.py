@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws
-from chalicelib.auth import envelope
-from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib import aws, envelope
 from chalicelib.auth.token_endpoint import InvalidGrant, TokenSet
 from chalicelib.auth.tokens import (
     TokenService,
@@ -21,6 +19,7 @@ from chalicelib.auth.tokens import (
     seal_tokens,
 )
 from chalicelib.connectors.exceptions import BankUnavailable, ReauthRequired
+from chalicelib.envelope import EnvelopeError
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import link_key
 from chalicelib.store.links import Link, LinkRepository, LinkStatus

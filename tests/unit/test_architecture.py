@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
             "chalicelib.queues",
             "chalicelib.secret_namespace",
             "chalicelib.secrets",
+            "chalicelib.envelope",
             "chalicelib.timestamps",
         ),
         "plumbing every package shares; it knows no bank standard, chat or table",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import chalicelib
-from chalicelib.auth.exceptions import AuthError, EnvelopeError, IdTokenRejected, LinkingError
+from chalicelib.auth.exceptions import AuthError, IdTokenRejected, LinkingError
 from chalicelib.bounded_json import JsonRejected
 from chalicelib.channels.exceptions import (
     ChannelError,
@@ -67,7 +67,7 @@ def test_every_exception_class_in_chalicelib_derives_from_bankbridge_error() -> 
 @pytest.mark.parametrize(
     ("family_base", "members"),
     [
-        (AuthError, (EnvelopeError, IdTokenRejected, LinkingError)),
+        (AuthError, (IdTokenRejected, LinkingError)),
         (ChannelError, (WebhookRejected, RedirectRefused, SendRefused)),
         (BankError, (BankUnavailable, ConnectorNotAvailable, DestinationRefused)),
         (ConversationError, (BankRetryLater, InboxUnavailable)),

@@ -159,6 +159,9 @@ class MessengerAdapter:
         """Back to Meta's account-linking endpoint, with `authorization_code` when linked."""
         return account_linking.return_after_linking(return_to, linked=linked)
 
+    def forget_user(self, user: ChannelUser) -> None:
+        """Nothing to drop: a page-scoped id is all Messenger needs, and it is no contact detail."""
+
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup (API Gateway may change the case)."""

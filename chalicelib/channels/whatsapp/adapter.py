@@ -220,6 +220,10 @@ class WhatsAppAdapter:
         """Never reached without a hop; the address is passed on as given."""
         return return_to
 
+    def forget_user(self, user: ChannelUser) -> None:
+        """Delete the sealed number: with no link left, no alert or reminder may need it."""
+        self._addresses.forget(user.user_id)
+
     def _address_of(self, user: ChannelUser) -> ReplyAddress:
         """The person's number and latest message id, opened only for this call."""
         sealed = self._addresses.recall(user.user_id)

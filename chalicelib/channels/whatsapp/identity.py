@@ -11,10 +11,9 @@ neither says anything about the number.
 
 The number is still needed to answer, so it is kept only sealed: a
 `ReplyAddress` (the number and the latest message's id, for read receipts and
-the typing indicator) sealed by a `Sealer` (the stage's KMS key through
-`chalicelib.auth.envelope`, passed in since channels sit below auth), bound to
-the pseudonym as associated data, so a sealed address copied onto another user
-does not open, and checked against the pseudonym once open.
+the typing indicator) sealed by a `Sealer` (the stage's KMS key through `chalicelib.envelope`),
+bound to the pseudonym as associated data, so a sealed address copied onto
+another user does not open, and checked against the pseudonym once open.
 """
 
 from __future__ import annotations
@@ -78,10 +77,10 @@ class AddressRejected(RecipientUnreachable):
 
 
 class Sealer(Protocol):
-    """Envelope encryption bound to an item, as `chalicelib.auth.envelope` provides it.
+    """Envelope encryption bound to an item, as `chalicelib.envelope` provides it.
 
-    Passed in (channels sit below auth): the wiring gives one that seals with the
-    stage's KMS key under the encryption context purpose `whatsapp-address`.
+    The registry passes `chalicelib.channels.whatsapp.sealing.WhatsAppAddressSealer`
+    (the stage's KMS key, encryption-context purpose `whatsapp-address`).
     """
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> str:
@@ -132,4 +131,8 @@ class AddressBook(Protocol):
 
     def recall(self, user_id: str) -> str | None:
         """The sealed address last remembered for `user_id`, or None."""
+        ...
+
+    def forget(self, user_id: str) -> None:
+        """Delete the address kept for `user_id` (nothing kept is no error)."""
         ...

@@ -607,33 +607,41 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
             "kms:DescribeKey",
             "kms:Encrypt",
         } & set(grant), function
-    # Fan-out opens a fraud event's sealed details, and never a customer's token.
+    # Fan-out opens a fraud event's sealed details and the WhatsApp number it alerts, and
+    # never a customer's token.
     (envelope_keys,) = [
         s
         for s in policy_statements(stage, "handle_bank_events")
         if s["Sid"] == "EnvelopeKeysForOwnPurposes"
     ]
     purposes = envelope_keys["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"]
-    assert purposes == ["bank-event-details"]
+    assert purposes == ["bank-event-details", "whatsapp-address"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_function_reads_only_the_secrets_it_uses(stage: str) -> None:
     """Issue 12: bank secrets only under `bankbridge/<stage>/banks/*`, the namespace the
     connector rules confine configs to; Messenger's secrets only where Messenger is
-    spoken; the verify token only at the webhook; the admin token only in local dev; the
-    account-reference key only where references are computed (linking, bank events, payloads)."""
+    spoken (and WhatsApp's likewise); each verify token only at the webhook; the admin
+    token only in local dev; the account-reference key only where references are computed
+    (linking, bank events, payloads)."""
     names = Names(stage=stage)
     messenger = {names.secret_arn(f"secret:messenger/{n}") for n in ("app-secret", "page-token")}
+    whatsapp = {names.secret_arn(f"secret:whatsapp/{n}") for n in ("app-secret", "access-token")}
+    senders = messenger | whatsapp
+    verify_tokens = {
+        names.secret_arn(f"secret:{channel}/verify-token") for channel in ("messenger", "whatsapp")
+    }
     banks = names.secret_arn(BANK_SECRETS)
     reference_key = names.secret_arn("secret:account-reference-key")
     expected = {
-        "api_handler": messenger
-        | {banks, reference_key, names.secret_arn("secret:messenger/verify-token")}
+        "api_handler": senders
+        | verify_tokens
+        | {banks, reference_key}
         | ({names.secret_arn("secret:admin-token")} if stage == "dev" else set()),
-        "handle_inbound_events": messenger | {banks, reference_key},
-        "handle_bank_events": messenger | {reference_key},
-        "daily_consent_check": messenger | {banks},
+        "handle_inbound_events": senders | {banks, reference_key},
+        "handle_bank_events": senders | {reference_key},
+        "daily_consent_check": senders | {banks},
         "pending_link_sweep": {banks},  # revokes unconfirmed grants; never messages anyone
     }
     for function in FUNCTIONS:

@@ -20,6 +20,7 @@ from infra.aws.permissions import (
     envelope,
     policy_document,
     queue,
+    secret,
     stale_policy_files,
 )
 
@@ -112,11 +113,28 @@ def test_workers_get_only_the_envelope_purposes_they_open() -> None:
         for function, needs in NEEDS.items()
     }
 
-    # Fan-out opens a fraud event's sealed details, never a customer's token.
-    assert purposes["handle_bank_events"] == {envelope("bank-event-details")}
-    assert purposes["daily_consent_check"] == {envelope("client-token")}
+    # Fan-out opens a fraud event's sealed details and the WhatsApp number to alert, never a
+    # customer's token.
+    address = envelope("whatsapp-address")
+    assert purposes["handle_bank_events"] == {envelope("bank-event-details"), address}
+    assert purposes["daily_consent_check"] == {envelope("client-token"), address}
+    assert address not in purposes["pending_link_sweep"]  # it never messages anyone
     assert envelope("oauth-state") in purposes["api_handler"]
     assert envelope("bank-event-details") in purposes["api_handler"]  # seals before queueing
+
+
+def test_only_the_webhook_reads_the_verify_tokens() -> None:
+    readers = {
+        (function, need.resource)
+        for function, needs in NEEDS.items()
+        for need in needs
+        if need.action == "secretsmanager:GetSecretValue" and "verify-token" in need.resource
+    }
+
+    assert readers == {
+        ("api_handler", secret("messenger/verify-token")),
+        ("api_handler", secret("whatsapp/verify-token")),
+    }
 
 
 def test_only_the_inbound_worker_changes_message_visibility(derived) -> None:

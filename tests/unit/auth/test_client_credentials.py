@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.auth import client_credentials as source_module
 from chalicelib.auth.client_credentials import EXPIRY_MARGIN_SECONDS, CachedClientTokenSource
-from chalicelib.auth.exceptions import EnvelopeError
 from chalicelib.auth.token_endpoint import TokenSet
+from chalicelib.envelope import EnvelopeError
 from tests.fakes.aws import FakeAws
 from tests.fakes.store import FakeClientTokenRepository
 

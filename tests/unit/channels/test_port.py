@@ -20,7 +20,7 @@ import pytest
 
 from chalicelib.bank_data import BankEventType
 from chalicelib.channels import delivery, registry, webhooks
-from chalicelib.channels.exceptions import UnknownChannel, WindowClosed
+from chalicelib.channels.exceptions import SendFailed, SendRefused, UnknownChannel, WindowClosed
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind, OutboundMessage
 from chalicelib.channels.messenger.adapter import MessengerAdapter
 from chalicelib.conversation import replies
@@ -31,7 +31,7 @@ from chalicelib.events.alerts import consent_reminder_template
 from chalicelib.events.fanout import FanoutServices, dispatch, notify
 from chalicelib.store.reply_ledger import ReplyStep
 from tests.fakes.aws import FakeAws
-from tests.fakes.banks import sealed_link
+from tests.fakes.banks import FakeBank, sealed_link
 from tests.fakes.channels import (
     PAGER,
     PAGER_CAPABILITIES,
@@ -172,6 +172,57 @@ def test_the_link_button_is_a_plain_link_where_the_channel_has_no_log_in(
     (button,) = body["buttons"]
     assert button["kind"] == "web_url" and "channel=pager" in button["url"]
     assert len(button["title"]) <= PAGER_CAPABILITIES.title_length
+
+
+def test_after_the_last_unlink_the_channel_forgets_the_person_once_the_reply_is_out(
+    worker_world: WorkerWorld, pager: PagerAdapter
+) -> None:
+    handle_event(
+        pager_event(payload="UNLINK:acme-bank:confirm"), services=pager_services(worker_world)
+    )
+    (answer,) = pager.client.texts_to("pager-7")
+    assert "unlinked" in answer
+    assert worker_world.links.list_for_user(PAGER, "pager-7") == []
+    assert pager.forgotten == [PAGER_USER]
+
+
+@pytest.mark.parametrize(
+    ("failure", "forgotten"),
+    [
+        (SendFailed("the pager is down"), False),  # the retried reply still needs the address
+        (SendRefused("the pager refused it for good"), True),  # nothing will be sent any more
+    ],
+    ids=["retried", "dropped"],
+)
+def test_the_channel_forgets_only_once_no_retry_needs_the_address(
+    worker_world: WorkerWorld, pager: PagerAdapter, failure: Exception, forgotten: bool
+) -> None:
+    pager.client.fail_next(failure)
+    unlink = partial(
+        handle_event,
+        pager_event(payload="UNLINK:acme-bank:confirm"),
+        services=pager_services(worker_world),
+    )
+    if forgotten:
+        unlink()  # a refusal is logged and the reply dropped
+    else:
+        with pytest.raises(SendFailed):  # the record is redelivered
+            unlink()
+    assert worker_world.links.list_for_user(PAGER, "pager-7") == []
+    assert pager.forgotten == ([PAGER_USER] if forgotten else [])
+
+
+def test_unlinking_one_of_two_banks_keeps_the_way_to_reach_the_person(
+    worker_world: WorkerWorld, pager: PagerAdapter
+) -> None:
+    worker_world.links.replace(sealed_link(PAGER_USER, FakeBank("beta-bank")))
+    handle_event(
+        pager_event(payload="UNLINK:acme-bank:confirm"), services=pager_services(worker_world)
+    )
+    assert [link.institution_id for link in worker_world.links.list_for_user(PAGER, "pager-7")] == [
+        "beta-bank"
+    ]
+    assert pager.forgotten == []
 
 
 # --- fan-out ----------------------------------------------------------------------------------

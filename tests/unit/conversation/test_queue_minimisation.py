@@ -165,7 +165,7 @@ def test_the_largest_details_an_event_can_carry_still_read_back_after_sealing(
     """A bank may send a 1,024-character merchant of control characters: the worker must read it."""
     import os
 
-    from chalicelib.auth import envelope
+    from chalicelib import envelope
     from chalicelib.events.queued import for_queue
 
     data_key, encrypted_key = os.urandom(32), os.urandom(184)  # a KMS CiphertextBlob's size

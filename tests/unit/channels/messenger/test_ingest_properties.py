@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.auth import envelope
+from chalicelib import envelope
 from chalicelib.bank_data import BankEvent
 from chalicelib.channels.messages import InboundEvent
 from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign

@@ -1,29 +1,7 @@
-"""The adapter's two collaborators as the wiring will provide them, for unit tests."""
+"""An address book in memory, so a unit test sees what the adapter keeps (it seals with the real
+`WhatsAppAddressSealer` over the in-memory KMS of the `aws` fixture)."""
 
 from __future__ import annotations
-
-from chalicelib.auth import envelope
-from chalicelib.settings import get_settings
-
-
-class KmsSealer:
-    """A `Sealer` over `chalicelib.auth.envelope` (the in-memory KMS of the `aws` fixture)."""
-
-    def _context(self) -> dict[str, str]:
-        return {"app": "bankbridge", "purpose": "whatsapp-address", "stage": get_settings().stage}
-
-    def seal(self, plaintext: bytes, associated_data: bytes) -> str:
-        return envelope.seal(
-            plaintext,
-            key_id=get_settings().kms_key_id,
-            associated_data=associated_data,
-            context=self._context(),
-        )
-
-    def open(self, sealed: str, associated_data: bytes) -> bytes:
-        return envelope.open_sealed(
-            sealed, associated_data=associated_data, context=self._context()
-        )
 
 
 class MemoryAddressBook:
@@ -37,3 +15,6 @@ class MemoryAddressBook:
 
     def recall(self, user_id: str) -> str | None:
         return self.sealed.get(user_id)
+
+    def forget(self, user_id: str) -> None:
+        self.sealed.pop(user_id, None)

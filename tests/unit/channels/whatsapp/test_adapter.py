@@ -14,10 +14,11 @@ from chalicelib.channels.messenger.signature import sign
 from chalicelib.channels.port import ChannelAdapter, Purpose
 from chalicelib.channels.whatsapp.adapter import WhatsAppAdapter, WhatsAppConfig
 from chalicelib.channels.whatsapp.identity import pseudonyms_from_settings
+from chalicelib.channels.whatsapp.sealing import WhatsAppAddressSealer
 from chalicelib.channels.whatsapp.webhook import MAX_BODY_BYTES
 from chalicelib.secrets import SecretUnavailable
 from tests.fakes.aws import FakeAws
-from tests.unit.channels.whatsapp.fakes import KmsSealer, MemoryAddressBook
+from tests.unit.channels.whatsapp.fakes import MemoryAddressBook
 from tests.unit.channels.whatsapp.payloads import (
     NUMBER,
     WAMID,
@@ -43,7 +44,7 @@ def addresses() -> MemoryAddressBook:
 @pytest.fixture
 def adapter(aws: FakeAws, addresses: MemoryAddressBook) -> WhatsAppAdapter:
     aws.secretsmanager.values.update({CONFIG.app_secret_name: APP_SECRET})
-    return WhatsAppAdapter(CONFIG, addresses, KmsSealer())
+    return WhatsAppAdapter(CONFIG, addresses, WhatsAppAddressSealer())
 
 
 def signed(document: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -98,7 +99,7 @@ def test_an_unsigned_or_wrongly_signed_delivery_is_403(
 def test_no_app_secret_fails_closed(aws: FakeAws, addresses: MemoryAddressBook) -> None:
     body, headers = signed(webhook(value(text_message())))
     with pytest.raises(WebhookRejected) as rejected:
-        WhatsAppAdapter(CONFIG, addresses, KmsSealer()).parse_webhook(body, headers)
+        WhatsAppAdapter(CONFIG, addresses, WhatsAppAddressSealer()).parse_webhook(body, headers)
     assert rejected.value.status == 403
 
 
@@ -162,6 +163,19 @@ def test_an_unknown_user_cannot_be_reached(adapter: WhatsAppAdapter) -> None:
     stranger = ChannelUser(channel="whatsapp", user_id=pseudonyms_from_settings().user_id("1555"))
     with pytest.raises(RecipientUnreachable):
         adapter.render(stranger, [OutboundMessage(text="hi")], Purpose.ALERT)
+
+
+def test_a_forgotten_person_cannot_be_reached_until_they_write_again(
+    adapter: WhatsAppAdapter, addresses: MemoryAddressBook
+) -> None:
+    [event] = adapter.parse_webhook(*signed(webhook(value(text_message("unlink")))))
+    adapter.forget_user(event.user)
+    assert addresses.sealed == {}
+    with pytest.raises(RecipientUnreachable):
+        adapter.render(event.user, [OutboundMessage(text="hi")], Purpose.ALERT)
+    adapter.parse_webhook(*signed(webhook(value(text_message("hi again")))))
+    [body] = adapter.render(event.user, [OutboundMessage(text="hi")], Purpose.REPLY)
+    assert body["to"] == NUMBER
 
 
 def test_templates_for_alerts_and_reminders_only(adapter: WhatsAppAdapter) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib.channels.exceptions import RecipientUnreachable
 from chalicelib.channels.whatsapp.identity import (
     AddressRejected,
     Pseudonyms,
@@ -17,8 +17,8 @@ from chalicelib.channels.whatsapp.identity import (
     pseudonyms_from_settings,
     seal_address,
 )
+from chalicelib.channels.whatsapp.sealing import WhatsAppAddressSealer
 from tests.fakes.aws import FakeAws
-from tests.unit.channels.whatsapp.fakes import KmsSealer
 from tests.unit.channels.whatsapp.payloads import NUMBER, WAMID
 
 KEY = b"a-stage-key-of-at-least-32-bytes!"
@@ -53,13 +53,13 @@ def test_pseudonyms_from_settings_use_the_stage_key(account_reference_key: bytes
 
 
 def test_an_address_opens_only_for_its_own_pseudonym(aws: FakeAws) -> None:
-    pseudonyms, sealer = pseudonyms_from_settings(), KmsSealer()
+    pseudonyms, sealer = pseudonyms_from_settings(), WhatsAppAddressSealer()
     user_id = pseudonyms.user_id(NUMBER)
     sealed = seal_address(ReplyAddress(wa_id=NUMBER, message_id=WAMID), user_id, sealer)
     assert NUMBER not in sealed
     opened = open_address(sealed, user_id, pseudonyms=pseudonyms, sealer=sealer)
     assert opened == ReplyAddress(NUMBER, WAMID)
-    with pytest.raises(EnvelopeError):  # bound to the pseudonym as associated data
+    with pytest.raises(RecipientUnreachable):  # bound to the pseudonym as associated data
         open_address(
             sealed, pseudonyms.user_id("16505550000"), pseudonyms=pseudonyms, sealer=sealer
         )
@@ -68,7 +68,7 @@ def test_an_address_opens_only_for_its_own_pseudonym(aws: FakeAws) -> None:
 def test_an_address_sealed_under_the_wrong_pseudonym_does_not_redirect_a_reply(
     aws: FakeAws,
 ) -> None:
-    pseudonyms, sealer = pseudonyms_from_settings(), KmsSealer()
+    pseudonyms, sealer = pseudonyms_from_settings(), WhatsAppAddressSealer()
     victim = pseudonyms.user_id("16505550000")
     sealed = seal_address(ReplyAddress(wa_id=NUMBER), victim, sealer)
     with pytest.raises(AddressRejected, match="another user"):

@@ -2,7 +2,7 @@
 
 A WhatsApp user's number is personal data the adapter needs to answer them;
 it is stored only sealed (`chalicelib.store.whatsapp_addresses`). This seals
-it like every other secret at rest (`chalicelib.auth.envelope`), under its own
+it like every other value at rest (`chalicelib.envelope`), under its own
 encryption-context purpose `whatsapp-address`: CloudTrail shows each opening
 as such, the IAM grant names the purpose, and a sealed token or OAuth state can
 never be opened as an address, nor an address as either. The adapter binds each
@@ -11,9 +11,9 @@ address to its pseudonym through the associated data.
 
 from __future__ import annotations
 
-from chalicelib.auth import envelope
-from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib import envelope
 from chalicelib.channels.exceptions import RecipientUnreachable
+from chalicelib.envelope import EnvelopeError
 from chalicelib.settings import get_settings
 
 
@@ -39,4 +39,5 @@ class WhatsAppAddressSealer:
 
 
 def _context() -> dict[str, str]:
+    # A literal purpose: infra/aws/permissions.py reads it from the source to grant KMS.
     return {"app": "bankbridge", "purpose": "whatsapp-address", "stage": get_settings().stage}

@@ -1,4 +1,7 @@
-"""Envelope encryption for tokens at rest: a KMS data key and AES-256-GCM.
+"""Envelope encryption for values at rest (tokens, linking state, reply addresses): KMS + AES-GCM.
+
+Plumbing, below every package that seals: auth (tokens), events (queued
+details) and channels (a WhatsApp user's number).
 
 Why not KMS `Encrypt` per token: a KMS call per read, and a 4 KiB plaintext
 limit that large JWT access tokens can exceed. Instead a data key from
@@ -26,11 +29,15 @@ import time
 from collections.abc import Mapping
 
 from chalicelib import aws
-from chalicelib.auth.exceptions import EnvelopeError
+from chalicelib.errors import BankBridgeError
 
 VERSION = "v1"
 DATA_KEY_MAX_AGE_SECONDS = 300
 _MAX_CACHED_DECRYPT_KEYS = 256
+
+
+class EnvelopeError(BankBridgeError):
+    """A sealed value did not open: wrong item or context, tampered, or an unknown format."""
 
 
 class _DataKeyCache:
