@@ -16,7 +16,13 @@ AWS resources are created in moto from `infra/aws/template.json` by the same
 secrets are documented defaults, overridable by environment variables:
 BANKBRIDGE_DEV_APP_SECRET (`dev-app-secret`), BANKBRIDGE_DEV_VERIFY_TOKEN
 (`dev-verify-token`), BANKBRIDGE_DEV_PAGE_TOKEN (`dev-page-token`),
-BANKBRIDGE_DEV_ADMIN_TOKEN (`dev-admin-token`).
+BANKBRIDGE_DEV_ADMIN_TOKEN (`dev-admin-token`), BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN
+(`dev-whatsapp-verify-token`), BANKBRIDGE_DEV_WHATSAPP_TOKEN (`dev-whatsapp-token`).
+
+WhatsApp is on: the API and the workers get BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID, the Graph
+stand-in's business number (BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID, default
+`1000000000000002`); the dev stage names WhatsApp's secrets, and provisioning fills them.
+One Meta app serves both channels locally, so WhatsApp's app secret is Messenger's.
 
 Ctrl-C (or SIGTERM) stops every process; nothing is left running. Each
 component's output goes to `<log dir>/<name>.log`; `--state-file` receives a
@@ -53,6 +59,8 @@ from typing import Any
 
 import requests
 
+from infra.local.console import payloads, whatsapp_payloads
+from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
 from infra.local.lambda_runtime import WorkerFunction
 from infra.local.supervisor import Supervisor
 
@@ -68,6 +76,8 @@ DEV_SECRET_DEFAULTS = {
     "verify_token": ("BANKBRIDGE_DEV_VERIFY_TOKEN", "dev-verify-token"),
     "page_token": ("BANKBRIDGE_DEV_PAGE_TOKEN", "dev-page-token"),
     "admin_token": ("BANKBRIDGE_DEV_ADMIN_TOKEN", "dev-admin-token"),
+    "whatsapp_verify_token": ("BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN", "dev-whatsapp-verify-token"),
+    "whatsapp_token": ("BANKBRIDGE_DEV_WHATSAPP_TOKEN", "dev-whatsapp-token"),
 }
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -141,6 +151,11 @@ def set_queue_visibility(queue_names: list[str], seconds: int) -> None:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
 
 
+def whatsapp_phone_number_id() -> str:
+    """The business number the dev stack's WhatsApp sends from: the Graph stand-in's."""
+    return os.environ.get("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID)
+
+
 def stage_environment() -> dict[str, str]:
     """The dev stage's environment variables from `.chalice/config.json`, as Chalice sets them."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -160,6 +175,7 @@ class DevStack:
 
     def __post_init__(self) -> None:
         self.secrets = dev_secrets()
+        self.phone_number_id = whatsapp_phone_number_id()
         self.urls = {
             "aws": f"http://127.0.0.1:{self.ports.moto}",
             "api": f"http://127.0.0.1:{self.ports.api}",
@@ -174,6 +190,7 @@ class DevStack:
             "BANKBRIDGE_GRAPH_API_BASE": self.urls["graph"],
             "BANKBRIDGE_PUBLIC_BASE_URL": self.urls["api"],
             "BANKBRIDGE_SANDBOX_BANK_URL": self.urls["bank"],
+            "BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID": self.phone_number_id,
             # The console plays Meta's account-linking endpoint for the Log In button.
             "BANKBRIDGE_LOCAL_ACCOUNT_LINKING_REDIRECT": (
                 f"{self.urls['console']}/messenger_platform/account_linking/"
@@ -204,7 +221,8 @@ class DevStack:
             "graph",
             [python, "-m", "infra.local.graph_standin", "--host", "127.0.0.1",
              "--port", str(ports.graph), "--page-token", secrets["page_token"],
-             "--app-secret", secrets["app_secret"]],
+             "--app-secret", secrets["app_secret"], "--whatsapp-token", secrets["whatsapp_token"],
+             "--phone-number-id", self.phone_number_id],
             self.env,
             ready=_answers(f"{urls['graph']}/__health"),
         )  # fmt: skip
@@ -238,7 +256,8 @@ class DevStack:
             [python, "-m", "infra.local.console", "--port", str(ports.console),
              "--api-url", urls["api"], "--graph-url", urls["graph"], "--bank-url", urls["bank"],
              "--aws-url", urls["aws"], "--log-dir", str(self.log_dir),
-             "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"]],
+             "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"],
+             "--whatsapp-phone-number-id", self.phone_number_id],
             self.env,
             ready=_answers(urls["console"]),
         )  # fmt: skip
@@ -314,14 +333,21 @@ def run(
         state = {
             "urls": stack.urls,
             "connectors": connectors,
-            "secrets": {"verify_token": stack.secrets["verify_token"]},
+            "secrets": {
+                "verify_token": stack.secrets["verify_token"],
+                "whatsapp_verify_token": stack.secrets["whatsapp_verify_token"],
+            },
+            "whatsapp_phone_number_id": stack.phone_number_id,
             "pid": os.getpid(),
         }
         if state_file is not None:  # atomically: a reader never sees a half-written file
             partial = state_file.with_name(f".{state_file.name}.partial")
             partial.write_text(json.dumps(state))
             os.replace(partial, state_file)
-        print(_banner(stack.urls, stack.secrets, log_dir, connectors), flush=True)
+        print(
+            _banner(stack.urls, stack.secrets, log_dir, connectors, stack.phone_number_id),
+            flush=True,
+        )
         while not stop_requested:
             stack.supervisor.supervise()
             time.sleep(0.5)
@@ -343,6 +369,9 @@ def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
         "messenger_verify_token": secrets["verify_token"],
         "messenger_page_token": secrets["page_token"],
         "admin_token": secrets["admin_token"],
+        "whatsapp_app_secret": secrets["app_secret"],
+        "whatsapp_verify_token": secrets["whatsapp_verify_token"],
+        "whatsapp_access_token": secrets["whatsapp_token"],
     }
 
 
@@ -358,15 +387,34 @@ def demo_webhook_body(timestamp_ms: int) -> str:
     return json.dumps({"object": "page", "entry": [entry]}, separators=(",", ":"))
 
 
+DEMO_WHATSAPP_NUMBER = "15555550100"
+"""The banner's WhatsApp sender: a 555-01xx number, reserved for fiction."""
+
+
+def demo_whatsapp_webhook_body(timestamp_s: int, phone_number_id: str) -> str:
+    """The banner's sample WhatsApp Cloud API text message, stamped now (seconds, as Meta's)."""
+    message = whatsapp_payloads.text_message(DEMO_WHATSAPP_NUMBER, "balance", timestamp_s)
+    document = whatsapp_payloads.delivery(message, "Demo", phone_number_id)
+    return payloads.encode(document).decode()
+
+
 def _banner(
-    urls: dict[str, str], secrets: dict[str, str], log_dir: Path, connectors: list[str]
+    urls: dict[str, str],
+    secrets: dict[str, str],
+    log_dir: Path,
+    connectors: list[str],
+    phone_number_id: str,
 ) -> str:
-    body = demo_webhook_body(int(time.time() * 1000))
+    now = time.time()
+    body = demo_webhook_body(int(now * 1000))
+    whatsapp_body = demo_whatsapp_webhook_body(int(now), phone_number_id)
+    signature = f"openssl dgst -sha256 -hmac '{secrets['app_secret']}' | sed 's/^.* //'"
     return f"""
 BankBridge local stack is ready.
 
   Console (chat page)  {urls["console"]}/   (open in a browser)
   Webhook (Messenger)  {urls["api"]}/webhooks/messenger
+  Webhook (WhatsApp)   {urls["api"]}/webhooks/whatsapp   (phone number id {phone_number_id})
   Sandbox bank         {urls["bank"]}/.well-known/openid-configuration
   Graph stand-in       {urls["graph"]}/__sent   (the bot's replies)
   AWS (moto)           {urls["aws"]}/moto-api/
@@ -376,9 +424,16 @@ BankBridge local stack is ready.
 Send a correctly signed message (then look at {urls["graph"]}/__sent):
 
   BODY='{body}'
-  SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac '{secrets["app_secret"]}' | sed 's/^.* //')
+  SIG=$(printf '%s' "$BODY" | {signature})
   curl -s -X POST {urls["api"]}/webhooks/messenger -H 'Content-Type: application/json' \\
        -H "X-Hub-Signature-256: sha256=$SIG" --data "$BODY"
+
+The same over WhatsApp (a Cloud API text message from {DEMO_WHATSAPP_NUMBER}):
+
+  WA_BODY='{whatsapp_body}'
+  WA_SIG=$(printf '%s' "$WA_BODY" | {signature})
+  curl -s -X POST {urls["api"]}/webhooks/whatsapp -H 'Content-Type: application/json' \\
+       -H "X-Hub-Signature-256: sha256=$WA_SIG" --data "$WA_BODY"
 
 Press Ctrl-C to stop everything.
 """

@@ -9,6 +9,7 @@ from pathlib import Path
 from infra.local.console.app import stop_streams
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.server import bind
+from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
 from infra.local.serving import serve_until_stopped
 
 DEFAULT_PORT = 8003
@@ -31,6 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--admin-token", default=env("BANKBRIDGE_DEV_ADMIN_TOKEN", "dev-admin-token")
     )
+    parser.add_argument(
+        "--whatsapp-phone-number-id",
+        default=env("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID),
+        help="the business number WhatsApp users write to (the Graph stand-in's)",
+    )
     args = parser.parse_args(argv)
     config = ConsoleConfig(
         api_url=args.api_url,
@@ -40,10 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         log_dir=args.log_dir,
         app_secret=args.app_secret,
         admin_token=args.admin_token,
+        whatsapp_phone_number_id=args.whatsapp_phone_number_id,
         # Scrubbed from the log pane too, whatever their source.
         extra_secrets=[
             env("BANKBRIDGE_DEV_PAGE_TOKEN", "dev-page-token"),
             env("BANKBRIDGE_DEV_VERIFY_TOKEN", "dev-verify-token"),
+            env("BANKBRIDGE_DEV_WHATSAPP_TOKEN", "dev-whatsapp-token"),
+            env("BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN", "dev-whatsapp-verify-token"),
         ],
     )
     server, url = bind(args.host, args.port, config)

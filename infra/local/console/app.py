@@ -1,9 +1,13 @@
 """The console's Flask app: the page, its JSON API, and Messenger's account-linking hops.
 
+People are on Messenger (`psid` a page-scoped id) or WhatsApp (`psid` their WhatsApp
+id, a phone number); what they type or tap is posted to that channel's webhook.
+
 JSON API (all under /api; POST bodies must be `application/json`, which keeps
 other local pages from posting here without a CORS preflight):
   GET    /api/users                            people with what they sent
-  POST   /api/users {"name"?}                  add a person (fresh PSID)         → 201
+  POST   /api/users {"name"?, "channel"?}      add a person (fresh PSID or WhatsApp number;
+      channel "messenger", the default, or "whatsapp")                            → 201
   DELETE /api/users/<psid>                     remove a person                    → 204
   POST   /api/users/<psid>/messages            type/tap (see `ChatAction`)       → 201 record
   GET    /api/users/<psid>/replies             the bot's Send API bodies to one person
@@ -15,6 +19,8 @@ other local pages from posting here without a CORS preflight):
   GET    /api/status                           services and connectors
   POST   /api/connectors/<id>/check            live connector check
   GET    /api/bank/customers                   sandbox customers to aim events at
+  GET    /api/whatsapp/templates               the approved templates' body and button texts
+      (a template send names only the template; WhatsApp shows the approved words)
 Messenger hops (what Messenger does around a Log In button):
   GET /messenger/account-link?psid=P&url=U     → 302 to U + account_linking_token + redirect_uri
       (the token is issued by the Graph stand-in, which answers the app's PSID lookup for it)
@@ -34,7 +40,7 @@ from flask import Flask, Response, jsonify, redirect, request, send_from_directo
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from infra.local.console import payloads
+from infra.local.console import payloads, whatsapp_payloads
 from infra.local.console.bank_events import SandboxBank
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.linking_tokens import LinkingTokensUnavailable, issue_from_graph
@@ -82,11 +88,14 @@ class Console:
         for name in config.initial_users:
             sessions.add_user(name)
         scrub = SecretScrubber([config.app_secret, config.admin_token, *config.extra_secrets])
-        feed = ReplyFeed(config.graph_url)
+        feed = ReplyFeed(config.graph_url, sessions.sender_of_message)
+        sender = WebhookSender(
+            config.api_url, config.app_secret, config.page_id, config.whatsapp_phone_number_id
+        )
         return cls(
             config=config,
             sessions=sessions,
-            sender=WebhookSender(config.api_url, config.app_secret, config.page_id),
+            sender=sender,
             feed=feed,
             streams=ReplyStreams(feed, lambda: {user.psid for user in sessions.users()}),
             logs=LogTail(config.log_dir, scrub),
@@ -150,7 +159,7 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
     @app.post("/api/users")
     def add_user() -> tuple[Response, int]:
         body = _body(NewUser)
-        return jsonify(_user_json(sessions.add_user(body.name), sessions)), 201
+        return jsonify(_user_json(sessions.add_user(body.name, body.channel), sessions)), 201
 
     @app.delete("/api/users/<psid>")
     def remove_user(psid: str) -> tuple[str, int]:
@@ -160,9 +169,12 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
 
     @app.post("/api/users/<psid>/messages")
     def send_message(psid: str) -> tuple[Response, int]:
-        console.user_or_404(psid)
+        user = console.user_or_404(psid)
         action = _body(ChatAction)
-        record = _perform(action, psid, console.sender, console.config.page_id)
+        if user.channel == "whatsapp":
+            record = _perform_on_whatsapp(action, user, console.sender)
+        else:
+            record = _perform(action, psid, console.sender, console.config.page_id)
         sessions.record(record)
         return jsonify(_record_json(record)), 201
 
@@ -204,6 +216,10 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
     @app.get("/api/bank/customers")
     def customers() -> Response:
         return jsonify({"customers": console.bank.customers()})
+
+    @app.get("/api/whatsapp/templates")
+    def whatsapp_templates() -> Response:
+        return jsonify({"templates": whatsapp_payloads.approved_templates()})
 
 
 def _register_operations_routes(app: Flask, console: Console) -> None:
@@ -297,8 +313,37 @@ def _register_linking_routes(app: Flask, console: Console) -> None:
         )
 
 
+WHATSAPP_TAPS = ("button_reply", "list_reply", "template_button")
+"""What a WhatsApp person can tap: a reply button, a list row, a template's quick reply."""
+
+
+def _perform_on_whatsapp(
+    action: ChatAction, user: SimulatedUser, sender: WebhookSender
+) -> SentRecord:
+    """Build, sign and post the webhook WhatsApp would send for `action`."""
+    wa_id, title, payload = user.psid, action.title or "", action.payload or ""
+    if action.kind == "text":
+        title = (action.text or "").strip()
+        message = whatsapp_payloads.text_message(wa_id, title)
+    elif action.kind == "button_reply":
+        message = whatsapp_payloads.button_reply_message(wa_id, payload, title)
+    elif action.kind == "list_reply":
+        message = whatsapp_payloads.list_reply_message(wa_id, payload, title)
+    elif action.kind == "template_button":
+        message = whatsapp_payloads.template_button_message(wa_id, payload, title)
+    else:
+        raise BadRequest(422, f"a {action.kind} is Messenger's; WhatsApp has no such tap")
+    label = f"WhatsApp {action.kind.replace('_', ' ')}" + (f" {payload}" if payload else "")
+    return SentRecord(
+        psid=wa_id, kind=action.kind, label=label, bubble=title, channel="whatsapp",
+        result=sender.post_whatsapp(message, user.name),
+    )  # fmt: skip
+
+
 def _perform(action: ChatAction, psid: str, sender: WebhookSender, page_id: str) -> SentRecord:
     """Build, sign and post the event a Messenger client would produce for `action`."""
+    if action.kind in WHATSAPP_TAPS:
+        raise BadRequest(422, f"a {action.kind} is WhatsApp's; Messenger has no such tap")
     if action.kind == "text":
         text = (action.text or "").strip()
         event = payloads.text_event(psid, text, page_id)

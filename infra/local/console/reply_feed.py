@@ -41,8 +41,18 @@ class TooManyStreams(Exception):
 class ReplyFeed:
     """Send API bodies the bot sent, oldest first, each with its `seq` and `received_at_ms`."""
 
-    def __init__(self, graph_url: str) -> None:
+    def __init__(
+        self, graph_url: str, sender_of_message: Callable[[str], str | None] = lambda _: None
+    ) -> None:
         self.graph_url = graph_url.rstrip("/")
+        self._sender_of_message = sender_of_message
+
+    def recipient_of(self, entry: dict[str, Any]) -> str | None:
+        """Whom `entry` is for; a WhatsApp read/typing update is for the read message's sender."""
+        message_id = entry.get("message_id")
+        if entry.get("messaging_product") == "whatsapp" and isinstance(message_id, str):
+            return self._sender_of_message(message_id)
+        return recipient_of(entry)
 
     def log(self) -> list[dict[str, Any]]:
         """Every accepted Send API body, numbered from 1 in the order the stand-in got them."""
@@ -63,14 +73,20 @@ class ReplyFeed:
 
     def replies(self, psid: str) -> list[dict[str, Any]]:
         """Every Send API body accepted for `psid` so far."""
-        return [entry for entry in self.log() if recipient_of(entry) == psid]
+        return [entry for entry in self.log() if self.recipient_of(entry) == psid]
 
 
 def recipient_of(entry: dict[str, Any]) -> str | None:
-    """The PSID a Send API body was addressed to, if it names one."""
+    """Whom a send was addressed to: a Messenger body's PSID, a WhatsApp body's `to`.
+
+    WhatsApp's read receipt and typing indicator name the message read (`message_id`)
+    instead of the person: `ReplyFeed` finds its sender.
+    """
     recipient = entry.get("recipient")
     if isinstance(recipient, dict) and "id" in recipient:
         return str(recipient["id"])
+    if entry.get("messaging_product") == "whatsapp" and isinstance(entry.get("to"), str):
+        return str(entry["to"])
     return None
 
 
@@ -137,7 +153,7 @@ class ReplyStreams:
                         yield _event("reset", 0, {})
                     shown = self._shown()
                     for entry in log[cursor:]:
-                        psid = recipient_of(entry)
+                        psid = self._feed.recipient_of(entry)
                         if psid is not None and psid in shown:
                             yield _event("reply", entry["seq"], {"psid": psid, "reply": entry})
                             quiet_since = time.monotonic()

@@ -17,6 +17,7 @@ class NewUser(_Strict):
     """`POST /api/users`."""
 
     name: str | None = Field(default=None, max_length=40)
+    channel: Literal["messenger", "whatsapp"] = "messenger"
 
 
 class ChatAction(_Strict):
@@ -25,10 +26,21 @@ class ChatAction(_Strict):
     - `text`: typed text (`text` required);
     - `quick_reply`: a chip (`title` shown as text, `payload` as quick_reply.payload);
     - `postback`: a postback button (`title`, `payload`);
-    - `account_unlink`: a Log Out button.
+    - `account_unlink`: a Log Out button;
+    - WhatsApp only: `button_reply` (a reply button), `list_reply` (a list row) and
+      `template_button` (a template's quick-reply button), each with `title` and `payload`
+      (the button's or row's `id`).
     """
 
-    kind: Literal["text", "quick_reply", "postback", "account_unlink"]
+    kind: Literal[
+        "text",
+        "quick_reply",
+        "postback",
+        "account_unlink",
+        "button_reply",
+        "list_reply",
+        "template_button",
+    ]
     text: str | None = Field(default=None, max_length=2000)
     title: str | None = Field(default=None, max_length=80)
     payload: str | None = Field(default=None, max_length=1000)
@@ -37,7 +49,7 @@ class ChatAction(_Strict):
     def _needs_what_the_kind_needs(self) -> ChatAction:
         if self.kind == "text" and not (self.text or "").strip():
             raise ValueError("a text message needs non-empty text")
-        if self.kind in ("quick_reply", "postback") and not (self.title and self.payload):
+        if self.kind not in ("text", "account_unlink") and not (self.title and self.payload):
             raise ValueError(f"a {self.kind} needs title and payload")
         return self
 

@@ -1,4 +1,7 @@
-"""The console's memory: simulated people (PSIDs), what each sent, and pending logins.
+"""The console's memory: simulated people, what each sent, and pending logins.
+
+A person is on one channel and known by their address there (`psid`): a Messenger
+page-scoped id, or a WhatsApp id (their phone number, digits only).
 
 Kept in this dev process only, so a page reload restores every conversation;
 nothing here is written to disk or to the stack's AWS.
@@ -14,16 +17,28 @@ from typing import Literal
 from pydantic import BaseModel
 
 from infra.local.console.webhook_sender import PostResult
+from infra.local.console.whatsapp_payloads import new_wa_id
 
-SentKind = Literal["text", "quick_reply", "postback", "account_linking", "bank_event"]
+Channel = Literal["messenger", "whatsapp"]
+SentKind = Literal[
+    "text",
+    "quick_reply",
+    "postback",
+    "account_linking",
+    "bank_event",
+    "button_reply",
+    "list_reply",
+    "template_button",
+]
 LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
 
 
 class SimulatedUser(BaseModel):
-    """One person messaging the page."""
+    """One person messaging the bank, on Messenger or WhatsApp."""
 
     psid: str
     name: str
+    channel: Channel = "messenger"
 
 
 class SentRecord(BaseModel):
@@ -32,6 +47,7 @@ class SentRecord(BaseModel):
     psid: str
     kind: SentKind
     label: str
+    channel: Channel = "messenger"
     bubble: str | None = None
     target: Literal["webhook", "bank"] = "webhook"
     result: PostResult
@@ -52,12 +68,16 @@ class ConsoleSessions:
         self._lock = threading.Lock()
         self._added = 0
 
-    def add_user(self, name: str | None = None) -> SimulatedUser:
-        """A new person with a fresh PSID; unnamed people are numbered."""
+    def add_user(self, name: str | None = None, channel: Channel = "messenger") -> SimulatedUser:
+        """A new person with a fresh address on `channel`; unnamed people are numbered."""
+        new_address = new_wa_id if channel == "whatsapp" else new_psid
         with self._lock:
             self._added += 1
+            address = new_address()
+            while address in self._users:  # WhatsApp's dev numbers come from 10,000
+                address = new_address()
             user = SimulatedUser(
-                psid=new_psid(), name=(name or "").strip() or f"User {self._added}"
+                psid=address, name=(name or "").strip() or f"User {self._added}", channel=channel
             )
             self._users[user.psid] = user
             return user
@@ -90,6 +110,11 @@ class ConsoleSessions:
         """What the console sent for `psid`, oldest first."""
         with self._lock:
             return [record for record in self._sent if record.psid == psid]
+
+    def sender_of_message(self, mid: str) -> str | None:
+        """Who sent the message `mid` through the console (WhatsApp's read receipts name it)."""
+        with self._lock:
+            return next((r.psid for r in self._sent if r.result.mid == mid), None)
 
     def remember_linking_token(self, psid: str, token: str) -> None:
         """Note whose `account_linking_token` this is, for the redirect back (five minutes)."""

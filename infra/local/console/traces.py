@@ -56,6 +56,8 @@ def describe_send(body: dict[str, Any]) -> str:
     """A one-line summary of a Send API body that names its shape, never its text."""
     if "sender_action" in body:
         return f"sender_action {body['sender_action']}"
+    if body.get("messaging_product") == "whatsapp":
+        return _describe_whatsapp(body)
     message = body.get("message") or {}
     parts: list[str] = []
     if "text" in message:
@@ -74,6 +76,19 @@ def describe_send(body: dict[str, Any]) -> str:
         parts.append(f"{len(message['quick_replies'])} quick replies")
     kind = body.get("messaging_type", "message")
     return f"{kind}: " + (" + ".join(parts) or "empty message")
+
+
+def _describe_whatsapp(body: dict[str, Any]) -> str:
+    """A Cloud API /messages body by its type (interactive kind, template name), never its text."""
+    if "to" not in body:
+        typing = " + typing" if body.get("typing_indicator") else ""
+        return f"whatsapp: {body.get('status', '?')}{typing}"
+    kind = str(body.get("type", "text"))
+    if kind == "interactive":
+        kind = f"interactive {(body.get('interactive') or {}).get('type', '?')}"
+    elif kind == "template":
+        kind = f"template {(body.get('template') or {}).get('name', '?')}"
+    return f"whatsapp: {kind}"
 
 
 def _log_step(entry: LogEntry) -> TraceStep:
@@ -145,4 +160,4 @@ def _post_summary(record: SentRecord) -> str:
         return f"POST /sandbox/events: {record.result.answer}"
     if record.result.status is None:
         return record.result.answer
-    return "POST /webhooks/messenger (signed)"
+    return f"POST /webhooks/{record.channel} (signed)"

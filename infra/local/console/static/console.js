@@ -1,4 +1,4 @@
-// BankBridge console front end: renders Messenger threads from the console's JSON API.
+// BankBridge console front end: renders Messenger and WhatsApp threads from the console's JSON API.
 // Everything on the page is built with textContent (never innerHTML), so bot replies
 // and log lines cannot inject markup. Secrets never reach this script: the backend signs.
 "use strict";
@@ -7,6 +7,7 @@ const STREAM_RETRY_MS = 5000; // after the console refused a stream (503: too ma
 const TRACE_REFRESH_MS = 1500;
 const STATUS_REFRESH_MS = 5000;
 const TYPING_TIMEOUT_MS = 20000; // Messenger hides typing_on after 20 s
+const WHATSAPP_TYPING_TIMEOUT_MS = 25000; // WhatsApp's typing indicator: 25 s or the reply
 const RAW_LOG_MAX = 300;
 
 const threads = new Map(); // psid -> Thread
@@ -14,6 +15,7 @@ let replyStream = null; // the page's one EventSource: replies for every thread
 let lastReplySeq = 0; // the newest reply's seq seen on the stream
 const checkedConnectors = new Set();
 let rawLogAfter = 0;
+let whatsappTemplates = {}; // approved template name -> { body, buttons } (WhatsApp shows these)
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -54,6 +56,7 @@ class Thread {
   constructor(user) {
     this.psid = user.psid;
     this.name = user.name;
+    this.channel = user.channel || "messenger";
     this.lastSeq = 0; // seq of the newest Send API body rendered
     this.restored = false;
     this.early = []; // replies streamed before the restore finished
@@ -73,7 +76,9 @@ class Thread {
     const title = this.root.querySelector(".thread-name");
     title.id = titleId;
     title.textContent = this.name;
-    this.root.querySelector(".psid").textContent = `PSID ${this.psid}`;
+    this.root.dataset.channel = this.channel;
+    this.root.querySelector(".psid").textContent =
+      this.channel === "whatsapp" ? `WhatsApp +${this.psid}` : `PSID ${this.psid}`;
     const remove = this.root.querySelector(".remove-user");
     remove.setAttribute("aria-label", `Remove ${this.name}`);
     remove.addEventListener("click", () => removeUser(this));
@@ -165,8 +170,12 @@ class Thread {
     this.messages.scrollTop = this.messages.scrollHeight;
   }
 
-  // One Send API body, rendered as Messenger renders it.
+  // One Send API body, rendered as Messenger (or WhatsApp) renders it.
   renderReply(body) {
+    if (body.messaging_product === "whatsapp") {
+      this.renderWhatsApp(body);
+      return;
+    }
     if (body.sender_action) {
       this.setTyping(body.sender_action === "typing_on");
       return;
@@ -248,6 +257,101 @@ class Thread {
     }
   }
 
+  // One Cloud API /messages body, as WhatsApp shows it: text, reply buttons, a list behind
+  // its button, a CTA URL button, an approved template; read/typing updates name no `to`.
+  renderWhatsApp(body) {
+    if (!body.to) {
+      if (body.typing_indicator) this.setTyping(true, WHATSAPP_TYPING_TIMEOUT_MS);
+      return;
+    }
+    this.setTyping(false);
+    const item = el("li", { class: "msg from-bot", "data-testid": "bot-message" },
+      el("span", { class: "visually-hidden", text: "BankBridge:" }));
+    item.quickReplies = [];
+    if (body.type === "text") {
+      item.append(el("div", { class: "bubble", "data-testid": "bot-text", text: (body.text || {}).body || "" }));
+    } else if (body.type === "interactive") {
+      item.append(this.interactive(body.interactive || {}));
+    } else if (body.type === "template") {
+      item.append(this.whatsappTemplate(body.template || {}));
+    } else {
+      item.append(el("div", { class: "bubble", text: `[${body.type} message]` }));
+    }
+    this.append(item);
+  }
+
+  interactive(interactive) {
+    const card = el("div", { class: "card wa-card", "data-testid": `wa-${interactive.type}` });
+    if (interactive.header && interactive.header.text) {
+      card.append(el("div", { class: "card-title", text: interactive.header.text }));
+    }
+    card.append(el("div", { class: "card-text", "data-testid": "bot-text", text: (interactive.body || {}).text || "" }));
+    if (interactive.footer && interactive.footer.text) {
+      card.append(el("div", { class: "card-subtitle", text: interactive.footer.text }));
+    }
+    const action = interactive.action || {};
+    const group = el("div", { class: "card-buttons" });
+    if (interactive.type === "button") {
+      for (const button of action.buttons || []) {
+        const { id, title } = button.reply || {};
+        group.append(this.tapButton("reply-button", title, { kind: "button_reply", title, payload: id }));
+      }
+    } else if (interactive.type === "list") {
+      const rows = el("div", { class: "wa-list", role: "group", "aria-label": action.button || "List" });
+      for (const section of action.sections || []) {
+        if (section.title) rows.append(el("div", { class: "wa-section", text: section.title }));
+        for (const row of section.rows || []) {
+          const tap = this.tapButton("list-row", row.title, { kind: "list_reply", title: row.title, payload: row.id });
+          if (row.description) tap.append(el("span", { class: "wa-row-description", text: row.description }));
+          rows.append(tap);
+        }
+      }
+      // WhatsApp keeps the rows behind the list's button until it is tapped.
+      const opener = el("details", { class: "wa-list-opener" },
+        el("summary", { class: "card-button", "data-testid": "list-button", text: action.button || "Options" }), rows);
+      group.append(opener);
+    } else if (interactive.type === "cta_url") {
+      const { display_text: text, url } = action.parameters || {};
+      group.append(el("a", {
+        class: "card-button", href: url, target: "_blank", rel: "noopener noreferrer",
+        "data-testid": "cta-url-button", text,
+      }, el("span", { class: "visually-hidden", text: " (opens in a new tab)" })));
+    }
+    card.append(group);
+    return card;
+  }
+
+  // A template send names the approved template and fills its {{n}}; WhatsApp shows the
+  // approved words, so the console fills them from the definitions it was given.
+  whatsappTemplate(template) {
+    const approved = whatsappTemplates[template.name] || { body: "", buttons: [] };
+    const components = template.components || [];
+    const parameters = (components.find((c) => c.type === "body") || {}).parameters || [];
+    const text = approved.body.replace(/\{\{(\d+)\}\}/g, (match, n) => {
+      const parameter = parameters[Number(n) - 1];
+      return parameter ? parameter.text : match;
+    }) || `[template ${template.name}]`;
+    const card = el("div", { class: "card wa-card", "data-testid": "wa-template", "data-template": template.name },
+      el("div", { class: "card-text", "data-testid": "bot-text", text }));
+    const group = el("div", { class: "card-buttons" });
+    for (const component of components) {
+      if (component.type !== "button" || component.sub_type !== "quick_reply") continue;
+      const index = Number(component.index);
+      const title = approved.buttons[index] || `Button ${index + 1}`;
+      const payload = ((component.parameters || [])[0] || {}).payload;
+      group.append(this.tapButton("template-button", title, { kind: "template_button", title, payload }));
+    }
+    card.append(group);
+    return card;
+  }
+
+  tapButton(testId, title, action) {
+    return el("button", {
+      type: "button", class: "card-button", "data-testid": testId, text: title,
+      onclick: () => this.send(action, title),
+    });
+  }
+
   // Messenger shows quick replies only under the newest message, until anything is sent.
   refreshQuickReplies() {
     this.clearQuickReplies();
@@ -271,10 +375,10 @@ class Thread {
     this.chips.hidden = true;
   }
 
-  setTyping(on) {
+  setTyping(on, timeoutMs = TYPING_TIMEOUT_MS) {
     clearTimeout(this.typingTimer);
     this.typing.hidden = !on;
-    if (on) this.typingTimer = setTimeout(() => { this.typing.hidden = true; }, TYPING_TIMEOUT_MS);
+    if (on) this.typingTimer = setTimeout(() => { this.typing.hidden = true; }, timeoutMs);
   }
 
   close() {
@@ -540,8 +644,11 @@ async function start() {
     event.preventDefault();
     const input = document.getElementById("new-user-name");
     const typed = input.value;
+    const channel = document.getElementById("new-user-channel").value;
+    const body = channel === "whatsapp" ? { channel } : {};
+    if (typed.trim()) body.name = typed.trim();
     try {
-      const user = await api("POST", "/api/users", typed.trim() ? { name: typed.trim() } : {});
+      const user = await api("POST", "/api/users", body);
       if (input.value === typed) input.value = ""; // keep a name typed meanwhile
       await addUser(user, true);
     } catch (error) {
@@ -557,6 +664,9 @@ async function start() {
     document.getElementById("traces").hidden = event.target.checked;
     refreshRawLog();
   });
+  try {
+    whatsappTemplates = (await api("GET", "/api/whatsapp/templates")).templates;
+  } catch { /* templates then show their name; the threads still work */ }
   openReplyStream(); // before any restore: a reply is then in the restore, the stream or both
   const { users } = await api("GET", "/api/users");
   await Promise.all(users.map((user) => addUser(user, false)));
