@@ -81,13 +81,44 @@ def _link(stack: LocalStack, number: str) -> None:
     assert " is linked" in _text(confirmation[-1])
 
 
-def test_link_a_bank_and_read_the_balance_on_whatsapp(local_stack: LocalStack) -> None:
+def _buttons(sent: dict[str, Any]) -> dict[str, str]:
+    """A reply-button message's buttons: title -> id."""
+    return {b["reply"]["title"]: b["reply"]["id"] for b in sent["interactive"]["action"]["buttons"]}
+
+
+def _addresses(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every sealed WhatsApp reply address in the table."""
+    items = stack.boto3_client("dynamodb").scan(TableName="bankbridge-dev-table")["Items"]
+    return [
+        i for i in items if i["pk"]["S"].startswith("USER#whatsapp#") and i["sk"]["S"] == "ADDRESS"
+    ]
+
+
+def test_link_read_balance_and_transactions_then_unlink_on_whatsapp(
+    local_stack: LocalStack,
+) -> None:
     number = new_wa_id()
     _link(local_stack, number)
 
     balance = _text(_send(local_stack, text_message(number, "balance"))[-1])
     assert "Sandbox Bank (FDX)" in balance and money_in(balance)
     assert "••" in balance
+    transactions = _text(_send(local_stack, text_message(number, "transactions"))[-1])
+    assert len(money_in(transactions)) >= 5
+
+    items = local_stack.boto3_client("dynamodb").scan(TableName="bankbridge-dev-table")["Items"]
+    assert number not in str(items)  # the number is kept only sealed
+    addresses = len(_addresses(local_stack))
+    choose = _send(local_stack, text_message(number, "unlink"))[-1]
+    bank = _buttons(choose)["Sandbox Bank (FDX)"]
+    confirm = _send(local_stack, button_reply_message(number, bank, "Sandbox Bank (FDX)"))[-1]
+    yes = _buttons(confirm)["Yes, unlink"]
+    done = _send(local_stack, button_reply_message(number, yes, "Yes, unlink"))[-1]
+    assert "unlinked" in _text(done)
+    eventually(
+        lambda: len(_addresses(local_stack)) == addresses - 1 or None,
+        "the number forgotten after the last unlink",
+    )
 
 
 def test_a_fraud_alert_in_the_window_is_answered_with_its_reply_button(
