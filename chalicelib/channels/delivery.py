@@ -24,7 +24,7 @@ from chalicelib.channels.exceptions import (
     WindowClosed,
 )
 from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
-from chalicelib.channels.port import Purpose, SendClient
+from chalicelib.channels.port import Capabilities, Purpose, SendClient
 from chalicelib.channels.registry import ADAPTERS, adapter_for
 from chalicelib.observability import log_fields
 from chalicelib.store.reply_ledger import ReplyState, ledger_from_settings
@@ -45,11 +45,33 @@ def deliver(
 ) -> int:
     """Send `messages` in order; return how many platform requests were made."""
     adapter = adapter_for(user.channel)
-    bodies = adapter.render(user, messages, purpose)
+    bodies = adapter.render(user, within(messages, adapter.capabilities), purpose)
     client = client if client is not None else adapter.send_client()
     for body in bodies:
         client.send(body)
     return len(bodies)
+
+
+def within(messages: list[OutboundMessage], capabilities: Capabilities) -> list[OutboundMessage]:
+    """`messages` cut to what the channel can show: a fixed menu (e.g. the main menu's four
+    choices) keeps its first `choices` choices and `buttons` buttons on a smaller channel.
+
+    Replies built from data (banks, accounts) page themselves within the capabilities
+    (`conversation/replies.py`); this keeps every other reply from reaching a renderer
+    with more than its channel can show.
+    """
+    return [
+        message
+        if len(message.quick_replies) <= capabilities.choices
+        and len(message.buttons) <= capabilities.buttons
+        else message.model_copy(
+            update={
+                "quick_replies": message.quick_replies[: capabilities.choices],
+                "buttons": message.buttons[: capabilities.buttons],
+            }
+        )
+        for message in messages
+    ]
 
 
 def deliver_template(
@@ -77,8 +99,9 @@ def deliver_once(
     """
     if not messages:
         return 0
+    adapter = adapter_for(user.channel)
     return send_once(
-        adapter_for(user.channel).render(user, messages, purpose),
+        adapter.render(user, within(messages, adapter.capabilities), purpose),
         step=step,
         ledger=ledger,
         client=client,

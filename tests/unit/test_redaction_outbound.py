@@ -10,6 +10,7 @@ client; the JSON bodies it posts are what is checked.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,18 @@ from tests.fakes.channels import MESSENGER_CAPABILITIES
 from tests.sensitive_values import Sensitive, account_identifiers, emails, jwts, leaks
 
 USER = ChannelUser(channel="messenger", user_id="psid-redaction")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def dev_stage() -> Iterator[None]:
+    """The dev stage's settings: delivery asks the channel for its capabilities."""
+    from chalicelib.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BANKBRIDGE_STAGE", "dev")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 class RecordingSession:

@@ -164,6 +164,18 @@ def test_banks_beyond_the_channels_choices_come_in_pages_not_a_carousel(
     assert body["choices"][-1] == {"title": "More banks", "payload": "LINK:more:2"}
 
 
+def test_a_fixed_menu_longer_than_the_channels_choices_keeps_its_first_ones(
+    worker_world: WorkerWorld, pager: PagerAdapter
+) -> None:
+    handle_event(pager_event("hi"), services=pager_services(worker_world))
+    (body,) = pager.client.sent
+    assert [choice["title"] for choice in body["choices"]] == [
+        "Balance",
+        "Transactions",
+        "Link a bank",
+    ]
+
+
 def test_the_link_button_is_a_plain_link_where_the_channel_has_no_log_in(
     worker_world: WorkerWorld, pager: PagerAdapter
 ) -> None:
