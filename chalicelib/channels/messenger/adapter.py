@@ -19,10 +19,9 @@ from chalicelib.channels.messenger import CHANNEL, account_linking, rendering, w
 from chalicelib.channels.messenger.send_api import client_from_settings
 from chalicelib.channels.messenger.signature import (
     SIGNATURE_HEADER,
-    is_subscription_attempt,
+    answer_subscription,
     signature_digest,
     signature_is_valid,
-    verification_challenge,
 )
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
 from chalicelib.channels.port import (
@@ -66,15 +65,7 @@ class MessengerAdapter:
         self, query: Mapping[str, str] | None, verify_token: Callable[[], str]
     ) -> SubscriptionAnswer:
         """Meta's GET handshake: the challenge for the right verify token, 403 otherwise."""
-        forbidden = SubscriptionAnswer(status=403, body="Forbidden")
-        if not is_subscription_attempt(query):
-            return forbidden
-        try:
-            expected = verify_token()
-        except SecretUnavailable:
-            return forbidden
-        challenge = verification_challenge(query, expected)
-        return forbidden if challenge is None else SubscriptionAnswer(status=200, body=challenge)
+        return answer_subscription(query, verify_token)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         """Size, then the signature header's shape (an unsigned request costs no Secrets Manager

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from chalicelib.channels.port import SubscriptionAnswer
+from chalicelib.secrets import SecretUnavailable
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE_FORMAT = re.compile(r"sha256=([0-9a-fA-F]{64})")
@@ -70,3 +73,20 @@ def verification_challenge(query: Mapping[str, str] | None, verify_token: str) -
     if not hmac.compare_digest(token.encode(), verify_token.encode()):
         return None
     return challenge
+
+
+def answer_subscription(
+    query: Mapping[str, str] | None, verify_token: Callable[[], str]
+) -> SubscriptionAnswer:
+    """Meta's GET handshake, the same for each of its platforms: the challenge for the right
+    verify token, 403 otherwise; the token is read only for a well-formed attempt, and a
+    token Secrets Manager cannot give refuses the attempt (Meta retries it)."""
+    forbidden = SubscriptionAnswer(status=403, body="Forbidden")
+    if not is_subscription_attempt(query):
+        return forbidden
+    try:
+        expected = verify_token()
+    except SecretUnavailable:
+        return forbidden
+    challenge = verification_challenge(query, expected)
+    return forbidden if challenge is None else SubscriptionAnswer(status=200, body=challenge)

@@ -24,10 +24,9 @@ from chalicelib.channels.exceptions import RecipientUnreachable, WebhookRejected
 from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage, TemplateMessage
 from chalicelib.channels.messenger.signature import (
     SIGNATURE_HEADER,
-    is_subscription_attempt,
+    answer_subscription,
     signature_digest,
     signature_is_valid,
-    verification_challenge,
 )
 from chalicelib.channels.port import (
     ApprovedTemplate,
@@ -121,15 +120,7 @@ class WhatsAppAdapter:
         self, query: Mapping[str, str] | None, verify_token: Callable[[], str]
     ) -> SubscriptionAnswer:
         """Meta's GET handshake (the same as Messenger's), with WhatsApp's own verify token."""
-        forbidden = SubscriptionAnswer(status=403, body="Forbidden")
-        if not is_subscription_attempt(query):
-            return forbidden
-        try:
-            expected = verify_token()
-        except SecretUnavailable:
-            return forbidden
-        challenge = verification_challenge(query, expected)
-        return forbidden if challenge is None else SubscriptionAnswer(status=200, body=challenge)
+        return answer_subscription(query, verify_token)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         """Size (3 MB), the signature header's shape, the signature over the raw bytes, and
