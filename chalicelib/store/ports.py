@@ -142,16 +142,6 @@ class ChatUserPort(Protocol):
     def read(self, user: ChannelUser) -> ChatUserRecords: ...
 
 
-class WhatsAppAddressPort(Protocol):
-    """Each WhatsApp user's sealed reply address, by pseudonym (the adapter's `AddressBook`)."""
-
-    def remember(self, user_id: str, sealed_address: str) -> None: ...
-
-    def recall(self, user_id: str) -> str | None: ...
-
-    def forget(self, user_id: str) -> None: ...
-
-
 class ConsentExpiryPort(Protocol):
     """Links' consent ends filed by day, for the daily reminder job."""
 

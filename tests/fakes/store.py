@@ -470,7 +470,7 @@ class FakeConsentExpiryRepository:
 
 
 class FakeWhatsAppAddressRepository:
-    """`WhatsAppAddressPort` in memory: one sealed address per pseudonym, with its expiry."""
+    """The WhatsApp `AddressBook` in memory: one sealed address per pseudonym, with its expiry."""
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.addresses: dict[str, tuple[str, int]] = {}

@@ -7,9 +7,9 @@ import pytest
 
 from chalicelib import aws
 from chalicelib.channels import whatsapp
+from chalicelib.channels.whatsapp.identity import AddressBook
 from chalicelib.store.item_codec import decode_item, encode_item
 from chalicelib.store.keys import reply_address_key
-from chalicelib.store.ports import WhatsAppAddressPort
 from chalicelib.store.whatsapp_addresses import (
     ADDRESS_TTL_SECONDS,
     CHANNEL,
@@ -39,13 +39,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def addresses(backend: str, request: pytest.FixtureRequest, clock: Clock) -> WhatsAppAddressPort:
+def addresses(backend: str, request: pytest.FixtureRequest, clock: Clock) -> AddressBook:
     if backend == DYNAMODB:
         return WhatsAppAddressRepository(table_name(request), clock=clock)
     return FakeWhatsAppAddressRepository(clock=clock)
 
 
-def test_the_latest_address_wins_per_pseudonym(addresses: WhatsAppAddressPort) -> None:
+def test_the_latest_address_wins_per_pseudonym(addresses: AddressBook) -> None:
     assert addresses.recall(PSEUDONYM) is None
     addresses.remember(PSEUDONYM, "v1.first")
     addresses.remember(OTHER, "v1.other")
@@ -55,7 +55,7 @@ def test_the_latest_address_wins_per_pseudonym(addresses: WhatsAppAddressPort) -
 
 
 def test_an_address_expires_unless_a_message_renews_it(
-    addresses: WhatsAppAddressPort, clock: Clock
+    addresses: AddressBook, clock: Clock
 ) -> None:
     addresses.remember(PSEUDONYM, "v1.first")
     clock.now = NOW + ADDRESS_TTL_SECONDS - 1
@@ -67,7 +67,7 @@ def test_an_address_expires_unless_a_message_renews_it(
     assert addresses.recall(PSEUDONYM) is None
 
 
-def test_forgetting_removes_only_that_persons_address(addresses: WhatsAppAddressPort) -> None:
+def test_forgetting_removes_only_that_persons_address(addresses: AddressBook) -> None:
     addresses.remember(PSEUDONYM, "v1.first")
     addresses.remember(OTHER, "v1.other")
     addresses.forget(PSEUDONYM)
