@@ -8,9 +8,11 @@ Every measurement runs in a child interpreter (a Lambda execution environment)
 that imports `app` and hands `app.handle_inbound_events` one SQS record per
 message, as Lambda's SQS mapping does.
 
-The floor is the least a correct worker does for the same answer: the same bank
-requests the project made for that intent (recorded from its first warm
-message), in order on one `requests.Session`, then one Send API POST. Figures:
+The floor is the least a correct worker does for the same answer: a Query of the
+person's links, the same bank requests the project made for that intent (recorded
+from its first warm message) in order on one `requests.Session`, a conditional
+PutItem (the answer is sent once), then one Send API POST. The bare floor, without
+the two DynamoDB calls, is shown beside it. Figures:
 
 - warm time per message, project and floor interleaved (medians, quartiles), on a
   sandbox answering at once and on one answering each request in `SLOW_BANK_MS`
@@ -123,18 +125,29 @@ def _bank_pace(bank_url: str, latency_ms: int) -> None:
 
 
 def _warm_figures(warm: dict[str, dict[str, list[float]]], pace: str = "") -> list[Figure]:
-    """Per intent: the project beside the bank + Graph floor, and beside the floor with state."""
+    """Per intent: the project beside the floor with state (the goal's), and the bare floor.
+
+    The goal is held against the floor that keeps state: item 2 of issue 14 allows the
+    worker two DynamoDB calls (its links read, its send-once record), and no worker that
+    answers once can skip them. The bare floor stays beside it to show what state costs.
+    """
     found = []
     floors = {
-        "floor": ("", "same bank GETs + 1 Send API POST with requests"),
         "floor_with_state": (
-            ", beside a floor that keeps state",
-            "the same + a links Query and a conditional PutItem (boto3)",
+            "",
+            "same bank GETs + 1 Send API POST with requests, after a links Query and a "
+            "conditional PutItem (boto3)",
+            WARM_GOAL_RATIO,
+        ),
+        "floor": (
+            ", beside the bare floor (no state)",
+            "same bank GETs + 1 Send API POST with requests",
+            None,
         ),
     }
     for kind, runs in warm.items():
         samples = {name: Samples(tuple(values)) for name, values in runs.items()}
-        for floor, (suffix, floor_name) in floors.items():
+        for floor, (suffix, floor_name, goal_ratio) in floors.items():
             found.append(
                 ratio_figure(
                     SECTION_WARM,
@@ -142,7 +155,7 @@ def _warm_figures(warm: dict[str, dict[str, list[float]]], pace: str = "") -> li
                     samples["project"],
                     samples[floor],
                     floor_name=floor_name,
-                    goal_ratio=WARM_GOAL_RATIO,
+                    goal_ratio=goal_ratio,
                     digits=1,
                 )
             )
