@@ -1,7 +1,7 @@
 """A bank grant's two endings: stored as the chat user's link, or revoked at the bank.
 
 Linking reaches here twice: directly at the OAuth callback when the browser is
-proven to be the chat person (Messenger account linking), and later when the
+proven to be the chat person (a channel's platform login), and later when the
 person types the one-time code (`chalicelib.auth.confirmation`). Both store the
 link the same way. Grants that never become links (a wrong person, an expired
 or locked code, an ID token that fails verification) are revoked the same way

@@ -74,7 +74,7 @@ def account_label(account: Account) -> str:
 
 
 def short_account_label(account: Account) -> str:
-    """A chip-sized label (Messenger allows 20 characters): "Checking ••1234"."""
+    """A label for the narrowest button title a channel allows: "Checking ••1234"."""
     return f"{_KIND_NAMES[account.kind]} {mask(account.masked_number)}".strip()
 
 
