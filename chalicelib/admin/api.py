@@ -83,12 +83,12 @@ def _invalid(errors: list[FieldError], status: int = 422) -> Response:
     return _json(status, {"errors": [error.model_dump() for error in errors]})
 
 
-def _field_error(field: str, message: str, status: int = 422) -> Response:
+def _field_error(field: str, message: str) -> FieldError:
     from chalicelib.connectors.config.field_errors import (
         FieldError,  # lazy: pydantic stays off the cold start of every route
     )
 
-    return _invalid([FieldError(field=field, message=message)], status)
+    return FieldError(field=field, message=message)
 
 
 def _not_found(institution_id: str) -> Response:
@@ -128,11 +128,26 @@ def _repository() -> Any:
 
 
 class ConfigRefused(BankBridgeError):
-    """The body is not a config that can be stored; `response` is the 4xx that says why."""
+    """The body is not a config that can be stored: the 4xx status and what is wrong.
 
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+    Either `errors` (field by field, answered as `{"errors": [...]}`) or a `message`
+    (a body that is not JSON at all, answered as `{"message": ...}`).
+    """
+
+    def __init__(
+        self, status: int, *, errors: list[FieldError] | None = None, message: str = ""
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.errors = errors or []
+        self.message = message
+
+    @property
+    def response(self) -> Response:
+        """The refusal as the admin API answers it."""
+        if self.errors:
+            return _invalid(self.errors, self.status)
+        return _error(self.status, self.message)
 
 
 def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
@@ -154,33 +169,38 @@ def parse_config(raw: bytes, *, path_id: str | None = None) -> ConnectorConfig:
 
     if len(raw) > MAX_BODY_BYTES:
         raise ConfigRefused(
-            _field_error("(body)", f"must be at most {MAX_BODY_BYTES} bytes", status=413)
+            413, errors=[_field_error("(body)", f"must be at most {MAX_BODY_BYTES} bytes")]
         )
     try:
         data = load_bounded_json(raw)
     except JsonRejected as exc:
         problem = http_problem(exc)
-        raise ConfigRefused(_error(problem.status, problem.message)) from None
+        raise ConfigRefused(problem.status, message=problem.message) from None
     if not isinstance(data, dict):
-        raise ConfigRefused(_field_error("(body)", "must be a JSON object"))
+        raise ConfigRefused(422, errors=[_field_error("(body)", "must be a JSON object")])
     if path_id is not None:
         if not is_institution_id(path_id):
             raise ConfigRefused(
-                _field_error(
-                    "institution_id",
-                    "the id in the URL path must be a slug: lower-case letters, digits and "
-                    "hyphens, 1-64 characters",
-                )
+                422,
+                errors=[
+                    _field_error(
+                        "institution_id",
+                        "the id in the URL path must be a slug: lower-case letters, digits "
+                        "and hyphens, 1-64 characters",
+                    )
+                ],
             )
         if data.setdefault("institution_id", path_id) != path_id:
-            raise ConfigRefused(_field_error("institution_id", "must match the id in the URL path"))
+            raise ConfigRefused(
+                422, errors=[_field_error("institution_id", "must match the id in the URL path")]
+            )
     settings = get_settings()
     try:
         return ConnectorConfig.model_validate(
             data, context=validation_context(local=settings.is_local, stage=settings.stage)
         )
     except ValidationError as exc:
-        raise ConfigRefused(_invalid(field_errors(exc))) from None
+        raise ConfigRefused(422, errors=field_errors(exc)) from None
 
 
 def _config_json(config: ConnectorConfig) -> dict[str, Any]:
@@ -202,8 +222,9 @@ def _stored(config: ConnectorConfig, *, create_only: bool = False) -> Response |
         fields = _config_json(config)
         largest = max(fields, key=lambda name: len(json.dumps(fields[name])))
         problem = http_problem(exc)
-        return _field_error(
-            largest, f"{problem.message}; this is its largest field", status=problem.status
+        return _invalid(
+            [_field_error(largest, f"{problem.message}; this is its largest field")],
+            problem.status,
         )
     return None
 
