@@ -120,7 +120,21 @@ def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:
 @app.route("/link/start", methods=["GET"])
 def link_start() -> Response:
     """Take the chat's one-time link token and send the browser to the bank's consent page."""
+    return _start_linking(person_document=None)
+
+
+@app.route("/link/start", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def link_start_with_document() -> Response:
+    """The same, with the person's document the bank's consent needs (Brazil's CPF)."""
+    from urllib.parse import parse_qs
+
+    form = parse_qs(_raw_body(_current_request()).decode("utf-8", "replace"))
+    return _start_linking(person_document=(form.get("document") or [""])[0][:64])
+
+
+def _start_linking(*, person_document: str | None) -> Response:
     from chalicelib.auth import linking, pages
+    from chalicelib.auth.exceptions import PersonDocumentNeeded
     from chalicelib.connectors.base import Customer
     from chalicelib.conversation.bank_connectors import load_connector
 
@@ -139,7 +153,11 @@ def link_start() -> Response:
             linking.callback_url(base_url),
             browser_cookie=request.headers.get("cookie"),
             platform=platform,
+            person_document=person_document,
         )
+    except PersonDocumentNeeded as needed:
+        body = pages.document_page(needed.bank_name, needed.kind, retry=needed.retry)
+        return Response(body=body, status_code=200, headers=dict(pages.FORM_HEADERS))
     except (RedirectRefused, LinkingError) as error:
         problem = http_problem(error)
         return _html(problem.status, pages.page("This link can't be used", problem.message))

@@ -6,7 +6,8 @@ outside `chalicelib/` so it never ships in the Lambda zip, and imports only `cha
 
     bankbridge connectors register FILE [--replace]   POST (or PUT) a JSON config
     bankbridge connectors list | show ID | delete ID
-    bankbridge connectors check ID                    live probe of the bank
+    bankbridge connectors check ID [--sample-transactions FILE]
+                                                      live probe of the bank
     bankbridge connectors validate FILE [--local] [--stage S]
                                                       offline, same rules as the API
     bankbridge connectors schema                      the config JSON Schema
@@ -120,13 +121,17 @@ def _expect(status: int, payload: Any, *ok: int) -> Any:
     return payload
 
 
-def _read_config(path: str) -> dict[str, Any]:
+def _read_json(path: str) -> Any:
     try:
-        data = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from exc
     except ValueError as exc:
         raise CliError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    data = _read_json(path)
     if not isinstance(data, dict):
         raise CliError(f"{path} must hold one JSON object (a connector config)")
     return data
@@ -201,9 +206,15 @@ def cmd_delete(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> None:
-    """Run the live probe and print each step; failing steps make the exit status 1."""
+    """Run the live probe and print each step; failing steps make the exit status 1.
+
+    `--sample-transactions FILE` hands in a transactions response as the bank returns it
+    (its sandbox or documentation), checked against the config's `amount_sign_convention`.
+    """
     path = _institution_path(args.institution_id) + "/check"
-    status, payload = _client(args).call("POST", path)
+    sample = args.sample_transactions
+    body = None if sample is None else {"sample_transactions": _read_json(sample)}
+    status, payload = _client(args).call("POST", path, body)
     if status == 404:
         raise CliError(f"no connector {args.institution_id}")
     report = _expect(status, payload, 200)
@@ -261,6 +272,8 @@ def schema_markdown(schema: dict[str, Any]) -> str:
     add(schema["properties"], schema.get("required", []), "")
     signing = definitions["EventSigning"]
     add(signing["properties"], signing.get("required", []), "event_signing.")
+    body = definitions["BodySigning"]
+    add(body["properties"], body.get("required", []), "body_signing.")
     return "\n".join(rows) + "\n"
 
 
@@ -314,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("institution_id")
         sub.set_defaults(handler=handler)
+        if name == "check":
+            sub.add_argument(
+                "--sample-transactions",
+                metavar="FILE",
+                help="a transactions response from the bank (JSON): warn when its amounts "
+                "contradict amount_sign_convention",
+            )
     validate = commands.add_parser("validate", help="validate a config file offline")
     validate.add_argument("file")
     validate.add_argument(

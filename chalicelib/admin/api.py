@@ -4,8 +4,9 @@
     app.register_blueprint(admin_blueprint())
 
 Routes: `POST/GET /admin/connectors`, `GET/PUT/DELETE /admin/connectors/{institution_id}`,
-`POST /admin/connectors/{institution_id}/check`, and `GET /admin/openapi.json`, their
-OpenAPI description (`chalicelib.admin.openapi`, published in `docs/`).
+`POST /admin/connectors/{institution_id}/check` (optional body: a `CheckRequest`), and
+`GET /admin/openapi.json`, their OpenAPI description (`chalicelib.admin.openapi`,
+published in `docs/`).
 
 Authentication is chosen when the blueprint is built, i.e. when app.py is
 imported, from `BANKBRIDGE_STAGE`, because Chalice binds authorizers when routes
@@ -54,6 +55,7 @@ from chalicelib.stage import is_local_stage, stage_from_environment
 from chalicelib.store.exceptions import ConnectorAlreadyExists, ConnectorConfigTooLarge
 
 if TYPE_CHECKING:
+    from chalicelib.admin.checks import CheckRequest
     from chalicelib.connectors.config.field_errors import FieldError
     from chalicelib.connectors.config.models import ConnectorConfig
 
@@ -285,6 +287,34 @@ def delete_connector(request: Request, institution_id: str) -> Response:
     return Response(body="", status_code=204)
 
 
+def parse_check_request(raw: bytes) -> CheckRequest:
+    """An optional check body (sample transactions) as a `CheckRequest`, or `ConfigRefused`."""
+    from pydantic import ValidationError  # lazy: pydantic stays off the cold start of every route
+
+    from chalicelib.admin.checks import (
+        CheckRequest,  # lazy: pydantic stays off the cold start of every route
+    )
+    from chalicelib.connectors.config.field_errors import (
+        field_errors,  # lazy: pydantic stays off the cold start of every route
+    )
+
+    if not raw.strip():
+        return CheckRequest()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ConfigRefused(
+            413, errors=[_field_error("(body)", f"must be at most {MAX_BODY_BYTES} bytes")]
+        )
+    try:
+        data = load_bounded_json(raw)
+    except JsonRejected as exc:
+        problem = http_problem(exc)
+        raise ConfigRefused(problem.status, message=problem.message) from None
+    try:
+        return CheckRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigRefused(422, errors=field_errors(exc)) from None
+
+
 def check_connector(request: Request, institution_id: str) -> Response:
     """Probe the live bank for this config; 200 with the per-step report (ok may be false)."""
     from chalicelib.admin.checks import (
@@ -297,6 +327,10 @@ def check_connector(request: Request, institution_id: str) -> Response:
         bank_secret_getter,  # lazy: pydantic stays off the cold start
     )
 
+    try:
+        check_request = parse_check_request(_raw_body(request))
+    except ConfigRefused as refused:
+        return refused.response
     config = _repository().get(institution_id)
     if config is None:
         return _not_found(institution_id)
@@ -305,7 +339,7 @@ def check_connector(request: Request, institution_id: str) -> Response:
     except ConnectorNotAvailable as exc:
         problem = http_problem(exc)
         return _error(problem.status, problem.message)
-    report = run_checks(connector)
+    report = run_checks(connector, check_request)
     logger.info("connector checked", extra=log_fields(institution_id=institution_id, ok=report.ok))
     return _json(200, report.model_dump())
 

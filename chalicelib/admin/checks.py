@@ -15,6 +15,9 @@ Steps, each reported with ok/detail and none skipped silently:
    grant itself; `unsupported_grant_type`/`unauthorized_client` still prove the
    credentials were accepted).
 4. `data_api` — the data API answers (401 without a token is the healthy reply).
+5. `amount_sign_convention`, only when the operator hands in sample transactions
+   (the probe has no customer token to read any): warns (still ok) when their
+   amounts contradict the FDX config's `amount_sign_convention`.
 
 Details name what failed, never a secret or a token.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.connectors.authserver import (
     AuthorizationServerMetadata,
@@ -32,8 +35,9 @@ from chalicelib.connectors.authserver import (
 )
 from chalicelib.connectors.base import OPENID_SCOPE, Connector
 from chalicelib.connectors.config.context import validation_context
-from chalicelib.connectors.config.models import ClientAuthMethod
+from chalicelib.connectors.config.models import ClientAuthMethod, Standard
 from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.fdx_mapping import convention_warning
 from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.secret_scope import (
     SecretDestinationRefused,
@@ -59,6 +63,19 @@ class CheckReport(BaseModel):
 
     ok: bool
     steps: list[CheckStep]
+
+
+class CheckRequest(BaseModel):
+    """What an operator may hand the probe besides the stored config (an optional body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_transactions: dict[str, Any] | list[Any] | None = Field(
+        default=None,
+        description="A transactions response as the bank returns it (FDX: "
+        '{"transactions": [...]} or a bare array), e.g. from its sandbox or documentation; '
+        "the check warns when its amounts contradict amount_sign_convention.",
+    )
 
 
 def _oauth_error(response: BankResponse) -> str | None:
@@ -234,7 +251,23 @@ def _check_data_api(connector: Connector) -> CheckStep:
     return CheckStep(name="data_api", ok=True, detail=f"reachable (HTTP {response.status})")
 
 
-def check_connector(connector: Connector) -> CheckReport:
+def _check_sample_transactions(connector: Connector, sample: Any) -> CheckStep:
+    """Whether the sample agrees with the configured sign convention (no network call)."""
+    name = "amount_sign_convention"
+    config = connector.config
+    if config.standard is not Standard.FDX:
+        return CheckStep(name=name, ok=True, detail="sample not read: only FDX has this setting")
+    warning = convention_warning(sample, config.amount_sign_convention)
+    if warning is not None:
+        return CheckStep(name=name, ok=True, detail=f"warning: {warning}")
+    return CheckStep(
+        name=name,
+        ok=True,
+        detail=f"sample transactions agree with {config.amount_sign_convention.value}",
+    )
+
+
+def check_connector(connector: Connector, request: CheckRequest | None = None) -> CheckReport:
     """Run every step against the live bank and report each one."""
     discovery, metadata = _check_discovery(connector)
     steps = [discovery]
@@ -251,4 +284,6 @@ def check_connector(connector: Connector) -> CheckReport:
         steps.append(_check_token_endpoint(connector, token_endpoint))
         steps.append(_check_client_authentication(connector, token_endpoint))
     steps.append(_check_data_api(connector))
+    if request is not None and request.sample_transactions is not None:
+        steps.append(_check_sample_transactions(connector, request.sample_transactions))
     return CheckReport(ok=all(step.ok for step in steps), steps=steps)

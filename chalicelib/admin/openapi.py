@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.admin.checks import CheckReport
+from chalicelib.admin.checks import CheckReport, CheckRequest
 from chalicelib.connectors.config.field_errors import FieldError
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.secret_namespace import INSTITUTION_ID_PATTERN
@@ -105,6 +105,7 @@ def _components() -> dict[str, Any]:
             (ConnectorConfig, "serialization"),
             (FieldError, "serialization"),
             (CheckReport, "serialization"),
+            (CheckRequest, "validation"),
         ],
         ref_template=_SCHEMAS + "{model}",
     )
@@ -214,9 +215,16 @@ def _paths() -> dict[str, Any]:
                 "Probe the live bank with this config; every step is reported (ok may be false).",
                 {
                     "200": _response("The probe's report.", _ref("CheckReport")),
+                    "400": _message("The body is not JSON, or nested too deeply."),
                     "404": _message("No such connector."),
-                    "422": _message("The config names a standard with no connector here."),
+                    "413": _field_errors("The body is too large."),
+                    "422": _response(
+                        "The body is not a CheckRequest (field errors), or the config names "
+                        "a standard with no connector here (message).",
+                        {"oneOf": [_ref("FieldErrors"), _ref("Message")]},
+                    ),
                 },
+                requestBody={"required": False, **_json_content(_ref("CheckRequest"))},
             ),
         },
         OPENAPI_PATH: {

@@ -110,6 +110,7 @@ def hold(
         confirm_by=int(time.time()) + settings.link_confirmation_ttl_seconds,
         consent_id=consent.consent_id,
         consent_expires_at=consent.expires_at,
+        authenticated_at=consent.authenticated_at,
     )
     replaced = _pending_links(pending_links).hold(pending)
     if replaced is not None:
@@ -148,7 +149,11 @@ def confirm(
         if taken is None or connector is None:  # used or replaced meanwhile, or the bank left
             return Confirmation(result=ConfirmationResult.NOTHING_PENDING)
         tokens = open_sealed_tokens(taken.sealed_tokens, taken.key)
-        consent = ConsentFacts(consent_id=taken.consent_id, expires_at=taken.consent_expires_at)
+        consent = ConsentFacts(
+            consent_id=taken.consent_id,
+            expires_at=taken.consent_expires_at,
+            authenticated_at=taken.authenticated_at,
+        )
         try:
             store_link(user, connector, tokens, links, consent)
         except Exception:  # the pending item is gone: never leave its grant live unseen

@@ -20,3 +20,14 @@ class LinkingError(AuthError):
         super().__init__(public_message)
         self.public_message = public_message
         self.status = status
+
+
+class PersonDocumentNeeded(LinkingError):
+    """The bank's consent must name the person's document (Brazil's CPF): ask for it first.
+
+    `retry` when the one given was not a valid document of that kind.
+    """
+
+    def __init__(self, bank_name: str, kind: str, *, retry: bool) -> None:
+        super().__init__(f"{bank_name} needs your {kind} to set up the consent.", status=200)
+        self.bank_name, self.kind, self.retry = bank_name, kind, retry

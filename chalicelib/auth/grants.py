@@ -34,10 +34,12 @@ logger = logging.getLogger(__name__)
 
 
 class ConsentFacts(BaseModel):
-    """What linking learnt about the bank-side consent: its id and when it ends."""
+    """What linking learnt about the grant: the bank-side consent's id, when it ends, and
+    when the customer authenticated to give it (epoch seconds; see `authentication_time`)."""
 
     consent_id: str | None = None
     expires_at: int | None = None
+    authenticated_at: int | None = None
 
 
 def store_link(
@@ -61,13 +63,12 @@ def store_link(
         scopes=(tokens.scope or " ".join(config.scopes)).split(),
         consent_id=consent.consent_id,
         consent_expires_at=consent.expires_at,
+        authenticated_at=consent.authenticated_at,
     )
     previous = links.replace(link)
     if previous is not None:
         end_link_at_bank(connector, previous)
-    links.replace_account_refs(
-        link, _account_references(connector, tokens.access_token, consent.consent_id)
-    )
+    links.replace_account_refs(link, _account_references(connector, tokens.access_token, link))
     if consent.expires_at is not None:
         ConsentExpiryRepository(get_settings().table_name).record(
             user.channel, user.user_id, config.institution_id, consent.expires_at
@@ -75,13 +76,15 @@ def store_link(
     logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
 
 
-def _account_references(
-    connector: Connector, access_token: str, consent_id: str | None
-) -> list[str]:
+def _account_references(connector: Connector, access_token: str, link: Link) -> list[str]:
     """Keyed references to the shared accounts, so the bank's alerts find this link."""
     institution_id = connector.config.institution_id
     try:
-        accounts = connector.list_accounts(access_token, consent_id=consent_id)
+        accounts = connector.list_accounts(
+            access_token,
+            consent_id=link.consent_id,
+            authenticated_at=link.customer_authenticated_at,
+        )
     except BankError as error:
         logger.warning(
             "Could not list accounts at link time; alerts will not route until the next link",
@@ -123,8 +126,10 @@ def revoke_grant(connector: Connector, tokens: TokenSet, consent_id: str | None)
     Best effort, logged: nothing on our side depends on the bank's answer.
     """
     institution_id = connector.config.institution_id
+    token = tokens.refresh_token or tokens.access_token
     try:
-        connector.revoke(tokens.refresh_token or tokens.access_token)
+        if token:  # a consent-only grant (redirect SCA) has none: the consent is the grant
+            connector.revoke(token)
     except Exception as error:
         logger.warning(
             "Could not revoke a grant's tokens at the bank",

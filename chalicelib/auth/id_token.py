@@ -27,8 +27,12 @@ MAX_ID_TOKEN_AGE_SECONDS = 600
 """An ID token is checked right after the code exchange, so it was issued moments ago."""
 
 
-def verify_id_token(connector: Connector, id_token: str | None, *, nonce: str) -> None:
-    """Raise `IdTokenRejected` unless `id_token` is valid for this login; no-op without openid.
+def verify_id_token(
+    connector: Connector, id_token: str | None, *, nonce: str
+) -> dict[str, Any] | None:
+    """The verified claims; `IdTokenRejected` unless `id_token` is valid for this login.
+
+    None, checking nothing, when the connector does not ask for `openid`.
 
     `nonce` is the value sent in this login's authorization request (kept sealed
     in the OAuth state). The bank's keys come from discovery's `jwks_uri`, fetched
@@ -36,7 +40,7 @@ def verify_id_token(connector: Connector, id_token: str | None, *, nonce: str) -
     be reached for them raises its `BankError`, as any other bank call.
     """
     if OPENID_SCOPE not in connector.config.scopes:
-        return
+        return None
     if not id_token:
         raise IdTokenRejected("no ID token in the token response")
     server = connector.authorization_server()
@@ -44,6 +48,20 @@ def verify_id_token(connector: Connector, id_token: str | None, *, nonce: str) -
         raise IdTokenRejected("the bank's metadata names no issuer or jwks_uri")
     claims = _verified_claims(connector, id_token, server.jwks_uri)
     _check_claims(claims, issuer=server.issuer, client_id=connector.config.client_id, nonce=nonce)
+    return claims
+
+
+def authentication_time(claims: dict[str, Any] | None, *, exchanged_at: float) -> int:
+    """When the customer authenticated for this grant, in epoch seconds.
+
+    The ID token's `auth_time` (OIDC Core §2: "Time when the End-User authentication
+    occurred") where the bank sends a plausible one, else the code exchange, which
+    follows the customer's sign-in by seconds. Kept on the link for `x-fapi-auth-date`.
+    """
+    sent = (claims or {}).get("auth_time")
+    if _is_number(sent) and 0 < sent <= exchanged_at + CLOCK_SKEW_SECONDS:
+        return int(min(sent, exchanged_at))
+    return int(exchanged_at)
 
 
 def _verified_claims(connector: Connector, id_token: str, jwks_uri: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,16 +45,18 @@ from pydantic import BaseModel, Field
 
 from chalicelib import envelope
 from chalicelib.auth import browser_binding, confirmation
-from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
+from chalicelib.auth.exceptions import IdTokenRejected, LinkingError, PersonDocumentNeeded
 from chalicelib.auth.grants import (
     ConsentFacts,
     end_consent,
     revoke_grant,
     store_link,
 )
-from chalicelib.auth.id_token import verify_id_token
+from chalicelib.auth.id_token import authentication_time, verify_id_token
 from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
+from chalicelib.auth.redirect_sca import await_consent, consent_only_grant
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
+from chalicelib.bank_data import ConsentStatus
 from chalicelib.channels.exceptions import RedirectRefused, UnknownChannel
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.channels.port import PlatformLogin
@@ -81,6 +84,9 @@ logger = logging.getLogger(__name__)
 
 PROVEN = "proven"
 """State marker: the platform vouched that this browser is the chat person (no code needed)."""
+SCA_REDIRECT = "redirect"
+"""State marker: the browser went to the bank's own SCA page (Berlin Group redirect
+approach), which may send it back without an authorization code (`auth.redirect_sca`)."""
 
 
 class LinkOutcome(BaseModel):
@@ -214,6 +220,7 @@ def start(
     browser_cookie: str | None,
     platform: PlatformLogin | None = None,
     stores: LinkingStores | None = None,
+    person_document: str | None = None,
 ) -> Started:
     """Take the link token and return the bank's authorization URL and the binding cookie.
 
@@ -221,7 +228,10 @@ def start(
     holds a binding value keeps it). With a `platform` login that names another
     chat user, nothing starts. Standards with a consent resource (UK OB
     account-access consent, Berlin Group consent) create it first; its id rides
-    in the OAuth state item, and the authorization request is bound to it.
+    in the OAuth state item, and the authorization request is bound to it. A consent
+    that must name the person's document (`Connector.consent_document`, Brazil's CPF)
+    needs `person_document`: without a valid one the link token is put back and
+    `PersonDocumentNeeded` asks for it; it goes to the bank once and is never stored.
     """
     stores = stores if stores is not None else LinkingStores.from_settings()
     taken = stores.link_tokens.take(token) if token else None
@@ -244,14 +254,29 @@ def start(
     if platform is not None:
         state_attributes.update(_platform_facts(platform, user, taken["institution_id"]))
     connector = load_connector(taken["institution_id"])
+    document = _person_document(connector, person_document)
+    if connector.consent_document is not None and document is None:
+        stores.link_tokens.put(token or "", taken, get_settings().link_token_ttl_seconds)
+        raise PersonDocumentNeeded(
+            connector.config.display_name,
+            connector.consent_document,
+            retry=person_document is not None,
+        )
     try:
         consent = connector.create_consent(
-            ConsentRequest(redirect_uri=redirect_uri, state=request.state, customer=customer)
+            ConsentRequest(
+                redirect_uri=redirect_uri,
+                state=request.state,
+                customer=customer,
+                person_document=document,
+            )
         )
         if consent is not None and consent.consent_id:
             state_attributes["consent_id"] = consent.consent_id
         if consent is not None and consent.expires_at is not None:
             state_attributes["consent_expires_at"] = str(int(consent.expires_at.timestamp()))
+        if consent is not None and consent.authorization_url:
+            state_attributes["sca"] = SCA_REDIRECT
         ttl = get_settings().oauth_state_ttl_seconds
         stores.states.put(request.state, state_attributes, ttl)
         if consent is not None and consent.authorization_url:
@@ -277,6 +302,13 @@ def start(
         ) from error
     cookie = browser_binding.set_cookie_header(binding, local=local_cookie, max_age_seconds=ttl)
     return Started(location=location, set_cookie=cookie)
+
+
+def _person_document(connector: Connector, given: str | None) -> str | None:
+    """The person's document as the connector's standard writes it, if valid and wanted."""
+    if connector.consent_document is None or not given:
+        return None
+    return connector.checked_consent_document(given)
 
 
 def _platform_facts(
@@ -358,7 +390,9 @@ def complete(
         institution_name=connector.config.display_name,
         platform_return=taken.get("platform_return"),
     )
-    _check_issuer(connector, query.get("iss"))  # error responses too (RFC 9207 section 2.4)
+    if taken.get("sca") != SCA_REDIRECT or "code" in query:
+        # Error responses too (RFC 9207 §2.4); a redirect-SCA return is no OAuth response.
+        _check_issuer(connector, query.get("iss"))
     if "error" in query:
         reason = "declined" if query["error"] == "access_denied" else "bank_error"
         logger.info(
@@ -368,8 +402,18 @@ def complete(
         return outcome.model_copy(update={"reason": reason})
     code = query.get("code")
     if not code:
-        raise LinkingError("The bank did not send an authorization code.")
+        if taken.get("sca") != SCA_REDIRECT or not taken.get("consent_id"):
+            raise LinkingError("The bank did not send an authorization code.")
+        return _link_consent_without_code(
+            outcome,
+            taken,
+            connector=connector,
+            links=links,
+            load_connector=load_connector,
+            stores=stores,
+        )
     verifier, nonce = _open_request(taken["sealed"], state)
+    exchanged_at = time.time()
     try:
         tokens = (exchange or exchange_code)(connector, code, redirect_uri, verifier)
     except BankError as error:
@@ -378,26 +422,128 @@ def complete(
             extra=log_fields(institution_id=institution_id, error=type(error).__name__),
         )
         return outcome.model_copy(update={"reason": "exchange_failed"})
-    consent = ConsentFacts(
-        consent_id=taken.get("consent_id") or tokens.consent_id,
-        expires_at=int(taken["consent_expires_at"]) if "consent_expires_at" in taken else None,
-    )
+    consent_id = taken.get("consent_id") or tokens.consent_id
     try:
-        verify_id_token(connector, tokens.id_token, nonce=nonce)
+        claims = verify_id_token(connector, tokens.id_token, nonce=nonce)
     except (IdTokenRejected, BankError) as error:
         logger.warning(
             "ID token not verified; the grant is revoked",
             extra=log_fields(institution_id=institution_id, error=type(error).__name__),
         )
-        revoke_grant(connector, tokens, consent.consent_id)
+        revoke_grant(connector, tokens, consent_id)
         return outcome.model_copy(update={"reason": "unverified"})
+    if not _consent_authorised(connector, taken.get("consent_id")):
+        revoke_grant(connector, tokens, consent_id)
+        return outcome.model_copy(update={"reason": "bank_error"})
+    consent = ConsentFacts(
+        consent_id=consent_id,
+        expires_at=int(taken["consent_expires_at"]) if "consent_expires_at" in taken else None,
+        authenticated_at=authentication_time(claims, exchanged_at=exchanged_at),
+    )
+    return _keep_grant(
+        outcome,
+        taken,
+        connector=connector,
+        tokens=tokens,
+        consent=consent,
+        links=links,
+        load_connector=load_connector,
+        stores=stores,
+    )
+
+
+def _keep_grant(
+    outcome: LinkOutcome,
+    taken: Mapping[str, str],
+    *,
+    connector: Connector,
+    tokens: TokenSet,
+    consent: ConsentFacts,
+    links: LinkPort,
+    load_connector: ConnectorLoader,
+    stores: LinkingStores,
+) -> LinkOutcome:
+    """The grant becomes the link when the chat person is proven, else waits for the code."""
     if taken.get("person") == PROVEN:
-        store_link(user, connector, tokens, links, consent)
+        store_link(outcome.user, connector, tokens, links, consent)
         return outcome.model_copy(update={"linked": True})
     held_code = confirmation.hold(
-        user, connector, tokens, consent, load_connector, pending_links=stores.pending_links
+        outcome.user, connector, tokens, consent, load_connector, pending_links=stores.pending_links
     )
     return outcome.model_copy(update={"awaiting_code": True, "code": held_code})
+
+
+def _link_consent_without_code(
+    outcome: LinkOutcome,
+    taken: Mapping[str, str],
+    *,
+    connector: Connector,
+    links: LinkPort,
+    load_connector: ConnectorLoader,
+    stores: LinkingStores,
+) -> LinkOutcome:
+    """Redirect SCA came back without a code: the consent's status says how it went.
+
+    Valid: the consent is the grant (`redirect_sca.consent_only_grant`); the customer
+    authenticated at the bank just now. Still pending when the wait runs out: it is ended
+    at the bank, so nothing usable is left unseen. Rejected, revoked or expired: nothing.
+    """
+    consent_id = taken["consent_id"]
+    institution_id = connector.config.institution_id
+    try:
+        status = await_consent(connector, consent_id)
+    except BankError as error:
+        logger.warning(
+            "Consent status unreadable after redirect SCA",
+            extra=log_fields(institution_id=institution_id, error=type(error).__name__),
+        )
+        end_consent(connector, consent_id)
+        return outcome.model_copy(update={"reason": "bank_error"})
+    if status is not ConsentStatus.AUTHORISED:
+        logger.info(
+            "Redirect SCA ended without a valid consent",
+            extra=log_fields(institution_id=institution_id, consent_status=status.value),
+        )
+        if status is ConsentStatus.AWAITING:
+            end_consent(connector, consent_id)
+            return outcome.model_copy(update={"reason": "consent_pending"})
+        reason = "declined" if status is ConsentStatus.REJECTED else "consent_ended"
+        return outcome.model_copy(update={"reason": reason})
+    now = time.time()
+    expires_at = int(taken["consent_expires_at"]) if "consent_expires_at" in taken else None
+    consent = ConsentFacts(consent_id=consent_id, expires_at=expires_at, authenticated_at=int(now))
+    tokens = consent_only_grant(expires_at, now, consent_days=connector.config.consent_days)
+    return _keep_grant(
+        outcome,
+        taken,
+        connector=connector,
+        tokens=tokens,
+        consent=consent,
+        links=links,
+        load_connector=load_connector,
+        stores=stores,
+    )
+
+
+def _consent_authorised(connector: Connector, consent_id: str | None) -> bool:
+    """The pre-step's consent reads authorised at the bank, where the standard asks to see
+    it (`consent_confirmed_after_redirect`, Brazil: AWAITING_AUTHORISATION -> AUTHORISED),
+    waited for the way a redirect-SCA return is (`redirect_sca.await_consent`)."""
+    if not consent_id or not connector.consent_confirmed_after_redirect:
+        return True
+    try:
+        status = await_consent(connector, consent_id)
+    except BankError as error:
+        problem = type(error).__name__
+    else:
+        if status is ConsentStatus.AUTHORISED:
+            return True
+        problem = status.value
+    logger.warning(
+        "Consent not authorised after the redirect; the grant is revoked",
+        extra=log_fields(institution_id=connector.config.institution_id, error=problem),
+    )
+    return False
 
 
 def platform_redirect_url(outcome: LinkOutcome) -> str | None:

@@ -19,6 +19,7 @@ _STYLE = (
     "background:#f0f2f5;color:#1c1e21}main{max-width:28rem;margin:10vh auto;background:#fff;"
     "border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}"
     "h1{font-size:1.4rem;margin-top:0}p{line-height:1.5}.brand{color:#0866ff;font-weight:700}"
+    "input,button{font:inherit;padding:.5rem;margin:.25rem 0}"
     ".code{font-size:2.4rem;font-weight:700;letter-spacing:.2em;text-align:center;"
     "font-variant-numeric:tabular-nums;margin:1rem 0}.warning{font-weight:600}"
 )
@@ -40,6 +41,13 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 }
+
+FORM_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+}
+"""For the one page with a form (the person's document): it may post back to us only."""
 
 
 def page(title: str, message: str, *, extra_html: str = "") -> str:
@@ -95,8 +103,43 @@ def not_linked_page(bank_name: str, reason: str | None) -> str:
             f"The sign-in from {bank_name} could not be verified, so nothing was linked and "
             "the access was withdrawn. Close this window and type 'link' in the chat to try again.",
         )
+    if reason == "consent_pending":
+        return page(
+            "Linking didn't finish",
+            f"{bank_name} had not confirmed your approval yet, so nothing was linked and the "
+            "request was withdrawn. Close this window and type 'link' in the chat to try again.",
+        )
+    if reason == "consent_ended":
+        return page(
+            "Linking didn't finish",
+            f"{bank_name} says this access has already ended (withdrawn or expired), so "
+            "nothing was linked. Close this window and type 'link' in the chat to try again.",
+        )
     return page(
         "Linking didn't finish",
         f"Something went wrong with {bank_name}. Nothing was stored. "
         "Close this window and type 'link' in the chat to try again.",
+    )
+
+
+def document_page(bank_name: str, kind: str, *, retry: bool) -> str:
+    """Ask for the person's document (Brazil's CPF), which the bank's consent must name.
+
+    The form posts back to the same address (the link token stays in its query); the
+    value goes to the bank once and is never stored.
+    """
+    hint = (
+        f"That doesn't look like a valid {kind}. Please check it and try again. " if retry else ""
+    )
+    return page(
+        f"Your {kind}",
+        f"{hint}{bank_name} asks for the {kind} of the person linking, to set up the consent. "
+        "BankBridge sends it to your bank once and never stores it.",
+        extra_html=(
+            "<form method='post'>"
+            f"<p><label for='document'>{escape(kind)}</label><br>"
+            "<input id='document' name='document' required inputmode='numeric' "
+            "autocomplete='off' maxlength='32'></p>"
+            "<p><button type='submit'>Continue to your bank</button></p></form>"
+        ),
     )

@@ -212,7 +212,27 @@ def sign_jwt(claims: dict[str, Any], private_key: str, *, kid: str | None = None
     so the bank can pick the key from our JWKS.
     """
     from joserfc import jwt  # lazy: joserfc loads only to sign a client assertion
-    from joserfc.jwk import ECKey, import_key  # lazy: joserfc loads only to sign a client assertion
+
+    key = signing_key(private_key, kid=kid)
+    header: dict[str, Any] = {"alg": key.algorithm}
+    if key.kid:
+        header["kid"] = key.kid
+    return jwt.encode(header, claims, key.key, algorithms=[key.algorithm])
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key read from Secrets Manager, with the algorithm and `kid` it signs with."""
+
+    key: Any
+    algorithm: str
+    kid: str | None
+
+
+def signing_key(private_key: str, *, kid: str | None = None) -> SigningKey:
+    """Import `private_key` (PEM or a JWK; `kid`, else the JWK's own): PS256 for RSA, ES256
+    for EC, the FAPI algorithms (FAPI 1.0 Advanced §8.6)."""
+    from joserfc.jwk import ECKey, import_key  # lazy: joserfc loads only to sign
 
     key: Any
     if private_key.lstrip().startswith("{"):
@@ -224,8 +244,4 @@ def sign_jwt(claims: dict[str, Any], private_key: str, *, kid: str | None = None
             key = import_key(private_key, "RSA")
         except ValueError:
             key = import_key(private_key, "EC")
-    algorithm = "ES256" if isinstance(key, ECKey) else "PS256"
-    header: dict[str, Any] = {"alg": algorithm}
-    if kid:
-        header["kid"] = kid
-    return jwt.encode(header, claims, key, algorithms=[algorithm])
+    return SigningKey(key, "ES256" if isinstance(key, ECKey) else "PS256", kid)

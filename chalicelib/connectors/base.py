@@ -20,7 +20,9 @@ those with a consent pre-step. The linking flow calls them in this order:
    config requires PAR or the bank offers it (RFC 9126, FAPI 2.0), and a
    `nonce` only when `openid` is asked for.
 3. Data calls take the link's `consent_id` (Berlin Group sends it as the
-   `Consent-ID` header; the others ignore it).
+   `Consent-ID` header; the others ignore it) and `authenticated_at`, when the
+   customer last authenticated (kept at linking, unchanged by refresh; CDR sends
+   it as `x-fapi-auth-date` on every resource call; the others ignore it).
 4. At unlink: `revoke` (RFC 7009 token revocation, where offered) and
    `end_consent(consent_id)` (UK DELETE consent, Berlin Group DELETE consent,
    CDR arrangement revocation); both are no-ops where the standard has none.
@@ -40,7 +42,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.bank_data import Account, Balance, Consent, Transaction
+from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
 from chalicelib.connectors.authserver import (
     AuthorizationServerMetadata,
     ClientAuthentication,
@@ -93,6 +95,13 @@ class ConsentRequest(BaseModel):
     redirect_uri: str
     state: str = Field(min_length=16)
     customer: Customer
+    person_document: str | None = Field(
+        default=None,
+        repr=False,
+        max_length=32,
+        description="The person's official document number, for standards whose consent "
+        "must name the logged-in user (Brazil's CPF); used for that call only, never stored.",
+    )
 
 
 class AuthorizationRequest(BaseModel):
@@ -155,6 +164,18 @@ class Connector(ABC):
     """ID token signature algorithms accepted: FAPI 1.0 Advanced §8.6 and the FAPI 2.0
     Security Profile (UK OB, CDR, FDX) exclude RS256 (PKCS#1 v1.5) and `none`; a
     standard outside FAPI may widen this."""
+    consent_document: ClassVar[str | None] = None
+    """The document the person must give for the consent pre-step (Brazil: "CPF"), which
+    linking asks for on its own page; None where the standard needs none."""
+
+    consent_confirmed_after_redirect: ClassVar[bool] = False
+    """Whether linking must read the pre-step's consent as authorised (`consent_status`)
+    after the redirect back before it keeps a grant (Brazil); else the code suffices."""
+
+    @classmethod
+    def checked_consent_document(cls, value: str) -> str | None:
+        """`value` as the standard writes a valid `consent_document`, or None if it is not one."""
+        return None
 
     def __init__(
         self,
@@ -182,6 +203,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """Every account the customer shared with us (all pages)."""
@@ -194,6 +216,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """Current balances of one account."""
@@ -209,6 +232,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
@@ -223,6 +247,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> TransactionPage:
         """The first `count` transactions in [start, end], and whether the bank has more.
@@ -239,6 +264,7 @@ class Connector(ABC):
             limit=count + 1,
             customer_present=customer_present,
             consent_id=consent_id,
+            authenticated_at=authenticated_at,
             customer=customer,
         )
         return TransactionPage(found[:count], more=len(found) > count)
@@ -249,6 +275,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[ListedAccount]:
         """Every shared account with its balance, in the fewest requests the standard allows.
@@ -259,12 +286,20 @@ class Connector(ABC):
         answer left out gets no balance, for the caller to read with `get_balance`.
         """
         accounts = self.list_accounts(
-            token, customer_present=customer_present, consent_id=consent_id, customer=customer
+            token,
+            customer_present=customer_present,
+            consent_id=consent_id,
+            authenticated_at=authenticated_at,
+            customer=customer,
         )
         balances: dict[str, Balance] = {}
         if accounts and self.config.balances_in_bulk:
             balances = self.bulk_balances(
-                token, customer_present=customer_present, consent_id=consent_id, customer=customer
+                token,
+                customer_present=customer_present,
+                consent_id=consent_id,
+                authenticated_at=authenticated_at,
+                customer=customer,
             )
         return [ListedAccount(account, balances.get(account.account_id)) for account in accounts]
 
@@ -274,6 +309,7 @@ class Connector(ABC):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> dict[str, Balance]:
         """Every shared account's balance from one request, by account id; {} without one."""
@@ -340,6 +376,11 @@ class Connector(ABC):
 
     def get_consent(self, consent_id: str) -> Consent | None:
         """The bank's view of a consent; None when the standard has no consent resource."""
+        return None
+
+    def consent_status(self, consent_id: str) -> ConsentStatus | None:
+        """Just the consent's status (Berlin Group's redirect SCA returns without a code and
+        is known to have worked only from it); None when the standard has no such resource."""
         return None
 
     def end_consent(self, consent_id: str) -> bool:

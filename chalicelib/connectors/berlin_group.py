@@ -18,8 +18,9 @@ SCA: the consent answer names the approach. `_links.scaOAuth`: the customer goes
 through the bank's OAuth authorize endpoint with scope `AIS:<consentId>` and
 reads carry the access token too. `_links.scaRedirect`: the returned
 `Consent.authorization_url` is where the browser goes, the bank sends it back to
-`TPP-Redirect-URI` (our callback with the state, no code), and reads carry only
-`Consent-ID` (pass an empty token).
+`TPP-Redirect-URI` (our callback with the state, no code), linking learns the outcome
+from `GET /v1/consents/{consentId}/status` (`consent_status`, `auth.redirect_sca`), and
+reads carry only `Consent-ID` (pass an empty token).
 Unattended reads are limited (`frequencyPerDay`, usually 4): a 429
 `ACCESS_EXCEEDED` is not retried and becomes `BankUnavailable` with a long
 `retry_after`. SCA renewal is every 180 days (Delegated Regulation (EU) 2022/2360),
@@ -37,7 +38,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import ValidationError
 
-from chalicelib.bank_data import Account, Balance, Consent, Transaction
+from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
 from chalicelib.connectors import berlin_group_mapping as mapping
 from chalicelib.connectors import parsing
 from chalicelib.connectors.base import (
@@ -185,6 +186,14 @@ class BerlinGroupConnector(Connector):
             created=None,
         )
 
+    def consent_status(self, consent_id: str) -> ConsentStatus:
+        """`GET /v1/consents/{consentId}/status` (psd2-api 1.3.11 `getConsentStatus`)."""
+        body = self.http.get_json(
+            f"v1/consents/{quote(consent_id, safe='')}/status",
+            headers=self._headers(customer=None),
+        )
+        return mapping.consent_status(parsing.member(body, "consentStatus"))
+
     def end_consent(self, consent_id: str) -> bool:
         """`DELETE /v1/consents/{consentId}` (204; the consent becomes terminatedByTpp)."""
         response = self.http.request(
@@ -210,6 +219,7 @@ class BerlinGroupConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /v1/accounts` (one list, no pagination in 1.3.x)."""
@@ -224,6 +234,7 @@ class BerlinGroupConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[ListedAccount]:
         """`GET /v1/accounts?withBalance=true`: balances inside the account list.
@@ -265,6 +276,7 @@ class BerlinGroupConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """`GET /v1/accounts/{account-id}/balances` as one canonical balance."""
@@ -290,6 +302,7 @@ class BerlinGroupConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Booked and pending transactions in [start, end] (dates), following `_links.next`."""
@@ -312,6 +325,7 @@ class BerlinGroupConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> TransactionPage:
         """The first `count`, whether there are more told by the last page's `_links.next`."""

@@ -7,7 +7,13 @@ Facts from the official OpenAPI file (psd2-api 1.3.11):
   (`transactions.booked[]`, `transactions.pending[]`); `information[]` (standing
   orders) moved no money and is left out. The next page is `transactions._links.next.href`.
 - Balance types: closingBooked, expected, openingBooked, interimAvailable,
-  interimBooked, forwardAvailable, nonInvoiced.
+  interimBooked, forwardAvailable, nonInvoiced. ASPSPs also send types outside
+  that enum: `authorised` (earlier 1.3.x: "The expected balance together with the
+  value of a pre-approved credit line the ASPSP makes permanently available to the
+  user"; 1.3.11 keeps its card-account line "money to spend with the value of a
+  pre-approved credit limit" under `expected`) and ISO 20022 names such as
+  `closingAvailable`. They are money to spend, so they fill `available` when no
+  enum type does; a type we do not know is never taken for the booked balance.
 - `cashAccountType` is ISO 20022 ExternalCashAccountType1Code.
 - Errors: `tppMessages[]{category, code, text, path}` (application/json) or RFC 7807
   `{type, title, detail, code, additionalErrors[]}` (application/problem+json).
@@ -39,8 +45,21 @@ ACCOUNT_STATUSES = {
 }
 CURRENT_BALANCE_TYPES = ("interimBooked", "closingBooked", "expected", "openingBooked")
 """Preference order for the canonical `current` balance."""
-AVAILABLE_BALANCE_TYPES = ("interimAvailable", "forwardAvailable")
-"""Preference order for the canonical `available` balance."""
+AVAILABLE_BALANCE_TYPES = ("interimAvailable", "authorised", "authorized", "forwardAvailable")
+"""Preference order for the canonical `available` balance; after these, any other type
+outside the 1.3.11 enum whose name ends in "available" (`closingAvailable`, ...)."""
+SPEC_BALANCE_TYPES = frozenset(
+    {
+        "closingBooked",
+        "expected",
+        "openingBooked",
+        "interimAvailable",
+        "interimBooked",
+        "forwardAvailable",
+        "nonInvoiced",
+    }
+)
+"""The `balanceType` enum of psd2-api 1.3.11."""
 TRANSACTION_ARRAYS = (
     ("booked", TransactionStatus.BOOKED),
     ("pending", TransactionStatus.PENDING),
@@ -88,11 +107,24 @@ def _pick(balances: list[dict[str, Any]], preference: tuple[str, ...]) -> dict[s
     return None
 
 
+def _other_available(balances: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first balance of a type outside the enum that names itself available."""
+    for balance in balances:
+        balance_type = balance.get("balanceType")
+        if (
+            isinstance(balance_type, str)
+            and balance_type not in SPEC_BALANCE_TYPES
+            and balance_type.lower().endswith("available")
+        ):
+            return balance
+    return None
+
+
 def map_balance(payload: Any, *, account_id: str, default_currency: str) -> Balance:
     """`balances[]` of the balances response as one canonical `Balance` (amounts as signed)."""
     balances = [b for b in parsing.items(payload, "balances") if isinstance(b, dict)]
     current = _pick(balances, CURRENT_BALANCE_TYPES)
-    available = _pick(balances, AVAILABLE_BALANCE_TYPES)
+    available = _pick(balances, AVAILABLE_BALANCE_TYPES) or _other_available(balances)
     chosen = current or available or {}
 
     def value(balance: dict[str, Any] | None) -> Any:

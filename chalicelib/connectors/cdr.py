@@ -10,9 +10,10 @@ Endpoints, relative to `api_base_url` (e.g. `https://dh.example/cds-au/v1`):
 Every call asks for a version range (`x-v` newest we read, `x-min-v` oldest) and
 checks the `x-v` the data holder answers with; a version outside the range is a
 protocol error rather than silently misread data. Headers: `x-fapi-interaction-id`
-(BankHttpClient), `x-fapi-auth-date` when the customer is present,
-`x-fapi-customer-ip-address` and `x-cds-client-headers` (base64 of the customer's
-original headers) when we have their browser (linking).
+(BankHttpClient), `x-fapi-auth-date` on every call (`auth_date_header`), and
+`x-fapi-customer-ip-address` with `x-cds-client-headers` (base64 of the customer's
+original headers) only when we have their browser (linking): the address marks a call
+as customer present, so chat reads, which have none, are unattended calls.
 Authorization: PAR with PKCE and a signed request object whose claims carry
 `sharing_duration` (`consent_days`); the token response's `cdr_arrangement_id`
 is the consent id to keep. Refresh tokens are not rotated in CDR (the token
@@ -87,6 +88,25 @@ def cdr_date_time(value: date | datetime, *, end: bool) -> str:
     return aware.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def auth_date_header(authenticated_at: datetime | None, *, customer: Customer | None) -> str:
+    """`x-fapi-auth-date`: when the customer last authenticated with us, as an HTTP-date.
+
+    CDS (cds_banking.yaml, every resource endpoint): "The time when the customer last
+    logged in to the Data Recipient Software Product as described in [FAPI-1.0-Baseline].
+    Required for all resource calls (customer present and unattended)." FAPI 1.0 Part 1
+    §6.2.2 item 3 fixes the format: an HTTP-date (RFC 7231 §7.1.1.1, IMF-fixdate). The
+    time is the one kept at linking (the ID token's `auth_time`, else the code exchange),
+    which a refresh does not move. A call with no such time is one made while the
+    customer is at our page (`customer`), so now is their last authentication; a read
+    without either is a bug that the data holder would refuse, so it is refused here.
+    """
+    if authenticated_at is None:
+        if customer is None:
+            raise ValueError("a CDR resource call needs the customer's last authentication time")
+        authenticated_at = datetime.now(UTC)
+    return fapi_date(authenticated_at)
+
+
 def client_headers(customer: Customer) -> str:
     """`x-cds-client-headers`: the customer's original headers we saw, base64 encoded."""
     lines = [f"User-Agent: {customer.user_agent}"] if customer.user_agent else []
@@ -144,6 +164,7 @@ class CdrConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /banking/accounts`, every page."""
@@ -152,7 +173,7 @@ class CdrConnector(Connector):
             "banking/accounts",
             {"page-size": self.config.page_size},
             ACCOUNTS_VERSIONS,
-            customer_present=customer_present,
+            authenticated_at=authenticated_at,
             customer=customer,
         )
         items = (item for payload in pages for item in parsing.items(payload, "data", "accounts"))
@@ -165,6 +186,7 @@ class CdrConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """`GET /banking/accounts/{accountId}/balance`."""
@@ -173,7 +195,7 @@ class CdrConnector(Connector):
             token,
             None,
             BALANCE_VERSIONS,
-            self._headers(BALANCE_VERSIONS, customer_present=customer_present, customer=customer),
+            self._headers(BALANCE_VERSIONS, authenticated_at=authenticated_at, customer=customer),
         )
         try:
             return mapping.map_balance(
@@ -190,6 +212,7 @@ class CdrConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> dict[str, Balance]:
         """`GET /banking/accounts/balances`, every page, by `accountId`."""
@@ -198,7 +221,7 @@ class CdrConnector(Connector):
             "banking/accounts/balances",
             {"page-size": self.config.page_size},
             BULK_BALANCES_VERSIONS,
-            customer_present=customer_present,
+            authenticated_at=authenticated_at,
             customer=customer,
         )
         balances: dict[str, Balance] = {}
@@ -229,6 +252,7 @@ class CdrConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions between `oldest-time` and `newest-time`, following `links.next`."""
@@ -243,7 +267,7 @@ class CdrConnector(Connector):
             f"banking/accounts/{quote(account_id, safe='')}/transactions",
             params,
             TRANSACTIONS_VERSIONS,
-            customer_present=customer_present,
+            authenticated_at=authenticated_at,
             customer=customer,
         )
         for payload in pages:
@@ -266,13 +290,19 @@ class CdrConnector(Connector):
     # Plumbing
 
     def _headers(
-        self, versions: tuple[int, int], *, customer_present: bool, customer: Customer | None
+        self,
+        versions: tuple[int, int],
+        *,
+        authenticated_at: datetime | None,
+        customer: Customer | None,
     ) -> dict[str, str]:
         newest, oldest = versions
-        headers = {**self.config.extra_headers, "x-v": str(newest), "x-min-v": str(oldest)}
-        if customer_present:
-            # The customer is talking to us now (a signed chat message or our web page).
-            headers["x-fapi-auth-date"] = fapi_date(datetime.now(UTC))
+        headers = {
+            **self.config.extra_headers,
+            "x-v": str(newest),
+            "x-min-v": str(oldest),
+            "x-fapi-auth-date": auth_date_header(authenticated_at, customer=customer),
+        }
         if customer is not None:
             headers["x-fapi-customer-ip-address"] = customer.ip_address
             headers["x-cds-client-headers"] = client_headers(customer)
@@ -285,10 +315,10 @@ class CdrConnector(Connector):
         params: Mapping[str, str | int],
         versions: tuple[int, int],
         *,
-        customer_present: bool,
+        authenticated_at: datetime | None,
         customer: Customer | None,
     ) -> Any:
-        headers = self._headers(versions, customer_present=customer_present, customer=customer)
+        headers = self._headers(versions, authenticated_at=authenticated_at, customer=customer)
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
             return self._get(url, token, query, versions, headers)

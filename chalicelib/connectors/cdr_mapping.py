@@ -7,6 +7,13 @@ Facts from the official OpenAPI file (Consumer Data Standards, banking APIs):
   `availableBalance` is zero or positive. Already the holder's view.
 - Transactions `status` is PENDING or POSTED (`postingDateTime` only when POSTED).
 - `productCategory` says what an account is; `maskedNumber` is already masked.
+  `openStatus`: "If not present then `OPEN` is assumed" (BankingAccountV3).
+- A liability is what the product is (`productCategory`), not what the balance
+  holds: an everyday account with an arranged overdraft has a `creditLimit` and,
+  while overdrawn, a negative `currentBalance` ("Assumed to be negative if the
+  customer has money owing"), yet stays a deposit account. `BankingBalance`
+  carries no category, so a balance never claims liability on its own; the
+  account's kind decides for both (a card still reads as owed through its account).
 - Errors: `{errors[{code, title, detail, meta{urn}}]}`; standard codes are URNs
   `urn:au-cds:error:<group>:<Category>/<Code>`.
 The tables in docs/connectors.md mirror the dictionaries below.
@@ -55,7 +62,9 @@ def map_account(item: Any, *, institution_id: str, default_currency: str) -> Acc
             "account_id": item.get("accountId"),
             "kind": ACCOUNT_KINDS.get(str(item.get("productCategory")), AccountKind.OTHER),
             "currency": default_currency,
-            "status": ACCOUNT_STATUSES.get(str(item.get("openStatus")), AccountStatus.UNKNOWN),
+            "status": ACCOUNT_STATUSES.get(
+                str(item.get("openStatus") or "OPEN"), AccountStatus.UNKNOWN
+            ),
             "display_name": parsing.text(item.get("nickname"))
             or parsing.text(item.get("displayName")),
             "product_name": parsing.text(item.get("productName")),
@@ -65,24 +74,26 @@ def map_account(item: Any, *, institution_id: str, default_currency: str) -> Acc
 
 
 def map_balance(payload: Any, *, account_id: str, default_currency: str) -> Balance:
-    """`data` of the balance response; a credit limit marks the account a liability."""
+    """`data` of the balance response (amounts already signed from the holder's view)."""
     return map_balance_item(
         parsing.member(payload, "data"), account_id=account_id, default_currency=default_currency
     )
 
 
 def map_balance_item(data: Any, *, account_id: str, default_currency: str) -> Balance:
-    """One `BankingBalance`: the single balance's `data`, or an item of the bulk list."""
+    """One `BankingBalance`: the single balance's `data`, or an item of the bulk list.
+
+    `is_liability` stays False: a `creditLimit` is as likely an everyday account's
+    overdraft as a card's limit, and only the account's `productCategory` tells.
+    """
     data = data if isinstance(data, dict) else {}
-    limit = parsing.amount(STANDARD, "creditLimit", data.get("creditLimit"))
     return Balance.model_validate(
         {
             "account_id": parsing.text(data.get("accountId")) or account_id,
             "currency": parsing.currency(data.get("currency"), default_currency),
             "current": parsing.amount(STANDARD, "currentBalance", data.get("currentBalance")),
             "available": parsing.amount(STANDARD, "availableBalance", data.get("availableBalance")),
-            "credit_limit": limit,
-            "is_liability": limit is not None and limit > 0,
+            "credit_limit": parsing.amount(STANDARD, "creditLimit", data.get("creditLimit")),
         }
     )
 

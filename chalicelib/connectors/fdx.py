@@ -89,6 +89,7 @@ class FdxConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """Every shared account, all pages; items without an `accountId` are skipped."""
@@ -108,6 +109,7 @@ class FdxConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[ListedAccount]:
         """Accounts and their balances from the one listing (`resultType=details`)."""
@@ -144,6 +146,7 @@ class FdxConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """Balances from the account detail (`GET /accounts/{id}`)."""
@@ -172,6 +175,7 @@ class FdxConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """Transactions in [start, end] (FDX dates), following pages until `limit` items."""
@@ -192,7 +196,6 @@ class FdxConnector(Connector):
                         item,
                         account_id=account_id,
                         currency=self.config.default_currency,
-                        convention=self.config.amount_sign_convention,
                     )
                 )
             except ValidationError as exc:

@@ -8,7 +8,11 @@ FDX facts this relies on (research/openbanking.md §1.3):
   `availableCredit`, `creditLine`; investment `currentValue`, `availableCashBalance`.
   Amounts owed are reported positive, so they are negated (holder's view).
 - Transaction amounts are signed by some banks and absolute with
-  `debitCreditMemo` by others: `AmountSignConvention` says which.
+  `debitCreditMemo` by others (`AmountSignConvention` records which), and banks
+  configured as signed send positive amounts marked DEBIT. `debitCreditMemo` is
+  FDX's own direction field, so DEBIT/CREDIT decide the sign under either
+  convention; an amount without one is read as sent. `convention_warning` lets
+  `check` tell the operator when sample transactions belie the convention.
 - `accountNumber` is never read; only `accountNumberDisplay` feeds `masked_number`.
 
 Parsing is tolerant: a malformed optional field becomes None (logged by field
@@ -282,21 +286,60 @@ def map_balance(raw: Any, *, account_id: str, default_currency: str) -> Balance:
     )
 
 
-def signed_amount(item: dict[str, Any], convention: AmountSignConvention) -> Decimal | None:
-    """Transaction amount with the holder's-view sign under the bank's convention.
+def signed_amount(item: dict[str, Any]) -> Decimal | None:
+    """Transaction amount with the holder's-view sign.
 
-    `absolute_with_memo`: DEBIT → -|amount|, CREDIT → +|amount|; MEMO or a missing
-    indicator leaves the amount as sent (there is nothing better to go on).
+    `debitCreditMemo` DEBIT → -|amount|, CREDIT → +|amount|, whatever the bank's
+    convention (a signed bank's positive DEBIT is still money out); MEMO or a
+    missing indicator leaves the amount as sent (there is nothing better to go on).
     """
     amount = _amount("amount", item.get("amount"))
-    if amount is None or convention is AmountSignConvention.SIGNED:
-        return amount
+    if amount is None:
+        return None
     indicator = _upper(item.get("debitCreditMemo"))
     if indicator == "DEBIT":
         return -abs(amount)
     if indicator == "CREDIT":
         return abs(amount)
     return amount
+
+
+def convention_warning(payload: Any, convention: AmountSignConvention) -> str | None:
+    """How sample transactions (an FDX transactions response) belie `convention`, or None.
+
+    Signed: an amount whose sign disagrees with its DEBIT/CREDIT memo says the bank
+    sends absolute amounts, so its memo-less ones would read as money in.
+    Absolute with memo: a negative amount says the bank signs its amounts.
+    """
+    items = [unwrap(raw, V5_TRANSACTION_WRAPPERS) for raw in page_items(payload, "transactions")]
+    signed = [
+        (amount, _upper(item.get("debitCreditMemo")))
+        for item in items
+        if (amount := _amount("amount", item.get("amount"))) is not None
+    ]
+    if not signed:
+        return "the sample holds no transaction with an amount: nothing to compare"
+    if convention is AmountSignConvention.SIGNED:
+        contrary = sum(
+            1
+            for amount, memo in signed
+            if (memo == "DEBIT" and amount > 0) or (memo == "CREDIT" and amount < 0)
+        )
+        if contrary:
+            return (
+                f"{contrary} of {len(signed)} sample transactions have a sign their "
+                "debitCreditMemo contradicts (e.g. a positive DEBIT): this bank looks like "
+                "absolute_with_memo; the memo decides where it is sent, but an amount "
+                "without one would read as money in"
+            )
+        return None
+    negative = sum(1 for amount, _ in signed if amount < 0)
+    if negative:
+        return (
+            f"{negative} of {len(signed)} sample transactions have negative amounts: "
+            "this bank looks like signed, not absolute_with_memo"
+        )
+    return None
 
 
 def _transaction_status(item: dict[str, Any]) -> TransactionStatus:
@@ -313,7 +356,6 @@ def map_transaction(
     *,
     account_id: str,
     currency: str,
-    convention: AmountSignConvention,
 ) -> Transaction:
     """One FDX transaction (v5 wrapped or v6 flat) as a canonical `Transaction`."""
     item = unwrap(raw, V5_TRANSACTION_WRAPPERS)
@@ -323,7 +365,7 @@ def map_transaction(
             "account_id": account_id,
             "transaction_id": None if transaction_id in (None, "") else str(transaction_id),
             "status": _transaction_status(item),
-            "amount": signed_amount(item, convention),
+            "amount": signed_amount(item),
             "currency": _currency(item, currency),
             "booked_at": _timestamp("postedTimestamp", item.get("postedTimestamp")),
             "transacted_at": _timestamp("transactionTimestamp", item.get("transactionTimestamp")),

@@ -45,11 +45,20 @@ def _cdr() -> type[Connector]:
     return CdrConnector
 
 
+def _brazil() -> type[Connector]:
+    from chalicelib.connectors.brazil.connector import (
+        BrazilOpenFinanceConnector,  # lazy: a standard's code loads only for its banks
+    )
+
+    return BrazilOpenFinanceConnector
+
+
 _IMPLEMENTATIONS = {
     Standard.FDX: _fdx,
     Standard.UK_OB: _uk_ob,
     Standard.BERLIN_GROUP: _berlin_group,
     Standard.CDR_AU: _cdr,
+    Standard.BRAZIL: _brazil,
 }
 
 SUPPORTED_STANDARDS = frozenset(_IMPLEMENTATIONS)

@@ -176,6 +176,7 @@ class UkOpenBankingConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
@@ -192,6 +193,7 @@ class UkOpenBankingConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """`GET /accounts/{AccountId}/balances` as one canonical balance."""
@@ -216,6 +218,7 @@ class UkOpenBankingConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> dict[str, Balance]:
         """`GET /balances`: every account's balances at once; {} where the bank lacks it."""
@@ -253,6 +256,7 @@ class UkOpenBankingConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """`GET /accounts/{AccountId}/transactions` in [start, end], following `Links.Next`."""
@@ -275,6 +279,7 @@ class UkOpenBankingConnector(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> TransactionPage:
         """The first `count`, whether there are more told by the last page's `Links.Next`."""

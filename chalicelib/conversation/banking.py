@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -143,13 +143,13 @@ class Banking:
                         account=listed.account,
                         balance=listed.balance,
                     )
-                    for listed in _listed_accounts(connector, token, request, link.consent_id)
+                    for listed in _listed_accounts(connector, token, request, link)
                 )
                 if not request.only_account or view.ref == request.only_account
             ]
             _concurrently(
                 [
-                    partial(self._fill, view, connector, token, request, link.consent_id)
+                    partial(self._fill, view, connector, token, request, link)
                     for view in views
                     if request.per_account or (request.balances and view.balance is None)
                 ]
@@ -185,13 +185,14 @@ class Banking:
         connector: Connector,
         token: str,
         request: ReadRequest,
-        consent_id: str | None,
+        link: Link,
     ) -> None:
         account_id = view.account.account_id
         offset, per_account = request.offset, request.per_account
+        grant = _grant_of(link)
         try:
             if request.balances and view.balance is None:
-                view.balance = connector.get_balance(token, account_id, consent_id=consent_id)
+                view.balance = connector.get_balance(token, account_id, **grant)
             if per_account:
                 end = datetime.now(UTC)
                 found = connector.first_transactions(
@@ -200,7 +201,7 @@ class Banking:
                     end - timedelta(days=request.days),
                     end,
                     offset + per_account,
-                    consent_id=consent_id,
+                    **grant,
                 )
                 newest_first = sorted(
                     found.transactions,
@@ -215,17 +216,27 @@ class Banking:
 
 
 def _listed_accounts(
-    connector: Connector, token: str, request: ReadRequest, consent_id: str | None
+    connector: Connector, token: str, request: ReadRequest, link: Link
 ) -> list[ListedAccount]:
     """The link's accounts, with the balances the standard delivers in bulk when asked for.
 
     Only accounts left without one cost a balance request each (`Banking._fill`).
     """
+    grant = _grant_of(link)
     if request.balances:
-        return connector.list_accounts_with_balances(token, consent_id=consent_id)
-    return [
-        ListedAccount(account) for account in connector.list_accounts(token, consent_id=consent_id)
-    ]
+        return connector.list_accounts_with_balances(token, **grant)
+    return [ListedAccount(account) for account in connector.list_accounts(token, **grant)]
+
+
+class _Grant(TypedDict):
+    consent_id: str | None
+    authenticated_at: datetime
+
+
+def _grant_of(link: Link) -> _Grant:
+    """What every data call says about the link's grant: its consent and when the customer
+    last authenticated (CDR's `x-fapi-auth-date`; a chat message is no new sign-in)."""
+    return {"consent_id": link.consent_id, "authenticated_at": link.customer_authenticated_at}
 
 
 MAX_PARALLEL_BANK_READS = 4

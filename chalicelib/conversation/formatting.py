@@ -17,7 +17,16 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from chalicelib.bank_data import Account, AccountKind, Balance, Transaction, TransactionStatus
 from chalicelib.redaction import REDACTED, redact_text
 
-_SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "JPY": "¥"}
+_SYMBOLS = {
+    "USD": "$",
+    "GBP": "£",
+    "EUR": "€",
+    "AUD": "A$",
+    "CAD": "CA$",
+    "NZD": "NZ$",
+    "JPY": "¥",
+    "BRL": "R$",
+}
 _ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
 _KIND_NAMES = {
     AccountKind.CHECKING: "Checking",

@@ -3,8 +3,11 @@
 The body is FDX's `POST /fraud/suspected-incident` (`SuspectedFraudIncident`, with
 `incidentId` = the alert's event id), signed with the generic `BankBridge-Signature`
 header under the institution's event secret(s), so the bank verifies it exactly as
-we verify its events. Banks treat a repeated `incidentId` as the same answer, which
-makes SQS redelivery safe. It goes through the one HTTP path to banks.
+we verify its events. A bank whose config asks for signed bodies only
+(`body_signing`) gets it as a JWS made with the connector's signing key, in its
+standard's form (`connectors.signed_bodies`: UK OB's detached `x-jws-signature`, else
+a compact JWS). Banks treat a repeated `incidentId` as the same answer, which makes
+SQS redelivery safe. It goes through the one HTTP path to banks.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pydantic import ValidationError
 from chalicelib.connectors.config.models import ConnectorConfig, EventSigningMethod
 from chalicelib.connectors.exceptions import BankError, BankUnavailable
 from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.signed_bodies import SignedBody, sign_body
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
@@ -31,21 +35,10 @@ def forward_answer(
     config: ConnectorConfig, answer: FraudAnswer, now: float | None = None
 ) -> BankNextStep:
     """POST the answer; return the bank's next step or raise `AnswerNotForwarded`."""
-    signing = config.event_signing
     if config.fraud_answer_url is None:
         raise AnswerNotForwarded("the bank has no fraud_answer_url", retryable=False)
-    if signing is None or signing.method is not EventSigningMethod.HMAC:
-        raise AnswerNotForwarded("the bank shares no signing secret for answers", retryable=False)
-    try:
-        secrets = [get_bank_secret(config.institution_id, ref) for ref in signing.secret_refs]
-    except SecretUnavailable as error:
-        raise AnswerNotForwarded("the signing secret is unavailable", retryable=True) from error
     body = json.dumps(answer.fdx_body(), separators=(",", ":")).encode()
-    timestamp = int(time.time() if now is None else now)
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(secrets, timestamp, body, signing.allowed_algorithms[0]),
-    }
+    signed = _signed(config, body, int(time.time() if now is None else now))
     http = BankHttpClient(
         institution_id=config.institution_id,
         base_url=config.fraud_answer_url,
@@ -56,8 +49,8 @@ def forward_answer(
         response = http.request(
             "POST",
             config.fraud_answer_url,
-            headers=headers,
-            data=body,
+            headers=signed.headers,
+            data=signed.body,
         )
     except BankUnavailable as error:
         raise AnswerNotForwarded("the bank did not answer", retryable=True) from error
@@ -75,3 +68,25 @@ def forward_answer(
         return BankNextStep.model_validate(response.body if isinstance(response.body, dict) else {})
     except ValidationError:
         return BankNextStep()
+
+
+def _signed(config: ConnectorConfig, body: bytes, timestamp: int) -> SignedBody:
+    """`body` as the bank accepts it: a JWS where it takes only those, else HMAC-signed JSON."""
+    if config.body_signing is not None and config.signing_key_ref is not None:
+        try:
+            private_key = get_bank_secret(config.institution_id, config.signing_key_ref)
+        except SecretUnavailable as error:
+            raise AnswerNotForwarded("the signing key is unavailable", retryable=True) from error
+        try:
+            return sign_body(config, body, private_key, now=timestamp)
+        except ValueError as error:
+            raise AnswerNotForwarded("the signing key cannot sign", retryable=False) from error
+    signing = config.event_signing
+    if signing is None or signing.method is not EventSigningMethod.HMAC:
+        raise AnswerNotForwarded("the bank shares no signing secret for answers", retryable=False)
+    try:
+        secrets = [get_bank_secret(config.institution_id, ref) for ref in signing.secret_refs]
+    except SecretUnavailable as error:
+        raise AnswerNotForwarded("the signing secret is unavailable", retryable=True) from error
+    signature = sign(secrets, timestamp, body, signing.allowed_algorithms[0])
+    return SignedBody(body, {"Content-Type": "application/json", SIGNATURE_HEADER: signature})

@@ -10,7 +10,8 @@ only to fail there. The event is queued minimised, its fraud details sealed
 most every five minutes per container, a KMS data key) and no DynamoDB
 write: the events worker de-duplicates (`chalicelib.batch` claims the event id
 when it runs the record), so a redelivery is queued again and dropped there,
-and nothing is lost if this process dies between queuing and answering. If the
+and nothing is lost if this process dies between queuing and answering. A UK
+notification carrying several events queues each of them in that one call. If the
 queue is unavailable the answer is 503 and the bank retries. Answers: 202 for
 UK OB event notifications (the standard requires it, echoing
 `x-fapi-interaction-id`), 204 for FDX `POST /notifications` (FDX's answer).
@@ -135,13 +136,13 @@ def _accept_delivery(
             raise EventRejected(401, "the body is not a signed token (compact JWS)")
         _check_token_nesting(raw_body)
         claims = _verify_jws(config, signing, raw_body, now)
-        event = normalise.from_uk_claims(claims, institution_id, received_at)
+        events = normalise.from_uk_claims(claims, institution_id, received_at)
         status = UK_OB_ACCEPTED
     else:
         _verify_hmac(config.institution_id, signing, raw_body, headers.get(SIGNATURE_HEADER), now)
-        event = normalise.from_fdx(raw_body, institution_id, received_at)
+        events = [normalise.from_fdx(raw_body, institution_id, received_at)]
         status = FDX_ACCEPTED
-    _accept(event, send)
+    _accept(events, send)
     return status
 
 
@@ -237,29 +238,31 @@ def _check_token_nesting(token: bytes) -> None:
             raise EventRejected(400, f"the token is nested deeper than {depth} levels") from None
 
 
-def _accept(event: BankEvent, send: QueueSender | None) -> None:
-    """Queue the event once, minimised and sealed; a repeat is dropped by the events worker."""
+def _accept(events: list[BankEvent], send: QueueSender | None) -> None:
+    """Queue the events once, minimised and sealed; a repeat is dropped by the events worker."""
+    institution_id = events[0].institution_id
     try:
-        queued = for_queue(event)
+        queued = [(event.event_id, for_queue(event)) for event in events]
     except Exception as error:  # KMS (no data key): nothing may be queued in clear instead
         logger.warning(
             "Bank event not sealed; the bank will retry",
-            extra=log_fields(institution_id=event.institution_id, reason=type(error).__name__),
+            extra=log_fields(institution_id=institution_id, reason=type(error).__name__),
         )
         raise EventRejected(503, "the event cannot be queued right now; please retry") from error
     try:
-        (send or enqueue)(get_settings().events_queue_name, [(event.event_id, queued)])
+        (send or enqueue)(get_settings().events_queue_name, queued)
     except MessageNotQueueable as error:  # BankEvent's bounds should make this unreachable
         raise EventRejected(413 if error.too_large else 400, error.reason) from None
     except EnqueueFailed as error:
         logger.warning(
             "Bank event not queued; the bank will retry",
-            extra=log_fields(institution_id=event.institution_id, event_id=event.event_id),
+            extra=log_fields(institution_id=institution_id, event_ids=", ".join(error.failed_ids)),
         )
         raise EventRejected(503, "the event cannot be queued right now; please retry") from error
-    logger.info(
-        "Bank event queued",
-        extra=log_fields(
-            institution_id=event.institution_id, event_id=event.event_id, type=event.type.value
-        ),
-    )
+    for event in events:
+        logger.info(
+            "Bank event queued",
+            extra=log_fields(
+                institution_id=event.institution_id, event_id=event.event_id, type=event.type.value
+            ),
+        )

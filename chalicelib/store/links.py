@@ -11,6 +11,7 @@ make exactly one refresh call (see `chalicelib.auth.tokens`).
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -54,6 +55,11 @@ class Link(BaseModel):
     scopes: list[str] = Field(default_factory=list)
     consent_id: str | None = None
     consent_expires_at: int | None = None
+    authenticated_at: int | None = Field(
+        default=None,
+        description="Epoch seconds when the customer last authenticated (at linking; a "
+        "refresh keeps it). CDR sends it as `x-fapi-auth-date` on every data call.",
+    )
     status: LinkStatus = LinkStatus.ACTIVE
     version: int = 1
     created_at: int = Field(default_factory=lambda: int(time.time()))
@@ -64,6 +70,12 @@ class Link(BaseModel):
     def key(self) -> dict[str, str]:
         """The item's primary key (also the tokens' associated data)."""
         return link_key(self.channel, self.user_id, self.institution_id)
+
+    @property
+    def customer_authenticated_at(self) -> datetime:
+        """When the customer last authenticated; links stored before this was kept give
+        their creation, minutes after the bank sign-in that made them."""
+        return datetime.fromtimestamp(self.authenticated_at or self.created_at, UTC)
 
 
 class LinkRepository:
@@ -265,6 +277,8 @@ def _to_item(link: Link) -> dict[str, AttributeValue]:
         values["consent_id"] = link.consent_id
         values[GSI1_PK] = f"{CONSENT_GSI_PREFIX}{link.institution_id}#{link.consent_id}"
         values[GSI1_SK] = link.key[PK]
+    if link.authenticated_at:
+        values["authenticated_at"] = link.authenticated_at
     if link.consent_expires_at:
         values["consent_expires_at"] = link.consent_expires_at
         # A day's grace after consent expiry, then DynamoDB may delete the dead link.

@@ -50,6 +50,7 @@ class PendingLink(BaseModel):
     attempts: int = 0
     consent_id: str | None = None
     consent_expires_at: int | None = None
+    authenticated_at: int | None = None
     created_at: int = Field(default_factory=lambda: int(time.time()))
 
     @property
@@ -173,6 +174,8 @@ def _to_item(pending: PendingLink) -> dict[str, AttributeValue]:
         values["consent_id"] = pending.consent_id
     if pending.consent_expires_at:
         values["consent_expires_at"] = pending.consent_expires_at
+    if pending.authenticated_at:
+        values["authenticated_at"] = pending.authenticated_at
     return encode_item(values)
 
 

@@ -1,12 +1,12 @@
 """Register the sandbox bank's institutions the way a real bank joins: config + CLI.
 
-The client secret, the events secret (and, for UK OB and CDR, a request-object
+The client secret, the events secret (and, for UK OB, CDR and Brazil, a request-object
 signing key whose public half is registered with the bank) go into Secrets
 Manager (moto here) in each institution's own namespace,
 `bankbridge/dev/banks/<institution_id>/...`, the only secrets its config may
 name; then `bankbridge connectors register FILE` posts each config to the admin
 API, exactly the steps in docs/connectors.md.
-One sandbox institution per standard: FDX, UK Open Banking, Berlin Group, CDR.
+One sandbox institution per standard: FDX, UK Open Banking, Berlin Group, CDR, Brazil.
 """
 
 from __future__ import annotations
@@ -23,8 +23,16 @@ from chalicelib.secret_namespace import bank_secret_prefix
 SANDBOX_CLIENT_ID = "bankbridge-local"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's documented dev value
 SANDBOX_EVENTS_SECRET = "sandbox-events-secret"  # noqa: S105 - the sandbox's documented dev value
-SANDBOX_INSTITUTIONS = ("sandbox-fdx", "sandbox-uk", "sandbox-xs2a", "sandbox-cdr")
+SANDBOX_INSTITUTIONS = (
+    "sandbox-fdx",
+    "sandbox-uk",
+    "sandbox-xs2a",
+    "sandbox-cdr",
+    "sandbox-brazil",
+)
 STAGE = "dev"
+SANDBOX_JWS_ISSUER = "bankbridge-local-org/bankbridge-local-ssa"
+"""UK OB `http://openbanking.org.uk/iss`: <organisation id>/<software statement id>."""
 CALLBACK_PATTERNS = ["http://127.0.0.1:*/oauth/callback", "http://localhost:*/oauth/callback"]
 
 
@@ -81,6 +89,8 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
             "api_base_url": f"{bank_url}/open-banking/v4.0/aisp",
             "scopes": ["openid", "accounts"],
             "signing_key_ref": signing_key_name("sandbox-uk"),
+            # The sandbox's UK face takes only JWS-signed bodies (x-jws-signature).
+            "body_signing": {"issuer": SANDBOX_JWS_ISSUER},
         },
         {
             **common,
@@ -109,6 +119,20 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
             "client_auth_method": "private_key_jwt",
             "require_par": True,
             "signing_key_ref": signing_key_name("sandbox-cdr"),
+        },
+        {
+            **common,
+            "institution_id": "sandbox-brazil",
+            "display_name": "Sandbox Bank (BR)",
+            "country": "BR",
+            "standard": "brazil",
+            "standard_version": "2.4.2",
+            "api_base_url": f"{bank_url}/open-banking",
+            "default_currency": "BRL",
+            "scopes": ["openid", "accounts", "resources"],
+            "client_auth_method": "private_key_jwt",
+            "require_par": True,
+            "signing_key_ref": signing_key_name("sandbox-brazil"),
         },
     ]
     for config in configs:

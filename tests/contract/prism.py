@@ -83,6 +83,8 @@ class SpecMock:
     next_link_as_object: bool = False
     pages: int = 1
     response_headers: dict[str, str] = field(default_factory=dict)
+    strip_prefix: str = ""
+    """Taken off request paths before Prism sees them (a spec whose paths omit its base)."""
     proxy: ThreadingHTTPServer | None = None
 
     @property
@@ -147,7 +149,7 @@ class SpecMock:
                     headers["Prefer"] = mock.prefer
                 answer = requests.request(
                     self.command,
-                    mock.prism_url + self.path,
+                    mock.prism_url + self.path.removeprefix(mock.strip_prefix),
                     headers=headers,
                     data=raw or None,
                     timeout=30,

@@ -23,6 +23,8 @@ from tests.contract.conftest import CUSTOMER_TOKEN, contract_connector
 from tests.contract.prism import SpecMock, serve_spec
 
 CUSTOMER = Customer(ip_address="198.51.100.4", user_agent="Mozilla/5.0 (X11)")
+SIGNED_IN = datetime(2026, 3, 30, 8, 15, 2, tzinfo=UTC)
+"""When the customer last authenticated (kept at linking)."""
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_accounts_ask_for_a_version_range_and_follow_links_next(mock: SpecMock) 
     mock.response_headers = {"x-v": "3"}
     mock.pages = 2
 
-    accounts = connector(mock).list_accounts(CUSTOMER_TOKEN)
+    accounts = connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN)
 
     mock.assert_all_accepted()
     assert [e.path for e in mock.exchanges] == ["/banking/accounts"] * 2
@@ -64,15 +66,16 @@ def test_accounts_ask_for_a_version_range_and_follow_links_next(mock: SpecMock) 
     assert (first.headers["x-v"], first.headers["x-min-v"]) == ("3", "2")
     assert first.query["page-size"] == "25"
     assert first.headers["authorization"] == f"Bearer {CUSTOMER_TOKEN}"
-    assert "x-fapi-auth-date" in first.headers
+    assert first.headers["x-fapi-auth-date"] == "Mon, 30 Mar 2026 08:15:02 GMT"
     assert "x-cds-client-headers" not in first.headers  # chat: no browser headers to pass on
+    assert "x-fapi-customer-ip-address" not in first.headers  # so an unattended call
     assert accounts and all(a.currency == "AUD" for a in accounts)
 
 
 def test_a_lower_answered_version_inside_the_range_is_read(mock: SpecMock) -> None:
     mock.response_headers = {"x-v": "2"}
 
-    assert connector(mock).list_accounts(CUSTOMER_TOKEN) is not None
+    assert connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN) is not None
     mock.assert_all_accepted()
 
 
@@ -80,7 +83,7 @@ def test_an_answered_version_outside_the_range_is_refused(mock: SpecMock) -> Non
     mock.response_headers = {"x-v": "1"}
 
     with pytest.raises(BankProtocolError, match="x-v 1"):
-        connector(mock).list_accounts(CUSTOMER_TOKEN)
+        connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN)
 
 
 def test_balance_is_accepted(mock: SpecMock) -> None:
@@ -103,7 +106,7 @@ def test_transactions_send_the_window_and_follow_pages(mock: SpecMock) -> None:
     end = datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
 
     transactions = connector(mock).list_transactions(
-        CUSTOMER_TOKEN, "acc-1", end - timedelta(days=90), end, customer_present=False
+        CUSTOMER_TOKEN, "acc-1", end - timedelta(days=90), end, authenticated_at=SIGNED_IN
     )
 
     mock.assert_all_accepted()
@@ -111,7 +114,9 @@ def test_transactions_send_the_window_and_follow_pages(mock: SpecMock) -> None:
     first = mock.exchanges[0]
     assert first.query["oldest-time"] == "2025-12-31T09:30:00+00:00"
     assert first.query["newest-time"] == "2026-03-31T09:30:00+00:00"
-    assert "x-fapi-auth-date" not in first.headers
+    assert all(
+        e.headers["x-fapi-auth-date"] == "Mon, 30 Mar 2026 08:15:02 GMT" for e in mock.exchanges
+    )
     assert all(t.account_id == "acc-1" for t in transactions)
 
 
@@ -125,7 +130,7 @@ def test_spec_error_responses_map_to_typed_errors(
     mock.prefer = f"code={code}"
 
     with pytest.raises(error):
-        connector(mock).get_balance(CUSTOMER_TOKEN, "acc-1")
+        connector(mock).get_balance(CUSTOMER_TOKEN, "acc-1", authenticated_at=SIGNED_IN)
 
     mock.assert_all_accepted()
     assert mock.exchanges[0].status == code

@@ -159,6 +159,10 @@ def approve_in_browser(
     session = session or requests.Session()
     consent = session.get(url, timeout=10)
     assert consent.status_code == 200, consent.text
+    if "name='document'" in consent.text:  # BankBridge asks for the CPF a Brazil consent names
+        document = sandbox_cpf(stack, customer or "alice")
+        consent = session.post(consent.url, data={"document": document}, timeout=10)
+        assert consent.status_code == 200, consent.text
     if customer is not None:  # the page preselects the first customer; switch like a person
         form = _ConsentForm()
         form.feed(consent.text)
@@ -170,6 +174,12 @@ def approve_in_browser(
     form.feed(consent.text)
     fields = [*form.fields, ("decision", decision)]
     return session.post(urljoin(consent.url, form.action), data=fields, timeout=10)
+
+
+def sandbox_cpf(stack: LocalStack, login_id: str) -> str:
+    """The sandbox customer's CPF, which Brazil's consent must name (`/sandbox/customers`)."""
+    customers = requests.get(f"{stack.urls['bank']}/sandbox/customers", timeout=10).json()
+    return str(next(c["cpf"] for c in customers["customers"] if c["login_id"] == login_id))
 
 
 def link_code_on(page: str) -> str:

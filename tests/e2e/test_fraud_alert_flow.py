@@ -11,11 +11,19 @@ from tests.e2e.conftest import LocalStack, eventually
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize(
+    ("institution", "standard", "signed_with"),
+    [
+        ("sandbox-fdx", "fdx", "BankBridge-Signature"),
+        # The sandbox's UK face takes only JWS-signed bodies: UK OB's detached x-jws-signature.
+        ("sandbox-uk", "uk", "x-jws-signature"),
+    ],
+)
 def test_not_me_reaches_the_bank_and_the_bank_next_step_comes_back(
-    local_stack: LocalStack,
+    local_stack: LocalStack, institution: str, standard: str, signed_with: str
 ) -> None:
     psid = new_psid()
-    assert link_sandbox(local_stack, psid).status_code == 200
+    assert link_sandbox(local_stack, psid, institution=institution).status_code == 200
     eventually(
         lambda: any("is linked" in text_of(r) for r in replies(local_stack, psid)),
         "the link confirmation in chat",
@@ -23,7 +31,7 @@ def test_not_me_reaches_the_bank_and_the_bank_next_step_comes_back(
     say(local_stack, psid, "hi")  # inside Meta's 24 h window: the alert is a plain UPDATE
     fired = requests.post(
         f"{local_stack.urls['bank']}/sandbox/events",
-        json={"type": "fraud", "customer": "alice"},
+        json={"type": "fraud", "customer": "alice", "standard": standard},
         timeout=15,
     )
     assert fired.status_code == 200, fired.text
@@ -47,7 +55,7 @@ def test_not_me_reaches_the_bank_and_the_bank_next_step_comes_back(
     confirmation = tap(local_stack, psid, "No, it wasn't", chips["No, it wasn't"])[-1]
     assert "is frozen" in text_of(confirmation)
     answers = requests.get(f"{local_stack.urls['bank']}/sandbox/fraud-answers", timeout=5).json()
-    assert {"event_id": event_id, "answer": "denied"}.items() <= next(
+    assert {"event_id": event_id, "answer": "denied", "signed_with": signed_with}.items() <= next(
         a for a in answers["answers"] if a["event_id"] == event_id
     ).items()
     again = tap(local_stack, psid, "Yes, it was me", chips["Yes, it was me"])[-1]

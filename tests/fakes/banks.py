@@ -97,6 +97,7 @@ class FakeBank(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Account]:
         """The accounts given to the fake."""
@@ -110,6 +111,7 @@ class FakeBank(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
         """The balance given for `account_id`."""
@@ -126,6 +128,7 @@ class FakeBank(Connector):
         *,
         customer_present: bool = True,
         consent_id: str | None = None,
+        authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
         """The account's transactions given to the fake, at most `limit`."""

@@ -66,6 +66,7 @@ class FakeLinkRepository:
             update={
                 "consent_id": link.consent_id or None,
                 "consent_expires_at": link.consent_expires_at or None,
+                "authenticated_at": link.authenticated_at or None,
                 "lease_owner": None,
                 "lease_until": None,
             },
@@ -166,6 +167,7 @@ class FakePendingLinkRepository:
             update={
                 "consent_id": pending.consent_id or None,
                 "consent_expires_at": pending.consent_expires_at or None,
+                "authenticated_at": pending.authenticated_at or None,
             }
         )
         return old

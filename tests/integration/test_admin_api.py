@@ -208,6 +208,36 @@ def test_live_check_against_the_sandbox_bank(client: Client, sandbox: RunningSan
     assert sandbox.url in report["steps"][0]["detail"]
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"sample_transactions": {"transactions": []}, "extra": 1}', 422),
+        (b'{"sample_transactions": "not a response"}', 422),
+        (b"{nope", 400),
+        (b'{"sample_transactions": "' + b"x" * 70_000 + b'"}', 413),
+    ],
+)
+def test_check_bodies_that_are_not_a_check_request_are_refused(
+    client: Client, body: bytes, status: int
+) -> None:
+    assert post(client, "/admin/connectors/sandbox/check", body).status_code == status
+
+
+def test_live_check_reads_sample_transactions_against_the_sign_convention(
+    client: Client, sandbox: RunningSandbox
+) -> None:
+    """The sandbox FDX config declares the default `signed`; a positive DEBIT belies it."""
+    post(client, "/admin/connectors", config_for(sandbox.url))
+    sample = {"transactions": [{"amount": 25.5, "debitCreditMemo": "DEBIT"}, {"amount": -3}]}
+
+    body = json.dumps({"sample_transactions": sample}).encode()
+    report = post(client, "/admin/connectors/sandbox/check", body).json_body
+
+    step = report["steps"][-1]
+    assert (step["name"], step["ok"], report["ok"]) == ("amount_sign_convention", True, True)
+    assert step["detail"].startswith("warning: 1 of 2 sample transactions have a sign")
+
+
 def test_live_check_reports_rejected_credentials(client: Client, sandbox: RunningSandbox) -> None:
     aws.client("secretsmanager").create_secret(
         Name="bankbridge/dev/banks/sandbox/wrong-secret", SecretString="not-the-secret"

@@ -163,6 +163,34 @@ def test_a_valid_set_is_202_echoing_the_interaction_id_and_queued(
     assert bank.fetches.count("/jwks") == 1  # keys cached across deliveries
 
 
+def test_every_event_of_a_set_is_queued_under_its_own_id(
+    aws_stack: Any, client: Client, bank: BankKeys, bank_key: RSAKey
+) -> None:
+    """Event Notifications v4.0: a revocation may come as `{}` beside the consent's
+    `resource-update` ("The subject claim must be populated if the Event Notification
+    does not include a urn:uk:org:openbanking:events:resource-update event")."""
+    subject = _claims(bank)["events"][
+        "urn:uk:org:openbanking:events:consent-authorization-revoked"
+    ]["subject"]
+    events = {
+        "urn:uk:org:openbanking:events:consent-authorization-revoked": {},
+        "urn:uk:org:openbanking:events:resource-update": {"subject": subject},
+    }
+    response = _post(client, _sign(bank_key, _claims(bank, events=events)))
+    assert response.status_code == 202
+    sqs = aws.client("sqs")
+    bodies = [
+        json.loads(message["Body"])
+        for message in sqs.receive_message(
+            QueueUrl=aws_stack.events_queue_url, MaxNumberOfMessages=10
+        ).get("Messages", [])
+    ]
+    assert sorted((body["event_id"], body["type"]) for body in bodies) == [
+        ("b460a07c-4962-43d1-85ee-9dc10a1e7d29#1", "consent_revoked"),
+        ("b460a07c-4962-43d1-85ee-9dc10a1e7d29#2", "consent_updated"),
+    ]
+
+
 def _segment(raw: bytes) -> str:
     import base64
 

@@ -509,7 +509,7 @@ def test_an_id_token_that_fails_verification_links_nothing_and_is_revoked(
 
     granted: list[str] = []
 
-    def reject(connector: Any, id_token: str | None, *, nonce: str) -> None:
+    def reject(connector: Any, id_token: str | None, *, nonce: str) -> dict[str, Any]:
         assert nonce  # the nonce sealed in this login's state
         granted.extend(_new_tokens(sandbox, before))
         raise IdTokenRejected("nonce mismatch")

@@ -170,6 +170,20 @@ def test_expired_token_is_refreshed_once_and_rotation_persisted(links: LinkRepos
     assert open_tokens(stored).refresh_token == "r1"
 
 
+def test_a_refresh_keeps_when_the_customer_authenticated(links: LinkRepository) -> None:
+    """CDR's `x-fapi-auth-date` is the customer's sign-in: a refresh grant is none."""
+    signed_in = int(time.time()) - 86_400
+    link = _link(links, expires_in=-5).model_copy(update={"authenticated_at": signed_in})
+    links.replace(link)
+
+    refresh = TokenService(links, lambda _: TokenSet(access_token="a1", expires_in=600))
+    assert refresh.access_token(link) == "a1"
+
+    stored = links.get("messenger", "psid-1", "bank-a")
+    assert stored is not None and stored.version == link.version + 1
+    assert stored.authenticated_at == signed_in
+
+
 def test_non_rotating_bank_keeps_the_old_refresh_token(links: LinkRepository) -> None:
     link = _link(links, expires_in=-5)
     TokenService(links, lambda _: TokenSet(access_token="a1", expires_in=600)).access_token(link)

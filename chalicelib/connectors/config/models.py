@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.connectors.brazil import rules as brazil_rules
 from chalicelib.connectors.config.rules import (
     MAX_ALGORITHMS,
     MAX_EXTRA_HEADERS,
@@ -54,6 +55,7 @@ class Standard(StrEnum):
     UK_OB = "uk_ob"
     BERLIN_GROUP = "berlin_group"
     CDR_AU = "cdr_au"
+    BRAZIL = "brazil"
 
 
 class ClientAuthMethod(StrEnum):
@@ -65,11 +67,17 @@ class ClientAuthMethod(StrEnum):
 
 
 class AmountSignConvention(StrEnum):
-    """How the bank signs transaction amounts (FDX banks differ).
+    """How the bank says it signs transaction amounts (FDX banks differ).
 
-    `signed`: the amount already carries the holder's-view sign.
-    `absolute_with_memo`: the amount is absolute; FDX `debitCreditMemo` DEBIT
-    makes it negative, CREDIT positive.
+    `signed`: the amount carries the holder's-view sign.
+    `absolute_with_memo`: the amount is absolute and FDX `debitCreditMemo` gives
+    the direction.
+
+    Mapping does not depend on it: a `debitCreditMemo`, when present, decides the
+    sign under either convention (banks that declare `signed` still send positive
+    debits with a DEBIT memo), and an amount without one is read as sent. The
+    declared convention is what `check --sample-transactions` holds the bank's
+    own samples against, so a contradiction is found before customers see it.
     """
 
     SIGNED = "signed"
@@ -145,6 +153,32 @@ class EventSigning(_StrictConfigModel):
         return self
 
 
+class BodySigning(_StrictConfigModel):
+    """For a bank that accepts only signed bodies from us (fraud answers): a JWS made with
+    `signing_key_ref`, in the form the bank's standard uses (`connectors.signed_bodies`)."""
+
+    issuer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="UK OB `http://openbanking.org.uk/iss`: <organisation id>/<software "
+        "statement id> (required for uk_ob).",
+    )
+    trust_anchor: str = Field(
+        default="openbanking.org.uk",
+        min_length=1,
+        max_length=256,
+        description="UK OB `http://openbanking.org.uk/tan`: the trust anchor of our key.",
+    )
+    key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="`kid` of signing_key_ref in our JWKS when that key is PEM (a JWK names "
+        "its own).",
+    )
+
+
 class ConnectorConfig(_StrictConfigModel):
     """One institution's connector: API location, authorization server, client, behaviour."""
 
@@ -208,7 +242,9 @@ class ConnectorConfig(_StrictConfigModel):
     )
     amount_sign_convention: AmountSignConvention = Field(
         default=AmountSignConvention.SIGNED,
-        description="signed amounts, or absolute amounts signed by FDX debitCreditMemo.",
+        description="What the bank declares: signed amounts, or absolute amounts signed by FDX "
+        "debitCreditMemo. A memo always decides the sign; `check` warns when the bank's "
+        "samples contradict this.",
     )
     page_size: int = Field(default=100, ge=1, le=1000, description="Items requested per page.")
     balances_in_bulk: bool = Field(
@@ -223,12 +259,18 @@ class ConnectorConfig(_StrictConfigModel):
     fraud_answer_url: BankUrl | None = Field(
         default=None, description="Where customers' fraud-alert answers are forwarded."
     )
+    body_signing: BodySigning | None = Field(
+        default=None,
+        description="Set for a bank that accepts only signed (JWS) bodies: fraud answers go "
+        "signed with signing_key_ref (see body_signing.*); unset, as JSON with "
+        "BankBridge-Signature.",
+    )
     consent_days: int = Field(
         default=90,
         ge=1,
         le=365,
         description="Consent lifetime asked for: UK ExpirationDateTime, Berlin Group "
-        "validUntil, CDR sharing_duration.",
+        "validUntil, CDR sharing_duration, Brazil expirationDateTime.",
     )
     financial_id: str | None = Field(
         default=None,
@@ -332,6 +374,16 @@ class ConnectorConfig(_StrictConfigModel):
                 "{standard} signs its authorization request object: give signing_key_ref",
                 {"standard": self.standard.value},
             )
+        if self.body_signing is not None:
+            if self.signing_key_ref is None:
+                raise PydanticCustomError(
+                    "signing_key_missing", "body_signing needs signing_key_ref"
+                )
+            if self.standard is Standard.UK_OB and self.body_signing.issuer is None:
+                raise PydanticCustomError(
+                    "jws_issuer_missing",
+                    "uk_ob body_signing needs issuer (<organisation id>/<software statement id>)",
+                )
         return self
 
     @property
@@ -364,10 +416,11 @@ _SUPPORTED_VERSIONS: dict[Standard, tuple[re.Pattern[str], str]] = {
     Standard.UK_OB: (re.compile(r"^(3\.1|4\.0)(\.|$)"), "3.1.x (3.1.11 verified) and 4.0.x"),
     Standard.BERLIN_GROUP: (re.compile(r"^1\.3(\.|$)"), "1.3.x (1.3.11 verified)"),
     Standard.CDR_AU: (re.compile(r"^1\.\d+(\.|$)"), "1.x (Consumer Data Standards)"),
+    Standard.BRAZIL: (brazil_rules.VERSION_PATTERN, brazil_rules.VERSIONS_SUPPORTED),
 }
 """Version prefixes each connector speaks, and how to say so to an admin."""
 
-_SIGNED_REQUEST_STANDARDS = frozenset({Standard.UK_OB, Standard.CDR_AU})
+_SIGNED_REQUEST_STANDARDS = frozenset({Standard.UK_OB, Standard.CDR_AU, Standard.BRAZIL})
 """FAPI standards whose authorization request travels as a signed request object (RFC 9101)."""
 
 

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--events-url",
         help="BankBridge's bank-events URL, e.g. http://127.0.0.1:8000/banks/sandbox-fdx/events;"
-        " {standard} becomes fdx, uk, xs2a or cdr",
+        " {standard} becomes fdx, uk, xs2a, cdr or brazil",
     )
     parser.add_argument(
         "--events-secret",

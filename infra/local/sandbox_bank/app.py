@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from infra.local.sandbox_bank import (
     authorize,
     bank_events,
+    brazil,
     cdr,
     discovery,
     fdx,
@@ -43,6 +44,7 @@ def create_app(
     app.register_blueprint(xs2a.blueprint)
     app.register_blueprint(cdr.blueprint)
     app.register_blueprint(cdr.arrangements_blueprint)
+    app.register_blueprint(brazil.blueprint)
     app.before_request(_start_request)
     app.after_request(_echo_interaction_id)
     app.register_error_handler(OAuthError, _oauth_error)
@@ -50,6 +52,7 @@ def create_app(
     app.register_error_handler(uk_ob.UkError, _uk_error)
     app.register_error_handler(xs2a.Xs2aError, _xs2a_error)
     app.register_error_handler(cdr.CdrError, _cdr_error)
+    app.register_error_handler(brazil.BrazilError, _brazil_error)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -93,6 +96,10 @@ def _cdr_error(error: cdr.CdrError) -> tuple[Response, int, dict[str, str]]:
     return jsonify(error.body()), error.status, error.headers
 
 
+def _brazil_error(error: brazil.BrazilError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error.body(current_state().clock())), error.status, error.headers
+
+
 def _http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Routing errors in each API's own error shape, JSON for controls, HTML for pages."""
     status = error.code or 500
@@ -103,6 +110,9 @@ def _http_error(error: HTTPException) -> tuple[Response | str, int]:
     if request.path.startswith(xs2a.PREFIX):
         code = "RESOURCE_UNKNOWN" if status == 404 else "SERVICE_INVALID"
         return jsonify(xs2a.Xs2aError(status, code, error.name).body()), status
+    if request.path.startswith((brazil.PREFIX + brazil.CONSENTS, brazil.PREFIX + brazil.ACCOUNTS)):
+        body = brazil.BrazilError(status, "NOT_FOUND", error.name).body(current_state().clock())
+        return jsonify(body), status
     if request.path.startswith(cdr.PREFIX):
         return jsonify(cdr.CdrError(status, "GeneralError/Expected", error.name).body()), status
     if request.path.startswith("/fdx/"):

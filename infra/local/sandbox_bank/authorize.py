@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 
-from infra.local.sandbox_bank import request_object, xs2a_render
+from infra.local.sandbox_bank import brazil, request_object, xs2a_render, xs2a_sca
 from infra.local.sandbox_bank.authorization_request import (
     SINGLE_VALUED,
     AuthorizationRequestError,
@@ -34,6 +34,7 @@ from infra.local.sandbox_bank.standards import (
     MixedStandardsError,
     Standard,
     berlin_group_consent_id,
+    brazil_consent_id,
     standard_of,
 )
 from infra.local.sandbox_bank.state import SandboxState, current_state
@@ -41,6 +42,8 @@ from infra.local.sandbox_bank.state import SandboxState, current_state
 DEFAULT_LOGIN = "alice"
 MAX_CDR_SHARING_SECONDS = 365 * 24 * 3600  # CDR: a sharing arrangement lasts a year at most
 CLIENT_AUTH_FIELDS = ("client_secret", "client_assertion", "client_assertion_type")
+CONSENT_STANDARDS = (Standard.UK_OB, Standard.BERLIN_GROUP, Standard.BRAZIL)
+"""Standards whose client creates a consent resource before the customer authorises it."""
 
 blueprint = Blueprint("authorize", __name__)
 
@@ -82,6 +85,18 @@ def _authorize_pushed(
     return _consent_page(state, txn, pushed.params, pushed.params.get("login_hint"))
 
 
+@blueprint.get(f"{xs2a_sca.PREFIX}/<consent_id>")
+def redirect_sca_page(consent_id: str) -> tuple[str, int]:
+    """Berlin Group redirect SCA: the consent page for a consent with no OAuth request."""
+    state = current_state()
+    params = xs2a_sca.page_params(state, consent_id)
+    if params is None:
+        return _error_page(
+            "invalid_request", "this consent is unknown or no longer awaiting authorisation"
+        )
+    return _consent_page(state, state.grants.hold_pending(params), params, None)
+
+
 @blueprint.post("/authorize/decision")
 def decision() -> Response | tuple[str, int]:
     state = current_state()
@@ -94,6 +109,8 @@ def decision() -> Response | tuple[str, int]:
     customer = state.bank.customer_by_login(request.form.get("customer", ""))
     if choice == "deny" and state.grants.take_pending(txn):
         consent = _consent_of(state, params)
+        if consent is not None and params.get(xs2a_sca.SCA_APPROACH_PARAM):
+            return xs2a_sca.declined(state, consent)
         if consent is not None:
             state.consents.reject(consent, state.clock())
         return _redirect_error(
@@ -114,6 +131,9 @@ def decision() -> Response | tuple[str, int]:
         message = f"Choose at least one of {customer.full_name}'s accounts, or press Deny."
         return _consent_page(state, txn, params, customer.login_id, message=message, status=400)
     consent = _consent_of(state, params)
+    refusal = _refusal(consent, customer)
+    if refusal is not None:
+        return _consent_page(state, txn, params, customer.login_id, message=refusal, status=400)
     access = _access(
         consent, [a for a in state.bank.accounts_of(customer.customer_id) if a.account_id in chosen]
     )
@@ -122,7 +142,16 @@ def decision() -> Response | tuple[str, int]:
         return _consent_page(state, txn, params, customer.login_id, message=message, status=400)
     if state.grants.take_pending(txn) is None:
         return _error_page("invalid_request", "this request expired or was already answered")
+    if consent is not None and params.get(xs2a_sca.SCA_APPROACH_PARAM):
+        return xs2a_sca.approved(state, consent, customer, access)
     return _approve(state, params, customer, consent, access)
+
+
+def _refusal(consent: AccessConsent | None, customer: Customer) -> str | None:
+    """Why this customer may not authorise the consent (Brazil: it names another CPF)."""
+    if consent is not None and consent.standard is Standard.BRAZIL:
+        return brazil.logged_user_problem(consent, customer)
+    return None
 
 
 def _access(consent: AccessConsent | None, chosen: list[Account]) -> AccountAccess:
@@ -272,7 +301,10 @@ def bind_consent(state: SandboxState, params: dict[str, str], *, pushed: bool) -
     params = {**params, "standard": standard.value}
     if standard is Standard.BERLIN_GROUP:
         params["consent_id"] = berlin_group_consent_id(scopes) or ""
-    if standard in (Standard.UK_OB, Standard.BERLIN_GROUP):
+    if standard is Standard.BRAZIL:
+        params["consent_id"] = brazil_consent_id(scopes) or ""
+        _require_pushed(pushed, "Open Finance Brasil")
+    if standard in CONSENT_STANDARDS:
         _awaiting_consent(state, params, standard)
     else:
         params.pop("consent_id", None)
@@ -304,13 +336,18 @@ def _awaiting_consent(state: SandboxState, params: dict[str, str], standard: Sta
         )
 
 
-def _check_cdr_request(state: SandboxState, params: dict[str, str], *, pushed: bool) -> None:
+def _require_pushed(pushed: bool, standard: str) -> None:
     if not pushed:
         raise AuthorizationRequestError(
             "invalid_request",
-            "CDR authorizations must be pushed first (PAR, RFC 9126), then sent as request_uri",
+            f"{standard} authorizations must be pushed first (PAR, RFC 9126), then sent as "
+            "request_uri",
             redirectable=True,
         )
+
+
+def _check_cdr_request(state: SandboxState, params: dict[str, str], *, pushed: bool) -> None:
+    _require_pushed(pushed, "CDR")
     duration = params.get("sharing_duration", "0")
     if not duration.isdigit():
         raise AuthorizationRequestError(
@@ -349,7 +386,7 @@ def _arrange_cdr_sharing(
 
 def _consent_of(state: SandboxState, params: dict[str, str]) -> AccessConsent | None:
     standard = Standard(params.get("standard", Standard.FDX.value))
-    if standard not in (Standard.UK_OB, Standard.BERLIN_GROUP) or not params.get("consent_id"):
+    if standard not in CONSENT_STANDARDS or not params.get("consent_id"):
         return None
     return state.consents.get(params["consent_id"], standard)
 

@@ -164,7 +164,9 @@ def _fraud_event(
         transacted_at=now - timedelta(minutes=_dice.randint(1, 9)),
     )
     grant = state.grants.latest_grant_covering(account.account_id)
-    state.fraud.flag(event_id, charge)
+    standard = wanted.standard or (grant.standard if grant else Standard.FDX)
+    # The sandbox's UK face takes only JWS-signed bodies (x-jws-signature) from clients.
+    state.fraud.flag(event_id, charge, signed_bodies_only=standard is Standard.UK_OB)
     notification = fraud_notification(
         event_id,
         now,
@@ -173,7 +175,6 @@ def _fraud_event(
         subscriber=grant.client_id if grant else None,
         issuer=state.issuer,
     )
-    standard = wanted.standard or (grant.standard if grant else Standard.FDX)
     return grant, notification, standard
 
 

@@ -5,8 +5,11 @@ revocation endpoint `POST /arrangements/revoke` (advertised in discovery as
 Versioning (CDS "Versioning"): `x-v` is required; the answer uses the highest version
 this endpoint supports between `x-min-v` and `x-v` (an `x-min-v` >= `x-v` counts as
 absent) and names it in the `x-v` response header; none supported: 406. Every call needs
-`x-fapi-auth-date`; a call with `x-fapi-customer-ip-address` (customer present) also
-needs `x-cds-client-headers` (base64). Authorization needs PAR (see authorize.py) and
+`x-fapi-auth-date` ("Required for all resource calls (customer present and unattended)"),
+an HTTP-date (FAPI 1.0 Part 1 §6.2.2) no later than now: a customer cannot have logged in
+in the future, so such a value is as malformed as a missing one (400 `Header/Missing` or
+`Header/Invalid`, CDS "Error Codes"); a call with `x-fapi-customer-ip-address` (customer
+present) also needs `x-cds-client-headers` (base64). Authorization needs PAR (see authorize.py) and
 the `bank:*` scopes; pagination is `page` (1-based) and `page-size` (max 1000).
 """
 
@@ -44,6 +47,7 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_HISTORY = timedelta(days=90)
 RETRY_AFTER_SECONDS = "2"
 OPEN_STATUSES = ("ALL", "OPEN", "CLOSED")
+AUTH_DATE_SKEW = timedelta(minutes=1)
 
 blueprint = Blueprint("cdr", __name__, url_prefix=PREFIX)
 arrangements_blueprint = Blueprint("cdr_arrangements", __name__)
@@ -206,9 +210,11 @@ def _check_headers() -> None:
     if auth_date is None:
         raise CdrError(400, "Header/Missing", "x-fapi-auth-date")
     try:
-        parsedate_to_datetime(auth_date)
+        logged_in = parsedate_to_datetime(auth_date)
     except (TypeError, ValueError):
         raise CdrError(400, "Header/Invalid", "x-fapi-auth-date must be an HTTP-date") from None
+    if logged_in.tzinfo is None or logged_in > datetime.now(UTC) + AUTH_DATE_SKEW:
+        raise CdrError(400, "Header/Invalid", "x-fapi-auth-date must be a past time in GMT")
     if "x-fapi-customer-ip-address" in request.headers:
         client_headers = request.headers.get("x-cds-client-headers")
         if client_headers is None:

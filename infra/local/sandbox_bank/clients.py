@@ -109,6 +109,12 @@ class ClientRegistry:
         with self._lock:
             return self._clients.get(client_id)
 
+    def key_sets(self) -> list[KeySet]:
+        """Every registered client's public keys: a signed body names its key by `kid`."""
+        with self._lock:
+            registered = list(self._clients.values())
+        return [keys for client in registered if (keys := client.key_set()) is not None]
+
     def register(self, client: ClientRegistration) -> bool:
         """Add or replace a client; True when it is new."""
         with self._lock:

@@ -36,7 +36,7 @@ class SandboxBankConfig(BaseModel):
     clients: tuple[ClientRegistration, ...] = Field(default_factory=lambda: (default_client(),))
     authorization_code_ttl: int = Field(default=60, ge=1, le=600)
     # Where bank events go: BankBridge's `POST /banks/{institution_id}/events`. The text
-    # `{standard}` is replaced by fdx, uk, xs2a or cdr (the consent's standard).
+    # `{standard}` is replaced by fdx, uk, xs2a, cdr or brazil (the consent's standard).
     events_url: str | None = None
     events_secret: str = Field(default=DEFAULT_EVENTS_SECRET, min_length=8, max_length=500)
 

@@ -1,5 +1,6 @@
 """Consent resources a client creates before the customer authorises them (UK OB
-account-access-consents, Berlin Group consents), shared by every standard's API.
+account-access-consents, Berlin Group consents, Brazil consents), shared by every
+standard's API.
 
 A consent starts awaiting authorisation; approving it on the consent page binds it to
 a grant (so the grant's tokens carry its id). Its status after that follows the grant:
@@ -131,11 +132,21 @@ UK_PERMISSION_WORDS = {
     "ReadPAN": "See full card numbers",
 }
 
+BRAZIL_PERMISSION_WORDS = {
+    "ACCOUNTS_READ": "See your accounts",
+    "ACCOUNTS_BALANCES_READ": "See your balances",
+    "ACCOUNTS_TRANSACTIONS_READ": "See your statements (transactions)",
+    "ACCOUNTS_OVERDRAFT_LIMITS_READ": "See your overdraft limits",
+    "RESOURCES_READ": "See which of your products are shared",
+}
+
 
 def describe(consent: AccessConsent) -> list[str]:
     """What the consent page tells the customer this consent allows."""
     if consent.standard is Standard.UK_OB:
         return [UK_PERMISSION_WORDS.get(p, p) for p in consent.details["Permissions"]]
+    if consent.standard is Standard.BRAZIL:
+        return [BRAZIL_PERMISSION_WORDS.get(p, p) for p in consent.details["permissions"]]
     access = consent.details["access"]
     lines = ["See the list of your accounts"]
     if access.get("balances") or access.get("availableAccountsWithBalance") or _whole(access):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +29,9 @@ class SandboxControls(BaseModel):
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rate_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     events_url: str | None = None
+    xs2a_sca_approach: Literal["oauth", "redirect"] = "oauth"
+    """Berlin Group consents: OAuth SCA (`scaOAuth`), or redirect SCA that sends the
+    browser back without a code (`xs2a_sca`)."""
 
     @field_validator("events_url")
     @classmethod

@@ -14,7 +14,10 @@
     }
 
 `confirmed` means the customer made the charge; `denied` means they did not. Signed
-like bank events (`BankBridge-Signature`, the events secret). The reply is the bank's
+like bank events (`BankBridge-Signature`, the events secret), or with a client's
+registered key (`signed_bodies`): UK OB's detached `x-jws-signature`, or the whole body
+as a compact JWS (`application/jose`). An incident raised through the UK face takes
+only a JWS, as a bank that accepts only signed bodies would. The reply is the bank's
 next step: `{"incidentId", "status": "CARD_FROZEN" | "CLOSED", "message"}`. Answering
 the same incident again records nothing new and returns the first reply.
 """
@@ -30,7 +33,14 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from infra.local.sandbox_bank.errors import FdxError
 from infra.local.sandbox_bank.fraud_desk import Answer
-from infra.local.sandbox_bank.state import current_state
+from infra.local.sandbox_bank.signed_bodies import (
+    COMPACT_JWS_MEDIA_TYPE,
+    JWS_SIGNATURE_HEADER,
+    BodySignatureError,
+    verify_compact,
+    verify_detached,
+)
+from infra.local.sandbox_bank.state import SandboxState, current_state
 from infra.local.sandbox_bank.webhook_signature import SIGNATURE_HEADER, SignatureError, verify
 
 blueprint = Blueprint("fraud", __name__, url_prefix="/fdx/v6/fraud")
@@ -72,13 +82,7 @@ class SuspectedIncidentAnswer(BaseModel):
 @blueprint.post("/suspected-incident")
 def suspected_incident() -> tuple[Response, int]:
     state = current_state()
-    raw = request.get_data()
-    try:
-        verify(
-            request.headers.get(SIGNATURE_HEADER), raw, state.controls.events_secret, state.clock()
-        )
-    except SignatureError as exc:
-        raise FdxError(401, 1205, f"Unauthorized: {exc}") from exc
+    raw, signed_with = _verified_body(state)
     try:
         body = json.loads(raw)
     except ValueError:
@@ -98,8 +102,14 @@ def suspected_incident() -> tuple[Response, int]:
         raise FdxError(404, 1107, "Data not found: no fraud alert has this incidentId")
     if incident.account_id is not None and incident.account_id != charge.account.account_id:
         raise FdxError(400, 401, "Invalid input: accountId is not the account of this incident")
+    if signed_with == SIGNATURE_HEADER and state.fraud.takes_signed_bodies_only(
+        incident.incident_id
+    ):
+        raise FdxError(401, 1205, "Unauthorized: this bank accepts only JWS-signed bodies")
     now = datetime.fromtimestamp(state.clock(), UTC)
-    recorded = state.fraud.record(incident.incident_id, incident.answer, now)
+    recorded = state.fraud.record(
+        incident.incident_id, incident.answer, now, signed_with=signed_with
+    )
     return jsonify(
         {
             "incidentId": incident.incident_id,
@@ -107,3 +117,21 @@ def suspected_incident() -> tuple[Response, int]:
             "message": recorded.next_step.message,
         }
     ), 200
+
+
+def _verified_body(state: SandboxState) -> tuple[bytes, str]:
+    """The JSON body once its signature holds, and which signature that was."""
+    raw = request.get_data()
+    try:
+        detached = request.headers.get(JWS_SIGNATURE_HEADER)
+        if detached is not None:
+            verify_detached(detached, raw, state.clients)
+            return raw, JWS_SIGNATURE_HEADER
+        if request.mimetype == COMPACT_JWS_MEDIA_TYPE:
+            return verify_compact(raw, state.clients), "jws"
+        verify(
+            request.headers.get(SIGNATURE_HEADER), raw, state.controls.events_secret, state.clock()
+        )
+    except (BodySignatureError, SignatureError) as exc:
+        raise FdxError(401, 1205, f"Unauthorized: {exc}") from exc
+    return raw, SIGNATURE_HEADER

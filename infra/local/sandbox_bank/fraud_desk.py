@@ -29,12 +29,14 @@ class RecordedAnswer:
     answer: Answer
     received_at: datetime
     next_step: NextStep
+    signed_with: str  # "x-jws-signature", "jws" (compact body) or "BankBridge-Signature"
 
     def summary(self) -> dict[str, str]:
         return {
             "event_id": self.event_id,
             "answer": self.answer,
             "received_at": timestamp(self.received_at),
+            "signed_with": self.signed_with,
         }
 
 
@@ -49,22 +51,35 @@ class FraudDesk:
         with self._lock:
             self._charges: dict[str, SuspiciousCharge] = {}
             self._answers: dict[str, RecordedAnswer] = {}
+            self._signed_bodies_only: set[str] = set()
 
-    def flag(self, event_id: str, charge: SuspiciousCharge) -> None:
+    def flag(
+        self, event_id: str, charge: SuspiciousCharge, *, signed_bodies_only: bool = False
+    ) -> None:
+        """Keep a flagged charge; `signed_bodies_only` for the bank face (UK) whose answers
+        must come as a JWS."""
         with self._lock:
             self._charges[event_id] = charge
+            if signed_bodies_only:
+                self._signed_bodies_only.add(event_id)
+
+    def takes_signed_bodies_only(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._signed_bodies_only
 
     def charge(self, event_id: str) -> SuspiciousCharge | None:
         with self._lock:
             return self._charges.get(event_id)
 
-    def record(self, event_id: str, answer: Answer, now: datetime) -> RecordedAnswer:
+    def record(
+        self, event_id: str, answer: Answer, now: datetime, *, signed_with: str
+    ) -> RecordedAnswer:
         """Keep the first answer to an event; later ones get that same answer back."""
         with self._lock:
             if event_id in self._answers:
                 return self._answers[event_id]
             recorded = RecordedAnswer(
-                event_id, answer, now, _next_step(answer, self._charges[event_id])
+                event_id, answer, now, _next_step(answer, self._charges[event_id]), signed_with
             )
             self._answers[event_id] = recorded
             return recorded

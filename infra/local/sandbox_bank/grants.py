@@ -148,6 +148,11 @@ class GrantStore:
 
     # Codes and tokens
 
+    def record(self, grant: Grant) -> None:
+        """Keep an approved consent that needs no code (Berlin Group redirect SCA)."""
+        with self._lock:
+            self._customer_grants.append(grant)
+
     def issue_code(self, grant: Grant, redirect_uri: str, code_challenge: str) -> str:
         code = secrets.token_urlsafe(32)
         with self._lock:

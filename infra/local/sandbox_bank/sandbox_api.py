@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
+from infra.local.sandbox_bank import brazil_render
 from infra.local.sandbox_bank.clients import ClientRegistration
 from infra.local.sandbox_bank.state import current_state
 
@@ -75,6 +76,7 @@ def customers() -> Response:
                     "login_id": customer.login_id,
                     "name": customer.full_name,
                     "customer_id": customer.customer_id,
+                    "cpf": brazil_render.cpf_of(customer),
                     "accounts": [
                         {
                             "account_id": a.account_id,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from infra.local.sandbox_bank.standards import BERLIN_GROUP_SCOPE_PREFIX, UK_ACCOUNTS_SCOPE
+from infra.local.sandbox_bank.standards import (
+    BERLIN_GROUP_SCOPE_PREFIX,
+    BRAZIL_CONSENT_SCOPE_PREFIX,
+    UK_ACCOUNTS_SCOPE,
+)
 
 ACCOUNT_BASIC = "fdx:accountbasic:read"
 ACCOUNT_DETAILED = "fdx:accountdetailed:read"
@@ -14,6 +18,8 @@ UK_ACCOUNTS = UK_ACCOUNTS_SCOPE
 CDR_ACCOUNTS_BASIC = "bank:accounts.basic:read"
 CDR_ACCOUNTS_DETAIL = "bank:accounts.detail:read"
 CDR_TRANSACTIONS = "bank:transactions:read"
+BRAZIL_CONSENTS = "consents"
+BRAZIL_RESOURCES = "resources"
 
 # FDX data-cluster scopes as named by Mastercard's FDX mock auth server (research §1.5);
 # CDR scopes per the CDS scope list (research §4.4); UK `accounts` per the OB AIS spec.
@@ -28,9 +34,12 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     CDR_ACCOUNTS_BASIC: "See your account names, types and balances",
     CDR_ACCOUNTS_DETAIL: "See your account numbers and features",
     CDR_TRANSACTIONS: "See your transaction details",
+    BRAZIL_CONSENTS: "Ask for your consent",
+    BRAZIL_RESOURCES: "See which of your products are shared",
 }
 SUPPORTED_SCOPES = tuple(SCOPE_DESCRIPTIONS)
 BERLIN_GROUP_SCOPE_DESCRIPTION = "Read the accounts, balances and transactions of this consent"
+BRAZIL_CONSENT_SCOPE_DESCRIPTION = "Read what the consent below allows"
 # Never granted to client_credentials. FDX scopes are (the token then reads nothing:
 # FDX answers 706), which keeps the FDX behaviour the existing tests pin.
 CUSTOMER_ONLY_SCOPES = frozenset(
@@ -41,6 +50,7 @@ CUSTOMER_ONLY_SCOPES = frozenset(
         CDR_ACCOUNTS_BASIC,
         CDR_ACCOUNTS_DETAIL,
         CDR_TRANSACTIONS,
+        BRAZIL_RESOURCES,
     }
 )
 
@@ -51,12 +61,16 @@ def parse_scope(raw: str | None) -> tuple[str, ...]:
 
 
 def is_customer_only(scope: str) -> bool:
-    return scope in CUSTOMER_ONLY_SCOPES or scope.startswith(BERLIN_GROUP_SCOPE_PREFIX)
+    return scope in CUSTOMER_ONLY_SCOPES or scope.startswith(
+        (BERLIN_GROUP_SCOPE_PREFIX, BRAZIL_CONSENT_SCOPE_PREFIX)
+    )
 
 
 def describe(scope: str) -> str:
     if scope.startswith(BERLIN_GROUP_SCOPE_PREFIX):
         return BERLIN_GROUP_SCOPE_DESCRIPTION
+    if scope.startswith(BRAZIL_CONSENT_SCOPE_PREFIX):
+        return BRAZIL_CONSENT_SCOPE_DESCRIPTION
     return SCOPE_DESCRIPTIONS[scope]
 
 
@@ -67,4 +81,5 @@ def unsupported(scopes: tuple[str, ...]) -> list[str]:
         for scope in scopes
         if scope not in SCOPE_DESCRIPTIONS
         and not (scope.startswith(BERLIN_GROUP_SCOPE_PREFIX) and len(scope) > 4)
+        and not (scope.startswith(BRAZIL_CONSENT_SCOPE_PREFIX) and len(scope) > 8)
     ]

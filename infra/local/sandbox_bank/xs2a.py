@@ -1,9 +1,12 @@
-"""Berlin Group NextGenPSD2 XS2A 1.3.11 AIS under `/xs2a/v1`, with the OAuth SCA approach.
+"""Berlin Group NextGenPSD2 XS2A 1.3.11 AIS under `/xs2a/v1`, with the OAuth SCA approach
+(or the redirect approach, `xs2a_sca`, when the `xs2a_sca_approach` control says so).
 
 1. `POST /v1/consents` (X-Request-ID, PSU-IP-Address) answers `consentId` and
-   `_links.scaOAuth` (this authorization server's metadata).
+   `_links.scaOAuth` (this authorization server's metadata); in redirect mode
+   `_links.scaRedirect` instead, which needs `TPP-Redirect-URI`.
 2. The client sends the customer to `/authorize` with scope `AIS:<consentId>`; the token
-   it gets reads with `Consent-ID: <consentId>` and `Authorization: Bearer`.
+   it gets reads with `Consent-ID: <consentId>` and `Authorization: Bearer`. A consent
+   approved through redirect SCA reads with `Consent-ID` alone.
 3. Reads without `PSU-IP-Address` are unattended: at most `frequencyPerDay` (≤ 4, the RTS
    limit; more is reduced to 4) per consent, endpoint and UTC day; then 429 ACCESS_EXCEEDED.
 
@@ -21,7 +24,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from infra.local.sandbox_bank import xs2a_render
+from infra.local.sandbox_bank import xs2a_render, xs2a_sca
 from infra.local.sandbox_bank.consents import AccessConsent, ConsentState
 from infra.local.sandbox_bank.models import Account
 from infra.local.sandbox_bank.paging import page_of, page_url
@@ -120,6 +123,7 @@ def create_consent() -> tuple[Response, int, dict[str, str]]:
     if not request.headers.get("PSU-IP-Address"):
         raise Xs2aError(400, "FORMAT_ERROR", "PSU-IP-Address is required", "PSU-IP-Address")
     body = _consent_body()
+    redirect_sca = _redirect_sca_details(state)
     today = datetime.fromtimestamp(state.clock(), UTC).date()
     if body.valid_until < today:
         raise Xs2aError(400, "FORMAT_ERROR", "validUntil is in the past", "validUntil")
@@ -141,22 +145,41 @@ def create_consent() -> tuple[Response, int, dict[str, str]]:
                 "access": body.access.model_dump(by_alias=True, exclude_none=True),
                 "recurringIndicator": body.recurring_indicator,
                 "validUntil": valid_until.isoformat(),
+                **redirect_sca,
             },
             frequency_per_day=frequency,
         )
     )
     location = f"{PREFIX}/consents/{consent.consent_id}"
+    sca = (
+        {"scaRedirect": {"href": xs2a_sca.sca_redirect_link(state, consent.consent_id)}}
+        if redirect_sca
+        else {"scaOAuth": {"href": state.endpoint_url("/.well-known/oauth-authorization-server")}}
+    )
     answer = {
         "consentStatus": "received",
         "consentId": consent.consent_id,
-        "_links": {
-            "scaOAuth": {"href": state.endpoint_url("/.well-known/oauth-authorization-server")},
-            "self": {"href": location},
-            "status": {"href": f"{location}/status"},
-        },
+        "_links": {**sca, "self": {"href": location}, "status": {"href": f"{location}/status"}},
     }
-    headers = {"Location": location, "ASPSP-SCA-Approach": "OAUTH"}
+    approach = xs2a_sca.REDIRECT_APPROACH if redirect_sca else "OAUTH"
+    headers = {"Location": location, "ASPSP-SCA-Approach": approach}
     return jsonify(answer), 201, headers
+
+
+def _redirect_sca_details(state: SandboxState) -> dict[str, str]:
+    """What a redirect-SCA consent keeps (where the browser goes back); {} in OAuth mode."""
+    if state.controls.current.xs2a_sca_approach != "redirect":
+        return {}
+    ok_uri = request.headers.get("TPP-Redirect-URI", "")
+    if not ok_uri.startswith(("http://", "https://")):
+        raise Xs2aError(
+            400, "FORMAT_ERROR", "TPP-Redirect-URI is required for redirect SCA", "TPP-Redirect-URI"
+        )
+    details = {"scaApproach": xs2a_sca.REDIRECT_APPROACH, xs2a_sca.OK_URI: ok_uri}
+    nok_uri = request.headers.get("TPP-Nok-Redirect-URI")
+    if nok_uri:
+        details[xs2a_sca.NOK_URI] = nok_uri
+    return details
 
 
 @blueprint.get("/consents/<consentId>")
@@ -279,19 +302,24 @@ def _read_access(state: SandboxState) -> AccessConsent:
     consent_id = request.headers.get("Consent-ID", "")
     if not consent_id:
         raise Xs2aError(400, "FORMAT_ERROR", "Consent-ID is required", "Consent-ID")
-    token = bearer_token(state)
-    if isinstance(token, TokenProblem):
-        raise Xs2aError(
-            401,
-            "TOKEN_INVALID",
-            token.value,
-            headers={"WWW-Authenticate": 'Bearer realm="sandbox-bank"'},
-        )
     consent = state.consents.get(consent_id, Standard.BERLIN_GROUP)
-    if consent is None:
-        raise Xs2aError(400, "CONSENT_UNKNOWN", "no such consent", "Consent-ID")
-    if token.grant.consent_id != consent_id:
-        raise Xs2aError(401, "CONSENT_INVALID", "the access token belongs to another consent")
+    # Redirect SCA gives the TPP no token: the consent alone (and, at a real ASPSP, the
+    # TPP's eIDAS certificate) authorises its reads.
+    if consent is None or not (
+        xs2a_sca.is_redirect_consent(consent) and "Authorization" not in request.headers
+    ):
+        token = bearer_token(state)
+        if isinstance(token, TokenProblem):
+            raise Xs2aError(
+                401,
+                "TOKEN_INVALID",
+                token.value,
+                headers={"WWW-Authenticate": 'Bearer realm="sandbox-bank"'},
+            )
+        if consent is None:
+            raise Xs2aError(400, "CONSENT_UNKNOWN", "no such consent", "Consent-ID")
+        if token.grant.consent_id != consent_id:
+            raise Xs2aError(401, "CONSENT_INVALID", "the access token belongs to another consent")
     status = consent.status(state.clock())
     if status is ConsentState.EXPIRED:
         raise Xs2aError(401, "CONSENT_EXPIRED", "the consent has expired")

@@ -128,6 +128,33 @@ def test_failed_check_exits_non_zero_with_the_failing_step(
     assert "failed its live check" in capsys.readouterr().err
 
 
+def test_check_warns_when_sample_transactions_contradict_the_sign_convention(
+    api_url: str, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A bank left on the default `signed` that sends positive amounts marked DEBIT."""
+    common = ("--api-url", api_url, "--admin-token", TOKEN)
+    run(*common, "connectors", "register", write_config(tmp_path, sandbox.url))
+    sample = tmp_path / "transactions.json"
+    sample.write_text(
+        json.dumps(
+            {
+                "transactions": [
+                    {"transactionId": "1", "amount": 25.5, "debitCreditMemo": "DEBIT"},
+                    {"transactionId": "2", "amount": 100, "debitCreditMemo": "CREDIT"},
+                ]
+            }
+        )
+    )
+
+    status, printed = run(
+        *common, "connectors", "check", "sandbox", "--sample-transactions", str(sample)
+    )
+
+    assert status == 0, printed
+    assert "ok    amount_sign_convention: warning: 1 of 2 sample transactions" in printed
+    assert "looks like absolute_with_memo" in printed
+
+
 def test_server_side_validation_errors_are_listed_per_field(
     api_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -805,12 +805,19 @@ def test_config_defaults_updates_and_validation(sandbox: Sandbox) -> None:
         "error_rate": 0.0,
         "rate_limit_rate": 0.0,
         "events_url": None,
+        "xs2a_sca_approach": "oauth",
     }
 
     updated = sandbox.post("/sandbox/config", json={"latency_ms": 5, "rotate_refresh_tokens": True})
     assert updated.json()["latency_ms"] == 5 and updated.json()["rotate_refresh_tokens"] is True
 
-    for bad in ({"error_rate": 1.5}, {"access_token_ttl": 0}, {"latency_ms": "5"}, {"nope": 1}):
+    for bad in (
+        {"error_rate": 1.5},
+        {"access_token_ttl": 0},
+        {"latency_ms": "5"},
+        {"nope": 1},
+        {"xs2a_sca_approach": "embedded"},
+    ):
         assert sandbox.post("/sandbox/config", json=bad).status_code == 422
     assert sandbox.post("/sandbox/config", data="not json").status_code == 400
     assert sandbox.get("/sandbox/config").json()["latency_ms"] == 5

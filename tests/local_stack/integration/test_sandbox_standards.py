@@ -525,13 +525,27 @@ def test_cdr_arrangement_and_reads(sandbox: Sandbox) -> None:
         ({"x-v": "abc"}, 400, "urn:au-cds:error:cds-all:Header/InvalidVersion"),
         ({"x-v": None}, 400, "urn:au-cds:error:cds-all:Header/Missing"),
         ({"x-fapi-auth-date": None}, 400, "urn:au-cds:error:cds-all:Header/Missing"),
+        ({"x-fapi-auth-date": "2026-03-30"}, 400, "urn:au-cds:error:cds-all:Header/Invalid"),
+        (
+            {"x-fapi-auth-date": "Fri, 01 Jan 2100 00:00:00 GMT"},
+            400,
+            "urn:au-cds:error:cds-all:Header/Invalid",
+        ),
         (
             {"x-fapi-customer-ip-address": "192.0.2.1"},
             400,
             "urn:au-cds:error:cds-all:Header/Missing",
         ),
     ],
-    ids=["unsupported", "invalid", "no-x-v", "no-auth-date", "no-client-headers"],
+    ids=[
+        "unsupported",
+        "invalid",
+        "no-x-v",
+        "no-auth-date",
+        "auth-date-not-http-date",
+        "auth-date-in-future",
+        "no-client-headers",
+    ],
 )
 def test_cdr_header_rules(sandbox: Sandbox, headers: dict, status: int, code: str) -> None:
     token = cdr_link(sandbox)["access_token"]

@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from chalicelib.auth.exceptions import IdTokenRejected
-from chalicelib.auth.id_token import verify_id_token
+from chalicelib.auth.id_token import authentication_time, verify_id_token
 from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.config.context import validation_context
@@ -98,6 +98,30 @@ def unsigned(payload: dict[str, Any]) -> str:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     forget_discovery_documents()
+
+
+def test_the_verified_claims_give_when_the_customer_authenticated() -> None:
+    """OIDC Core §2 `auth_time`, kept on the link for CDR's `x-fapi-auth-date`."""
+    now = int(time.time())
+    verified = verify_id_token(
+        connector(FakeBank(BANK_KEY)), signed(claims(auth_time=now - 90)), nonce=NONCE
+    )
+
+    assert authentication_time(verified, exchanged_at=now) == now - 90
+
+
+@pytest.mark.parametrize(
+    "auth_time",
+    [None, "yesterday", True, 0, 10**12],
+    ids=["absent", "text", "bool", "zero", "future"],
+)
+def test_without_a_plausible_auth_time_the_code_exchange_is_the_authentication(
+    auth_time: Any,
+) -> None:
+    exchanged_at = 1_767_000_000.7
+
+    assert authentication_time({"auth_time": auth_time}, exchanged_at=exchanged_at) == 1_767_000_000
+    assert authentication_time(None, exchanged_at=exchanged_at) == 1_767_000_000
 
 
 def test_a_good_id_token_is_accepted() -> None:

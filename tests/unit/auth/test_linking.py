@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.auth import linking
+from chalicelib.auth import confirmation, linking
 from chalicelib.auth.exceptions import LinkingError
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.bank_data import Account
@@ -203,6 +204,27 @@ def test_a_person_the_platform_vouches_for_is_linked_at_once(flow: Flow) -> None
         hashed_account_reference("acme-bank", "acc-1")
     }
     assert flow.bank.calls.tokens_seen == ["access-new"]
+
+
+def test_the_link_keeps_when_the_customer_signed_in_at_the_bank(flow: Flow) -> None:
+    """Without an ID token `auth_time`, the code exchange is the sign-in time (CDR sends it as
+    `x-fapi-auth-date`); the typed code that confirms the link minutes later does not move it."""
+    started = flow.start(flow.link_token())
+    before = int(time.time())
+    outcome = flow.complete(authorize_query(started)["state"], cookie_of(started))
+    after = int(time.time())
+    pending = flow.pending_links.get(USER.channel, USER.user_id, now=0)
+    assert pending is not None and pending.authenticated_at is not None
+    assert before <= pending.authenticated_at <= after
+    assert outcome.code is not None
+
+    confirmed = confirmation.confirm(
+        USER, outcome.code, flow.links, FakeBanks(flow.bank), pending_links=flow.pending_links
+    )
+
+    assert confirmed.result is confirmation.ConfirmationResult.LINKED
+    link = flow.links.get(USER.channel, USER.user_id, "acme-bank")
+    assert link is not None and link.authenticated_at == pending.authenticated_at
 
 
 def test_the_link_names_its_channel_so_the_right_adapter_reads_the_login_hop(flow: Flow) -> None:

@@ -44,7 +44,10 @@ def test_balance_takes_the_list_and_at_most_one_bulk_request(
     token = open_tokens(reader.link).access_token
     by_account = [
         reader.connector.get_balance(
-            token, view.account.account_id, consent_id=reader.link.consent_id
+            token,
+            view.account.account_id,
+            consent_id=reader.link.consent_id,
+            authenticated_at=reader.link.customer_authenticated_at,
         )
         for view in counted.reading.accounts
     ]

@@ -118,6 +118,30 @@ def test_balance_types_and_signed_amounts(
     assert mapped.as_of is not None
 
 
+@pytest.mark.parametrize(
+    ("kinds", "current", "available"),
+    [
+        ((("closingBooked", "10"), ("authorised", "1510")), Decimal("10"), Decimal("1510")),
+        ((("authorised", "1510"), ("interimAvailable", "7")), None, Decimal("7")),
+        ((("forwardAvailable", "8"), ("authorised", "1510")), None, Decimal("1510")),
+        ((("closingAvailable", "12"),), None, Decimal("12")),
+        ((("previouslyClosedBooked", "99"), ("information", "1")), None, None),
+    ],
+)
+def test_balance_types_outside_the_enum_are_available_never_booked(
+    kinds: tuple[tuple[str, str], ...], current: Decimal | None, available: Decimal | None
+) -> None:
+    """psd2-api 1.3.11 `balanceType` lists closingBooked, expected, openingBooked,
+    interimAvailable, interimBooked, forwardAvailable and nonInvoiced, yet keeps from the
+    earlier `authorised` type its card-account line "money to spend with the value of a
+    pre-approved credit limit on the card account". ASPSPs still send `authorised` (and ISO
+    20022 names like closingAvailable): money to spend, so `available` when no
+    interimAvailable is there; a type outside the enum is never the booked balance."""
+    mapped = balances(*kinds)
+
+    assert (mapped.current, mapped.available) == (current, available)
+
+
 def report(**arrays: list[dict[str, object]]) -> dict[str, object]:
     return {
         "account": {"iban": "DE23"},

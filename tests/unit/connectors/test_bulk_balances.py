@@ -7,6 +7,7 @@ Each standard's connector against a scripted bank on 127.0.0.1: which requests
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -176,7 +177,7 @@ def test_cdr_bulk_balances_follow_pages(bank: ScriptedBank) -> None:  # noqa: F8
     bank.route = route
     connector = scripted_connector(bank, "cdr_au", base, country="AU", default_currency="AUD")
 
-    listed = connector.list_accounts_with_balances("t")
+    listed = connector.list_accounts_with_balances("t", authenticated_at=datetime.now(UTC))
 
     assert paths(bank) == [
         f"{base}/banking/accounts",

@@ -29,6 +29,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankResponse
 from chalicelib.connectors.registry import connector_for
+from chalicelib.conversation.formatting import balance_line
 
 # Connectors run against the loopback sandbox bank, which only the local dev stage allows.
 pytestmark = pytest.mark.usefixtures("local_dev_stage")
@@ -79,39 +80,83 @@ def test_account_fields() -> None:
     )
 
 
-def test_balance_is_signed_as_sent_and_a_credit_limit_marks_a_liability() -> None:
-    card = map_balance(
+def test_account_without_open_status_is_open() -> None:
+    """cds_banking.yaml, BankingAccountV3.openStatus: "Open or closed status for the
+    account. If not present then `OPEN` is assumed." (default: OPEN)."""
+    listed = {"accountId": "A", "productCategory": "TRANS_AND_SAVINGS_ACCOUNTS"}
+
+    assert map_account(listed, institution_id="cdr", default_currency="AUD").status is (
+        AccountStatus.OPEN
+    )
+    assert (
+        map_account(
+            {**listed, "openStatus": "CLOSED"}, institution_id="cdr", default_currency="AUD"
+        ).status
+        is AccountStatus.CLOSED
+    )
+
+
+def cdr_balance(current: str, available: str, limit: str | None = None) -> dict[str, object]:
+    data = {"accountId": "A", "currentBalance": current, "availableBalance": available}
+    return {"data": data if limit is None else {**data, "creditLimit": limit}}
+
+
+@pytest.mark.parametrize("current", ["-120.00", "1000.00"])
+def test_an_everyday_account_with_an_overdraft_limit_stays_a_deposit(current: str) -> None:
+    """cds_banking.yaml, BankingBalance: `currentBalance` is "Assumed to be negative if
+    the customer has money owing" and `creditLimit` is "the maximum amount of credit
+    that is available for this account" — any product may have one (an everyday
+    account's overdraft). What the account is comes from `productCategory`
+    (TRANS_AND_SAVINGS_ACCOUNTS), so neither the account nor its balance is a
+    liability, and the chat shows available and current, never "owed"."""
+    account = map_account(
         {
-            "data": {
-                "accountId": "A",
-                "currentBalance": "-250.00",
-                "availableBalance": "4750.00",
-                "creditLimit": "5000.00",
-            }
+            "accountId": "A",
+            "displayName": "Everyday",
+            "maskedNumber": "xxxx1234",
+            "productCategory": "TRANS_AND_SAVINGS_ACCOUNTS",
         },
-        account_id="A",
+        institution_id="cdr",
         default_currency="AUD",
     )
+    balance = map_balance(
+        cdr_balance(current, "380.00", "500.00"), account_id="A", default_currency="AUD"
+    )
+
+    assert (account.is_liability, balance.is_liability) == (False, False)
+    assert (balance.current, balance.credit_limit) == (Decimal(current), Decimal("500.00"))
+    assert "owed" not in balance_line(account, balance)
+    assert "A$380.00 available" in balance_line(account, balance)
+
+
+def test_a_card_is_a_liability_through_its_product_category() -> None:
+    """cds_banking.yaml, BankingBalance.currentBalance: "Assumed to be negative if the
+    customer has money owing"; the card's category (CRED_AND_CHRG_CARDS) makes it owed."""
+    card = map_account(
+        {"accountId": "C", "maskedNumber": "xxxx9876", "productCategory": "CRED_AND_CHRG_CARDS"},
+        institution_id="cdr",
+        default_currency="AUD",
+    )
+    balance = map_balance(
+        cdr_balance("-250.00", "4750.00", "5000.00"), account_id="C", default_currency="AUD"
+    )
     deposit = map_balance(
-        {
-            "data": {
-                "accountId": "B",
-                "currentBalance": "10.00",
-                "availableBalance": "10.00",
-                "currency": "USD",
-            }
-        },
+        {"data": {"accountId": "B", "currentBalance": "10.00", "currency": "USD"}},
         account_id="B",
         default_currency="AUD",
     )
 
-    assert (card.current, card.available, card.credit_limit) == (
+    assert card.is_liability is True
+    assert (balance.current, balance.available, balance.credit_limit) == (
         Decimal("-250.00"),
         Decimal("4750.00"),
         Decimal("5000.00"),
     )
-    assert card.is_liability is True and card.currency == "AUD"
-    assert deposit.is_liability is False and deposit.currency == "USD"
+    assert (
+        balance_line(card, balance)
+        == "Credit card ••9876: A$250.00 owed, A$4,750.00 available credit"
+    )
+    assert (balance.currency, deposit.currency) == ("AUD", "USD")
 
 
 @pytest.mark.parametrize(

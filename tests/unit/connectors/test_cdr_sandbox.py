@@ -37,19 +37,26 @@ def test_cdr_par_link_read_and_revoke_arrangement(sandbox: RunningSandbox) -> No
 
     no_pre_step = ConsentRequest(redirect_uri=REDIRECT_URI, state="s" * 32, customer=CUSTOMER)
     assert connector.create_consent(no_pre_step) is None
+    signed_in = datetime.now(UTC)
     tokens = link(connector, None)
     assert tokens.consent_id, "the arrangement id comes back with the tokens"
 
     accounts = connector.list_accounts(tokens.access_token, customer=CUSTOMER)
     assert accounts
-    balance = connector.get_balance(tokens.access_token, accounts[0].account_id)
+    balance = connector.get_balance(
+        tokens.access_token, accounts[0].account_id, authenticated_at=signed_in
+    )
     assert balance.current is not None
     end = datetime.now(UTC)
     transactions = connector.list_transactions(
-        tokens.access_token, accounts[0].account_id, end - timedelta(days=90), end
+        tokens.access_token,
+        accounts[0].account_id,
+        end - timedelta(days=90),
+        end,
+        authenticated_at=signed_in,
     )
     assert all(t.account_id == accounts[0].account_id for t in transactions)
 
     assert connector.end_consent(tokens.consent_id) is True
     with pytest.raises(ReauthRequired):
-        connector.list_accounts(tokens.access_token)
+        connector.list_accounts(tokens.access_token, authenticated_at=signed_in)

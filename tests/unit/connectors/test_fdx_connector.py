@@ -30,6 +30,7 @@ from chalicelib.connectors.exceptions import (
     ReauthRequired,
 )
 from chalicelib.connectors.fdx import FdxConnector
+from chalicelib.connectors.fdx_mapping import convention_warning
 from chalicelib.connectors.http import INTERACTION_ID_HEADER, BankHttpClient
 from chalicelib.connectors.registry import connector_for
 
@@ -246,25 +247,52 @@ TRANSACTIONS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("convention", "expected"),
-    [
-        (AmountSignConvention.SIGNED, ["25.5", "100", "-7.25", "3"]),
-        (AmountSignConvention.ABSOLUTE_WITH_MEMO, ["-25.5", "100", "-7.25", "3"]),
-    ],
-)
-def test_sign_conventions(
-    bank: ScriptedBank, convention: AmountSignConvention, expected: list[str]
+@pytest.mark.parametrize("convention", list(AmountSignConvention))
+def test_the_memo_decides_the_sign_under_either_convention(
+    bank: ScriptedBank, convention: AmountSignConvention
 ) -> None:
+    """research/openbanking.md §1.3: FDX transactions carry `debitCreditMemo` (CREDIT |
+    DEBIT | MEMO), and "Plaid CoreX 6.4: "amount is an absolute value"; direction from
+    `debitCreditMemo`". A bank configured `signed` (the default) that sends a positive
+    amount marked DEBIT is paying money out, so the memo wins; without DEBIT/CREDIT the
+    amount is read as sent."""
     bank.route = lambda path, query: (200, TRANSACTIONS, {})
 
     found = make_connector(bank, convention=convention).list_transactions(
         "t", "a1", date(2024, 1, 1), date(2024, 2, 1)
     )
 
-    assert [t.amount for t in found] == [Decimal(value) for value in expected]
+    assert [t.amount for t in found] == [Decimal(value) for value in ("-25.5", "100", "-7.25", "3")]
     assert [t.status for t in found][:2] == [TransactionStatus.BOOKED, TransactionStatus.PENDING]
     assert found[3].status is TransactionStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("convention", "sample", "warning"),
+    [
+        (AmountSignConvention.SIGNED, TRANSACTIONS, "1 of 4 sample transactions have a sign"),
+        (
+            AmountSignConvention.SIGNED,
+            {"transactions": [{"amount": -25.5, "debitCreditMemo": "DEBIT"}, {"amount": 9}]},
+            None,
+        ),
+        (AmountSignConvention.ABSOLUTE_WITH_MEMO, TRANSACTIONS, "1 of 4 sample transactions"),
+        (
+            AmountSignConvention.ABSOLUTE_WITH_MEMO,
+            [{"amount": 25.5, "debitCreditMemo": "DEBIT"}, {"amount": "bad"}],
+            None,
+        ),
+        (AmountSignConvention.SIGNED, {"transactions": []}, "the sample holds no transaction"),
+    ],
+)
+def test_sample_transactions_that_belie_the_convention_are_named(
+    convention: AmountSignConvention, sample: object, warning: str | None
+) -> None:
+    """A positive DEBIT under `signed`, a negative amount under `absolute_with_memo`."""
+    found = convention_warning(sample, convention)
+
+    assert (found is None) is (warning is None)
+    assert warning is None or (found is not None and found.startswith(warning))
 
 
 def test_credit_card_balance_is_negative_and_keeps_decimal_precision(bank: ScriptedBank) -> None:

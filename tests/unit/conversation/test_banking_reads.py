@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -31,7 +32,9 @@ class SlowBank:
         self._together = threading.Barrier(len(ACCOUNT_IDS), timeout=5)
         self.time_left_seen: list[float | None] = []
 
-    def list_accounts(self, token: str, *, consent_id: str | None) -> list[Account]:
+    def list_accounts(
+        self, token: str, *, consent_id: str | None, authenticated_at: datetime
+    ) -> list[Account]:
         if self._unavailable:
             raise BankUnavailable("bank unavailable (HTTP 503)", institution_id="x")
         return [
@@ -40,13 +43,17 @@ class SlowBank:
         ]
 
     def list_accounts_with_balances(
-        self, token: str, *, consent_id: str | None
+        self, token: str, *, consent_id: str | None, authenticated_at: datetime
     ) -> list[ListedAccount]:
         """A bank with no balances in bulk: each is read on its own, all at once."""
-        accounts = self.list_accounts(token, consent_id=consent_id)
+        accounts = self.list_accounts(
+            token, consent_id=consent_id, authenticated_at=authenticated_at
+        )
         return [ListedAccount(account) for account in accounts]
 
-    def get_balance(self, token: str, account_id: str, *, consent_id: str | None) -> Balance:
+    def get_balance(
+        self, token: str, account_id: str, *, consent_id: str | None, authenticated_at: datetime
+    ) -> Balance:
         self.time_left_seen.append(seconds_left())
         self._together.wait()  # raises BrokenBarrierError if the calls come one at a time
         return Balance(account_id=account_id, currency="USD", current=Decimal("1.00"))
@@ -101,30 +108,38 @@ class BulkBank:
         self._account_ids = account_ids
         self._with_balance = with_balance
         self.balance_reads: list[str] = []
+        self.grants_seen: list[tuple[str | None, datetime]] = []
         self._lock = threading.Lock()
         self._in_flight = 0
         self.most_in_flight = 0
         self._rounds = threading.Barrier(MAX_PARALLEL_BANK_READS, timeout=5)
 
-    def list_accounts(self, token: str, *, consent_id: str | None) -> list[Account]:
+    def list_accounts(
+        self, token: str, *, consent_id: str | None, authenticated_at: datetime
+    ) -> list[Account]:
         return [
             Account(institution_id="bulk", account_id=account_id, currency="USD")
             for account_id in self._account_ids
         ]
 
     def list_accounts_with_balances(
-        self, token: str, *, consent_id: str | None
+        self, token: str, *, consent_id: str | None, authenticated_at: datetime
     ) -> list[ListedAccount]:
         return [
             ListedAccount(
                 account,
                 _balance(account.account_id) if account.account_id in self._with_balance else None,
             )
-            for account in self.list_accounts(token, consent_id=consent_id)
+            for account in self.list_accounts(
+                token, consent_id=consent_id, authenticated_at=authenticated_at
+            )
         ]
 
-    def get_balance(self, token: str, account_id: str, *, consent_id: str | None) -> Balance:
+    def get_balance(
+        self, token: str, account_id: str, *, consent_id: str | None, authenticated_at: datetime
+    ) -> Balance:
         self.balance_reads.append(account_id)
+        self.grants_seen.append((consent_id, authenticated_at))
         return _balance(account_id)
 
     def first_transactions(self, *args: Any, **kwargs: Any) -> TransactionPage:
@@ -169,3 +184,28 @@ def test_transaction_reads_of_one_bank_are_parallel_but_bounded(
 
     assert len(reading.accounts) == len(many)
     assert bank.most_in_flight == MAX_PARALLEL_BANK_READS
+
+
+def test_reads_send_when_the_customer_authenticated_at_linking_not_the_time_of_the_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CDR wants `x-fapi-auth-date` = the customer's last sign-in on every call; a chat
+    message is none, so each read carries the time kept on the link, and an older link
+    without one its creation (minutes after the sign-in that made it)."""
+    bank = BulkBank(["acc-1"], with_balance=set())
+    kept = _link("bulk").model_copy(
+        update={
+            "consent_id": "arr-1",
+            "authenticated_at": 1_767_000_000,
+            "created_at": 1_767_000_300,
+        }
+    )
+    older = _link("bulk").model_copy(update={"created_at": 1_700_000_000})
+
+    _bulk_banking(bank, monkeypatch).read([kept], ReadRequest(balances=True))
+    _bulk_banking(bank, monkeypatch).read([older], ReadRequest(balances=True))
+
+    assert bank.grants_seen == [
+        ("arr-1", datetime.fromtimestamp(1_767_000_000, UTC)),
+        (None, datetime.fromtimestamp(1_700_000_000, UTC)),
+    ]
