@@ -100,6 +100,18 @@ def whatsapp_webhook() -> Response:
     return _webhook("whatsapp")
 
 
+@app.route("/webhooks/instagram", methods=["GET"])
+def instagram_subscription() -> Response:
+    """Meta's subscription handshake for Instagram (404 while the stage has Instagram off)."""
+    return _subscription("instagram")
+
+
+@app.route("/webhooks/instagram", methods=["POST"], content_types=["application/json"])
+def instagram_webhook() -> Response:
+    """An Instagram Messaging delivery (404 while the stage has Instagram off)."""
+    return _webhook("instagram")
+
+
 def _html(status: int, body: str) -> Response:
     from chalicelib.auth.pages import SECURITY_HEADERS
 

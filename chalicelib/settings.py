@@ -33,9 +33,10 @@ ENV_PREFIX = "BANKBRIDGE_"
 _VARIABLE_NAME = re.compile(rf"{ENV_PREFIX}[A-Z0-9_]+")
 WHATSAPP_DEDUPE_TTL_SECONDS = 8 * 24 * 3600
 """WhatsApp redelivers a webhook for up to 7 days; its event markers are kept a day longer."""
-# Meta's rules: a phone number id is a Graph id (digits); a template name is lower-case
-# letters, digits and underscores (at most 512); a language code is like `en` or `en_US`.
-_PHONE_NUMBER_ID = re.compile(r"[1-9][0-9]{5,19}")
+# Meta's rules: a phone number id (and an Instagram account id) is a Graph id (digits); a
+# template name is lower-case letters, digits and underscores (at most 512); a language
+# code is like `en` or `en_US`.
+_GRAPH_ID = re.compile(r"[1-9][0-9]{5,19}")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 
@@ -64,6 +65,9 @@ class Settings(BaseModel):
     whatsapp_access_token_name: str = ""
     whatsapp_app_secret_name: str = ""
     whatsapp_verify_token_name: str = ""
+    instagram_access_token_name: str = ""
+    instagram_app_secret_name: str = ""
+    instagram_verify_token_name: str = ""
 
     whatsapp_phone_number_id: str | None = Field(
         default=None,
@@ -86,6 +90,18 @@ class Settings(BaseModel):
         default=None,
         description="Language code both templates were approved in (e.g. en_US); unset: the "
         "adapter's.",
+    )
+
+    instagram_account_id: str | None = Field(
+        default=None,
+        description=(
+            "The Instagram professional account id Instagram Messaging sends from (digits, "
+            "the Meta app's Instagram setup). Set, Instagram is on; unset, off."
+        ),
+    )
+    instagram_graph_api_base: str = Field(
+        default="https://graph.instagram.com",
+        description="Where the Instagram API with Instagram Login answers.",
     )
 
     public_base_url: str | None = Field(
@@ -183,10 +199,22 @@ class Settings(BaseModel):
     @classmethod
     def _phone_number_id_is_a_graph_id(cls, value: str | None) -> str | None:
         value = _blank_is_unset(value)
-        if value is not None and _PHONE_NUMBER_ID.fullmatch(value) is None:
+        if value is not None and _GRAPH_ID.fullmatch(value) is None:
             raise ValueError(
                 "BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID must be the phone number id shown in the "
                 "Meta app's WhatsApp setup (6-20 digits), or unset to turn WhatsApp off"
+            )
+        return value
+
+    @field_validator("instagram_account_id")
+    @classmethod
+    def _account_id_is_a_graph_id(cls, value: str | None) -> str | None:
+        value = _blank_is_unset(value)
+        if value is not None and _GRAPH_ID.fullmatch(value) is None:
+            raise ValueError(
+                "BANKBRIDGE_INSTAGRAM_ACCOUNT_ID must be the Instagram professional account id "
+                "shown in the Meta app's Instagram setup (6-20 digits), or unset to turn "
+                "Instagram off"
             )
         return value
 

@@ -72,4 +72,7 @@ def resource_names(stage: str) -> dict[str, str]:
         "whatsapp_access_token_name": f"bankbridge/{stage}/whatsapp/access-token",
         "whatsapp_app_secret_name": f"bankbridge/{stage}/whatsapp/app-secret",
         "whatsapp_verify_token_name": f"bankbridge/{stage}/whatsapp/verify-token",
+        "instagram_access_token_name": f"bankbridge/{stage}/instagram/access-token",
+        "instagram_app_secret_name": f"bankbridge/{stage}/instagram/app-secret",
+        "instagram_verify_token_name": f"bankbridge/{stage}/instagram/verify-token",
     }

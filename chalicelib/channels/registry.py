@@ -46,9 +46,23 @@ def _whatsapp() -> ChannelAdapter:
     )
 
 
+def _instagram() -> ChannelAdapter:
+    """The stage's Instagram account; `UnknownChannel` while the stage has Instagram off."""
+    from chalicelib.channels.instagram.adapter import (  # lazy: only containers that meet Instagram
+        InstagramAdapter,
+        instagram_config,
+    )
+
+    config = instagram_config(get_settings())
+    if config is None:
+        raise UnknownChannel("Instagram is not enabled on this stage")
+    return InstagramAdapter(config)
+
+
 ADAPTERS: dict[str, Callable[[], ChannelAdapter]] = {
     "messenger": _messenger,
     "whatsapp": _whatsapp,
+    "instagram": _instagram,
 }
 """Channel id -> how to build its adapter; a new channel adds one line here."""
 

@@ -42,6 +42,7 @@ class Answer(BaseModel):
 VERIFY_TOKEN_NAMES: dict[str, Callable[[Settings], str]] = {
     "messenger": lambda settings: settings.messenger_verify_token_name,
     "whatsapp": lambda settings: settings.whatsapp_verify_token_name,
+    "instagram": lambda settings: settings.instagram_verify_token_name,
 }
 """Each channel's handshake secret, named here on the API's path only: the workers reach
 the adapters to send, and must not be granted a secret only the handshake reads."""

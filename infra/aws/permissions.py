@@ -102,6 +102,9 @@ SECRET_FIELDS = {
     "whatsapp_access_token_name": "whatsapp/access-token",
     "whatsapp_app_secret_name": "whatsapp/app-secret",
     "whatsapp_verify_token_name": "whatsapp/verify-token",
+    "instagram_access_token_name": "instagram/access-token",
+    "instagram_app_secret_name": "instagram/app-secret",
+    "instagram_verify_token_name": "instagram/verify-token",
 }
 BANK_SECRET_FIELDS = frozenset({"client_secret_ref", "signing_key_ref", "secret_refs"})
 # botocore operations authorised by another operation's IAM action.
@@ -182,6 +185,8 @@ _SEND_API_SECRETS = {
     "messenger/page-token": "channels/messenger/send_api.py: the Send API's page token",
     "whatsapp/access-token": "channels/whatsapp/adapter.py: the Cloud API's access token",
     "whatsapp/app-secret": "channels/whatsapp/send_api.py: appsecret_proof on Cloud API calls",
+    "instagram/access-token": "channels/instagram/adapter.py: the Instagram Send API's token",
+    "instagram/app-secret": "channels/instagram/send_api.py: appsecret_proof on Instagram sends",
 }
 _ADDRESS_WHY = "channels/whatsapp/sealing.py: a WhatsApp user's number, sealed at rest"
 _TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
@@ -225,6 +230,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                 "whatsapp/verify-token": "channels/webhooks.py: the webhook handshake",
                 "whatsapp/access-token": "conversation/link_notifications.py: /oauth/callback "
                 "tells the chat (channels/whatsapp/send_api.py)",
+                "instagram/app-secret": "channels/instagram/adapter.py: X-Hub-Signature-256; "
+                "send_api.py: appsecret_proof",
+                "instagram/verify-token": "channels/webhooks.py: the webhook handshake",
+                "instagram/access-token": "conversation/link_notifications.py: /oauth/callback "
+                "tells the chat (channels/instagram/send_api.py)",
                 "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
                 "events/ingest.py: HMAC",
                 "account-reference-key": _REFERENCE_KEY_WHY

@@ -45,6 +45,9 @@ SecretKey = Literal[
     "whatsapp_app_secret",
     "whatsapp_verify_token",
     "whatsapp_access_token",
+    "instagram_app_secret",
+    "instagram_verify_token",
+    "instagram_access_token",
 ]
 """A secret of the template, named like its `StackOutputs` field without `_name`."""
 
@@ -56,10 +59,13 @@ DEV_SECRET_VALUES: Mapping[str, str] = {
     "messenger_verify_token": "dev-verify-token",
     "messenger_page_token": "dev-page-token",
     "admin_token": "dev-admin-token",
-    # One Meta app serves both channels locally: the Graph stand-in checks one app secret.
+    # One Meta app serves every channel locally: the Graph stand-in checks one app secret.
     "whatsapp_app_secret": "dev-app-secret",
     "whatsapp_verify_token": "dev-whatsapp-verify-token",
     "whatsapp_access_token": "dev-whatsapp-token",
+    "instagram_app_secret": "dev-app-secret",
+    "instagram_verify_token": "dev-instagram-verify-token",
+    "instagram_access_token": "dev-instagram-token",
 }
 """The local stage's well-known secret values (the shared contract's dev defaults)."""
 
@@ -115,6 +121,12 @@ class StackOutputs(BaseModel):
     whatsapp_verify_token_arn: str
     whatsapp_access_token_name: str
     whatsapp_access_token_arn: str
+    instagram_app_secret_name: str
+    instagram_app_secret_arn: str
+    instagram_verify_token_name: str
+    instagram_verify_token_arn: str
+    instagram_access_token_name: str
+    instagram_access_token_arn: str
     alarm_topic_arn: str
     daily_failure_queue_name: str
     daily_failure_queue_url: str
@@ -138,6 +150,9 @@ class StackOutputs(BaseModel):
             "BANKBRIDGE_WHATSAPP_ACCESS_TOKEN_NAME": self.whatsapp_access_token_name,
             "BANKBRIDGE_WHATSAPP_APP_SECRET_NAME": self.whatsapp_app_secret_name,
             "BANKBRIDGE_WHATSAPP_VERIFY_TOKEN_NAME": self.whatsapp_verify_token_name,
+            "BANKBRIDGE_INSTAGRAM_ACCESS_TOKEN_NAME": self.instagram_access_token_name,
+            "BANKBRIDGE_INSTAGRAM_APP_SECRET_NAME": self.instagram_app_secret_name,
+            "BANKBRIDGE_INSTAGRAM_VERIFY_TOKEN_NAME": self.instagram_verify_token_name,
             "BANKBRIDGE_ADMIN_TOKEN_NAME": self.admin_token_name,
             "BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME": self.account_reference_key_name,
         }

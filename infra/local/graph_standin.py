@@ -30,6 +30,13 @@ WhatsApp Cloud API send (messenger.md §4.2), on the configured business phone n
      a read receipt or typing indicator answers `{"success": true}`), and the body is
      recorded; `GET /__sent?recipient=<number>` finds it by `to`.
 
+Instagram Messaging send (messenger.md §4.3), on the configured professional account id:
+  POST /{version}/{instagram_account_id}/messages  (the app points its Instagram API base here)
+  1-2. the Instagram access token (its own, `--instagram-token`) and its `appsecret_proof`,
+     checked as above;
+  3. the JSON body, validated by `send_api_validation.validate_instagram_request` → code 100;
+  4-5. a queued fault, or success `{"recipient_id", "message_id"}`, as for Messenger.
+
 Account linking (messenger.md §3.2):
   GET /{version}/me?fields=recipient&account_linking_token=T  (page token, appsecret_proof)
       → {"id": <page id>, "recipient": <PSID>} for a token issued below and under five
@@ -61,7 +68,9 @@ and app secret come from `--page-token` / `--app-secret`, else BANKBRIDGE_DEV_PA
 BANKBRIDGE_DEV_APP_SECRET, else `dev-page-token` / `dev-app-secret`; WhatsApp's access
 token and phone number id from `--whatsapp-token` / `--phone-number-id`, else
 BANKBRIDGE_DEV_WHATSAPP_TOKEN / BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID, else
-`dev-whatsapp-token` / `1000000000000002`.
+`dev-whatsapp-token` / `1000000000000002`; Instagram's from `--instagram-token` /
+`--instagram-account-id`, else BANKBRIDGE_DEV_INSTAGRAM_TOKEN /
+BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID, else `dev-instagram-token` / `1000000000000003`.
 """
 
 from __future__ import annotations
@@ -92,7 +101,12 @@ from infra.local.graph_errors import (
     UNKNOWN_PATH,
     GraphApiError,
 )
-from infra.local.send_api_validation import validate_send_request, validate_whatsapp_request
+from infra.local.send_api_validation import (
+    AcceptedSend,
+    validate_instagram_request,
+    validate_send_request,
+    validate_whatsapp_request,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +116,8 @@ DEFAULT_PORT = 8002
 DEFAULT_PAGE_ID = "1000000000000001"  # the console's simulated Page
 DEFAULT_WHATSAPP_TOKEN = "dev-whatsapp-token"  # noqa: S105 - the documented local-dev default
 DEFAULT_PHONE_NUMBER_ID = "1000000000000002"  # the console's simulated WhatsApp business number
+DEFAULT_INSTAGRAM_TOKEN = "dev-instagram-token"  # noqa: S105 - the documented local-dev default
+DEFAULT_INSTAGRAM_ACCOUNT_ID = "1000000000000003"  # the simulated Instagram professional account
 GRAPH_VERSION = re.compile(r"v\d+\.\d+")
 ACCOUNT_LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
 ACCOUNT_LINKING_TOKEN_EXPIRED = 10301
@@ -246,14 +262,18 @@ def create_app(
     *,
     whatsapp_token: str = DEFAULT_WHATSAPP_TOKEN,
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    instagram_token: str = DEFAULT_INSTAGRAM_TOKEN,
+    instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID,
 ) -> Flask:
-    """Build the stand-in WSGI app accepting `page_token` (Messenger) and `whatsapp_token`
-    (sends from the business number `phone_number_id`), each proven with `app_secret`."""
+    """Build the stand-in WSGI app accepting `page_token` (Messenger), `whatsapp_token`
+    (sends from the business number `phone_number_id`) and `instagram_token` (sends from
+    the professional account `instagram_account_id`), each proven with `app_secret`."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # return bodies as received
     sent_log = SentLog()
     fault_queue = FaultQueue()
     expected_proof = appsecret_proof(page_token, app_secret)
+    instagram_proof = appsecret_proof(instagram_token, app_secret)
     send_whatsapp = _whatsapp_sender(
         whatsapp_token, appsecret_proof(whatsapp_token, app_secret), sent_log, fault_queue
     )
@@ -281,12 +301,17 @@ def create_app(
             )
         return graph_error(meta_error)
 
-    def send(version: str) -> Response:
+    def send(
+        version: str,
+        token: str = page_token,
+        proof: str = expected_proof,
+        validate: Callable[[Any], AcceptedSend] = validate_send_request,
+    ) -> Response:
         if not GRAPH_VERSION.fullmatch(version):
             raise GraphApiError(f"Unknown path components: /{version}", code=UNKNOWN_PATH)
-        _authenticate(page_token, expected_proof)
+        _authenticate(token, proof)
         body = _parse_json_body()
-        accepted = validate_send_request(body)
+        accepted = validate(body)
         fault = fault_queue.take(accepted.recipient_id, accepted.is_sender_action)
         if fault is not None:
             logger.info("graph stand-in: answering a send with injected fault code=%s", fault.code)
@@ -312,6 +337,8 @@ def create_app(
     def send_as_page(version: str, page_id: str) -> Response:
         if page_id == phone_number_id:
             return send_whatsapp(version)
+        if page_id == instagram_account_id:
+            return send(version, instagram_token, instagram_proof, validate_instagram_request)
         return send(version)
 
     _add_account_linking_routes(app, page_token, expected_proof)
@@ -482,10 +509,17 @@ def serve_in_thread(
     *,
     whatsapp_token: str = DEFAULT_WHATSAPP_TOKEN,
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    instagram_token: str = DEFAULT_INSTAGRAM_TOKEN,
+    instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID,
 ) -> RunningStandin:
     """Serve the stand-in on a daemon thread; port 0 picks a free port (see `.url`)."""
     app = create_app(
-        page_token, app_secret, whatsapp_token=whatsapp_token, phone_number_id=phone_number_id
+        page_token,
+        app_secret,
+        whatsapp_token=whatsapp_token,
+        phone_number_id=phone_number_id,
+        instagram_token=instagram_token,
+        instagram_account_id=instagram_account_id,
     )
     server, url = serving.bind(app, host, port)
     return serving.start_in_thread(server, url, name="graph-standin")
@@ -512,6 +546,14 @@ def main(argv: list[str] | None = None) -> None:
         "--phone-number-id",
         default=os.environ.get("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID),
     )
+    parser.add_argument(
+        "--instagram-token",
+        default=os.environ.get("BANKBRIDGE_DEV_INSTAGRAM_TOKEN", DEFAULT_INSTAGRAM_TOKEN),
+    )
+    parser.add_argument(
+        "--instagram-account-id",
+        default=os.environ.get("BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID", DEFAULT_INSTAGRAM_ACCOUNT_ID),
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(
@@ -519,6 +561,8 @@ def main(argv: list[str] | None = None) -> None:
         args.app_secret,
         whatsapp_token=args.whatsapp_token,
         phone_number_id=args.phone_number_id,
+        instagram_token=args.instagram_token,
+        instagram_account_id=args.instagram_account_id,
     )
     server, url = serving.bind(app, args.host, args.port)
     logger.info("graph stand-in listening on %s", url)

@@ -1,5 +1,6 @@
 """Validate a Send API request body the way Meta's Graph API does (messenger.md §2.2-2.6),
-and a WhatsApp Cloud API `/messages` body the same way (`validate_whatsapp_request`, §4.2).
+a WhatsApp Cloud API `/messages` body the same way (`validate_whatsapp_request`, §4.2),
+and an Instagram Messaging one (`validate_instagram_request`, §4.3).
 
 The point is to fail in local development where production would fail, so the
 limits are Meta's documented ones. Two deliberate deviations, both stricter:
@@ -297,6 +298,86 @@ def _require_url(value: Any, path: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise invalid_parameter(f"Param {path} must be an absolute http(s) URL")
     return url
+
+
+# Instagram Messaging: POST /{ig-user-id}/messages (messenger.md §4.3; Meta's Instagram
+# "Send a Message", "Quick Replies", "Button Template", "Generic Template" and "Sender
+# Actions" guides). The Messenger Platform's shapes with Instagram's limits: a recipient
+# is an Instagram-scoped id (no `user_ref`), text "must be less than 1000 characters",
+# quick replies "only support plain text", template buttons are `web_url` or `postback`
+# (no Log In button), and of the message tags only HUMAN_AGENT is available (no Utility
+# templates).
+INSTAGRAM_TEXT_LIMIT_EXCLUSIVE = 1000
+INSTAGRAM_MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
+INSTAGRAM_TAGS = frozenset({"HUMAN_AGENT"})
+INSTAGRAM_BUTTON_TYPES = frozenset({"web_url", "postback"})
+INSTAGRAM_MEDIA_TYPES = frozenset({"image", "audio", "video"})
+
+
+def validate_instagram_request(body: Any) -> AcceptedSend:
+    """Check an Instagram Send API body; raise `GraphApiError` (code 100) on the first problem."""
+    if not isinstance(body, dict):
+        raise invalid_parameter("The request body must be a JSON object")
+    recipient = _require_object(body.get("recipient"), "recipient")
+    if set(recipient) != {"id"}:
+        raise invalid_parameter("Param recipient must contain id (an Instagram-scoped id) only")
+    recipient_id = _validate_recipient(recipient)
+    sender_action = body.get("sender_action")
+    if sender_action is not None:
+        if "message" in body:
+            raise invalid_parameter("Param sender_action cannot be sent with the message parameter")
+        if sender_action not in SENDER_ACTIONS:
+            raise invalid_parameter(f"Param sender_action must be one of {sorted(SENDER_ACTIONS)}")
+        return AcceptedSend(recipient_id=recipient_id, is_sender_action=True)
+    _validate_instagram_messaging_type(body)
+    message = _require_object(body.get("message"), "message")
+    if ("text" in message) == ("attachment" in message):
+        raise invalid_parameter("Param message must contain exactly one of text or attachment")
+    if "text" in message:
+        _require_text(
+            message["text"], "message[text]", limit_exclusive=INSTAGRAM_TEXT_LIMIT_EXCLUSIVE
+        )
+    else:
+        _validate_instagram_attachment(message["attachment"])
+    if "quick_replies" in message:
+        _validate_quick_replies(message["quick_replies"])
+        if any(reply.get("content_type") != "text" for reply in message["quick_replies"]):
+            raise invalid_parameter("Instagram quick replies only support plain text")
+    if set(message) - {"text", "attachment", "quick_replies"}:
+        raise invalid_parameter("Param message has keys Instagram does not take")
+    return AcceptedSend(recipient_id=recipient_id, is_sender_action=False)
+
+
+def _validate_instagram_messaging_type(body: dict[str, Any]) -> None:
+    messaging_type = body.get("messaging_type")
+    tag = body.get("tag")
+    if messaging_type is not None and messaging_type not in INSTAGRAM_MESSAGING_TYPES:
+        allowed = sorted(INSTAGRAM_MESSAGING_TYPES)
+        raise invalid_parameter(f"Param messaging_type must be one of {allowed} on Instagram")
+    if (messaging_type == "MESSAGE_TAG") != (tag is not None):
+        raise invalid_parameter("Param tag goes with messaging_type MESSAGE_TAG, and only there")
+    if tag is not None and tag not in INSTAGRAM_TAGS:
+        raise invalid_parameter(f"Param tag {tag} is not available for Instagram Messaging API")
+
+
+def _validate_instagram_attachment(attachment: Any) -> None:
+    attachment = _require_object(attachment, "message[attachment]")
+    if attachment.get("type") in INSTAGRAM_MEDIA_TYPES:
+        _validate_attachment(attachment)
+        return
+    if attachment.get("type") != "template":
+        allowed = sorted(INSTAGRAM_MEDIA_TYPES | {"template"})
+        raise invalid_parameter(f"Param message[attachment][type] must be one of {allowed}")
+    _validate_attachment(attachment)
+    payload = attachment["payload"]
+    groups = [payload.get("buttons") or []]
+    groups += [element.get("buttons") or [] for element in payload.get("elements") or []]
+    for buttons in groups:
+        for button in buttons:
+            if button.get("type") not in INSTAGRAM_BUTTON_TYPES:
+                raise invalid_parameter(
+                    f"Instagram template buttons must be one of {sorted(INSTAGRAM_BUTTON_TYPES)}"
+                )
 
 
 # WhatsApp Cloud API: POST /{phone-number-id}/messages (messenger.md §4.2; Meta's messages

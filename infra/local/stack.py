@@ -17,12 +17,16 @@ secrets are documented defaults, overridable by environment variables:
 BANKBRIDGE_DEV_APP_SECRET (`dev-app-secret`), BANKBRIDGE_DEV_VERIFY_TOKEN
 (`dev-verify-token`), BANKBRIDGE_DEV_PAGE_TOKEN (`dev-page-token`),
 BANKBRIDGE_DEV_ADMIN_TOKEN (`dev-admin-token`), BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN
-(`dev-whatsapp-verify-token`), BANKBRIDGE_DEV_WHATSAPP_TOKEN (`dev-whatsapp-token`).
+(`dev-whatsapp-verify-token`), BANKBRIDGE_DEV_WHATSAPP_TOKEN (`dev-whatsapp-token`),
+BANKBRIDGE_DEV_INSTAGRAM_VERIFY_TOKEN (`dev-instagram-verify-token`),
+BANKBRIDGE_DEV_INSTAGRAM_TOKEN (`dev-instagram-token`).
 
 WhatsApp is on: the API and the workers get BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID, the Graph
 stand-in's business number (BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID, default
 `1000000000000002`); the dev stage names WhatsApp's secrets, and provisioning fills them.
-One Meta app serves both channels locally, so WhatsApp's app secret is Messenger's.
+One Meta app serves every channel locally, so WhatsApp's and Instagram's app secret is
+Messenger's. Instagram is on too: the professional account BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID
+(default `1000000000000003`), whose API base is the Graph stand-in.
 
 Ctrl-C (or SIGTERM) stops every process; nothing is left running. Each
 component's output goes to `<log dir>/<name>.log`; `--state-file` receives a
@@ -60,7 +64,7 @@ from typing import Any
 import requests
 
 from infra.local.console import payloads, whatsapp_payloads
-from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
+from infra.local.graph_standin import DEFAULT_INSTAGRAM_ACCOUNT_ID, DEFAULT_PHONE_NUMBER_ID
 from infra.local.lambda_runtime import WorkerFunction
 from infra.local.supervisor import Supervisor
 
@@ -78,6 +82,11 @@ DEV_SECRET_DEFAULTS = {
     "admin_token": ("BANKBRIDGE_DEV_ADMIN_TOKEN", "dev-admin-token"),
     "whatsapp_verify_token": ("BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN", "dev-whatsapp-verify-token"),
     "whatsapp_token": ("BANKBRIDGE_DEV_WHATSAPP_TOKEN", "dev-whatsapp-token"),
+    "instagram_verify_token": (
+        "BANKBRIDGE_DEV_INSTAGRAM_VERIFY_TOKEN",
+        "dev-instagram-verify-token",
+    ),
+    "instagram_token": ("BANKBRIDGE_DEV_INSTAGRAM_TOKEN", "dev-instagram-token"),
 }
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -156,6 +165,11 @@ def whatsapp_phone_number_id() -> str:
     return os.environ.get("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID)
 
 
+def instagram_account_id() -> str:
+    """The professional account the dev stack's Instagram sends from: the Graph stand-in's."""
+    return os.environ.get("BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID", DEFAULT_INSTAGRAM_ACCOUNT_ID)
+
+
 def stage_environment() -> dict[str, str]:
     """The dev stage's environment variables from `.chalice/config.json`, as Chalice sets them."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -176,6 +190,7 @@ class DevStack:
     def __post_init__(self) -> None:
         self.secrets = dev_secrets()
         self.phone_number_id = whatsapp_phone_number_id()
+        self.instagram_account_id = instagram_account_id()
         self.urls = {
             "aws": f"http://127.0.0.1:{self.ports.moto}",
             "api": f"http://127.0.0.1:{self.ports.api}",
@@ -191,6 +206,8 @@ class DevStack:
             "BANKBRIDGE_PUBLIC_BASE_URL": self.urls["api"],
             "BANKBRIDGE_SANDBOX_BANK_URL": self.urls["bank"],
             "BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID": self.phone_number_id,
+            "BANKBRIDGE_INSTAGRAM_ACCOUNT_ID": self.instagram_account_id,
+            "BANKBRIDGE_INSTAGRAM_GRAPH_API_BASE": self.urls["graph"],
             # The console plays Meta's account-linking endpoint for the Log In button.
             "BANKBRIDGE_LOCAL_ACCOUNT_LINKING_REDIRECT": (
                 f"{self.urls['console']}/messenger_platform/account_linking/"
@@ -222,7 +239,9 @@ class DevStack:
             [python, "-m", "infra.local.graph_standin", "--host", "127.0.0.1",
              "--port", str(ports.graph), "--page-token", secrets["page_token"],
              "--app-secret", secrets["app_secret"], "--whatsapp-token", secrets["whatsapp_token"],
-             "--phone-number-id", self.phone_number_id],
+             "--phone-number-id", self.phone_number_id,
+             "--instagram-token", secrets["instagram_token"],
+             "--instagram-account-id", self.instagram_account_id],
             self.env,
             ready=_answers(f"{urls['graph']}/__health"),
         )  # fmt: skip
@@ -336,8 +355,10 @@ def run(
             "secrets": {
                 "verify_token": stack.secrets["verify_token"],
                 "whatsapp_verify_token": stack.secrets["whatsapp_verify_token"],
+                "instagram_verify_token": stack.secrets["instagram_verify_token"],
             },
             "whatsapp_phone_number_id": stack.phone_number_id,
+            "instagram_account_id": stack.instagram_account_id,
             "pid": os.getpid(),
         }
         if state_file is not None:  # atomically: a reader never sees a half-written file
@@ -372,6 +393,9 @@ def _secret_values_by_key(secrets: dict[str, str]) -> dict[str, str]:
         "whatsapp_app_secret": secrets["app_secret"],
         "whatsapp_verify_token": secrets["whatsapp_verify_token"],
         "whatsapp_access_token": secrets["whatsapp_token"],
+        "instagram_app_secret": secrets["app_secret"],
+        "instagram_verify_token": secrets["instagram_verify_token"],
+        "instagram_access_token": secrets["instagram_token"],
     }
 
 

@@ -33,7 +33,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import aws, queues
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from chalicelib.channels.webhooks import receive
 from chalicelib.conversation import inbox
 from chalicelib.queues import queue_url

@@ -11,9 +11,14 @@ from urllib.parse import urljoin
 
 import requests
 
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
+from chalicelib.store.keys import CHAT_PROFILE_SK, user_partition
+from infra.local.console.pseudonyms import StackPseudonyms
+from infra.local.stack import stage_environment
 from tests.e2e.conftest import LocalStack, eventually
 from tests.factories import delivery, encode, quick_reply_event, text_event
+
+TABLE = "bankbridge-dev-table"
 
 
 def new_psid() -> str:
@@ -199,6 +204,28 @@ def consent_page_url(stack: LocalStack, psid: str, institution: str = "sandbox-f
 def money_in(text: str) -> list[str]:
     """Every formatted amount in a reply."""
     return re.findall(r"-?\$[\d,]+\.\d\d", text)
+
+
+def whatsapp_partition(stack: LocalStack, number: str) -> str:
+    """A WhatsApp person's partition in the table: keyed by BankBridge's pseudonym of the number."""
+    key_name = stage_environment()["BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME"]
+    pseudonyms = StackPseudonyms(stack.urls["aws"], key_name).get()
+    assert pseudonyms is not None, "the stack's account-reference key cannot be read"
+    return user_partition("whatsapp", pseudonyms.user_id(number))
+
+
+def close_whatsapp_window(stack: LocalStack, number: str) -> None:
+    """Make the person's last message 25 hours old, as if they had not written since: the
+    window is what their chat profile says (`store.chat_profiles`)."""
+    table = stack.boto3_client("dynamodb")
+    key = {"pk": {"S": whatsapp_partition(stack, number)}, "sk": {"S": CHAT_PROFILE_SK}}
+    assert "Item" in table.get_item(TableName=TABLE, Key=key)  # their messages were recorded
+    table.update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET last_inbound_at = :at",
+        ExpressionAttributeValues={":at": {"N": str(int(time.time()) - 25 * 3600)}},
+    )
 
 
 def pause_for(seconds: float) -> None:

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.e2e.chat import close_whatsapp_window
 from tests.e2e.conftest import LocalStack, eventually
 
 pytestmark = pytest.mark.e2e
@@ -89,9 +90,10 @@ def _expect() -> Any:
     return expect
 
 
-def _add_user(page: Any, name: str) -> Any:
-    """Add a person through the page; return their conversation region."""
+def _add_user(page: Any, name: str, channel: str = "messenger") -> Any:
+    """Add a person on `channel` through the page; return their conversation region."""
     page.get_by_label("New user's name").fill(name)
+    page.get_by_test_id("new-user-channel").select_option(channel)
     page.get_by_role("button", name="Add user").click()
     thread = page.get_by_role("region", name=name, exact=True)
     _expect()(thread).to_be_visible()
@@ -350,3 +352,119 @@ def test_link_then_answer_a_fraud_alert_in_the_thread(console: Any) -> None:
     expect(alert).to_contain_text("••")
     thread.get_by_test_id("quick-reply").filter(has_text="No, it wasn't").click()
     expect(thread.get_by_test_id("bot-text").last).to_contain_text("frozen", timeout=30_000)
+
+
+def _whatsapp_sent(stack: LocalStack, number: str) -> list[dict[str, Any]]:
+    """The messages the bot really sent this WhatsApp number, per the Graph stand-in."""
+    sent = requests.get(
+        f"{stack.urls['graph']}/__sent", params={"recipient": number}, timeout=5
+    ).json()
+    return [body for body in sent if body.get("type") in {"text", "interactive", "template"}]
+
+
+def _open_list_and_choose(message: Any, row: str) -> None:
+    """Tap a WhatsApp list's button, then one of the rows it opens."""
+    rows = message.get_by_test_id("list-row")
+    _expect()(rows.first).to_be_hidden()  # WhatsApp keeps the rows behind the button
+    message.get_by_test_id("list-button").click()
+    rows.filter(has_text=row).click()
+
+
+def _link_on_whatsapp(console: Any, thread: Any, name: str, *, ask: bool = True) -> None:
+    """Link the FDX bank from a WhatsApp thread: the list of banks (asked for unless `ask` is
+    False: it is showing), the CTA, the bank's page, the code typed back."""
+    expect = _expect()
+    if ask:
+        _say(thread, name, "link a bank")
+    banks = thread.get_by_test_id("wa-list").last
+    expect(banks).to_contain_text("Sandbox Bank (FDX)")
+    _open_list_and_choose(banks, "Sandbox Bank (FDX)")
+    login = thread.get_by_test_id("cta-url-button").last
+    expect(login).to_be_visible()
+    with console.context.expect_page() as opened:
+        login.click()
+    consent = opened.value
+    consent.wait_for_load_state()
+    consent.get_by_role("button", name="Approve").click()
+    code = _code_shown(consent)
+    consent.close()
+    _say(thread, name, code)
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("is linked")
+
+
+def _fire_fraud_for(console: Any, name: str) -> None:
+    """The sandbox bank flags a charge on alice's card, from the page's bank-event form."""
+    form = console.get_by_test_id("bank-event-form")
+    form.get_by_label("Conversation").select_option(label=name)
+    form.get_by_label("Bank customer").select_option("alice")
+    form.get_by_label("Event").select_option("fraud")
+    form.get_by_role("button", name="Send bank event").click()
+
+
+def test_whatsapp_thread_lists_choices_and_answers_a_fraud_alert_with_its_reply_button(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name, channel="whatsapp")
+    expect(thread).to_have_attribute("data-channel", "whatsapp")
+    number = _psid(thread)
+    expect(thread.get_by_text(f"WhatsApp +{number}")).to_be_visible()
+
+    _say(thread, name, "hi")
+    welcome = thread.get_by_test_id("wa-list")
+    expect(welcome).to_have_count(1)
+    [sent] = eventually(lambda: _whatsapp_sent(local_stack, number), "the welcome list")
+    expect(welcome.get_by_test_id("bot-text")).to_have_text(sent["interactive"]["body"]["text"])
+    rows = [r["title"] for s in sent["interactive"]["action"]["sections"] for r in s["rows"]]
+    expect(welcome.get_by_test_id("list-row")).to_have_text(rows)
+    _open_list_and_choose(welcome, "Balance")
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Balance")
+    offer = thread.get_by_test_id("wa-button").last  # no bank yet: two reply buttons
+    expect(offer.get_by_test_id("reply-button")).to_have_text(["Link a bank", "Help"])
+    offer.get_by_test_id("reply-button").filter(has_text="Link a bank").click()
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Link a bank")
+    expect(thread.get_by_test_id("wa-list").last).to_contain_text("Sandbox Bank (FDX)")
+
+    _link_on_whatsapp(console, thread, name, ask=False)
+    _fire_fraud_for(console, name)
+    alert = thread.get_by_test_id("wa-button").filter(has_text="Was this you?").last
+    expect(alert).to_be_visible(timeout=30_000)
+    expect(alert.get_by_test_id("reply-button")).to_have_text(["Yes, it was me", "No, it wasn't"])
+    alert.get_by_test_id("reply-button").filter(has_text="No, it wasn't").click()
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("No, it wasn't")
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text("frozen", timeout=30_000)
+
+    # The tap's trace shows the worker's side too (it logs a pseudonym of the wamid).
+    log = console.get_by_test_id("log-pane")
+    expect(log.get_by_label("Messages of")).to_have_value(number)
+    trace = log.get_by_test_id("trace").last
+    expect(trace).to_contain_text("WhatsApp button reply")
+    expect(trace.get_by_test_id("step-webhook")).to_contain_text("POST /webhooks/whatsapp")
+    expect(trace.get_by_test_id("step-queue")).to_have_count(1)
+    expect(trace.get_by_test_id("step-log").filter(has_text="Replied")).to_have_count(1)
+    expect(trace.get_by_test_id("step-send").last).to_contain_text("whatsapp: text")
+
+
+def test_whatsapp_thread_shows_an_alert_outside_the_window_as_its_template_and_answers_it(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name, channel="whatsapp")
+    _link_on_whatsapp(console, thread, name)
+    close_whatsapp_window(local_stack, _psid(thread))
+    _fire_fraud_for(console, name)
+
+    template = thread.get_by_test_id("wa-template").last
+    expect(template).to_be_visible(timeout=30_000)
+    expect(template).to_have_attribute("data-template", "bankbridge_fraud_alert")
+    expect(template.get_by_test_id("bot-text")).to_contain_text("Was this you?")  # approved text
+    expect(template.get_by_test_id("bot-text")).to_contain_text("••")  # filled in
+    buttons = template.get_by_test_id("template-button")
+    expect(buttons).to_have_text(["Yes, it was me", "No, it wasn't"])
+    buttons.filter(has_text="Yes, it was me").click()
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Yes, it was me")
+    expect(thread.get_by_test_id("bot-text").last).to_contain_text(
+        "I've told Sandbox Bank (FDX)", timeout=30_000
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from tests.e2e.conftest import LocalStack, eventually
 from tests.factories import delivery, encode, text_event
 

@@ -18,7 +18,7 @@ import requests
 from pydantic import BaseModel
 
 from chalicelib import aws, queues
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from chalicelib.channels.webhooks import Answer, receive
 from chalicelib.conversation import inbox
 from chalicelib.conversation.worker import WorkerServices, handle_batch

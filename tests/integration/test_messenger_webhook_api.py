@@ -12,7 +12,7 @@ import requests
 from chalice.test import Client
 
 from chalicelib import aws
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from tests.conftest import DEV_SECRETS, ROOT, reset_process_caches
 from tests.factories import delivery, encode, postback_event, text_event

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from chalicelib import aws
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from chalicelib.connectors.base import AuthorizationRequest
 from chalicelib.connectors.config.context import TRUSTED_CONTEXT
 from chalicelib.connectors.config.models import ConnectorConfig

@@ -24,7 +24,7 @@ import requests
 from chalicelib import aws
 from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from chalicelib.channels.webhooks import receive
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, Reading, ReadRequest

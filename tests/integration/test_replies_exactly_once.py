@@ -275,9 +275,9 @@ def test_a_graph_timeout_after_acceptance_is_never_resent(
                 raise requests.ReadTimeout("read timed out")
             return response
 
-    from chalicelib.channels.messenger import send_api
+    from chalicelib.channels.meta import graph_client
 
-    monkeypatch.setattr(send_api, "_shared_session", AcceptedThenCut)
+    monkeypatch.setattr(graph_client, "shared_session", AcceptedThenCut)
     bank.script = [answers, answers]
     event = balance_request()
     handle(event, attempt=1)

@@ -19,7 +19,7 @@ from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.channels import registry
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 from tests.conftest import ROOT, reset_process_caches
 from tests.factories import sqs_event

@@ -27,7 +27,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from tests.e2e.chat import button_url, link_code_on, quick_replies, text_of
 from tests.e2e.conftest import free_port
 from tests.factories import delivery, encode, quick_reply_event, text_event

@@ -199,6 +199,10 @@ CORE_PACKAGES = ("chalicelib.conversation", "chalicelib.events", "chalicelib.aut
 """The channel-neutral core: it reaches a messaging platform only through the channel port."""
 
 
+META_PACKAGE = "chalicelib.channels.meta"
+"""What every Meta platform shares (signature, Graph client and errors, envelope): no adapter."""
+
+
 def _channel_adapter_packages() -> list[str]:
     """Every `chalicelib.channels.<platform>` package (messenger, whatsapp, ...)."""
     return [
@@ -207,6 +211,7 @@ def _channel_adapter_packages() -> list[str]:
         if name.startswith("chalicelib.channels.")
         and name.count(".") == 2
         and path.name == "__init__.py"
+        and name != META_PACKAGE
     ]
 
 
@@ -225,6 +230,25 @@ def test_the_core_imports_no_channel_adapter() -> None:
     assert reaching_in == [], (
         "the core imports a channel adapter (ask `channels.registry.adapter_for` instead):\n"
         + "\n".join(reaching_in)
+    )
+
+
+def test_an_adapter_imports_the_meta_package_and_the_port_never_another_adapter() -> None:
+    """What two platforms share lives once in `channels/meta/`, not in one adapter the other
+    reaches into; and `meta` serves the adapters without knowing any of them."""
+    adapters = _channel_adapter_packages()
+    assert {"chalicelib.channels.messenger", "chalicelib.channels.whatsapp"} <= set(adapters)
+    crossing = [
+        f"{MODULES[site.importer].relative_to(ROOT)}:{site.line} imports {site.imported}"
+        for site in _import_sites()
+        for adapter in adapters
+        if _within(site.importer, [adapter, META_PACKAGE])
+        and _within(site.imported, adapters)
+        and not _within(site.imported, [adapter])
+    ]
+    assert crossing == [], (
+        "an adapter (or channels/meta) imports another adapter; move what they share into "
+        "chalicelib/channels/meta/:\n" + "\n".join(crossing)
     )
 
 

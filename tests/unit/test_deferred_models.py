@@ -57,11 +57,12 @@ import json
 import app  # the worker's init fails to read its settings here, logs it and goes on: no AWS call
 from chalicelib.channels import messages
 from chalicelib.channels import webhooks
-from chalicelib.channels.messenger import adapter, webhook
+from chalicelib.channels.messenger import adapter
+from chalicelib.channels.meta import messaging_events as webhook
 
 models = [messages.OutboundMessage, messages.TemplateMessage, messages.QuickReply,
           messages.Button, messages.Card, messages.AccountLinking, webhook._Messaging,
-          webhook._Party, webhook.WebhookPayload]
+          webhook._Party, webhook.Envelope]
 print(json.dumps({model.__qualname__: model.__pydantic_complete__ for model in models}))
 """
 """Import the app as a Lambda init does (as the worker when told), then the webhook route's

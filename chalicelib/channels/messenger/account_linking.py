@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from chalicelib.channels.exceptions import RedirectRefused
 from chalicelib.channels.messages import BUILT_ON_FIRST_USE, ChannelUser
 from chalicelib.channels.messenger import CHANNEL
-from chalicelib.channels.messenger.send_api import appsecret_proof
+from chalicelib.channels.meta.graph_client import appsecret_proof
 from chalicelib.loopback import is_loopback_host
 from chalicelib.observability import log_fields
 from chalicelib.secrets import get_secret

@@ -12,18 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.bounded_json import JsonRejected, load_bounded_json
-from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage, TemplateMessage
-from chalicelib.channels.messenger import CHANNEL, account_linking, rendering, window
+from chalicelib.channels.messenger import CHANNEL, account_linking, rendering
 from chalicelib.channels.messenger.send_api import client_from_settings
-from chalicelib.channels.messenger.signature import (
-    SIGNATURE_HEADER,
-    answer_subscription,
-    signature_digest,
-    signature_is_valid,
-)
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
+from chalicelib.channels.meta import window
+from chalicelib.channels.meta.signature import answer_subscription
+from chalicelib.channels.meta.webhook import authenticated_json
 from chalicelib.channels.port import (
     ApprovedTemplate,
     Capabilities,
@@ -32,13 +27,7 @@ from chalicelib.channels.port import (
     SendClient,
     SubscriptionAnswer,
 )
-from chalicelib.secrets import SecretUnavailable, get_secret
 from chalicelib.settings import get_settings
-
-MAX_JSON_DEPTH = 32
-"""A delivery nests 6 levels (entry, messaging, message, quick_reply...); 32 leaves room."""
-TYPING_TIMEOUT_SECONDS = 1.0
-"""A typing indicator that takes longer than this is not worth waiting for."""
 
 MESSAGING_TYPES = {Purpose.REPLY: "RESPONSE", Purpose.ALERT: "UPDATE", Purpose.REMINDER: "UPDATE"}
 """Send API `messaging_type` per purpose; outside the window only the Utility template goes."""
@@ -77,36 +66,17 @@ class MessengerAdapter:
         invalid ones pass.
         """
         settings = get_settings()
-        if len(body) > settings.max_webhook_body_bytes:
-            raise WebhookRejected(413, "Request body too large")
-        signature = _header(headers, SIGNATURE_HEADER)
-        if signature_digest(signature) is None:
-            raise WebhookRejected(403, "Invalid signature")
-        try:
-            app_secret = get_secret(settings.messenger_app_secret_name)
-        except SecretUnavailable as error:
-            if error.missing:
-                raise WebhookRejected(403, "Invalid signature") from None
-            raise
-        if not signature_is_valid(app_secret, body, signature):
-            raise WebhookRejected(403, "Invalid signature")
-        try:
-            document = load_bounded_json(body, max_depth=MAX_JSON_DEPTH)
-        except JsonRejected as rejected:
-            raise WebhookRejected(400, rejected.reason) from None
-        payload = parse_payload(document)
-        if payload.object != "page":
-            raise WebhookRejected(404, "Unsupported webhook object (only 'page' is handled)")
-        delivery = read_delivery(payload)
-        if not delivery.events and delivery.problems:
-            first = delivery.problems[0]
-            raise WebhookRejected(
-                400, f"Invalid webhook event at '{first.location}': {first.problem}"
-            )
-        return delivery.events
+        document = authenticated_json(
+            body,
+            headers,
+            app_secret_name=settings.messenger_app_secret_name,
+            max_body_bytes=settings.max_webhook_body_bytes,
+        )
+        return read_delivery(parse_payload(document)).events_or_rejection("event")
 
     def window_is_open(self, last_inbound_at: int | None, now: float) -> bool:
-        """Meta's 24 h standard messaging window, with a safety margin (`window.py`)."""
+        """Meta's 24 h standard messaging window, opened by each message, quick reply or
+        postback the person sends (Messenger Platform policy; research §2.5)."""
         return window.window_is_open(last_inbound_at, now)
 
     def approved_template(self, purpose: Purpose) -> ApprovedTemplate | None:
@@ -138,9 +108,7 @@ class MessengerAdapter:
 
     def send_client(self, *, quick: bool = False) -> SendClient:
         """A Send API client from settings; `quick`: one attempt of at most a second."""
-        if quick:
-            return client_from_settings(max_attempts=1, timeout_seconds=TYPING_TIMEOUT_SECONDS)
-        return client_from_settings()
+        return client_from_settings(quick=quick)
 
     def platform_login(self, query: Mapping[str, str]) -> PlatformLogin | None:
         """The Log In button's `account_linking_token` and `redirect_uri`, if present."""
@@ -152,9 +120,3 @@ class MessengerAdapter:
 
     def forget_user(self, user: ChannelUser) -> None:
         """Nothing to drop: a page-scoped id is all Messenger needs, and it is no contact detail."""
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup (API Gateway may change the case)."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)

@@ -1,55 +1,27 @@
-"""Deliver rendered messages through Meta's Graph Send API.
+"""Messenger's Graph Send API client: `POST /me/messages` with the Page's token.
 
-Errors are handled by kind (`graph_errors.py`, from Meta's error-code pages):
-transient ones are retried with bounded exponential backoff, each attempt's
-timeout and each pause capped by the invocation deadline (`chalicelib.deadline`);
-a closed window, an unreachable person and a permanent refusal raise at once.
-
-A send is retried only when it provably did not go out: an error answer, or a
-connection that never opened. A request that went out without an answer (read
-timeout, connection cut mid-exchange) raises `SendOutcomeUnknown` and is never
-repeated, so a person never gets the same message twice. Only
-`code`/`error_subcode`/`fbtrace_id` are logged, never the token or the body.
+The request, its retries and its error handling are every Meta platform's
+(`chalicelib.channels.meta.graph_client`), classified by the Messenger
+Platform's error table (`meta.graph_errors.SEND_API_ERRORS`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import logging
-import time
-from collections.abc import Callable
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Unpack
 
-from chalicelib.channels.exceptions import (
-    RecipientUnreachable,
-    SendFailed,
-    SendOutcomeUnknown,
-    SendRefused,
-    WindowClosed,
+from chalicelib.channels.meta.graph_client import (
+    GraphSendClient,
+    SendOptions,
+    graph_url,
+    send_options,
 )
-from chalicelib.channels.messenger.graph_errors import GraphErrorKind, classify
-from chalicelib.deadline import MIN_CALL_SECONDS, call_timeout, seconds_left
-from chalicelib.observability import log_fields
+from chalicelib.channels.meta.graph_errors import classify_send_api_error
 from chalicelib.secrets import get_secret
 from chalicelib.settings import get_settings
 
-if TYPE_CHECKING:
-    import requests
 
-logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 4.0
-
-
-def appsecret_proof(app_secret: str, access_token: str) -> str:
-    """HMAC-SHA256 of the token keyed by the app secret, as Graph's "Require App Secret" wants."""
-    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
-
-
-class SendApiClient:
-    """A small Graph Send API client: one POST per message, with Meta-aware retries."""
+class SendApiClient(GraphSendClient):
+    """The Send API of the Page whose token this is: one POST per message."""
 
     def __init__(
         self,
@@ -58,149 +30,21 @@ class SendApiClient:
         version: str,
         page_token: str,
         app_secret: str,
-        timeout_seconds: float = 5.0,
-        max_attempts: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **options: Unpack[SendOptions],
     ) -> None:
-        self._url = f"{base_url.rstrip('/')}/{version}/me/messages"
-        # The token travels in a header, never the URL, so no access log or proxy keeps it.
-        self._headers = {"Authorization": f"Bearer {page_token}"}
-        self._params = {"appsecret_proof": appsecret_proof(app_secret, page_token)}
-        self._timeout = timeout_seconds
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._session = session
-
-    def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST one request body; return Meta's answer or raise a typed channel error.
-
-        Raises `DeadlineReached` (nothing sent) when the invocation has too little
-        time left to start an attempt.
-        """
-        import requests  # lazy: requests loads with the first Send API call
-
-        if self._session is None:
-            self._session = requests.Session()
-        last_error: SendFailed | None = None
-        for attempt in range(1, self._max_attempts + 1):
-            timeout = call_timeout(self._timeout)
-            try:
-                response = self._session.post(
-                    self._url,
-                    params=self._params,
-                    headers=self._headers,
-                    json=body,
-                    timeout=timeout,
-                )
-            except requests.RequestException as error:
-                if not _never_sent(error):
-                    logger.warning(
-                        "Send API outcome unknown; not sending again",
-                        extra=log_fields(error=type(error).__name__),
-                    )
-                    raise SendOutcomeUnknown(
-                        f"no answer from the Send API: {type(error).__name__}"
-                    ) from error
-                last_error = SendFailed(f"Send API unreachable: {type(error).__name__}")
-            else:
-                if response.ok:
-                    return _json_or_empty(response)
-                last_error = _error_for(response)
-            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (attempt - 1))
-            if attempt == self._max_attempts or not _time_for(delay):
-                break
-            self._sleep(delay)
-        assert last_error is not None
-        raise last_error
+        super().__init__(
+            url=graph_url(base_url, version, "me/messages"),
+            access_token=page_token,
+            app_secret=app_secret,
+            classify=classify_send_api_error,
+            api_name="Send API",
+            **options,
+        )
 
 
-def _time_for(delay: float) -> bool:
-    """Whether pausing `delay` seconds still leaves time for another attempt."""
-    left = seconds_left()
-    return left is None or left - delay >= MIN_CALL_SECONDS
-
-
-def _never_sent(error: requests.RequestException) -> bool:
-    """Whether a failed request provably never reached Graph (so sending again is safe).
-
-    A connect timeout, a refused connection or a failed TLS handshake happen before
-    the request is written; a read timeout or a connection cut afterwards may
-    follow a delivered message.
-    """
-    import requests  # lazy: requests loads with the first Send API call
-    from urllib3.exceptions import (
-        NewConnectionError,  # lazy: urllib3 loads with the first Send API call
-    )
-
-    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    if isinstance(error, requests.ReadTimeout):
-        return False
-    if isinstance(error, requests.ConnectionError):
-        cause: object = error.args[0] if error.args else None
-        for _ in range(3):
-            if isinstance(cause, NewConnectionError):
-                return True
-            cause = getattr(cause, "reason", None)
-        return False
-    return True  # an invalid URL or body: raised before anything is sent
-
-
-def _error_for(response: requests.Response) -> SendFailed:
-    """Raise for errors retrying cannot fix; return a transient one for the loop to retry."""
-    error = _json_or_empty(response).get("error") or {}
-    code = _int_or_none(error.get("code"))
-    subcode = _int_or_none(error.get("error_subcode"))
-    kind = classify(code, subcode, response.status_code)
-    logger.log(
-        logging.ERROR if kind is GraphErrorKind.PERMANENT else logging.WARNING,
-        "Send API error",
-        extra=log_fields(
-            http_status=response.status_code,
-            graph_code=code,
-            graph_subcode=subcode,
-            graph_error_kind=kind.value,
-            fbtrace_id=error.get("fbtrace_id"),
-        ),
-    )
-    if kind is GraphErrorKind.WINDOW_CLOSED:
-        raise WindowClosed("Outside the 24 h messaging window", code, subcode)
-    if kind is GraphErrorKind.RECIPIENT_UNREACHABLE:
-        raise RecipientUnreachable("Recipient cannot be messaged now", code, subcode)
-    if kind is GraphErrorKind.PERMANENT:
-        raise SendRefused(f"Send API refused the request (code {code})", code, subcode)
-    if kind is GraphErrorKind.MAYBE_DELIVERED:
-        raise SendOutcomeUnknown(f"Send API error {code}/{subcode} after a possible delivery")
-    return SendFailed("Send API temporary error", code, subcode)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
-    try:
-        document = response.json()
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-@lru_cache(maxsize=1)
-def _shared_session() -> requests.Session:
-    import requests  # lazy: requests loads with the first Send API call
-
-    return requests.Session()
-
-
-def client_from_settings(
-    *, max_attempts: int | None = None, timeout_seconds: float | None = None
-) -> SendApiClient:
-    """A Send API client with the current page token and app secret.
-
-    `max_attempts` / `timeout_seconds` override the configured ones (a typing
-    indicator gets one short attempt: it must never hold up the reply).
+def client_from_settings(*, quick: bool = False) -> SendApiClient:
+    """A Send API client with the current page token and app secret (`quick`: a typing
+    indicator's one short attempt).
 
     Secrets come through the cached Secrets Manager getter, so a rotated page
     token is picked up within the cache TTL; the HTTP session (and its pooled
@@ -208,11 +52,9 @@ def client_from_settings(
     """
     settings = get_settings()
     return SendApiClient(
-        session=_shared_session(),
         base_url=settings.graph_api_base,
         version=settings.graph_api_version,
         page_token=get_secret(settings.messenger_page_token_name),
         app_secret=get_secret(settings.messenger_app_secret_name),
-        timeout_seconds=timeout_seconds or settings.graph_timeout_seconds,
-        max_attempts=max_attempts or settings.graph_max_attempts,
+        **send_options(quick=quick),
     )

@@ -1,7 +1,7 @@
 """WhatsApp behind the channel port: the one object the core talks to about WhatsApp.
 
-It puts this package's pieces together: the signature (Meta's, shared with
-Messenger) and webhook parsing, pseudonymous identity with the sealed reply
+It puts this package's pieces together: the signature and webhook envelope
+(Meta's, `channels/meta/`) and webhook parsing, pseudonymous identity with the sealed reply
 address, Cloud API rendering, the utility templates for alerts and reminders
 outside the 24-hour window, the error table (inside `CloudApiClient`) and the
 read-plus-typing indicator. WhatsApp has no account-linking hop of its own:
@@ -19,15 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.bounded_json import JsonRejected, load_bounded_json
-from chalicelib.channels.exceptions import RecipientUnreachable, WebhookRejected
+from chalicelib.channels.exceptions import RecipientUnreachable
 from chalicelib.channels.messages import ChannelUser, InboundEvent, OutboundMessage, TemplateMessage
-from chalicelib.channels.messenger.signature import (
-    SIGNATURE_HEADER,
-    answer_subscription,
-    signature_digest,
-    signature_is_valid,
-)
+from chalicelib.channels.meta import window
+from chalicelib.channels.meta.graph_client import send_options
+from chalicelib.channels.meta.signature import answer_subscription
+from chalicelib.channels.meta.webhook import authenticated_json
 from chalicelib.channels.port import (
     ApprovedTemplate,
     Capabilities,
@@ -36,7 +33,7 @@ from chalicelib.channels.port import (
     SendClient,
     SubscriptionAnswer,
 )
-from chalicelib.channels.whatsapp import CHANNEL, rendering, window
+from chalicelib.channels.whatsapp import CHANNEL, rendering
 from chalicelib.channels.whatsapp.identity import (
     AddressBook,
     ReplyAddress,
@@ -45,20 +42,15 @@ from chalicelib.channels.whatsapp.identity import (
     pseudonyms_from_settings,
     seal_address,
 )
-from chalicelib.channels.whatsapp.send_api import CloudApiClient, shared_session
+from chalicelib.channels.whatsapp.send_api import CloudApiClient
 from chalicelib.channels.whatsapp.templates import (
     CONSENT_REMINDER_TEMPLATE,
     FRAUD_ALERT_TEMPLATE,
     TEMPLATE_LANGUAGE,
 )
 from chalicelib.channels.whatsapp.webhook import MAX_BODY_BYTES, parse_payload, read_delivery
-from chalicelib.secrets import SecretUnavailable, get_secret
+from chalicelib.secrets import get_secret
 from chalicelib.settings import Settings, get_settings
-
-MAX_JSON_DEPTH = 32
-"""A delivery nests 8 levels (entry, changes, value, messages, interactive, reply...)."""
-TYPING_TIMEOUT_SECONDS = 1.0
-"""A typing indicator that takes longer than this is not worth waiting for."""
 
 
 @dataclass(frozen=True)
@@ -131,41 +123,27 @@ class WhatsAppAdapter:
         Meta retries. A delivery whose every message is invalid is a 400 naming the
         first problem; valid messages beside invalid ones pass.
         """
-        if len(body) > MAX_BODY_BYTES:
-            raise WebhookRejected(413, "Request body too large")
-        signature = _header(headers, SIGNATURE_HEADER)
-        if signature_digest(signature) is None:
-            raise WebhookRejected(403, "Invalid signature")
-        try:
-            app_secret = get_secret(self._config.app_secret_name)
-        except SecretUnavailable as error:
-            if error.missing:
-                raise WebhookRejected(403, "Invalid signature") from None
-            raise
-        if not signature_is_valid(app_secret, body, signature):
-            raise WebhookRejected(403, "Invalid signature")
-        try:
-            document = load_bounded_json(body, max_depth=MAX_JSON_DEPTH)
-        except JsonRejected as rejected:
-            raise WebhookRejected(400, rejected.reason) from None
-        payload = parse_payload(document)
-        delivery = read_delivery(payload, pseudonyms_from_settings())
-        if not delivery.events and delivery.problems:
-            first = delivery.problems[0]
-            raise WebhookRejected(
-                400, f"Invalid webhook message at '{first.location}': {first.problem}"
-            )
+        document = authenticated_json(
+            body,
+            headers,
+            app_secret_name=self._config.app_secret_name,
+            max_body_bytes=MAX_BODY_BYTES,
+        )
+        delivery = read_delivery(parse_payload(document), pseudonyms_from_settings())
+        events = delivery.events_or_rejection("message")
         latest: dict[str, tuple[InboundEvent, ReplyAddress]] = {}
-        for event in delivery.events:
+        for event in events:
             known = latest.get(event.user.user_id)
             if known is None or known[0].timestamp <= event.timestamp:
                 latest[event.user.user_id] = (event, delivery.addresses[event.event_id])
         for user_id, (_, address) in latest.items():
             self._addresses.remember(user_id, seal_address(address, user_id, self._sealer))
-        return delivery.events
+        return events
 
     def window_is_open(self, last_inbound_at: int | None, now: float) -> bool:
-        """The 24-hour customer service window, with a safety margin (`window.py`)."""
+        """The 24-hour customer service window (Cloud API "customer service windows"; a
+        free-form send outside it fails with 131047). Tapping a template's quick-reply button
+        is a message, so answering a fraud alert reopens the window."""
         return window.window_is_open(last_inbound_at, now)
 
     def approved_template(self, purpose: Purpose) -> ApprovedTemplate | None:
@@ -193,14 +171,12 @@ class WhatsAppAdapter:
         """A Cloud API client from settings; `quick`: one attempt of at most a second."""
         settings = get_settings()
         return CloudApiClient(
-            session=shared_session(),
             base_url=settings.graph_api_base,
             version=settings.graph_api_version,
             phone_number_id=self._config.phone_number_id,
             access_token=get_secret(self._config.access_token_name),
             app_secret=get_secret(self._config.app_secret_name),
-            timeout_seconds=TYPING_TIMEOUT_SECONDS if quick else settings.graph_timeout_seconds,
-            max_attempts=1 if quick else settings.graph_max_attempts,
+            **send_options(quick=quick),
         )
 
     def platform_login(self, query: Mapping[str, str]) -> PlatformLogin | None:
@@ -223,9 +199,3 @@ class WhatsAppAdapter:
         return open_address(
             sealed, user.user_id, pseudonyms=pseudonyms_from_settings(), sealer=self._sealer
         )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup (API Gateway may change the case)."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)

@@ -3,11 +3,11 @@
 One table keyed by the error `code`, from Meta's "WhatsApp error codes" page
 (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes,
 updated 2026-06-18), which asks integrators to match on `code` (and
-`error_data.details`), never on the wording. The kinds are Messenger's
-(`chalicelib.channels.messenger.graph_errors`): the two channels share the Graph
-API and the sender treats a kind the same way on both. Codes 200-299 (API
-permission) are permanent; a code not in the table is transient when Meta
-answered HTTP 5xx or 429 and permanent otherwise.
+`error_data.details`), never on the wording. The kinds are every Meta platform's
+(`chalicelib.channels.meta.graph_errors`): the platforms share the Graph API and
+the sender treats a kind the same way on each. Codes 200-299 (API permission)
+are permanent; a code not in the table is transient when Meta answered HTTP 5xx
+or 429 and permanent otherwise (`kind_by_status`).
 
 The same codes arrive asynchronously in a `failed` status webhook (`webhook.py`),
 for a message the API had accepted.
@@ -15,7 +15,7 @@ for a message the API had accepted.
 
 from __future__ import annotations
 
-from chalicelib.channels.messenger.graph_errors import GraphErrorKind, GraphErrorRule
+from chalicelib.channels.meta.graph_errors import GraphErrorKind, GraphErrorRule, kind_by_status
 
 T = GraphErrorKind.TRANSIENT
 W = GraphErrorKind.WINDOW_CLOSED
@@ -87,6 +87,4 @@ def classify(code: int | None, http_status: int) -> GraphErrorKind:
             return rule.kind
         if code in API_PERMISSION_CODES:
             return GraphErrorKind.PERMANENT
-    if http_status >= 500 or http_status == 429:
-        return GraphErrorKind.TRANSIENT
-    return GraphErrorKind.PERMANENT
+    return kind_by_status(http_status)

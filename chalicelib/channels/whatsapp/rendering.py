@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.channels.messages import Button, OutboundMessage, TemplateMessage
-from chalicelib.channels.messenger.rendering import clip_title, split_text
+from chalicelib.channels.meta.text import clip_title, split_text
 
 MAX_TEXT = 4096
 MAX_INTERACTIVE_BODY = 1024

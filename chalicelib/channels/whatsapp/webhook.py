@@ -18,9 +18,10 @@ are skipped without error.
 A sender's number (`from`) and a message id (`wamid.…`, which embeds the
 number) become keyed pseudonyms here (`identity.py`), so the events carry
 neither; the number and message id the reply needs stay in memory, in
-`Delivery.addresses`, for the adapter to seal. As with Messenger, only the
-envelope is all-or-nothing: an invalid message is skipped and logged by
-location, never by content, so it cannot sink the valid ones beside it.
+`Delivery.addresses`, for the adapter to seal. The envelope is Meta's
+(`chalicelib.channels.meta.webhook`): only it is all-or-nothing, an invalid
+message is skipped and logged by location, never by content, so it cannot sink
+the valid ones beside it.
 """
 
 from __future__ import annotations
@@ -30,24 +31,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
-from chalicelib.bounded_json import repair_text
-from chalicelib.channels.exceptions import ChannelError, WebhookRejected
 from chalicelib.channels.messages import (
     MAX_EVENT_ID_BYTES,
-    MAX_TEXT_CHARS,
-    MAX_USER_ID_BYTES,
     ChannelUser,
     InboundEvent,
     InboundKind,
     Payload,
     bounded_identifier,
 )
+from chalicelib.channels.meta import webhook as meta_webhook
+from chalicelib.channels.meta.webhook import (
+    Envelope,
+    Epoch,
+    GraphId,
+    InvalidItem,
+    ItemReader,
+    Kind,
+    Tolerant,
+    Words,
+    event_time,
+    first_problem,
+    int_as_text,
+    parse_envelope,
+)
 from chalicelib.channels.whatsapp import CHANNEL
 from chalicelib.channels.whatsapp.identity import Pseudonyms, ReplyAddress, normalised_number
 from chalicelib.observability import log_fields
-from chalicelib.timestamps import datetime_from_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -55,117 +66,78 @@ WEBHOOK_OBJECT = "whatsapp_business_account"
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """Meta's WhatsApp webhooks carry up to 3 MB (WhatsApp webhooks overview)."""
 MAX_NUMBER_CHARS = 32
+SKIPPED = "Skipping an invalid WhatsApp message"
 
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
 
-
-def _int_as_text(value: Any) -> Any:
-    """Ids arrive as strings, but a JSON number is read as its digits (never a bool)."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _epoch_value(value: Any) -> int | float | str:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("must be an epoch time (a number or a string of digits)")
-    return value
-
-
-def _cut_text(value: Any) -> Any:
-    """A person's words: repaired, and cut to what an event carries (they still get an answer)."""
-    return repair_text(value)[:MAX_TEXT_CHARS] if isinstance(value, str) else value
-
-
-_Id = Annotated[str, BeforeValidator(_int_as_text), bounded_identifier(MAX_USER_ID_BYTES)]
 _Number = Annotated[
     str,
-    BeforeValidator(_int_as_text),
+    BeforeValidator(int_as_text),
     bounded_identifier(MAX_NUMBER_CHARS),
     Field(min_length=1),
 ]
 _MessageId = Annotated[str, bounded_identifier(MAX_EVENT_ID_BYTES), Field(min_length=1)]
-_Kind = Annotated[str, Field(max_length=40)]
-_Words = Annotated[str, BeforeValidator(_cut_text)]
-_Epoch = Annotated[int | float | str, PlainValidator(_epoch_value)]
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True, populate_by_name=True)
+class _Text(Tolerant):
+    body: Words | None = None
 
 
-class _Text(_Tolerant):
-    body: _Words | None = None
-
-
-class _Reply(_Tolerant):
+class _Reply(Tolerant):
     """A tapped reply button or list row: `id` is the payload BankBridge set when sending."""
 
     id: Payload | None = None
 
 
-class _Interactive(_Tolerant):
-    type: _Kind | None = None
+class _Interactive(Tolerant):
+    type: Kind | None = None
     button_reply: _Reply | None = None
     list_reply: _Reply | None = None
 
 
-class _TemplateButton(_Tolerant):
+class _TemplateButton(Tolerant):
     payload: Payload | None = None
 
 
-class _Message(_Tolerant):
+class _Message(Tolerant):
     sender: _Number = Field(alias="from")
     id: _MessageId
-    timestamp: _Epoch | None = None
-    type: _Kind
+    timestamp: Epoch | None = None
+    type: Kind
     text: _Text | None = None
     interactive: _Interactive | None = None
     button: _TemplateButton | None = None
 
 
-class _StatusError(_Tolerant):
+class _StatusError(Tolerant):
     code: int | None = None
     title: Annotated[str, Field(max_length=200)] | None = None
 
 
-class _Status(_Tolerant):
-    status: _Kind
-    errors: list[_StatusError] = []
+class _Status(Tolerant):
+    status: Kind
+    errors: list[_StatusError] = Field(default_factory=list)
 
 
-class _Metadata(_Tolerant):
-    phone_number_id: _Id | None = None
+class _Metadata(Tolerant):
+    phone_number_id: GraphId | None = None
 
 
-class _Value(_Tolerant):
+class _Value(Tolerant):
     metadata: _Metadata | None = None
-    messages: list[Any] = []
-    statuses: list[Any] = []
-    errors: list[Any] = []
+    messages: list[Any] = Field(default_factory=list)
+    statuses: list[Any] = Field(default_factory=list)
+    errors: list[Any] = Field(default_factory=list)
 
 
-class _Change(_Tolerant):
-    field: _Kind | None = None
+class _Change(Tolerant):
+    field: Kind | None = None
     value: _Value | None = None
 
 
-class _Entry(_Tolerant):
-    id: _Id | None = None
-    changes: list[Any] = []
-
-
-class WebhookPayload(_Tolerant):
-    """The envelope Meta POSTs; entries, changes and messages are validated one by one after."""
-
-    object: Annotated[str, Field(max_length=64)]
-    entry: list[Any]
-
-
-@dataclass(frozen=True)
-class EventProblem:
-    """Why one message (or entry, or change) was skipped: where and what, never its content."""
-
-    location: str
-    problem: str
+class _Entry(Tolerant):
+    id: GraphId | None = None
+    changes: list[Any] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,41 +149,23 @@ class FailedDelivery:
 
 
 @dataclass
-class Delivery:
-    """What a webhook holds: events to act on, each one's reply address, and what was skipped.
+class Delivery(meta_webhook.Delivery):
+    """Meta's delivery, plus each event's reply address and the failed deliveries reported.
 
     `addresses` (by event id) holds phone numbers: in memory only, for the adapter to seal.
     """
 
-    events: list[InboundEvent] = field(default_factory=list)
     addresses: dict[str, ReplyAddress] = field(default_factory=dict, repr=False)
-    problems: list[EventProblem] = field(default_factory=list)
     failed_deliveries: list[FailedDelivery] = field(default_factory=list)
 
 
-class _Invalid(ChannelError):
-    def __init__(self, location: str, problem: str) -> None:
-        super().__init__(problem)
-        self.location = location
-        self.problem = problem
-
-
-def parse_payload(document: Any) -> WebhookPayload:
+def parse_payload(document: Any) -> Envelope:
     """Validate the envelope; a malformed one is a 400 naming the field, or a 404 if not ours."""
-    try:
-        payload = WebhookPayload.model_validate(document)
-    except ValidationError as error:
-        location, problem = _first_problem(error)
-        raise WebhookRejected(
-            400, f"Invalid webhook payload at '{location or 'body'}': {problem}"
-        ) from None
-    if payload.object != WEBHOOK_OBJECT:
-        raise WebhookRejected(404, f"Unsupported webhook object (only '{WEBHOOK_OBJECT}')")
-    return payload
+    return parse_envelope(document, WEBHOOK_OBJECT)
 
 
 def read_delivery(
-    payload: WebhookPayload, pseudonyms: Pseudonyms, *, now: datetime | None = None
+    payload: Envelope, pseudonyms: Pseudonyms, *, now: datetime | None = None
 ) -> Delivery:
     """Every message of every change of every entry, in order; statuses reported, not acted on.
 
@@ -219,28 +173,24 @@ def read_delivery(
     """
     current = now or datetime.now(UTC)
     delivery = Delivery()
-    for entry_index, raw_entry in enumerate(payload.entry):
-        where_entry = f"entry.{entry_index}"
-        try:
-            entry = _Entry.model_validate(raw_entry)
-        except ValidationError as error:
-            _skip(delivery, where_entry, *_first_problem(error))
-            continue
-        for change_index, raw_change in enumerate(entry.changes):
-            where = f"{where_entry}.changes.{change_index}"
-            try:
-                change = _Change.model_validate(raw_change)
-            except ValidationError as error:
-                _skip(delivery, where, *_first_problem(error))
-                continue
+    reader = ItemReader(delivery, SKIPPED)
+    for where_entry, entry in reader.each(_Entry, payload.entry, "entry"):
+        for where, change in reader.each(_Change, entry.changes, f"{where_entry}.changes"):
             if change.field == "messages" and change.value is not None:
                 _read_value(
-                    delivery, change.value, entry, pseudonyms=pseudonyms, now=current, where=where
+                    reader,
+                    delivery,
+                    change.value,
+                    entry,
+                    pseudonyms=pseudonyms,
+                    now=current,
+                    where=where,
                 )
     return delivery
 
 
 def _read_value(
+    reader: ItemReader,
     delivery: Delivery,
     value: _Value,
     entry: _Entry,
@@ -251,23 +201,19 @@ def _read_value(
 ) -> None:
     business_id = (value.metadata.phone_number_id if value.metadata else None) or entry.id or ""
     where = f"{where}.value"
-    for index, raw_message in enumerate(value.messages):
-        location = f"{where}.messages.{index}"
+    for location, message in reader.each(_Message, value.messages, f"{where}.messages"):
         try:
-            message = _Message.model_validate(raw_message)
             event = _to_event(message, business_id, pseudonyms, now)
-        except ValidationError as error:
-            _skip(delivery, location, *_first_problem(error))
-        except _Invalid as invalid:
-            _skip(delivery, location, invalid.location, invalid.problem)
+        except InvalidItem as invalid:
+            reader.skip(location, invalid.location, invalid.problem)
         else:
             if event is not None:
                 delivery.events.append(event)
                 delivery.addresses[event.event_id] = ReplyAddress(
                     wa_id=normalised_number(message.sender), message_id=message.id
                 )
-    for index, raw_status in enumerate(value.statuses):
-        _read_status(delivery, raw_status, f"{where}.statuses.{index}")
+    for _, status in reader.each(_Status, value.statuses, f"{where}.statuses"):
+        _read_status(delivery, status)
     for raw_error in value.errors:
         _log_platform_error(raw_error)
 
@@ -280,12 +226,16 @@ def _to_event(
         "channel": CHANNEL,
         "user": ChannelUser(channel=CHANNEL, user_id=pseudonyms.user_id(message.sender)),
         "recipient_id": business_id,
-        "timestamp": now if message.timestamp is None else _to_datetime(message.timestamp, now),
+        "timestamp": (
+            now
+            if message.timestamp is None
+            else event_time(message.timestamp, now, milliseconds=False)
+        ),
     }
     try:
         return _build(message, common)
     except ValidationError as error:
-        raise _Invalid(*_first_problem(error)) from None
+        raise InvalidItem(*first_problem(error)) from None
 
 
 def _build(message: _Message, common: dict[str, Any]) -> InboundEvent | None:
@@ -305,13 +255,8 @@ def _build(message: _Message, common: dict[str, Any]) -> InboundEvent | None:
     return None
 
 
-def _read_status(delivery: Delivery, raw_status: Any, location: str) -> None:
+def _read_status(delivery: Delivery, status: _Status) -> None:
     """A `failed` status is reported with its codes; the recipient's number is never read."""
-    try:
-        status = _Status.model_validate(raw_status)
-    except ValidationError as error:
-        _skip(delivery, location, *_first_problem(error))
-        return
     if status.status != "failed":
         return
     failure = FailedDelivery(
@@ -332,32 +277,3 @@ def _log_platform_error(raw_error: Any) -> None:
         "WhatsApp reported a webhook error",
         extra=log_fields(whatsapp_code=code if isinstance(code, int) else None),
     )
-
-
-def _skip(delivery: Delivery, where: str, location: str, problem: str) -> None:
-    full = f"{where}.{location}" if location else where
-    delivery.problems.append(EventProblem(location=full, problem=problem))
-    logger.warning(
-        "Skipping an invalid WhatsApp message", extra=log_fields(location=full, problem=problem)
-    )
-
-
-def _first_problem(error: ValidationError) -> tuple[str, str]:
-    """The first error's location and message; input values are never included."""
-    first = error.errors(include_input=False, include_url=False, include_context=False)[0]
-    return ".".join(str(part) for part in first["loc"]), first["msg"]
-
-
-def _to_datetime(value: int | float | str, now: datetime) -> datetime:
-    """WhatsApp sends epoch seconds as a string of digits."""
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            raise _Invalid("timestamp", "not an epoch time") from None
-    try:
-        return datetime_from_epoch(value, now=now)
-    except OverflowError:
-        raise _Invalid("timestamp", "timestamp is out of range") from None
-    except ValueError as error:
-        raise _Invalid("timestamp", str(error)) from None

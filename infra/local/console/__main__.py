@@ -11,8 +11,10 @@ from infra.local.console.config import ConsoleConfig
 from infra.local.console.server import bind
 from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
 from infra.local.serving import serve_until_stopped
+from infra.local.stack import stage_environment
 
 DEFAULT_PORT = 8003
+REFERENCE_KEY_VARIABLE = "BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,8 +28,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-url", default="http://127.0.0.1:8000")
     parser.add_argument("--graph-url", default="http://127.0.0.1:8002")
     parser.add_argument("--bank-url", default="http://127.0.0.1:8001")
-    parser.add_argument("--aws-url", default=None, help="moto server, for the status strip")
+    parser.add_argument(
+        "--aws-url", default=None, help="moto server, for the status strip and WhatsApp traces"
+    )
     parser.add_argument("--log-dir", type=Path, default=Path(".dev/logs"))
+    parser.add_argument(
+        "--reference-key-name",
+        default=env(REFERENCE_KEY_VARIABLE) or stage_environment().get(REFERENCE_KEY_VARIABLE),
+        help="the stage's account-reference key (Secrets Manager), to trace WhatsApp messages",
+    )
     parser.add_argument("--app-secret", default=env("BANKBRIDGE_DEV_APP_SECRET", "dev-app-secret"))
     parser.add_argument(
         "--admin-token", default=env("BANKBRIDGE_DEV_ADMIN_TOKEN", "dev-admin-token")
@@ -43,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         graph_url=args.graph_url,
         bank_url=args.bank_url,
         aws_url=args.aws_url,
+        reference_key_name=args.reference_key_name,
         log_dir=args.log_dir,
         app_secret=args.app_secret,
         admin_token=args.admin_token,

@@ -45,6 +45,7 @@ from infra.local.console.bank_events import SandboxBank
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.linking_tokens import LinkingTokensUnavailable, issue_from_graph
 from infra.local.console.log_reader import LogTail, SecretScrubber
+from infra.local.console.pseudonyms import StackPseudonyms
 from infra.local.console.reply_feed import GraphUnavailable, ReplyFeed, ReplyStreams, TooManyStreams
 from infra.local.console.requests_models import BankEventRequest, ChatAction, NewUser
 from infra.local.console.sessions import ConsoleSessions, SentRecord, SimulatedUser
@@ -80,6 +81,7 @@ class Console:
     logs: LogTail
     admin: AdminClient
     bank: SandboxBank
+    pseudonyms: StackPseudonyms
 
     @classmethod
     def for_config(cls, config: ConsoleConfig) -> Console:
@@ -101,6 +103,7 @@ class Console:
             logs=LogTail(config.log_dir, scrub),
             admin=AdminClient(config.api_url, config.admin_token),
             bank=SandboxBank(config.bank_url),
+            pseudonyms=StackPseudonyms(config.aws_url, config.reference_key_name),
         )
 
     def user_or_404(self, psid: str) -> SimulatedUser:
@@ -229,12 +232,13 @@ def _register_operations_routes(app: Flask, console: Console) -> None:
     def traces(psid: str) -> Response:
         console.user_or_404(psid)
         sent = console.sessions.sent_by(psid)
-        mids = {record.result.mid for record in sent if record.result.mid}
+        logged_as = _worker_ids(sent, console.pseudonyms)
         try:
             replies_so_far = console.feed.replies(psid)
         except GraphUnavailable:
             replies_so_far = []
-        built = build_traces(sent, console.logs.correlated(mids), replies_so_far)
+        logs = console.logs.correlated(set(logged_as.values()))
+        built = build_traces(sent, logs, replies_so_far, logged_as)
         return jsonify({"traces": [trace.model_dump() for trace in built]})
 
     @app.get("/api/logs")
@@ -255,6 +259,22 @@ def _register_operations_routes(app: Flask, console: Console) -> None:
     @app.post("/api/connectors/<institution_id>/check")
     def check(institution_id: str) -> Response:
         return jsonify(console.admin.check(institution_id).model_dump())
+
+
+def _worker_ids(sent: list[SentRecord], pseudonyms: StackPseudonyms) -> dict[str, str]:
+    """The id the worker logs each sent message under, by the id the console sent: a
+    Messenger `mid` as is, a WhatsApp `wamid` as its keyed pseudonym (when the key is known)."""
+    keyed = pseudonyms.get() if any(r.channel == "whatsapp" for r in sent) else None
+    ids: dict[str, str] = {}
+    for record in sent:
+        mid = record.result.mid
+        if mid is None:
+            continue
+        if record.channel != "whatsapp":
+            ids[mid] = mid
+        elif keyed is not None:
+            ids[mid] = keyed.event_id(mid)
+    return ids
 
 
 def _register_linking_routes(app: Flask, console: Console) -> None:

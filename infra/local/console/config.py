@@ -17,6 +17,10 @@ class ConsoleConfig(BaseModel):
     graph_url: str
     bank_url: str
     aws_url: str | None = None
+    reference_key_name: str | None = Field(
+        default=None,
+        description="The stage's account-reference key in Secrets Manager (WhatsApp traces).",
+    )
     log_dir: Path
     app_secret: str = Field(repr=False)
     admin_token: str = Field(repr=False)

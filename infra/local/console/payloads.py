@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 
 DEFAULT_PAGE_ID = "1000000000000001"
 

@@ -2,7 +2,8 @@
 
 A trace starts with the console's own record of the webhook POST (status and
 latency as measured here). The worker logs under the event's correlation id,
-which for messages and postbacks is Meta's `mid`, so every log line with that id
+which for Messenger messages and postbacks is Meta's `mid` and for WhatsApp the
+keyed pseudonym of the `wamid` (`pseudonyms.py`), so every log line with that id
 belongs to the message: bank calls are the lines carrying method/path/status,
 and any line from the queue pump proves the SQS hop. The Send API calls are the
 bodies the Graph stand-in accepted for the person between this send and the
@@ -11,6 +12,7 @@ next one (the stand-in does not know correlation ids).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -116,9 +118,13 @@ def _log_step(entry: LogEntry) -> TraceStep:
 
 
 def build_traces(
-    sent: list[SentRecord], logs: list[LogEntry], replies: list[dict[str, Any]]
+    sent: list[SentRecord],
+    logs: list[LogEntry],
+    replies: list[dict[str, Any]],
+    logged_as: Mapping[str, str] | None = None,
 ) -> list[MessageTrace]:
-    """One trace per sent record, oldest first."""
+    """One trace per sent record, oldest first; `logged_as` maps a sent id to the id the
+    worker logs it under where the two differ (WhatsApp's)."""
     traces: list[MessageTrace] = []
     for index, record in enumerate(sent):
         result = record.result
@@ -132,9 +138,8 @@ def build_traces(
                 latency_ms=result.latency_ms,
             )
         ]
-        own = [
-            entry for entry in logs if result.mid is not None and entry.correlation_id == result.mid
-        ]
+        logged = (logged_as or {}).get(result.mid, result.mid) if result.mid else None
+        own = [entry for entry in logs if logged is not None and entry.correlation_id == logged]
         pump = next((entry for entry in own if entry.component in QUEUE_COMPONENTS), None)
         if pump is not None:
             steps.append(

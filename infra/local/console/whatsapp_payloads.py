@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import Any
 
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 from chalicelib.channels.whatsapp.templates import (
     CONSENT_REMINDER_DEFINITION,
     FRAUD_ALERT_DEFINITION,

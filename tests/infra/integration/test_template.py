@@ -293,6 +293,9 @@ def test_secrets_not_given_keep_the_template_value(provisioned: dict[str, StackO
     assert value("whatsapp_app_secret").startswith("UNSET: ")
     assert value("whatsapp_access_token").startswith("UNSET: ")
     assert re.fullmatch(r"[A-Za-z0-9]{48}", value("whatsapp_verify_token"))
+    assert value("instagram_app_secret").startswith("UNSET: ")
+    assert value("instagram_access_token").startswith("UNSET: ")
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", value("instagram_verify_token"))
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -309,6 +312,9 @@ def test_secrets_are_named_per_contract_and_encrypted_with_the_stage_key(
         "whatsapp_app_secret": f"bankbridge/{stage}/whatsapp/app-secret",
         "whatsapp_verify_token": f"bankbridge/{stage}/whatsapp/verify-token",
         "whatsapp_access_token": f"bankbridge/{stage}/whatsapp/access-token",
+        "instagram_app_secret": f"bankbridge/{stage}/instagram/app-secret",
+        "instagram_verify_token": f"bankbridge/{stage}/instagram/verify-token",
+        "instagram_access_token": f"bankbridge/{stage}/instagram/access-token",
     }
 
     for key, name in expected_names.items():
@@ -628,9 +634,11 @@ def test_each_function_reads_only_the_secrets_it_uses(stage: str) -> None:
     names = Names(stage=stage)
     messenger = {names.secret_arn(f"secret:messenger/{n}") for n in ("app-secret", "page-token")}
     whatsapp = {names.secret_arn(f"secret:whatsapp/{n}") for n in ("app-secret", "access-token")}
-    senders = messenger | whatsapp
+    instagram = {names.secret_arn(f"secret:instagram/{n}") for n in ("app-secret", "access-token")}
+    senders = messenger | whatsapp | instagram
     verify_tokens = {
-        names.secret_arn(f"secret:{channel}/verify-token") for channel in ("messenger", "whatsapp")
+        names.secret_arn(f"secret:{channel}/verify-token")
+        for channel in ("messenger", "whatsapp", "instagram")
     }
     banks = names.secret_arn(BANK_SECRETS)
     reference_key = names.secret_arn("secret:account-reference-key")

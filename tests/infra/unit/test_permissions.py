@@ -134,6 +134,7 @@ def test_only_the_webhook_reads_the_verify_tokens() -> None:
     assert readers == {
         ("api_handler", secret("messenger/verify-token")),
         ("api_handler", secret("whatsapp/verify-token")),
+        ("api_handler", secret("instagram/verify-token")),
     }
 
 

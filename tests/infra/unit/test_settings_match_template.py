@@ -35,4 +35,7 @@ def test_names_derived_from_the_stage_are_the_templates() -> None:
         "whatsapp_access_token_name": named("WhatsappAccessToken", "Name"),
         "whatsapp_app_secret_name": named("WhatsappAppSecret", "Name"),
         "whatsapp_verify_token_name": named("WhatsappVerifyToken", "Name"),
+        "instagram_access_token_name": named("InstagramAccessToken", "Name"),
+        "instagram_app_secret_name": named("InstagramAppSecret", "Name"),
+        "instagram_verify_token_name": named("InstagramVerifyToken", "Name"),
     }

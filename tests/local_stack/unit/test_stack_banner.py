@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.channels.messenger.signature import signature_is_valid
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
+from chalicelib.channels.meta.signature import signature_is_valid
 from chalicelib.channels.whatsapp import webhook as whatsapp_webhook
 from chalicelib.channels.whatsapp.identity import Pseudonyms
 from infra.local.stack import DEMO_WHATSAPP_NUMBER, _banner, demo_webhook_body

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, signature_is_valid
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, signature_is_valid
 from infra.local.console.app import create_app
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.reply_feed import MAX_STREAMS

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.channels.messages import InboundKind
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, signature_is_valid
 from chalicelib.channels.messenger.webhook import parse_payload, to_events
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, signature_is_valid
 from infra.local.console import payloads
 from infra.local.console.requests_models import ChatAction
 

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from chalicelib.channels.messages import InboundKind
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, signature_is_valid
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, signature_is_valid
 from chalicelib.channels.whatsapp import webhook
 from chalicelib.channels.whatsapp.identity import Pseudonyms
 from chalicelib.channels.whatsapp.templates import FRAUD_ALERT_TEMPLATE

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.channels.exceptions import WebhookRejected
 from chalicelib.channels.messages import ChannelUser, OutboundMessage
 from chalicelib.channels.messenger.adapter import MessengerAdapter
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 from chalicelib.channels.port import Purpose
 from chalicelib.settings import get_settings
 from tests.factories import delivery, text_event

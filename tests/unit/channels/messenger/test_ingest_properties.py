@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from chalicelib import envelope
 from chalicelib.bank_data import BankEvent
 from chalicelib.channels.messages import InboundEvent
-from chalicelib.channels.messenger.signature import SIGNATURE_HEADER, sign
+from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 from chalicelib.channels.webhooks import receive
 from chalicelib.events import ingest as events_ingest
 from chalicelib.events import signing
@@ -61,11 +61,11 @@ class FakeSqs:
 @pytest.fixture
 def sqs(local_dev_stage: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSqs]:
     from chalicelib import aws, queues
-    from chalicelib.channels.messenger import adapter as messenger_adapter
+    from chalicelib.channels.meta import webhook as meta_webhook
 
     fake = FakeSqs()
     monkeypatch.setattr(aws, "client", lambda service_name: fake)
-    monkeypatch.setattr(messenger_adapter, "get_secret", lambda name: SECRET)
+    monkeypatch.setattr(meta_webhook, "get_secret", lambda name: SECRET)
     queues.queue_url.cache_clear()
     yield fake
     queues.queue_url.cache_clear()
@@ -326,11 +326,12 @@ def test_any_fdx_body_becomes_a_queueable_event_or_a_400(document: Any) -> None:
 )
 def test_any_uk_set_claims_become_a_queueable_event_or_a_400(claims: dict[str, Any]) -> None:
     try:
-        event = from_uk_claims(claims, "uk-bank", RECEIVED)
+        events = from_uk_claims(claims, "uk-bank", RECEIVED)
     except EventRejected as rejected:
         assert rejected.status == 400
         return
-    _assert_queueable(event)
+    for event in events:
+        _assert_queueable(event)
 
 
 @pytest.fixture

@@ -7,36 +7,11 @@ import pytest
 from chalicelib.channels.messages import Button, ChannelUser, OutboundMessage, QuickReply
 from chalicelib.channels.messenger.rendering import (
     MAX_BUTTON_TEXT,
-    MAX_TEXT,
     render,
     sender_action,
-    split_text,
 )
 
 USER = ChannelUser(channel="messenger", user_id="psid-1")
-
-
-def test_short_text_is_one_chunk() -> None:
-    assert split_text("hello") == ["hello"]
-
-
-def test_long_text_splits_under_the_limit_on_word_boundaries() -> None:
-    text = " ".join(f"word{i}" for i in range(1200))
-    chunks = split_text(text)
-    assert len(chunks) > 1
-    assert all(len(chunk) <= MAX_TEXT for chunk in chunks)
-    assert " ".join(chunks) == text
-
-
-def test_paragraph_boundaries_are_preferred() -> None:
-    first = "a" * 1500
-    second = "b" * 1500
-    assert split_text(f"{first}\n\n{second}") == [first, second]
-
-
-def test_text_without_spaces_is_hard_cut() -> None:
-    chunks = split_text("x" * 4500)
-    assert [len(chunk) for chunk in chunks] == [MAX_TEXT, MAX_TEXT, 4500 - 2 * MAX_TEXT]
 
 
 def test_render_text_with_quick_replies_caps_count_and_titles() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.channels.exceptions import RecipientUnreachable, WebhookRejected
 from chalicelib.channels.messages import ChannelUser, InboundKind, OutboundMessage, TemplateMessage
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from chalicelib.channels.port import ChannelAdapter, Purpose
 from chalicelib.channels.whatsapp.adapter import WhatsAppAdapter, WhatsAppConfig
 from chalicelib.channels.whatsapp.identity import pseudonyms_from_settings
@@ -198,11 +198,11 @@ def test_there_is_no_platform_login(adapter: WhatsAppAdapter) -> None:
 def test_secrets_manager_down_is_raised_for_a_503(
     adapter: WhatsAppAdapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.channels.whatsapp import adapter as adapter_module
+    from chalicelib.channels.meta import webhook as meta_webhook
 
     def unavailable(name: str) -> str:
         raise SecretUnavailable(name, "throttled")
 
-    monkeypatch.setattr(adapter_module, "get_secret", unavailable)
+    monkeypatch.setattr(meta_webhook, "get_secret", unavailable)
     with pytest.raises(SecretUnavailable):
         adapter.parse_webhook(*signed(webhook(value(text_message()))))

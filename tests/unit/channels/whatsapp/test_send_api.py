@@ -21,7 +21,7 @@ from chalicelib.channels.exceptions import (
     SendRefused,
     WindowClosed,
 )
-from chalicelib.channels.messenger.graph_errors import GraphErrorKind
+from chalicelib.channels.meta.graph_errors import GraphErrorKind
 from chalicelib.channels.whatsapp.error_codes import WHATSAPP_ERRORS, classify
 from chalicelib.channels.whatsapp.send_api import CloudApiClient
 from tests.unit.channels.whatsapp.payloads import NUMBER, WAMID

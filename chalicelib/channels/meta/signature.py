@@ -1,9 +1,11 @@
-"""Webhook authenticity for Messenger: the GET handshake and `X-Hub-Signature-256`.
+"""Webhook authenticity on every Meta platform: the GET handshake and `X-Hub-Signature-256`.
 
-Meta signs the *escaped* JSON it sends with HMAC-SHA256 keyed by the app secret,
-so the digest is computed over the raw body bytes exactly as received, never over
-re-serialised JSON. Only the SHA-256 header is accepted: the legacy SHA-1
-`X-Hub-Signature` is weaker and Meta sends both.
+Messenger, WhatsApp and Instagram webhooks are signed and subscribed alike (each
+with its own app secret and verify token). Meta signs the *escaped* JSON it sends
+with HMAC-SHA256 keyed by the app secret, so the digest is computed over the raw
+body bytes exactly as received, never over re-serialised JSON. Only the SHA-256
+header is accepted: the legacy SHA-1 `X-Hub-Signature` is weaker and Meta sends
+both.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from chalicelib.channels.messenger.signature import (
+from chalicelib.channels.meta.signature import (
     sign,
     signature_is_valid,
     verification_challenge,

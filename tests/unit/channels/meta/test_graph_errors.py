@@ -1,4 +1,4 @@
-"""Graph Send API errors: every documented code's handling, and what the client does with it.
+"""Graph send errors: every Messenger Platform code's handling, and what the client does with it.
 
 The client runs against a scripted `requests` session (no network): each test
 states what Graph answers and checks what was retried, raised and slept.
@@ -20,8 +20,12 @@ from chalicelib.channels.exceptions import (
     SendRefused,
     WindowClosed,
 )
-from chalicelib.channels.messenger.graph_errors import GRAPH_ERRORS, GraphErrorKind, classify
-from chalicelib.channels.messenger.send_api import SendApiClient
+from chalicelib.channels.meta.graph_client import GraphSendClient
+from chalicelib.channels.meta.graph_errors import (
+    SEND_API_ERRORS,
+    GraphErrorKind,
+    classify_send_api_error,
+)
 from chalicelib.deadline import DeadlineReached, deadline_in
 
 T = GraphErrorKind.TRANSIENT
@@ -77,12 +81,12 @@ EXPECTED: dict[tuple[int, int | None], GraphErrorKind] = {
 
 
 def test_every_code_in_the_table_has_an_expectation() -> None:
-    assert set(GRAPH_ERRORS) == set(EXPECTED)
+    assert set(SEND_API_ERRORS) == set(EXPECTED)
 
 
 @pytest.mark.parametrize(("code", "subcode"), list(EXPECTED))
 def test_each_documented_code_is_classified(code: int, subcode: int | None) -> None:
-    assert classify(code, subcode, 400) is EXPECTED[(code, subcode)]
+    assert classify_send_api_error(code, subcode, 400) is EXPECTED[(code, subcode)]
 
 
 @pytest.mark.parametrize(
@@ -100,7 +104,7 @@ def test_each_documented_code_is_classified(code: int, subcode: int | None) -> N
 def test_codes_outside_the_table(
     code: int | None, subcode: int | None, status: int, kind: GraphErrorKind
 ) -> None:
-    assert classify(code, subcode, status) is kind
+    assert classify_send_api_error(code, subcode, status) is kind
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -139,12 +143,13 @@ def refused_connection() -> requests.ConnectionError:
     return requests.ConnectionError(MaxRetryError(None, "/me/messages", reason))  # type: ignore[arg-type]
 
 
-def client(session: ScriptedSession, sleeps: list[float], attempts: int = 4) -> SendApiClient:
-    return SendApiClient(
-        base_url="https://graph.example",
-        version="v25.0",
-        page_token="token",
+def client(session: ScriptedSession, sleeps: list[float], attempts: int = 4) -> GraphSendClient:
+    return GraphSendClient(
+        url="https://graph.example/v25.0/me/messages",
+        access_token="token",
         app_secret="secret",
+        classify=classify_send_api_error,
+        api_name="Send API",
         timeout_seconds=5.0,
         max_attempts=attempts,
         sleep=sleeps.append,

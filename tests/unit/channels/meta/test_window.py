@@ -1,10 +1,10 @@
-"""Messenger's 24 h window rule, with its safety margin, without AWS."""
+"""Meta's 24 h window rule (Messenger, WhatsApp, Instagram), with its safety margin, without AWS."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.channels.messenger.window import (
+from chalicelib.channels.meta.window import (
     SAFETY_MARGIN_SECONDS,
     WINDOW_SECONDS,
     window_is_open,

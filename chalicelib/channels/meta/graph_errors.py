@@ -1,32 +1,39 @@
-"""What each Graph Send API error means for us: retry, window closed, unreachable or permanent.
+"""How a Graph API error is handled, and the Messenger Platform's table of error codes.
 
-One table, keyed by Meta's `(code, error_subcode)`, from Meta's "Common Error
-Codes" page for the Messenger Platform
-(https://developers.facebook.com/documentation/business-messaging/messenger-platform/error-codes,
-updated 2026-03-18) and its predecessor, the Send API error-code reference
-(https://developers.facebook.com/docs/messenger-platform/reference/send-api/error-codes),
-plus the Graph API's generic throttling codes (17, 32, 341, 80006). A subcode
-entry wins over its code's entry; a code not in the table is transient when
-Graph answered HTTP 5xx or 429 and permanent otherwise. Match on codes, never on
-message wording (Meta rewords messages).
-
-Kinds and what the sender does:
+Every Meta platform answers a refused send with the same envelope
+(`error.code`, `error.error_subcode`, `error.fbtrace_id`), and BankBridge treats
+each kind the same way on every platform (`graph_client.py`):
 
 - `TRANSIENT`: retry with bounded backoff (never past the invocation deadline);
   if it still fails, the record fails and SQS delivers it again.
-- `WINDOW_CLOSED`: outside Meta's 24 h window; an alert falls back to a Utility
-  template, a reply is dropped.
-- `RECIPIENT_UNREACHABLE`: this person cannot be messaged (unknown PSID, blocked
-  the Page, unavailable); logged and dropped.
+- `WINDOW_CLOSED`: outside the platform's 24 h window; an alert falls back to
+  its template, a reply is dropped.
+- `RECIPIENT_UNREACHABLE`: this person cannot be messaged (unknown id, blocked
+  us, unavailable); logged and dropped.
 - `PERMANENT`: our request or our configuration is wrong (bad parameter, token,
-  permissions, Page restricted). Not retried and *not* failed into the DLQ: every
-  redelivery would fail the same way until an operator acts, each costs Graph
-  calls against the Page's rate limit, and a chat reply redriven from the DLQ
+  permissions, account restricted). Not retried and *not* failed into the DLQ:
+  every redelivery would fail the same way until an operator acts, each costs
+  Graph calls against the rate limit, and a chat reply redriven from the DLQ
   hours later (yesterday's balance) is worse than none. The send is logged at
   ERROR with code, subcode and `fbtrace_id` for the alarm, and the record ends.
 - `MAYBE_DELIVERED`: Graph reports an error although the message may have gone
   out (1/1357046, "the messages are all sent successfully, but the endpoint
   returns an error"); treated like a read timeout: not resent.
+
+A code no table knows is transient when Graph answered HTTP 5xx or 429 and
+permanent otherwise (`kind_by_status`). Match on codes, never on message wording
+(Meta rewords messages).
+
+`SEND_API_ERRORS` is the Messenger Platform's table, keyed by `(code,
+error_subcode)`: the Send API of Messenger and of Instagram Messaging (which is
+part of the Messenger Platform; 2534022 is Instagram's closed window), from
+Meta's "Common Error Codes" page for the Messenger Platform
+(https://developers.facebook.com/documentation/business-messaging/messenger-platform/error-codes,
+updated 2026-03-18) and its predecessor, the Send API error-code reference
+(https://developers.facebook.com/docs/messenger-platform/reference/send-api/error-codes),
+plus the Graph API's generic throttling codes (17, 32, 341, 80006). A subcode
+entry wins over its code's entry. WhatsApp's Cloud API has codes of its own
+(`channels/whatsapp/error_codes.py`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from typing import NamedTuple
 
 
 class GraphErrorKind(StrEnum):
-    """How a Send API error is handled."""
+    """How a Graph send error is handled."""
 
     TRANSIENT = "transient"
     WINDOW_CLOSED = "window_closed"
@@ -46,7 +53,7 @@ class GraphErrorKind(StrEnum):
 
 
 class GraphErrorRule(NamedTuple):
-    """One row of the table: the kind, and Meta's meaning in a few words (for readers)."""
+    """One row of a table: the kind, and Meta's meaning in a few words (for readers)."""
 
     kind: GraphErrorKind
     meaning: str
@@ -58,7 +65,7 @@ U = GraphErrorKind.RECIPIENT_UNREACHABLE
 P = GraphErrorKind.PERMANENT
 M = GraphErrorKind.MAYBE_DELIVERED
 
-GRAPH_ERRORS: dict[tuple[int, int | None], GraphErrorRule] = {
+SEND_API_ERRORS: dict[tuple[int, int | None], GraphErrorRule] = {
     # Internal and temporary errors.
     (1, None): GraphErrorRule(T, "an unknown error occurred"),
     (1, 99): GraphErrorRule(T, "an unknown error occurred (sometimes missing permissions)"),
@@ -106,15 +113,23 @@ GRAPH_ERRORS: dict[tuple[int, int | None], GraphErrorRule] = {
     (190, 467): GraphErrorRule(P, "access token invalid"),
     (10303, None): GraphErrorRule(P, "invalid account_linking_token"),
 }
-"""Meta's codes by `(code, subcode)`; `(code, None)` covers a code's other subcodes."""
+"""The Messenger Platform's codes by `(code, subcode)`; `(code, None)` covers a code's other
+subcodes."""
 
 
-def classify(code: int | None, subcode: int | None, http_status: int) -> GraphErrorKind:
-    """The handling of a Graph error answer (HTTP `http_status`, error `code`/`error_subcode`)."""
-    if code is not None:
-        rule = GRAPH_ERRORS.get((code, subcode)) or GRAPH_ERRORS.get((code, None))
-        if rule is not None:
-            return rule.kind
+def kind_by_status(http_status: int) -> GraphErrorKind:
+    """The handling of an error no table knows: transient on HTTP 5xx or 429, else permanent."""
     if http_status >= 500 or http_status == 429:
         return GraphErrorKind.TRANSIENT
     return GraphErrorKind.PERMANENT
+
+
+def classify_send_api_error(
+    code: int | None, subcode: int | None, http_status: int
+) -> GraphErrorKind:
+    """The handling of a Messenger Platform send error (HTTP `http_status`, `code`/`subcode`)."""
+    if code is not None:
+        rule = SEND_API_ERRORS.get((code, subcode)) or SEND_API_ERRORS.get((code, None))
+        if rule is not None:
+            return rule.kind
+    return kind_by_status(http_status)
