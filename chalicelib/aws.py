@@ -13,6 +13,10 @@ session per client paid that again for each (~35 ms per client on a cold start).
 botocore session is not thread-safe for creating clients, so clients are
 created under one lock; the clients themselves are thread-safe.
 
+In Lambda, boto3 and botocore are the runtime's (the zip does not ship them): the
+session is created only once `chalicelib.runtime_sdk` has accepted that botocore's
+version, so every client fails closed on a runtime older than the tested one.
+
 The endpoint comes from botocore's own `AWS_ENDPOINT_URL` support, which the
 local stack sets; `aws_endpoints_are_local` tells whether every AWS call stays
 on this machine, which is what allows the `dev` stage's relaxed rules.
@@ -27,6 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.loopback import is_loopback_url
+from chalicelib.runtime_sdk import require_tested_botocore
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -64,12 +69,13 @@ def client(service_name: str) -> Any:
         return existing
     with _lock:
         if service_name not in _clients:
+            session = _shared_session()  # first: it checks the runtime's botocore
             from botocore.config import Config  # lazy: botocore loads with the first client
 
             region = os.environ.get("AWS_REGION") or os.environ.get(
                 "AWS_DEFAULT_REGION", "us-east-1"
             )
-            _clients[service_name] = _shared_session().create_client(
+            _clients[service_name] = session.create_client(
                 service_name,
                 region_name=region,
                 config=Config(
@@ -84,7 +90,9 @@ def client(service_name: str) -> Any:
 
 @cache
 def _shared_session() -> Session:
-    """The container's botocore session; `client` calls this with `_lock` held, so it is one."""
+    """The container's botocore session; `client` calls this with `_lock` held, so it is one.
+    Raises `RuntimeSdkError` (and so creates none) if the runtime's botocore is too old."""
+    require_tested_botocore()
     from botocore.session import get_session  # lazy: botocore loads with the first client
 
     return get_session()

@@ -198,7 +198,7 @@ def run_chalice_deploy(project_dir: Path, stage: str) -> None:
     """
     chalice = Path(sys.executable).parent / "chalice"
     try:
-        with staged_project(project_dir) as staging:
+        with staged_project(project_dir, stage) as staging:
             completed = subprocess.run(  # noqa: S603 (the venv's chalice, fixed arguments)
                 [str(chalice), "--project-dir", str(staging), "deploy", "--stage", stage],
                 env=chalice_environment(),

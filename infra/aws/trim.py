@@ -1,41 +1,55 @@
-"""What the Lambda zip leaves out of the locked wheels: only files no function can load.
+"""What the Lambda zip leaves out of the locked wheels: the AWS SDK the runtime provides, and
+type stubs.
 
-botocore ships the API models of every AWS service (~400 folders, 16 MB of the
-27 MB zip) and boto3 the resource models of ten; a client loads only its own
-service's folder, plus botocore's top-level data files (`endpoints.json`,
-`partitions.json`, `sdk-default-configuration.json`, `_retry.json`), which are
-kept whole. The functions create clients only through `chalicelib.aws.client`,
-for the services in `LAMBDA_AWS_SERVICES`; tests/infra/unit/test_lambda_aws_services.py
-fails when the code names a service this set lacks, so a new one cannot be
-missing in Lambda unnoticed. Type stubs (`*.pyi`) go too: the import system never
-reads them.
+Lambda's Python runtimes ship boto3 and botocore with their dependencies, a full
+botocore (every service's model) that AWS updates on its own schedule. The zip
+relies on that copy instead of a second one (botocore alone was a sixth of the
+zip, trimmed to four services). The lock still pins them, for tests and local
+runs, and the package records the tested botocore: the functions refuse to run on
+an older one (`chalicelib.runtime_sdk`). urllib3 is the exception: our bank
+transport uses it directly, with a floor above a CVE, so the zip keeps the locked
+copy; /var/task comes first on the runtime's `sys.path`, so botocore uses it too
+(botocore allows urllib3 below 3).
 
-Every file that stays is unaltered, so each is still checked against its wheel's
-RECORD (tests/infra/integration/test_lambda_package.py).
+Type stubs (`*.pyi`) go too: the import system never reads them. Every file that
+stays is unaltered, so each is still checked against its wheel's RECORD
+(tests/infra/integration/test_lambda_package.py).
 """
 
 from __future__ import annotations
 
-import shutil
+from importlib.metadata import distribution
 from pathlib import Path
 
-LAMBDA_AWS_SERVICES = frozenset({"dynamodb", "kms", "secretsmanager", "sqs"})
-"""The botocore service names passed to `chalicelib.aws.client` anywhere in the functions."""
-
-SERVICE_DATA_DIRECTORIES = ("botocore/data", "boto3/data")
-"""Folders (relative to vendor/) holding one subfolder per AWS service."""
+LAMBDA_RUNTIME_DISTRIBUTIONS = frozenset(
+    {"boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3"}
+)
+"""What Lambda's Python runtime provides beside the standard library (the AWS SDK)."""
+SHIPPED_OVER_THE_RUNTIME = frozenset({"urllib3"})
+"""Runtime-provided, but our code imports it and needs the locked version."""
+LEFT_TO_THE_RUNTIME = LAMBDA_RUNTIME_DISTRIBUTIONS - SHIPPED_OVER_THE_RUNTIME
+"""The locked distributions the zip does not ship."""
+SDK_DISTRIBUTION = "botocore"
+"""The one whose version the functions check: boto3 and the rest come with it."""
 
 TYPE_STUB_PATTERN = "*.pyi"
 
 
 def trim_vendor(vendor: Path) -> None:
-    """Delete from `vendor` the service models of unused AWS services and every type stub."""
-    for data_directory in SERVICE_DATA_DIRECTORIES:
-        data = vendor / data_directory
-        if not data.is_dir():
-            continue
-        for service in data.iterdir():
-            if service.is_dir() and service.name not in LAMBDA_AWS_SERVICES:
-                shutil.rmtree(service)
+    """Delete every type stub from `vendor`."""
     for stub in vendor.rglob(TYPE_STUB_PATTERN):
         stub.unlink()
+
+
+def runtime_provided_modules() -> dict[str, Path]:
+    """`{top-level name: path}` of the runtime's distributions as this environment installs
+    them (e.g. `six.py`, `botocore`): what tests and benchmarks put where Lambda's runtime
+    holds its copy."""
+    found: dict[str, Path] = {}
+    for name in sorted(LAMBDA_RUNTIME_DISTRIBUTIONS):
+        installed = distribution(name)
+        for file in installed.files or ():
+            top = file.parts[0]
+            if top not in ("..", "__pycache__") and not top.endswith((".dist-info", ".data")):
+                found[top] = Path(str(installed.locate_file(top)))
+    return found

@@ -11,9 +11,12 @@ build fails.
 
 Wheels are unpacked as Chalice itself does (the archive's files, with
 `*.data/purelib` and `platlib` moved to the top), so the dependency files in two
-builds of one commit are identical byte for byte on any machine. Then `vendor/`
-loses what no function can load (`infra.aws.trim`) and every module of the zip is
-compiled for the runtime (`infra.aws.bytecode`).
+builds of one commit are identical byte for byte on any machine. The AWS SDK is
+left to the Lambda runtime (`infra.aws.trim`), with the oldest botocore the project
+declares it works with recorded for the functions' start-up check
+(`chalicelib.runtime_sdk`); type stubs
+go, and the modules the functions import are compiled for the runtime
+(`infra.aws.bytecode`).
 
 The downloaded wheels are kept in a cache folder per lock (`$BANKBRIDGE_WHEEL_CACHE`,
 else `~/.cache/bankbridge/wheels`), so a second build, e.g. in the same test run,
@@ -25,6 +28,7 @@ locked distribution; anything else is downloaded again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -37,6 +41,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from chalicelib.runtime_sdk import RECORD_NAME
 from infra.aws.bytecode import BytecodeError, compile_staged_project
 from infra.aws.requirements import (
     LAMBDA_PYTHON_VERSION,
@@ -44,7 +49,7 @@ from infra.aws.requirements import (
     LockError,
     parse_lock,
 )
-from infra.aws.trim import trim_vendor
+from infra.aws.trim import LEFT_TO_THE_RUNTIME, SDK_DISTRIBUTION, trim_vendor
 
 VENDOR_DIR = "vendor"
 LAMBDA_GLIBC_MINOR = 26
@@ -118,8 +123,11 @@ def unpack_wheel(wheel: Path, target: Path) -> None:
         shutil.rmtree(data_dir)
 
 
-def install_lock(lock: Path, target: Path) -> None:
-    """Install exactly the distributions `lock` pins, hash-verified, into `target`."""
+def install_lock(
+    lock: Path, target: Path, leave_out: frozenset[str] = frozenset()
+) -> list[LockedDistribution]:
+    """Install the distributions `lock` pins, hash-verified, into `target`, except those
+    named in `leave_out` (which are still downloaded and checked); return the lock's entries."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" != LAMBDA_PYTHON_VERSION:
         raise VendorError(
             f"Chalice deploys the packaging interpreter's Python ({sys.version.split()[0]}) "
@@ -134,9 +142,11 @@ def install_lock(lock: Path, target: Path) -> None:
         raise VendorError(f"{lock}: {error}") from error
     target.mkdir(parents=True)
     if not locked:
-        return
+        return locked
     for wheel in cached_locked_wheels(lock, locked):
-        unpack_wheel(wheel, target)
+        if str(parse_wheel_filename(wheel.name)[0]) not in leave_out:
+            unpack_wheel(wheel, target)
+    return locked
 
 
 def wheel_cache_root() -> Path:
@@ -193,10 +203,11 @@ def cached_locked_wheels(lock: Path, locked: Sequence[LockedDistribution]) -> li
 
 
 @contextmanager
-def staged_project(project_dir: Path) -> Iterator[Path]:
+def staged_project(project_dir: Path, stage: str) -> Iterator[Path]:
     """Yield a copy of `project_dir` for Chalice: app code, `.chalice/` config, the locked
-    dependencies in `vendor/` less what Lambda cannot use, every module's bytecode for
-    the runtime, and an empty requirements.txt.
+    dependencies in `vendor/` less the runtime's SDK and type stubs, the SDK version the
+    functions require, bytecode for the runtime of what `stage`'s functions import, and an
+    empty requirements.txt.
 
     The copy also keeps Chalice's zip cache out of the working tree and the working
     tree's own `__pycache__` out of the zip.
@@ -214,11 +225,43 @@ def staged_project(project_dir: Path) -> Iterator[Path]:
             if (project_dir / directory).is_dir():
                 shutil.copytree(project_dir / directory, staging / directory, ignore=ignore)
         vendor = staging / VENDOR_DIR
-        install_lock(project_dir / "requirements.txt", vendor)
+        install_lock(project_dir / "requirements.txt", vendor, LEFT_TO_THE_RUNTIME)
         trim_vendor(vendor)
+        record_sdk_minimum(staging / "chalicelib", declared_sdk_minimum(project_dir))
         try:
-            compile_staged_project(staging, vendor)
+            compile_staged_project(staging, vendor, stage)
         except BytecodeError as error:
             raise VendorError(str(error)) from error
         (staging / "requirements.txt").write_text(_EMPTY_REQUIREMENTS, encoding="utf-8")
         yield staging
+
+
+def declared_sdk_minimum(project_dir: Path) -> str | None:
+    """The oldest botocore the project declares it works with: `boto3>=X` in pyproject.toml.
+
+    Not the lock's version: AWS moves the runtime's SDK on its own schedule, usually
+    months behind PyPI, and refusing everything older than the lock would stop every
+    function on deploy. Since 1.34, boto3 and botocore share their minor versions, so
+    boto3's lower bound is botocore's.
+    """
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = project_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    dependencies = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    for dependency in map(Requirement, dependencies):
+        if dependency.name == "boto3":
+            floors = [spec.version for spec in dependency.specifier if spec.operator == ">="]
+            return floors[0] if floors else None
+    return None
+
+
+def record_sdk_minimum(chalicelib: Path, minimum: str | None) -> None:
+    """Write `minimum` where `chalicelib.runtime_sdk` reads it, if there is a `chalicelib/`."""
+    if chalicelib.is_dir() and minimum is not None:
+        (chalicelib / RECORD_NAME).write_text(
+            json.dumps({SDK_DISTRIBUTION: minimum}) + "\n", encoding="utf-8"
+        )

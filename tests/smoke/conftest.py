@@ -1,5 +1,10 @@
 """The packaged prod zip, unzipped like Lambda's /var/task, run by an isolated interpreter
-against a moto server holding the prod stack; Send API calls go to the Graph stand-in."""
+against a moto server holding the prod stack; Send API calls go to the Graph stand-in.
+
+The zip relies on the runtime's AWS SDK, so the child also sees a folder standing for
+the runtime's copy (`runtime_sdk`): this venv's pinned boto3, botocore and the rest
+of what Lambda's Python runtime provides, after the task root on `sys.path` as in Lambda.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import requests
 from chalicelib import aws
 from infra.aws.provision import StackOutputs, provision
 from infra.aws.template import resolve
+from infra.aws.trim import runtime_provided_modules
 from infra.local.graph_standin import RunningStandin, serve_in_thread
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
@@ -168,6 +174,15 @@ def task_root(lambda_package: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
+def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding what Lambda's Python runtime provides (the venv's pinned copies)."""
+    root = tmp_path_factory.mktemp("var-runtime")
+    for name, path in runtime_provided_modules().items():
+        (root / name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(scope="module")
 def packaged_functions(lambda_package: Path) -> dict[str, PackagedFunction]:
     """Each function's handler, timeout and environment as the packaged template sets them."""
     sam = json.loads((lambda_package / "sam.json").read_text())
@@ -205,14 +220,21 @@ def graph() -> Iterator[RunningStandin]:
 @pytest.fixture
 def run_lambda(
     task_root: Path,
+    runtime_sdk: Path,
     tmp_path: Path,
+    *,
     moto_server: MotoServer,
     graph: RunningStandin,
     prod_stack: tuple[StackOutputs, str],
 ) -> Any:
-    """Run one container of `function`: its invocations in order, in a fresh child process."""
+    """Run one container of `function`: its invocations in order, in a fresh child process;
+    `runtime` replaces the runtime's SDK folder."""
 
-    def run(function: PackagedFunction, events: Sequence[dict[str, Any]]) -> LambdaReport:
+    def run(
+        function: PackagedFunction,
+        events: Sequence[dict[str, Any]],
+        runtime: Path | None = None,
+    ) -> LambdaReport:
         environment = {
             **function.environment,
             **AWS_CREDENTIALS,
@@ -247,6 +269,7 @@ def run_lambda(
                 "-S",
                 str(RUNTIME_SCRIPT),
                 str(task_root),
+                str(runtime or runtime_sdk),
                 str(invocations_path),
                 str(report_path),
             ],

@@ -3,11 +3,13 @@
 Standard library only: nothing of the test venv is importable in the child (-I
 ignores PYTHONPATH and the user site, -S the venv's site-packages). Like
 Lambda's bootstrap, it puts the task root (the unzipped deployment.zip, Lambda's
-/var/task) first on sys.path, imports each function's `_HANDLER` module once per
-process (one container, so a later invocation is warm) and calls the handler
-with the event and a context object.
+/var/task) first on sys.path and the runtime's own packages (RUNTIME_SDK, Lambda's
+/var/lang/lib/python3.11/site-packages: boto3, botocore, ...) after the standard
+library, imports each function's `_HANDLER` module once per process (one
+container, so a later invocation is warm) and calls the handler with the event
+and a context object.
 
-    python -I -S lambda_runtime.py TASK_ROOT INVOCATIONS_JSON REPORT_JSON
+    python -I -S lambda_runtime.py TASK_ROOT RUNTIME_SDK INVOCATIONS_JSON REPORT_JSON
 
 INVOCATIONS_JSON lists {"handler": "app.app", "function_name": ..., "event": ...};
 REPORT_JSON receives {"isolation": ..., "results": [{"value": ...} | {"error": ...}]}.
@@ -64,15 +66,24 @@ def invoke(invocation):
 
 
 def main():
-    task_root, invocations_path, report_path = sys.argv[1:]
+    task_root, runtime_sdk, invocations_path, report_path = sys.argv[1:]
     sys.path.insert(0, task_root)
+    sys.path.append(runtime_sdk)
     isolation = {name: importable(name) for name in PROBED_MODULES}
     with open(invocations_path) as invocations_file:
         invocations = json.load(invocations_file)
     results = [invoke(invocation) for invocation in invocations]
     module_files = {
         name: getattr(sys.modules.get(name), "__file__", None)
-        for name in ("app", "chalice", "boto3", "botocore", "pydantic", "pydantic_core")
+        for name in (
+            "app",
+            "chalice",
+            "boto3",
+            "botocore",
+            "pydantic",
+            "pydantic_core",
+            "urllib3",
+        )
     }
     with open(report_path, "w") as report_file:
         json.dump(

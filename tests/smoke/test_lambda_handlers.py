@@ -1,10 +1,10 @@
 """Every packaged handler, invoked as Lambda would from the unzipped prod package.
 
 Each test runs one or more "containers" (`run_lambda`: a fresh `python -I -S`
-with only the task root importable) with the prod function's own handler and
-environment from the packaged template, against the prod stack in a moto
-server. Only the AWS endpoint and the Send API base (the Graph stand-in) differ
-from a deployment.
+with only the task root and the runtime's SDK importable) with the prod
+function's own handler and environment from the packaged template, against the
+prod stack in a moto server. Only the AWS endpoint and the Send API base (the
+Graph stand-in) differ from a deployment.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import time
 import uuid
 import zipfile
@@ -22,10 +23,13 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.channels.messenger.signature import sign
+from chalicelib.channels.meta.signature import sign
 from infra.aws.provision import StackOutputs
+from infra.aws.trim import runtime_provided_modules
+from infra.aws.vendor import declared_sdk_minimum
 from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
+from tests.conftest import ROOT
 from tests.factories import delivery, text_event
 from tests.smoke.conftest import SECRETS, MotoServer, PackagedFunction
 
@@ -136,15 +140,51 @@ def handshake(token: str) -> dict[str, Any]:
     return api_event("GET", WEBHOOK, WEBHOOK, query=query)
 
 
-def test_the_child_imports_only_from_the_package(
-    run_lambda: Any, api: PackagedFunction, task_root: Path
+def test_the_child_imports_the_sdk_from_the_runtime_and_the_rest_from_the_package(
+    run_lambda: Any, api: PackagedFunction, task_root: Path, runtime_sdk: Path
 ) -> None:
+    """urllib3 is in both: the zip's copy (our pinned one) wins, as /var/task comes first."""
     report = run_lambda(api, [handshake(SECRETS["messenger_verify_token"])])
 
     assert report.importable == {"moto": False, "pytest": False, "flask": False}
     loaded = {name: path for name, path in report.module_files.items() if path is not None}
-    assert {"app", "chalice", "botocore", "pydantic_core"} <= set(loaded)
-    assert all(Path(path).is_relative_to(task_root) for path in loaded.values()), loaded
+    from_runtime = {name for name, path in loaded.items() if Path(path).is_relative_to(runtime_sdk)}
+    from_package = {name for name, path in loaded.items() if Path(path).is_relative_to(task_root)}
+    assert from_runtime == {"botocore"} | ({"boto3"} & set(loaded)), loaded
+    assert {"app", "chalice", "pydantic_core", "urllib3"} <= from_package, loaded
+    assert from_runtime | from_package == set(loaded)
+
+
+def test_a_runtime_botocore_older_than_the_locked_one_is_refused_before_any_aws_call(
+    run_lambda: Any, api: PackagedFunction, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The same SDK, but claiming an older version: every AWS call fails, naming both."""
+    oldest = declared_sdk_minimum(ROOT)
+    runtime = tmp_path / "old-runtime"
+    runtime.mkdir()
+    for name, path in runtime_provided_modules().items():
+        if name != "botocore":
+            (runtime / name).symlink_to(path)
+    real = runtime_provided_modules()["botocore"]
+    (runtime / "botocore").mkdir()
+    for entry in real.iterdir():
+        if entry.name not in ("__init__.py", "__pycache__"):
+            (runtime / "botocore" / entry.name).symlink_to(entry)
+    source = (real / "__init__.py").read_text()
+    older, count = re.subn(r"__version__ = '[^']+'", "__version__ = '1.30.0'", source)
+    assert count == 1
+    (runtime / "botocore" / "__init__.py").write_text(older)
+
+    with moto_server.recording() as aws_requests:
+        report = run_lambda(api, [handshake(SECRETS["messenger_verify_token"])], runtime)
+
+    [answer] = report.results
+    assert value(answer, report.log)["statusCode"] == 500
+    assert (
+        f"the Lambda runtime's botocore 1.30.0 is older than {oldest}, the oldest this "
+        "package supports"
+    ) in report.log
+    assert [request["url"] for request in aws_requests] == []
 
 
 def file_digests(root: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
             "chalicelib.errors",
             "chalicelib.stage",
             "chalicelib.loopback",
+            "chalicelib.runtime_sdk",
             "chalicelib.aws",
             "chalicelib.redaction",
             "chalicelib.observability",

@@ -1,6 +1,6 @@
-"""The Lambda zip ships exactly the hashed lock in requirements.txt, less the AWS service
-models and type stubs no function loads, plus every module's bytecode for the runtime: the
-same bytes every build.
+"""The Lambda zip ships the hashed lock in requirements.txt less the AWS SDK the runtime
+provides and type stubs, with bytecode for the runtime of every module the functions import
+(sourceless for a dependency's): the same bytes every build.
 
 `lambda_package` (tests/conftest.py) is the real `infra.aws.package` of the prod
 stage; these tests read its zip, and one packages a second time to compare.
@@ -19,13 +19,21 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 import pytest
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from infra.aws.bytecode import LAMBDA_CACHE_TAG, cached_path
+from chalicelib.runtime_sdk import RECORD_NAME
+from infra.aws.bytecode import LAMBDA_CACHE_TAG, cached_path, sourceless_path
 from infra.aws.package import PackageError, package
 from infra.aws.requirements import LAMBDA_PYTHON_VERSION, REQUIREMENTS_PATH, parse_lock
-from infra.aws.trim import LAMBDA_AWS_SERVICES
-from infra.aws.vendor import WHEEL_CACHE_VARIABLE, VendorError, install_lock
+from infra.aws.trim import LEFT_TO_THE_RUNTIME
+from infra.aws.vendor import (
+    WHEEL_CACHE_VARIABLE,
+    VendorError,
+    cached_locked_wheels,
+    declared_sdk_minimum,
+    install_lock,
+)
 from tests.conftest import ROOT
 
 APP_TOP_LEVEL = frozenset({"app.py", "chalice", "chalicelib"})
@@ -53,27 +61,83 @@ def dependency_manifest(deployment: Path) -> dict[str, str]:
 
 def shipped_distributions(deployment: Path) -> dict[str, tuple[str, list[list[str]]]]:
     """name -> (version, RECORD rows) for each `*.dist-info` in the zip."""
+    return {
+        name: (fields["Version"][0], rows)
+        for name, (fields, rows) in shipped_metadata(deployment).items()
+    }
+
+
+def shipped_metadata(deployment: Path) -> dict[str, tuple[dict[str, list[str]], list[list[str]]]]:
+    """name -> (METADATA fields, each with all its values; RECORD rows) per `*.dist-info`."""
     with zipfile.ZipFile(deployment) as archive:
         found = {}
         for name in archive.namelist():
             if name.count("/") == 1 and name.endswith(".dist-info/METADATA"):
-                metadata = archive.read(name).decode()
-                fields = dict(line.split(": ", 1) for line in metadata.splitlines() if ": " in line)
+                fields: dict[str, list[str]] = {}
+                header = archive.read(name).decode().split("\n\n", 1)[0]
+                for line in header.splitlines():
+                    if ": " in line:
+                        key, value = line.split(": ", 1)
+                        fields.setdefault(key, []).append(value)
                 record_path = name.removesuffix("METADATA") + "RECORD"
                 rows = list(csv.reader(io.StringIO(archive.read(record_path).decode())))
-                found[canonicalize_name(fields["Name"])] = (
-                    fields["Version"],
-                    rows,
-                )
+                found[canonicalize_name(fields["Name"][0])] = (fields, rows)
     return found
 
 
-def test_the_zip_ships_exactly_the_locked_distributions(lambda_package: Path) -> None:
-    locked = {entry.name: entry.version for entry in parse_lock(REQUIREMENTS_PATH.read_text())}
+def locked_versions() -> dict[str, str]:
+    return {entry.name: entry.version for entry in parse_lock(REQUIREMENTS_PATH.read_text())}
+
+
+def test_the_zip_ships_the_locked_distributions_but_the_runtime_provided_sdk(
+    lambda_package: Path,
+) -> None:
+    locked = locked_versions()
 
     shipped = shipped_distributions(lambda_package / "deployment.zip")
 
-    assert {name: version for name, (version, _) in shipped.items()} == locked
+    assert {"boto3", "botocore", "s3transfer"} <= LEFT_TO_THE_RUNTIME <= set(locked)
+    assert {name: version for name, (version, _) in shipped.items()} == {
+        name: version for name, version in locked.items() if name not in LEFT_TO_THE_RUNTIME
+    }
+
+
+def test_no_shipped_distribution_requires_one_left_to_the_runtime(lambda_package: Path) -> None:
+    """Only our code uses the runtime's SDK (and checks its version); a dependency that
+    needed it would run on whatever version the runtime has."""
+    needs = {
+        name: {
+            canonicalize_name(requirement.name)
+            for requirement in map(Requirement, fields.get("Requires-Dist", []))
+            if requirement.marker is None
+            or requirement.marker.evaluate({"python_version": LAMBDA_PYTHON_VERSION, "extra": ""})
+        }
+        for name, (fields, _) in shipped_metadata(lambda_package / "deployment.zip").items()
+    }
+
+    assert any(needs.values()), "the scan read no requirement at all"
+    assert {name: sorted(wanted & LEFT_TO_THE_RUNTIME) for name, wanted in needs.items()} == {
+        name: [] for name in needs
+    }
+
+
+def test_the_zip_holds_no_file_of_the_runtime_provided_sdk_nor_stubs_and_records_its_version(
+    lambda_package: Path,
+) -> None:
+    deployment = lambda_package / "deployment.zip"
+    with zipfile.ZipFile(deployment) as archive:
+        names = archive.namelist()
+        record = json.loads(archive.read(f"chalicelib/{RECORD_NAME}"))
+    in_wheels = [row[0] for _, rows in shipped_distributions(deployment).values() for row in rows]
+    modules = {
+        PurePosixPath(name.removeprefix("__pycache__/")).parts[0].split(".")[0] for name in names
+    }
+
+    assert modules & {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"} == set()
+    assert "urllib3" in modules  # the runtime has one too, but our code needs the locked one
+    assert record == {"botocore": declared_sdk_minimum(ROOT)}
+    assert any(path.endswith(".pyi") for path in in_wheels)
+    assert [name for name in names if name.endswith(".pyi")] == []
 
 
 def test_the_zip_ships_the_app_but_no_cli_and_no_tooling(lambda_package: Path) -> None:
@@ -106,7 +170,9 @@ def test_every_dependency_file_is_an_unaltered_file_of_a_locked_wheel(
     assert unrecorded <= {
         path
         for path in manifest
-        if path.endswith(".dist-info/RECORD") or PurePosixPath(path).parent.name == "__pycache__"
+        if path.endswith(".dist-info/RECORD")
+        or PurePosixPath(path).parent.name == "__pycache__"
+        or (path.endswith(".pyc") and path.removesuffix("c") in recorded)  # sourceless
     }
     assert {path: manifest[path] for path in manifest if path in recorded} == {
         path: recorded[path] for path in manifest if path in recorded
@@ -125,12 +191,24 @@ def test_two_packages_of_one_commit_ship_identical_dependencies(
     assert second == first
 
 
-def test_every_module_ships_bytecode_compiled_for_the_runtime_from_its_shipped_source(
+def pyc_header(source: bytes) -> bytes:
+    """The first 16 bytes of an unchecked-hash `.pyc` of `source` for this (the runtime's)
+    Python."""
+    return (
+        importlib.util.MAGIC_NUMBER
+        + UNCHECKED_HASH_FLAGS.to_bytes(4, "little")
+        + importlib.util.source_hash(source)
+    )
+
+
+def test_our_modules_ship_source_and_bytecode_and_a_dependency_module_one_or_the_other(
     lambda_package: Path,
 ) -> None:
-    """Each `.py` has its `.pyc` where the runtime looks, built by the runtime's Python,
-    hash-based and unchecked (loaded without reading the source: /var/task is read-only),
-    and holding the hash of the very source shipped beside it."""
+    """Our modules keep their source, with a `.pyc` where the runtime looks; a dependency's
+    imported module ships as sourceless bytecode compiled from its locked wheel's source,
+    any other only as source. Every `.pyc` is for the runtime's Python, hash-based and
+    unchecked (loaded without reading a source: /var/task is read-only). That the
+    functions import nothing without bytecode is the Lambda-like smoke test's."""
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == LAMBDA_PYTHON_VERSION
     with zipfile.ZipFile(lambda_package / "deployment.zip") as archive:
         files = {
@@ -138,52 +216,33 @@ def test_every_module_ships_bytecode_compiled_for_the_runtime_from_its_shipped_s
             for name in archive.namelist()
             if name.endswith((".py", ".pyc"))
         }
-    bytecode_of = {
-        name: str(cached_path(PurePosixPath(name))) for name in files if name.endswith(".py")
+    wheel_sources: dict[str, bytes] = {}
+    locked = parse_lock(REQUIREMENTS_PATH.read_text())
+    for wheel in cached_locked_wheels(REQUIREMENTS_PATH, locked):
+        with zipfile.ZipFile(wheel) as archive:
+            wheel_sources.update(
+                (name, archive.read(name)) for name in archive.namelist() if name.endswith(".py")
+            )
+    ours = {name for name in files if is_app_file(name) and name.endswith(".py")}
+    cached = {name for name in files if PurePosixPath(name).parent.name == "__pycache__"}
+    sourceless = {name for name in files if name.endswith(".pyc") and name not in cached}
+    sourceless_modules = {name.removesuffix("c"): name for name in sourceless}
+
+    assert {"app.py", "chalice/app.py", "chalicelib/__init__.py"} <= ours
+    assert cached == {str(cached_path(PurePosixPath(name))) for name in ours}
+    assert {name: files[str(cached_path(PurePosixPath(name)))][:16] for name in ours} == {
+        name: pyc_header(files[name]) for name in ours
     }
-
-    assert {"app.py", "chalice/app.py", "chalicelib/__init__.py"} <= set(bytecode_of)
-    assert {name for name in files if name.endswith(".pyc")} == set(bytecode_of.values())
-    headers = {source: files[cached][:16] for source, cached in bytecode_of.items()}
-    assert headers == {
-        source: importlib.util.MAGIC_NUMBER
-        + UNCHECKED_HASH_FLAGS.to_bytes(4, "little")
-        + importlib.util.source_hash(files[source])
-        for source in bytecode_of
+    assert {"pydantic/main.py", "requests/sessions.py"} <= sourceless_modules.keys()
+    assert not any(is_app_file(name) for name in sourceless)
+    assert sourceless_modules.keys() & files.keys() == set()
+    assert all(
+        str(sourceless_path(PurePosixPath(source))) == name
+        for source, name in sourceless_modules.items()
+    )
+    assert {name: files[name][:16] for name in sourceless} == {
+        name: pyc_header(wheel_sources[source]) for source, name in sourceless_modules.items()
     }
-
-
-def service_data(paths: list[str], distribution: str) -> set[str]:
-    """What `<distribution>/data/` holds among `paths`: its files, and its folders with a `/`."""
-    entries = set()
-    for path in paths:
-        parts = PurePosixPath(path).parts
-        if parts[:2] == (distribution, "data") and len(parts) > 2:
-            entries.add(parts[2] + ("/" if len(parts) > 3 else ""))
-    return entries
-
-
-def test_the_zip_keeps_the_models_of_the_aws_services_the_functions_call_and_no_stubs(
-    lambda_package: Path,
-) -> None:
-    """Of botocore's and boto3's data/, one folder per service in `LAMBDA_AWS_SERVICES` and
-    every top-level file (endpoints, partitions, defaults, retry rules) ship; of the type
-    stubs the wheels hold, none."""
-    deployment = lambda_package / "deployment.zip"
-    with zipfile.ZipFile(deployment) as archive:
-        names = archive.namelist()
-    wheels = shipped_distributions(deployment)
-    in_wheels = [row[0] for _version, rows in wheels.values() for row in rows]
-    services = {f"{service}/" for service in LAMBDA_AWS_SERVICES}
-
-    for distribution in ("botocore", "boto3"):
-        from_wheel = service_data(in_wheels, distribution)
-        kept = {entry for entry in from_wheel if not entry.endswith("/") or entry in services}
-        assert service_data(names, distribution) == kept
-    assert services <= service_data(names, "botocore")
-    assert {"endpoints.json", "partitions.json"} <= service_data(names, "botocore")
-    assert any(path.endswith(".pyi") for path in in_wheels)
-    assert [name for name in names if name.endswith(".pyi")] == []
 
 
 def test_the_packaged_functions_run_the_python_the_lock_targets(lambda_package: Path) -> None:
@@ -267,6 +326,25 @@ def test_a_locked_pure_python_wheel_is_unpacked_into_vendor(
         "purelib",
         "purelib-1.0.dist-info",
     ]
+
+
+def test_a_distribution_left_out_is_still_fetched_and_checked_but_not_unpacked(
+    local_index: Path, tmp_path: Path
+) -> None:
+    kept = _wheel(local_index, "kept-1.0-py3-none-any.whl")
+    _wheel(local_index, "sdk-1.0-py3-none-any.whl")
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(f"kept==1.0 --hash=sha256:{kept}\nsdk==1.0 --hash=sha256:{'0' * 64}\n")
+
+    with pytest.raises(VendorError, match="DO NOT MATCH THE HASHES"):
+        install_lock(lock, tmp_path / "tampered", leave_out=frozenset({"sdk"}))
+
+    sdk = _wheel(local_index, "sdk-1.0-py3-none-any.whl")
+    lock.write_text(f"kept==1.0 --hash=sha256:{kept}\nsdk==1.0 --hash=sha256:{sdk}\n")
+    locked = install_lock(lock, tmp_path / "vendor", leave_out=frozenset({"sdk"}))
+
+    assert [entry.name for entry in locked] == ["kept", "sdk"]
+    assert sorted(p.name for p in (tmp_path / "vendor").iterdir()) == ["kept", "kept-1.0.dist-info"]
 
 
 def test_a_second_install_takes_the_locked_wheels_from_the_cache_without_pip(
