@@ -138,7 +138,7 @@ def _size_figures(deployment: Path) -> list[Figure]:
             section=SECTION,
             name="AWS SDK left to the Lambda runtime (not in the zip)",
             measured=", ".join(sorted(LEFT_TO_THE_RUNTIME)),
-            goal=f"functions refuse botocore < {minimum} (the lock's)",
+            goal=f"functions refuse botocore < {minimum} (pyproject's boto3 floor)",
         ),
         Figure(
             section=SECTION,

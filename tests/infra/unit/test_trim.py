@@ -1,5 +1,6 @@
-"""`infra.aws.trim`: the zip drops type stubs only, and the runtime's SDK is found where this
-environment installs it (for the smoke tests and benchmarks that stand in for Lambda's)."""
+"""`infra.aws.trim`: the zip drops type stubs and the few parts of wheels the functions never
+load, and the runtime's SDK is found where this environment installs it (for the smoke tests
+and benchmarks that stand in for Lambda's)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,26 @@ def files_under(root: Path) -> set[str]:
     return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
 
 
-def test_vendor_loses_its_type_stubs_and_nothing_else(tmp_path: Path) -> None:
+def test_vendor_loses_its_type_stubs_and_unused_parts_and_nothing_else(tmp_path: Path) -> None:
     vendor = tmp_path / "vendor"
     kept = {
         "pydantic_core/__init__.py",
         "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so",
         "cryptography/py.typed",
         "requests-2.34.2.dist-info/RECORD",
+        "charset_normalizer/md.py",
+        "pydantic/main.py",
+        "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+        "cffi-2.0.0.dist-info/RECORD",
     }
-    dropped = {"pydantic_core/_pydantic_core.pyi", "cryptography/hazmat/bindings/_rust/x509.pyi"}
+    dropped = {
+        "pydantic_core/_pydantic_core.pyi",
+        "cryptography/hazmat/bindings/_rust/x509.pyi",
+        "charset_normalizer/md.cpython-311-x86_64-linux-gnu.so",
+        "pydantic/v1/main.py",
+        "cffi/api.py",
+        "pycparser/c_parser.py",
+    }
     for name in kept | dropped:
         (vendor / name).parent.mkdir(parents=True, exist_ok=True)
         (vendor / name).write_text(name, encoding="utf-8")
