@@ -28,17 +28,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.connectors.authserver import (
+from chalicelib.connectors.base import Connector
+from chalicelib.connectors.config.context import validation_context
+from chalicelib.connectors.config.models import ClientAuthMethod, Standard
+from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.fdx.mapping import convention_warning
+from chalicelib.connectors.http import BankResponse
+from chalicelib.connectors.oauth.authserver import (
     AuthorizationServerMetadata,
     authorization_server,
     client_auth_method_for,
 )
-from chalicelib.connectors.base import OPENID_SCOPE, Connector
-from chalicelib.connectors.config.context import validation_context
-from chalicelib.connectors.config.models import ClientAuthMethod, Standard
-from chalicelib.connectors.exceptions import BankError
-from chalicelib.connectors.fdx_mapping import convention_warning
-from chalicelib.connectors.http import BankResponse
+from chalicelib.connectors.oauth.client import OPENID_SCOPE
 from chalicelib.connectors.secret_scope import (
     SecretDestinationRefused,
     require_secret_destination,

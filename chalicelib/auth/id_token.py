@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chalicelib.auth.exceptions import IdTokenRejected
-from chalicelib.connectors.authserver import fetch_jwks
-from chalicelib.connectors.base import OPENID_SCOPE
+from chalicelib.connectors.oauth.authserver import fetch_jwks
+from chalicelib.connectors.oauth.client import OPENID_SCOPE
 
 if TYPE_CHECKING:
     from joserfc.jwk import ECKey, KeySet, RSAKey

@@ -1,12 +1,19 @@
 """The connector port: what every open-banking standard adapter implements.
 
 The conversation and linking code talk only to `Connector`; FDX, UK OB, Berlin
-Group and CDR are adapters behind it. Data methods take the customer's access
-token and return canonical models (`chalicelib.bank_data`); failures are the typed
-errors of `chalicelib.connectors.exceptions`. A chat's reads ask no more than the
-standard needs: `list_accounts_with_balances` takes balances from the account list
-(FDX, Berlin Group) or one bulk request (UK OB, CDR), and `first_transactions` reads
-no page past the one that completes the count.
+Group, CDR and Brazil are adapters behind it, each in its folder
+(`connectors/<standard>/`). Data methods take the customer's access token and return
+canonical models (`chalicelib.bank_data`); failures are the typed errors of
+`chalicelib.connectors.exceptions`. A chat's reads ask no more than the standard
+needs: `list_accounts_with_balances` takes balances from the account list (FDX,
+Berlin Group) or one bulk request (UK OB, CDR), and `first_transactions` reads no
+page past the one that completes the count.
+
+The steps every standard shares are template methods here: `get_balance` (the
+standard's `_balance_payload` and `_balance_from`, an unusable answer a
+`BankProtocolError`), `list_transactions` and `first_transactions` (the standard's
+`_transaction_pages`, read up to `limit`, unusable items skipped and logged by field);
+the OAuth/FAPI client is `connectors.oauth` (`Connector.oauth`).
 
 Linking hooks, shared by the standards that use plain OAuth and overridable by
 those with a consent pre-step. The linking flow calls them in this order:
@@ -31,38 +38,30 @@ those with a consent pre-step. The linking flow calls them in this order:
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Protocol
-from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
-from chalicelib.connectors.authserver import (
-    AuthorizationServerMetadata,
-    ClientAuthentication,
-    authorization_server,
-    client_auth_method_for,
-    client_authentication,
-    sign_jwt,
-)
 from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient
-from chalicelib.connectors.secret_scope import require_secret_destination
+from chalicelib.connectors.oauth.authserver import (
+    AuthorizationServerMetadata,
+    ClientAuthentication,
+    authorization_server,
+)
+from chalicelib.connectors.oauth.client import OAuthClient
 from chalicelib.observability import log_fields
 from chalicelib.secrets import bank_secret_getter
 
 logger = logging.getLogger(__name__)
 
 SecretGetter = Callable[[str], str]
-REQUEST_OBJECT_LIFETIME_SECONDS = 300
-OPENID_SCOPE = "openid"
 
 
 class ClientTokenSource(Protocol):
@@ -117,6 +116,14 @@ class AuthorizationRequest(BaseModel):
     consent_id: str | None = Field(
         default=None, description="The pre-step's consent id (UK intent, Berlin Group consent)."
     )
+    prompt: Literal["login"] | None = Field(
+        default=None, description="OIDC `prompt=login`: the bank must sign the customer in anew."
+    )
+    max_age: int | None = Field(
+        default=None,
+        ge=0,
+        description="OIDC `max_age`: the longest ago the customer may have signed in (seconds).",
+    )
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,25 @@ class ListedAccount:
 
 InlineBalance = Callable[[Any, Account], Balance | None]
 """The balance carried by one wire item of the account list, if it carries one."""
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Who a data read is for, as the data methods' keyword arguments give it.
+
+    The template methods hand it to a standard's hooks in one piece: each standard turns
+    the parts it needs into headers (FDX actor type, UK `x-fapi-auth-date`, Berlin Group
+    `Consent-ID`, CDR `x-fapi-auth-date` and `x-cds-client-headers`).
+    """
+
+    customer_present: bool = True
+    consent_id: str | None = None
+    authenticated_at: datetime | None = None
+    customer: Customer | None = None
+
+
+TransactionPages = Iterator[tuple[list[Transaction], bool]]
+"""Each page's usable transactions, in the bank's order, and whether another page follows."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,13 @@ class Connector(ABC):
     """Whether linking must read the pre-step's consent as authorised (`consent_status`)
     after the redirect back before it keeps a grant (Brazil); else the code suffices."""
 
+    pages_sized_by_bank: ClassVar[bool] = False
+    """Whether the bank picks the transaction page size (UK OB, Berlin Group, Brazil): then
+    a page's next link tells whether there are more, rather than one item asked beyond."""
+
+    unusable_balance: ClassVar[str] = "balance answer is not a usable balance"
+    """The protocol error when one account's balance answer cannot be mapped."""
+
     @classmethod
     def checked_consent_document(cls, value: str) -> str | None:
         """`value` as the standard writes a valid `consent_document`, or None if it is not one."""
@@ -208,7 +241,6 @@ class Connector(ABC):
     ) -> list[Account]:
         """Every account the customer shared with us (all pages)."""
 
-    @abstractmethod
     def get_balance(
         self,
         token: str,
@@ -219,9 +251,28 @@ class Connector(ABC):
         authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> Balance:
-        """Current balances of one account."""
+        """Current balances of one account: the standard's read, then its mapping.
+
+        An answer that cannot be mapped is a `BankProtocolError`: it is the one account
+        asked for, so there is nothing to skip to.
+        """
+        read = ReadContext(customer_present, consent_id, authenticated_at, customer)
+        payload = self._balance_payload(token, account_id, read)
+        try:
+            return self._balance_from(payload, account_id)
+        except ValidationError as exc:
+            raise BankProtocolError(
+                self.unusable_balance, institution_id=self.config.institution_id
+            ) from exc
 
     @abstractmethod
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
+        """The bank's answer to this standard's balance read of one account."""
+
+    @abstractmethod
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        """That answer as a canonical `Balance`; `ValidationError` when it is not usable."""
+
     def list_transactions(
         self,
         token: str,
@@ -235,7 +286,47 @@ class Connector(ABC):
         authenticated_at: datetime | None = None,
         customer: Customer | None = None,
     ) -> list[Transaction]:
-        """Transactions between `start` and `end`, newest pages followed up to `limit` items."""
+        """Transactions between `start` and `end`, pages followed until `limit` usable ones.
+
+        A page is read only when the ones before it hold fewer than `limit`.
+        """
+        read = ReadContext(customer_present, consent_id, authenticated_at, customer)
+        found: list[Transaction] = []
+        for page, _ in self._transaction_pages(
+            token, account_id, start, end, read=read, wanted=limit
+        ):
+            found.extend(page)
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    @abstractmethod
+    def _transaction_pages(
+        self,
+        token: str,
+        account_id: str,
+        start: date | datetime,
+        end: date | datetime,
+        *,
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
+        """The standard's transaction pages in [start, end], fetched as they are iterated.
+
+        `wanted` (None: all) lets a standard that sizes its pages ask for no more.
+        """
+
+    def _usable_transactions(
+        self, items: Iterable[Any], map_transaction: Callable[[Any], Transaction]
+    ) -> list[Transaction]:
+        """Map each wire item to a `Transaction`, skipping (and logging) unusable ones."""
+        found: list[Transaction] = []
+        for item in items:
+            try:
+                found.append(map_transaction(item))
+            except ValidationError as exc:
+                self._skip("transaction", exc)
+        return found
 
     def first_transactions(
         self,
@@ -252,10 +343,14 @@ class Connector(ABC):
     ) -> TransactionPage:
         """The first `count` transactions in [start, end], and whether the bank has more.
 
-        Here one more is asked for, to tell. Standards whose bank picks the page size
-        (UK OB, Berlin Group) override this: a page's next link tells instead, so a
-        `count` that fills a page never costs the next page for that one extra item.
+        Where the bank picks the page size (`pages_sized_by_bank`), a page's next link
+        tells, so a `count` that fills a page never costs the next page for one extra
+        item; elsewhere one more is asked for, to tell.
         """
+        if self.pages_sized_by_bank:
+            read = ReadContext(customer_present, consent_id, authenticated_at, customer)
+            pages = self._transaction_pages(token, account_id, start, end, read=read, wanted=count)
+            return first_of_pages(pages, count)
         found = self.list_transactions(
             token,
             account_id,
@@ -403,68 +498,33 @@ class Connector(ABC):
         """The bank's OAuth endpoints (discovered, with config overrides)."""
         return authorization_server(self.config, self.http)
 
+    @property
+    def oauth(self) -> OAuthClient:
+        """The OAuth/FAPI client for this bank, asking this connector for its endpoints."""
+        return OAuthClient(self.config, self.http, self._get_secret, self.authorization_server)
+
     def client_auth_method(self) -> ClientAuthMethod:
-        """How this connector authenticates: `private_key_jwt` where it holds a key and the
-        bank's discovery lists it (consulted only then), else the configured method."""
-        config = self.config
-        needs_server = (
-            config.signing_key_ref is not None
-            and config.discovery_url is not None
-            and config.client_auth_method is not ClientAuthMethod.PRIVATE_KEY_JWT
-        )
-        return client_auth_method_for(config, self.authorization_server() if needs_server else None)
+        """How this connector authenticates (`OAuthClient.client_auth_method`)."""
+        return self.oauth.client_auth_method()
 
     def client_authentication(self, audience: str) -> ClientAuthentication:
-        """Credentials for a call to `audience` (token, PAR or revocation endpoint).
-
-        Refused before any secret is read when `audience` is on an origin the
-        config does not name (a discovery document cannot redirect credentials).
-        """
-        require_secret_destination(self.config, audience)
-        method = self.client_auth_method()
-        reference = (
-            self.config.signing_key_ref
-            if method is ClientAuthMethod.PRIVATE_KEY_JWT
-            else self.config.client_secret_ref
-        )
-        if reference is None:
-            raise BankProtocolError(
-                "connector has no client credential reference",
-                institution_id=self.config.institution_id,
-            )
-        return client_authentication(
-            self.config, method, audience=audience, secret_value=self._get_secret(reference)
-        )
+        """Credentials for a call to `audience` (`OAuthClient.client_authentication`)."""
+        return self.oauth.client_authentication(audience)
 
     def authorization_params(self, request: AuthorizationRequest) -> dict[str, str]:
-        """Query parameters for the authorize endpoint, pushed first where PAR is offered.
-
-        PAR keeps the parameters (and any request object) off the browser, so they
-        cannot be read or altered there (RFC 9126 §1, RFC 9700 §2.1): it is used
-        whenever the config requires it or the bank's metadata offers it. A nonce
-        goes only with `openid`, where the ID token can echo it (OIDC Core §3.1.2.1).
-        """
-        scopes = self.authorization_scopes(request)
-        params = {
-            "response_type": "code",
-            "client_id": self.config.client_id,
-            "redirect_uri": request.redirect_uri,
-            "scope": " ".join(scopes),
-            "state": request.state,
-        }
-        if request.code_challenge is not None:
-            params["code_challenge"] = request.code_challenge
-            params["code_challenge_method"] = request.code_challenge_method
-        elif self.config.require_pkce:
-            raise ValueError("this connector requires PKCE: give code_challenge")
-        if request.nonce is not None and OPENID_SCOPE in scopes:
-            params["nonce"] = request.nonce
-        claims = self.authorization_claims(request)
-        if claims is not None:
-            params = self._with_request_object(params, claims)
-        if not (self.config.require_par or self.authorization_server().offers_par):
-            return params
-        return self._push_authorization_request(params)
+        """Query parameters for the authorize endpoint, with this standard's scopes and claims
+        (`OAuthClient.authorization_params`: PKCE, nonce, request object, PAR)."""
+        return self.oauth.authorization_params(
+            redirect_uri=request.redirect_uri,
+            state=request.state,
+            scopes=self.authorization_scopes(request),
+            code_challenge=request.code_challenge,
+            code_challenge_method=request.code_challenge_method,
+            nonce=request.nonce,
+            claims=self.authorization_claims(request),
+            prompt=request.prompt,
+            max_age=request.max_age,
+        )
 
     def authorization_scopes(self, request: AuthorizationRequest) -> list[str]:
         """Scopes to ask for: the config's, plus the consent where the standard puts it there."""
@@ -479,77 +539,11 @@ class Connector(ABC):
 
     def authorization_url(self, request: AuthorizationRequest) -> str:
         """The URL to send the customer's browser to."""
-        endpoint = self.authorization_server().authorization_endpoint
-        separator = "&" if "?" in endpoint else "?"
-        return f"{endpoint}{separator}{urlencode(self.authorization_params(request))}"
+        return self.oauth.authorization_url(self.authorization_params(request))
 
     def revoke(self, token: str, *, token_type_hint: str = "refresh_token") -> bool:  # noqa: S107
         """Revoke `token` at the bank (RFC 7009). False when the bank offers no revocation."""
-        endpoint = self.authorization_server().revocation_endpoint
-        if endpoint is None:
-            return False
-        auth = self.client_authentication(endpoint)
-        response = self.http.request(
-            "POST",
-            endpoint,
-            headers=auth.headers,
-            data={"token": token, "token_type_hint": token_type_hint, **auth.form},
-        )
-        if not response.ok:
-            raise self.http.error_for(response)
-        return True
-
-    def _with_request_object(
-        self, params: dict[str, str], claims: dict[str, Any]
-    ) -> dict[str, str]:
-        """Sign every parameter plus `claims` into a request object (RFC 9101, FAPI 1 §5.2.2).
-
-        OIDC wants `response_type`, `client_id` and `scope` outside as well; the
-        rest travel only inside the object, as FAPI requires.
-        """
-        if self.config.signing_key_ref is None:
-            raise BankProtocolError(
-                "a signed request object needs signing_key_ref",
-                institution_id=self.config.institution_id,
-            )
-        server = self.authorization_server()
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            **params,
-            "claims": claims,
-            "iss": self.config.client_id,
-            "aud": server.issuer or server.authorization_endpoint,
-            "iat": now,
-            "nbf": now,
-            "exp": now + REQUEST_OBJECT_LIFETIME_SECONDS,
-            "jti": str(uuid.uuid4()),
-        }
-        signed = sign_jwt(payload, self._get_secret(self.config.signing_key_ref))
-        outside = {key: params[key] for key in ("response_type", "client_id", "scope")}
-        return {**outside, "request": signed}
-
-    def _push_authorization_request(self, params: dict[str, str]) -> dict[str, str]:
-        endpoint = self.authorization_server().pushed_authorization_request_endpoint
-        if endpoint is None:
-            raise BankProtocolError(
-                "PAR required but the bank has no PAR endpoint",
-                institution_id=self.config.institution_id,
-            )
-        auth = self.client_authentication(endpoint)
-        response = self.http.request(
-            "POST", endpoint, headers=auth.headers, data={**params, **auth.form}
-        )
-        if not response.ok:
-            raise self.http.error_for(response)
-        body = response.body if isinstance(response.body, dict) else {}
-        request_uri = body.get("request_uri")
-        if not isinstance(request_uri, str) or not request_uri:
-            raise BankProtocolError(
-                "PAR response has no request_uri",
-                institution_id=self.config.institution_id,
-                interaction_id=response.interaction_id,
-            )
-        return {"client_id": self.config.client_id, "request_uri": request_uri}
+        return self.oauth.revoke(token, token_type_hint=token_type_hint)
 
 
 ConnectorLoader = Callable[[str], Connector]

@@ -92,3 +92,10 @@ class ResponseTooLarge(BankError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"response body larger than {limit} bytes")
         self.limit = limit
+
+
+class EventUnreadable(BankError):
+    """A pushed event lacks what its kind needs or carries a value out of range.
+
+    The message names the field, never a value; the event intake answers the bank 400.
+    """

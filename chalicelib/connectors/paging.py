@@ -1,9 +1,11 @@
-"""Following a bank's "next page" links safely, for every standard.
+"""Following a bank's "next page" safely, for every standard.
 
-UK OB (`Links.Next`), Berlin Group (`_links.next.href`) and CDR (`links.next`)
-all hand out the next page as a URL. The customer's token goes along with it,
-so only links on the API's own origin are followed; a page cap and loop
-detection keep a buggy bank from holding a Lambda for minutes.
+UK OB (`Links.Next`), Berlin Group (`_links.next.href`), CDR (`links.next`), Brazil
+(`links.next`) and FDX (`links.next.href`) hand out the next page as a URL; FDX may
+instead give a key or offset to ask the same URL again with (`page.nextPageKey`,
+v5 `page.nextOffset`). The customer's token goes along with a link, so only links on
+the API's own origin are followed; a page cap and loop detection keep a buggy bank
+from holding a Lambda for minutes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ MAX_PAGES = 50
 
 FetchPage = Callable[[str, Mapping[str, str | int] | None], Any]
 """GET one page (absolute URL, query or None when the URL already carries it) -> JSON."""
+NextPage = str | Mapping[str, str | int] | None
+"""Where the next page is: a link, the parameters to add to the first query and send to
+the same URL again, or None after the last page."""
 
 
 def resolve_link(http: BankHttpClient, href: str) -> str:
@@ -50,9 +55,12 @@ def follow_pages(
     path: str,
     params: Mapping[str, str | int],
     fetch: FetchPage,
-    next_link: Callable[[Any], str | None],
+    next_page: Callable[[Any], NextPage],
 ) -> Iterator[Any]:
-    """Yield each page's JSON payload, first `path?params`, then each next link."""
+    """Yield each page's JSON payload, first `path?params`, then wherever `next_page` points.
+
+    Pages are fetched as the caller iterates, so a caller that has enough stops the reads.
+    """
     url, query = http.url_for(path), dict(params)
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
@@ -64,10 +72,13 @@ def follow_pages(
         seen.add(fingerprint)
         payload = fetch(url, query or None)
         yield payload
-        href = next_link(payload)
-        if not href:
+        following = next_page(payload)
+        if not following:
             return
-        url, query = resolve_link(http, href), {}
+        if isinstance(following, str):
+            url, query = resolve_link(http, following), {}
+        else:
+            query = {**params, **following}
     raise BankProtocolError(
         f"bank pagination exceeded {MAX_PAGES} pages", institution_id=http.institution_id
     )

@@ -1,13 +1,14 @@
 """Forward a customer's fraud-alert answer to the bank, signed, and read its next step.
 
-The body is FDX's `POST /fraud/suspected-incident` (`SuspectedFraudIncident`, with
-`incidentId` = the alert's event id), signed with the generic `BankBridge-Signature`
-header under the institution's event secret(s), so the bank verifies it exactly as
-we verify its events. A bank whose config asks for signed bodies only
-(`body_signing`) gets it as a JWS made with the connector's signing key, in its
-standard's form (`connectors.signed_bodies`: UK OB's detached `x-jws-signature`, else
-a compact JWS). Banks treat a repeated `incidentId` as the same answer, which makes
-SQS redelivery safe. It goes through the one HTTP path to banks.
+The body is the one the bank's standard defines (`connectors.registry.events_for`:
+FDX's `SuspectedFraudIncident` with `incidentId` = the alert's event id, for every
+standard that defines none), signed with the generic `BankBridge-Signature` header
+under the institution's event secret(s), so the bank verifies it exactly as we verify
+its events. A bank whose config asks for signed bodies only (`body_signing`) gets it as
+a JWS made with the connector's signing key, in its standard's form
+(`connectors.signed_bodies`: UK OB's detached `x-jws-signature`, else a compact JWS).
+Banks treat a repeated incident id as the same answer, which makes SQS redelivery
+safe. It goes through the one HTTP path to banks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pydantic import ValidationError
 from chalicelib.connectors.config.models import ConnectorConfig, EventSigningMethod
 from chalicelib.connectors.exceptions import BankError, BankUnavailable
 from chalicelib.connectors.http import BankHttpClient
-from chalicelib.connectors.signed_bodies import SignedBody, sign_body
+from chalicelib.connectors.pushed_events import SignedBody
+from chalicelib.connectors.registry import events_for
+from chalicelib.connectors.signed_bodies import sign_body
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.events.signing import SIGNATURE_HEADER, sign
@@ -37,7 +40,8 @@ def forward_answer(
     """POST the answer; return the bank's next step or raise `AnswerNotForwarded`."""
     if config.fraud_answer_url is None:
         raise AnswerNotForwarded("the bank has no fraud_answer_url", retryable=False)
-    body = json.dumps(answer.fdx_body(), separators=(",", ":")).encode()
+    answer_body = events_for(config.standard).answer_body(answer.incident_id, answer.answer)
+    body = json.dumps(answer_body, separators=(",", ":")).encode()
     signed = _signed(config, body, int(time.time() if now is None else now))
     http = BankHttpClient(
         institution_id=config.institution_id,

@@ -12,9 +12,12 @@ write: the events worker de-duplicates (`chalicelib.batch` claims the event id
 when it runs the record), so a redelivery is queued again and dropped there,
 and nothing is lost if this process dies between queuing and answering. A UK
 notification carrying several events queues each of them in that one call. If the
-queue is unavailable the answer is 503 and the bank retries. Answers: 202 for
-UK OB event notifications (the standard requires it, echoing
-`x-fapi-interaction-id`), 204 for FDX `POST /notifications` (FDX's answer).
+queue is unavailable the answer is 503 and the bank retries. What a delivery says
+is read by its standard's folder (`connectors.registry.events_for`: FDX
+notifications under the shared secret, UK OB SETs as a JWS, unless the standard
+defines its own), which also gives the success status: 202 for UK OB event
+notifications (the standard requires it), 204 for FDX `POST /notifications`; the
+answer echoes `x-fapi-interaction-id`.
 The connector configs and the queue sender are parameters (the deployed ones by
 default), so unit tests can hand in in-memory fakes.
 """
@@ -28,17 +31,18 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
 
 from chalicelib.bank_data import BankEvent
 from chalicelib.bounded_json import JsonRejected, check_depth
-from chalicelib.connectors.authserver import authorization_server
 from chalicelib.connectors.config.models import ConnectorConfig, EventSigning, EventSigningMethod
-from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.exceptions import BankError, EventUnreadable
 from chalicelib.connectors.http import BankHttpClient
-from chalicelib.events import normalise
+from chalicelib.connectors.oauth.authserver import authorization_server
+from chalicelib.connectors.pushed_events import MAX_EVENT_DEPTH
+from chalicelib.connectors.registry import events_for
 from chalicelib.events.exceptions import EventRejected, SignatureInvalid
 from chalicelib.events.queued import for_queue
 from chalicelib.events.security_event_tokens import verify_security_event_token
@@ -58,9 +62,8 @@ logger = logging.getLogger(__name__)
 QueueSender = Callable[[str, Sequence[tuple[str, BaseModel]]], None]
 """Sends `(id, model)` messages to a named queue (`chalicelib.queues.enqueue`)."""
 
+Delivery = TypeVar("Delivery")
 JWT_CONTENT_TYPE = "application/jwt"
-UK_OB_ACCEPTED = 202
-FDX_ACCEPTED = 204
 INTERACTION_ID_HEADER = "x-fapi-interaction-id"
 # Compact JWS, base64url header.payload.signature (RFC 7515 section 7.1), checked before
 # the bank's keys are read.
@@ -129,6 +132,7 @@ def _accept_delivery(
         raise EventRejected(401, "this institution has no event signing configured")
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     received_at = datetime.fromtimestamp(now, UTC)
+    formats = events_for(config.standard)
     if signing.method is EventSigningMethod.JWS:
         if content_type != JWT_CONTENT_TYPE:
             raise EventRejected(415, f"this institution sends signed events as {JWT_CONTENT_TYPE}")
@@ -136,14 +140,28 @@ def _accept_delivery(
             raise EventRejected(401, "the body is not a signed token (compact JWS)")
         _check_token_nesting(raw_body)
         claims = _verify_jws(config, signing, raw_body, now)
-        events = normalise.from_uk_claims(claims, institution_id, received_at)
-        status = UK_OB_ACCEPTED
+        events = normalised(formats.security_event.read, claims, institution_id, received_at)
+        status = formats.security_event.accepted_status
     else:
         _verify_hmac(config.institution_id, signing, raw_body, headers.get(SIGNATURE_HEADER), now)
-        events = [normalise.from_fdx(raw_body, institution_id, received_at)]
-        status = FDX_ACCEPTED
+        events = normalised(formats.notification.read, raw_body, institution_id, received_at)
+        status = formats.notification.accepted_status
     _accept(events, send)
     return status
+
+
+def normalised(
+    read: Callable[[Delivery, str, datetime], list[BankEvent]],
+    delivery: Delivery,
+    institution_id: str,
+    received_at: datetime,
+) -> list[BankEvent]:
+    """The canonical events `read` finds in a verified delivery; an unreadable one is 400,
+    naming the field, so nothing accepted here can fail later in the worker."""
+    try:
+        return read(delivery, institution_id, received_at)
+    except EventUnreadable as error:
+        raise EventRejected(400, str(error)) from error
 
 
 def _config_of(institution_id: str, configs: ConnectorPort | None) -> ConnectorConfig:
@@ -232,9 +250,9 @@ def _check_token_nesting(token: bytes) -> None:
         except ValueError:
             continue  # not base64url: the JWS check refuses it (401)
         try:
-            check_depth(decoded, max_depth=normalise.MAX_EVENT_DEPTH)
+            check_depth(decoded, max_depth=MAX_EVENT_DEPTH)
         except JsonRejected:
-            depth = normalise.MAX_EVENT_DEPTH
+            depth = MAX_EVENT_DEPTH
             raise EventRejected(400, f"the token is nested deeper than {depth} levels") from None
 
 

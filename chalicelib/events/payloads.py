@@ -1,18 +1,16 @@
-"""Models at the bank-event boundaries: FDX notifications in, the queued event, fraud answers out.
+"""Models at the bank-event boundaries: the queued event, fraud answers out, the bank's reply.
 
-A notification is read into the canonical `chalicelib.bank_data.BankEvent`, but the
-events queue carries a `QueuedBankEvent`: what routing needs in clear (ids, the
-hashed account reference) and what the person is shown (`AlertDetails`) sealed.
-Every string read from a notification is bounded; names and ids must be
-printable, free text has lone surrogates repaired, so no value can break a log
-line, an error answer or the queue send.
+A notification is read (by its standard's folder, `connectors/<standard>/events.py`)
+into the canonical `chalicelib.bank_data.BankEvent`, but the events queue carries a
+`QueuedBankEvent`: what routing needs in clear (ids, the hashed account reference)
+and what the person is shown (`AlertDetails`) sealed.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from chalicelib.bank_data import (
     BankEventType,
@@ -26,60 +24,6 @@ from chalicelib.bank_data import (
 )
 
 _Name = Annotated[str, AfterValidator(to_identifier)]
-
-
-class FiAttribute(BaseModel):
-    """FDX `FiAttribute{name, value}`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: _Name = Field(min_length=1, max_length=256)
-    value: EventText | None = Field(default=None, max_length=1024)
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return (
-            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-        )
-
-
-class FdxNotificationPayload(BaseModel):
-    """FDX `NotificationPayload{id, idType, customFields}`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: _Name | None = Field(default=None, max_length=256)
-    idType: _Name | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
-    customFields: list[FiAttribute] = Field(default_factory=list)  # noqa: N815 - FDX field name
-
-    @field_validator("customFields", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        """FDX v5.2 declares a single FiAttribute; banks send an array. Accept both."""
-        if isinstance(value, dict):
-            return [value]
-        return [] if value is None else value
-
-    def field(self, name: str) -> str | None:
-        """The value of custom field `name` (case-insensitive), or None."""
-        lowered = name.lower()
-        return next((f.value for f in self.customFields if f.name.lower() == lowered), None)
-
-
-class FdxNotification(BaseModel):
-    """FDX Event Notifications `POST /notifications` body (the fields BankBridge reads)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    notificationId: _Name = Field(min_length=1, max_length=256)  # noqa: N815 - FDX field name
-    type: _Name = Field(min_length=1, max_length=64)
-    category: _Name | None = Field(default=None, max_length=64)
-    severity: _Name | None = Field(default=None, max_length=64)
-    sentOn: _Name | None = Field(default=None, max_length=64)  # noqa: N815 - FDX field name
-    notificationPayload: FdxNotificationPayload = Field(  # noqa: N815 - FDX field name
-        default_factory=FdxNotificationPayload
-    )
 
 
 class AlertDetails(BaseModel):
@@ -123,6 +67,8 @@ class QueuedBankEvent(BaseModel):
     type: BankEventType = BankEventType.OTHER
     account_ref: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     consent_id: EventId | None = None
+    step_up_requested: bool = False
+    """The bank wants a "Yes" confirmed by a fresh sign-in (`chalicelib.privacy.step_up`)."""
     sealed_details: Annotated[str, Field(max_length=MAX_SEALED_DETAILS_CHARS)] | None = None
     _clear_details: AlertDetails | None = PrivateAttr(default=None)
 
@@ -139,24 +85,11 @@ class QueuedBankEvent(BaseModel):
 class FraudAnswer(BaseModel):
     """What is forwarded to the bank: the incident (event) id and the customer's answer.
 
-    Shape of FDX `POST /fraud/suspected-incident` (`SuspectedFraudIncident`), with
-    the answer both as a field and as an `fiAttributes` entry for banks that only
-    read FDX's extensible attributes.
+    The body it travels in is the bank's standard's (`connectors.registry.events_for`).
     """
 
     incident_id: str
     answer: Literal["confirmed", "denied"]
-
-    def fdx_body(self) -> dict[str, Any]:
-        """The JSON body sent to the bank's `fraud_answer_url`."""
-        return {
-            "incidentId": self.incident_id,
-            "type": "CARD_TRANSACTION_REVIEW",
-            "answer": self.answer,
-            "reason": "Customer answered the fraud alert in chat",
-            "reporter": {"name": "BankBridge", "type": "DATA_RECIPIENT"},
-            "fiAttributes": [{"name": "answer", "value": self.answer}],
-        }
 
 
 class BankNextStep(BaseModel):

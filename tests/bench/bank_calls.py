@@ -25,6 +25,7 @@ from chalicelib.settings import get_settings
 from tests.bench.figures import Figure, interleaved, ratio_figure, timed
 from tests.conftest import TEST_ACCOUNT_REFERENCE_KEY, account_reference_key_of
 from tests.fakes.aws import in_memory_aws
+from tests.unit.connectors.sandbox_linking import registered_sandbox
 from tests.unit.connectors.sandbox_reads import (
     ALICE_ACCOUNTS,
     BALANCES,
@@ -35,7 +36,6 @@ from tests.unit.connectors.sandbox_reads import (
     fewest_requests,
     linked_reader,
 )
-from tests.unit.connectors.test_uk_ob_sandbox import registered_sandbox
 
 SECTION_CALLS = f"Bank calls per intent ({ALICE_ACCOUNTS} accounts, sandbox bank)"
 SECTION_TIME = "Bank calls: balance read time, bulk vs per account"

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.bank_data import AccountKind, AccountStatus, TransactionStatus
 from chalicelib.connectors.config.models import AmountSignConvention
-from chalicelib.connectors.fdx_mapping import (
+from chalicelib.connectors.fdx.mapping import (
     carries_balance,
     convention_warning,
     map_account,

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.bank_data import ConsentStatus
 from chalicelib.connectors.base import ConsentRequest, Customer
 from chalicelib.connectors.exceptions import BankProtocolError, BankUnavailable, ReauthRequired
-from chalicelib.connectors.uk_ob import CONSENT_PERMISSIONS
+from chalicelib.connectors.uk_ob.connector import CONSENT_PERMISSIONS
 from tests.conftest import require_specs
 from tests.contract.conftest import CLIENT_TOKEN, CUSTOMER_TOKEN, contract_connector
 from tests.contract.prism import SpecMock, serve_spec

@@ -19,11 +19,17 @@ from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import seal_tokens
 from chalicelib.bank_data import Account, Balance, Consent, Transaction
 from chalicelib.channels.messages import ChannelUser
-from chalicelib.connectors.authserver import AuthorizationServerMetadata
-from chalicelib.connectors.base import Connector, ConsentRequest, Customer
+from chalicelib.connectors.base import (
+    Connector,
+    ConsentRequest,
+    Customer,
+    ReadContext,
+    TransactionPages,
+)
 from chalicelib.connectors.config.context import TRUSTED_CONTEXT
 from chalicelib.connectors.config.models import ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import ConnectorNotAvailable
+from chalicelib.connectors.oauth.authserver import AuthorizationServerMetadata
 from chalicelib.store.keys import link_key
 from chalicelib.store.links import Link
 
@@ -104,37 +110,28 @@ class FakeBank(Connector):
         self._data_call(token)
         return [account.model_copy() for account in self.accounts]
 
-    def get_balance(
-        self,
-        token: str,
-        account_id: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> Balance:
-        """The balance given for `account_id`."""
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Balance:
+        """The balance given for `account_id` (the base's `get_balance` maps it)."""
         self._data_call(token)
-        return self.balances[account_id].model_copy()
+        return self.balances[account_id]
 
-    def list_transactions(
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        assert isinstance(payload, Balance)
+        return payload.model_copy()
+
+    def _transaction_pages(
         self,
         token: str,
         account_id: str,
         start: date | datetime,
         end: date | datetime,
-        limit: int | None = None,
         *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Transaction]:
-        """The account's transactions given to the fake, at most `limit`."""
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
+        """The account's transactions given to the fake, as one page (the base limits them)."""
         self._data_call(token)
-        found = [t.model_copy() for t in self.transactions if t.account_id == account_id]
-        return found if limit is None else found[:limit]
+        yield [t.model_copy() for t in self.transactions if t.account_id == account_id], False
 
     def authorization_server(self) -> AuthorizationServerMetadata:
         """Fixed endpoints: no discovery call."""

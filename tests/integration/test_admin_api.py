@@ -17,13 +17,13 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.admin.api import admin_authorizer, admin_blueprint
 from chalicelib.admin.openapi import published_text
-from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.config.rules import (
     MAX_EXTRA_HEADERS,
     MAX_SCOPE_LENGTH,
     MAX_SCOPES,
     MAX_URL_LENGTH,
 )
+from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 from chalicelib.secrets import forget_secrets
 from chalicelib.stage import StageError
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors

@@ -20,9 +20,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import aws, secrets
-from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
+from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 from chalicelib.secrets import SecretOutsideNamespace, get_bank_secret
 from chalicelib.settings import get_settings
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors

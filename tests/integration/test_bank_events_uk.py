@@ -78,7 +78,7 @@ def bank(bank_key: RSAKey) -> Iterator[BankKeys]:
 
 @pytest.fixture
 def client(aws_stack: Any, bank: BankKeys) -> Iterator[Client]:
-    from chalicelib.connectors.authserver import forget_discovery_documents
+    from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 
     forget_jwks()
     forget_discovery_documents()

@@ -15,11 +15,11 @@ import pytest
 from chalicelib.auth.exceptions import IdTokenRejected
 from chalicelib.auth.id_token import verify_id_token
 from chalicelib.auth.token_endpoint import exchange_code
-from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import AuthorizationRequest, ConsentRequest
 from chalicelib.connectors.config.models import ClientAuthMethod
+from chalicelib.connectors.oauth.authserver import authorization_response_issuer_ok
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.connectors.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
+from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - the sandbox fixture
     CUSTOMER,
     REDIRECT_URI,
     approve,

@@ -10,7 +10,7 @@ from chalicelib.store.client_tokens import ClientTokenRepository
 from chalicelib.store.item_codec import encode_item
 from chalicelib.store.keys import client_token_key
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.connectors.test_uk_ob_sandbox import sandbox, sandbox_connector  # noqa: F401 - fixture
+from tests.unit.connectors.sandbox_linking import sandbox, sandbox_connector  # noqa: F401 - fixture
 
 
 def test_token_is_fetched_once_sealed_and_reused(

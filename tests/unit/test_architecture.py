@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
+from chalicelib.connectors.config.models import Standard
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "chalicelib"
 
@@ -293,3 +295,30 @@ def test_importing_the_app_loads_no_heavy_module() -> None:
         timeout=60,
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+CONNECTORS = "chalicelib.connectors"
+
+
+def _standard_folders() -> list[str]:
+    """`chalicelib.connectors.<folder>` of every standard `Standard` names."""
+    return [f"{CONNECTORS}.{standard.folder}" for standard in Standard]
+
+
+def test_a_standard_folder_imports_no_other_standard_and_shared_code_imports_none() -> None:
+    """A standard's folder holds all it needs and only that: it may use the shared connector
+    modules (base, paging, parsing, the HTTP and OAuth clients), never another standard's
+    folder; the shared modules name no standard's folder (the registry finds them by name)."""
+    folders = _standard_folders()
+    assert f"{CONNECTORS}.brazil" in folders and f"{CONNECTORS}.cdr" in folders
+    assert all(folder in MODULES for folder in folders), "a standard without its folder"
+    crossing = []
+    for site in _import_sites():
+        if not _within(site.importer, [CONNECTORS]) or not _within(site.imported, folders):
+            continue
+        home = next((f for f in folders if _within(site.importer, [f])), None)
+        if home is None or not _within(site.imported, [home]):
+            crossing.append(f"{site.importer}:{site.line} imports {site.imported}")
+    assert crossing == [], "connector code reaching into a standard's folder:\n" + "\n".join(
+        crossing
+    )

@@ -29,20 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
-
-from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
+from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus
 from chalicelib.connectors import parsing
 from chalicelib.connectors.base import (
     AuthorizationRequest,
     Connector,
     ConsentRequest,
     Customer,
-    TransactionPage,
-    first_of_pages,
+    ReadContext,
+    TransactionPages,
 )
 from chalicelib.connectors.brazil import mapping, rules
 from chalicelib.connectors.config.models import Standard
@@ -100,6 +99,8 @@ class BrazilOpenFinanceConnector(Connector):
     standard = Standard.BRAZIL
     consent_document = rules.DOCUMENT_KIND
     consent_confirmed_after_redirect = True
+    pages_sized_by_bank = True
+    unusable_balance = "balances are not a usable Open Finance Brasil balance"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -199,93 +200,22 @@ class BrazilOpenFinanceConnector(Connector):
         items = (item for payload in pages for item in parsing.items(payload, "data"))
         return self._usable_accounts(items, mapping.map_account)
 
-    def get_balance(
-        self,
-        token: str,
-        account_id: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> Balance:
-        """`GET /accounts/{accountId}/balances` as one canonical balance."""
-        payload = self.http.get_json(
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
+        """`GET /accounts/{accountId}/balances`."""
+        return self.http.get_json(
             f"{ACCOUNTS_PATH}/{quote(account_id, safe='')}/balances",
             token=token,
             headers=self._headers(
-                customer_present=customer_present,
-                customer=customer,
-                authenticated_at=authenticated_at,
+                customer_present=read.customer_present,
+                customer=read.customer,
+                authenticated_at=read.authenticated_at,
             ),
         )
-        try:
-            return mapping.map_balance(
-                payload, account_id=account_id, default_currency=self.config.default_currency
-            )
-        except ValidationError as exc:
-            raise BankProtocolError(
-                "balances are not a usable Open Finance Brasil balance",
-                institution_id=self.config.institution_id,
-            ) from exc
 
-    def list_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        limit: int | None = None,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Transaction]:
-        """`GET /accounts/{accountId}/transactions` in [start, end], following `links.next`."""
-        transactions: list[Transaction] = []
-        for page, _ in self._transaction_pages(
-            token,
-            account_id,
-            start,
-            end,
-            customer_present=customer_present,
-            authenticated_at=authenticated_at,
-            customer=customer,
-        ):
-            transactions.extend(page)
-            if limit is not None and len(transactions) >= limit:
-                return transactions[:limit]
-        return transactions
-
-    def first_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        count: int,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> TransactionPage:
-        """The first `count`; whether there are more is told by the last page's `links.next`.
-
-        The bank may answer with fewer items a page than asked ("page-size" is its
-        ceiling), so the next link, not a count, says whether more exist.
-        """
-        pages = self._transaction_pages(
-            token,
-            account_id,
-            start,
-            end,
-            customer_present=customer_present,
-            authenticated_at=authenticated_at,
-            customer=customer,
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        return mapping.map_balance(
+            payload, account_id=account_id, default_currency=self.config.default_currency
         )
-        return first_of_pages(pages, count)
 
     # Plumbing
 
@@ -335,37 +265,34 @@ class BrazilOpenFinanceConnector(Connector):
         start: date | datetime,
         end: date | datetime,
         *,
-        customer_present: bool,
-        authenticated_at: datetime | None,
-        customer: Customer | None,
-    ) -> Iterator[tuple[list[Transaction], bool]]:
-        """Each page's transactions, and whether a next page follows."""
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
+        """`GET /accounts/{accountId}/transactions` in [start, end], following `links.next`.
+
+        The bank may answer with fewer items a page than asked ("page-size" is its
+        ceiling), so the next link, not a count, says whether more exist.
+        """
         params: dict[str, str | int] = {
             "fromBookingDate": booking_date(start),
             "toBookingDate": booking_date(end),
             "page-size": self.config.page_size,
         }
         path = f"{ACCOUNTS_PATH}/{quote(account_id, safe='')}/transactions"
+        map_one = partial(
+            mapping.map_transaction,
+            account_id=account_id,
+            default_currency=self.config.default_currency,
+        )
         for payload in self._pages(
             token,
             path,
             params,
-            customer_present=customer_present,
-            authenticated_at=authenticated_at,
-            customer=customer,
+            customer_present=read.customer_present,
+            authenticated_at=read.authenticated_at,
+            customer=read.customer,
         ):
-            transactions: list[Transaction] = []
-            for item in parsing.items(payload, "data"):
-                try:
-                    transactions.append(
-                        mapping.map_transaction(
-                            item,
-                            account_id=account_id,
-                            default_currency=self.config.default_currency,
-                        )
-                    )
-                except ValidationError as exc:
-                    self._skip("transaction", exc)
+            transactions = self._usable_transactions(parsing.items(payload, "data"), map_one)
             yield transactions, mapping.next_link(payload) is not None
 
     def _consent(self, body: Any, *, fallback_expiry: datetime | None) -> Consent:
@@ -393,3 +320,7 @@ class BrazilOpenFinanceConnector(Connector):
             created_at=created or datetime.now(UTC),
             expires_at=expires,
         )
+
+
+CONNECTOR = BrazilOpenFinanceConnector
+"""What the registry builds for this standard's banks."""

@@ -19,10 +19,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from chalicelib.connectors.config.rules import StandardRules
+
 ACCOUNTS_API_VERSION = "v2"
 CONSENTS_API_VERSION = "v3"
-VERSION_PATTERN = re.compile(r"^2\.\d+(\.|$)")
-VERSIONS_SUPPORTED = "2.x of the Accounts API (2.4.2 verified), with Consents API v3"
+RULES = StandardRules(
+    version_pattern=re.compile(r"^2\.\d+(\.|$)"),
+    versions_supported="2.x of the Accounts API (2.4.2 verified), with Consents API v3",
+    signs_request_object=True,
+)
+"""FAPI-BR: the authorization request is a signed request object, pushed (PAR)."""
 
 PERMISSION_GROUPS: dict[str, tuple[str, ...]] = {
     "Contas/Saldos": ("ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ", "RESOURCES_READ"),

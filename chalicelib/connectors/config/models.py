@@ -2,16 +2,19 @@
 
 A bank joins by registering one of these (admin API or `bankbridge connectors
 register`); the exported JSON Schema is what banks validate against. The field
-rules live in `rules.py`, the validation context in `context.py`:
+rules live in `rules.py`, the validation context in `context.py`; what one standard
+asks of a config (versions, a signed request object) lives in its own folder
+(`connectors/<folder>/rules.py`, loaded through `standard_rules`):
 
     ConnectorConfig.model_validate(data, context=validation_context(local=True))
 """
 
 from __future__ import annotations
 
-import re
+import importlib
 from collections.abc import Callable
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +29,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chalicelib.connectors.brazil import rules as brazil_rules
 from chalicelib.connectors.config.rules import (
     MAX_ALGORITHMS,
     MAX_EXTRA_HEADERS,
@@ -37,6 +39,7 @@ from chalicelib.connectors.config.rules import (
     HeaderValue,
     Scope,
     SecretRef,
+    StandardRules,
     check_country,
     check_currency,
     check_extra_headers,
@@ -49,13 +52,41 @@ from chalicelib.connectors.destinations import HTTPS_PORT
 
 
 class Standard(StrEnum):
-    """Open-banking API standard a bank speaks; selects the connector implementation."""
+    """Open-banking API standard a bank speaks; selects the connector implementation.
+
+    The registry of standards: each member names the folder under `chalicelib/connectors/`
+    that holds everything the standard needs (its value, unless given second), so adding a
+    standard is that folder and one line here.
+    """
+
+    folder: str
+
+    def __new__(cls, value: str, folder: str = "") -> Standard:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.folder = folder or value
+        return member
 
     FDX = "fdx"
     UK_OB = "uk_ob"
     BERLIN_GROUP = "berlin_group"
-    CDR_AU = "cdr_au"
+    CDR_AU = "cdr_au", "cdr"
     BRAZIL = "brazil"
+
+
+def standard_module(standard: Standard, name: str) -> ModuleType:
+    """`chalicelib.connectors.<standard's folder>.<name>`, imported now.
+
+    By name, not by import statement, so a standard's code loads only for its own banks
+    and nothing outside its folder lists it.
+    """
+    return importlib.import_module(f"chalicelib.connectors.{standard.folder}.{name}")
+
+
+def standard_rules(standard: Standard) -> StandardRules:
+    """What `standard` asks of a config: its folder's `rules.RULES`."""
+    rules: StandardRules = standard_module(standard, "rules").RULES
+    return rules
 
 
 class ClientAuthMethod(StrEnum):
@@ -89,6 +120,25 @@ class EventSigningMethod(StrEnum):
 
     HMAC = "hmac"
     JWS = "jws"
+
+
+class Disclosure(StrEnum):
+    """Where the bank lets its customers' figures be shown (`chalicelib.privacy.disclosure`).
+
+    `in_chat`: balances, transactions and fraud-alert details are written into the chat.
+    `private`: never; the chat gets a neutral message with a button to a one-time page.
+    """
+
+    IN_CHAT = "in_chat"
+    PRIVATE = "private"
+
+
+class FraudStepUp(StrEnum):
+    """When "Yes, it was me" to a fraud alert needs a fresh bank sign-in first
+    (`chalicelib.privacy.step_up`). `never`: forwarded at once; `yes_answers`: every "Yes"."""
+
+    NEVER = "never"
+    YES_ANSWERS = "yes_answers"
 
 
 class _StrictConfigModel(BaseModel):
@@ -284,6 +334,20 @@ class ConnectorConfig(_StrictConfigModel):
         le=100,
         description="Berlin Group frequencyPerDay: unattended reads a day (4 unless agreed).",
     )
+    disclosure: Disclosure = Field(
+        default=Disclosure.IN_CHAT,
+        description="in_chat: balances, transactions and fraud-alert details are shown in the "
+        "chat; private: never written into the chat, shown on a one-time page on BankBridge's "
+        "own domain instead (a person's own privacy mode can make in_chat private, never the "
+        "reverse).",
+    )
+    fraud_step_up: FraudStepUp | None = Field(
+        default=None,
+        description='never: "Yes, it was me" is forwarded at once; yes_answers: only after a '
+        "fresh bank sign-in (prompt=login, the ID token's auth_time checked, so it needs the "
+        'openid scope). Unset: yes_answers when scopes include openid, else never. "No" is '
+        "always one tap; an event may ask for step-up itself (stepUp custom field).",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -361,14 +425,14 @@ class ConnectorConfig(_StrictConfigModel):
                 "{method} needs client_secret_ref",
                 {"method": self.client_auth_method.value},
             )
-        pattern, versions = _SUPPORTED_VERSIONS[self.standard]
-        if not pattern.match(self.standard_version):
+        rules = standard_rules(self.standard)
+        if not rules.version_pattern.match(self.standard_version):
             raise PydanticCustomError(
                 "version_unsupported",
                 "{standard} connector supports standard_version {versions}",
-                {"standard": self.standard.value, "versions": versions},
+                {"standard": self.standard.value, "versions": rules.versions_supported},
             )
-        if self.standard in _SIGNED_REQUEST_STANDARDS and self.signing_key_ref is None:
+        if rules.signs_request_object and self.signing_key_ref is None:
             raise PydanticCustomError(
                 "signing_key_missing",
                 "{standard} signs its authorization request object: give signing_key_ref",
@@ -379,12 +443,27 @@ class ConnectorConfig(_StrictConfigModel):
                 raise PydanticCustomError(
                     "signing_key_missing", "body_signing needs signing_key_ref"
                 )
-            if self.standard is Standard.UK_OB and self.body_signing.issuer is None:
+            if rules.body_signing_needs_issuer and self.body_signing.issuer is None:
                 raise PydanticCustomError(
                     "jws_issuer_missing",
-                    "uk_ob body_signing needs issuer (<organisation id>/<software statement id>)",
+                    "{standard} body_signing needs issuer "
+                    "(<organisation id>/<software statement id>)",
+                    {"standard": self.standard.value},
                 )
+        if self.fraud_step_up is FraudStepUp.YES_ANSWERS and "openid" not in self.scopes:
+            raise PydanticCustomError(
+                "step_up_needs_openid",
+                "fraud_step_up yes_answers needs the openid scope (the ID token's auth_time "
+                "proves the sign-in is fresh)",
+            )
         return self
+
+    @property
+    def steps_up_yes_answers(self) -> bool:
+        """Whether this bank's "Yes, it was me" waits for a fresh sign-in (see fraud_step_up)."""
+        if self.fraud_step_up is None:
+            return "openid" in self.scopes
+        return self.fraud_step_up is FraudStepUp.YES_ANSWERS
 
     @property
     def configured_origins(self) -> frozenset[tuple[str, int]]:
@@ -409,19 +488,6 @@ class ConnectorConfig(_StrictConfigModel):
             if parts.port is not None and parts.port != HTTPS_PORT:
                 origins.add(((parts.hostname or "").lower(), parts.port))
         return frozenset(origins)
-
-
-_SUPPORTED_VERSIONS: dict[Standard, tuple[re.Pattern[str], str]] = {
-    Standard.FDX: (re.compile(r"^[56](\.|$)"), "5.x and 6.x"),
-    Standard.UK_OB: (re.compile(r"^(3\.1|4\.0)(\.|$)"), "3.1.x (3.1.11 verified) and 4.0.x"),
-    Standard.BERLIN_GROUP: (re.compile(r"^1\.3(\.|$)"), "1.3.x (1.3.11 verified)"),
-    Standard.CDR_AU: (re.compile(r"^1\.\d+(\.|$)"), "1.x (Consumer Data Standards)"),
-    Standard.BRAZIL: (brazil_rules.VERSION_PATTERN, brazil_rules.VERSIONS_SUPPORTED),
-}
-"""Version prefixes each connector speaks, and how to say so to an admin."""
-
-_SIGNED_REQUEST_STANDARDS = frozenset({Standard.UK_OB, Standard.CDR_AU, Standard.BRAZIL})
-"""FAPI standards whose authorization request travels as a signed request object (RFC 9101)."""
 
 
 def connector_config_schema() -> dict[str, Any]:

@@ -14,6 +14,8 @@ connector's own namespace (`chalicelib.secret_namespace`); a plaintext secret is
 rejected with a message that says where it belongs. Every list and string is
 bounded so a config stays a few kilobytes: far below DynamoDB's 400 KB item
 limit, and cheap to validate and to use on every bank call.
+
+What differs per standard (`StandardRules`) each standard says in its own folder.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -83,6 +86,22 @@ MAX_HEADER_NAME_LENGTH = 128
 MAX_HEADER_VALUE_LENGTH = 1024
 MAX_ALGORITHMS = 8
 MAX_ALGORITHM_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class StandardRules:
+    """What one standard asks of a config beyond the common fields (`<folder>/rules.RULES`)."""
+
+    version_pattern: re.Pattern[str]
+    """The `standard_version` values its connector speaks."""
+    versions_supported: str
+    """The same, in words for an admin whose version is refused."""
+    signs_request_object: bool = False
+    """Its authorization request travels as a signed request object (RFC 9101, FAPI), so a
+    config needs `signing_key_ref`."""
+    body_signing_needs_issuer: bool = False
+    """Its signed bodies name our issuer (UK OB's `http://openbanking.org.uk/iss`), so
+    `body_signing` needs `issuer`."""
 
 
 def resolve_host(host: str) -> list[str]:

@@ -4,12 +4,21 @@ One authorization server serves them all; the requested scopes decide the standa
 (FDX data clusters, UK `accounts`, Berlin Group `AIS:<consentId>`, CDR `bank:*`, Brazil
 `consent:<consentId>`, beside which `accounts` and `resources` are Brazil's), and a
 request may not mix them.
+
+The standards are BankBridge's own `Standard`, so the fake bank and the product cannot
+drift apart. The sandbox also names each by the short name its institutions carry
+(`sandbox-uk`, `sandbox-xs2a`...): the `{standard}` of its events URL and the `standard`
+its bank-events control takes (`SandboxStandard` reads either spelling).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from chalicelib.connectors.config.models import Standard
 
 BERLIN_GROUP_SCOPE_PREFIX = "AIS:"
 UK_ACCOUNTS_SCOPE = "accounts"
@@ -19,14 +28,28 @@ BRAZIL_CONSENT_SCOPE_PREFIX = "consent:"
 BRAZIL_DATA_SCOPES = frozenset({UK_ACCOUNTS_SCOPE, "resources"})
 
 
-class Standard(enum.StrEnum):
-    """Values double as the `{standard}` placeholder in the events URL."""
+SHORT_NAMES: dict[Standard, str] = {
+    Standard.FDX: "fdx",
+    Standard.UK_OB: "uk",
+    Standard.BERLIN_GROUP: "xs2a",
+    Standard.CDR_AU: "cdr",
+    Standard.BRAZIL: "brazil",
+}
+"""Each standard's name in the sandbox's institution ids and events URL."""
+_BY_SHORT_NAME = {name: standard for standard, name in SHORT_NAMES.items()}
 
-    FDX = "fdx"
-    UK_OB = "uk"
-    BERLIN_GROUP = "xs2a"
-    CDR_AU = "cdr"
-    BRAZIL = "brazil"
+
+def short_name(standard: Standard) -> str:
+    """The standard's name in the sandbox's institution ids (`sandbox-<name>`)."""
+    return SHORT_NAMES[standard]
+
+
+def _standard_named(value: Any) -> Any:
+    return _BY_SHORT_NAME.get(value, value) if isinstance(value, str) else value
+
+
+SandboxStandard = Annotated[Standard, BeforeValidator(_standard_named)]
+"""A `Standard` given by its sandbox short name (`uk`) or its BankBridge value (`uk_ob`)."""
 
 
 class MixedStandardsError(ValueError):

@@ -21,7 +21,7 @@ from chalice.local import create_local_server
 
 from chalicelib import aws
 from chalicelib.admin.api import admin_blueprint
-from chalicelib.connectors.authserver import forget_discovery_documents
+from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 from chalicelib.store.connectors import forget_cached_connectors
 from infra.cli import main
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread

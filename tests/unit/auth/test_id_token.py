@@ -14,11 +14,11 @@ from joserfc.jwk import ECKey, RSAKey
 
 from chalicelib.auth.exceptions import IdTokenRejected
 from chalicelib.auth.id_token import authentication_time, verify_id_token
-from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 from chalicelib.connectors.registry import connector_for
 
 pytestmark = pytest.mark.usefixtures("local_dev_stage")

@@ -27,7 +27,7 @@ from chalicelib.conversation.dialogue import LAST_30_DAYS_PER_ACCOUNT, TRANSACTI
 from chalicelib.store.keys import link_key
 from chalicelib.store.links import Link
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.connectors.test_uk_ob_sandbox import (
+from tests.unit.connectors.sandbox_linking import (
     CUSTOMER,
     REDIRECT_URI,
     link,

@@ -11,17 +11,17 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from chalicelib.admin.checks import _check_oauth_profile, _discovery_problems
-from chalicelib.connectors.authserver import (
-    AuthorizationServerMetadata,
-    authorization_response_issuer_ok,
-    client_auth_method_for,
-    forget_discovery_documents,
-)
 from chalicelib.connectors.base import AuthorizationRequest
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.http import BankHttpClient, BankResponse
+from chalicelib.connectors.oauth.authserver import (
+    AuthorizationServerMetadata,
+    authorization_response_issuer_ok,
+    client_auth_method_for,
+    forget_discovery_documents,
+)
 from chalicelib.connectors.registry import connector_for
 
 pytestmark = pytest.mark.usefixtures("local_dev_stage")

@@ -15,6 +15,7 @@ import pytest
 from chalicelib.auth.tokens import open_tokens
 from chalicelib.conversation.banking import ReadRequest
 from infra.local.sandbox_bank.server import RunningSandbox
+from tests.unit.connectors.sandbox_linking import sandbox  # noqa: F401 - the sandbox fixture
 from tests.unit.connectors.sandbox_reads import (
     ALICE_ACCOUNTS,
     BALANCES,
@@ -25,7 +26,6 @@ from tests.unit.connectors.sandbox_reads import (
     fewest_requests,
     linked_reader,
 )
-from tests.unit.connectors.test_uk_ob_sandbox import sandbox  # noqa: F401 - the sandbox fixture
 
 pytestmark = pytest.mark.usefixtures("aws")
 

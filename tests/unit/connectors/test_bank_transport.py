@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.connectors.authserver import authorization_server, forget_discovery_documents
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import BankProtocolError, BankUnavailable
 from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.oauth.authserver import authorization_server, forget_discovery_documents
 from chalicelib.connectors.transport import MAX_BODY_BYTES, bank_session
 from chalicelib.settings import get_settings
 from tests.factories import acme_config

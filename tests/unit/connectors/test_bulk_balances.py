@@ -17,11 +17,8 @@ from chalicelib.connectors.base import Connector
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.registry import connector_for
-from tests.unit.connectors.test_fdx_connector import (  # noqa: F401 - the bank fixture
-    ScriptedBank,
-    bank,
-    deposit,
-)
+from tests.unit.connectors.fdx.test_connector import deposit
+from tests.unit.connectors.scripted_bank import ScriptedBank, bank  # noqa: F401 - the bank fixture
 
 pytestmark = pytest.mark.usefixtures("local_dev_stage")
 

@@ -60,7 +60,7 @@ def test_the_consent_reminder_template_names_the_bank_and_the_day_and_offers_rel
     template = consent_reminder_template(acme, "March 3", approved)
     assert (template.name, template.language) == ("consent_reminder", "en_US")
     assert template.body_parameters == ["Acme Bank", "March 3"]
-    assert [reply.payload for reply in template.quick_replies] == ["LINK:acme"]
+    assert [reply.payload for reply in template.quick_replies] == ["RENEW:acme"]
     assert consent_reminder_template(acme, None, approved).body_parameters == ["Acme Bank", "soon"]
 
 

@@ -19,12 +19,8 @@ from joserfc.jwk import RSAKey
 
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
-from chalicelib.connectors.signed_bodies import (
-    JWS_SIGNATURE_HEADER,
-    OB_CLAIMS,
-    sign_body,
-    uk_ob_registry,
-)
+from chalicelib.connectors.signed_bodies import sign_body
+from chalicelib.connectors.uk_ob.events import JWS_SIGNATURE_HEADER, OB_CLAIMS, uk_ob_registry
 from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.forwarding import forward_answer
 from chalicelib.events.payloads import FraudAnswer
@@ -36,7 +32,7 @@ from infra.local.sandbox_bank.signed_bodies import (
     verify_detached,
 )
 from tests.fakes.aws import FakeAws
-from tests.unit.connectors.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
+from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - the sandbox fixture
     SIGNING_KEY,
     sandbox,
 )

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import pytest
 from pydantic import BaseModel
 
-from chalicelib.events.ingest import FDX_ACCEPTED, receive
+from chalicelib.connectors.fdx.events import NOTIFICATION_ACCEPTED as FDX_ACCEPTED
+from chalicelib.events.ingest import receive
 from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.events.queued import alert_details
 from chalicelib.events.signing import SIGNATURE_HEADER, sign

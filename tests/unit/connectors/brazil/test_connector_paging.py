@@ -13,7 +13,7 @@ from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import BankProtocolError
 from chalicelib.connectors.registry import connector_for
-from tests.unit.connectors.test_fdx_connector import ScriptedBank, bank  # noqa: F401 - fixture
+from tests.unit.connectors.scripted_bank import ScriptedBank, bank  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("local_dev_stage")
 ACCOUNTS = "/open-banking/accounts/v2/accounts"

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
-from chalicelib.connectors.berlin_group import (
+from chalicelib.connectors.berlin_group.connector import (
     ACCESS_EXCEEDED_RETRY_SECONDS,
     berlin_group_error,
 )
-from chalicelib.connectors.berlin_group_mapping import (
+from chalicelib.connectors.berlin_group.mapping import (
     consent_status,
     map_account,
     map_balance,
@@ -30,7 +30,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.registry import connector_for
-from tests.unit.connectors.test_fdx_connector import ScriptedBank, bank  # noqa: F401 - fixture
+from tests.unit.connectors.scripted_bank import ScriptedBank, bank  # noqa: F401 - fixture
 
 
 def account(**fields: object):

@@ -12,8 +12,8 @@ from joserfc.jwk import RSAKey
 
 from chalicelib.bank_data import AccountKind, AccountStatus, TransactionStatus
 from chalicelib.connectors.base import AuthorizationRequest
-from chalicelib.connectors.cdr import cdr_error
-from chalicelib.connectors.cdr_mapping import (
+from chalicelib.connectors.cdr.connector import cdr_error
+from chalicelib.connectors.cdr.mapping import (
     map_account,
     map_balance,
     map_transaction,

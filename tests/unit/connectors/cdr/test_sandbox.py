@@ -10,7 +10,7 @@ import pytest
 from chalicelib.connectors.base import ConsentRequest
 from chalicelib.connectors.exceptions import ReauthRequired
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.connectors.test_uk_ob_sandbox import (  # noqa: F401 - the sandbox fixture
+from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - the sandbox fixture
     CUSTOMER,
     REDIRECT_URI,
     link,

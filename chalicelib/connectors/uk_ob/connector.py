@@ -29,18 +29,15 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
-
-from chalicelib.bank_data import Account, Balance, Consent, Transaction, to_aware_datetime
+from chalicelib.bank_data import Account, Balance, Consent, to_aware_datetime
 from chalicelib.connectors import parsing
-from chalicelib.connectors import uk_ob_mapping as mapping
 from chalicelib.connectors.base import (
     AuthorizationRequest,
     Connector,
     ConsentRequest,
     Customer,
-    TransactionPage,
-    first_of_pages,
+    ReadContext,
+    TransactionPages,
 )
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
@@ -52,6 +49,7 @@ from chalicelib.connectors.exceptions import (
 )
 from chalicelib.connectors.http import BankResponse, fapi_date
 from chalicelib.connectors.paging import follow_pages
+from chalicelib.connectors.uk_ob import mapping
 
 CLIENT_SCOPES = ["accounts"]
 CONSENT_PERMISSIONS = (
@@ -105,6 +103,8 @@ class UkOpenBankingConnector(Connector):
     """UK OB Account and Transaction API adapter (v3.1.x and v4.0)."""
 
     standard = Standard.UK_OB
+    pages_sized_by_bank = True
+    unusable_balance = "balances are not a usable UK OB balance list"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -186,31 +186,18 @@ class UkOpenBankingConnector(Connector):
         items = (item for payload in pages for item in parsing.items(payload, "Data", "Account"))
         return self._usable_accounts(items, mapping.map_account)
 
-    def get_balance(
-        self,
-        token: str,
-        account_id: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> Balance:
-        """`GET /accounts/{AccountId}/balances` as one canonical balance."""
-        payload = self.http.get_json(
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
+        """`GET /accounts/{AccountId}/balances`."""
+        return self.http.get_json(
             f"accounts/{quote(account_id, safe='')}/balances",
             token=token,
-            headers=self._headers(customer_present=customer_present, customer=customer),
+            headers=self._headers(customer_present=read.customer_present, customer=read.customer),
         )
-        try:
-            return mapping.map_balance(
-                payload, account_id=account_id, default_currency=self.config.default_currency
-            )
-        except ValidationError as exc:
-            raise BankProtocolError(
-                "balances are not a usable UK OB balance list",
-                institution_id=self.config.institution_id,
-            ) from exc
+
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        return mapping.map_balance(
+            payload, account_id=account_id, default_currency=self.config.default_currency
+        )
 
     def bulk_balances(
         self,
@@ -245,48 +232,6 @@ class UkOpenBankingConnector(Connector):
             if balance is not None:
                 balances[account_id] = balance
         return balances
-
-    def list_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        limit: int | None = None,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Transaction]:
-        """`GET /accounts/{AccountId}/transactions` in [start, end], following `Links.Next`."""
-        transactions: list[Transaction] = []
-        for page, _ in self._transaction_pages(
-            token, account_id, start, end, customer_present=customer_present, customer=customer
-        ):
-            transactions.extend(page)
-            if limit is not None and len(transactions) >= limit:
-                return transactions[:limit]
-        return transactions
-
-    def first_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        count: int,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> TransactionPage:
-        """The first `count`, whether there are more told by the last page's `Links.Next`."""
-        pages = self._transaction_pages(
-            token, account_id, start, end, customer_present=customer_present, customer=customer
-        )
-        return first_of_pages(pages, count)
 
     # Plumbing
 
@@ -327,33 +272,27 @@ class UkOpenBankingConnector(Connector):
         start: date | datetime,
         end: date | datetime,
         *,
-        customer_present: bool,
-        customer: Customer | None,
-    ) -> Iterator[tuple[list[Transaction], bool]]:
-        """Each page's transactions (Rejected and INFO left out), and whether a next follows."""
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
+        """`GET /accounts/{AccountId}/transactions` in [start, end], following `Links.Next`;
+        Rejected and INFO entries are left out."""
         params = {
             "fromBookingDateTime": booking_date_time(start, end=False),
             "toBookingDateTime": booking_date_time(end, end=True),
         }
         path = f"accounts/{quote(account_id, safe='')}/transactions"
+        map_one = partial(
+            mapping.map_transaction,
+            account_id=account_id,
+            default_currency=self.config.default_currency,
+        )
         for payload in self._pages(
-            token, path, params, customer_present=customer_present, customer=customer
+            token, path, params, customer_present=read.customer_present, customer=read.customer
         ):
-            transactions: list[Transaction] = []
-            for item in parsing.items(payload, "Data", "Transaction"):
-                if mapping.transaction_status(item) is None:
-                    continue
-                try:
-                    transactions.append(
-                        mapping.map_transaction(
-                            item,
-                            account_id=account_id,
-                            default_currency=self.config.default_currency,
-                        )
-                    )
-                except ValidationError as exc:
-                    self._skip("transaction", exc)
-            yield transactions, mapping.next_link(payload) is not None
+            items = parsing.items(payload, "Data", "Transaction")
+            listed = [item for item in items if mapping.transaction_status(item) is not None]
+            yield self._usable_transactions(listed, map_one), mapping.next_link(payload) is not None
 
     def _consent(self, body: Any, *, fallback_expiry: datetime | None) -> Consent:
         data = parsing.member(body, "Data")
@@ -383,3 +322,7 @@ class UkOpenBankingConnector(Connector):
             expires_at=expires,
             reconfirm_by=min(reconfirm, expires) if expires else reconfirm,
         )
+
+
+CONNECTOR = UkOpenBankingConnector
+"""What the registry builds for this standard's banks."""

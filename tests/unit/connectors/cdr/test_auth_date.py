@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from chalicelib.connectors.base import Customer
-from chalicelib.connectors.cdr import auth_date_header
+from chalicelib.connectors.cdr.connector import auth_date_header
 
 SIGNED_IN = datetime(2026, 3, 30, 18, 15, 2, tzinfo=timezone(timedelta(hours=10)))
 

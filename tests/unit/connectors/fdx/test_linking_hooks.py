@@ -13,11 +13,11 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from chalicelib.connectors.authserver import forget_discovery_documents
 from chalicelib.connectors.base import AuthorizationRequest
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import ReauthRequired
+from chalicelib.connectors.oauth.authserver import forget_discovery_documents
 from chalicelib.connectors.registry import connector_for
 from infra.local.sandbox_bank.server import RunningSandbox, serve_in_thread
 

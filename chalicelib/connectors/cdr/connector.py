@@ -30,13 +30,16 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
-
-from chalicelib.bank_data import Account, Balance, Transaction, to_aware_datetime
-from chalicelib.connectors import cdr_mapping as mapping
+from chalicelib.bank_data import Account, Balance, to_aware_datetime
 from chalicelib.connectors import parsing
-from chalicelib.connectors.authserver import fetch_discovery_document
-from chalicelib.connectors.base import AuthorizationRequest, Connector, Customer
+from chalicelib.connectors.base import (
+    AuthorizationRequest,
+    Connector,
+    Customer,
+    ReadContext,
+    TransactionPages,
+)
+from chalicelib.connectors.cdr import mapping
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountClosed,
@@ -47,6 +50,7 @@ from chalicelib.connectors.exceptions import (
     ReauthRequired,
 )
 from chalicelib.connectors.http import BankResponse, fapi_date
+from chalicelib.connectors.oauth.authserver import fetch_discovery_document
 from chalicelib.connectors.paging import follow_pages
 
 ACCOUNTS_VERSIONS = (3, 2)
@@ -117,6 +121,7 @@ class CdrConnector(Connector):
     """Consumer Data Standards banking adapter."""
 
     standard = Standard.CDR_AU
+    unusable_balance = "balance is not a usable CDR balance"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -179,32 +184,18 @@ class CdrConnector(Connector):
         items = (item for payload in pages for item in parsing.items(payload, "data", "accounts"))
         return self._usable_accounts(items, mapping.map_account)
 
-    def get_balance(
-        self,
-        token: str,
-        account_id: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> Balance:
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
         """`GET /banking/accounts/{accountId}/balance`."""
-        payload = self._get(
-            f"banking/accounts/{quote(account_id, safe='')}/balance",
-            token,
-            None,
-            BALANCE_VERSIONS,
-            self._headers(BALANCE_VERSIONS, authenticated_at=authenticated_at, customer=customer),
+        headers = self._headers(
+            BALANCE_VERSIONS, authenticated_at=read.authenticated_at, customer=read.customer
         )
-        try:
-            return mapping.map_balance(
-                payload, account_id=account_id, default_currency=self.config.default_currency
-            )
-        except ValidationError as exc:
-            raise BankProtocolError(
-                "balance is not a usable CDR balance", institution_id=self.config.institution_id
-            ) from exc
+        path = f"banking/accounts/{quote(account_id, safe='')}/balance"
+        return self._get(path, token, None, BALANCE_VERSIONS, headers)
+
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        return mapping.map_balance(
+            payload, account_id=account_id, default_currency=self.config.default_currency
+        )
 
     def bulk_balances(
         self,
@@ -242,50 +233,38 @@ class CdrConnector(Connector):
                     balances[account_id] = balance
         return balances
 
-    def list_transactions(
+    def _transaction_pages(
         self,
         token: str,
         account_id: str,
         start: date | datetime,
         end: date | datetime,
-        limit: int | None = None,
         *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Transaction]:
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
         """Transactions between `oldest-time` and `newest-time`, following `links.next`."""
         params: dict[str, str | int] = {
             "oldest-time": cdr_date_time(start, end=False),
             "newest-time": cdr_date_time(end, end=True),
             "page-size": self.config.page_size,
         }
-        transactions: list[Transaction] = []
         pages = self._pages(
             token,
             f"banking/accounts/{quote(account_id, safe='')}/transactions",
             params,
             TRANSACTIONS_VERSIONS,
-            authenticated_at=authenticated_at,
-            customer=customer,
+            authenticated_at=read.authenticated_at,
+            customer=read.customer,
+        )
+        map_one = partial(
+            mapping.map_transaction,
+            account_id=account_id,
+            default_currency=self.config.default_currency,
         )
         for payload in pages:
-            for item in parsing.items(payload, "data", "transactions"):
-                try:
-                    transactions.append(
-                        mapping.map_transaction(
-                            item,
-                            account_id=account_id,
-                            default_currency=self.config.default_currency,
-                        )
-                    )
-                except ValidationError as exc:
-                    self._skip("transaction", exc)
-                    continue
-                if limit is not None and len(transactions) >= limit:
-                    return transactions
-        return transactions
+            items = parsing.items(payload, "data", "transactions")
+            yield self._usable_transactions(items, map_one), mapping.next_link(payload) is not None
 
     # Plumbing
 
@@ -352,3 +331,7 @@ class CdrConnector(Connector):
                 interaction_id=response.interaction_id,
             )
         return response.body
+
+
+CONNECTOR = CdrConnector
+"""What the registry builds for this standard's banks."""

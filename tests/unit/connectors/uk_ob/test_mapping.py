@@ -9,8 +9,8 @@ import pytest
 from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 from chalicelib.connectors.exceptions import AccountNotFound, BankProtocolError, ReauthRequired
 from chalicelib.connectors.http import BankResponse
-from chalicelib.connectors.uk_ob import uk_error
-from chalicelib.connectors.uk_ob_mapping import (
+from chalicelib.connectors.uk_ob.connector import uk_error
+from chalicelib.connectors.uk_ob.mapping import (
     consent_status,
     map_account,
     map_balance,

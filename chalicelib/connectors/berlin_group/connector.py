@@ -30,16 +30,20 @@ reported as `Consent.reconfirm_by`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from pydantic import ValidationError
-
-from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
-from chalicelib.connectors import berlin_group_mapping as mapping
+from chalicelib.bank_data import (
+    Account,
+    Balance,
+    Consent,
+    ConsentStatus,
+    Transaction,
+    TransactionStatus,
+)
 from chalicelib.connectors import parsing
 from chalicelib.connectors.base import (
     AuthorizationRequest,
@@ -47,9 +51,10 @@ from chalicelib.connectors.base import (
     ConsentRequest,
     Customer,
     ListedAccount,
-    TransactionPage,
-    first_of_pages,
+    ReadContext,
+    TransactionPages,
 )
+from chalicelib.connectors.berlin_group import mapping
 from chalicelib.connectors.config.models import Standard
 from chalicelib.connectors.exceptions import (
     AccountNotFound,
@@ -120,6 +125,8 @@ class BerlinGroupConnector(Connector):
     """NextGenPSD2 XS2A 1.3.x account information adapter."""
 
     standard = Standard.BERLIN_GROUP
+    pages_sized_by_bank = True
+    unusable_balance = "balances are not a usable XS2A balance list"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -269,70 +276,18 @@ class BerlinGroupConnector(Connector):
             )
         )
 
-    def get_balance(
-        self,
-        token: str,
-        account_id: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> Balance:
-        """`GET /v1/accounts/{account-id}/balances` as one canonical balance."""
-        payload = self.http.get_json(
+    def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
+        """`GET /v1/accounts/{account-id}/balances`."""
+        return self.http.get_json(
             f"v1/accounts/{quote(account_id, safe='')}/balances",
             token=token or None,
-            headers=self._headers(customer, consent_id),
+            headers=self._headers(read.customer, read.consent_id),
         )
-        try:
-            return mapping.map_balance(
-                payload, account_id=account_id, default_currency=self.config.default_currency
-            )
-        except ValidationError as exc:
-            raise self._protocol_error("balances are not a usable XS2A balance list") from exc
 
-    def list_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        limit: int | None = None,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Transaction]:
-        """Booked and pending transactions in [start, end] (dates), following `_links.next`."""
-        transactions: list[Transaction] = []
-        for page, _ in self._transaction_pages(
-            token, account_id, start, end, consent_id=consent_id, customer=customer
-        ):
-            transactions.extend(page)
-            if limit is not None and len(transactions) >= limit:
-                return transactions[:limit]
-        return transactions
-
-    def first_transactions(
-        self,
-        token: str,
-        account_id: str,
-        start: date | datetime,
-        end: date | datetime,
-        count: int,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> TransactionPage:
-        """The first `count`, whether there are more told by the last page's `_links.next`."""
-        pages = self._transaction_pages(
-            token, account_id, start, end, consent_id=consent_id, customer=customer
+    def _balance_from(self, payload: Any, account_id: str) -> Balance:
+        return mapping.map_balance(
+            payload, account_id=account_id, default_currency=self.config.default_currency
         )
-        return first_of_pages(pages, count)
 
     def _transaction_pages(
         self,
@@ -341,37 +296,38 @@ class BerlinGroupConnector(Connector):
         start: date | datetime,
         end: date | datetime,
         *,
-        consent_id: str | None,
-        customer: Customer | None,
-    ) -> Iterator[tuple[list[Transaction], bool]]:
-        """Each page's transactions (status from their array), and whether a next follows."""
+        read: ReadContext,
+        wanted: int | None,
+    ) -> TransactionPages:
+        """Booked and pending transactions in [start, end] (dates), following
+        `_links.next`; each entry's status comes from the array it sits in."""
         params = {
             "bookingStatus": "both",
             "dateFrom": _day(start).isoformat(),
             "dateTo": _day(end).isoformat(),
         }
-        headers = self._headers(customer, consent_id)
+        headers = self._headers(read.customer, read.consent_id)
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
             fresh = {**headers, "X-Request-ID": str(uuid.uuid4())}
             return self.http.get_json(url, token=token or None, params=query, headers=fresh)
 
+        def map_one(entry: tuple[TransactionStatus, Any]) -> Transaction:
+            status, item = entry
+            return mapping.map_transaction(
+                item,
+                account_id=account_id,
+                status=status,
+                default_currency=self.config.default_currency,
+            )
+
         path = f"v1/accounts/{quote(account_id, safe='')}/transactions"
         for payload in follow_pages(self.http, path, params, fetch, mapping.next_link):
-            transactions: list[Transaction] = []
-            for status, item in mapping.transaction_entries(payload):
-                try:
-                    transactions.append(
-                        mapping.map_transaction(
-                            item,
-                            account_id=account_id,
-                            status=status,
-                            default_currency=self.config.default_currency,
-                        )
-                    )
-                except ValidationError as exc:
-                    self._skip("transaction", exc)
-            yield transactions, mapping.next_link(payload) is not None
+            entries = mapping.transaction_entries(payload)
+            yield (
+                self._usable_transactions(entries, map_one),
+                mapping.next_link(payload) is not None,
+            )
 
     # Plumbing
 
@@ -417,3 +373,7 @@ class BerlinGroupConnector(Connector):
 
 def _day(value: date | datetime) -> date:
     return value.astimezone(UTC).date() if isinstance(value, datetime) else value
+
+
+CONNECTOR = BerlinGroupConnector
+"""What the registry builds for this standard's banks."""

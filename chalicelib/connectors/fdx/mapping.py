@@ -15,18 +15,17 @@ FDX facts this relies on (research/openbanking.md §1.3):
   `check` tell the operator when sample transactions belie the convention.
 - `accountNumber` is never read; only `accountNumberDisplay` feeds `masked_number`.
 
-Parsing is tolerant: a malformed optional field becomes None (logged by field
-name only), unknown fields are ignored, and ids sent as numbers become strings.
+Parsing is tolerant (`connectors.parsing`): a malformed optional field becomes None
+(logged by field name only), unknown fields are ignored, and ids sent as numbers
+become strings.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.bank_data import (
     Account,
@@ -35,15 +34,11 @@ from chalicelib.bank_data import (
     Balance,
     Transaction,
     TransactionStatus,
-    to_aware_datetime,
-    to_decimal,
 )
+from chalicelib.connectors import parsing
 from chalicelib.connectors.config.models import AmountSignConvention
-from chalicelib.observability import log_fields
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+STANDARD = "fdx"
 
 V5_ACCOUNT_WRAPPERS = {
     "depositAccount": "DEPOSIT_ACCOUNT",
@@ -98,6 +93,14 @@ class NextPage:
     offset: str | None = None
     href: str | None = None
 
+    def target(self) -> str | dict[str, str]:
+        """The link, or the parameter to send again with (`paging.follow_pages`)."""
+        if self.page_key is not None:
+            return {"pageKey": self.page_key}
+        if self.href is not None:
+            return self.href
+        return {"offset": str(self.offset)}
+
 
 def unwrap(item: Any, wrappers: dict[str, str]) -> dict[str, Any]:
     """Return the flat v6 form of an item, lifting a v5 type wrapper into `accountCategory`."""
@@ -141,22 +144,12 @@ def next_page(payload: Any) -> NextPage | None:
     return None
 
 
-def _tolerant(field: str, parse: Callable[[Any], T], value: Any) -> T | None:
-    if value is None or value == "":
-        return None
-    try:
-        return parse(value)
-    except (ValueError, TypeError, ArithmeticError):
-        logger.warning("ignored malformed FDX field", extra=log_fields(field=field))
-        return None
-
-
 def _amount(field: str, value: Any) -> Decimal | None:
-    return _tolerant(field, to_decimal, value)
+    return parsing.amount(STANDARD, field, value)
 
 
 def _timestamp(field: str, value: Any) -> Any:
-    return _tolerant(field, to_aware_datetime, value)
+    return parsing.timestamp(STANDARD, field, value)
 
 
 def _text(value: Any) -> str | None:
@@ -176,9 +169,7 @@ def _account_label(value: Any) -> str | None:
 def _currency(item: dict[str, Any], default_currency: str) -> str:
     currency = item.get("currency")
     code = currency.get("currencyCode") if isinstance(currency, dict) else currency
-    if isinstance(code, str) and re.fullmatch(r"[A-Za-z]{3}", code.strip()):
-        return code.strip().upper()
-    return default_currency
+    return parsing.currency(code, default_currency)
 
 
 def _upper(value: Any) -> str:
