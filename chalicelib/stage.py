@@ -53,6 +53,37 @@ def is_local_stage(stage: str, environ: Mapping[str, str] | None = None) -> bool
     return stage == DEV_STAGE and aws_endpoints_are_local(environ)
 
 
+CHANNEL_SECRETS: dict[str, tuple[str, ...]] = {
+    "messenger": ("app-secret", "verify-token", "page-token"),
+    "whatsapp": ("app-secret", "verify-token", "access-token"),
+    "instagram": ("app-secret", "verify-token", "access-token"),
+}
+"""The one table of each channel's Secrets Manager secrets: `bankbridge/<stage>/<channel>/<secret>`.
+
+Derived from it: the settings' names for them (`resource_names`; settings field
+`<channel>_<secret>_name`), `infra.aws.provision`'s secret keys and the stack outputs it
+reads, the permission scan's secret fields (`infra.aws.permissions`), the local stack's
+values, and what the tests hold `infra/aws/template.json` and `chalicelib.settings` to. A
+new channel adds its row here, then its settings fields and template resources, which
+those tests name when missing.
+"""
+
+
+HANDSHAKE_SECRET = "verify-token"  # noqa: S105 - a secret's name, not its value
+"""The one channel secret only the webhook's GET handshake reads (`channels/webhooks.py`), so
+only the API function is granted it; senders read the channel's others."""
+
+
+def channel_secret_fields() -> dict[str, str]:
+    """Each channel secret's settings field (`whatsapp_app_secret_name`) and its path under
+    `bankbridge/<stage>/` (`whatsapp/app-secret`), from `CHANNEL_SECRETS`."""
+    return {
+        f"{channel}_{secret.replace('-', '_')}_name": f"{channel}/{secret}"
+        for channel, secrets in CHANNEL_SECRETS.items()
+        for secret in secrets
+    }
+
+
 def resource_names(stage: str) -> dict[str, str]:
     """The resource and secret names `infra/aws/template.json` gives `stage`, by settings field.
 
@@ -64,15 +95,7 @@ def resource_names(stage: str) -> dict[str, str]:
         "inbound_queue_name": f"bankbridge-{stage}-inbound",
         "events_queue_name": f"bankbridge-{stage}-events",
         "kms_key_id": f"alias/bankbridge-{stage}",
-        "messenger_app_secret_name": f"bankbridge/{stage}/messenger/app-secret",
-        "messenger_verify_token_name": f"bankbridge/{stage}/messenger/verify-token",
-        "messenger_page_token_name": f"bankbridge/{stage}/messenger/page-token",
         "admin_token_name": f"bankbridge/{stage}/admin-token",
         "account_reference_key_name": f"bankbridge/{stage}/account-reference-key",
-        "whatsapp_access_token_name": f"bankbridge/{stage}/whatsapp/access-token",
-        "whatsapp_app_secret_name": f"bankbridge/{stage}/whatsapp/app-secret",
-        "whatsapp_verify_token_name": f"bankbridge/{stage}/whatsapp/verify-token",
-        "instagram_access_token_name": f"bankbridge/{stage}/instagram/access-token",
-        "instagram_app_secret_name": f"bankbridge/{stage}/instagram/app-secret",
-        "instagram_verify_token_name": f"bankbridge/{stage}/instagram/verify-token",
+        **{field: f"bankbridge/{stage}/{path}" for field, path in channel_secret_fields().items()},
     }

@@ -15,6 +15,7 @@ channel's client from settings, so callers can hand in a fake for unit tests.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.exceptions import (
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SentHook = Callable[[Mapping[str, Any]], None]
+"""Called with the platform's answer to each request it accepted; must not raise."""
+
 
 def deliver(
     user: ChannelUser,
@@ -42,13 +46,19 @@ def deliver(
     *,
     purpose: Purpose = Purpose.REPLY,
     client: SendClient | None = None,
+    on_sent: SentHook | None = None,
 ) -> int:
-    """Send `messages` in order; return how many platform requests were made."""
+    """Send `messages` in order; return how many platform requests were made.
+
+    `on_sent` sees the platform's answer to each request it accepted.
+    """
     adapter = adapter_for(user.channel)
     bodies = adapter.render(user, within(messages, adapter.capabilities), purpose)
     client = client if client is not None else adapter.send_client()
     for body in bodies:
-        client.send(body)
+        answer = client.send(body)
+        if on_sent is not None:
+            on_sent(answer)
     return len(bodies)
 
 
@@ -91,11 +101,13 @@ def deliver_once(
     purpose: Purpose = Purpose.REPLY,
     ledger: ReplyLedgerPort | None = None,
     client: SendClient | None = None,
+    on_sent: SentHook | None = None,
 ) -> int:
     """Send `messages` as one reply step unless the ledger says it was sent; return requests made.
 
     A step the platform refused for good before raises the same error again
-    without sending (see `send_once`).
+    without sending (see `send_once`). `on_sent` sees the platform's answer to each
+    request it accepted (`late_failures.watch_for_late_failure`).
     """
     if not messages:
         return 0
@@ -105,6 +117,7 @@ def deliver_once(
         step=step,
         ledger=ledger,
         client=client,
+        on_sent=on_sent,
     )
 
 
@@ -131,6 +144,7 @@ def send_once(
     step: ReplyStep,
     ledger: ReplyLedgerPort | None = None,
     client: SendClient | None = None,
+    on_sent: SentHook | None = None,
 ) -> int:
     """Send rendered `bodies` as the reply step `step`, at most once; return requests made.
 
@@ -150,8 +164,10 @@ def send_once(
     try:
         client = client if client is not None else adapter_for(step.channel).send_client()
         for body in bodies[claim.resume_at :]:
-            client.send(body)
+            answer = client.send(body)
             sent += 1
+            if on_sent is not None:
+                on_sent(answer)
             if sent < len(bodies):
                 ledger.progress(step, sent)
     except SendOutcomeUnknown:

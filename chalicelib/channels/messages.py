@@ -78,6 +78,8 @@ class InboundKind(StrEnum):
     POSTBACK = "postback"
     ATTACHMENT = "attachment"
     ACCOUNT_LINKING = "account_linking"
+    DELIVERY_FAILED = "delivery_failed"
+    """Not the person: the platform reports that a message it had accepted was not delivered."""
 
 
 class ChannelUser(BaseModel):
@@ -97,6 +99,21 @@ class AccountLinking(BaseModel):
 
     status: Literal["linked", "unlinked"]
     authorization_code: Annotated[str, bounded_identifier(MAX_CODE_BYTES)] | None = None
+
+
+class FailureReason(StrEnum):
+    """Why a message the platform had accepted was not delivered, in the core's words."""
+
+    WINDOW_CLOSED = "window_closed"
+    """The messaging window had closed: only the channel's approved template can reach them."""
+
+
+class DeliveryFailure(BaseModel):
+    """A late failure report: why, and which sent message (`sent_ref`, the adapter's keyed
+    reference of it, as `ChannelAdapter.sent_references` named it when it was sent)."""
+
+    reason: FailureReason
+    sent_ref: Annotated[str, bounded_identifier(MAX_EVENT_ID_BYTES), Field(min_length=1)]
 
 
 class InboundEvent(BaseModel):
@@ -119,6 +136,7 @@ class InboundEvent(BaseModel):
     payload: Payload | None = None
     referral_ref: Payload | None = None
     account_linking: AccountLinking | None = None
+    delivery_failure: DeliveryFailure | None = None
     intent: Annotated[str, Field(pattern=r"^[A-Z_]+$", max_length=MAX_INTENT_CHARS)] | None = Field(
         default=None,
         description=(

@@ -64,6 +64,11 @@ class Capabilities:
     """Cards in one carousel, 0 without carousels (Messenger 10)."""
     login_button: bool
     """The platform has its own account-linking button (Messenger's Log In, where enabled)."""
+    late_failures: bool
+    """The platform may accept a send and report later that it failed (WhatsApp's `failed`
+    statuses): alerts and reminders sent in the window are then remembered by
+    `sent_references`, so a window reported closed late still gets its template
+    (`chalicelib.channels.late_failures`)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,14 @@ class ChannelAdapter(Protocol):
         """The request that shows `user` we are working on the message `replying_to`.
 
         None when the platform has no indicator for it.
+        """
+        ...
+
+    def sent_references(self, answer: Mapping[str, Any]) -> list[str]:
+        """Keyed references of the messages a send created (from the platform's `answer`), as
+        its late failure reports (`InboundKind.DELIVERY_FAILED`) will name them.
+
+        Empty where failures are never reported late (`Capabilities.late_failures` off).
         """
         ...
 

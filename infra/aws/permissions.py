@@ -81,6 +81,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.stage import CHANNEL_SECRETS, HANDSHAKE_SECRET, channel_secret_fields
 from infra.aws.template import PROJECT_ROOT
 
 APP_NAME = "bankbridge"
@@ -92,19 +93,12 @@ TABLE = "table"
 TABLE_INDEXES = "table-indexes"
 QUEUES = ("inbound", "events")
 BANK_SECRETS = "secret:banks/*"
-# Settings fields holding a secret's name -> the secret's path under bankbridge/<stage>/.
+# Settings fields holding a secret's name -> the secret's path under bankbridge/<stage>/;
+# the channels' from their one table (`chalicelib.stage.CHANNEL_SECRETS`).
 SECRET_FIELDS = {
-    "messenger_app_secret_name": "messenger/app-secret",
-    "messenger_verify_token_name": "messenger/verify-token",
-    "messenger_page_token_name": "messenger/page-token",
     "admin_token_name": "admin-token",
     "account_reference_key_name": "account-reference-key",
-    "whatsapp_access_token_name": "whatsapp/access-token",
-    "whatsapp_app_secret_name": "whatsapp/app-secret",
-    "whatsapp_verify_token_name": "whatsapp/verify-token",
-    "instagram_access_token_name": "instagram/access-token",
-    "instagram_app_secret_name": "instagram/app-secret",
-    "instagram_verify_token_name": "instagram/verify-token",
+    **channel_secret_fields(),
 }
 BANK_SECRET_FIELDS = frozenset({"client_secret_ref", "signing_key_ref", "secret_refs"})
 # botocore operations authorised by another operation's IAM action.
@@ -181,18 +175,34 @@ def _envelope_needs(purpose: str, reason: str) -> tuple[Need, ...]:
 _BANK_SECRETS_WHY = "connectors/base.py: client auth and request signing at the bank"
 # What every function that sends to Messenger reads.
 _SEND_API_SECRETS = {
-    "messenger/app-secret": "channels/messenger/send_api.py: appsecret_proof on Send API calls",
-    "messenger/page-token": "channels/messenger/send_api.py: the Send API's page token",
-    "whatsapp/access-token": "channels/whatsapp/adapter.py: the Cloud API's access token",
-    "whatsapp/app-secret": "channels/whatsapp/send_api.py: appsecret_proof on Cloud API calls",
-    "instagram/access-token": "channels/instagram/adapter.py: the Instagram Send API's token",
-    "instagram/app-secret": "channels/instagram/send_api.py: appsecret_proof on Instagram sends",
+    f"{channel}/{secret}": f"channels/{channel}/adapter.py: its send client's {secret} "
+    "(appsecret_proof, or the access token)"
+    for channel, secrets in CHANNEL_SECRETS.items()
+    for secret in secrets
+    if secret != HANDSHAKE_SECRET
 }
+"""Every channel secret a sender reads: all but the webhook handshake's (`CHANNEL_SECRETS`)."""
+_WEBHOOK_SECRETS = {
+    f"{channel}/{secret}": (
+        "channels/webhooks.py: the webhook handshake"
+        if secret == HANDSHAKE_SECRET
+        else f"channels/{channel}/adapter.py: X-Hub-Signature-256 and its send client's "
+        f"{secret}; conversation/link_notifications.py: /oauth/callback tells the chat"
+    )
+    for channel, secrets in CHANNEL_SECRETS.items()
+    for secret in secrets
+}
+"""Every channel secret the API reads: the handshake's, the signature's, and the senders'."""
 _ADDRESS_WHY = "channels/whatsapp/sealing.py: a WhatsApp user's number, sealed at rest"
+_SENT_WHY = (
+    "channels/late_failures.py: the template replacing an alert or reminder a channel may "
+    "report undelivered late"
+)
 _TOKENS_WHY = "auth/tokens.py: the link's bank tokens, sealed and opened (refresh)"
 _CLIENT_CREDENTIALS_WHY = "store/client_tokens.py: the cached client-credentials token"
 _STATE_WHY = "auth/linking.py: the sealed PKCE verifier/nonce of a login attempt"
 _REFERENCE_KEY_WHY = "store/account_reference.py: the HMAC key of account references"
+_PSEUDONYM_WHY = "privacy/records.py: a person's pseudonym key, sealed at rest (consent records)"
 
 # The maintained table. Changing the code's AWS calls means changing this (check() says
 # what), then `python -m infra.aws.permissions --write`.
@@ -220,21 +230,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         _n("sqs:SendMessage", queue("events"), "events/ingest.py: queues bank events"),
         *_secret_needs(
             {
-                "messenger/app-secret": "channels/messenger/adapter.py: X-Hub-Signature-256; "
-                "send_api.py: appsecret_proof",
-                "messenger/verify-token": "channels/webhooks.py: the webhook handshake",
-                "messenger/page-token": "conversation/link_notifications.py: /oauth/callback "
-                "tells the chat (Send API)",
-                "whatsapp/app-secret": "channels/whatsapp/adapter.py: X-Hub-Signature-256; "
-                "send_api.py: appsecret_proof",
-                "whatsapp/verify-token": "channels/webhooks.py: the webhook handshake",
-                "whatsapp/access-token": "conversation/link_notifications.py: /oauth/callback "
-                "tells the chat (channels/whatsapp/send_api.py)",
-                "instagram/app-secret": "channels/instagram/adapter.py: X-Hub-Signature-256; "
-                "send_api.py: appsecret_proof",
-                "instagram/verify-token": "channels/webhooks.py: the webhook handshake",
-                "instagram/access-token": "conversation/link_notifications.py: /oauth/callback "
-                "tells the chat (channels/instagram/send_api.py)",
+                **_WEBHOOK_SECRETS,
                 "banks/*": "connectors/base.py: token exchange at /oauth/callback; "
                 "events/ingest.py: HMAC",
                 "account-reference-key": _REFERENCE_KEY_WHY
@@ -258,6 +254,9 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         ),
         *_envelope_needs(
             "whatsapp-address", _ADDRESS_WHY + " (the webhook seals, /oauth/callback opens)"
+        ),
+        *_envelope_needs(
+            "pseudonym-key", _PSEUDONYM_WHY + " (a link stored at /oauth/callback; my data page)"
         ),
     ),
     "handle_inbound_events": (
@@ -294,6 +293,10 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         *_envelope_needs("oauth-tokens", _TOKENS_WHY),
         *_envelope_needs("client-token", _CLIENT_CREDENTIALS_WHY),
         *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to reply)"),
+        *_envelope_needs(
+            "pseudonym-key", _PSEUDONYM_WHY + " (links, unlinks, fraud answers, my data, erasure)"
+        ),
+        *_envelope_needs("sent-message", _SENT_WHY + " (opened to send it)"),
     ),
     "handle_bank_events": (
         *_table_needs(
@@ -322,6 +325,8 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "events/queued.py: fan-out opens a fraud event's sealed amount and merchant",
         ),
         *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to send an alert)"),
+        *_envelope_needs("pseudonym-key", _PSEUDONYM_WHY + " (a bank's revocation)"),
+        *_envelope_needs("sent-message", _SENT_WHY + " (sealed as the alert goes out)"),
         # No bank secrets and no token envelope: fan-out routes by keyed account reference
         # and never calls a bank (the customer's answer goes back via the inbound worker).
     ),
@@ -342,11 +347,17 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                 "banks/*": _BANK_SECRETS_WHY + " (conversation/bank_connectors.py loads them)",
             }
         ),
-        # No customer tokens: the job reads consent expiries and links, never a sealed token.
+        *_envelope_needs(
+            "oauth-tokens",
+            "events/consent_schedule.py via auth/grants.py: opens the grant of a link past "
+            "BankBridge's own end (privacy/consent_limits.py) to revoke it at the bank",
+        ),
         *_envelope_needs(
             "client-token", _CLIENT_CREDENTIALS_WHY + " (reached via connectors/base.py)"
         ),
         *_envelope_needs("whatsapp-address", _ADDRESS_WHY + " (opened to send a reminder)"),
+        *_envelope_needs("pseudonym-key", _PSEUDONYM_WHY + " (reminders, expiries)"),
+        *_envelope_needs("sent-message", _SENT_WHY + " (sealed as the reminder goes out)"),
     ),
     "pending_link_sweep": (
         *_table_needs(
@@ -412,11 +423,18 @@ NOT_GRANTED: dict[str, tuple[Need, ...]] = {
             "carry no bank event",
         ),
     ),
-    "pending_link_sweep": _secret_needs(
-        {
-            "account-reference-key": "auth/confirmation.py imports auth/grants.py, whose "
-            "store_link computes references; the sweep only revokes (revoke_grant)",
-        }
+    "pending_link_sweep": (
+        *_secret_needs(
+            {
+                "account-reference-key": "auth/confirmation.py imports auth/grants.py, whose "
+                "store_link computes references; the sweep only revokes (revoke_grant)",
+            }
+        ),
+        *_envelope_needs(
+            "pseudonym-key",
+            "auth/confirmation.py imports auth/grants.py, whose store_link records the new "
+            "link; the sweep only revokes unconfirmed grants, which are no consent record",
+        ),
     ),
 }
 

@@ -19,15 +19,15 @@ import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, get_args
+from typing import Any
 
 from botocore.exceptions import WaiterError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.alias_generators import to_pascal
 
 from chalicelib import aws
 from chalicelib.aws import aws_endpoints_are_local
-from chalicelib.stage import DEV_STAGE
+from chalicelib.stage import DEV_STAGE, channel_secret_fields
 from infra.aws.template import (
     SECRET_RESOURCE_TYPE,
     load_template,
@@ -37,21 +37,13 @@ from infra.aws.template import (
     update_time_to_live_kwargs,
 )
 
-SecretKey = Literal[
-    "messenger_app_secret",
-    "messenger_verify_token",
-    "messenger_page_token",
-    "admin_token",
-    "whatsapp_app_secret",
-    "whatsapp_verify_token",
-    "whatsapp_access_token",
-    "instagram_app_secret",
-    "instagram_verify_token",
-    "instagram_access_token",
-]
-"""A secret of the template, named like its `StackOutputs` field without `_name`."""
-
-SECRET_KEYS: tuple[str, ...] = get_args(SecretKey)
+CHANNEL_SECRET_KEYS: tuple[str, ...] = tuple(
+    field.removesuffix("_name") for field in channel_secret_fields()
+)
+"""Each channel's secrets (`chalicelib.stage.CHANNEL_SECRETS`), e.g. `whatsapp_app_secret`."""
+SECRET_KEYS: tuple[str, ...] = ("admin_token", *CHANNEL_SECRET_KEYS)
+"""The secrets a value may be given for, each named like its `StackOutputs` field without
+`_name`."""
 
 
 DEV_SECRET_VALUES: Mapping[str, str] = {
@@ -82,8 +74,12 @@ class ProvisionError(RuntimeError):
     """The stack could not be created, or a secret value was not understood."""
 
 
-class StackOutputs(BaseModel):
-    """The template's Outputs; each field is the snake_case form of an output key."""
+class _StackOutputs(BaseModel):
+    """The template's Outputs; each field is the snake_case form of an output key.
+
+    `StackOutputs` adds each channel secret's `<key>_name` and `<key>_arn` from the
+    channel table (`CHANNEL_SECRET_KEYS`).
+    """
 
     model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, frozen=True)
 
@@ -105,36 +101,18 @@ class StackOutputs(BaseModel):
     kms_key_id: str
     kms_key_arn: str
     kms_alias_name: str
-    messenger_app_secret_name: str
-    messenger_app_secret_arn: str
-    messenger_verify_token_name: str
-    messenger_verify_token_arn: str
-    messenger_page_token_name: str
-    messenger_page_token_arn: str
     admin_token_name: str
     admin_token_arn: str
     account_reference_key_name: str
     account_reference_key_arn: str
-    whatsapp_app_secret_name: str
-    whatsapp_app_secret_arn: str
-    whatsapp_verify_token_name: str
-    whatsapp_verify_token_arn: str
-    whatsapp_access_token_name: str
-    whatsapp_access_token_arn: str
-    instagram_app_secret_name: str
-    instagram_app_secret_arn: str
-    instagram_verify_token_name: str
-    instagram_verify_token_arn: str
-    instagram_access_token_name: str
-    instagram_access_token_arn: str
     alarm_topic_arn: str
     daily_failure_queue_name: str
     daily_failure_queue_url: str
     daily_failure_queue_arn: str
 
-    def secret_name(self, key: SecretKey) -> str:
-        """Return the Secrets Manager name of the secret `key`."""
-        return getattr(self, f"{key}_name")
+    def secret_name(self, key: str) -> str:
+        """Return the Secrets Manager name of the secret `key` (one of `SECRET_KEYS`)."""
+        return str(getattr(self, f"{key}_name"))
 
     def settings_environment(self) -> dict[str, str]:
         """The `BANKBRIDGE_*` variables that point `chalicelib.settings` at these resources."""
@@ -144,18 +122,22 @@ class StackOutputs(BaseModel):
             "BANKBRIDGE_INBOUND_QUEUE_NAME": self.inbound_queue_name,
             "BANKBRIDGE_EVENTS_QUEUE_NAME": self.events_queue_name,
             "BANKBRIDGE_KMS_KEY_ID": self.kms_alias_name,
-            "BANKBRIDGE_MESSENGER_APP_SECRET_NAME": self.messenger_app_secret_name,
-            "BANKBRIDGE_MESSENGER_VERIFY_TOKEN_NAME": self.messenger_verify_token_name,
-            "BANKBRIDGE_MESSENGER_PAGE_TOKEN_NAME": self.messenger_page_token_name,
-            "BANKBRIDGE_WHATSAPP_ACCESS_TOKEN_NAME": self.whatsapp_access_token_name,
-            "BANKBRIDGE_WHATSAPP_APP_SECRET_NAME": self.whatsapp_app_secret_name,
-            "BANKBRIDGE_WHATSAPP_VERIFY_TOKEN_NAME": self.whatsapp_verify_token_name,
-            "BANKBRIDGE_INSTAGRAM_ACCESS_TOKEN_NAME": self.instagram_access_token_name,
-            "BANKBRIDGE_INSTAGRAM_APP_SECRET_NAME": self.instagram_app_secret_name,
-            "BANKBRIDGE_INSTAGRAM_VERIFY_TOKEN_NAME": self.instagram_verify_token_name,
+            **{
+                f"BANKBRIDGE_{key.upper()}_NAME": self.secret_name(key)
+                for key in CHANNEL_SECRET_KEYS
+            },
             "BANKBRIDGE_ADMIN_TOKEN_NAME": self.admin_token_name,
             "BANKBRIDGE_ACCOUNT_REFERENCE_KEY_NAME": self.account_reference_key_name,
         }
+
+
+StackOutputs = create_model(
+    "StackOutputs",
+    __base__=_StackOutputs,
+    __doc__=_StackOutputs.__doc__,
+    __module__=__name__,
+    **{f"{key}_{part}": (str, ...) for key in CHANNEL_SECRET_KEYS for part in ("name", "arn")},
+)
 
 
 def default_stack_name(stage: str) -> str:

@@ -24,7 +24,8 @@ WhatsApp Cloud API send (messenger.md §4.2), on the configured business phone n
      checked as above;
   3. the JSON body, validated by `send_api_validation.validate_whatsapp_request` → code 100;
   4. a queued fault, if any, replaces the success (`recipient` is then the number `to`,
-     and `messages_only` lets read receipts and typing indicators pass);
+     and `messages_only` lets read receipts and typing indicators pass); a `late` one
+     lets the send succeed unrecorded and reports it failed afterwards (`POST /__faults`);
   5. success: `{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
      "messages": [{"id": "wamid...."}]}` (a template adds `"message_status": "accepted"`;
      a read receipt or typing indicator answers `{"success": true}`), and the body is
@@ -56,7 +57,11 @@ Control endpoints (not part of Meta's API; all JSON):
          default 500), `error_subcode`, `message`, `type` (default OAuthException) optional;
          `recipient` (a PSID) keeps the error for sends to that person, and
          `messages_only: true` lets sender actions (typing) pass, so a soak run can fail
-         one person's reply exactly. → {"pending": n}
+         one person's reply exactly. `late: true` (WhatsApp sends only) answers the send
+         as accepted, does not record it, and then posts a signed `failed` status with
+         the fault's code to the API's WhatsApp webhook (`--whatsapp-webhook-url`), as the
+         Cloud API reports a closed window (131047) after accepting a free-form message.
+         → {"pending": n}
   GET    /__faults             → {"pending": [...]} the errors not yet used
   DELETE /__faults             → drop them; {"cleared": n}
   POST   /__account_linking_tokens {"psid": P}
@@ -90,6 +95,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+import requests
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -121,6 +127,8 @@ DEFAULT_INSTAGRAM_ACCOUNT_ID = "1000000000000003"  # the simulated Instagram pro
 GRAPH_VERSION = re.compile(r"v\d+\.\d+")
 ACCOUNT_LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
 ACCOUNT_LINKING_TOKEN_EXPIRED = 10301
+LATE_STATUS_SECONDS = 0.5
+"""How long after accepting a send a `late` fault reports it failed (Meta reports later)."""
 
 
 class InjectedFault(BaseModel):
@@ -135,6 +143,9 @@ class InjectedFault(BaseModel):
     type: str = "OAuthException"
     recipient: str | None = Field(default=None, min_length=1, max_length=256)
     messages_only: bool = False
+    late: bool = False
+    """WhatsApp only: accept the send (200 and a `wamid`), then report it `failed` with this
+    code in a signed status webhook, as the Cloud API does for 131047."""
 
     def applies_to(self, recipient_id: str | None, is_sender_action: bool) -> bool:
         """Whether this fault may answer a send to `recipient_id` of this kind."""
@@ -227,6 +238,73 @@ class FaultQueue:
         return count
 
 
+class StatusReporter:
+    """Posts WhatsApp status webhooks to the API, signed with the app secret as Meta signs them.
+
+    A late failure is reported from its own thread once the send has been answered:
+    the Cloud API reports a message's status only after accepting it, and the sender
+    learns the `wamid` from that answer.
+    """
+
+    def __init__(self, webhook_url: str, app_secret: str, phone_number_id: str) -> None:
+        self._webhook_url = webhook_url
+        self._app_secret = app_secret
+        self._phone_number_id = phone_number_id
+
+    def report_failed_later(self, wamid: str, to: str, fault: InjectedFault) -> None:
+        """Post the `failed` status of `wamid` after `LATE_STATUS_SECONDS`, in the background."""
+        body = json.dumps(self.failed_status(wamid, to, fault), separators=(",", ":")).encode()
+        threading.Timer(LATE_STATUS_SECONDS, self._post, args=(body,)).start()
+
+    def failed_status(self, wamid: str, to: str, fault: InjectedFault) -> dict[str, Any]:
+        """The status webhook Meta sends for a message it accepted and then could not deliver
+        (WhatsApp webhooks reference: `statuses[]` with `errors[]`)."""
+        status = {
+            "id": wamid,
+            "status": "failed",
+            "timestamp": str(int(time.time())),
+            "recipient_id": to.removeprefix("+"),
+            "errors": [
+                {
+                    "code": fault.code,
+                    "title": fault.message,
+                    "message": fault.message,
+                    "error_data": {"details": fault.message},
+                }
+            ],
+        }
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": "15550000000",
+                "phone_number_id": self._phone_number_id,
+            },
+            "statuses": [status],
+        }
+        change = {"field": "messages", "value": value}
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": self._phone_number_id, "changes": [change]}],
+        }
+
+    def _post(self, body: bytes) -> None:
+        signature = hmac.new(self._app_secret.encode(), body, hashlib.sha256).hexdigest()
+        try:
+            answer = requests.post(
+                self._webhook_url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": f"sha256={signature}",
+                },
+                timeout=10,
+            )
+        except requests.RequestException as error:
+            logger.warning("graph stand-in: late status not delivered: %s", error)
+            return
+        logger.info("graph stand-in: reported a failed status, API answered %s", answer.status_code)
+
+
 class AccountLinkingTokenRequest(BaseModel):
     """Body of `POST /__account_linking_tokens`."""
 
@@ -264,18 +342,31 @@ def create_app(
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
     instagram_token: str = DEFAULT_INSTAGRAM_TOKEN,
     instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID,
+    whatsapp_webhook_url: str | None = None,
 ) -> Flask:
     """Build the stand-in WSGI app accepting `page_token` (Messenger), `whatsapp_token`
     (sends from the business number `phone_number_id`) and `instagram_token` (sends from
-    the professional account `instagram_account_id`), each proven with `app_secret`."""
+    the professional account `instagram_account_id`), each proven with `app_secret`.
+
+    `whatsapp_webhook_url` is where late failures are reported (signed with `app_secret`,
+    as Meta signs them); without it, `late` faults are refused."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # return bodies as received
     sent_log = SentLog()
     fault_queue = FaultQueue()
     expected_proof = appsecret_proof(page_token, app_secret)
     instagram_proof = appsecret_proof(instagram_token, app_secret)
+    reporter = (
+        StatusReporter(whatsapp_webhook_url, app_secret, phone_number_id)
+        if whatsapp_webhook_url
+        else None
+    )
     send_whatsapp = _whatsapp_sender(
-        whatsapp_token, appsecret_proof(whatsapp_token, app_secret), sent_log, fault_queue
+        whatsapp_token,
+        appsecret_proof(whatsapp_token, app_secret),
+        sent_log,
+        fault_queue,
+        reporter,
     )
 
     @app.errorhandler(GraphApiError)
@@ -355,6 +446,14 @@ def create_app(
     def clear_sent() -> Response:
         return jsonify({"cleared": sent_log.clear()})
 
+    _add_fault_routes(app, fault_queue, late_allowed=reporter is not None)
+
+    return app
+
+
+def _add_fault_routes(app: Flask, fault_queue: FaultQueue, *, late_allowed: bool) -> None:
+    """`/__faults`: queue, list and drop injected errors (`late` ones only with a webhook URL)."""
+
     @app.post("/__faults")
     def queue_faults() -> Response | tuple[Response, int]:
         try:
@@ -362,6 +461,9 @@ def create_app(
         except ValidationError as error:
             details = error.errors(include_url=False, include_input=False)
             return jsonify({"error": "invalid fault request", "details": details}), 400
+        if not late_allowed and any(fault.late for fault in fault_request.errors):
+            problem = "late faults need the stand-in started with --whatsapp-webhook-url"
+            return jsonify({"error": problem}), 400
         return jsonify({"pending": fault_queue.extend(fault_request.errors)})
 
     @app.get("/__faults")
@@ -372,11 +474,13 @@ def create_app(
     def clear_faults() -> Response:
         return jsonify({"cleared": fault_queue.clear()})
 
-    return app
-
 
 def _whatsapp_sender(
-    whatsapp_token: str, expected_proof: str, sent_log: SentLog, fault_queue: FaultQueue
+    whatsapp_token: str,
+    expected_proof: str,
+    sent_log: SentLog,
+    fault_queue: FaultQueue,
+    reporter: StatusReporter | None,
 ) -> Callable[[str], Response]:
     """The Cloud API send, answered as Meta does; shares the log and faults with Messenger's."""
 
@@ -387,10 +491,11 @@ def _whatsapp_sender(
         body = _parse_json_body()
         accepted = validate_whatsapp_request(body)
         fault = fault_queue.take(accepted.to, accepted.is_status_update)
-        if fault is not None:
+        if fault is not None and not fault.late:
             logger.info("graph stand-in: answering a send with injected fault code=%s", fault.code)
             raise fault.as_error()
-        sent_log.record(body)
+        if fault is None:
+            sent_log.record(body)  # a late fault's message never reaches the person
         logger.info(
             "graph stand-in: accepted WhatsApp %s", body.get("type") or "read/typing update"
         )
@@ -399,6 +504,9 @@ def _whatsapp_sender(
         message: dict[str, str] = {"id": "wamid." + secrets.token_urlsafe(32)}
         if accepted.is_template:
             message["message_status"] = "accepted"
+        if fault is not None and reporter is not None:
+            logger.info("graph stand-in: accepted a send to fail it late, code=%s", fault.code)
+            reporter.report_failed_later(message["id"], accepted.to, fault)
         return jsonify(
             {
                 "messaging_product": "whatsapp",
@@ -511,6 +619,7 @@ def serve_in_thread(
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
     instagram_token: str = DEFAULT_INSTAGRAM_TOKEN,
     instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID,
+    whatsapp_webhook_url: str | None = None,
 ) -> RunningStandin:
     """Serve the stand-in on a daemon thread; port 0 picks a free port (see `.url`)."""
     app = create_app(
@@ -520,6 +629,7 @@ def serve_in_thread(
         phone_number_id=phone_number_id,
         instagram_token=instagram_token,
         instagram_account_id=instagram_account_id,
+        whatsapp_webhook_url=whatsapp_webhook_url,
     )
     server, url = serving.bind(app, host, port)
     return serving.start_in_thread(server, url, name="graph-standin")
@@ -554,6 +664,11 @@ def main(argv: list[str] | None = None) -> None:
         "--instagram-account-id",
         default=os.environ.get("BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID", DEFAULT_INSTAGRAM_ACCOUNT_ID),
     )
+    parser.add_argument(
+        "--whatsapp-webhook-url",
+        default=None,
+        help="the API's /webhooks/whatsapp, where `late` faults report their failed status",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(
@@ -563,6 +678,7 @@ def main(argv: list[str] | None = None) -> None:
         phone_number_id=args.phone_number_id,
         instagram_token=args.instagram_token,
         instagram_account_id=args.instagram_account_id,
+        whatsapp_webhook_url=args.whatsapp_webhook_url,
     )
     server, url = serving.bind(app, args.host, args.port)
     logger.info("graph stand-in listening on %s", url)

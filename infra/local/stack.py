@@ -26,7 +26,10 @@ stand-in's business number (BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID, default
 `1000000000000002`); the dev stage names WhatsApp's secrets, and provisioning fills them.
 One Meta app serves every channel locally, so WhatsApp's and Instagram's app secret is
 Messenger's. Instagram is on too: the professional account BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID
-(default `1000000000000003`), whose API base is the Graph stand-in.
+(default `1000000000000003`), whose API base is the Graph stand-in. The stand-in knows the
+API's WhatsApp webhook, where its `late` faults post signed `failed` statuses (131047 after
+an accepted send, as Meta reports it). The banner prints a signed sample message for each
+channel's webhook.
 
 Ctrl-C (or SIGTERM) stops every process; nothing is left running. Each
 component's output goes to `<log dir>/<name>.log`; `--state-file` receives a
@@ -241,7 +244,8 @@ class DevStack:
              "--app-secret", secrets["app_secret"], "--whatsapp-token", secrets["whatsapp_token"],
              "--phone-number-id", self.phone_number_id,
              "--instagram-token", secrets["instagram_token"],
-             "--instagram-account-id", self.instagram_account_id],
+             "--instagram-account-id", self.instagram_account_id,
+             "--whatsapp-webhook-url", f"{urls['api']}/webhooks/whatsapp"],
             self.env,
             ready=_answers(f"{urls['graph']}/__health"),
         )  # fmt: skip
@@ -366,7 +370,14 @@ def run(
             partial.write_text(json.dumps(state))
             os.replace(partial, state_file)
         print(
-            _banner(stack.urls, stack.secrets, log_dir, connectors, stack.phone_number_id),
+            _banner(
+                stack.urls,
+                stack.secrets,
+                log_dir,
+                connectors,
+                phone_number_id=stack.phone_number_id,
+                instagram_account=stack.instagram_account_id,
+            ),
             flush=True,
         )
         while not stop_requested:
@@ -411,6 +422,21 @@ def demo_webhook_body(timestamp_ms: int) -> str:
     return json.dumps({"object": "page", "entry": [entry]}, separators=(",", ":"))
 
 
+def demo_instagram_webhook_body(timestamp_ms: int, account_id: str) -> str:
+    """The banner's sample Instagram message (Messenger's `messaging[]` shape under
+    `object: instagram`), to the dev professional account, stamped now."""
+    event = {
+        "sender": {"id": DEMO_INSTAGRAM_SENDER},
+        "recipient": {"id": account_id},
+        "timestamp": timestamp_ms,
+        "message": {"mid": f"ig_demo_{timestamp_ms}", "text": "balance"},
+    }
+    entry = {"id": account_id, "time": timestamp_ms, "messaging": [event]}
+    return json.dumps({"object": "instagram", "entry": [entry]}, separators=(",", ":"))
+
+
+DEMO_INSTAGRAM_SENDER = "igsid-demo"
+"""The banner's Instagram sender: an Instagram-scoped id as the webhook names people."""
 DEMO_WHATSAPP_NUMBER = "15555550100"
 """The banner's WhatsApp sender: a 555-01xx number, reserved for fiction."""
 
@@ -427,11 +453,14 @@ def _banner(
     secrets: dict[str, str],
     log_dir: Path,
     connectors: list[str],
+    *,
     phone_number_id: str,
+    instagram_account: str,
 ) -> str:
     now = time.time()
     body = demo_webhook_body(int(now * 1000))
     whatsapp_body = demo_whatsapp_webhook_body(int(now), phone_number_id)
+    instagram_body = demo_instagram_webhook_body(int(now * 1000), instagram_account)
     signature = f"openssl dgst -sha256 -hmac '{secrets['app_secret']}' | sed 's/^.* //'"
     return f"""
 BankBridge local stack is ready.
@@ -439,6 +468,7 @@ BankBridge local stack is ready.
   Console (chat page)  {urls["console"]}/   (open in a browser)
   Webhook (Messenger)  {urls["api"]}/webhooks/messenger
   Webhook (WhatsApp)   {urls["api"]}/webhooks/whatsapp   (phone number id {phone_number_id})
+  Webhook (Instagram)  {urls["api"]}/webhooks/instagram   (account id {instagram_account})
   Sandbox bank         {urls["bank"]}/.well-known/openid-configuration
   Graph stand-in       {urls["graph"]}/__sent   (the bot's replies)
   AWS (moto)           {urls["aws"]}/moto-api/
@@ -458,6 +488,13 @@ The same over WhatsApp (a Cloud API text message from {DEMO_WHATSAPP_NUMBER}):
   WA_SIG=$(printf '%s' "$WA_BODY" | {signature})
   curl -s -X POST {urls["api"]}/webhooks/whatsapp -H 'Content-Type: application/json' \\
        -H "X-Hub-Signature-256: sha256=$WA_SIG" --data "$WA_BODY"
+
+And over Instagram (a message from {DEMO_INSTAGRAM_SENDER} to the dev professional account):
+
+  IG_BODY='{instagram_body}'
+  IG_SIG=$(printf '%s' "$IG_BODY" | {signature})
+  curl -s -X POST {urls["api"]}/webhooks/instagram -H 'Content-Type: application/json' \\
+       -H "X-Hub-Signature-256: sha256=$IG_SIG" --data "$IG_BODY"
 
 Press Ctrl-C to stop everything.
 """

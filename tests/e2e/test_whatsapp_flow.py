@@ -8,7 +8,9 @@ Outside the 24-hour customer service window: the window is what the person's cha
 profile says (the time of their last message, `store.chat_profiles`), so a person
 who last wrote 25 hours ago is made by moving that time back in the stack's table,
 under the pseudonym BankBridge keys the number with. A window WhatsApp reports
-closed (131047) is the Graph stand-in's injected fault (`POST /__faults`).
+closed (131047) is the Graph stand-in's injected fault (`POST /__faults`): answered at once,
+or, with `"late": true`, as Meta also does it: the send is accepted and a signed `failed`
+status webhook follows.
 """
 
 from __future__ import annotations
@@ -260,6 +262,36 @@ def test_a_window_whatsapp_reports_closed_moves_the_alert_to_its_template(
     answer = template_button_message(number, buttons["Yes, it was me"], "Yes, it was me")
     assert "I've told Sandbox Bank (FDX)" in _text(_send(local_stack, answer)[-1])
     assert _bank_answer(local_stack, event_id) == "confirmed"
+
+
+def test_a_window_whatsapp_reports_closed_only_after_accepting_the_alert_gets_its_template(
+    local_stack: LocalStack,
+) -> None:
+    number = new_wa_id()
+    _link(local_stack, number)  # the person just wrote: by our record the window is open
+    graph = local_stack.urls["graph"]
+    late = {**WINDOW_CLOSED, "late": True, "recipient": number}
+    queued = requests.post(f"{graph}/__faults", json={"errors": [late]}, timeout=5)
+    assert queued.status_code == 200, queued.text
+    before = len(_sent_to(local_stack, number))
+    event_id = _fire_fraud(local_stack)
+
+    # The free-form alert is accepted (200 and a wamid) and never arrives; the signed
+    # `failed` status with 131047 that follows makes BankBridge send the alert template.
+    [alert] = _new_sends(
+        local_stack, number, before, "the fraud alert template after a late 131047"
+    )
+    assert (alert["type"], alert["template"]["name"]) == ("template", FRAUD_ALERT_TEMPLATE)
+    pending = requests.get(f"{graph}/__faults", timeout=5).json()["pending"]
+    assert all(fault["recipient"] != number for fault in pending)  # the free-form try met it
+    amount, _merchant, card, _at = _template_body(alert)
+    assert money_in(amount) and card.startswith("••")
+    buttons = _template_buttons(alert)
+    answer = template_button_message(number, buttons["No, it wasn't"], "No, it wasn't")
+    assert "is frozen" in _text(_send(local_stack, answer)[-1])
+    assert _bank_answer(local_stack, event_id) == "denied"
+    templates = [m for m in _sent_to(local_stack, number)[before:] if m["type"] == "template"]
+    assert len(templates) == 1
 
 
 def _consent_of(stack: LocalStack, number: str, institution_id: str) -> str:

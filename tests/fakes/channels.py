@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,7 @@ MESSENGER_CAPABILITIES = Capabilities(
     title_length=20,
     carousel_cards=10,
     login_button=False,
+    late_failures=False,
 )
 """Messenger's, with the Log In button off (tests/unit/channels/messenger/test_adapter.py pins
 them to the adapter's), for pure tests of the dialogue and replies."""
@@ -105,6 +107,7 @@ PAGER_CAPABILITIES = Capabilities(
     title_length=10,
     carousel_cards=0,
     login_button=False,
+    late_failures=False,
 )
 
 
@@ -130,14 +133,15 @@ class PagerAdapter:
 
     name = PAGER
 
-    def __init__(self) -> None:
+    def __init__(self, *, late_failures: bool = False) -> None:
         self.client = PagerClient()
         self.quick_clients = 0
         self.forgotten: list[ChannelUser] = []
+        self.late_failures = late_failures
 
     @property
     def capabilities(self) -> Capabilities:
-        return PAGER_CAPABILITIES
+        return replace(PAGER_CAPABILITIES, late_failures=self.late_failures)
 
     def verify_subscription(
         self, query: Mapping[str, str] | None, verify_token: Callable[[], str]
@@ -207,6 +211,10 @@ class PagerAdapter:
     def typing_indicator(self, user: ChannelUser, replying_to: str) -> dict[str, Any] | None:
         return {"to": user.user_id, "typing": replying_to}
 
+    def sent_references(self, answer: Mapping[str, Any]) -> list[str]:
+        """`sent-<message id>` per message accepted, where the pager reports failures late."""
+        return [f"sent-{answer['message_id']}"] if self.late_failures else []
+
     def send_client(self, *, quick: bool = False) -> SendClient:
         self.quick_clients += quick
         return self.client
@@ -222,9 +230,12 @@ class PagerAdapter:
 
 
 @contextmanager
-def pager_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[PagerAdapter]:
-    """Register a fresh `PagerAdapter` as the "pager" channel for the duration."""
-    adapter = PagerAdapter()
+def pager_registered(
+    monkeypatch: pytest.MonkeyPatch, *, late_failures: bool = False
+) -> Iterator[PagerAdapter]:
+    """Register a fresh `PagerAdapter` as the "pager" channel for the duration (`late_failures`:
+    one that accepts sends and may report later that they failed, as WhatsApp does)."""
+    adapter = PagerAdapter(late_failures=late_failures)
     monkeypatch.setitem(registry.ADAPTERS, PAGER, lambda: adapter)
     registry.adapter_for.cache_clear()
     try:

@@ -81,6 +81,7 @@ class InstagramAdapter:
         title_length=rendering.MAX_TITLE,
         carousel_cards=rendering.MAX_CARDS,
         login_button=False,
+        late_failures=False,
     )
 
     def __init__(self, config: InstagramConfig) -> None:
@@ -127,6 +128,10 @@ class InstagramAdapter:
     def typing_indicator(self, user: ChannelUser, replying_to: str) -> dict[str, Any] | None:
         """`typing_on` for the person (Instagram's indicator is per thread)."""
         return rendering.sender_action(user, "typing_on")
+
+    def sent_references(self, answer: Mapping[str, Any]) -> list[str]:
+        """None: the Send API's answer is the outcome (a failure never comes later)."""
+        return []
 
     def send_client(self, *, quick: bool = False) -> SendClient:
         """A Send API client from settings; `quick`: one attempt of at most a second."""

@@ -48,6 +48,7 @@ class MessengerAdapter:
             title_length=rendering.MAX_TITLE,
             carousel_cards=rendering.MAX_CARDS,
             login_button=get_settings().messenger_account_linking,
+            late_failures=False,
         )
 
     def verify_subscription(
@@ -105,6 +106,10 @@ class MessengerAdapter:
     def typing_indicator(self, user: ChannelUser, replying_to: str) -> dict[str, Any] | None:
         """`typing_on` for the person (Messenger's indicator is per thread, not per message)."""
         return rendering.sender_action(user, "typing_on")
+
+    def sent_references(self, answer: Mapping[str, Any]) -> list[str]:
+        """None: the Send API's answer is the outcome (a failure never comes later)."""
+        return []
 
     def send_client(self, *, quick: bool = False) -> SendClient:
         """A Send API client from settings; `quick`: one attempt of at most a second."""

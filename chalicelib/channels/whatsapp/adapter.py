@@ -11,6 +11,12 @@ Addresses: `parse_webhook` seals each sender's number (and the id of their
 latest message) and hands it to the `AddressBook`; `render`, `render_template`
 and `typing_indicator` open it again, so the number exists in clear only in
 the memory of those calls.
+
+Late failures: the Cloud API may accept a free-form send and report it `failed` later
+(131047, the window had closed), so `Capabilities.late_failures` is on, each accepted
+message is named by the keyed reference of its `wamid` (`sent_references`), and the
+webhook turns such a report into a `DELIVERY_FAILED` event naming that reference
+(`chalicelib.channels.late_failures` sends the alert or reminder again as its template).
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ class WhatsAppAdapter:
         title_length=rendering.MAX_BUTTON_TITLE,
         carousel_cards=0,
         login_button=False,
+        late_failures=True,
     )
 
     def __init__(self, config: WhatsAppConfig, addresses: AddressBook, sealer: Sealer) -> None:
@@ -133,6 +140,8 @@ class WhatsAppAdapter:
         events = delivery.events_or_rejection("message")
         latest: dict[str, tuple[InboundEvent, ReplyAddress]] = {}
         for event in events:
+            if event.event_id not in delivery.addresses:
+                continue  # a delivery failure: Meta's report, not a message from the person
             known = latest.get(event.user.user_id)
             if known is None or known[0].timestamp <= event.timestamp:
                 latest[event.user.user_id] = (event, delivery.addresses[event.event_id])
@@ -166,6 +175,19 @@ class WhatsAppAdapter:
         pseudonym of it, so the sealed address supplies the message id)."""
         message_id = self._address_of(user).message_id
         return rendering.typing_indicator(message_id) if message_id else None
+
+    def sent_references(self, answer: Mapping[str, Any]) -> list[str]:
+        """The keyed reference of each `messages[].id` (a `wamid`) the Cloud API answered with:
+        a `failed` status about it (131047) becomes a `DELIVERY_FAILED` event naming it."""
+        messages = answer.get("messages")
+        if not isinstance(messages, list):
+            return []
+        pseudonyms = pseudonyms_from_settings()
+        return [
+            pseudonyms.sent_message(message["id"])
+            for message in messages
+            if isinstance(message, dict) and isinstance(message.get("id"), str)
+        ]
 
     def send_client(self, *, quick: bool = False) -> SendClient:
         """A Cloud API client from settings; `quick`: one attempt of at most a second."""

@@ -88,3 +88,10 @@ def classify(code: int | None, http_status: int) -> GraphErrorKind:
         if code in API_PERMISSION_CODES:
             return GraphErrorKind.PERMANENT
     return kind_by_status(http_status)
+
+
+def closes_window(code: int) -> bool:
+    """Whether error `code` says the customer service window had closed (131047), in a send's
+    answer or a `failed` status: only the approved template can reach the person now."""
+    rule = WHATSAPP_ERRORS.get(code)
+    return rule is not None and rule.kind is GraphErrorKind.WINDOW_CLOSED

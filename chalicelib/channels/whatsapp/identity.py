@@ -29,8 +29,10 @@ from chalicelib.store import account_reference
 
 USER_PREFIX = "wau_"
 EVENT_PREFIX = "wam_"
+SENT_PREFIX = "was_"
 _USER_DOMAIN = b"bankbridge/whatsapp/user|"
 _EVENT_DOMAIN = b"bankbridge/whatsapp/message|"
+_SENT_DOMAIN = b"bankbridge/whatsapp/sent|"
 
 
 def normalised_number(wa_id: str) -> str:
@@ -51,6 +53,11 @@ class Pseudonyms:
     def event_id(self, message_id: str) -> str:
         """The `InboundEvent.event_id` of the message `wamid.…` (it embeds the number)."""
         return EVENT_PREFIX + self._digest(_EVENT_DOMAIN, message_id)
+
+    def sent_message(self, message_id: str) -> str:
+        """The reference of a message we sent (`wamid.…` from the send's answer, and again in
+        its status webhooks): `ChannelAdapter.sent_references`, and a delivery failure's."""
+        return SENT_PREFIX + self._digest(_SENT_DOMAIN, message_id)
 
     def _digest(self, domain: bytes, value: str) -> str:
         return hmac.new(self._key, domain + value.encode(), hashlib.sha256).hexdigest()

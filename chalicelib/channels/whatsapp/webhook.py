@@ -5,8 +5,12 @@ research/messenger.md §4.1): `object: whatsapp_business_account`, and in every
 `entry[].changes[]` whose `field` is `messages`, a `value` holding
 `metadata.phone_number_id` (our business number's id), `messages[]` the person
 sent and `statuses[]` about messages we sent. Every entry, change and message is
-processed; a status is never a message. A `failed` status is reported with its
-error code (131047, 131026, …) and nothing that names the person.
+processed; a status is never a message. A `failed` status is logged with its
+error code (131047, 131026, …) and nothing that names the person; one whose code says the
+window had closed (131047: WhatsApp accepted a free-form send, then found the 24 hours
+over) also becomes an `InboundKind.DELIVERY_FAILED` event naming the message by its keyed
+reference and the person by pseudonym, so a fraud alert or reminder sent that way goes
+again as its template (`chalicelib.channels.late_failures`).
 
 Message kinds read: `text`; `interactive.button_reply` and `interactive.list_reply`
 (a tapped reply button or list row: its `id` is the payload we set); `button`
@@ -36,6 +40,8 @@ from pydantic import BeforeValidator, Field, ValidationError
 from chalicelib.channels.messages import (
     MAX_EVENT_ID_BYTES,
     ChannelUser,
+    DeliveryFailure,
+    FailureReason,
     InboundEvent,
     InboundKind,
     Payload,
@@ -57,6 +63,7 @@ from chalicelib.channels.meta.webhook import (
     parse_envelope,
 )
 from chalicelib.channels.whatsapp import CHANNEL
+from chalicelib.channels.whatsapp.error_codes import closes_window
 from chalicelib.channels.whatsapp.identity import Pseudonyms, ReplyAddress, normalised_number
 from chalicelib.observability import log_fields
 
@@ -115,7 +122,10 @@ class _StatusError(Tolerant):
 
 
 class _Status(Tolerant):
+    id: _MessageId | None = None
     status: Kind
+    timestamp: Epoch | None = None
+    recipient_id: _Number | None = None
     errors: list[_StatusError] = Field(default_factory=list)
 
 
@@ -213,7 +223,9 @@ def _read_value(
                     wa_id=normalised_number(message.sender), message_id=message.id
                 )
     for _, status in reader.each(_Status, value.statuses, f"{where}.statuses"):
-        _read_status(delivery, status)
+        failure = _read_status(delivery, status)
+        if failure is not None and any(closes_window(code) for code in failure.codes):
+            _window_closed(delivery, status, business_id, pseudonyms, now)
     for raw_error in value.errors:
         _log_platform_error(raw_error)
 
@@ -255,10 +267,10 @@ def _build(message: _Message, common: dict[str, Any]) -> InboundEvent | None:
     return None
 
 
-def _read_status(delivery: Delivery, status: _Status) -> None:
-    """A `failed` status is reported with its codes; the recipient's number is never read."""
+def _read_status(delivery: Delivery, status: _Status) -> FailedDelivery | None:
+    """A `failed` status is reported (and logged) with its codes only, never the recipient."""
     if status.status != "failed":
-        return
+        return None
     failure = FailedDelivery(
         codes=tuple(error.code for error in status.errors if error.code is not None),
         titles=tuple(error.title for error in status.errors if error.title),
@@ -267,6 +279,36 @@ def _read_status(delivery: Delivery, status: _Status) -> None:
     logger.warning(
         "WhatsApp could not deliver a message",
         extra=log_fields(whatsapp_codes=list(failure.codes), whatsapp_titles=list(failure.titles)),
+    )
+    return failure
+
+
+def _window_closed(
+    delivery: Delivery, status: _Status, business_id: str, pseudonyms: Pseudonyms, now: datetime
+) -> None:
+    """A message we sent met a closed window (131047): a `DELIVERY_FAILED` event naming it by
+    its keyed reference and its recipient by pseudonym, so the worker can send the alert or
+    reminder it was as the approved template. Without its id or recipient, nothing can."""
+    if status.id is None or status.recipient_id is None:
+        logger.warning("WhatsApp window-closed status without its message id or recipient")
+        return
+    reference = pseudonyms.sent_message(status.id)
+    delivery.events.append(
+        InboundEvent(
+            event_id=reference,
+            channel=CHANNEL,
+            user=ChannelUser(channel=CHANNEL, user_id=pseudonyms.user_id(status.recipient_id)),
+            recipient_id=business_id,
+            kind=InboundKind.DELIVERY_FAILED,
+            timestamp=(
+                now
+                if status.timestamp is None
+                else event_time(status.timestamp, now, milliseconds=False)
+            ),
+            delivery_failure=DeliveryFailure(
+                reason=FailureReason.WINDOW_CLOSED, sent_ref=reference
+            ),
+        )
     )
 
 

@@ -613,15 +613,16 @@ def test_each_function_holds_only_its_own_powers(stage: str) -> None:
             "kms:DescribeKey",
             "kms:Encrypt",
         } & set(grant), function
-    # Fan-out opens a fraud event's sealed details and the WhatsApp number it alerts, and
-    # never a customer's token.
+    # Fan-out opens a fraud event's sealed details and the WhatsApp number it alerts, seals the
+    # template WhatsApp may ask for late, and never opens a customer's token.
     (envelope_keys,) = [
         s
         for s in policy_statements(stage, "handle_bank_events")
         if s["Sid"] == "EnvelopeKeysForOwnPurposes"
     ]
     purposes = envelope_keys["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"]
-    assert purposes == ["bank-event-details", "whatsapp-address"]
+    assert {"bank-event-details", "whatsapp-address", "sent-message"} <= set(purposes)
+    assert "oauth-tokens" not in purposes
 
 
 @pytest.mark.parametrize("stage", STAGES)

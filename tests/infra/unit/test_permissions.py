@@ -113,11 +113,14 @@ def test_workers_get_only_the_envelope_purposes_they_open() -> None:
         for function, needs in NEEDS.items()
     }
 
-    # Fan-out opens a fraud event's sealed details and the WhatsApp number to alert, never a
-    # customer's token.
-    address = envelope("whatsapp-address")
-    assert purposes["handle_bank_events"] == {envelope("bank-event-details"), address}
-    assert purposes["daily_consent_check"] == {envelope("client-token"), address}
+    # Fan-out opens a fraud event's sealed details and the WhatsApp number to alert, and seals
+    # the template an alert or reminder WhatsApp may refuse late; never a customer's token.
+    address, sent = envelope("whatsapp-address"), envelope("sent-message")
+    assert {envelope("bank-event-details"), address, sent} <= purposes["handle_bank_events"]
+    assert envelope("oauth-tokens") not in purposes["handle_bank_events"]
+    assert {envelope("client-token"), address, sent} <= purposes["daily_consent_check"]
+    assert sent in purposes["handle_inbound_events"]  # opens it when the refusal comes
+    assert sent not in purposes["api_handler"] | purposes["pending_link_sweep"]
     assert address not in purposes["pending_link_sweep"]  # it never messages anyone
     assert envelope("oauth-state") in purposes["api_handler"]
     assert envelope("bank-event-details") in purposes["api_handler"]  # seals before queueing

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic.alias_generators import to_pascal
+
 from chalicelib.settings import Settings
-from chalicelib.stage import resource_names
+from chalicelib.stage import channel_secret_fields, resource_names
 from infra.aws.template import load_template, resolve
 
 
@@ -27,15 +29,31 @@ def test_names_derived_from_the_stage_are_the_templates() -> None:
         "inbound_queue_name": named("InboundQueue", "QueueName"),
         "events_queue_name": named("EventsQueue", "QueueName"),
         "kms_key_id": named("KmsKeyAlias", "AliasName"),
-        "messenger_app_secret_name": named("MessengerAppSecret", "Name"),
-        "messenger_verify_token_name": named("MessengerVerifyToken", "Name"),
-        "messenger_page_token_name": named("MessengerPageToken", "Name"),
         "admin_token_name": named("AdminToken", "Name"),
         "account_reference_key_name": named("AccountReferenceKey", "Name"),
-        "whatsapp_access_token_name": named("WhatsappAccessToken", "Name"),
-        "whatsapp_app_secret_name": named("WhatsappAppSecret", "Name"),
-        "whatsapp_verify_token_name": named("WhatsappVerifyToken", "Name"),
-        "instagram_access_token_name": named("InstagramAccessToken", "Name"),
-        "instagram_app_secret_name": named("InstagramAppSecret", "Name"),
-        "instagram_verify_token_name": named("InstagramVerifyToken", "Name"),
+        **{field: named(secret_resource(field), "Name") for field in channel_secret_fields()},
     }
+
+
+def secret_resource(field: str) -> str:
+    """The template's logical id of a channel secret's settings field, as the template names
+    them: `whatsapp_app_secret_name` -> `WhatsappAppSecret`."""
+    return to_pascal(field.removesuffix("_name"))
+
+
+def test_every_channel_secret_in_the_table_is_in_the_template_with_its_outputs() -> None:
+    """A new channel's row in `CHANNEL_SECRETS` names the resources and outputs it still needs."""
+    template = load_template()
+    wanted = {secret_resource(field) for field in channel_secret_fields()}
+    missing_resources = wanted - set(template["Resources"])
+    missing_outputs = {f"{logical_id}{part}" for logical_id in wanted for part in ("Name", "Arn")}
+    assert missing_resources == set()
+    assert missing_outputs - set(template["Outputs"]) == set()
+
+
+def test_every_channel_secret_in_the_table_is_a_setting() -> None:
+    """Adapters read their secrets' names from settings fields the table names."""
+    secret_fields = {
+        name for name in Settings.model_fields if name.endswith(("_secret_name", "_token_name"))
+    }
+    assert secret_fields - {"admin_token_name"} == set(channel_secret_fields())

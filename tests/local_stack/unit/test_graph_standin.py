@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 from flask.testing import FlaskClient
 
+from chalicelib.channels.messages import InboundKind
+from chalicelib.channels.meta.signature import signature_is_valid
+from chalicelib.channels.whatsapp.identity import Pseudonyms
+from chalicelib.channels.whatsapp.webhook import parse_payload, read_delivery
 from infra.local.graph_standin import create_app, serve_in_thread
 
 PAGE_TOKEN = "test-page-token"
@@ -865,3 +873,69 @@ def test_a_whatsapp_fault_answers_a_message_to_that_number_and_lets_typing_pass(
     error = error_of(post_whatsapp(whatsapp, whatsapp_body("text", {"body": "hi"})))
     assert error["code"] == 131047
     assert post_whatsapp(whatsapp, whatsapp_body("text", {"body": "hi"})).status_code == 200
+
+
+class WebhookReceiver:
+    """An HTTP server standing in for the API's WhatsApp webhook: keeps what is posted to it."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[bytes, dict[str, str]]] = []
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posted.append((body, dict(self.headers)))
+                self.send_response(200)
+                self.end_headers()
+                receiver.arrived.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/whatsapp"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+def test_a_late_fault_accepts_the_send_then_posts_a_signed_failed_status_the_app_reads(
+    receiver: WebhookReceiver,
+) -> None:
+    whatsapp = create_app(
+        PAGE_TOKEN,
+        APP_SECRET,
+        whatsapp_token=WHATSAPP_TOKEN,
+        phone_number_id=PHONE_NUMBER_ID,
+        whatsapp_webhook_url=receiver.url,
+    ).test_client()
+    fault = {"code": 131047, "late": True, "recipient": NUMBER, "messages_only": True}
+    assert whatsapp.post("/__faults", json={"errors": [fault]}).status_code == 200
+
+    answer = post_whatsapp(whatsapp, whatsapp_body("text", {"body": "Was this you?"}))
+
+    assert answer.status_code == 200
+    [message] = answer.get_json()["messages"]
+    assert sent(whatsapp) == []  # accepted, but it never reaches the person
+    assert receiver.arrived.wait(timeout=10), "no status webhook was posted"
+    [(body, headers)] = receiver.posted
+    assert signature_is_valid(APP_SECRET, body, headers["X-Hub-Signature-256"])
+    pseudonyms = Pseudonyms(b"k" * 32)
+    [event] = read_delivery(parse_payload(json.loads(body)), pseudonyms).events
+    assert event.kind is InboundKind.DELIVERY_FAILED
+    assert event.delivery_failure is not None
+    assert event.delivery_failure.sent_ref == pseudonyms.sent_message(message["id"])
+    assert event.user.user_id == pseudonyms.user_id(NUMBER)
+
+
+def test_late_faults_need_a_webhook_to_report_to(whatsapp: FlaskClient) -> None:
+    fault = {"code": 131047, "late": True}
+    assert whatsapp.post("/__faults", json={"errors": [fault]}).status_code == 400
+    assert whatsapp.get("/__faults").get_json() == {"pending": []}

@@ -10,19 +10,33 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.channels.instagram import webhook as instagram_webhook
 from chalicelib.channels.messenger.webhook import parse_payload, read_delivery
 from chalicelib.channels.meta.signature import signature_is_valid
 from chalicelib.channels.whatsapp import webhook as whatsapp_webhook
 from chalicelib.channels.whatsapp.identity import Pseudonyms
-from infra.local.stack import DEMO_WHATSAPP_NUMBER, _banner, demo_webhook_body
+from infra.local.stack import (
+    DEMO_INSTAGRAM_SENDER,
+    DEMO_WHATSAPP_NUMBER,
+    _banner,
+    demo_webhook_body,
+)
 
 PHONE_NUMBER_ID = "1000000000000002"
+INSTAGRAM_ACCOUNT_ID = "1000000000000003"
 PSEUDONYMS = Pseudonyms(b"b" * 32)
 
 
 def _banner_for_test(tmp_path: Path, app_secret: str) -> str:
     urls = dict.fromkeys(("console", "api", "bank", "graph", "aws"), "http://127.0.0.1:1")
-    return _banner(urls, {"app_secret": app_secret}, tmp_path, ["sandbox-fdx"], PHONE_NUMBER_ID)
+    return _banner(
+        urls,
+        {"app_secret": app_secret},
+        tmp_path,
+        ["sandbox-fdx"],
+        phone_number_id=PHONE_NUMBER_ID,
+        instagram_account=INSTAGRAM_ACCOUNT_ID,
+    )
 
 
 def _whatsapp_delivery(body: str) -> whatsapp_webhook.Delivery:
@@ -73,14 +87,33 @@ def test_the_whatsapp_sample_is_one_balance_text_from_the_dev_number_stamped_now
 def test_the_printed_shell_lines_sign_each_body_as_the_webhooks_check(tmp_path: Path) -> None:
     banner = _banner_for_test(tmp_path, app_secret="dev-app-secret")
     lines = [line.strip() for line in banner.splitlines()]
-    setup = [line for line in lines if line.startswith(("BODY=", "SIG=", "WA_BODY=", "WA_SIG="))]
-    script = "\n".join([*setup, 'printf "%s\\n%s\\n" "$SIG" "$WA_SIG"'])
+    prefixes = ("BODY=", "SIG=", "WA_BODY=", "WA_SIG=", "IG_BODY=", "IG_SIG=")
+    setup = [line for line in lines if line.startswith(prefixes)]
+    script = "\n".join([*setup, 'printf "%s\\n%s\\n%s\\n" "$SIG" "$WA_SIG" "$IG_SIG"'])
 
     signatures = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, check=True, timeout=30
     ).stdout.split()
 
     bodies = [line.split("='", 1)[1][:-1].encode() for line in setup if "BODY='" in line]
-    assert len(bodies) == len(signatures) == 2
+    assert len(bodies) == len(signatures) == 3
     for body, signature in zip(bodies, signatures, strict=True):
         assert signature_is_valid("dev-app-secret", body, f"sha256={signature}")
+
+
+def test_the_instagram_sample_is_one_balance_message_to_the_dev_account_stamped_now(
+    tmp_path: Path,
+) -> None:
+    banner = _banner_for_test(tmp_path, "s")
+
+    body = banner.split("IG_BODY='", 1)[1].split("'\n", 1)[0]
+    assert "'" not in body  # pasted inside single quotes
+    document = json.loads(body)
+    assert document["object"] == "instagram"
+    delivery = instagram_webhook.read_delivery(instagram_webhook.parse_payload(document))
+    assert delivery.problems == []
+    [event] = delivery.events
+    assert (event.channel, event.text) == ("instagram", "balance")
+    assert (event.user.user_id, event.recipient_id) == (DEMO_INSTAGRAM_SENDER, INSTAGRAM_ACCOUNT_ID)
+    assert abs(event.timestamp.timestamp() - time.time()) < 60
+    assert "-X POST http://127.0.0.1:1/webhooks/instagram" in banner

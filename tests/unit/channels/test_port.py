@@ -294,7 +294,7 @@ def test_a_consent_reminder_outside_the_window_uses_the_channels_reminder_templa
     (reminder,) = pager.client.sent
     assert reminder["template"] == "pager_reminder"
     assert reminder["fill"] == [fanout_world.bank.config.display_name, "soon"]
-    assert reminder["choices"] == [f"LINK:{fanout_world.bank.config.institution_id}"]
+    assert reminder["choices"] == [f"RENEW:{fanout_world.bank.config.institution_id}"]
     assert fanout_world.channel.sent == []  # Messenger has no reminder template: nothing goes
 
 

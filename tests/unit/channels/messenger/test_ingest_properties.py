@@ -29,10 +29,10 @@ from chalicelib.channels.webhooks import receive
 from chalicelib.events import ingest as events_ingest
 from chalicelib.events import signing
 from chalicelib.events.exceptions import EventRejected
-from chalicelib.events.normalise import from_fdx, from_uk_claims
 from chalicelib.events.payloads import QueuedBankEvent
 from chalicelib.store import connectors  # modules imported under a patch would keep the fake
 from tests.factories import PAGE_ID
+from tests.unit.events.intake_readers import from_fdx, from_uk_claims
 
 SECRET = "property-app-secret"
 receive_webhook = partial(receive, "messenger")

@@ -23,6 +23,7 @@ from tests.unit.channels.whatsapp.payloads import (
     NUMBER,
     WAMID,
     button_reply,
+    failed_status,
     text_message,
     value,
     webhook,
@@ -206,3 +207,28 @@ def test_secrets_manager_down_is_raised_for_a_503(
     monkeypatch.setattr(meta_webhook, "get_secret", unavailable)
     with pytest.raises(SecretUnavailable):
         adapter.parse_webhook(*signed(webhook(value(text_message()))))
+
+
+def test_failures_come_late_and_a_send_is_named_by_the_keyed_reference_of_its_wamid(
+    adapter: WhatsAppAdapter,
+) -> None:
+    answer = {
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": NUMBER, "wa_id": NUMBER}],
+        "messages": [{"id": WAMID}],
+    }
+
+    assert adapter.capabilities.late_failures
+    [reference] = adapter.sent_references(answer)
+    assert reference == pseudonyms_from_settings().sent_message(WAMID)
+    assert WAMID not in reference and NUMBER not in reference
+    assert adapter.sent_references({"success": True}) == []  # a read receipt creates none
+
+
+def test_a_window_closed_status_is_an_event_and_remembers_no_address(
+    adapter: WhatsAppAdapter, addresses: MemoryAddressBook
+) -> None:
+    [event] = adapter.parse_webhook(*signed(webhook(value(statuses=[failed_status(131047)]))))
+
+    assert event.kind is InboundKind.DELIVERY_FAILED
+    assert addresses.sealed == {}

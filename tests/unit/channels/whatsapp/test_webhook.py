@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.channels.exceptions import WebhookRejected
-from chalicelib.channels.messages import MAX_TEXT_CHARS, InboundKind
+from chalicelib.channels.messages import MAX_TEXT_CHARS, FailureReason, InboundKind
 from chalicelib.channels.whatsapp.identity import Pseudonyms
 from chalicelib.channels.whatsapp.webhook import Delivery, parse_payload, read_delivery
 from tests.unit.channels.whatsapp.payloads import (
@@ -119,7 +119,7 @@ def test_statuses_are_not_messages_and_a_failure_reports_its_code_only(
     delivered = {"id": WAMID, "status": "delivered", "timestamp": TIMESTAMP, "recipient_id": NUMBER}
     with caplog.at_level(logging.DEBUG):
         delivery = read(webhook(value(statuses=[delivered, failed_status(131047)])))
-    assert delivery.events == []
+    assert [event.kind for event in delivery.events] == [InboundKind.DELIVERY_FAILED]
     assert [failure.codes for failure in delivery.failed_deliveries] == [(131047,)]
     assert caplog.records, "a failed delivery is logged"
     logged = " ".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
@@ -194,3 +194,34 @@ def test_unknown_fields_are_tolerated() -> None:
     item["entry"][0]["changes"][0]["value"]["messages"][0]["new_field"] = {"x": 1}
     item["entry"][0]["brand_new"] = True
     assert len(read(item).events) == 1
+
+
+def test_a_window_closed_failure_is_an_event_naming_the_sent_message_by_its_reference() -> None:
+    delivery = read(webhook(value(statuses=[failed_status(131047)])))
+
+    [event] = delivery.events
+    assert event.kind is InboundKind.DELIVERY_FAILED
+    assert event.delivery_failure is not None
+    assert event.delivery_failure.reason is FailureReason.WINDOW_CLOSED
+    assert event.delivery_failure.sent_ref == PSEUDONYMS.sent_message(WAMID)
+    assert event.user.user_id == PSEUDONYMS.user_id(NUMBER)
+    assert event.event_id == PSEUDONYMS.sent_message(WAMID)
+    assert event.event_id != PSEUDONYMS.event_id(WAMID)  # never an inbound message's id
+    queued = event.model_dump_json()
+    assert NUMBER not in queued and "HBgL" not in queued and "wamid" not in queued
+    assert event.event_id not in delivery.addresses  # Meta's report: no address to remember
+
+
+@pytest.mark.parametrize("code", [131026, 131049, 131000])
+def test_other_failures_are_logged_by_code_only_and_make_no_event(code: int) -> None:
+    delivery = read(webhook(value(statuses=[failed_status(code)])))
+
+    assert delivery.events == []
+    assert [failure.codes for failure in delivery.failed_deliveries] == [(code,)]
+
+
+def test_a_window_closed_failure_without_its_message_id_makes_no_event() -> None:
+    status = failed_status(131047)
+    del status["id"]
+
+    assert read(webhook(value(statuses=[status]))).events == []
