@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from chalicelib.errors import BankBridgeError
+
 RECORD_NAME = "runtime_sdk.json"
 """`{"botocore": "<oldest supported version>"}`, written into the package's `chalicelib/` by
 `infra.aws.vendor`."""
@@ -22,7 +24,7 @@ RECORD_PATH = Path(__file__).with_name(RECORD_NAME)
 _RELEASE_PART = re.compile(r"\d+")
 
 
-class RuntimeSdkError(RuntimeError):
+class RuntimeSdkError(BankBridgeError):
     """The runtime's botocore is older than the package's supported minimum, or unreadable."""
 
 
