@@ -295,6 +295,7 @@ class RecordingConnector:
     """Just enough of a connector to see the redirect URIs linking sends."""
 
     config = SimpleNamespace(institution_id="sandbox-fdx", display_name="Sandbox Bank")
+    consent_document = None  # FDX's consent names no document of the person
 
     def create_consent(self, request: Any) -> None:
         return None
