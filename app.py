@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, Request, SQSEvent
@@ -20,6 +20,9 @@ from chalicelib.channels.exceptions import RedirectRefused
 from chalicelib.http_errors import http_problem
 from chalicelib.observability import configure_logging, failures_logged
 from chalicelib.stage import resource_names, stage_from_environment
+
+if TYPE_CHECKING:
+    from chalicelib.auth.linking import LinkOutcome
 
 # BankBridge uses no pydantic plugins; unless told so, pydantic looks for them on the first model
 # a container builds by reading every installed distribution's entry points (~25 ms in a venv).
@@ -180,14 +183,16 @@ def _start_linking(*, person_document: str | None) -> Response:
 def oauth_callback() -> Response:
     """The bank's redirect back: check the browser, then link, or show the code to type in chat."""
     from chalicelib.auth import linking, pages
-    from chalicelib.auth.confirmation import display_code
     from chalicelib.conversation.bank_connectors import load_connector
     from chalicelib.conversation.link_notifications import notify_link_result
+    from chalicelib.privacy import step_up
     from chalicelib.settings import get_settings
     from chalicelib.store.links import LinkRepository
 
     request = _current_request()
     query = dict(request.query_params or {})
+    if step_up.owns_state(query.get("state")):  # a fresh sign-in to confirm "Yes, it was me"
+        return _finish_step_up(request, query)
     settings = get_settings()
     try:
         base_url = linking.public_base_url_of_request(request.context, request.headers)
@@ -202,16 +207,95 @@ def oauth_callback() -> Response:
         problem = http_problem(error)
         return _html(problem.status, pages.page("This sign-in can't be used", problem.message))
     notify_link_result(outcome)
+    response = _callback_response(outcome, settings.link_confirmation_ttl_seconds // 60)
+    kept = linking.kept_browser_cookie(
+        outcome, request.headers.get("cookie"), linking.callback_url(base_url)
+    )
+    if kept is not None:  # the browser that linked opens the person's private views
+        response.headers["Set-Cookie"] = kept
+    return response
+
+
+def _callback_response(outcome: LinkOutcome, minutes: int) -> Response:
+    from chalicelib.auth import linking, pages
+    from chalicelib.auth.confirmation import display_code
+
     redirect = linking.platform_redirect_url(outcome)
     if redirect is not None:
         return _redirect(redirect)
     if outcome.awaiting_code and outcome.code is not None:
         code = display_code(outcome.code)
-        minutes = settings.link_confirmation_ttl_seconds // 60
         return _html(200, pages.code_page(outcome.institution_name, code, minutes))
     if outcome.linked:
         return _html(200, pages.linked_page(outcome.institution_name))
     return _html(200, pages.not_linked_page(outcome.institution_name, outcome.reason))
+
+
+@app.route("/step-up/start", methods=["GET"])
+def step_up_start() -> Response:
+    """Take the chat's step-up token and send the browser to the bank's fresh sign-in."""
+    from chalicelib.auth import linking, pages
+    from chalicelib.connectors.base import Customer
+    from chalicelib.conversation.bank_connectors import load_connector
+    from chalicelib.privacy import step_up
+
+    request = _current_request()
+    query: Mapping[str, str] = request.query_params or {}
+    source_ip = (request.context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
+    customer = Customer(ip_address=source_ip, user_agent=request.headers.get("user-agent"))
+    try:
+        base_url = linking.public_base_url_of_request(request.context, request.headers)
+        started = step_up.start(
+            query.get("token"),
+            load_connector,
+            customer,
+            linking.callback_url(base_url),
+            browser_cookie=request.headers.get("cookie"),
+        )
+    except LinkingError as error:
+        problem = http_problem(error)
+        return _html(problem.status, pages.page("This button can't be used", problem.message))
+    return _redirect(started.location, {"Set-Cookie": started.set_cookie})
+
+
+def _finish_step_up(request: Request, query: dict[str, str]) -> Response:
+    """The bank's redirect back from a step-up sign-in: confirm the held "Yes", or say why not."""
+    from functools import partial
+
+    from chalicelib.auth import linking, pages
+    from chalicelib.conversation.bank_connectors import load_connector
+    from chalicelib.events.answers import answer_fraud_question
+    from chalicelib.privacy import step_up
+
+    forward_yes = partial(answer_fraud_question, confirmed=True, final_attempt=True)
+    try:
+        base_url = linking.public_base_url_of_request(request.context, request.headers)
+        result = step_up.complete(
+            query,
+            load_connector,
+            linking.callback_url(base_url),
+            lambda user, reference, event_id: forward_yes(user, reference, event_id=event_id),
+            browser_cookie=request.headers.get("cookie"),
+        )
+    except LinkingError as error:
+        problem = http_problem(error)
+        return _html(problem.status, pages.page("This sign-in can't be used", problem.message))
+    return _html(200, pages.page(result.title, result.message))
+
+
+@app.route("/private/{token}", methods=["GET"])
+def private_view(token: str) -> Response:
+    """A one-time private page (figures kept out of the chat), in a browser proven the person's."""
+    from chalicelib.auth import linking
+    from chalicelib.privacy.private_page import open_view
+
+    request = _current_request()
+    try:
+        base_url = linking.public_base_url_of_request(request.context, request.headers)
+    except LinkingError as error:
+        return _text(http_problem(error).status, "Private pages aren't available right now.")
+    page = open_view(token, cookie_header=request.headers.get("cookie"), public_base_url=base_url)
+    return Response(body=page.body, status_code=page.status, headers=dict(page.headers))
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)

@@ -310,3 +310,6 @@ class BankEvent(CanonicalModel):
     consent_id: EventId | None = None
     masked_number: MaskedNumber = None
     signature_verified: bool = False
+    step_up_requested: bool = False
+    """A fraud alert whose "Yes" the bank wants confirmed by a fresh sign-in (no standard
+    defines this: FDX banks send the `stepUp` custom field; `chalicelib.privacy.step_up`)."""

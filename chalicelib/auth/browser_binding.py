@@ -14,6 +14,11 @@ on a loopback address is it `bb_link` without Secure.
 
 A browser that already holds a well-formed value keeps it: two links started
 in one browser (two banks, two tabs) both finish.
+
+The browser that completes linking keeps its cookie for `TRUSTED_BROWSER_SECONDS`, and its
+digest is filed as trusted for the chat user once the link is theirs: private views
+(`chalicelib.privacy.private_view`) open only in such a browser, or after a fresh
+confirmation.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from chalicelib.store.single_use import digest
 
 DEPLOYED_NAME = "__Host-bb_link"
 LOCAL_NAME = "bb_link"
+TRUSTED_BROWSER_SECONDS = 365 * 24 * 3600
+"""How long a proven browser stays trusted and keeps its cookie: a consent's longest life."""
 _VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 """`secrets.token_urlsafe(32)`: 256 bits."""
 
@@ -62,7 +69,8 @@ def new_value() -> str:
 
 
 def set_cookie_header(value: str, *, local: bool, max_age_seconds: int) -> str:
-    """The `Set-Cookie` header value for `/link/start`."""
+    """The `Set-Cookie` header value for `/link/start` (and, longer-lived, for a browser that
+    completed linking or opens a private view)."""
     attributes = [
         f"{cookie_name(local=local)}={value}",
         "Path=/",

@@ -30,6 +30,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from chalicelib.auth.browser_binding import TRUSTED_BROWSER_SECONDS
 from chalicelib.auth.grants import ConsentFacts, revoke_grant, store_link
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import open_sealed_tokens, seal_tokens
@@ -39,7 +40,8 @@ from chalicelib.observability import log_fields
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import pending_link_key
 from chalicelib.store.pending_links import PendingLink, PendingLinkRepository
-from chalicelib.store.ports import LinkPort, PendingLinkPort
+from chalicelib.store.ports import LinkPort, PendingLinkPort, PrivateViewPort
+from chalicelib.store.private_views import PrivateViewRepository
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +94,12 @@ def hold(
     load_connector: ConnectorLoader,
     *,
     pending_links: PendingLinkPort | None = None,
+    browser: str | None = None,
 ) -> str:
     """Keep a fresh grant pending for `user` and return its code (for the browser only).
 
-    A pending link the user already had is replaced, and its grant revoked.
+    A pending link the user already had is replaced, and its grant revoked. `browser`
+    (its binding cookie's digest) is trusted for private views once the code links it.
     """
     settings = get_settings()
     pending_id = secrets.token_hex(16)
@@ -111,6 +115,7 @@ def hold(
         consent_id=consent.consent_id,
         consent_expires_at=consent.expires_at,
         authenticated_at=consent.authenticated_at,
+        browser=browser,
     )
     replaced = _pending_links(pending_links).hold(pending)
     if replaced is not None:
@@ -130,8 +135,13 @@ def confirm(
     *,
     pending_links: PendingLinkPort | None = None,
     now: float | None = None,
+    trusted_browsers: PrivateViewPort | None = None,
 ) -> Confirmation:
-    """Check a code `user` typed against *their own* pending link; link it when it matches."""
+    """Check a code `user` typed against *their own* pending link; link it when it matches.
+
+    The browser that approved the consent (where it was recorded) becomes trusted for the
+    person's private views (`trusted_browsers`, default the stage's table).
+    """
     pendings = _pending_links(pending_links)
     counted = pendings.reserve_attempt(
         user.channel,
@@ -159,6 +169,9 @@ def confirm(
         except Exception:  # the pending item is gone: never leave its grant live unseen
             revoke_grant(connector, tokens, consent.consent_id)
             raise
+        if taken.browser:
+            browsers = trusted_browsers or PrivateViewRepository(get_settings().table_name)
+            browsers.trust_browser(user, taken.browser, TRUSTED_BROWSER_SECONDS)
         return Confirmation(result=ConfirmationResult.LINKED, institution_name=name)
     left = MAX_ATTEMPTS - counted.attempts
     logger.info(
@@ -197,6 +210,22 @@ def sweep_expired(
     if ended:
         logger.info("Unconfirmed links revoked at the bank", extra=log_fields(count=ended))
     return ended
+
+
+def cancel(
+    user: ChannelUser,
+    load_connector: ConnectorLoader,
+    *,
+    pending_links: PendingLinkPort | None = None,
+) -> bool:
+    """Revoke and drop `user`'s pending link, its code live or not (erasure); False if none."""
+    pendings = _pending_links(pending_links)
+    pending = pendings.get(user.channel, user.user_id, now=0)  # now=0: an expired one too
+    taken = pendings.take(pending) if pending is not None else None
+    if taken is None:
+        return False
+    _revoke(taken, _connector_of(taken, None, load_connector))
+    return True
 
 
 def _connector_of(

@@ -22,10 +22,10 @@ from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import Connector
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
+from chalicelib.privacy import records
+from chalicelib.privacy.consent_limits import link_expiry
 from chalicelib.secrets import SecretUnavailable
-from chalicelib.settings import get_settings
 from chalicelib.store.account_reference import hashed_account_reference
-from chalicelib.store.consent_expiries import ConsentExpiryRepository
 from chalicelib.store.keys import link_key
 from chalicelib.store.links import Link
 from chalicelib.store.ports import LinkPort
@@ -52,7 +52,9 @@ def store_link(
     """Make the grant `user`'s link, replacing (and revoking) any earlier link to the bank."""
     config = connector.config
     key = link_key(user.channel, user.user_id, config.institution_id)
-    expires_at, lifetime = expiry_of(tokens, time.time())
+    now = time.time()
+    expires_at, lifetime = expiry_of(tokens, now)
+    ends = link_expiry(consent.expires_at, int(now), config.consent_days)
     link = Link(
         channel=user.channel,
         user_id=user.user_id,
@@ -62,18 +64,17 @@ def store_link(
         access_lifetime=lifetime,
         scopes=(tokens.scope or " ".join(config.scopes)).split(),
         consent_id=consent.consent_id,
-        consent_expires_at=consent.expires_at,
+        consent_expires_at=ends.expires_at,
         authenticated_at=consent.authenticated_at,
     )
     previous = links.replace(link)
     if previous is not None:
         end_link_at_bank(connector, previous)
-    links.replace_account_refs(link, _account_references(connector, tokens.access_token, link))
-    if consent.expires_at is not None:
-        ConsentExpiryRepository(get_settings().table_name).record(
-            user.channel, user.user_id, config.institution_id, consent.expires_at
-        )
+    references = _account_references(connector, tokens.access_token, link)
+    links.replace_account_refs(link, references)
+    links.file_end(link, revoke_at_bank=ends.revoke_at_bank)
     logger.info("Bank linked", extra=log_fields(institution_id=config.institution_id))
+    records.record(user, records.authorization(link, config.standard, len(references), previous))
 
 
 def _account_references(connector: Connector, access_token: str, link: Link) -> list[str]:

@@ -61,7 +61,6 @@ from chalicelib.channels.exceptions import RedirectRefused, UnknownChannel
 from chalicelib.channels.messages import ChannelUser
 from chalicelib.channels.port import PlatformLogin
 from chalicelib.channels.registry import adapter_for
-from chalicelib.connectors.authserver import authorization_response_issuer_ok
 from chalicelib.connectors.base import (
     AuthorizationRequest,
     Connector,
@@ -70,13 +69,20 @@ from chalicelib.connectors.base import (
     Customer,
 )
 from chalicelib.connectors.exceptions import BankError
+from chalicelib.connectors.oauth.authserver import authorization_response_issuer_ok
 from chalicelib.loopback import is_loopback_url
 from chalicelib.observability import log_fields
 from chalicelib.public_url import base_url_from_request
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import link_token_key, oauth_state_key
 from chalicelib.store.pending_links import PendingLinkRepository
-from chalicelib.store.ports import LinkPort, PendingLinkPort, SingleUseSecretPort
+from chalicelib.store.ports import (
+    LinkPort,
+    PendingLinkPort,
+    PrivateViewPort,
+    SingleUseSecretPort,
+)
+from chalicelib.store.private_views import PrivateViewRepository
 from chalicelib.store.single_use import SingleUseSecretRepository, digest
 
 logger = logging.getLogger(__name__)
@@ -124,6 +130,9 @@ class LinkingStores:
     link_tokens: SingleUseSecretPort
     states: SingleUseSecretPort
     pending_links: PendingLinkPort
+    trusted_browsers: PrivateViewPort | None = None
+    """Where the browser that completes linking is trusted for private views; None: nowhere
+    (tests of linking alone)."""
 
     @classmethod
     def from_settings(cls) -> LinkingStores:
@@ -133,6 +142,7 @@ class LinkingStores:
             link_tokens=SingleUseSecretRepository(table_name, link_token_key),
             states=SingleUseSecretRepository(table_name, oauth_state_key),
             pending_links=PendingLinkRepository(table_name),
+            trusted_browsers=PrivateViewRepository(table_name),
         )
 
 
@@ -463,12 +473,27 @@ def _keep_grant(
     load_connector: ConnectorLoader,
     stores: LinkingStores,
 ) -> LinkOutcome:
-    """The grant becomes the link when the chat person is proven, else waits for the code."""
+    """The grant becomes the link when the chat person is proven, else waits for the code.
+
+    The browser (its binding cookie's digest, checked by `complete`) is trusted for private
+    views once the link is the person's: now, or when the code is typed.
+    """
+    browser = taken.get("browser") if stores.trusted_browsers is not None else None
     if taken.get("person") == PROVEN:
         store_link(outcome.user, connector, tokens, links, consent)
+        if stores.trusted_browsers is not None and browser:
+            stores.trusted_browsers.trust_browser(
+                outcome.user, browser, browser_binding.TRUSTED_BROWSER_SECONDS
+            )
         return outcome.model_copy(update={"linked": True})
     held_code = confirmation.hold(
-        outcome.user, connector, tokens, consent, load_connector, pending_links=stores.pending_links
+        outcome.user,
+        connector,
+        tokens,
+        consent,
+        load_connector,
+        pending_links=stores.pending_links,
+        browser=browser,
     )
     return outcome.model_copy(update={"awaiting_code": True, "code": held_code})
 
@@ -544,6 +569,22 @@ def _consent_authorised(connector: Connector, consent_id: str | None) -> bool:
         extra=log_fields(institution_id=connector.config.institution_id, error=problem),
     )
     return False
+
+
+def kept_browser_cookie(
+    outcome: LinkOutcome, browser_cookie: str | None, redirect_uri: str
+) -> str | None:
+    """The `Set-Cookie` that keeps the binding cookie of the browser that completed linking
+    for `TRUSTED_BROWSER_SECONDS` (private views open there); None when nothing was kept."""
+    if not (outcome.linked or outcome.awaiting_code):
+        return None
+    local = binding_cookie_is_local(redirect_uri)
+    value = browser_binding.value_from(browser_cookie, local=local)
+    if value is None:
+        return None
+    return browser_binding.set_cookie_header(
+        value, local=local, max_age_seconds=browser_binding.TRUSTED_BROWSER_SECONDS
+    )
 
 
 def platform_redirect_url(outcome: LinkOutcome) -> str | None:

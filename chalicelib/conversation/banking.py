@@ -32,6 +32,8 @@ from chalicelib.connectors.exceptions import (
     ReauthRequired,
 )
 from chalicelib.observability import log_fields
+from chalicelib.privacy import records
+from chalicelib.privacy.records import ConsentEvent, ConsentEventKind
 from chalicelib.store.account_reference import hashed_account_reference
 from chalicelib.store.links import Link, LinkStatus
 from chalicelib.store.ports import LinkPort
@@ -174,6 +176,8 @@ class Banking:
         end_link_at_bank(connector, link)
         self._links.delete(user.channel, user.user_id, institution_id)
         logger.info("Bank unlinked", extra=log_fields(institution_id=institution_id))
+        unlinked = ConsentEvent(kind=ConsentEventKind.UNLINKED, institution_id=institution_id)
+        records.record(user, unlinked)
         return connector.config.display_name
 
     def _token(self, link: Link, connector: Connector) -> str:

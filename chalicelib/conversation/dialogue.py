@@ -18,6 +18,7 @@ from chalicelib.channels.port import Capabilities
 from chalicelib.conversation import replies
 from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, recognise
+from chalicelib.privacy.consent_limits import renewal_choice
 
 
 class ActionKind(StrEnum):
@@ -31,6 +32,10 @@ class ActionKind(StrEnum):
     UNLINK_ALL = "unlink_all"
     FRAUD_ANSWER = "fraud_answer"
     CONFIRM_LINK = "confirm_link"
+    PRIVACY_ON = "privacy_on"
+    PRIVACY_OFF = "privacy_off"
+    MY_DATA = "my_data"
+    DELETE_EVERYTHING = "delete_everything"
 
 
 class BankAction(BaseModel):
@@ -91,8 +96,8 @@ def respond(event: InboundEvent, context: UserContext) -> Turn:
     intent, argument = recognised.intent, recognised.argument
     if intent is Intent.HELP:
         return Turn(messages=[replies.welcome()])
-    if intent is Intent.LINK:
-        return _link(argument, context)
+    if intent in (Intent.LINK, Intent.RENEW):
+        return _link(argument, context, renewing=intent is Intent.RENEW)
     if intent is Intent.UNLINK:
         return _unlink(argument, context)
     if intent is Intent.FRAUD:
@@ -108,7 +113,26 @@ def respond(event: InboundEvent, context: UserContext) -> Turn:
         if intent is Intent.ACCOUNTS:
             return Turn(action=BankAction(kind=ActionKind.ACCOUNTS))
         return Turn(action=_transactions(argument))
-    return Turn(messages=[replies.not_understood()])
+    return _privacy_or_not_understood(intent)
+
+
+def _privacy_or_not_understood(intent: Intent) -> Turn:
+    action = _PRIVACY_ACTIONS.get(intent)
+    return Turn(action=action) if action else Turn(messages=[replies.not_understood()])
+
+
+_PRIVACY_ACTIONS = {
+    Intent.MY_DATA: BankAction(kind=ActionKind.MY_DATA),
+    Intent.DELETE_EVERYTHING: BankAction(kind=ActionKind.DELETE_EVERYTHING, confirmed=False),
+    Intent.DELETE_EVERYTHING_CONFIRMED: BankAction(
+        kind=ActionKind.DELETE_EVERYTHING, confirmed=True
+    ),
+    Intent.PRIVACY_ON: BankAction(kind=ActionKind.PRIVACY_ON),
+    Intent.PRIVACY_OFF: BankAction(kind=ActionKind.PRIVACY_OFF),
+}
+"""A person's rights over their data, read and worded by `privacy.my_data` (access) and
+`privacy.erasure` (the confirmation, then the erasure) in the worker, and their privacy
+mode, kept by `privacy.disclosure`."""
 
 
 def _transactions(argument: str | None) -> BankAction:
@@ -124,7 +148,9 @@ def _transactions(argument: str | None) -> BankAction:
     return action
 
 
-def _link(argument: str | None, context: UserContext) -> Turn:
+def _link(argument: str | None, context: UserContext, *, renewing: bool = False) -> Turn:
+    if renewing:  # renewing is linking a linked bank again (a new consent and end date)
+        argument = renewal_choice(argument, [i.institution_id for i in context.linked])
     if not context.available:
         return Turn(messages=[replies.linking_unavailable()])
     chosen = next((i for i in context.available if i.institution_id == argument), None)

@@ -27,6 +27,12 @@ class Intent(StrEnum):
     ACCOUNTS = "ACCOUNTS"
     FRAUD = "FRAUD"
     CONFIRM_LINK = "CONFIRM_LINK"
+    MY_DATA = "MY_DATA"
+    DELETE_EVERYTHING = "DELETE_EVERYTHING"
+    DELETE_EVERYTHING_CONFIRMED = "DELETE_EVERYTHING_CONFIRMED"
+    RENEW = "RENEW"
+    PRIVACY_ON = "PRIVACY_ON"
+    PRIVACY_OFF = "PRIVACY_OFF"
     UNKNOWN = "UNKNOWN"
 
 
@@ -39,7 +45,19 @@ class Recognised(BaseModel):
 
 # Order matters: more specific phrasings first ("unlink" before "link").
 _PHRASES: tuple[tuple[Intent, tuple[str, ...]], ...] = (
+    (Intent.PRIVACY_OFF, ("privacy mode off", "privacy off", "turn off privacy mode")),
+    (Intent.PRIVACY_ON, ("privacy mode on", "privacy on", "privacy mode", "private mode")),
+    (Intent.DELETE_EVERYTHING_CONFIRMED, ("yes delete everything", "yes delete all")),
+    (
+        Intent.DELETE_EVERYTHING,
+        ("delete everything", "delete my data", "delete all my data", "erase my data"),
+    ),
+    (
+        Intent.MY_DATA,
+        ("my data", "what do you know about me", "what do you have on me", "data about me"),
+    ),
     (Intent.UNLINK, ("unlink", "disconnect", "remove bank", "remove my bank", "forget me")),
+    (Intent.RENEW, ("renew", "extend my link", "keep my link")),
     (Intent.LINK, ("link", "connect", "add bank", "add a bank", "add my bank")),
     (Intent.ACCOUNTS, ("accounts", "my accounts", "which accounts", "list accounts")),
     (

@@ -459,13 +459,13 @@ def consent_expiring(institution: Institution, expires_on: str | None) -> Outbou
     when = f"on {expires_on}" if expires_on else "soon"
     return OutboundMessage(
         text=(
-            f"Your link to {institution.name} expires {when}. Link again to keep "
+            f"Your link to {institution.name} expires {when}. Renew it to keep "
             "your balances, transactions and fraud alerts here."
         ),
         quick_replies=[
             QuickReply(
-                title=f"Relink {institution.name}",
-                payload=payload_for(Intent.LINK, institution.institution_id),
+                title=f"Renew {institution.name}",
+                payload=payload_for(Intent.RENEW, institution.institution_id),
             )
         ],
     )

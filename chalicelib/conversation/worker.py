@@ -61,6 +61,7 @@ from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
 from chalicelib.channels.delivery import deliver_once, prepare_clients, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
+from chalicelib.channels.late_failures import SentMessages, resend_after_window_closed
 from chalicelib.channels.messages import (
     ChannelUser,
     InboundEvent,
@@ -81,16 +82,19 @@ from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, recognise
 from chalicelib.deadline import DeadlineReached, capped, reserved
 from chalicelib.observability import log_fields
+from chalicelib.privacy import disclosure, erasure, my_data, private_offers
+from chalicelib.privacy.private_view import PrivateViewKind, confirm_view_code, offer_private_view
 from chalicelib.queues import queue_url
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository, needs_recording
-from chalicelib.store.chat_users import ChatUserRepository
+from chalicelib.store.chat_users import ChatUserRecords, ChatUserRepository
 from chalicelib.store.connectors import ConnectorRepository
 from chalicelib.store.links import Link, LinkRepository
 from chalicelib.store.ports import (
     ChatProfilePort,
     ChatUserPort,
     LinkPort,
+    PrivateViewPort,
     ProcessedEventPort,
     ReplyLedgerPort,
 )
@@ -116,7 +120,9 @@ ACK_STEP = "ack"
 STILL_WAITING_STEP = "still-waiting"
 FINAL_STEP = "final"
 
-CLAIMED_INTENTS = frozenset({Intent.CONFIRM_LINK, Intent.UNLINK, Intent.FRAUD})
+CLAIMED_INTENTS = frozenset(
+    {Intent.CONFIRM_LINK, Intent.UNLINK, Intent.FRAUD, Intent.DELETE_EVERYTHING_CONFIRMED}
+)
 """Intents whose work changes more than the person's chat, so a duplicate must not redo it."""
 
 Result = TypeVar("Result")
@@ -150,6 +156,7 @@ class FraudAnswerer(Protocol):
         confirmed: bool,
         final_attempt: bool,
         event_id: str,
+        public_base_url: str | None = None,
     ) -> list[OutboundMessage]: ...
 
 
@@ -171,6 +178,10 @@ class WorkerServices:
     send_client: SendClient | None = None
     """None: each user's channel adapter's own client, made for each send."""
     clock: Callable[[], float] = time.time
+    private_views: PrivateViewPort | None = None
+    """Where private views and their codes are kept; None: the stage's table."""
+    sent_messages: SentMessages | None = None
+    """Alerts and reminders awaiting a late failure report; None: the stage's table."""
 
     @classmethod
     def from_settings(cls, *, answer_fraud: FraudAnswerer) -> WorkerServices:
@@ -219,7 +230,20 @@ def prepare_container() -> None:
 
 
 def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServices) -> None:
-    """Answer one inbound event; `attempt` is SQS's receive count for the record."""
+    """Answer one inbound event; `attempt` is SQS's receive count for the record.
+
+    A platform's late failure report is no message from the person (it neither opens
+    their window nor gets a reply): an alert or reminder it names goes again as its
+    template (`channels.late_failures`).
+    """
+    if event.kind is InboundKind.DELIVERY_FAILED:
+        resend_after_window_closed(
+            event,
+            sent_messages=services.sent_messages,
+            ledger=services.ledger,
+            client=services.send_client,
+        )
+        return
     records = services.chat_users.read(event.user)
     _record_inbound(event, records.last_inbound_at, services)
     banking = Banking(services.links, services.load_connector)
@@ -236,6 +260,7 @@ def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServi
                 slow=turn.slow,
                 banking=banking,
                 links=records.links,
+                person=records,
                 context=context,
                 steps=steps,
                 attempt=_Attempt.of(event, attempt, services.clock),
@@ -267,6 +292,7 @@ def _answer_action(
     slow: bool,
     banking: Banking,
     links: list[Link],
+    person: ChatUserRecords,
     context: UserContext,
     steps: _Steps,
     attempt: _Attempt,
@@ -286,7 +312,13 @@ def _answer_action(
     def work() -> list[OutboundMessage]:
         with attempt.bank_time():
             return _carry_out(
-                action, event, banking, links=links, attempt=attempt, services=services
+                action,
+                event,
+                banking,
+                links=links,
+                person=person,
+                attempt=attempt,
+                services=services,
             )
 
     try:
@@ -320,6 +352,9 @@ def _forget_if_no_link_left(action: BankAction, user: ChannelUser, links: list[L
     address. `links` were read before the unlink (or, on a redelivery, after it); a
     failure fails the record, and its redelivery, whose reply is settled, tries again.
     """
+    if action.kind is ActionKind.DELETE_EVERYTHING and action.confirmed:
+        erasure.after_reply(user)  # the reply's own ledger entry goes too, and the address
+        return
     if action.kind is ActionKind.UNLINK:
         remaining = [link for link in links if link.institution_id != action.institution_id]
     elif action.kind is ActionKind.UNLINK_ALL:
@@ -494,11 +529,14 @@ def _carry_out(
     banking: Banking,
     *,
     links: list[Link],
+    person: ChatUserRecords,
     attempt: _Attempt,
     services: WorkerServices,
 ) -> list[OutboundMessage]:
     kind = action.kind
     user = event.user
+    if kind in (ActionKind.PRIVACY_ON, ActionKind.PRIVACY_OFF):
+        return [_set_privacy_mode(user, kind is ActionKind.PRIVACY_ON, links, services)]
     if kind is ActionKind.LINK_BUTTON:
         assert action.institution_id is not None
         return [_link_button(user, action.institution_id, event.public_base_url, services)]
@@ -510,10 +548,17 @@ def _carry_out(
         return _answer_fraud(action, event, attempt.last(), services)
     if kind is ActionKind.CONFIRM_LINK:
         assert action.code is not None
-        return [_confirm_link(user, action.code, services)]
+        return [_confirm_code(user, action.code, person.view_code_pending, services)]
     if kind is ActionKind.UNLINK_ALL:
         names = [banking.unlink(user, link.institution_id) for link in links]
         return [replies.unlinked([name for name in names if name])]
+    if kind in (ActionKind.MY_DATA, ActionKind.DELETE_EVERYTHING):
+        return _privacy_rights(action, event, banking, person, services)
+    institution_ids = [link.institution_id for link in links]
+    if kind is not ActionKind.ACCOUNTS and disclosure.private_reply(
+        institution_ids, person.privacy_mode, services.load_connector
+    ):
+        return [_private_offer(action, event, services)]
     request = ReadRequest(
         balances=kind is ActionKind.BALANCES,
         days=action.days,
@@ -537,9 +582,95 @@ def _link_button(
     return replies.link_button(name, url, adapter_for(user.channel).capabilities)
 
 
+def _privacy_rights(
+    action: BankAction,
+    event: InboundEvent,
+    banking: Banking,
+    person: ChatUserRecords,
+    services: WorkerServices,
+) -> list[OutboundMessage]:
+    """A person's data: summed up with its full copy offered (`privacy.my_data`), or erased
+    after one confirmation (`privacy.erasure`)."""
+    names = {i.institution_id: i.name for i in services.institutions()}
+    if action.kind is ActionKind.MY_DATA:
+        return my_data.summary(
+            event.user,
+            person.links,
+            names,
+            private=person.privacy_mode,
+            public_base_url=event.public_base_url,
+        )
+    return erasure.answer(
+        event.user,
+        person.links,
+        names,
+        confirmed=bool(action.confirmed),
+        banking=banking,
+        load_connector=services.load_connector,
+    )
+
+
+def _set_privacy_mode(
+    user: ChannelUser, private: bool, links: list[Link], services: WorkerServices
+) -> OutboundMessage:
+    """Keep the person's privacy mode, naming the banks that stay private regardless."""
+    private_banks = disclosure.private_banks(
+        [link.institution_id for link in links], services.load_connector
+    )
+    return disclosure.set_privacy_mode(
+        user, private, services.chat_profiles, private_banks=private_banks
+    )
+
+
+def _private_offer(
+    action: BankAction, event: InboundEvent, services: WorkerServices
+) -> OutboundMessage:
+    """The neutral message and button to a one-time page that reads the bank when opened."""
+    if action.kind is ActionKind.BALANCES:
+        kind, params, text = PrivateViewKind.BALANCE, {}, private_offers.BALANCE_READY
+    else:
+        kind, text = PrivateViewKind.TRANSACTIONS, private_offers.TRANSACTIONS_READY
+        params = private_offers.transactions_params(
+            days=action.days,
+            per_account=action.per_account,
+            offset=action.offset,
+            account_ref=action.account_ref,
+        )
+    return offer_private_view(
+        event.user,
+        kind,
+        params,
+        text=text,
+        public_base_url=event.public_base_url,
+        views=services.private_views,
+    )
+
+
+def _confirm_code(
+    user: ChannelUser, code: str, view_code_pending: bool, services: WorkerServices
+) -> OutboundMessage:
+    """A typed code: for a private page's new browser when one waits and it matches, else
+    for linking (a wrong view code is reported only when no link waits either)."""
+    if not view_code_pending:
+        return _confirm_link(user, code, services)
+    viewed = confirm_view_code(user, code, views=services.private_views)
+    if viewed.matched and viewed.reply is not None:
+        return viewed.reply
+    linked = services.confirm_link(user, code, services.links, services.load_connector)
+    if linked.result is ConfirmationResult.NOTHING_PENDING and viewed.reply is not None:
+        return viewed.reply
+    return _confirmation_reply(linked)
+
+
 def _confirm_link(user: ChannelUser, code: str, services: WorkerServices) -> OutboundMessage:
     """Check a typed linking code against the sender's own pending link, and say how it went."""
-    done = services.confirm_link(user, code, services.links, services.load_connector)
+    return _confirmation_reply(
+        services.confirm_link(user, code, services.links, services.load_connector)
+    )
+
+
+def _confirmation_reply(done: Confirmation) -> OutboundMessage:
+    """What a linking code's check says in chat."""
     if done.result is ConfirmationResult.LINKED:
         return replies.link_result(done.institution_name, linked=True, reason=None)
     if done.result is ConfirmationResult.WRONG_CODE:
@@ -559,6 +690,7 @@ def _answer_fraud(
         confirmed=action.confirmed,
         final_attempt=final_attempt,
         event_id=event.event_id,
+        public_base_url=event.public_base_url,  # for a step-up button (privacy.step_up)
     )
 
 

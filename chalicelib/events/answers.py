@@ -20,6 +20,9 @@ sender's own partition, so a payload can never answer someone else's alert.
 - A bank that does not answer is retried through SQS redelivery; after the
   last attempt the person is told to call the bank and the question is
   released so they may answer again.
+- A "Yes" the bank wants confirmed by a fresh sign-in (`privacy.step_up`) is not
+  claimed: it is held on the question and the person gets the sign-in button;
+  only once the sign-in passed can a "Yes" claim it. "No" is never held.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from chalicelib.events.exceptions import AnswerNotForwarded
 from chalicelib.events.forwarding import forward_answer
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
 from chalicelib.observability import log_fields
+from chalicelib.privacy import records, step_up
+from chalicelib.privacy.records import ConsentEvent, ConsentEventKind
 from chalicelib.settings import get_settings
 from chalicelib.store.connectors import ConnectorRepository
 from chalicelib.store.pending_questions import (
@@ -52,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 AnswerForwarder = Callable[["ConnectorConfig", FraudAnswer], BankNextStep]
 """Sends an answer to its bank and returns the bank's next step (`forward_answer`)."""
+StepUpOffer = Callable[
+    [ChannelUser, PendingQuestion, "ConnectorConfig", str | None], OutboundMessage
+]
+"""The reply holding a "Yes" until a fresh sign-in (`privacy.step_up.offer`)."""
 
 CONFIRMED: Final = "confirmed"
 DENIED: Final = "denied"
@@ -67,19 +76,37 @@ def answer_fraud_question(
     questions: PendingQuestionPort | None = None,
     configs: ConnectorPort | None = None,
     forward: AnswerForwarder | None = None,
+    public_base_url: str | None = None,
+    offer_step_up: StepUpOffer | None = None,
 ) -> list[OutboundMessage]:
     """Forward the answer of tap `event_id` and return the reply (maybe none).
 
     Raises `BankRetryLater` when the bank should be tried again later (the worker's
-    record is redelivered). `questions`, `configs` and `forward` default to the deployed ones.
+    record is redelivered). `questions`, `configs`, `forward` and `offer_step_up` default
+    to the deployed ones; `public_base_url` is where the webhook was reached (for the
+    step-up button when no base URL is configured).
     """
     if questions is None:
         questions = PendingQuestionRepository(get_settings().table_name)
+    if configs is None:
+        configs = ConnectorRepository()
     answer: Literal["confirmed", "denied"] = CONFIRMED if confirmed else DENIED
-    outcome, question = questions.claim_answer(user, reference, answer, owner=event_id)
+    needs_step_up = confirmed and _steps_up(questions, configs, user, reference)
+    outcome, question = questions.claim_answer(
+        user, reference, answer, owner=event_id, needs_step_up=needs_step_up
+    )
     if outcome is ClaimOutcome.EXPIRED:
         return [replies.fraud_question_expired()]
     assert question is not None
+    if outcome is ClaimOutcome.STEP_UP_NEEDED:
+        return _hold_for_step_up(
+            questions,
+            configs,
+            user,
+            question,
+            public_base_url=public_base_url,
+            offer_step_up=offer_step_up or step_up.offer,
+        )
     if outcome is not ClaimOutcome.CLAIMED:
         logger.info(
             "Fraud answer not forwarded: another tap answered",
@@ -96,6 +123,37 @@ def answer_fraud_question(
         configs=configs,
         forward=forward or forward_answer,
     )
+
+
+def _steps_up(
+    questions: PendingQuestionPort, configs: ConnectorPort, user: ChannelUser, reference: str
+) -> bool:
+    """Whether a "Yes" to this question waits for a fresh sign-in (two reads, on "Yes" only)."""
+    question = questions.get(user, reference)
+    if question is None:
+        return False  # the claim will find it expired
+    return step_up.required(configs.get(question.institution_id), question)
+
+
+def _hold_for_step_up(
+    questions: PendingQuestionPort,
+    configs: ConnectorPort,
+    user: ChannelUser,
+    question: PendingQuestion,
+    *,
+    public_base_url: str | None,
+    offer_step_up: StepUpOffer,
+) -> list[OutboundMessage]:
+    """Hold the "Yes" (the bank is told nothing) and offer the sign-in that releases it."""
+    held = questions.await_step_up(user, question.reference)
+    config = configs.get(question.institution_id)
+    if held is None or config is None:
+        return [replies.fraud_question_expired()]
+    logger.info(
+        "Fraud answer held for a fresh sign-in",
+        extra=log_fields(institution_id=question.institution_id, event_id=question.event_id),
+    )
+    return [offer_step_up(user, held, config, public_base_url)]
 
 
 def _reply_to_another_tap(
@@ -115,11 +173,9 @@ def _forward(
     answer: Literal["confirmed", "denied"],
     final_attempt: bool,
     event_id: str,
-    configs: ConnectorPort | None,
+    configs: ConnectorPort,
     forward: AnswerForwarder,
 ) -> list[OutboundMessage]:
-    if configs is None:
-        configs = ConnectorRepository()
     confirmed = answer == CONFIRMED
     config = configs.get(question.institution_id)
     name = config.display_name if config else "your bank"
@@ -145,6 +201,12 @@ def _forward(
         questions.release(user, question.reference, owner=event_id)
         return [replies.fraud_answer_not_delivered(name)]
     questions.mark_answered(user, question.reference, owner=event_id)
+    answered = ConsentEvent(
+        kind=ConsentEventKind.FRAUD_ANSWERED,
+        institution_id=question.institution_id,
+        answer="yes" if confirmed else "no",
+    )
+    records.record(user, answered)
     logger.info(
         "Fraud answer forwarded",
         extra=log_fields(institution_id=question.institution_id, event_id=question.event_id),

@@ -8,8 +8,13 @@ fraud alert's details sealed and opened only here, in memory, to compose it.
 - Suspected fraud: one pending question per recipient, then the alert with
   "Yes, it was me" / "No, it wasn't". Inside the channel's messaging window it is
   a free-form message; outside, or if the platform says the window closed, the
-  channel's approved alert template. An amount the alert cannot show (absurdly
-  large) is left out rather than losing the alert.
+  channel's approved alert template (also when it says so only later, in a status
+  webhook: the template waits for that, `chalicelib.channels.late_failures`). An
+  amount the alert cannot show (absurdly large) is left out rather than losing the
+  alert. In private mode (the bank's disclosure policy or the person's privacy mode,
+  `chalicelib.privacy.disclosure`) the message names nothing ("Please check a recent
+  card payment") and links to a one-time page of the details; the template then
+  carries only the card's last four.
 - Consent revoked: the link and its tokens are deleted; the person is told.
 - Consent expiring: a re-link reminder (the channel's reminder template outside
   the window, where it has one).
@@ -53,9 +58,11 @@ from chalicelib.channels.exceptions import (
     SendRefused,
     WindowClosed,
 )
+from chalicelib.channels.late_failures import Fallback, SentMessages, watch_for_late_failure
 from chalicelib.channels.messages import ChannelUser, OutboundMessage, TemplateMessage
 from chalicelib.channels.port import ApprovedTemplate, Purpose, SendClient
 from chalicelib.channels.registry import adapter_for
+from chalicelib.connectors.config.models import Disclosure
 from chalicelib.conversation import replies
 from chalicelib.conversation.institutions import Institution
 from chalicelib.envelope import EnvelopeError
@@ -67,6 +74,9 @@ from chalicelib.events.alerts import (
 from chalicelib.events.payloads import AlertDetails, QueuedBankEvent
 from chalicelib.events.queued import alert_details, read_queued
 from chalicelib.observability import log_fields
+from chalicelib.privacy import private_offers, records
+from chalicelib.privacy.private_view import PrivateViewKind, private_view_url
+from chalicelib.privacy.records import ConsentEvent, ConsentEventKind
 from chalicelib.settings import get_settings
 from chalicelib.store.chat_profiles import ChatProfileRepository
 from chalicelib.store.connectors import ConnectorRepository
@@ -79,6 +89,7 @@ from chalicelib.store.ports import (
     ConsentExpiryPort,
     LinkPort,
     PendingQuestionPort,
+    PrivateViewPort,
     ProcessedEventPort,
     ReplyLedgerPort,
 )
@@ -94,6 +105,7 @@ logger = logging.getLogger(__name__)
 ALERT_STEP = "fraud-alert"
 ALERT_TEMPLATE_STEP = "fraud-alert-template"
 NOTICE_STEP = "notice"
+NOTICE_TEMPLATE_STEP = "notice-template"
 
 Composed = TypeVar("Composed")
 
@@ -112,7 +124,11 @@ class FanoutServices:
     """Bank event ids already carried out (a bank's retry is carried out once)."""
     send_client: SendClient | None = None
     """None: each user's channel adapter's own client, made for each send."""
+    sent_messages: SentMessages | None = None
+    """Alerts and reminders awaiting a late failure report; None: the stage's table."""
     clock: Callable[[], float] = time.time
+    private_views: PrivateViewPort | None = None
+    """Where private views of alerts are kept; None: the stage's table."""
 
     @classmethod
     def from_settings(cls) -> FanoutServices:
@@ -208,6 +224,7 @@ def _alert_fraud(
         event_id=event.event_id,
         account_ref=event.account_ref,
         ttl_seconds=settings.fraud_question_ttl_seconds,
+        step_up_requested=event.step_up_requested,
     )
     if question.state is not QuestionState.PENDING:
         return  # already answered (a redelivery long after the alert)
@@ -254,6 +271,9 @@ def _send_alert(
     (`WindowClosed`, logged as unreachable).
     """
     approved = adapter_for(user.channel).approved_template(Purpose.ALERT)
+    private = _private_alert(event, user, services)
+    if private:  # the template has no page to point to: it names only the card's last four
+        details = AlertDetails(masked_number=details.masked_number)
 
     def template() -> TemplateMessage:
         if approved is None:
@@ -262,20 +282,57 @@ def _send_alert(
 
     ledger, client = services.ledger, services.send_client
     alert = _step(event, user, ALERT_STEP)
+    template_step = _step(event, user, ALERT_TEMPLATE_STEP)
     try:
         if _window_open(user, services):
-            message = _compose(lambda d: fraud_alert_message(d, reference), event, details)
+            message = (
+                _private_alert_message(event, user, reference, services)
+                if private
+                else _compose(lambda d: fraud_alert_message(d, reference), event, details)
+            )
+            fallback = Fallback(template(), template_step) if approved else None
             deliver_once(
-                user, [message], step=alert, purpose=Purpose.ALERT, ledger=ledger, client=client
+                user,
+                [message],
+                step=alert,
+                purpose=Purpose.ALERT,
+                ledger=ledger,
+                client=client,
+                on_sent=watch_for_late_failure(
+                    user, Purpose.ALERT, fallback, services.sent_messages
+                ),
             )
             return "message"
         deliver_template_once(user, template(), step=alert, ledger=ledger, client=client)
         return "template"
     except WindowClosed:
         pass  # the platform said the window closed, now or on an earlier attempt
-    template_step = _step(event, user, ALERT_TEMPLATE_STEP)
     deliver_template_once(user, template(), step=template_step, ledger=ledger, client=client)
     return "template"
+
+
+def _private_alert(event: QueuedBankEvent, user: ChannelUser, services: FanoutServices) -> bool:
+    """Whether the alert's details stay out of the chat: the bank's policy or the person's
+    privacy mode (`chalicelib.privacy.disclosure`); an unregistered bank counts as private."""
+    config = services.configs.get(event.institution_id)
+    if config is None or config.disclosure is Disclosure.PRIVATE:
+        return True
+    return services.chat_profiles.privacy_mode(user)
+
+
+def _private_alert_message(
+    event: QueuedBankEvent, user: ChannelUser, reference: str, services: FanoutServices
+) -> OutboundMessage:
+    """ "Please check a recent card payment" with the answers, and a button to the details'
+    one-time page (which opens the still-sealed details only when it is opened)."""
+    url = private_view_url(
+        user,
+        PrivateViewKind.FRAUD_ALERT,
+        private_offers.fraud_params(event.model_dump_json(exclude_none=True)),
+        views=services.private_views,
+        ttl_seconds=private_offers.FRAUD_VIEW_TTL_SECONDS,
+    )
+    return private_offers.private_fraud_alert(reference, url)
 
 
 def _compose(
@@ -302,6 +359,8 @@ def _remove_revoked_link(
     logger.info(
         "Link removed: consent revoked", extra=log_fields(institution_id=event.institution_id)
     )
+    by_bank = ConsentEventKind.REVOKED_BY_BANK
+    records.record(user, ConsentEvent(kind=by_bank, institution_id=event.institution_id))
     notify(
         user,
         replies.consent_revoked(_institution(event.institution_id, services).name),
@@ -357,8 +416,8 @@ def _send_notice(
 ) -> bool:
     purpose = Purpose.REMINDER
     client = services.send_client
+    approved = adapter_for(user.channel).approved_template(purpose)
     if not _window_open(user, services):
-        approved = adapter_for(user.channel).approved_template(purpose)
         if reminder is None or approved is None:
             logger.info("Notice not sent: outside the messaging window")
             return False
@@ -368,11 +427,22 @@ def _send_notice(
         else:
             deliver_template_once(user, template, step=step, ledger=services.ledger, client=client)
         return True
+    fallback = None
+    if reminder is not None and approved is not None:
+        template_step = step and step.model_copy(update={"step": NOTICE_TEMPLATE_STEP})
+        fallback = Fallback(reminder(approved), template_step)
+    watch = watch_for_late_failure(user, purpose, fallback, services.sent_messages)
     if step is None:
-        deliver(user, [message], purpose=purpose, client=client)
+        deliver(user, [message], purpose=purpose, client=client, on_sent=watch)
     else:
         deliver_once(
-            user, [message], step=step, purpose=purpose, ledger=services.ledger, client=client
+            user,
+            [message],
+            step=step,
+            purpose=purpose,
+            ledger=services.ledger,
+            client=client,
+            on_sent=watch,
         )
     return True
 

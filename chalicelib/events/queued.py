@@ -87,6 +87,7 @@ def _minimised(event: BankEvent) -> QueuedBankEvent:
             else None
         ),
         consent_id=event.consent_id,
+        step_up_requested=event.step_up_requested,
     )
 
 

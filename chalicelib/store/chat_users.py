@@ -1,14 +1,16 @@
 """What the inbound worker reads about a chat user per message: links and last inbound time.
 
 Both live in the user's partition, and between a user's `LINK#<institution>` items
-and their `PROFILE` item only `PENDINGLINK` sorts (`keys.LINKS_AND_PROFILE`), so
-one strongly consistent Query of that range reads them together: one round trip
-per message where the worker used to Query the links twice and write the profile.
-The pending link it may also return is skipped (its code check reads it itself).
+and their `PROFILE` item only `PENDINGLINK` and `PRIVATEVIEWCODE` sort
+(`keys.LINKS_AND_PROFILE`), so one strongly consistent Query of that range reads them
+together: one round trip per message where the worker used to Query the links twice and
+write the profile. The pending link it may also return is skipped (its code check reads it
+itself); a live view code is only noted, so a typed code is checked against it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from chalicelib.store.keys import (
     LINKS_AND_PROFILE,
     PK,
     SK,
+    VIEW_CODE_SK,
     user_partition,
 )
 from chalicelib.store.links import Link
@@ -28,10 +31,13 @@ from chalicelib.store.links import Link
 
 @dataclass(frozen=True)
 class ChatUserRecords:
-    """A user's links (stored order) and their last recorded inbound time (epoch seconds)."""
+    """A user's links (stored order), their last recorded inbound time (epoch seconds), their
+    privacy mode, and whether a private view's code awaits them (`store.private_views`)."""
 
     links: list[Link]
     last_inbound_at: int | None
+    privacy_mode: bool = False
+    view_code_pending: bool = False
 
 
 class ChatUserRepository:
@@ -55,13 +61,23 @@ class ChatUserRepository:
         }
         links: list[Link] = []
         last_inbound_at: int | None = None
+        privacy_mode = view_code_pending = False
         while True:
             page = client.query(**request)
             for values in (decode_item(item) for item in page.get("Items", [])):
                 if values[SK].startswith(LINK_PREFIX):
                     links.append(Link.model_validate(values))
-                elif values[SK] == CHAT_PROFILE_SK and "last_inbound_at" in values:
-                    last_inbound_at = int(values["last_inbound_at"])
+                elif values[SK] == CHAT_PROFILE_SK:
+                    if "last_inbound_at" in values:
+                        last_inbound_at = int(values["last_inbound_at"])
+                    privacy_mode = bool(values.get("privacy_mode"))
+                elif values[SK] == VIEW_CODE_SK:
+                    view_code_pending = int(values["confirm_by"]) > time.time()
             if "LastEvaluatedKey" not in page:
-                return ChatUserRecords(links=links, last_inbound_at=last_inbound_at)
+                return ChatUserRecords(
+                    links=links,
+                    last_inbound_at=last_inbound_at,
+                    privacy_mode=privacy_mode,
+                    view_code_pending=view_code_pending,
+                )
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

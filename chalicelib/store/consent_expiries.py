@@ -1,6 +1,7 @@
 """Links' consent expiries filed by day on `gsi1`, so the daily job never Scans.
 
-One small item per link whose consent has an end date, in the user's partition
+One small item per link (every link has an end: `chalicelib.privacy.consent_limits`),
+in the user's partition
 (`CONSENTEXP#<inst>`), indexed under `CONSENTEXP#<yyyy-mm-dd>`. The daily job
 Queries the next seven days (reminders) and the past week (expired links), so
 its cost follows the number of consents ending, not the number of users.
@@ -35,6 +36,8 @@ class ConsentExpiry(BaseModel):
     institution_id: str
     consent_expires_at: int
     reminded: bool = False
+    revoke_at_bank: bool = False
+    """The end is BankBridge's own, not the bank's: the grant must be revoked at the bank."""
 
     @property
     def day(self) -> date:
@@ -48,13 +51,22 @@ class ConsentExpiryRepository:
     def __init__(self, table_name: str) -> None:
         self._table_name = table_name
 
-    def record(self, channel: str, user_id: str, institution_id: str, expires_at: int) -> None:
-        """File (or re-file, after relinking) a link's consent end."""
+    def record(
+        self,
+        channel: str,
+        user_id: str,
+        institution_id: str,
+        expires_at: int,
+        *,
+        revoke_at_bank: bool = False,
+    ) -> None:
+        """File (or re-file, after relinking or renewing) a link's end."""
         entry = ConsentExpiry(
             channel=channel,
             user_id=user_id,
             institution_id=institution_id,
             consent_expires_at=expires_at,
+            revoke_at_bank=revoke_at_bank,
         )
         key = consent_expiry_key(channel, user_id, institution_id, entry.day.isoformat())
         aws.client("dynamodb").put_item(
@@ -68,6 +80,7 @@ class ConsentExpiryRepository:
                     "institution_id": institution_id,
                     "consent_expires_at": expires_at,
                     "reminded": False,
+                    "revoke_at_bank": revoke_at_bank,
                     TTL_ATTRIBUTE: expires_at + GRACE_SECONDS,
                 }
             ),
@@ -117,4 +130,5 @@ def _from_item(item: dict[str, AttributeValue]) -> ConsentExpiry:
         institution_id=values["institution_id"],
         consent_expires_at=int(values["consent_expires_at"]),
         reminded=bool(values.get("reminded", False)),
+        revoke_at_bank=bool(values.get("revoke_at_bank", False)),
     )

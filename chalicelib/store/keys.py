@@ -19,12 +19,21 @@ One table, generic `pk`/`sk`, one GSI (`gsi1pk`/`gsi1sk`) and a TTL attribute
 | reply ledger (one send step) | `USER#<channel>#<user id>`         | `REPLY#<event ref>#<step>`  |
 | pending link (awaiting code) | `USER#<channel>#<user id>`         | `PENDINGLINK`               |
 | sealed reply address         | `USER#<channel>#<user id>`         | `ADDRESS`                   |
+| private view (single use)    | `PRIVATEVIEW#<sha256 of token>`    | `VIEW`                      |
+| private view's chat code     | `USER#<channel>#<user id>`         | `PRIVATEVIEWCODE`           |
+| browser trusted for views    | `USER#<channel>#<user id>`         | `BROWSER#<sha256 of value>` |
+| pseudonym key (sealed)       | `USER#<channel>#<user id>`         | `PSEUDONYMKEY`              |
+| sent alert/reminder (2 days) | `USER#<channel>#<user id>`         | `SENT#<keyed message ref>`  |
+| consent record (append-only) | `CONSENTREC#<pseudonym>`           | `<epoch ms>#<random>`       |
+| step-up token (single use)   | `STEPUPTOKEN#<sha256 of token>`    | `STEPUPTOKEN`               |
+| step-up sign-in state        | `STEPUPSTATE#<sha256 of state>`    | `STATE`                     |
 
 GSI `gsi1`: connector listing (`CONNECTORS`), links by consent
 (`CONSENT#<inst>#<consent id>`), account references (`ACCTREF#<inst>#<hmac>`, keyed
 by the stage secret: see `chalicelib.store.account_reference`), consent expiries by
-day (`CONSENTEXP#<yyyy-mm-dd>`) and pending links by the day their confirmation is
-due (`PENDINGLINK#<yyyy-mm-dd>`).
+day (`CONSENTEXP#<yyyy-mm-dd>`), pending links by the day their confirmation is
+due (`PENDINGLINK#<yyyy-mm-dd>`) and the single-use items that name a person, under
+that person's partition name (`USER#<channel>#<user id>`, `owner_entry`).
 
 TTL is best-effort in DynamoDB (deletion can lag by days), so readers still
 check `expires_at` themselves.
@@ -82,6 +91,17 @@ def link_token_key(token_digest: str) -> dict[str, str]:
     return {PK: f"LINKTOKEN#{token_digest}", SK: "LINKTOKEN"}
 
 
+def step_up_token_key(token_digest: str) -> dict[str, str]:
+    """Key of a chat-issued step-up token (single use, minutes): confirms one fraud answer."""
+    return {PK: f"STEPUPTOKEN#{token_digest}", SK: "STEPUPTOKEN"}
+
+
+def step_up_state_key(state_digest: str) -> dict[str, str]:
+    """Key of one step-up sign-in's state; kept apart from linking's, so neither can finish
+    the other."""
+    return {PK: f"STEPUPSTATE#{state_digest}", SK: "STATE"}
+
+
 def client_token_key(institution_id: str) -> dict[str, str]:
     """Key of the cached client-credentials token of an institution."""
     return {PK: f"CONNECTOR#{institution_id}", SK: "CCTOKEN"}
@@ -133,8 +153,8 @@ def chat_profile_key(channel: str, user_id: str) -> dict[str, str]:
 
 LINKS_AND_PROFILE = (LINK_PREFIX, CHAT_PROFILE_SK)
 """Sort keys from a user's first link to their chat profile, inclusive: `LINK#<inst>` items,
-then only `PENDINGLINK`, then `PROFILE` sort in it, so one Query of this range reads the
-links and the profile together (the inbound worker's one read per message)."""
+then only `PENDINGLINK` and `PRIVATEVIEWCODE`, then `PROFILE` sort in it, so one Query of
+this range reads the links and the profile together (the inbound worker's one read per message)."""
 
 
 CONSENT_EXPIRY_PREFIX = "CONSENTEXP#"
@@ -200,3 +220,69 @@ def reply_address_key(channel: str, user_id: str) -> dict[str, str]:
     does, when it renders a send.
     """
     return {PK: user_partition(channel, user_id), SK: REPLY_ADDRESS_SK}
+
+
+def owner_entry(channel: str, user_id: str, partition: str) -> dict[str, str]:
+    """GSI attributes filing an item kept *outside* a person's partition under their name.
+
+    Single-use items (link tokens, OAuth states, private views, step-up tokens) are keyed by
+    a secret's digest but say whose they are; filed on `gsi1` under the person's partition
+    name, erasure ("delete everything") finds them with one Query, never a Scan.
+    """
+    return {GSI1_PK: user_partition(channel, user_id), GSI1_SK: partition}
+
+
+PSEUDONYM_KEY_SK = "PSEUDONYMKEY"
+
+
+def pseudonym_key_key(channel: str, user_id: str) -> dict[str, str]:
+    """Key of the sealed random key that names a person in their consent records.
+
+    In the user's partition (erased with it) and outside `LINKS_AND_PROFILE`
+    (`PSEUDONYMKEY` sorts after `PROFILE`), so the worker's one Query never reads it.
+    """
+    return {PK: user_partition(channel, user_id), SK: PSEUDONYM_KEY_SK}
+
+
+def sent_message_key(channel: str, user_id: str, reference: str) -> dict[str, str]:
+    """Key of an alert or reminder sent in the window on a channel that reports failures late.
+
+    `reference` is the adapter's keyed reference of the platform's message id (a WhatsApp
+    `wamid` embeds the number). In the user's partition (erased with it) and outside
+    `LINKS_AND_PROFILE` (`SENT#` sorts after `PSEUDONYMKEY`).
+    """
+    return {PK: user_partition(channel, user_id), SK: f"SENT#{reference}"}
+
+
+CONSENT_RECORD_PREFIX = "CONSENTREC#"
+
+
+def consent_record_key(pseudonym: str, at_millis: int, nonce: str) -> dict[str, str]:
+    """Key of one consent record: the person's pseudonym, then time order (newest last).
+
+    The partition names no chat user: once the pseudonym key is destroyed, nothing
+    leads from a person to these records or back.
+    """
+    return {PK: f"{CONSENT_RECORD_PREFIX}{pseudonym}", SK: f"{at_millis:013d}#{nonce}"}
+
+
+def private_view_key(token_digest: str) -> dict[str, str]:
+    """Key of a one-time private view (`chalicelib.privacy.private_view`); only the digest."""
+    return {PK: f"PRIVATEVIEW#{token_digest}", SK: "VIEW"}
+
+
+VIEW_CODE_SK = "PRIVATEVIEWCODE"
+
+
+def view_code_key(channel: str, user_id: str) -> dict[str, str]:
+    """Key of the code a browser without the view cookie waits for the person to type.
+
+    Inside `LINKS_AND_PROFILE` (it sorts between `PENDINGLINK` and `PROFILE`), so the
+    inbound worker's one Query tells whether a typed code may be for a private view.
+    """
+    return {PK: user_partition(channel, user_id), SK: VIEW_CODE_SK}
+
+
+def trusted_browser_key(channel: str, user_id: str, browser_digest: str) -> dict[str, str]:
+    """Key of a browser that may open the user's private views (digest of its cookie)."""
+    return {PK: user_partition(channel, user_id), SK: f"BROWSER#{browser_digest}"}

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chalicelib import aws
+from chalicelib.store.consent_expiries import ConsentExpiryRepository
 from chalicelib.store.gsi import query_gsi1
 from chalicelib.store.item_codec import AttributeValue, decode_item, encode_item
 from chalicelib.store.keys import (
@@ -131,6 +132,18 @@ class LinkRepository:
         for reference in references:
             key = account_ref_key(link.channel, link.user_id, link.institution_id, reference)
             client.put_item(TableName=self._table, Item=encode_item({**key, "kind": "account_ref"}))
+
+    def file_end(self, link: Link, *, revoke_at_bank: bool) -> None:
+        """File the link's end (`consent_expires_at`) for the daily job's reminder and expiry."""
+        if link.consent_expires_at is None:
+            return
+        ConsentExpiryRepository(self._table).record(
+            link.channel,
+            link.user_id,
+            link.institution_id,
+            link.consent_expires_at,
+            revoke_at_bank=revoke_at_bank,
+        )
 
     def users_for_account(self, institution_id: str, reference: str) -> list[tuple[str, str]]:
         """(channel, user id) of every link covering an account: one GSI Query, no Scan."""
@@ -281,8 +294,9 @@ def _to_item(link: Link) -> dict[str, AttributeValue]:
         values["authenticated_at"] = link.authenticated_at
     if link.consent_expires_at:
         values["consent_expires_at"] = link.consent_expires_at
-        # A day's grace after consent expiry, then DynamoDB may delete the dead link.
-        values[TTL_ATTRIBUTE] = link.consent_expires_at + 86_400
+        # The daily job's look-back week (plus a day) after the end, then DynamoDB may delete
+        # the dead link: the job must still find it to revoke a grant whose end is our own.
+        values[TTL_ATTRIBUTE] = link.consent_expires_at + 8 * 86_400
     return encode_item(values)
 
 

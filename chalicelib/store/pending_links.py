@@ -52,6 +52,11 @@ class PendingLink(BaseModel):
     consent_expires_at: int | None = None
     authenticated_at: int | None = None
     created_at: int = Field(default_factory=lambda: int(time.time()))
+    browser: str | None = Field(
+        default=None,
+        description="Digest of the binding cookie of the browser that approved the consent: "
+        "trusted for private views once the code links it.",
+    )
 
     @property
     def key(self) -> dict[str, str]:
@@ -176,6 +181,8 @@ def _to_item(pending: PendingLink) -> dict[str, AttributeValue]:
         values["consent_expires_at"] = pending.consent_expires_at
     if pending.authenticated_at:
         values["authenticated_at"] = pending.authenticated_at
+    if pending.browser:
+        values["browser"] = pending.browser
     return encode_item(values)
 
 

@@ -7,7 +7,11 @@ hashed account reference), never the amount, merchant or card number. It
 expires after `question_ttl_seconds` (24 h by default); DynamoDB's TTL deletion
 is lazy, so `expires_at` is also checked on every answer.
 
-States: `pending` -> `forwarding` -> `answered`. The claim is one conditional
+States: `pending` -> `forwarding` -> `answered`; a "Yes" that needs a fresh sign-in
+first (`chalicelib.privacy.step_up`) waits in `awaiting_step_up` until the sign-in
+passes (`step_up_passed_at`), and only then can a "Yes" claim it: the condition is
+part of the claim's one write, so no race forwards an unconfirmed "Yes". A "No"
+claims it from either state. The claim is one conditional
 write owned by the inbound event (`claimed_by`, the tap's message id): however
 many taps arrive at once, exactly one takes the question, and only a retry of
 that same event may continue it (forward again, which banks de-duplicate by
@@ -41,6 +45,8 @@ class QuestionState(StrEnum):
     """Where a question is in its single use."""
 
     PENDING = "pending"
+    AWAITING_STEP_UP = "awaiting_step_up"
+    """"Yes" was tapped; held (the bank is not told) until a fresh sign-in passes."""
     FORWARDING = "forwarding"
     ANSWERED = "answered"
 
@@ -56,6 +62,9 @@ class PendingQuestion(BaseModel):
     answer: str | None = None
     claimed_by: str | None = None
     expires_at: int
+    step_up_requested: bool = False
+    """The bank's event asked for a fresh sign-in before a "Yes"."""
+    step_up_passed_at: int | None = None
 
 
 class ClaimOutcome(StrEnum):
@@ -67,6 +76,8 @@ class ClaimOutcome(StrEnum):
     """Another tap owns it and is forwarding now."""
     ALREADY_ANSWERED = "already_answered"
     EXPIRED = "expired"
+    STEP_UP_NEEDED = "step_up_needed"
+    """A "Yes" that needs a fresh sign-in nobody has passed yet: not claimed."""
 
 
 def question_reference(institution_id: str, event_id: str, user: ChannelUser) -> str:
@@ -89,6 +100,7 @@ class PendingQuestionRepository:
         event_id: str,
         account_ref: str | None,
         ttl_seconds: int,
+        step_up_requested: bool = False,
     ) -> PendingQuestion:
         """Store the question once; a repeat returns the stored one."""
         reference = question_reference(institution_id, event_id, user)
@@ -98,6 +110,7 @@ class PendingQuestionRepository:
             event_id=event_id,
             account_ref=account_ref,
             expires_at=int(time.time()) + ttl_seconds,
+            step_up_requested=step_up_requested,
         )
         client = aws.client("dynamodb")
         try:
@@ -130,14 +143,17 @@ class PendingQuestionRepository:
         *,
         owner: str,
         now: float | None = None,
+        needs_step_up: bool = False,
     ) -> tuple[ClaimOutcome, PendingQuestion | None]:
         """Take the question for `answer` on behalf of event `owner`; say why not if it cannot.
 
         A retry of the owning event gets `CLAIMED` again, in whatever state the
-        question is, so it can finish what the first attempt started.
+        question is, so it can finish what the first attempt started. With
+        `needs_step_up`, only a question whose step-up has passed can be taken.
         """
         current = int(time.time() if now is None else now)
         client = aws.client("dynamodb")
+        passed = " AND attribute_exists(step_up_passed_at)" if needs_step_up else ""
         try:
             answer_item = client.update_item(
                 TableName=self._table_name,
@@ -145,12 +161,13 @@ class PendingQuestionRepository:
                 UpdateExpression="SET #state = :forwarding, answer = :answer, "
                 "claimed_by = :owner, claimed_at = :now",
                 ConditionExpression="attribute_exists(#pk) AND #ttl > :now AND (#state = :pending "
-                "OR (#state = :forwarding AND claimed_at < :stale))",
+                "OR #state = :awaiting OR (#state = :forwarding AND claimed_at < :stale))" + passed,
                 ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues=encode_item(
                     {
                         ":forwarding": QuestionState.FORWARDING.value,
                         ":pending": QuestionState.PENDING.value,
+                        ":awaiting": QuestionState.AWAITING_STEP_UP.value,
                         ":answer": answer,
                         ":owner": owner,
                         ":now": current,
@@ -167,8 +184,57 @@ class PendingQuestionRepository:
                 return ClaimOutcome.EXPIRED, stored
             if stored.state is QuestionState.FORWARDING:
                 return ClaimOutcome.IN_PROGRESS, stored
-            return ClaimOutcome.ALREADY_ANSWERED, stored
+            if stored.state is QuestionState.ANSWERED:
+                return ClaimOutcome.ALREADY_ANSWERED, stored
+            return ClaimOutcome.STEP_UP_NEEDED, stored
         return ClaimOutcome.CLAIMED, _from_item(answer_item["Attributes"])
+
+    def await_step_up(
+        self, user: ChannelUser, reference: str, *, now: float | None = None
+    ) -> PendingQuestion | None:
+        """Hold a "Yes" until a fresh sign-in passes; None if the question is no longer open
+        (answered, being forwarded or expired). Holding it again (a second "Yes") is fine."""
+        current = int(time.time() if now is None else now)
+        client = aws.client("dynamodb")
+        try:
+            answer = client.update_item(
+                TableName=self._table_name,
+                Key=_key(user, reference),
+                UpdateExpression="SET #state = :awaiting",
+                ConditionExpression="attribute_exists(#pk) AND #ttl > :now AND "
+                "(#state = :pending OR #state = :awaiting)",
+                ExpressionAttributeNames={"#pk": PK, "#state": "state", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=encode_item(
+                    {
+                        ":awaiting": QuestionState.AWAITING_STEP_UP.value,
+                        ":pending": QuestionState.PENDING.value,
+                        ":now": current,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return None
+        return _from_item(answer["Attributes"])
+
+    def pass_step_up(self, user: ChannelUser, reference: str, *, at: int) -> bool:
+        """Record that the person's fresh sign-in passed, so their held "Yes" may be claimed;
+        False when nothing is held any more (a "No" came first, or it expired)."""
+        client = aws.client("dynamodb")
+        try:
+            client.update_item(
+                TableName=self._table_name,
+                Key=_key(user, reference),
+                UpdateExpression="SET step_up_passed_at = :at",
+                ConditionExpression="#state = :awaiting AND #ttl > :at",
+                ExpressionAttributeNames={"#state": "state", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=encode_item(
+                    {":awaiting": QuestionState.AWAITING_STEP_UP.value, ":at": at}
+                ),
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def mark_answered(self, user: ChannelUser, reference: str, *, owner: str) -> None:
         """The bank has the answer `owner` claimed: the question is used up.
@@ -201,7 +267,8 @@ class PendingQuestionRepository:
             client.update_item(
                 TableName=self._table_name,
                 Key=_key(user, reference),
-                UpdateExpression="SET #state = :pending REMOVE answer, claimed_by, claimed_at",
+                UpdateExpression="SET #state = :pending "
+                "REMOVE answer, claimed_by, claimed_at, step_up_passed_at",
                 ConditionExpression="#state = :forwarding AND claimed_by = :owner",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=encode_item(
@@ -232,6 +299,8 @@ def _to_item(user: ChannelUser, question: PendingQuestion) -> dict[str, Attribut
     }
     if question.account_ref:
         values["account_ref"] = question.account_ref
+    if question.step_up_requested:
+        values["step_up_requested"] = True
     return encode_item(values)
 
 
@@ -246,4 +315,8 @@ def _from_item(item: dict[str, AttributeValue]) -> PendingQuestion:
         answer=values.get("answer"),
         claimed_by=values.get("claimed_by"),
         expires_at=int(values[TTL_ATTRIBUTE]),
+        step_up_requested=bool(values.get("step_up_requested", False)),
+        step_up_passed_at=(
+            int(values["step_up_passed_at"]) if "step_up_passed_at" in values else None
+        ),
     )

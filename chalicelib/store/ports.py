@@ -24,6 +24,7 @@ from chalicelib.store.links import Link
 from chalicelib.store.pending_links import PendingLink
 from chalicelib.store.pending_questions import ClaimOutcome as QuestionClaim
 from chalicelib.store.pending_questions import PendingQuestion
+from chalicelib.store.private_views import PrivateView, ViewCode
 from chalicelib.store.processed_events import ClaimOutcome as EventClaim
 from chalicelib.store.reply_ledger import ReplyClaim, ReplyState, ReplyStep
 
@@ -40,6 +41,8 @@ class LinkPort(Protocol):
     def list_for_user(self, channel: str, user_id: str) -> list[Link]: ...
 
     def replace_account_refs(self, link: Link, references: list[str]) -> None: ...
+
+    def file_end(self, link: Link, *, revoke_at_bank: bool) -> None: ...
 
     def users_for_account(self, institution_id: str, reference: str) -> list[tuple[str, str]]: ...
 
@@ -87,6 +90,7 @@ class PendingQuestionPort(Protocol):
         event_id: str,
         account_ref: str | None,
         ttl_seconds: int,
+        step_up_requested: bool = False,
     ) -> PendingQuestion: ...
 
     def get(self, user: ChannelUser, reference: str) -> PendingQuestion | None: ...
@@ -99,7 +103,14 @@ class PendingQuestionPort(Protocol):
         *,
         owner: str,
         now: float | None = None,
+        needs_step_up: bool = False,
     ) -> tuple[QuestionClaim, PendingQuestion | None]: ...
+
+    def await_step_up(
+        self, user: ChannelUser, reference: str, *, now: float | None = None
+    ) -> PendingQuestion | None: ...
+
+    def pass_step_up(self, user: ChannelUser, reference: str, *, at: int) -> bool: ...
 
     def mark_answered(self, user: ChannelUser, reference: str, *, owner: str) -> None: ...
 
@@ -129,11 +140,16 @@ class ReplyLedgerPort(Protocol):
 
 
 class ChatProfilePort(Protocol):
-    """The time of each user's last inbound message (Meta's 24-hour window)."""
+    """The time of each user's last inbound message (Meta's 24-hour window), and their
+    privacy mode."""
 
     def record_inbound(self, user: ChannelUser, at: datetime) -> None: ...
 
     def last_inbound_at(self, user: ChannelUser) -> int | None: ...
+
+    def set_privacy_mode(self, user: ChannelUser, private: bool) -> None: ...
+
+    def privacy_mode(self, user: ChannelUser) -> bool: ...
 
 
 class ChatUserPort(Protocol):
@@ -145,7 +161,15 @@ class ChatUserPort(Protocol):
 class ConsentExpiryPort(Protocol):
     """Links' consent ends filed by day, for the daily reminder job."""
 
-    def record(self, channel: str, user_id: str, institution_id: str, expires_at: int) -> None: ...
+    def record(
+        self,
+        channel: str,
+        user_id: str,
+        institution_id: str,
+        expires_at: int,
+        *,
+        revoke_at_bank: bool = False,
+    ) -> None: ...
 
     def due_on(self, day: date) -> list[ConsentExpiry]: ...
 
@@ -182,3 +206,27 @@ class SingleUseSecretPort(Protocol):
     def put(self, secret: str, attributes: dict[str, str], ttl_seconds: int) -> None: ...
 
     def take(self, secret: str) -> dict[str, str] | None: ...
+
+
+class PrivateViewPort(Protocol):
+    """One-time private views, the chat codes of new browsers, and trusted browsers."""
+
+    def put_view(self, view_digest: str, view: PrivateView, ttl_seconds: int) -> None: ...
+
+    def peek_view(self, view_digest: str) -> PrivateView | None: ...
+
+    def bind_view(self, view_digest: str, browser: str) -> bool: ...
+
+    def take_view(self, view_digest: str, browser: str) -> PrivateView | None: ...
+
+    def hold_code(self, user: ChannelUser, code: ViewCode) -> None: ...
+
+    def reserve_code_attempt(
+        self, user: ChannelUser, *, max_attempts: int, now: float
+    ) -> ViewCode | None: ...
+
+    def take_code(self, user: ChannelUser, code_id: str) -> bool: ...
+
+    def trust_browser(self, user: ChannelUser, browser: str, ttl_seconds: int) -> None: ...
+
+    def browser_trusted(self, user: ChannelUser, browser: str) -> bool: ...

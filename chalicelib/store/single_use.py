@@ -4,6 +4,8 @@ Both are random secrets handed to a browser. Only their SHA-256 digest is a
 key in the table, so reading the table does not yield usable values. Taking
 one is a conditional delete (exists and not expired) that returns the item:
 exactly one caller can ever take it, which makes replays fail cleanly.
+An item that says whose it is (`channel`, `user_id`) is also filed under that
+person on `gsi1` (`keys.owner_entry`), so erasing them finds it without a Scan.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.store.item_codec import decode_item, encode_item
-from chalicelib.store.keys import PK, TTL_ATTRIBUTE
+from chalicelib.store.keys import GSI1_PK, GSI1_SK, PK, TTL_ATTRIBUTE, owner_entry
 
 
 def digest(secret: str) -> str:
@@ -32,11 +34,10 @@ class SingleUseSecretRepository:
 
     def put(self, secret: str, attributes: dict[str, str], ttl_seconds: int) -> None:
         """Store `attributes` for `secret` until `ttl_seconds` from now."""
-        item: dict[str, Any] = {
-            **self._key_for(digest(secret)),
-            **attributes,
-            TTL_ATTRIBUTE: int(time.time()) + ttl_seconds,
-        }
+        key = self._key_for(digest(secret))
+        item: dict[str, Any] = {**key, **attributes, TTL_ATTRIBUTE: int(time.time()) + ttl_seconds}
+        if "channel" in attributes and "user_id" in attributes:  # whose it is: erasure finds it
+            item.update(owner_entry(attributes["channel"], attributes["user_id"], key[PK]))
         aws.client("dynamodb").put_item(
             TableName=self._table,
             Item=encode_item(item),
@@ -62,5 +63,5 @@ class SingleUseSecretRepository:
         return {
             name: value
             for name, value in decode_item(answer.get("Attributes", {})).items()
-            if isinstance(value, str) and name not in key
+            if isinstance(value, str) and name not in key and name not in (GSI1_PK, GSI1_SK)
         }

@@ -78,6 +78,9 @@ def sandbox_configs(bank_url: str) -> list[dict[str, Any]]:
                 "fdx:transactions:read",
             ],
             "amount_sign_convention": "absolute_with_memo",
+            # One tap for "Yes" unless the event asks (`step_up`); the other sandbox banks keep
+            # the default, a fresh sign-in before every "Yes" (docs/privacy.md).
+            "fraud_step_up": "never",
         },
         {
             **common,

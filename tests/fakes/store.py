@@ -40,6 +40,7 @@ from chalicelib.store.pending_questions import ClaimOutcome as QuestionClaim
 from chalicelib.store.processed_events import CLAIM_LEASE_SECONDS
 from chalicelib.store.processed_events import ClaimOutcome as EventClaim
 from chalicelib.store.reply_ledger import ReplyClaim, ReplyState, ReplyStep
+from chalicelib.store.sent_messages import SENT_MESSAGE_TTL_SECONDS, SentMessage
 from chalicelib.store.single_use import digest
 from chalicelib.store.whatsapp_addresses import ADDRESS_TTL_SECONDS
 
@@ -57,6 +58,13 @@ class FakeLinkRepository:
         self._clock = clock
         self.links: dict[LinkKey, Link] = {}
         self.account_refs: dict[LinkKey, set[str]] = {}
+        self.ends: dict[LinkKey, tuple[int, bool]] = {}
+        """Each link's filed end: (epoch seconds, whether the bank must be told to revoke)."""
+
+    def file_end(self, link: Link, *, revoke_at_bank: bool) -> None:
+        """File the link's end, as the daily job's index would."""
+        if link.consent_expires_at is not None:
+            self.ends[_link_key(link)] = (link.consent_expires_at, revoke_at_bank)
 
     def replace(self, link: Link) -> Link | None:
         """Store `link` as written (a lease is never written with it); return the old one."""
@@ -234,6 +242,7 @@ class FakePendingQuestionRepository:
         event_id: str,
         account_ref: str | None,
         ttl_seconds: int,
+        step_up_requested: bool = False,
     ) -> PendingQuestion:
         """Store the question once; asking again returns the stored one."""
         reference = question_reference(institution_id, event_id, user)
@@ -246,6 +255,7 @@ class FakePendingQuestionRepository:
             event_id=event_id,
             account_ref=account_ref or None,
             expires_at=int(self._clock()) + ttl_seconds,
+            step_up_requested=step_up_requested,
         )
         self.questions[key] = _StoredQuestion(question.model_copy())
         return question
@@ -263,11 +273,13 @@ class FakePendingQuestionRepository:
         *,
         owner: str,
         now: float | None = None,
+        needs_step_up: bool = False,
     ) -> tuple[QuestionClaim, PendingQuestion | None]:
         """Take the question for `owner` if open (or its lease went stale); else say why not."""
         current = int(self._clock() if now is None else now)
         stored = self.questions.get((user.channel, user.user_id, reference))
-        if stored is not None and _claimable(stored, current):
+        passed = stored is not None and stored.question.step_up_passed_at is not None
+        if stored is not None and _claimable(stored, current) and (passed or not needs_step_up):
             stored.question.state = QuestionState.FORWARDING
             stored.question.answer = answer
             stored.question.claimed_by = owner
@@ -280,7 +292,33 @@ class FakePendingQuestionRepository:
             return QuestionClaim.EXPIRED, question
         if question.state is QuestionState.FORWARDING:
             return QuestionClaim.IN_PROGRESS, question
-        return QuestionClaim.ALREADY_ANSWERED, question
+        if question.state is QuestionState.ANSWERED:
+            return QuestionClaim.ALREADY_ANSWERED, question
+        return QuestionClaim.STEP_UP_NEEDED, question
+
+    def await_step_up(
+        self, user: ChannelUser, reference: str, *, now: float | None = None
+    ) -> PendingQuestion | None:
+        """Hold a "Yes" while the question is open and unexpired."""
+        current = int(self._clock() if now is None else now)
+        stored = self.questions.get((user.channel, user.user_id, reference))
+        held = (QuestionState.PENDING, QuestionState.AWAITING_STEP_UP)
+        if stored is None or stored.question.expires_at <= current:
+            return None
+        if stored.question.state not in held:
+            return None
+        stored.question.state = QuestionState.AWAITING_STEP_UP
+        return stored.question.model_copy()
+
+    def pass_step_up(self, user: ChannelUser, reference: str, *, at: int) -> bool:
+        """Mark a held "Yes" confirmed by a fresh sign-in."""
+        stored = self.questions.get((user.channel, user.user_id, reference))
+        if stored is None or stored.question.state is not QuestionState.AWAITING_STEP_UP:
+            return False
+        if stored.question.expires_at <= at:
+            return False
+        stored.question.step_up_passed_at = at
+        return True
 
     def mark_answered(self, user: ChannelUser, reference: str, *, owner: str) -> None:
         """Use the question up, if `owner` still holds the claim."""
@@ -297,6 +335,7 @@ class FakePendingQuestionRepository:
             return False
         stored.question.state = QuestionState.PENDING
         stored.question.answer = stored.question.claimed_by = None
+        stored.question.step_up_passed_at = None
         stored.claimed_at = None
         return True
 
@@ -391,6 +430,7 @@ class FakeChatProfileRepository:
 
     def __init__(self) -> None:
         self.last_inbound: dict[UserKey, int] = {}
+        self.private: set[UserKey] = set()
         self.writes = 0
 
     def record_inbound(self, user: ChannelUser, at: datetime) -> None:
@@ -404,6 +444,18 @@ class FakeChatProfileRepository:
     def last_inbound_at(self, user: ChannelUser) -> int | None:
         """Epoch seconds of the latest inbound message, or None."""
         return self.last_inbound.get((user.channel, user.user_id))
+
+    def set_privacy_mode(self, user: ChannelUser, private: bool) -> None:
+        """Turn the user's privacy mode on or off."""
+        key = (user.channel, user.user_id)
+        if private:
+            self.private.add(key)
+        else:
+            self.private.discard(key)
+
+    def privacy_mode(self, user: ChannelUser) -> bool:
+        """Whether the user's privacy mode is on."""
+        return (user.channel, user.user_id) in self.private
 
 
 class FakeChatUserRepository:
@@ -420,6 +472,7 @@ class FakeChatUserRepository:
         return ChatUserRecords(
             links=self._links.list_for_user(user.channel, user.user_id),
             last_inbound_at=self._profiles.last_inbound_at(user),
+            privacy_mode=self._profiles.privacy_mode(user),
         )
 
 
@@ -441,13 +494,22 @@ class FakeConsentExpiryRepository:
     def __init__(self) -> None:
         self.entries: dict[LinkKey, ConsentExpiry] = {}
 
-    def record(self, channel: str, user_id: str, institution_id: str, expires_at: int) -> None:
+    def record(
+        self,
+        channel: str,
+        user_id: str,
+        institution_id: str,
+        expires_at: int,
+        *,
+        revoke_at_bank: bool = False,
+    ) -> None:
         """File (or re-file) the link's consent end, not yet reminded."""
         self.entries[(channel, user_id, institution_id)] = ConsentExpiry(
             channel=channel,
             user_id=user_id,
             institution_id=institution_id,
             consent_expires_at=expires_at,
+            revoke_at_bank=revoke_at_bank,
         )
 
     def due_on(self, day: date) -> list[ConsentExpiry]:
@@ -492,6 +554,34 @@ class FakeWhatsAppAddressRepository:
     def forget(self, user_id: str) -> None:
         """Drop the address."""
         self.addresses.pop(user_id, None)
+
+
+class FakeSentMessageRepository:
+    """`late_failures.SentMessages` in memory, each item with its expiry; `failing` makes
+    `remember` raise, as an unreachable table would."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.items: dict[tuple[str, str, str], tuple[SentMessage, int]] = {}
+        self.failing = False
+        self._clock = clock
+
+    def remember(self, sent: SentMessage) -> None:
+        """Keep `sent` for `SENT_MESSAGE_TTL_SECONDS`."""
+        if self.failing:
+            raise ConnectionError("table unreachable")
+        expires_at = int(self._clock()) + SENT_MESSAGE_TTL_SECONDS
+        self.items[(sent.channel, sent.user_id, sent.reference)] = (sent, expires_at)
+
+    def recall(self, channel: str, user_id: str, reference: str) -> SentMessage | None:
+        """The item, or None if none or expired."""
+        stored = self.items.get((channel, user_id, reference))
+        if stored is None or stored[1] <= self._clock():
+            return None
+        return stored[0]
+
+    def forget(self, channel: str, user_id: str, reference: str) -> None:
+        """Drop the item."""
+        self.items.pop((channel, user_id, reference), None)
 
 
 class FakeClientTokenRepository:
@@ -589,7 +679,7 @@ def _claimable(stored: _StoredQuestion, now: int) -> bool:
     """The repository's claim condition: open and unexpired, or its forwarding lease went stale."""
     if stored.question.expires_at <= now:
         return False
-    if stored.question.state is QuestionState.PENDING:
+    if stored.question.state in (QuestionState.PENDING, QuestionState.AWAITING_STEP_UP):
         return True
     stale = stored.claimed_at is not None and stored.claimed_at < now - FORWARDING_LEASE_SECONDS
     return stored.question.state is QuestionState.FORWARDING and stale

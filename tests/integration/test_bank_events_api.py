@@ -312,7 +312,8 @@ def fdx_with_amount(amount: bytes) -> bytes:
 def test_out_of_range_values_are_refused_at_ingestion_never_failed_in_the_worker(
     aws_stack: Any, client: Client
 ) -> None:
-    """A few representatives through HTTP; `tests/unit/events/test_normalise.py` has every case."""
+    """A few representatives through HTTP; `tests/unit/connectors/fdx/test_events.py` has
+    every case."""
     cases = [
         (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
         (b'{"a":' * 3000 + b"1" + b"}" * 3000, "nested deeper than 32 levels"),
@@ -525,9 +526,10 @@ def test_consent_revoked_deletes_the_link_and_tells_the_person(
     assert run_events_worker(client, aws_stack) == {"batchItemFailures": []}
     assert LinkRepository(aws_stack.table_name).get("messenger", "revoker", INSTITUTION) is None
     left = [item["sk"]["S"] for item in table_items(aws_stack, "USER#messenger#revoker")]
-    # Link and account references gone; the window clock stays, and the reply ledger's
-    # record that the notice went out (no content, expires in 48 h).
-    assert left == ["PROFILE", "REPLY#sandbox-fdx#n-revoked#notice"]
+    # Link and account references gone; the window clock stays, the key of the person's
+    # consent records (the revocation is one), and the reply ledger's record that the
+    # notice went out (no content, expires in 48 h).
+    assert left == ["PROFILE", "PSEUDONYMKEY", "REPLY#sandbox-fdx#n-revoked#notice"]
     (notice,) = sent_to(graph, "revoker")
     assert "withdrew" in notice["message"]["text"]
 

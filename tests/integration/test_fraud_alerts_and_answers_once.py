@@ -21,6 +21,7 @@ import requests
 from chalicelib.bank_data import BankEvent, BankEventType
 from chalicelib.channels.exceptions import SendFailed
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
+from chalicelib.connectors.config.models import Disclosure
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.institutions import Institution
 from chalicelib.conversation.intents import Intent, payload_for
@@ -80,6 +81,9 @@ def bank(
         answers, "ConnectorRepository", lambda: SimpleNamespace(get=_registered_demo_bank)
     )
     monkeypatch.setattr(
+        fanout, "ConnectorRepository", lambda: SimpleNamespace(get=_registered_demo_bank)
+    )
+    monkeypatch.setattr(
         worker, "ChatUserRepository", lambda _table: FixedChatUserRepository([_link()])
     )
     monkeypatch.setattr(
@@ -90,7 +94,10 @@ def bank(
 
 
 def _registered_demo_bank(institution_id: str) -> Any:
-    return SimpleNamespace(display_name=BANK) if institution_id == "demo" else None
+    registered = SimpleNamespace(  # one-tap "Yes", figures in chat
+        display_name=BANK, steps_up_yes_answers=False, disclosure=Disclosure.IN_CHAT
+    )
+    return registered if institution_id == "demo" else None
 
 
 def _link() -> Link:

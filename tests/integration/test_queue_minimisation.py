@@ -26,11 +26,13 @@ from chalicelib.bank_data import Account, Balance, Transaction
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.channels.meta.signature import sign
 from chalicelib.channels.webhooks import receive
+from chalicelib.connectors.config.models import Disclosure
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, Reading, ReadRequest
 from chalicelib.conversation.institutions import Institution
 from chalicelib.events import answers
 from chalicelib.events.payloads import BankNextStep, FraudAnswer
+from chalicelib.privacy import disclosure
 from chalicelib.store.pending_questions import PendingQuestionRepository, QuestionState
 from infra.local.graph_standin import RunningStandin
 from infra.local.queue_pump import build_sqs_event
@@ -107,6 +109,8 @@ def bank(
     monkeypatch.setattr(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
     )
+    # The fixed bank has no stored config; its policy is to answer in the chat.
+    monkeypatch.setattr(disclosure, "policy_of", lambda *_: Disclosure.IN_CHAT)
     monkeypatch.setattr(
         answers,
         "ConnectorRepository",

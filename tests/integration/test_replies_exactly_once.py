@@ -20,12 +20,14 @@ import requests
 from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser, InboundEvent, InboundKind
 from chalicelib.channels.messenger.send_api import SendApiClient
+from chalicelib.connectors.config.models import Disclosure
 from chalicelib.conversation import replies, worker
 from chalicelib.conversation.banking import AccountView, BankProblem, Reading
 from chalicelib.conversation.exceptions import BankRetryLater
 from chalicelib.conversation.institutions import Institution
 from chalicelib.deadline import DeadlineReached, deadline_in, seconds_left
 from chalicelib.events.answers import answer_fraud_question
+from chalicelib.privacy import disclosure
 from chalicelib.settings import get_settings
 from chalicelib.store.reply_ledger import ReplyLedgerRepository, ReplyState, ReplyStep
 from infra.local.graph_standin import RunningStandin
@@ -114,6 +116,8 @@ def bank(
     monkeypatch.setattr(
         worker, "available_institutions", lambda: [Institution(institution_id="demo", name=BANK)]
     )
+    # The scripted bank has no stored config; its policy is to answer in the chat.
+    monkeypatch.setattr(disclosure, "policy_of", lambda *_: Disclosure.IN_CHAT)
     monkeypatch.setattr(worker, "TYPING_AFTER_SECONDS", 0.05)
     monkeypatch.setattr(worker, "STILL_WAITING_AFTER_SECONDS", 0.1)
     yield scripted

@@ -55,17 +55,38 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
         "they hold connector configs and chat users, never call a bank",
     ),
     (("chalicelib.channels",), "messaging-platform adapters; they record replies in the store"),
-    (("chalicelib.auth",), "linking and the token vault, over connectors and the store"),
     (
-        ("chalicelib.conversation",),
-        "the chat core: understands a message and answers it through auth and connectors",
+        ("chalicelib.privacy",),
+        "privacy's building blocks, e.g. consent records: every consent change (linking, "
+        "unlinking, bank events) writes one",
     ),
-    (("chalicelib.events",), "bank events fanned out to chats in the conversation's words"),
+    (
+        ("chalicelib.auth", "chalicelib.privacy.private_view", "chalicelib.privacy.view_pages"),
+        "linking and the token vault, over connectors and the store; the private view's "
+        "one-time pages, opened in the browser linking trusted, beside them",
+    ),
+    (
+        (
+            "chalicelib.conversation",
+            "chalicelib.privacy.my_data",
+            "chalicelib.privacy.erasure",
+            "chalicelib.privacy.disclosure",
+            "chalicelib.privacy.private_offers",
+        ),
+        "the chat core: understands a message and answers it through auth and connectors; "
+        "privacy's chat features (a person's data, its erasure) beside it",
+    ),
+    (
+        ("chalicelib.events", "chalicelib.privacy.step_up", "chalicelib.privacy.bank_views"),
+        "bank events fanned out to chats in the conversation's words; the fraud answer's "
+        "step-up beside them",
+    ),
     (
         (
             "chalicelib.http_errors",
             "chalicelib.channels.webhooks",
             "chalicelib.events.ingest",
+            "chalicelib.privacy.private_page",
             "chalicelib.admin",
             "chalicelib.readiness",
         ),

@@ -2,8 +2,9 @@
 `GET /sandbox/fraud-answers`: what BankBridge forwarded back.
 
 Body: `{"type": "fraud" | "consent_revoked", "customer": "alice", "account_id"?,
-"amount"?, "merchant"?, "standard"?}`. A fraud event flags a charge on the customer's
-credit card (or `account_id`) with a plausible amount and merchant unless given. A
+"amount"?, "merchant"?, "standard"?, "step_up"?}`. A fraud event flags a charge on the
+customer's credit card (or `account_id`) with a plausible amount and merchant unless
+given; `step_up: true` asks BankBridge to confirm a "Yes" by a fresh sign-in. A
 consent_revoked event first revokes the customer's most recent consent, so its tokens
 stop working, and names that consent. Answers 200 `{"event_id", "bankbridge_status",
 "consent_id", "notification"}`; 409 when no events URL is configured or there is no
@@ -31,7 +32,7 @@ from infra.local.sandbox_bank.fdx_events import (
 from infra.local.sandbox_bank.grants import Grant
 from infra.local.sandbox_bank.models import Account, AccountKind, Customer
 from infra.local.sandbox_bank.sandbox_api import invalid, json_object
-from infra.local.sandbox_bank.standards import Standard
+from infra.local.sandbox_bank.standards import SandboxStandard, Standard, short_name
 from infra.local.sandbox_bank.state import SandboxState, current_state
 from infra.local.sandbox_bank.webhook_signature import SIGNATURE_HEADER, sign
 
@@ -58,7 +59,8 @@ class FireEventRequest(BaseModel):
     account_id: str | None = Field(default=None, min_length=1, max_length=256)
     amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2)
     merchant: str | None = Field(default=None, min_length=1, max_length=100)
-    standard: Standard | None = None  # fraud only: which institution to address
+    standard: SandboxStandard | None = None  # fraud only: which institution to address
+    step_up: bool = False  # fraud only: ask that "Yes" be confirmed by a fresh sign-in
 
     @model_validator(mode="after")
     def _fraud_only_fields(self) -> FireEventRequest:
@@ -67,6 +69,8 @@ class FireEventRequest(BaseModel):
             for name in ("account_id", "amount", "merchant", "standard")
             if getattr(self, name) is not None
         ]
+        if self.step_up:
+            extras.append("step_up")
         if self.type == "consent_revoked" and extras:
             raise ValueError(f"{', '.join(extras)} only apply to fraud events")
         return self
@@ -132,7 +136,7 @@ def _fire(state: SandboxState, wanted: FireEventRequest) -> dict[str, Any]:
             subscriber=grant.client_id,
             issuer=state.issuer,
         )
-    url = url_template.replace(STANDARD_PLACEHOLDER, standard.value)
+    url = url_template.replace(STANDARD_PLACEHOLDER, short_name(standard))
     try:
         status = _deliver(state, url, notification)
     except EventRefused as refused:
@@ -174,6 +178,7 @@ def _fraud_event(
         consent_id=grant.consent_id if grant else None,
         subscriber=grant.client_id if grant else None,
         issuer=state.issuer,
+        step_up=wanted.step_up,
     )
     return grant, notification, standard
 

@@ -58,6 +58,7 @@ def fraud_notification(
     consent_id: str | None,
     subscriber: str | None,
     issuer: str,
+    step_up: bool = False,
 ) -> dict[str, Any]:
     account = charge.account
     fields = {
@@ -70,6 +71,8 @@ def fraud_notification(
     }
     if consent_id:
         fields["consentId"] = consent_id
+    if step_up:  # BankBridge's own field: FDX has no way to ask for a fresh sign-in
+        fields["stepUp"] = "true"
     return _notification(
         event_id,
         sent_at,

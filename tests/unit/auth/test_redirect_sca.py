@@ -4,13 +4,12 @@ consent's status (`GET /v1/consents/{consentId}/status`, psd2-api 1.3.11
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.auth import grants, linking
+from chalicelib.auth import linking
 from chalicelib.auth.exceptions import LinkingError
 from chalicelib.auth.redirect_sca import await_consent, consent_only_grant
 from chalicelib.auth.tokens import open_tokens
@@ -22,7 +21,6 @@ from chalicelib.deadline import deadline_in
 from tests.fakes.aws import FakeAws
 from tests.fakes.banks import FakeBank, FakeBanks
 from tests.fakes.store import (
-    FakeConsentExpiryRepository,
     FakeLinkRepository,
     FakePendingLinkRepository,
     FakeSingleUseSecretRepository,
@@ -108,13 +106,9 @@ class _Vouching:
 
 
 @pytest.fixture
-def aws_ready(
-    aws: FakeAws, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeConsentExpiryRepository]:
-    """Sealing keys in memory, and the consent-expiry reminders kept in memory too."""
-    expiries = FakeConsentExpiryRepository()
-    monkeypatch.setattr(grants, "ConsentExpiryRepository", lambda _table: expiries)
-    yield expiries
+def aws_ready(aws: FakeAws) -> FakeAws:
+    """Sealing keys in memory (the link's end is filed on the in-memory links)."""
+    return aws
 
 
 @pytest.mark.usefixtures("aws_ready")
