@@ -258,7 +258,7 @@ def start(
     request = new_authorization_secrets()
     state_attributes = {
         **taken,
-        "sealed": _seal_request(request.code_verifier, request.nonce, request.state),
+        "sealed": seal_request_secrets(request.code_verifier, request.nonce, request.state),
         "browser": digest(binding),
     }
     if platform is not None:
@@ -422,7 +422,7 @@ def complete(
             load_connector=load_connector,
             stores=stores,
         )
-    verifier, nonce = _open_request(taken["sealed"], state)
+    verifier, nonce = open_request_secrets(taken["sealed"], state)
     exchanged_at = time.time()
     try:
         tokens = (exchange or exchange_code)(connector, code, redirect_uri, verifier)
@@ -619,7 +619,9 @@ def _request_context() -> dict[str, str]:
     return {"app": "bankbridge", "purpose": "oauth-state", "stage": get_settings().stage}
 
 
-def _seal_request(verifier: str, nonce: str, state: str) -> str:
+def seal_request_secrets(verifier: str, nonce: str, state: str) -> str:
+    """The PKCE verifier and nonce of an authorization request, sealed to its `state`
+    (linking's and step-up's OAuth state items keep only this)."""
     return envelope.seal(
         f"{verifier} {nonce}".encode(),
         key_id=get_settings().kms_key_id,
@@ -628,7 +630,8 @@ def _seal_request(verifier: str, nonce: str, state: str) -> str:
     )
 
 
-def _open_request(sealed: str, state: str) -> tuple[str, str]:
+def open_request_secrets(sealed: str, state: str) -> tuple[str, str]:
+    """The verifier and nonce `seal_request_secrets` sealed to `state`."""
     plaintext = envelope.open_sealed(
         sealed, associated_data=digest(state).encode(), context=_request_context()
     )

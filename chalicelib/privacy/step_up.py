@@ -43,12 +43,16 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
-from chalicelib import envelope
 from chalicelib.auth import browser_binding
 from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
 from chalicelib.auth.grants import end_consent, revoke_grant
 from chalicelib.auth.id_token import CLOCK_SKEW_SECONDS, verify_id_token
-from chalicelib.auth.linking import binding_cookie_is_local, resolve_public_base_url
+from chalicelib.auth.linking import (
+    binding_cookie_is_local,
+    open_request_secrets,
+    resolve_public_base_url,
+    seal_request_secrets,
+)
 from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
 from chalicelib.channels.delivery import deliver
@@ -195,7 +199,7 @@ def start(
     state = f"{STATE_PREFIX}{request.state}"
     attributes = {
         **taken,
-        "sealed": _seal_request(request.code_verifier, request.nonce, state),
+        "sealed": seal_request_secrets(request.code_verifier, request.nonce, state),
         "browser": digest(binding),
         "started_at": str(int(time.time())),
     }
@@ -346,7 +350,7 @@ def _problem_with_sign_in(
     if "error" in query or not code:
         end_consent(connector, consent_id)
         return "not_signed_in"
-    verifier, nonce = _open_request(taken["sealed"], state)
+    verifier, nonce = open_request_secrets(taken["sealed"], state)
     try:
         tokens = (exchange or exchange_code)(connector, code, redirect_uri, verifier)
     except BankError:
@@ -434,25 +438,3 @@ def _not_confirmed_message(name: str, reference: str) -> OutboundMessage:
         ),
         quick_replies=replies.fraud_alert_quick_replies(reference),
     )
-
-
-def _request_context() -> dict[str, str]:
-    # A literal purpose: infra/aws/permissions.py reads it from the source to grant KMS.
-    return {"app": "bankbridge", "purpose": "oauth-state", "stage": get_settings().stage}
-
-
-def _seal_request(verifier: str, nonce: str, state: str) -> str:
-    return envelope.seal(
-        f"{verifier} {nonce}".encode(),
-        key_id=get_settings().kms_key_id,
-        associated_data=digest(state).encode(),
-        context=_request_context(),
-    )
-
-
-def _open_request(sealed: str, state: str) -> tuple[str, str]:
-    plaintext = envelope.open_sealed(
-        sealed, associated_data=digest(state).encode(), context=_request_context()
-    )
-    verifier, nonce = plaintext.decode().split(" ", 1)
-    return verifier, nonce
