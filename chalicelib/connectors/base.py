@@ -10,7 +10,7 @@ Berlin Group) or one bulk request (UK OB, CDR), and `first_transactions` reads n
 page past the one that completes the count.
 
 The steps every standard shares are template methods here: `get_balance` (the
-standard's `_balance_payload` and `_balance_from`, an unusable answer a
+standard's `_balance_payload` mapped by its `map_balance`, an unusable answer a
 `BankProtocolError`), `list_transactions` and `first_transactions` (the standard's
 `_transaction_pages`, read up to `limit`, unusable items skipped and logged by field);
 the OAuth/FAPI client is `connectors.oauth` (`Connector.oauth`).
@@ -182,6 +182,12 @@ def first_of_pages(pages: Iterable[tuple[list[Transaction], bool]], count: int) 
     return TransactionPage(found, more=False)
 
 
+class BalanceMapping(Protocol):
+    """A standard's mapping of one balance answer; `ValidationError` when it is not usable."""
+
+    def __call__(self, payload: Any, /, *, account_id: str, default_currency: str) -> Balance: ...
+
+
 class Connector(ABC):
     """One institution's open-banking API, in canonical terms."""
 
@@ -201,6 +207,9 @@ class Connector(ABC):
     pages_sized_by_bank: ClassVar[bool] = False
     """Whether the bank picks the transaction page size (UK OB, Berlin Group, Brazil): then
     a page's next link tells whether there are more, rather than one item asked beyond."""
+
+    map_balance: ClassVar[BalanceMapping]
+    """The standard's mapping of one account's balance answer (its `mapping.map_balance`)."""
 
     unusable_balance: ClassVar[str] = "balance answer is not a usable balance"
     """The protocol error when one account's balance answer cannot be mapped."""
@@ -269,9 +278,11 @@ class Connector(ABC):
     def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
         """The bank's answer to this standard's balance read of one account."""
 
-    @abstractmethod
     def _balance_from(self, payload: Any, account_id: str) -> Balance:
         """That answer as a canonical `Balance`; `ValidationError` when it is not usable."""
+        return self.map_balance(
+            payload, account_id=account_id, default_currency=self.config.default_currency
+        )
 
     def list_transactions(
         self,

@@ -125,6 +125,7 @@ class BerlinGroupConnector(Connector):
     """NextGenPSD2 XS2A 1.3.x account information adapter."""
 
     standard = Standard.BERLIN_GROUP
+    map_balance = staticmethod(mapping.map_balance)
     pages_sized_by_bank = True
     unusable_balance = "balances are not a usable XS2A balance list"
 
@@ -282,11 +283,6 @@ class BerlinGroupConnector(Connector):
             f"v1/accounts/{quote(account_id, safe='')}/balances",
             token=token or None,
             headers=self._headers(read.customer, read.consent_id),
-        )
-
-    def _balance_from(self, payload: Any, account_id: str) -> Balance:
-        return mapping.map_balance(
-            payload, account_id=account_id, default_currency=self.config.default_currency
         )
 
     def _transaction_pages(

@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus
+from chalicelib.bank_data import Account, Consent, ConsentStatus
 from chalicelib.connectors import parsing
 from chalicelib.connectors.base import (
     AuthorizationRequest,
@@ -97,6 +97,7 @@ class BrazilOpenFinanceConnector(Connector):
     """Open Finance Brasil accounts API adapter, with the consents API for linking."""
 
     standard = Standard.BRAZIL
+    map_balance = staticmethod(mapping.map_balance)
     consent_document = rules.DOCUMENT_KIND
     consent_confirmed_after_redirect = True
     pages_sized_by_bank = True
@@ -210,11 +211,6 @@ class BrazilOpenFinanceConnector(Connector):
                 customer=read.customer,
                 authenticated_at=read.authenticated_at,
             ),
-        )
-
-    def _balance_from(self, payload: Any, account_id: str) -> Balance:
-        return mapping.map_balance(
-            payload, account_id=account_id, default_currency=self.config.default_currency
         )
 
     # Plumbing

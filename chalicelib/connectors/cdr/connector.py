@@ -121,6 +121,7 @@ class CdrConnector(Connector):
     """Consumer Data Standards banking adapter."""
 
     standard = Standard.CDR_AU
+    map_balance = staticmethod(mapping.map_balance)
     unusable_balance = "balance is not a usable CDR balance"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -191,11 +192,6 @@ class CdrConnector(Connector):
         )
         path = f"banking/accounts/{quote(account_id, safe='')}/balance"
         return self._get(path, token, None, BALANCE_VERSIONS, headers)
-
-    def _balance_from(self, payload: Any, account_id: str) -> Balance:
-        return mapping.map_balance(
-            payload, account_id=account_id, default_currency=self.config.default_currency
-        )
 
     def bulk_balances(
         self,

@@ -80,6 +80,7 @@ class FdxConnector(Connector):
     """FDX Core API adapter."""
 
     standard = Standard.FDX
+    map_balance = staticmethod(map_balance)
     unusable_balance = "account detail is not a usable FDX account"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -134,11 +135,6 @@ class FdxConnector(Connector):
             f"accounts/{quote(account_id, safe='')}",
             token=token,
             headers=self._headers(read.customer_present),
-        )
-
-    def _balance_from(self, payload: Any, account_id: str) -> Balance:
-        return map_balance(
-            payload, account_id=account_id, default_currency=self.config.default_currency
         )
 
     def _transaction_pages(

@@ -103,6 +103,7 @@ class UkOpenBankingConnector(Connector):
     """UK OB Account and Transaction API adapter (v3.1.x and v4.0)."""
 
     standard = Standard.UK_OB
+    map_balance = staticmethod(mapping.map_balance)
     pages_sized_by_bank = True
     unusable_balance = "balances are not a usable UK OB balance list"
 
@@ -192,11 +193,6 @@ class UkOpenBankingConnector(Connector):
             f"accounts/{quote(account_id, safe='')}/balances",
             token=token,
             headers=self._headers(customer_present=read.customer_present, customer=read.customer),
-        )
-
-    def _balance_from(self, payload: Any, account_id: str) -> Balance:
-        return mapping.map_balance(
-            payload, account_id=account_id, default_currency=self.config.default_currency
         )
 
     def bulk_balances(
