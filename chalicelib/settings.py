@@ -171,6 +171,15 @@ class Settings(BaseModel):
     # and a WhatsApp one "for up to 7 days" (WhatsApp webhooks overview): markers outlive both.
     dedupe_ttl_seconds: int = Field(default=WHATSAPP_DEDUPE_TTL_SECONDS, ge=36 * 3600)
     secret_cache_seconds: int = Field(default=300, ge=0)
+    connector_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description=(
+            "How long a warm function keeps the connector configs it read: a registered or "
+            "changed bank reaches every container within this time."
+        ),
+    )
     secret_failure_cache_seconds: int = Field(
         default=30,
         ge=1,

@@ -7,7 +7,9 @@ for a short TTL: configs change rarely, every chat message needs the list (the
 dialogue offers its banks) and one config, and validating every config again
 per message cost more than the Query. A listing also fills the `get` cache, so
 the worker's first bank read needs no `GetItem`. A `put` or `delete` drops both
-caches in its own container; other containers see the change within the TTL.
+caches in its own container; other containers see the change within the TTL
+(`settings.connector_cache_seconds`: 60 s deployed, a few seconds on the local stack,
+where a developer registers a bank and asks for it in chat at once).
 
 A config is refused before `PutItem` when its item would come near DynamoDB's
 400 KB limit (`ConnectorConfigTooLarge`, shown to the admin as 413), so an
@@ -45,7 +47,6 @@ from chalicelib.store.keys import (
 
 ITEM_KIND = "connector_config"
 CONFIG_ATTRIBUTE = "config"
-DEFAULT_CACHE_SECONDS = 60.0
 MAX_ITEM_BYTES = 350_000
 """Refusal threshold: DynamoDB's item limit is 400 KB; the margin covers estimate error."""
 
@@ -92,12 +93,14 @@ class ConnectorRepository:
         self,
         table_name: str | None = None,
         *,
-        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        cache_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_item_bytes: int = MAX_ITEM_BYTES,
     ) -> None:
         self._table_name = table_name or get_settings().table_name
-        self._cache_seconds = cache_seconds
+        self._cache_seconds = (
+            get_settings().connector_cache_seconds if cache_seconds is None else cache_seconds
+        )
         self._clock = clock
         self._max_item_bytes = max_item_bytes
 

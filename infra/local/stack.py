@@ -73,6 +73,7 @@ from infra.local.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
+LOCAL_CONNECTOR_CACHE_SECONDS = 2
 WORKERS = {
     "BANKBRIDGE_INBOUND_QUEUE_NAME": "app:handle_inbound_events",
     "BANKBRIDGE_EVENTS_QUEUE_NAME": "app:handle_bank_events",
@@ -211,6 +212,10 @@ class DevStack:
             "BANKBRIDGE_WHATSAPP_PHONE_NUMBER_ID": self.phone_number_id,
             "BANKBRIDGE_INSTAGRAM_ACCOUNT_ID": self.instagram_account_id,
             "BANKBRIDGE_INSTAGRAM_GRAPH_API_BASE": self.urls["graph"],
+            # A bank registered from the console or CLI shows in chat at once, not in a minute.
+            "BANKBRIDGE_CONNECTOR_CACHE_SECONDS": os.environ.get(
+                "BANKBRIDGE_CONNECTOR_CACHE_SECONDS", str(LOCAL_CONNECTOR_CACHE_SECONDS)
+            ),
             # The console plays Meta's account-linking endpoint for the Log In button.
             "BANKBRIDGE_LOCAL_ACCOUNT_LINKING_REDIRECT": (
                 f"{self.urls['console']}/messenger_platform/account_linking/"

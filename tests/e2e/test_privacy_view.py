@@ -163,12 +163,12 @@ def test_a_bank_that_keeps_figures_private_cannot_be_overruled_by_privacy_mode_o
     assert registered.returncode == 0, registered.stderr
     psid = new_psid()
 
-    def link_url() -> str | None:  # each worker caches the connector listing up to a minute
-        time.sleep(2)
+    def link_url() -> str | None:  # each worker caches the connector listing for 2 s here
+        time.sleep(0.5)
         reply = tap(local_stack, psid, "Discreet Bank", f"LINK:{PRIVATE_BANK}")[-1]
         return button_url(reply) if "attachment" in reply["message"] else None
 
-    url = eventually(link_url, f"a link button for {PRIVATE_BANK}", timeout=90)
+    url = eventually(link_url, f"a link button for {PRIVATE_BANK}")
     page = approve_in_browser(local_stack, psid, institution=PRIVATE_BANK, url=url)
     assert page.status_code == 200, page.text
     say(local_stack, psid, link_code_on(page.text))

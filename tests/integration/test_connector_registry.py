@@ -9,6 +9,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
+from chalicelib.settings import get_settings
 from chalicelib.store.connectors import (
     ConnectorRepository,
     forget_cached_connectors,
@@ -114,6 +115,26 @@ def test_get_is_cached_for_the_ttl_across_instances(aws_stack: Any) -> None:
     clock.now += 59
     assert other_container.get("sandbox") is not None
     clock.now += 2
+    assert reader.get("sandbox") is None
+
+
+def test_the_ttl_is_the_stage_setting_when_not_given(
+    aws_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forget_cached_connectors()
+    monkeypatch.setenv("BANKBRIDGE_CONNECTOR_CACHE_SECONDS", "2")
+    get_settings.cache_clear()
+    clock = Clock()
+    reader = ConnectorRepository(aws_stack.table_name, clock=clock)
+    reader.put(make_config("sandbox"))
+    assert reader.get("sandbox") is not None
+
+    key = {"pk": {"S": "CONNECTOR#sandbox"}, "sk": {"S": "CONFIG"}}
+    aws.client("dynamodb").delete_item(TableName=aws_stack.table_name, Key=key)
+
+    clock.now += 1.5
+    assert reader.get("sandbox") is not None
+    clock.now += 1
     assert reader.get("sandbox") is None
 
 
