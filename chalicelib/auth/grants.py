@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from chalicelib.auth.token_endpoint import TokenSet
 from chalicelib.auth.tokens import expiry_of, open_tokens, seal_tokens
 from chalicelib.channels.messages import ChannelUser
-from chalicelib.connectors.base import Connector
+from chalicelib.connectors.base import Connector, ReadContext
 from chalicelib.connectors.exceptions import BankError
 from chalicelib.observability import log_fields
 from chalicelib.privacy import records
@@ -81,11 +81,7 @@ def _account_references(connector: Connector, access_token: str, link: Link) -> 
     """Keyed references to the shared accounts, so the bank's alerts find this link."""
     institution_id = connector.config.institution_id
     try:
-        accounts = connector.list_accounts(
-            access_token,
-            consent_id=link.consent_id,
-            authenticated_at=link.customer_authenticated_at,
-        )
+        accounts = connector.list_accounts(access_token, read=link_read(link))
     except BankError as error:
         logger.warning(
             "Could not list accounts at link time; alerts will not route until the next link",
@@ -101,6 +97,12 @@ def _account_references(connector: Connector, access_token: str, link: Link) -> 
             extra=log_fields(institution_id=institution_id, reason=error.reason),
         )
         return []
+
+
+def link_read(link: Link) -> ReadContext:
+    """What every data call on a link says about its grant: its consent and when the
+    customer last authenticated (CDR's `x-fapi-auth-date`; a chat message is no new sign-in)."""
+    return ReadContext(consent_id=link.consent_id, authenticated_at=link.customer_authenticated_at)
 
 
 def end_link_at_bank(connector: Connector, link: Link) -> None:

@@ -26,8 +26,8 @@ those with a consent pre-step. The linking flow calls them in this order:
    URL, with a signed request object (UK OB, CDR), pushed first when the
    config requires PAR or the bank offers it (RFC 9126, FAPI 2.0), and a
    `nonce` only when `openid` is asked for.
-3. Data calls take the link's `consent_id` (Berlin Group sends it as the
-   `Consent-ID` header; the others ignore it) and `authenticated_at`, when the
+3. Data calls take a `ReadContext` with the link's `consent_id` (Berlin Group sends
+   it as the `Consent-ID` header; the others ignore it) and `authenticated_at`, when the
    customer last authenticated (kept at linking, unchanged by refresh; CDR sends
    it as `x-fapi-auth-date` on every resource call; the others ignore it).
 4. At unlink: `revoke` (RFC 7009 token revocation, where offered) and
@@ -143,11 +143,14 @@ InlineBalance = Callable[[Any, Account], Balance | None]
 
 @dataclass(frozen=True)
 class ReadContext:
-    """Who a data read is for, as the data methods' keyword arguments give it.
+    """Who a data read is for: whether they are present, their link's consent, when they
+    last authenticated, and their browser when they are at our page.
 
-    The template methods hand it to a standard's hooks in one piece: each standard turns
-    the parts it needs into headers (FDX actor type, UK `x-fapi-auth-date`, Berlin Group
-    `Consent-ID`, CDR `x-fapi-auth-date` and `x-cds-client-headers`).
+    The caller builds it once (chat from the link, linking and step-up from the sign-in)
+    and every data method passes it whole to the standard's hooks, where each standard
+    turns the parts it needs into headers (FDX actor type, UK `x-fapi-auth-date`, Berlin
+    Group `Consent-ID`, CDR `x-fapi-auth-date` and `x-cds-client-headers`). The default
+    is a present customer about whom nothing else is known.
     """
 
     customer_present: bool = True
@@ -239,15 +242,7 @@ class Connector(ABC):
         self._client_tokens = client_tokens
 
     @abstractmethod
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """Every account the customer shared with us (all pages)."""
 
     def get_balance(
@@ -255,17 +250,13 @@ class Connector(ABC):
         token: str,
         account_id: str,
         *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        read: ReadContext = ReadContext(),
     ) -> Balance:
         """Current balances of one account: the standard's read, then its mapping.
 
         An answer that cannot be mapped is a `BankProtocolError`: it is the one account
         asked for, so there is nothing to skip to.
         """
-        read = ReadContext(customer_present, consent_id, authenticated_at, customer)
         payload = self._balance_payload(token, account_id, read)
         try:
             return self._balance_from(payload, account_id)
@@ -292,16 +283,12 @@ class Connector(ABC):
         end: date | datetime,
         limit: int | None = None,
         *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        read: ReadContext = ReadContext(),
     ) -> list[Transaction]:
         """Transactions between `start` and `end`, pages followed until `limit` usable ones.
 
         A page is read only when the ones before it hold fewer than `limit`.
         """
-        read = ReadContext(customer_present, consent_id, authenticated_at, customer)
         found: list[Transaction] = []
         for page, _ in self._transaction_pages(
             token, account_id, start, end, read=read, wanted=limit
@@ -347,10 +334,7 @@ class Connector(ABC):
         end: date | datetime,
         count: int,
         *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        read: ReadContext = ReadContext(),
     ) -> TransactionPage:
         """The first `count` transactions in [start, end], and whether the bank has more.
 
@@ -359,30 +343,13 @@ class Connector(ABC):
         item; elsewhere one more is asked for, to tell.
         """
         if self.pages_sized_by_bank:
-            read = ReadContext(customer_present, consent_id, authenticated_at, customer)
             pages = self._transaction_pages(token, account_id, start, end, read=read, wanted=count)
             return first_of_pages(pages, count)
-        found = self.list_transactions(
-            token,
-            account_id,
-            start,
-            end,
-            limit=count + 1,
-            customer_present=customer_present,
-            consent_id=consent_id,
-            authenticated_at=authenticated_at,
-            customer=customer,
-        )
+        found = self.list_transactions(token, account_id, start, end, count + 1, read=read)
         return TransactionPage(found[:count], more=len(found) > count)
 
     def list_accounts_with_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        self, token: str, *, read: ReadContext = ReadContext()
     ) -> list[ListedAccount]:
         """Every shared account with its balance, in the fewest requests the standard allows.
 
@@ -391,33 +358,13 @@ class Connector(ABC):
         account list carries balances (FDX, Berlin Group) override this. An account the
         answer left out gets no balance, for the caller to read with `get_balance`.
         """
-        accounts = self.list_accounts(
-            token,
-            customer_present=customer_present,
-            consent_id=consent_id,
-            authenticated_at=authenticated_at,
-            customer=customer,
-        )
+        accounts = self.list_accounts(token, read=read)
         balances: dict[str, Balance] = {}
         if accounts and self.config.balances_in_bulk:
-            balances = self.bulk_balances(
-                token,
-                customer_present=customer_present,
-                consent_id=consent_id,
-                authenticated_at=authenticated_at,
-                customer=customer,
-            )
+            balances = self.bulk_balances(token, read=read)
         return [ListedAccount(account, balances.get(account.account_id)) for account in accounts]
 
-    def bulk_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> dict[str, Balance]:
+    def bulk_balances(self, token: str, *, read: ReadContext = ReadContext()) -> dict[str, Balance]:
         """Every shared account's balance from one request, by account id; {} without one."""
         return {}
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypedDict, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.auth.grants import end_link_at_bank
+from chalicelib.auth.grants import end_link_at_bank, link_read
 from chalicelib.auth.token_endpoint import refresh
 from chalicelib.auth.tokens import TokenService
 from chalicelib.bank_data import Account, Balance, Transaction
@@ -193,10 +193,10 @@ class Banking:
     ) -> None:
         account_id = view.account.account_id
         offset, per_account = request.offset, request.per_account
-        grant = _grant_of(link)
+        read = link_read(link)
         try:
             if request.balances and view.balance is None:
-                view.balance = connector.get_balance(token, account_id, **grant)
+                view.balance = connector.get_balance(token, account_id, read=read)
             if per_account:
                 end = datetime.now(UTC)
                 found = connector.first_transactions(
@@ -205,7 +205,7 @@ class Banking:
                     end - timedelta(days=request.days),
                     end,
                     offset + per_account,
-                    **grant,
+                    read=read,
                 )
                 newest_first = sorted(
                     found.transactions,
@@ -226,21 +226,10 @@ def _listed_accounts(
 
     Only accounts left without one cost a balance request each (`Banking._fill`).
     """
-    grant = _grant_of(link)
+    read = link_read(link)
     if request.balances:
-        return connector.list_accounts_with_balances(token, **grant)
-    return [ListedAccount(account) for account in connector.list_accounts(token, **grant)]
-
-
-class _Grant(TypedDict):
-    consent_id: str | None
-    authenticated_at: datetime
-
-
-def _grant_of(link: Link) -> _Grant:
-    """What every data call says about the link's grant: its consent and when the customer
-    last authenticated (CDR's `x-fapi-auth-date`; a chat message is no new sign-in)."""
-    return {"consent_id": link.consent_id, "authenticated_at": link.customer_authenticated_at}
+        return connector.list_accounts_with_balances(token, read=read)
+    return [ListedAccount(account) for account in connector.list_accounts(token, read=read)]
 
 
 MAX_PARALLEL_BANK_READS = 4

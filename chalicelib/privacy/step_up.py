@@ -64,6 +64,7 @@ from chalicelib.connectors.base import (
     ConnectorLoader,
     ConsentRequest,
     Customer,
+    ReadContext,
 )
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.exceptions import BankError
@@ -389,12 +390,12 @@ def _problem_with_account(
     if not wanted:
         return None
     institution_id = connector.config.institution_id
+    read = ReadContext(
+        consent_id=taken.get("consent_id") or tokens.consent_id,
+        authenticated_at=datetime.fromtimestamp(signed_in_at, UTC),
+    )
     try:
-        accounts = connector.list_accounts(
-            tokens.access_token,
-            consent_id=taken.get("consent_id") or tokens.consent_id,
-            authenticated_at=datetime.fromtimestamp(signed_in_at, UTC),
-        )
+        accounts = connector.list_accounts(tokens.access_token, read=read)
         held = {hashed_account_reference(institution_id, a.account_id) for a in accounts}
     except (BankError, SecretUnavailable):
         return "accounts_unreadable"

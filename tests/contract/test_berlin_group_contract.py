@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.bank_data import TransactionStatus
-from chalicelib.connectors.base import ConsentRequest, Customer
+from chalicelib.connectors.base import ConsentRequest, Customer, ReadContext
 from chalicelib.connectors.exceptions import AccountNotFound, BankUnavailable, ReauthRequired
 from tests.conftest import require_specs
 from tests.contract.conftest import CUSTOMER_TOKEN, contract_connector
@@ -101,7 +101,9 @@ def test_consent_status_and_deletion_are_accepted(lenient: SpecMock) -> None:
 
 
 def test_accounts_carry_the_consent_id(mock: SpecMock) -> None:
-    accounts = connector(mock).list_accounts(CUSTOMER_TOKEN, consent_id=CONSENT_ID)
+    accounts = connector(mock).list_accounts(
+        CUSTOMER_TOKEN, read=ReadContext(consent_id=CONSENT_ID)
+    )
 
     mock.assert_all_accepted()
     (exchange,) = mock.exchanges
@@ -113,7 +115,7 @@ def test_accounts_carry_the_consent_id(mock: SpecMock) -> None:
 
 
 def test_redirect_approach_reads_with_consent_id_only(mock: SpecMock) -> None:
-    connector(mock).list_accounts("", consent_id=CONSENT_ID, customer=CUSTOMER)
+    connector(mock).list_accounts("", read=ReadContext(consent_id=CONSENT_ID, customer=CUSTOMER))
 
     mock.assert_all_accepted()
     (exchange,) = mock.exchanges
@@ -122,7 +124,9 @@ def test_redirect_approach_reads_with_consent_id_only(mock: SpecMock) -> None:
 
 
 def test_balances_are_accepted(mock: SpecMock) -> None:
-    balance = connector(mock).get_balance(CUSTOMER_TOKEN, "acc-1", consent_id=CONSENT_ID)
+    balance = connector(mock).get_balance(
+        CUSTOMER_TOKEN, "acc-1", read=ReadContext(consent_id=CONSENT_ID)
+    )
 
     mock.assert_all_accepted()
     assert mock.exchanges[0].path == "/v1/accounts/acc-1/balances"
@@ -137,7 +141,7 @@ def test_transactions_ask_for_both_and_follow_next(mock: SpecMock) -> None:
         "acc-1",
         date(2026, 1, 1),
         date(2026, 3, 31),
-        consent_id=CONSENT_ID,
+        read=ReadContext(consent_id=CONSENT_ID),
     )
 
     mock.assert_all_accepted()
@@ -179,7 +183,7 @@ def test_spec_error_bodies_map_to_typed_errors(
     bg.http.default_headers = {"Accept": media}
 
     with pytest.raises(error):
-        bg.list_accounts(CUSTOMER_TOKEN, consent_id=CONSENT_ID)
+        bg.list_accounts(CUSTOMER_TOKEN, read=ReadContext(consent_id=CONSENT_ID))
 
     lenient.assert_all_accepted()
     assert lenient.exchanges[0].status == code

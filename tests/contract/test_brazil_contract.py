@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chalicelib.bank_data import ConsentStatus
-from chalicelib.connectors.base import ConsentRequest, Customer
+from chalicelib.connectors.base import ConsentRequest, Customer, ReadContext
 from chalicelib.connectors.brazil.connector import BrazilOpenFinanceConnector
 from chalicelib.connectors.exceptions import AccountNotFound, BankProtocolError, ReauthRequired
 from tests.conftest import require_specs
@@ -149,7 +149,9 @@ def test_accounts_follow_links_next(accounts: SpecMock) -> None:
 
 
 def test_balance_is_read(accounts: SpecMock) -> None:
-    balance = connector(accounts).get_balance(CUSTOMER_TOKEN, "acc-1", customer=CUSTOMER)
+    balance = connector(accounts).get_balance(
+        CUSTOMER_TOKEN, "acc-1", read=ReadContext(customer=CUSTOMER)
+    )
 
     accounts.assert_all_accepted()
     assert accounts.exchanges[0].path == "/accounts/v2/accounts/acc-1/balances"

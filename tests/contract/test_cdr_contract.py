@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.connectors.base import Customer
+from chalicelib.connectors.base import Customer, ReadContext
 from chalicelib.connectors.exceptions import AccountNotFound, BankProtocolError
 from tests.conftest import require_specs
 from tests.contract.conftest import CUSTOMER_TOKEN, contract_connector
@@ -58,7 +58,9 @@ def test_accounts_ask_for_a_version_range_and_follow_links_next(mock: SpecMock) 
     mock.response_headers = {"x-v": "3"}
     mock.pages = 2
 
-    accounts = connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN)
+    accounts = connector(mock).list_accounts(
+        CUSTOMER_TOKEN, read=ReadContext(authenticated_at=SIGNED_IN)
+    )
 
     mock.assert_all_accepted()
     assert [e.path for e in mock.exchanges] == ["/banking/accounts"] * 2
@@ -75,7 +77,10 @@ def test_accounts_ask_for_a_version_range_and_follow_links_next(mock: SpecMock) 
 def test_a_lower_answered_version_inside_the_range_is_read(mock: SpecMock) -> None:
     mock.response_headers = {"x-v": "2"}
 
-    assert connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN) is not None
+    assert (
+        connector(mock).list_accounts(CUSTOMER_TOKEN, read=ReadContext(authenticated_at=SIGNED_IN))
+        is not None
+    )
     mock.assert_all_accepted()
 
 
@@ -83,13 +88,15 @@ def test_an_answered_version_outside_the_range_is_refused(mock: SpecMock) -> Non
     mock.response_headers = {"x-v": "1"}
 
     with pytest.raises(BankProtocolError, match="x-v 1"):
-        connector(mock).list_accounts(CUSTOMER_TOKEN, authenticated_at=SIGNED_IN)
+        connector(mock).list_accounts(CUSTOMER_TOKEN, read=ReadContext(authenticated_at=SIGNED_IN))
 
 
 def test_balance_is_accepted(mock: SpecMock) -> None:
     mock.response_headers = {"x-v": "1"}
 
-    balance = connector(mock).get_balance(CUSTOMER_TOKEN, "acc-1", customer=CUSTOMER)
+    balance = connector(mock).get_balance(
+        CUSTOMER_TOKEN, "acc-1", read=ReadContext(customer=CUSTOMER)
+    )
 
     mock.assert_all_accepted()
     (exchange,) = mock.exchanges
@@ -106,7 +113,11 @@ def test_transactions_send_the_window_and_follow_pages(mock: SpecMock) -> None:
     end = datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
 
     transactions = connector(mock).list_transactions(
-        CUSTOMER_TOKEN, "acc-1", end - timedelta(days=90), end, authenticated_at=SIGNED_IN
+        CUSTOMER_TOKEN,
+        "acc-1",
+        end - timedelta(days=90),
+        end,
+        read=ReadContext(authenticated_at=SIGNED_IN),
     )
 
     mock.assert_all_accepted()
@@ -130,7 +141,9 @@ def test_spec_error_responses_map_to_typed_errors(
     mock.prefer = f"code={code}"
 
     with pytest.raises(error):
-        connector(mock).get_balance(CUSTOMER_TOKEN, "acc-1", authenticated_at=SIGNED_IN)
+        connector(mock).get_balance(
+            CUSTOMER_TOKEN, "acc-1", read=ReadContext(authenticated_at=SIGNED_IN)
+        )
 
     mock.assert_all_accepted()
     assert mock.exchanges[0].status == code

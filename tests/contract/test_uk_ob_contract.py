@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.bank_data import ConsentStatus
-from chalicelib.connectors.base import ConsentRequest, Customer
+from chalicelib.connectors.base import ConsentRequest, Customer, ReadContext
 from chalicelib.connectors.exceptions import BankProtocolError, BankUnavailable, ReauthRequired
 from chalicelib.connectors.uk_ob.connector import CONSENT_PERMISSIONS
 from tests.conftest import require_specs
@@ -101,7 +101,9 @@ def test_accounts_follow_links_next(uk: tuple[str, SpecMock], mock: SpecMock) ->
 
 
 def test_balances_are_accepted_and_signed(uk: tuple[str, SpecMock], mock: SpecMock) -> None:
-    balance = connector(uk).get_balance(CUSTOMER_TOKEN, "acc-1", customer_present=False)
+    balance = connector(uk).get_balance(
+        CUSTOMER_TOKEN, "acc-1", read=ReadContext(customer_present=False)
+    )
 
     mock.assert_all_accepted()
     (exchange,) = mock.exchanges
@@ -118,7 +120,7 @@ def test_transactions_send_booking_window_and_follow_pages(
     end = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 
     transactions = connector(uk).list_transactions(
-        CUSTOMER_TOKEN, "acc-1", end - timedelta(days=30), end, customer=CUSTOMER
+        CUSTOMER_TOKEN, "acc-1", end - timedelta(days=30), end, read=ReadContext(customer=CUSTOMER)
     )
 
     mock.assert_all_accepted()

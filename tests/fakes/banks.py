@@ -22,7 +22,6 @@ from chalicelib.channels.messages import ChannelUser
 from chalicelib.connectors.base import (
     Connector,
     ConsentRequest,
-    Customer,
     ReadContext,
     TransactionPages,
 )
@@ -97,15 +96,7 @@ class FakeBank(Connector):
         if self.failure is not None:
             raise self.failure
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """The accounts given to the fake."""
         self._data_call(token)
         return [account.model_copy() for account in self.accounts]

@@ -221,29 +221,17 @@ class BerlinGroupConnector(Connector):
 
     # Data
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """`GET /v1/accounts` (one list, no pagination in 1.3.x)."""
         payload = self.http.get_json(
-            "v1/accounts", token=token or None, headers=self._headers(customer, consent_id)
+            "v1/accounts",
+            token=token or None,
+            headers=self._headers(read.customer, read.consent_id),
         )
         return self._usable_accounts(parsing.items(payload, "accounts"), mapping.map_account)
 
     def list_accounts_with_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        self, token: str, *, read: ReadContext = ReadContext()
     ) -> list[ListedAccount]:
         """`GET /v1/accounts?withBalance=true`: balances inside the account list.
 
@@ -252,14 +240,12 @@ class BerlinGroupConnector(Connector):
         ignored"; an account listed without them is read with `get_balance`.
         """
         if not self.config.balances_in_bulk:
-            return super().list_accounts_with_balances(
-                token, customer_present=customer_present, consent_id=consent_id, customer=customer
-            )
+            return super().list_accounts_with_balances(token, read=read)
         payload = self.http.get_json(
             "v1/accounts",
             token=token or None,
             params=WITH_BALANCE,
-            headers=self._headers(customer, consent_id),
+            headers=self._headers(read.customer, read.consent_id),
         )
         return self._usable_listed(
             parsing.items(payload, "accounts"), mapping.map_account, self._inline_balance

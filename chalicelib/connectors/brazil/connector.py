@@ -180,23 +180,13 @@ class BrazilOpenFinanceConnector(Connector):
 
     # Data
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
         pages = self._pages(
             token,
             ACCOUNTS_PATH,
             {"page-size": self.config.page_size},
-            customer_present=customer_present,
-            authenticated_at=authenticated_at,
-            customer=customer,
+            read,
         )
         items = (item for payload in pages for item in parsing.items(payload, "data"))
         return self._usable_accounts(items, mapping.map_account)
@@ -239,14 +229,13 @@ class BrazilOpenFinanceConnector(Connector):
         token: str,
         path: str,
         params: Mapping[str, str | int],
-        *,
-        customer_present: bool,
-        authenticated_at: datetime | None,
-        customer: Customer | None,
+        read: ReadContext,
     ) -> Iterator[Any]:
         """Each page's JSON, following `links.next` (fetched as the caller iterates)."""
         headers = self._headers(
-            customer_present=customer_present, customer=customer, authenticated_at=authenticated_at
+            customer_present=read.customer_present,
+            customer=read.customer,
+            authenticated_at=read.authenticated_at,
         )
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
@@ -280,14 +269,7 @@ class BrazilOpenFinanceConnector(Connector):
             account_id=account_id,
             default_currency=self.config.default_currency,
         )
-        for payload in self._pages(
-            token,
-            path,
-            params,
-            customer_present=read.customer_present,
-            authenticated_at=read.authenticated_at,
-            customer=read.customer,
-        ):
+        for payload in self._pages(token, path, params, read):
             transactions = self._usable_transactions(parsing.items(payload, "data"), map_one)
             yield transactions, mapping.next_link(payload) is not None
 

@@ -164,52 +164,32 @@ class CdrConnector(Connector):
 
     # Data
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """`GET /banking/accounts`, every page."""
         pages = self._pages(
             token,
             "banking/accounts",
             {"page-size": self.config.page_size},
             ACCOUNTS_VERSIONS,
-            authenticated_at=authenticated_at,
-            customer=customer,
+            read,
         )
         items = (item for payload in pages for item in parsing.items(payload, "data", "accounts"))
         return self._usable_accounts(items, mapping.map_account)
 
     def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
         """`GET /banking/accounts/{accountId}/balance`."""
-        headers = self._headers(
-            BALANCE_VERSIONS, authenticated_at=read.authenticated_at, customer=read.customer
-        )
+        headers = self._headers(BALANCE_VERSIONS, read)
         path = f"banking/accounts/{quote(account_id, safe='')}/balance"
         return self._get(path, token, None, BALANCE_VERSIONS, headers)
 
-    def bulk_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> dict[str, Balance]:
+    def bulk_balances(self, token: str, *, read: ReadContext = ReadContext()) -> dict[str, Balance]:
         """`GET /banking/accounts/balances`, every page, by `accountId`."""
         pages = self._pages(
             token,
             "banking/accounts/balances",
             {"page-size": self.config.page_size},
             BULK_BALANCES_VERSIONS,
-            authenticated_at=authenticated_at,
-            customer=customer,
+            read,
         )
         balances: dict[str, Balance] = {}
         for payload in pages:
@@ -250,8 +230,7 @@ class CdrConnector(Connector):
             f"banking/accounts/{quote(account_id, safe='')}/transactions",
             params,
             TRANSACTIONS_VERSIONS,
-            authenticated_at=read.authenticated_at,
-            customer=read.customer,
+            read,
         )
         map_one = partial(
             mapping.map_transaction,
@@ -264,23 +243,17 @@ class CdrConnector(Connector):
 
     # Plumbing
 
-    def _headers(
-        self,
-        versions: tuple[int, int],
-        *,
-        authenticated_at: datetime | None,
-        customer: Customer | None,
-    ) -> dict[str, str]:
+    def _headers(self, versions: tuple[int, int], read: ReadContext) -> dict[str, str]:
         newest, oldest = versions
         headers = {
             **self.config.extra_headers,
             "x-v": str(newest),
             "x-min-v": str(oldest),
-            "x-fapi-auth-date": auth_date_header(authenticated_at, customer=customer),
+            "x-fapi-auth-date": auth_date_header(read.authenticated_at, customer=read.customer),
         }
-        if customer is not None:
-            headers["x-fapi-customer-ip-address"] = customer.ip_address
-            headers["x-cds-client-headers"] = client_headers(customer)
+        if read.customer is not None:
+            headers["x-fapi-customer-ip-address"] = read.customer.ip_address
+            headers["x-cds-client-headers"] = client_headers(read.customer)
         return headers
 
     def _pages(
@@ -289,11 +262,9 @@ class CdrConnector(Connector):
         path: str,
         params: Mapping[str, str | int],
         versions: tuple[int, int],
-        *,
-        authenticated_at: datetime | None,
-        customer: Customer | None,
+        read: ReadContext,
     ) -> Any:
-        headers = self._headers(versions, authenticated_at=authenticated_at, customer=customer)
+        headers = self._headers(versions, read)
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
             return self._get(url, token, query, versions, headers)

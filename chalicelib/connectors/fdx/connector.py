@@ -27,7 +27,6 @@ from urllib.parse import quote, urlsplit
 from chalicelib.bank_data import Account, Balance
 from chalicelib.connectors.base import (
     Connector,
-    Customer,
     ListedAccount,
     ReadContext,
     TransactionPages,
@@ -88,33 +87,17 @@ class FdxConnector(Connector):
         if self.http.error_mapper is None:
             self.http.error_mapper = fdx_error
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """Every shared account, all pages; items without an `accountId` are skipped."""
-        return self._usable_accounts(self._accounts(token, {}, customer_present), map_account)
+        return self._usable_accounts(self._accounts(token, {}, read.customer_present), map_account)
 
     def list_accounts_with_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
+        self, token: str, *, read: ReadContext = ReadContext()
     ) -> list[ListedAccount]:
         """Accounts and their balances from the one listing (`resultType=details`)."""
         if not self.config.balances_in_bulk:
-            return super().list_accounts_with_balances(
-                token, customer_present=customer_present, consent_id=consent_id, customer=customer
-            )
-        items = self._accounts(token, WITH_DETAILS, customer_present)
+            return super().list_accounts_with_balances(token, read=read)
+        items = self._accounts(token, WITH_DETAILS, read.customer_present)
         return self._usable_listed(items, map_account, self._inline_balance)
 
     def _inline_balance(self, item: Any, account: Account) -> Balance | None:

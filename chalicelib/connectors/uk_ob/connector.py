@@ -171,19 +171,9 @@ class UkOpenBankingConnector(Connector):
 
     # Data
 
-    def list_accounts(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """`GET /accounts`, every page; unusable items are skipped (logged by field)."""
-        pages = self._pages(
-            token, "accounts", {}, customer_present=customer_present, customer=customer
-        )
+        pages = self._pages(token, "accounts", {}, read)
         items = (item for payload in pages for item in parsing.items(payload, "Data", "Account"))
         return self._usable_accounts(items, mapping.map_account)
 
@@ -195,21 +185,13 @@ class UkOpenBankingConnector(Connector):
             headers=self._headers(customer_present=read.customer_present, customer=read.customer),
         )
 
-    def bulk_balances(
-        self,
-        token: str,
-        *,
-        customer_present: bool = True,
-        consent_id: str | None = None,
-        authenticated_at: datetime | None = None,
-        customer: Customer | None = None,
-    ) -> dict[str, Balance]:
+    def bulk_balances(self, token: str, *, read: ReadContext = ReadContext()) -> dict[str, Balance]:
         """`GET /balances`: every account's balances at once; {} where the bank lacks it."""
         response = self.http.request(
             "GET",
             "balances",
             token=token,
-            headers=self._headers(customer_present=customer_present, customer=customer),
+            headers=self._headers(customer_present=read.customer_present, customer=read.customer),
         )
         if response.status in BULK_ENDPOINT_MISSING:
             return {}
@@ -249,12 +231,10 @@ class UkOpenBankingConnector(Connector):
         token: str,
         path: str,
         params: Mapping[str, str],
-        *,
-        customer_present: bool,
-        customer: Customer | None,
+        read: ReadContext,
     ) -> Iterator[Any]:
         """Each page's JSON, following `Links.Next` (fetched as the caller iterates)."""
-        headers = self._headers(customer_present=customer_present, customer=customer)
+        headers = self._headers(customer_present=read.customer_present, customer=read.customer)
 
         def fetch(url: str, query: Mapping[str, str | int] | None) -> Any:
             return self.http.get_json(url, token=token, params=query, headers=headers)
@@ -283,9 +263,7 @@ class UkOpenBankingConnector(Connector):
             account_id=account_id,
             default_currency=self.config.default_currency,
         )
-        for payload in self._pages(
-            token, path, params, customer_present=read.customer_present, customer=read.customer
-        ):
+        for payload in self._pages(token, path, params, read):
             items = parsing.items(payload, "Data", "Transaction")
             listed = [item for item in items if mapping.transaction_status(item) is not None]
             yield self._usable_transactions(listed, map_one), mapping.next_link(payload) is not None

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from chalicelib.auth.grants import link_read
 from chalicelib.auth.tokens import open_tokens
 from chalicelib.conversation.banking import ReadRequest
 from infra.local.sandbox_bank.server import RunningSandbox
@@ -43,12 +44,7 @@ def test_balance_takes_the_list_and_at_most_one_bulk_request(
     assert counted.total == (1 if standard in ("FDX", "Berlin Group") else 2)
     token = open_tokens(reader.link).access_token
     by_account = [
-        reader.connector.get_balance(
-            token,
-            view.account.account_id,
-            consent_id=reader.link.consent_id,
-            authenticated_at=reader.link.customer_authenticated_at,
-        )
+        reader.connector.get_balance(token, view.account.account_id, read=link_read(reader.link))
         for view in counted.reading.accounts
     ]
     assert len(by_account) == ALICE_ACCOUNTS

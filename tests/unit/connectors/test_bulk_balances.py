@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.connectors.base import Connector
+from chalicelib.connectors.base import Connector, ReadContext
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.registry import connector_for
@@ -141,7 +141,7 @@ def test_berlin_group_reads_balances_inside_the_account_list(bank: ScriptedBank)
     bank.route = lambda path, query: (200, {"accounts": accounts}, {})
     connector = scripted_connector(bank, "berlin_group", "/xs2a", country="DE")
 
-    listed = connector.list_accounts_with_balances("t", consent_id="consent-1")
+    listed = connector.list_accounts_with_balances("t", read=ReadContext(consent_id="consent-1"))
 
     assert [(r.path, r.query) for r in bank.requests] == [
         ("/xs2a/v1/accounts", {"withBalance": "true"})
@@ -174,7 +174,9 @@ def test_cdr_bulk_balances_follow_pages(bank: ScriptedBank) -> None:  # noqa: F8
     bank.route = route
     connector = scripted_connector(bank, "cdr_au", base, country="AU", default_currency="AUD")
 
-    listed = connector.list_accounts_with_balances("t", authenticated_at=datetime.now(UTC))
+    listed = connector.list_accounts_with_balances(
+        "t", read=ReadContext(authenticated_at=datetime.now(UTC))
+    )
 
     assert paths(bank) == [
         f"{base}/banking/accounts",

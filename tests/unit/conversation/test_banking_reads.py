@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.bank_data import Account, Balance
 from chalicelib.channels.messages import ChannelUser
-from chalicelib.connectors.base import ListedAccount, TransactionPage
+from chalicelib.connectors.base import ListedAccount, ReadContext, TransactionPage
 from chalicelib.connectors.exceptions import BankUnavailable
 from chalicelib.conversation.banking import MAX_PARALLEL_BANK_READS, Banking, ReadRequest
 from chalicelib.deadline import deadline_in, seconds_left
@@ -32,9 +32,7 @@ class SlowBank:
         self._together = threading.Barrier(len(ACCOUNT_IDS), timeout=5)
         self.time_left_seen: list[float | None] = []
 
-    def list_accounts(
-        self, token: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext) -> list[Account]:
         if self._unavailable:
             raise BankUnavailable("bank unavailable (HTTP 503)", institution_id="x")
         return [
@@ -42,18 +40,12 @@ class SlowBank:
             for account_id in ACCOUNT_IDS
         ]
 
-    def list_accounts_with_balances(
-        self, token: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> list[ListedAccount]:
+    def list_accounts_with_balances(self, token: str, *, read: ReadContext) -> list[ListedAccount]:
         """A bank with no balances in bulk: each is read on its own, all at once."""
-        accounts = self.list_accounts(
-            token, consent_id=consent_id, authenticated_at=authenticated_at
-        )
+        accounts = self.list_accounts(token, read=read)
         return [ListedAccount(account) for account in accounts]
 
-    def get_balance(
-        self, token: str, account_id: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> Balance:
+    def get_balance(self, token: str, account_id: str, *, read: ReadContext) -> Balance:
         self.time_left_seen.append(seconds_left())
         self._together.wait()  # raises BrokenBarrierError if the calls come one at a time
         return Balance(account_id=account_id, currency="USD", current=Decimal("1.00"))
@@ -108,38 +100,30 @@ class BulkBank:
         self._account_ids = account_ids
         self._with_balance = with_balance
         self.balance_reads: list[str] = []
-        self.grants_seen: list[tuple[str | None, datetime]] = []
+        self.reads_seen: list[ReadContext] = []
         self._lock = threading.Lock()
         self._in_flight = 0
         self.most_in_flight = 0
         self._rounds = threading.Barrier(MAX_PARALLEL_BANK_READS, timeout=5)
 
-    def list_accounts(
-        self, token: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> list[Account]:
+    def list_accounts(self, token: str, *, read: ReadContext) -> list[Account]:
         return [
             Account(institution_id="bulk", account_id=account_id, currency="USD")
             for account_id in self._account_ids
         ]
 
-    def list_accounts_with_balances(
-        self, token: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> list[ListedAccount]:
+    def list_accounts_with_balances(self, token: str, *, read: ReadContext) -> list[ListedAccount]:
         return [
             ListedAccount(
                 account,
                 _balance(account.account_id) if account.account_id in self._with_balance else None,
             )
-            for account in self.list_accounts(
-                token, consent_id=consent_id, authenticated_at=authenticated_at
-            )
+            for account in self.list_accounts(token, read=read)
         ]
 
-    def get_balance(
-        self, token: str, account_id: str, *, consent_id: str | None, authenticated_at: datetime
-    ) -> Balance:
+    def get_balance(self, token: str, account_id: str, *, read: ReadContext) -> Balance:
         self.balance_reads.append(account_id)
-        self.grants_seen.append((consent_id, authenticated_at))
+        self.reads_seen.append(read)
         return _balance(account_id)
 
     def first_transactions(self, *args: Any, **kwargs: Any) -> TransactionPage:
@@ -205,7 +189,9 @@ def test_reads_send_when_the_customer_authenticated_at_linking_not_the_time_of_t
     _bulk_banking(bank, monkeypatch).read([kept], ReadRequest(balances=True))
     _bulk_banking(bank, monkeypatch).read([older], ReadRequest(balances=True))
 
-    assert bank.grants_seen == [
-        ("arr-1", datetime.fromtimestamp(1_767_000_000, UTC)),
-        (None, datetime.fromtimestamp(1_700_000_000, UTC)),
+    assert bank.reads_seen == [
+        ReadContext(
+            consent_id="arr-1", authenticated_at=datetime.fromtimestamp(1_767_000_000, UTC)
+        ),
+        ReadContext(authenticated_at=datetime.fromtimestamp(1_700_000_000, UTC)),
     ]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
+from chalicelib.connectors.base import ReadContext
 from chalicelib.connectors.berlin_group.connector import (
     ACCESS_EXCEEDED_RETRY_SECONDS,
     berlin_group_error,
@@ -299,12 +300,12 @@ def test_access_exceeded_is_not_retried_but_other_429s_are(bank: ScriptedBank) -
     connector = connector_for(config, http=http, get_secret=lambda name: "unused")
 
     with pytest.raises(BankUnavailable) as exceeded:
-        connector.list_accounts("t", consent_id="C1")
+        connector.list_accounts("t", read=ReadContext(consent_id="C1"))
     assert len(bank.requests) == 1 and sleeps == []
     assert exceeded.value.retry_after == ACCESS_EXCEEDED_RETRY_SECONDS
     assert bank.requests[0].headers["consent-id"] == "C1"
 
     kind["now"] = "other"
     with pytest.raises(BankUnavailable):
-        connector.list_accounts("t", consent_id="C1")
+        connector.list_accounts("t", read=ReadContext(consent_id="C1"))
     assert len(bank.requests) == 4

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.bank_data import ConsentStatus
-from chalicelib.connectors.base import ConsentRequest
+from chalicelib.connectors.base import ConsentRequest, ReadContext
 from chalicelib.connectors.exceptions import ReauthRequired
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - the sandbox fixture
@@ -42,7 +42,9 @@ def test_berlin_group_consent_link_read_and_end(sandbox: RunningSandbox) -> None
     assert consent.expires_at is not None and consent.reconfirm_by is not None
     tokens = link(connector, consent.consent_id)
 
-    accounts = connector.list_accounts(tokens.access_token, consent_id=consent.consent_id)
+    accounts = connector.list_accounts(
+        tokens.access_token, read=ReadContext(consent_id=consent.consent_id)
+    )
     assert accounts
     end = datetime.now(UTC)
     transactions = connector.list_transactions(
@@ -50,8 +52,7 @@ def test_berlin_group_consent_link_read_and_end(sandbox: RunningSandbox) -> None
         accounts[0].account_id,
         end - timedelta(days=90),
         end,
-        consent_id=consent.consent_id,
-        customer=CUSTOMER,
+        read=ReadContext(consent_id=consent.consent_id, customer=CUSTOMER),
     )
     assert transactions and all(t.amount is not None for t in transactions)
     assert connector.get_consent(consent.consent_id).status is ConsentStatus.AUTHORISED
@@ -59,4 +60,6 @@ def test_berlin_group_consent_link_read_and_end(sandbox: RunningSandbox) -> None
     assert connector.end_consent(consent.consent_id) is True
     assert connector.get_consent(consent.consent_id).status is ConsentStatus.REVOKED
     with pytest.raises(ReauthRequired):
-        connector.list_accounts(tokens.access_token, consent_id=consent.consent_id)
+        connector.list_accounts(
+            tokens.access_token, read=ReadContext(consent_id=consent.consent_id)
+        )

@@ -12,7 +12,7 @@ import requests
 
 from chalicelib.auth.redirect_sca import await_consent
 from chalicelib.bank_data import AccountKind, ConsentStatus
-from chalicelib.connectors.base import AuthorizationRequest, ConsentRequest
+from chalicelib.connectors.base import AuthorizationRequest, ConsentRequest, ReadContext
 from chalicelib.connectors.brazil.connector import BrazilOpenFinanceConnector
 from chalicelib.connectors.exceptions import ReauthRequired
 from infra.local.sandbox_bank.server import RunningSandbox
@@ -67,7 +67,7 @@ def test_consent_link_read_and_revoke(sandbox: RunningSandbox) -> None:  # noqa:
     tokens = link(connector, consent.consent_id)
     assert connector.consent_status(consent.consent_id) is ConsentStatus.AUTHORISED
 
-    accounts = connector.list_accounts(tokens.access_token, customer=CUSTOMER)
+    accounts = connector.list_accounts(tokens.access_token, read=ReadContext(customer=CUSTOMER))
     assert {a.kind for a in accounts} == {AccountKind.CHECKING, AccountKind.SAVINGS}
     checking = next(a for a in accounts if a.kind is AccountKind.CHECKING)
     balance = connector.get_balance(tokens.access_token, checking.account_id)

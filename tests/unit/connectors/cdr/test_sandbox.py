@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.connectors.base import ConsentRequest
+from chalicelib.connectors.base import ConsentRequest, ReadContext
 from chalicelib.connectors.exceptions import ReauthRequired
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - the sandbox fixture
@@ -41,10 +41,10 @@ def test_cdr_par_link_read_and_revoke_arrangement(sandbox: RunningSandbox) -> No
     tokens = link(connector, None)
     assert tokens.consent_id, "the arrangement id comes back with the tokens"
 
-    accounts = connector.list_accounts(tokens.access_token, customer=CUSTOMER)
+    accounts = connector.list_accounts(tokens.access_token, read=ReadContext(customer=CUSTOMER))
     assert accounts
     balance = connector.get_balance(
-        tokens.access_token, accounts[0].account_id, authenticated_at=signed_in
+        tokens.access_token, accounts[0].account_id, read=ReadContext(authenticated_at=signed_in)
     )
     assert balance.current is not None
     end = datetime.now(UTC)
@@ -53,10 +53,10 @@ def test_cdr_par_link_read_and_revoke_arrangement(sandbox: RunningSandbox) -> No
         accounts[0].account_id,
         end - timedelta(days=90),
         end,
-        authenticated_at=signed_in,
+        read=ReadContext(authenticated_at=signed_in),
     )
     assert all(t.account_id == accounts[0].account_id for t in transactions)
 
     assert connector.end_consent(tokens.consent_id) is True
     with pytest.raises(ReauthRequired):
-        connector.list_accounts(tokens.access_token, authenticated_at=signed_in)
+        connector.list_accounts(tokens.access_token, read=ReadContext(authenticated_at=signed_in))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.bank_data import AccountKind, TransactionStatus
+from chalicelib.connectors.base import ReadContext
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import AmountSignConvention, ConnectorConfig
 from chalicelib.connectors.exceptions import (
@@ -114,7 +115,7 @@ def test_accounts_follow_v5_offsets_and_relative_links(bank: ScriptedBank) -> No
 
     bank.route = route
 
-    accounts = make_connector(bank).list_accounts("t", customer_present=False)
+    accounts = make_connector(bank).list_accounts("t", read=ReadContext(customer_present=False))
 
     assert [a.account_id for a in accounts] == ["a1", "a9"]
     assert bank.requests[2].path == "/fdx/v6/accounts" and bank.requests[2].query["cursor"] == "xyz"

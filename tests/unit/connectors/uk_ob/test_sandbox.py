@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.bank_data import ConsentStatus
-from chalicelib.connectors.base import ConsentRequest
+from chalicelib.connectors.base import ConsentRequest, ReadContext
 from chalicelib.connectors.exceptions import ReauthRequired
 from infra.local.sandbox_bank.server import RunningSandbox
 from tests.unit.connectors.sandbox_linking import CUSTOMER, REDIRECT_URI, link, sandbox_connector
@@ -35,7 +35,9 @@ def test_uk_consent_link_read_and_end(sandbox: RunningSandbox, version: str) -> 
     assert consent.status is ConsentStatus.AWAITING
     tokens = link(connector, consent.consent_id)
 
-    accounts = connector.list_accounts(tokens.access_token, consent_id=consent.consent_id)
+    accounts = connector.list_accounts(
+        tokens.access_token, read=ReadContext(consent_id=consent.consent_id)
+    )
     assert accounts
     balance = connector.get_balance(tokens.access_token, accounts[0].account_id)
     assert balance.current is not None
