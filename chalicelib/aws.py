@@ -98,11 +98,13 @@ def _shared_session() -> Session:
     return get_session()
 
 
-def reset_clients() -> None:
-    """Forget the session and every client (tests start moto before the first client exists)."""
+def reset_clients(*, keep_session: bool = False) -> None:
+    """Forget every client, and the session unless `keep_session` (tests start moto before
+    the first client exists; keeping the session saves re-reading botocore's data per test)."""
     with _lock:
         _clients.clear()
-        _shared_session.cache_clear()
+        if not keep_session:
+            _shared_session.cache_clear()
 
 
 def aws_endpoints_are_local(environ: Mapping[str, str] | None = None) -> bool:

@@ -46,10 +46,10 @@ def require_specs() -> Path:
 def botocore_data_parsed_once() -> Iterator[None]:
     """botocore's JSON data (service models, endpoints, partitions) parsed once per process.
 
-    Each `reset_process_caches` makes the next client start a new botocore session, whose
-    loader would parse the same megabytes of JSON again: about a third of the CPU of a
-    moto-backed test. The parsed files are shared read-only, as boto3's default session
-    shares them between its clients.
+    `reset_process_caches` keeps the app's botocore session, but tests that reset the
+    clients in full, moto's own sessions and the stack's bookkeeping clients each start
+    one, whose loader would parse the same megabytes of JSON again. The parsed files are
+    shared read-only, as boto3's default session shares them between its clients.
     """
     from botocore.loaders import JSONFileLoader
 
@@ -61,6 +61,23 @@ def botocore_data_parsed_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(JSONFileLoader, "load_file", lambda _, file_path: parsed(file_path))
         yield
+
+
+MOTO_OPERATIONS: list[str] = []
+"""Every operation in-process moto answered since `SessionStack` last reset it, so a reset
+can skip what no operation could have changed."""
+
+
+def _operation_name(request: Any) -> str:
+    """The AWS operation of a request moto intercepts ("" when it cannot be told)."""
+    from urllib.parse import parse_qs
+
+    target = request.headers.get("X-Amz-Target")
+    if target:  # JSON protocols: DynamoDB, SQS, KMS, Secrets Manager
+        return str(target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+    body = request.body or b""
+    form = parse_qs(body.decode(errors="replace") if isinstance(body, bytes) else str(body))
+    return form.get("Action", [""])[0]  # query protocols: CloudFormation, SNS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,6 +96,7 @@ def moto_requests_serialised() -> Iterator[None]:
 
     def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
         with lock:
+            MOTO_OPERATIONS.append(_operation_name(request))
             return dispatch(self, request)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -92,7 +110,7 @@ def reset_process_caches() -> None:
     from chalicelib.channels import registry
     from chalicelib.settings import get_settings
 
-    aws.reset_clients()
+    aws.reset_clients(keep_session=True)  # a new client per test; botocore's data read once
     envelope.forget_data_keys()
     registry.adapter_for.cache_clear()
     get_settings.cache_clear()
@@ -186,9 +204,11 @@ class SessionStack:
         self.mock = mock_aws()
         self.outputs: Any = None
         self.fingerprint: object = None
+        self.table_creation_times: dict[str, Any] = {}
         self.secret_values: dict[str, str] = {}
         self.provisioned = 0
         self.reused = 0
+        self.compared_in_full = 0
 
     @contextmanager
     def active(self) -> Iterator[Any]:
@@ -199,6 +219,7 @@ class SessionStack:
             if self.outputs is None or not self._reset():
                 self._provision()
             reset_process_caches()
+            MOTO_OPERATIONS.clear()
             yield self.outputs
         finally:
             reset_process_caches()
@@ -222,26 +243,76 @@ class SessionStack:
             for name in _secret_names(secrets)
         }
         self.fingerprint = _infrastructure_fingerprint()
+        self.table_creation_times = _table_creation_times()
         self.provisioned += 1
 
     def _reset(self) -> bool:
-        """Return the stack to its provisioned state; False when only provisioning can."""
+        """Return the stack to its provisioned state; False when only provisioning can.
+
+        A test whose moto operations were all data reads and writes (`CHEAP_RESET`) cannot
+        have changed the infrastructure: one probe shows moto was not wiped meanwhile, and
+        only what it wrote is emptied or restored. Any other operation gets the whole
+        fingerprint compared and everything emptied.
+        """
         from botocore.exceptions import ClientError
 
+        operations = set(MOTO_OPERATIONS)
+        full = not operations <= CHEAP_RESET
         secrets = _aws_client("secretsmanager")
-        try:
-            for name in _secret_names(secrets) - set(self.secret_values):
-                secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
-        except ClientError:  # e.g. a secret already scheduled for deletion
-            return False
-        if _infrastructure_fingerprint() != self.fingerprint:
-            return False
-        for name, value in self.secret_values.items():
-            if secrets.get_secret_value(SecretId=name)["SecretString"] != value:
-                secrets.put_secret_value(SecretId=name, SecretString=value)
-        empty_tables_and_queues()
+        if full or operations & SECRET_WRITES:
+            try:
+                for name in _secret_names(secrets) - set(self.secret_values):
+                    secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+            except ClientError:  # e.g. a secret already scheduled for deletion
+                return False
+        if full:
+            self.compared_in_full += 1
+            if _infrastructure_fingerprint() != self.fingerprint:
+                return False
+        if not full and _table_creation_times() != self.table_creation_times:
+            return False  # moto was wiped (another stage's stack, a test's own mock_aws)
+        if full or operations & SECRET_WRITES:
+            for name, value in self.secret_values.items():
+                if secrets.get_secret_value(SecretId=name)["SecretString"] != value:
+                    secrets.put_secret_value(SecretId=name, SecretString=value)
+        if full or operations & TABLE_WRITES:
+            _empty_tables()
+        if full or operations & QUEUE_WRITES:
+            _empty_queues()
         self.reused += 1
         return True
+
+
+TABLE_WRITES = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+)
+QUEUE_WRITES = frozenset({"SendMessage", "SendMessageBatch"})
+SECRET_WRITES = frozenset({"CreateSecret", "PutSecretValue"})
+CHEAP_RESET = (
+    TABLE_WRITES
+    | QUEUE_WRITES
+    | SECRET_WRITES
+    | {
+        *("GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan", "DescribeTable"),
+        *("ListTables", "DescribeTimeToLive"),
+        *("ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility"),
+        *("ChangeMessageVisibilityBatch", "GetQueueUrl", "GetQueueAttributes", "ListQueues"),
+        *("PurgeQueue", "Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey", "ListKeys"),
+        *("ListAliases", "GetSecretValue", "DescribeSecret", "ListSecrets"),
+        *("DescribeStacks", "Publish", "ListTopics"),
+    }
+)
+"""Operations that change no infrastructure: after only these, a reset empties what the
+writes among them filled (`CreateSecret` adds a secret the reset deletes) and restores
+secret values, without comparing the whole fingerprint."""
+
+
+def _table_creation_times() -> dict[str, Any]:
+    dynamodb = _aws_client("dynamodb")
+    return {
+        name: dynamodb.describe_table(TableName=name)["Table"]["CreationDateTime"]
+        for name in dynamodb.list_tables()["TableNames"]
+    }
 
 
 @functools.cache
@@ -392,7 +463,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     stack = terminalreporter.config.stash.get(SESSION_STACK, None)
     if stack is not None:
         terminalreporter.write_line(
-            f"aws_stack: provisioned {stack.provisioned}x, reset and reused {stack.reused}x"
+            f"aws_stack: provisioned {stack.provisioned}x, reset and reused {stack.reused}x, "
+            f"{stack.compared_in_full} resets compared in full"
         )
 
 
