@@ -16,6 +16,12 @@ alert or consent reminder refused that way would be lost, so:
    often the report arrives, and never twice beside the fan-out's own template path (an
    alert's fallback step is the fan-out's `fraud-alert-template`). A report about any
    other message (a reply) finds no item and changes nothing.
+
+A report can outrun its item: the item is written once the platform's answer is back,
+and a report queued before that write (or while DynamoDB refused it for a moment) would
+find nothing. So a report that finds no item on its first `RECORD_WAIT_ATTEMPTS - 1`
+deliveries raises `SentMessageNotRecorded`, and the worker has SQS bring it back after
+a short backoff; only then is it taken for a report about a reply.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any, Protocol
 
 from chalicelib import envelope
 from chalicelib.channels.delivery import SentHook, deliver_template_once
-from chalicelib.channels.exceptions import RecipientUnreachable, SendRefused
+from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
 from chalicelib.channels.messages import (
     ChannelUser,
     FailureReason,
@@ -43,6 +49,9 @@ from chalicelib.store.reply_ledger import ReplyStep
 from chalicelib.store.sent_messages import SentMessage, sent_messages_from_settings
 
 logger = logging.getLogger(__name__)
+
+RECORD_WAIT_ATTEMPTS = 3
+"""Deliveries of a late report that look for its item before taking it for a reply's."""
 
 OWN_TEMPLATE_STEP = "window-closed-template"
 """The step of a fallback sent for a message that was no reply step itself (the daily job's)."""
@@ -124,8 +133,13 @@ def watch_for_late_failure(
     return remember
 
 
+class SentMessageNotRecorded(ChannelError):
+    """A late report names a message not (yet) remembered; look again on a later delivery."""
+
+
 def resend_after_window_closed(
     event: InboundEvent,
+    attempt: int = RECORD_WAIT_ATTEMPTS,
     *,
     sent_messages: SentMessages | None = None,
     ledger: ReplyLedgerPort | None = None,
@@ -133,6 +147,8 @@ def resend_after_window_closed(
 ) -> None:
     """Send the template of the alert or reminder `event` reports undelivered, at most once.
 
+    `attempt` is the report's delivery count: before `RECORD_WAIT_ATTEMPTS`, a report
+    that finds no item raises `SentMessageNotRecorded` (the item may be written yet).
     A report of any other reason, or about a message that was no remembered alert or
     reminder (a reply, or one past its hour), is logged and changes nothing. A
     send that provably failed raises (the record is retried, and the ledger resumes it).
@@ -144,6 +160,8 @@ def resend_after_window_closed(
     store = sent_messages if sent_messages is not None else sent_messages_from_settings()
     user = event.user
     sent = store.recall(user.channel, user.user_id, failure.sent_ref)
+    if sent is None and attempt < RECORD_WAIT_ATTEMPTS:
+        raise SentMessageNotRecorded(failure.sent_ref)
     if sent is None:
         logger.info(
             "Window reported closed for a message that was no alert or reminder; nothing resent",

@@ -61,7 +61,11 @@ from chalicelib.auth.confirmation import Confirmation, ConfirmationResult
 from chalicelib.batch import ClaimSpec, Delivery, run_sqs_batch
 from chalicelib.channels.delivery import deliver_once, prepare_clients, show_typing
 from chalicelib.channels.exceptions import ChannelError, RecipientUnreachable, SendRefused
-from chalicelib.channels.late_failures import SentMessages, resend_after_window_closed
+from chalicelib.channels.late_failures import (
+    SentMessageNotRecorded,
+    SentMessages,
+    resend_after_window_closed,
+)
 from chalicelib.channels.messages import (
     ChannelUser,
     InboundEvent,
@@ -239,6 +243,7 @@ def handle_event(event: InboundEvent, attempt: int = 1, *, services: WorkerServi
     if event.kind is InboundKind.DELIVERY_FAILED:
         resend_after_window_closed(
             event,
+            attempt,
             sent_messages=services.sent_messages,
             ledger=services.ledger,
             client=services.send_client,
@@ -742,7 +747,7 @@ def handle_batch(
         handle=lambda event, delivery: _handle_delivery(event, delivery, services),
         max_receive_count=settings.inbound_max_receive_count,
         describe=lambda event: {"kind": event.kind.value},
-        expected=(BankRetryLater,),
+        expected=(BankRetryLater, SentMessageNotRecorded),
         order_key=lambda event: f"{event.user.channel}#{event.user.user_id}",
         claim=ClaimSpec(
             claims=services.claims,
@@ -772,6 +777,9 @@ def _handle_delivery(event: InboundEvent, delivery: Delivery, services: WorkerSe
         handle_event(event, delivery.attempt, services=services)
     except BankRetryLater as retry:
         _delay_redelivery(delivery, retry.delay_seconds)
+        raise
+    except SentMessageNotRecorded:
+        _delay_redelivery(delivery)
         raise
 
 

@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 from chalicelib.bank_data import BankEventType
-from chalicelib.channels.late_failures import OWN_TEMPLATE_STEP, resend_after_window_closed
+from chalicelib.channels.late_failures import (
+    OWN_TEMPLATE_STEP,
+    RECORD_WAIT_ATTEMPTS,
+    SentMessageNotRecorded,
+    resend_after_window_closed,
+)
 from chalicelib.channels.messages import (
     ChannelUser,
     DeliveryFailure,
@@ -24,10 +29,12 @@ from chalicelib.channels.messages import (
     InboundKind,
 )
 from chalicelib.conversation import replies
+from chalicelib.conversation import worker as inbound_worker
 from chalicelib.conversation.institutions import Institution
-from chalicelib.conversation.worker import WorkerServices, handle_event
+from chalicelib.conversation.worker import WorkerServices, handle_batch, handle_event
 from chalicelib.events.alerts import consent_reminder_template
 from chalicelib.events.fanout import ALERT_TEMPLATE_STEP, FanoutServices, dispatch, notify
+from tests.factories import sqs_event
 from tests.fakes.aws import FakeAws
 from tests.fakes.channels import PAGER, PagerAdapter, pager_registered
 from tests.fakes.store import FakeSentMessageRepository
@@ -130,6 +137,40 @@ def test_a_report_about_a_reply_or_someone_elses_message_sends_nothing(
 
     assert pager.client.sent == before
     assert len(sent.items) == 1
+
+
+def test_a_report_that_outruns_its_item_comes_back_and_then_sends_the_template_once(
+    world: FanoutWorld, pager: PagerAdapter, sent: FakeSentMessageRepository
+) -> None:
+    dispatch(world.fraud(), services(world, sent))
+    [alert] = pager.client.sent
+    written = dict(sent.items)
+    sent.items.clear()  # the report is handled before the fan-out's write lands
+    report = window_closed("sent-mid.1")
+
+    with pytest.raises(SentMessageNotRecorded):
+        resend_after_window_closed(report, 1, sent_messages=sent, ledger=world.ledger)
+    assert templates(pager) == []
+    sent.items.update(written)
+    resend_after_window_closed(report, 2, sent_messages=sent, ledger=world.ledger)
+
+    assert [body["template"] for body in templates(pager)] == ["pager_alert"]
+    assert pager.client.sent[0] == alert
+
+
+def test_a_report_about_a_reply_is_looked_up_a_few_times_then_dropped(
+    world: FanoutWorld, pager: PagerAdapter, sent: FakeSentMessageRepository
+) -> None:
+    report = window_closed("sent-mid.99")
+    for attempt in range(1, RECORD_WAIT_ATTEMPTS):
+        with pytest.raises(SentMessageNotRecorded):
+            resend_after_window_closed(report, attempt, sent_messages=sent, ledger=world.ledger)
+
+    resend_after_window_closed(
+        report, RECORD_WAIT_ATTEMPTS, sent_messages=sent, ledger=world.ledger
+    )
+
+    assert pager.client.sent == []
 
 
 def test_on_a_channel_whose_answer_is_the_outcome_nothing_is_remembered(
@@ -235,3 +276,30 @@ def test_the_worker_resends_without_reading_the_person_or_opening_their_window(
 
     [template] = templates(pager)
     assert template["template"] == "pager_alert"
+
+
+def test_the_worker_has_a_report_that_outran_its_item_delivered_again_after_a_backoff(
+    world: FanoutWorld,
+    pager: PagerAdapter,
+    sent: FakeSentMessageRepository,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delayed: list[int] = []
+    monkeypatch.setattr(
+        inbound_worker, "_delay_redelivery", lambda delivery, *_: delayed.append(delivery.attempt)
+    )
+    untouchable: Any = Untouchable()
+    services = WorkerServices(
+        **{name: untouchable for name in ("links", "chat_users", "chat_profiles")},
+        **{name: untouchable for name in ("load_connector", "institutions", "issue_link_url")},
+        **{name: untouchable for name in ("confirm_link", "answer_fraud", "claims")},
+        ledger=world.ledger,
+        sent_messages=sent,
+    )
+    body = window_closed("sent-mid.1").model_dump_json()
+
+    first = handle_batch(sqs_event([body], receive_count=1), None, services)
+    last = handle_batch(sqs_event([body], receive_count=RECORD_WAIT_ATTEMPTS), None, services)
+
+    assert len(first["batchItemFailures"]) == 1 and delayed == [1]  # back after the backoff
+    assert last == {"batchItemFailures": []} and pager.client.sent == []  # then dropped
