@@ -100,11 +100,25 @@ def test_delete_reports_whether_something_was_deleted(repository: ConnectorRepos
     assert repository.list_all() == []
 
 
-def test_get_is_cached_for_the_ttl_across_instances(aws_stack: Any) -> None:
+@pytest.mark.parametrize(
+    ("given", "stage_setting", "ttl"),
+    [(60.0, None, 60.0), (None, "2", 2.0)],
+    ids=["given", "from-the-stage-setting"],
+)
+def test_get_is_cached_for_the_ttl_across_instances(
+    aws_stack: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    given: float | None,
+    stage_setting: str | None,
+    ttl: float,
+) -> None:
     forget_cached_connectors()
+    if stage_setting is not None:
+        monkeypatch.setenv("BANKBRIDGE_CONNECTOR_CACHE_SECONDS", stage_setting)
+        get_settings.cache_clear()
     clock = Clock()
-    reader = ConnectorRepository(aws_stack.table_name, cache_seconds=60, clock=clock)
-    other_container = ConnectorRepository(aws_stack.table_name, cache_seconds=60, clock=clock)
+    reader = ConnectorRepository(aws_stack.table_name, cache_seconds=given, clock=clock)
+    other_container = ConnectorRepository(aws_stack.table_name, cache_seconds=given, clock=clock)
     reader.put(make_config("sandbox"))
     assert reader.get("sandbox").display_name == "Bank sandbox"  # type: ignore[union-attr]
 
@@ -112,29 +126,9 @@ def test_get_is_cached_for_the_ttl_across_instances(aws_stack: Any) -> None:
     key = {"pk": {"S": "CONNECTOR#sandbox"}, "sk": {"S": "CONFIG"}}
     aws.client("dynamodb").delete_item(TableName=aws_stack.table_name, Key=key)
 
-    clock.now += 59
+    clock.now += ttl - 1
     assert other_container.get("sandbox") is not None
     clock.now += 2
-    assert reader.get("sandbox") is None
-
-
-def test_the_ttl_is_the_stage_setting_when_not_given(
-    aws_stack: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    forget_cached_connectors()
-    monkeypatch.setenv("BANKBRIDGE_CONNECTOR_CACHE_SECONDS", "2")
-    get_settings.cache_clear()
-    clock = Clock()
-    reader = ConnectorRepository(aws_stack.table_name, clock=clock)
-    reader.put(make_config("sandbox"))
-    assert reader.get("sandbox") is not None
-
-    key = {"pk": {"S": "CONNECTOR#sandbox"}, "sk": {"S": "CONFIG"}}
-    aws.client("dynamodb").delete_item(TableName=aws_stack.table_name, Key=key)
-
-    clock.now += 1.5
-    assert reader.get("sandbox") is not None
-    clock.now += 1
     assert reader.get("sandbox") is None
 
 
