@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import envelope
 from chalicelib.auth import browser_binding, confirmation
@@ -53,7 +53,7 @@ from chalicelib.auth.grants import (
     store_link,
 )
 from chalicelib.auth.id_token import authentication_time, verify_id_token
-from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
+from chalicelib.auth.pkce import AuthorizationSecrets, new_authorization_secrets
 from chalicelib.auth.redirect_sca import await_consent, consent_only_grant
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
 from chalicelib.bank_data import ConsentStatus
@@ -221,6 +221,64 @@ def binding_cookie_is_local(public_base_url: str) -> bool:
     )
 
 
+class BrowserAuthorization(BaseModel):
+    """One authorization request at a bank, bound to the browser that starts it.
+
+    Linking and step-up begin alike: fresh PKCE secrets, the browser's binding value
+    (kept from its cookie, or new), an OAuth state item that keeps only the verifier
+    and nonce sealed to the `state` and a digest of the binding, and the cookie that
+    lets only this browser finish the callback.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    secrets: AuthorizationSecrets
+    state: str
+    binding: str
+    local_cookie: bool
+
+    @classmethod
+    def begin(
+        cls, browser_cookie: str | None, redirect_uri: str, *, state_prefix: str = ""
+    ) -> BrowserAuthorization:
+        """A new request for the browser whose `Cookie` header is `browser_cookie`."""
+        local_cookie = binding_cookie_is_local(redirect_uri)
+        binding = browser_binding.value_for(
+            browser_binding.value_from(browser_cookie, local=local_cookie)
+        )
+        fresh = new_authorization_secrets()
+        return cls(
+            secrets=fresh,
+            state=f"{state_prefix}{fresh.state}",
+            binding=binding,
+            local_cookie=local_cookie,
+        )
+
+    def state_item(self, attributes: Mapping[str, str]) -> dict[str, str]:
+        """`attributes` and what the callback checks: the sealed secrets, the browser."""
+        sealed = seal_request_secrets(self.secrets.code_verifier, self.secrets.nonce, self.state)
+        return {**attributes, "sealed": sealed, "browser": digest(self.binding)}
+
+    def request(
+        self, redirect_uri: str, consent_id: str | None, **options: Any
+    ) -> AuthorizationRequest:
+        """The connector's authorization request (`options`: e.g. `prompt`, `max_age`)."""
+        return AuthorizationRequest(
+            redirect_uri=redirect_uri,
+            state=self.state,
+            code_challenge=self.secrets.code_challenge,
+            nonce=self.secrets.nonce,
+            consent_id=consent_id,
+            **options,
+        )
+
+    def cookie(self, max_age_seconds: int) -> str:
+        """The `Set-Cookie` value that binds the callback to this browser."""
+        return browser_binding.set_cookie_header(
+            self.binding, local=self.local_cookie, max_age_seconds=max_age_seconds
+        )
+
+
 def start(
     token: str | None,
     load_connector: ConnectorLoader,
@@ -251,16 +309,8 @@ def start(
             "Go back to the chat and type 'link' to get a new one."
         )
     user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
-    local_cookie = binding_cookie_is_local(redirect_uri)
-    binding = browser_binding.value_for(
-        browser_binding.value_from(browser_cookie, local=local_cookie)
-    )
-    request = new_authorization_secrets()
-    state_attributes = {
-        **taken,
-        "sealed": seal_request_secrets(request.code_verifier, request.nonce, request.state),
-        "browser": digest(binding),
-    }
+    begun = BrowserAuthorization.begin(browser_cookie, redirect_uri)
+    state_attributes = begun.state_item(taken)
     if platform is not None:
         state_attributes.update(_platform_facts(platform, user, taken["institution_id"]))
     connector = load_connector(taken["institution_id"])
@@ -276,7 +326,7 @@ def start(
         consent = connector.create_consent(
             ConsentRequest(
                 redirect_uri=redirect_uri,
-                state=request.state,
+                state=begun.state,
                 customer=customer,
                 person_document=document,
             )
@@ -288,18 +338,12 @@ def start(
         if consent is not None and consent.authorization_url:
             state_attributes["sca"] = SCA_REDIRECT
         ttl = get_settings().oauth_state_ttl_seconds
-        stores.states.put(request.state, state_attributes, ttl)
+        stores.states.put(begun.state, state_attributes, ttl)
         if consent is not None and consent.authorization_url:
             location = consent.authorization_url
         else:
             location = connector.authorization_url(
-                AuthorizationRequest(
-                    redirect_uri=redirect_uri,
-                    state=request.state,
-                    code_challenge=code_challenge(request.code_verifier),
-                    nonce=request.nonce,
-                    consent_id=consent.consent_id if consent is not None else None,
-                )
+                begun.request(redirect_uri, consent.consent_id if consent is not None else None)
             )
     except BankError as error:
         logger.warning(
@@ -310,8 +354,7 @@ def start(
             f"{connector.config.display_name} isn't answering right now. Please try again later.",
             status=502,
         ) from error
-    cookie = browser_binding.set_cookie_header(binding, local=local_cookie, max_age_seconds=ttl)
-    return Started(location=location, set_cookie=cookie)
+    return Started(location=location, set_cookie=begun.cookie(ttl))
 
 
 def _person_document(connector: Connector, given: str | None) -> str | None:

@@ -48,18 +48,16 @@ from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
 from chalicelib.auth.grants import end_consent, revoke_grant
 from chalicelib.auth.id_token import CLOCK_SKEW_SECONDS, verify_id_token
 from chalicelib.auth.linking import (
+    BrowserAuthorization,
     binding_cookie_is_local,
     open_request_secrets,
     resolve_public_base_url,
-    seal_request_secrets,
 )
-from chalicelib.auth.pkce import code_challenge, new_authorization_secrets
 from chalicelib.auth.token_endpoint import TokenSet, exchange_code
 from chalicelib.channels.delivery import deliver
 from chalicelib.channels.exceptions import ChannelError
 from chalicelib.channels.messages import Button, ChannelUser, OutboundMessage
 from chalicelib.connectors.base import (
-    AuthorizationRequest,
     Connector,
     ConnectorLoader,
     ConsentRequest,
@@ -192,18 +190,9 @@ def start(
     if question is None or question.state is not QuestionState.AWAITING_STEP_UP:
         raise LinkingError("That alert has already been answered or has expired.")
     connector = load_connector(taken["institution_id"])
-    local_cookie = binding_cookie_is_local(redirect_uri)
-    binding = browser_binding.value_for(
-        browser_binding.value_from(browser_cookie, local=local_cookie)
-    )
-    request = new_authorization_secrets()
-    state = f"{STATE_PREFIX}{request.state}"
-    attributes = {
-        **taken,
-        "sealed": seal_request_secrets(request.code_verifier, request.nonce, state),
-        "browser": digest(binding),
-        "started_at": str(int(time.time())),
-    }
+    begun = BrowserAuthorization.begin(browser_cookie, redirect_uri, state_prefix=STATE_PREFIX)
+    state = begun.state
+    attributes = begun.state_item({**taken, "started_at": str(int(time.time()))})
     name = connector.config.display_name
     if connector.consent_document is not None:  # its consent must name the person's document
         raise LinkingError(f"{name} can't confirm this here. {_call_bank_text()}", status=409)
@@ -219,15 +208,7 @@ def start(
             attributes["consent_id"] = consent_id
         stores.states.put(state, attributes, STEP_UP_SECONDS)
         location = connector.authorization_url(
-            AuthorizationRequest(
-                redirect_uri=redirect_uri,
-                state=state,
-                code_challenge=code_challenge(request.code_verifier),
-                nonce=request.nonce,
-                consent_id=consent_id,
-                prompt="login",
-                max_age=0,
-            )
+            begun.request(redirect_uri, consent_id, prompt="login", max_age=0)
         )
     except BankError as error:
         logger.warning(
@@ -238,10 +219,7 @@ def start(
             f"{name} isn't answering right now, so nothing was sent. Please try again later.",
             status=502,
         ) from error
-    cookie = browser_binding.set_cookie_header(
-        binding, local=local_cookie, max_age_seconds=STEP_UP_SECONDS
-    )
-    return Started(location=location, set_cookie=cookie)
+    return Started(location=location, set_cookie=begun.cookie(STEP_UP_SECONDS))
 
 
 def owns_state(state: str | None) -> bool:
