@@ -278,6 +278,16 @@ class BrowserAuthorization(BaseModel):
             self.binding, local=self.local_cookie, max_age_seconds=max_age_seconds
         )
 
+    @staticmethod
+    def returns_to_starter(
+        browser_cookie: str | None, redirect_uri: str, state_item: Mapping[str, str]
+    ) -> bool:
+        """Whether the callback's browser is the one whose binding the state item keeps."""
+        presented = browser_binding.value_from(
+            browser_cookie, local=binding_cookie_is_local(redirect_uri)
+        )
+        return browser_binding.same_browser(presented, state_item.get("browser"))
+
 
 def start(
     token: str | None,
@@ -422,10 +432,7 @@ def complete(
     user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
     institution_id = taken["institution_id"]
     connector = load_connector(institution_id)
-    presented = browser_binding.value_from(
-        browser_cookie, local=binding_cookie_is_local(redirect_uri)
-    )
-    if not browser_binding.same_browser(presented, taken.get("browser")):
+    if not BrowserAuthorization.returns_to_starter(browser_cookie, redirect_uri, taken):
         logger.warning(
             "Callback from another browser than the one that started; refused",
             extra=log_fields(institution_id=institution_id),

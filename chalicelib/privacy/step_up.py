@@ -43,13 +43,11 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
-from chalicelib.auth import browser_binding
 from chalicelib.auth.exceptions import IdTokenRejected, LinkingError
 from chalicelib.auth.grants import end_consent, revoke_grant
 from chalicelib.auth.id_token import CLOCK_SKEW_SECONDS, verify_id_token
 from chalicelib.auth.linking import (
     BrowserAuthorization,
-    binding_cookie_is_local,
     open_request_secrets,
     resolve_public_base_url,
 )
@@ -259,10 +257,7 @@ def complete(
     user = ChannelUser(channel=taken["channel"], user_id=taken["user_id"])
     connector = load_connector(taken["institution_id"])
     name = connector.config.display_name
-    presented = browser_binding.value_from(
-        browser_cookie, local=binding_cookie_is_local(redirect_uri)
-    )
-    if not browser_binding.same_browser(presented, taken.get("browser")):
+    if not BrowserAuthorization.returns_to_starter(browser_cookie, redirect_uri, taken):
         end_consent(connector, taken.get("consent_id"))
         raise LinkingError(
             "This sign-in has to finish in the same browser where it started, so nothing was "
