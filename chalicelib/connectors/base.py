@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
 from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig, Standard
 from chalicelib.connectors.exceptions import BankProtocolError
-from chalicelib.connectors.http import BankHttpClient
+from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.oauth.authserver import (
     AuthorizationServerMetadata,
     ClientAuthentication,
@@ -69,6 +69,10 @@ class ClientTokenSource(Protocol):
 
     def client_token(self, connector: Connector, scopes: list[str]) -> str:
         """A live client-credentials access token with `scopes` (cached where possible)."""
+        ...
+
+    def forget(self, institution_id: str) -> None:
+        """Drop a cached token the institution's bank no longer honours."""
         ...
 
 
@@ -451,6 +455,21 @@ class Connector(ABC):
                 f"connector {self.config.institution_id} was built without a client-token source"
             )
         return self._client_tokens.client_token(self, scopes)
+
+    def client_request(
+        self, method: str, path: str, scopes: list[str], **options: Any
+    ) -> BankResponse:
+        """A consent call with BankBridge's own token (`options` as `BankHttpClient.request`).
+
+        A 401 means the bank no longer honours the cached token (revoked, or the bank
+        rotated its keys before the expiry it gave): the token is dropped and the call
+        made once more with a fresh one, rather than failing every link until it expires.
+        """
+        response = self.http.request(method, path, token=self.client_token(scopes), **options)
+        if response.status == 401 and self._client_tokens is not None:
+            self._client_tokens.forget(self.config.institution_id)
+            response = self.http.request(method, path, token=self.client_token(scopes), **options)
+        return response
 
     def authorization_server(self) -> AuthorizationServerMetadata:
         """The bank's OAuth endpoints (discovered, with config overrides)."""

@@ -198,7 +198,12 @@ class BankHttpClient:
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """GET and return the decoded JSON body; non-2xx raises the mapped `BankError`."""
-        response = self.request("GET", path_or_url, token=token, params=params, headers=headers)
+        return self.json_of(
+            self.request("GET", path_or_url, token=token, params=params, headers=headers)
+        )
+
+    def json_of(self, response: BankResponse) -> Any:
+        """`response`'s decoded JSON body; non-2xx raises the mapped `BankError`."""
         if not response.ok:
             raise self.error_for(response)
         if response.body is None:

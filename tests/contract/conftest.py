@@ -31,6 +31,9 @@ class IssuedClientToken:
         self.asked.append(scopes)
         return CLIENT_TOKEN
 
+    def forget(self, institution_id: str) -> None:
+        """Nothing is cached here."""
+
 
 def contract_connector(base_url: str, standard: str, version: str, **changes: Any) -> Connector:
     """A connector for `standard` whose data API is the mock at `base_url`."""

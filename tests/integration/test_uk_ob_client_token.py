@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from chalicelib import aws
 from chalicelib.auth.client_credentials import CachedClientTokenSource
+from chalicelib.connectors.base import ConsentRequest
 from chalicelib.settings import get_settings
 from chalicelib.store.client_tokens import ClientTokenRepository
 from chalicelib.store.item_codec import encode_item
 from chalicelib.store.keys import client_token_key
 from infra.local.sandbox_bank.server import RunningSandbox
-from tests.unit.connectors.sandbox_linking import sandbox, sandbox_connector  # noqa: F401 - fixture
+from tests.unit.connectors.sandbox_linking import (  # noqa: F401 - fixture
+    CUSTOMER,
+    REDIRECT_URI,
+    sandbox,
+    sandbox_connector,
+)
 
 
 def test_token_is_fetched_once_sealed_and_reused(
@@ -40,3 +46,28 @@ def test_token_is_fetched_once_sealed_and_reused(
 
     cache.forget("sandbox")
     assert cache.client_token(connector, ["accounts"]) != first
+
+
+def test_a_cached_token_the_bank_stopped_honouring_is_replaced_on_the_next_consent_call(
+    aws_stack: object,
+    sandbox: RunningSandbox,  # noqa: F811
+) -> None:
+    cache = CachedClientTokenSource(ClientTokenRepository())
+    connector = sandbox_connector(
+        sandbox,
+        client_tokens=cache,
+        country="GB",
+        standard="uk_ob",
+        standard_version="3.1.11",
+        api_base_url=f"{sandbox.url}/open-banking/v3.1/aisp",
+        scopes=["openid", "accounts"],
+    )
+    revoked = cache.client_token(connector, ["accounts"])
+    assert connector.oauth.revoke(revoked, token_type_hint="access_token")
+
+    consent = connector.create_consent(
+        ConsentRequest(redirect_uri=REDIRECT_URI, state="s" * 32, customer=CUSTOMER)
+    )
+
+    assert consent.consent_id
+    assert cache.client_token(connector, ["accounts"]) != revoked  # the new one is kept

@@ -121,10 +121,10 @@ class BrazilOpenFinanceConnector(Connector):
         if document is None:
             raise ValueError("an Open Finance Brasil consent needs the person's valid CPF")
         expires = datetime.now(UTC) + timedelta(days=self.config.consent_days)
-        response = self.http.request(
+        response = self.client_request(
             "POST",
             CONSENTS_PATH,
-            token=self.client_token(rules.CLIENT_SCOPES),
+            rules.CLIENT_SCOPES,
             headers=self._headers(customer_present=True, customer=request.customer),
             json_body={
                 "data": {
@@ -142,12 +142,13 @@ class BrazilOpenFinanceConnector(Connector):
 
     def get_consent(self, consent_id: str) -> Consent:
         """`GET /consents/{consentId}`: status and expiry as the bank sees them."""
-        body = self.http.get_json(
+        response = self.client_request(
+            "GET",
             _consent_path(consent_id),
-            token=self.client_token(rules.CLIENT_SCOPES),
+            rules.CLIENT_SCOPES,
             headers=self._headers(customer_present=False, customer=None),
         )
-        return self._consent(body, fallback_expiry=None)
+        return self._consent(self.http.json_of(response), fallback_expiry=None)
 
     def consent_status(self, consent_id: str) -> ConsentStatus:
         """The consent's status, which linking waits to read AUTHORISED after the redirect."""
@@ -155,10 +156,10 @@ class BrazilOpenFinanceConnector(Connector):
 
     def end_consent(self, consent_id: str) -> bool:
         """`DELETE /consents/{consentId}` (204); one already REJECTED (422) is over anyway."""
-        response = self.http.request(
+        response = self.client_request(
             "DELETE",
             _consent_path(consent_id),
-            token=self.client_token(rules.CLIENT_SCOPES),
+            rules.CLIENT_SCOPES,
             headers=self._headers(customer_present=False, customer=None),
         )
         if response.status == 422 and REJECTED_CONSENT_CODE in mapping.error_codes(response.body):

@@ -118,10 +118,10 @@ class UkOpenBankingConnector(Connector):
         """`POST /account-access-consents` with our permissions and an expiry."""
         now = datetime.now(UTC)
         expires = now + timedelta(days=self.config.consent_days)
-        response = self.http.request(
+        response = self.client_request(
             "POST",
             "account-access-consents",
-            token=self.client_token(CLIENT_SCOPES),
+            CLIENT_SCOPES,
             headers=self._headers(customer_present=True, customer=request.customer),
             json_body={
                 "Data": {
@@ -137,19 +137,20 @@ class UkOpenBankingConnector(Connector):
 
     def get_consent(self, consent_id: str) -> Consent:
         """`GET /account-access-consents/{ConsentId}`: status and expiry as the bank sees them."""
-        body = self.http.get_json(
+        response = self.client_request(
+            "GET",
             f"account-access-consents/{quote(consent_id, safe='')}",
-            token=self.client_token(CLIENT_SCOPES),
+            CLIENT_SCOPES,
             headers=self._headers(customer_present=False, customer=None),
         )
-        return self._consent(body, fallback_expiry=None)
+        return self._consent(self.http.json_of(response), fallback_expiry=None)
 
     def end_consent(self, consent_id: str) -> bool:
         """`DELETE /account-access-consents/{ConsentId}` (204): the bank stops honouring it."""
-        response = self.http.request(
+        response = self.client_request(
             "DELETE",
             f"account-access-consents/{quote(consent_id, safe='')}",
-            token=self.client_token(CLIENT_SCOPES),
+            CLIENT_SCOPES,
             headers=self._headers(customer_present=False, customer=None),
         )
         if not response.ok:

@@ -20,7 +20,12 @@ import requests
 from joserfc.jwk import RSAKey
 
 from chalicelib.auth.token_endpoint import TokenSet, client_credentials, exchange_code
-from chalicelib.connectors.base import AuthorizationRequest, Connector, Customer
+from chalicelib.connectors.base import (
+    AuthorizationRequest,
+    ClientTokenSource,
+    Connector,
+    Customer,
+)
 from chalicelib.connectors.config.context import validation_context
 from chalicelib.connectors.config.models import ConnectorConfig
 from chalicelib.connectors.oauth.authserver import forget_discovery_documents
@@ -41,6 +46,9 @@ class RealClientToken:
 
     def client_token(self, connector: Connector, scopes: list[str]) -> str:
         return client_credentials(connector, scopes).access_token
+
+    def forget(self, institution_id: str) -> None:
+        """Nothing is cached here."""
 
 
 @pytest.fixture
@@ -72,7 +80,9 @@ def registered_sandbox() -> Iterator[RunningSandbox]:
         running.stop()
 
 
-def sandbox_connector(sandbox: RunningSandbox, **config: Any) -> Connector:
+def sandbox_connector(
+    sandbox: RunningSandbox, *, client_tokens: ClientTokenSource | None = None, **config: Any
+) -> Connector:
     data = {
         "institution_id": "sandbox",
         "display_name": "Sandbox",
@@ -89,7 +99,7 @@ def sandbox_connector(sandbox: RunningSandbox, **config: Any) -> Connector:
     return connector_for(
         ConnectorConfig.model_validate(data, context=validation_context(local=True)),
         get_secret=secrets_by_ref.__getitem__,
-        client_tokens=RealClientToken(),
+        client_tokens=client_tokens or RealClientToken(),
     )
 
 
