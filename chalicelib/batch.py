@@ -39,11 +39,14 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from chalicelib.deadline import DeadlineReached, invocation_deadline, seconds_left
 from chalicelib.observability import correlated, log_fields
 from chalicelib.store.processed_events import ClaimOutcome
+
+if TYPE_CHECKING:
+    from chalicelib.store.ports import ProcessedEventPort
 
 logger = logging.getLogger(__name__)
 
@@ -84,21 +87,11 @@ class Delivery:
     """The last attempt before the queue moves the record to its DLQ."""
 
 
-class EventClaims(Protocol):
-    """Claims of one namespace of event ids (`ProcessedEventRepository`)."""
-
-    def claim(self, source: str, event_id: str, *, owner: str) -> ClaimOutcome: ...
-
-    def complete(self, source: str, event_id: str, *, owner: str) -> None: ...
-
-    def release(self, source: str, event_id: str, *, owner: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class ClaimSpec(Generic[Item]):
     """How the runner claims an item: where, and under which (source, event id)."""
 
-    claims: EventClaims
+    claims: ProcessedEventPort
     key: Callable[[Item], tuple[str, str]]
     applies: Callable[[Item], bool] = lambda _: True
     """Whether an item is claimed at all: one whose only effect is guarded elsewhere (a reply
