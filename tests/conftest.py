@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
 import shutil
 import threading
@@ -40,6 +41,20 @@ def require_specs() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+def spec_document(relative: str) -> Any:
+    """A YAML spec file under the specs folder, parsed by libyaml's C loader when PyYAML has
+    it (about 7x faster than the pure-Python one on these half-megabyte files).
+
+    Through JSON, so integer keys (v3.1.11's status codes) become strings as in the others;
+    `utf-8-sig` because Brazil's files start with a byte-order mark.
+    """
+    import yaml  # lazy: only the spec-reading tests need it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = (require_specs() / relative).read_text(encoding="utf-8-sig")
+    return json.loads(json.dumps(yaml.load(text, Loader=loader)))  # noqa: S506 (a safe loader)
 
 
 @pytest.fixture(scope="session", autouse=True)

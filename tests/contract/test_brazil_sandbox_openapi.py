@@ -9,21 +9,15 @@ and status (the checks of `test_sandbox_openapi.py`, on Brazil's files).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from infra.local.sandbox_bank import SandboxBankConfig, serve_in_thread
-from tests.conftest import require_specs
 from tests.contract.test_sandbox_openapi import Exchange, Specs
 from tests.local_stack.integration.test_sandbox_bank import (
     CLIENT,
@@ -49,21 +43,6 @@ BRAZIL_SPECS = {
 PERMISSIONS = ["ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ", "ACCOUNTS_TRANSACTIONS_READ"]
 CONSENTS = "/open-banking/consents/v3/consents"
 ACCOUNTS = "/open-banking/accounts/v2/accounts"
-
-
-class BrazilSpecs(Specs):
-    """`Specs` over Brazil's two files (`utf-8-sig`: they start with a byte-order mark)."""
-
-    def __init__(self, root: Path) -> None:
-        self.documents: dict[str, dict[str, Any]] = {}
-        registry: Registry = Registry()
-        for name, relative in BRAZIL_SPECS.items():
-            text = (root / relative).read_text(encoding="utf-8-sig")
-            document = json.loads(json.dumps(yaml.safe_load(text)))
-            self.documents[name] = document
-            resource = Resource.from_contents(document, default_specification=DRAFT4)
-            registry = registry.with_resource(self._uri(name), resource)
-        self.registry = registry
 
 
 def fapi(**extra: str) -> dict[str, str]:
@@ -113,8 +92,8 @@ def brazil_link(sandbox: Sandbox) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def specs() -> BrazilSpecs:
-    return BrazilSpecs(require_specs())
+def specs() -> Specs:
+    return Specs(BRAZIL_SPECS)
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +207,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_response_matches_the_official_schema(
-    specs: BrazilSpecs, exchanges: dict[str, Exchange], case: str
+    specs: Specs, exchanges: dict[str, Exchange], case: str
 ) -> None:
     exchange = exchanges[case]
     assert exchange.response.status_code == CASES[case], exchange.response.text

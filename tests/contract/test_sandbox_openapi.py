@@ -8,22 +8,19 @@ declares for that path, method and status, and for the response headers it requi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from infra.local.sandbox_bank import SandboxBankConfig, serve_in_thread
-from tests.conftest import require_specs
+from tests.conftest import spec_document
 from tests.local_stack.integration.test_sandbox_bank import TODAY, FakeClock, Sandbox, account_id
 from tests.local_stack.integration.test_sandbox_standards import (
     bearer,
@@ -57,14 +54,14 @@ class Exchange:
 
 
 class Specs:
-    """Loaded spec documents in one `referencing` registry, addressed by JSON pointer."""
+    """Spec documents (`files`: name -> path under the specs folder) in one `referencing`
+    registry, addressed by JSON pointer."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, files: dict[str, str] = SPEC_FILES) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
         registry: Registry = Registry()
-        for name, relative in SPEC_FILES.items():
-            # through JSON so integer status keys (v3.1.11) become strings like in v4.0
-            document = json.loads(json.dumps(yaml.safe_load((root / relative).read_text())))
+        for name, relative in files.items():
+            document = spec_document(relative)
             self.documents[name] = document
             resource = Resource.from_contents(document, default_specification=DRAFT4)
             registry = registry.with_resource(self._uri(name), resource)
@@ -122,7 +119,7 @@ def _escape(part: str) -> str:
 
 @pytest.fixture(scope="module")
 def specs() -> Specs:
-    return Specs(require_specs())
+    return Specs()
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import yaml
 
 from chalicelib.bank_data import AccountKind, AccountStatus, ConsentStatus, TransactionStatus
 from chalicelib.connectors.brazil import mapping
-from tests.conftest import require_specs
+from tests.conftest import spec_document
 
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
-    path = require_specs() / "brazil-open-finance" / "accounts-2.4.2.yml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    document = spec_document("brazil-open-finance/accounts-2.4.2.yml")
     return dict(document["components"]["schemas"])
 
 

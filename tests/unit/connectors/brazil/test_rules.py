@@ -6,16 +6,14 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-import yaml
 
 from chalicelib.connectors.brazil import rules
-from tests.conftest import require_specs
+from tests.conftest import spec_document
 
 
 @pytest.fixture(scope="module")
 def consents_spec() -> dict:
-    path = require_specs() / "brazil-open-finance" / "consents-3.3.1.yml"
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8-sig")))
+    return dict(spec_document("brazil-open-finance/consents-3.3.1.yml"))
 
 
 def spec_groups(description: str) -> dict[str, set[str]]:
