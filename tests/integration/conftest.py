@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,7 +95,12 @@ def register_connector(raw: dict[str, Any]) -> None:
 def run_inbound_worker(
     client: Client, *events: dict[str, Any], receive_count: int = 1
 ) -> dict[str, Any]:
-    """Run the inbound worker on webhook-shaped events, as the queue would deliver them.
+    """Run the inbound worker on webhook-shaped events, as the queue would deliver them."""
+    return invoke_inbound_worker(client, inbound_records(*events, receive_count=receive_count))
+
+
+def inbound_records(*events: dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
+    """The SQS event delivering webhook-shaped events to the inbound worker.
 
     Bodies are in their queued form (intent and argument, no text), as `inbox.accept` sends.
     """
@@ -103,9 +109,21 @@ def run_inbound_worker(
 
     parsed = to_events(parse_payload(delivery(*events)))
     bodies = [queued_form(e).model_dump_json() for e in parsed]
-    return client.lambda_.invoke(
-        "handle_inbound_events", sqs_event(bodies, receive_count=receive_count)
-    ).payload
+    return sqs_event(bodies, receive_count=receive_count)
+
+
+def invoke_inbound_worker(client: Client, records: dict[str, Any]) -> dict[str, Any]:
+    """One invocation of the inbound worker on `records`; its batch-failure report."""
+    return client.lambda_.invoke("handle_inbound_events", records).payload
+
+
+def redelivered(records: dict[str, Any]) -> dict[str, Any]:
+    """`records` as SQS delivers them again: same message ids, one more receive."""
+    again = copy.deepcopy(records)
+    for record in again["Records"]:
+        count = int(record["attributes"]["ApproximateReceiveCount"])
+        record["attributes"]["ApproximateReceiveCount"] = str(count + 1)
+    return again
 
 
 def sent_to(graph: RunningStandin, psid: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib.auth.tokens import open_tokens
 from chalicelib.channels.messages import ChannelUser
-from chalicelib.privacy import my_data
+from chalicelib.privacy import erasure, my_data
 from chalicelib.privacy.records import ConsentEventKind, ConsentRecords
 from chalicelib.store.connectors import ConnectorRepository, forget_cached_connectors
 from chalicelib.store.consent_records import RETENTION_SECONDS
@@ -22,7 +22,14 @@ from chalicelib.store.links import LinkRepository
 from infra.local.graph_standin import RunningStandin
 from infra.local.sandbox_connectors import sandbox_configs
 from tests.factories import quick_reply_event, text_event
-from tests.integration.conftest import register_connector, run_inbound_worker, sent_to
+from tests.integration.conftest import (
+    inbound_records,
+    invoke_inbound_worker,
+    redelivered,
+    register_connector,
+    run_inbound_worker,
+    sent_to,
+)
 from tests.integration.test_linking_in_process import PUBLIC, _link, _text
 
 CHANNEL = "messenger"
@@ -153,6 +160,31 @@ def test_a_repeated_confirmation_erases_nothing_more_and_says_done_once(
     done = [m for m in sent_to(graph, "u-twice") if _text(m).startswith("Done.")]
     assert len(done) == 1
     assert _naming(_scan(aws_stack.table_name), "u-twice") == []
+
+
+def test_a_worker_killed_after_saying_done_is_finished_by_the_redelivery_without_a_second_done(
+    client: Client, graph: RunningStandin, aws_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _link(client, graph, "u-killed")
+    records = inbound_records(
+        quick_reply_event("u-killed", "Yes, delete all", "DELETE_EVERYTHING_CONFIRMED")
+    )
+
+    def killed(user: ChannelUser) -> None:
+        raise RuntimeError("the container died after the reply went out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(erasure, "after_reply", killed)
+        first = invoke_inbound_worker(client, records)
+    assert first["batchItemFailures"]  # the record comes back
+    assert _naming(_scan(aws_stack.table_name), "u-killed")  # the reply's own ledger entry
+
+    again = invoke_inbound_worker(client, redelivered(records))
+
+    assert again == {"batchItemFailures": []}
+    done = [m for m in sent_to(graph, "u-killed") if _text(m).startswith("Done.")]
+    assert len(done) == 1
+    assert _naming(_scan(aws_stack.table_name), "u-killed") == []
 
 
 def test_a_bank_that_left_the_registry_does_not_stop_the_erasure(
