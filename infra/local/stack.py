@@ -285,7 +285,8 @@ class DevStack:
              "--api-url", urls["api"], "--graph-url", urls["graph"], "--bank-url", urls["bank"],
              "--aws-url", urls["aws"], "--log-dir", str(self.log_dir),
              "--app-secret", secrets["app_secret"], "--admin-token", secrets["admin_token"],
-             "--whatsapp-phone-number-id", self.phone_number_id],
+             "--whatsapp-phone-number-id", self.phone_number_id,
+             "--instagram-account-id", self.instagram_account_id],
             self.env,
             ready=_answers(urls["console"]),
         )  # fmt: skip
@@ -470,7 +471,7 @@ def _banner(
     return f"""
 BankBridge local stack is ready.
 
-  Console (chat page)  {urls["console"]}/   (open in a browser)
+  Console (chat page)  {urls["console"]}/   (a browser: Messenger, Instagram, WhatsApp users)
   Webhook (Messenger)  {urls["api"]}/webhooks/messenger
   Webhook (WhatsApp)   {urls["api"]}/webhooks/whatsapp   (phone number id {phone_number_id})
   Webhook (Instagram)  {urls["api"]}/webhooks/instagram   (account id {instagram_account})

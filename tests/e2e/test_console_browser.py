@@ -97,6 +97,7 @@ def _add_user(page: Any, name: str, channel: str = "messenger") -> Any:
     page.get_by_role("button", name="Add user").click()
     thread = page.get_by_role("region", name=name, exact=True)
     _expect()(thread).to_be_visible()
+    _expect()(thread).to_have_attribute("data-channel", channel)
     return thread
 
 
@@ -129,19 +130,25 @@ def _name() -> str:
     return f"Tester {uuid.uuid4().hex[:6]}"
 
 
+def _say_hi_and_see_the_welcome(stack: LocalStack, thread: Any, name: str) -> Any:
+    """Say hi; the thread shows what the bot really sent and its four chips (returned)."""
+    expect = _expect()
+    _say(thread, name, "hi")
+    expect(thread.get_by_test_id("user-message")).to_have_text([re.compile("hi$")])
+    welcome = eventually(lambda: _sent_texts(stack, _psid(thread)), "the welcome")
+    expect(thread.get_by_test_id("bot-text")).to_have_text(welcome)
+    chips = thread.get_by_role("group", name=f"Quick replies for {name}").get_by_role("button")
+    expect(chips).to_have_text(["Balance", "Transactions", "Link a bank", "Help"])
+    return chips
+
+
 def test_hi_shows_welcome_and_chips_then_a_tapped_chip_is_answered(
     console: Any, local_stack: LocalStack
 ) -> None:
     expect = _expect()
     name = _name()
     thread = _add_user(console, name)
-    _say(thread, name, "hi")
-
-    expect(thread.get_by_test_id("user-message")).to_have_text([re.compile("hi$")])
-    welcome = eventually(lambda: _sent_texts(local_stack, _psid(thread)), "the welcome")
-    expect(thread.get_by_test_id("bot-text")).to_have_text(welcome)
-    chips = thread.get_by_role("group", name=f"Quick replies for {name}").get_by_role("button")
-    expect(chips).to_have_text(["Balance", "Transactions", "Link a bank", "Help"])
+    _say_hi_and_see_the_welcome(local_stack, thread, name)
 
     thread.get_by_role("button", name="Balance").click()
     expect(thread.get_by_test_id("user-message").last).to_contain_text("Balance")
@@ -407,7 +414,6 @@ def test_whatsapp_thread_lists_choices_and_answers_a_fraud_alert_with_its_reply_
     expect = _expect()
     name = _name()
     thread = _add_user(console, name, channel="whatsapp")
-    expect(thread).to_have_attribute("data-channel", "whatsapp")
     number = _psid(thread)
     expect(thread.get_by_text(f"WhatsApp +{number}")).to_be_visible()
 
@@ -468,3 +474,29 @@ def test_whatsapp_thread_shows_an_alert_outside_the_window_as_its_template_and_a
     expect(thread.get_by_test_id("bot-text").last).to_contain_text(
         "I've told Sandbox Bank (FDX)", timeout=30_000
     )
+
+
+def test_instagram_thread_says_hi_taps_a_chip_and_gets_the_linking_button(
+    console: Any, local_stack: LocalStack
+) -> None:
+    expect = _expect()
+    name = _name()
+    thread = _add_user(console, name, channel="instagram")
+    expect(thread.get_by_text(f"Instagram IGSID {_psid(thread)}")).to_be_visible()
+
+    chips = _say_hi_and_see_the_welcome(local_stack, thread, name)
+    chips.filter(has_text="Link a bank").click()
+    expect(thread.get_by_test_id("user-message").last).to_contain_text("Link a bank")
+    expect(thread.get_by_label(f"Message from {name}")).to_be_focused()
+    bank = thread.get_by_test_id("quick-reply").filter(has_text="Sandbox Bank (FDX)")
+    bank.click()
+    # Instagram has no Log In button: the linking page opens from a web_url button.
+    login = thread.get_by_test_id("url-button").last
+    expect(login).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/"))
+    expect(thread.get_by_test_id("account-link-button")).to_have_count(0)
+
+    log = console.get_by_test_id("log-pane")
+    trace = log.get_by_test_id("trace").last
+    expect(trace).to_contain_text("Instagram quick reply")
+    expect(trace.get_by_test_id("step-webhook")).to_contain_text("POST /webhooks/instagram")
+    expect(trace.get_by_test_id("step-queue")).to_have_count(1)

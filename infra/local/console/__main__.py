@@ -9,7 +9,7 @@ from pathlib import Path
 from infra.local.console.app import stop_streams
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.server import bind
-from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
+from infra.local.graph_standin import DEFAULT_INSTAGRAM_ACCOUNT_ID, DEFAULT_PHONE_NUMBER_ID
 from infra.local.serving import serve_until_stopped
 from infra.local.stack import stage_environment
 
@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
         default=env("BANKBRIDGE_DEV_WHATSAPP_PHONE_NUMBER_ID", DEFAULT_PHONE_NUMBER_ID),
         help="the business number WhatsApp users write to (the Graph stand-in's)",
     )
+    parser.add_argument(
+        "--instagram-account-id",
+        default=env("BANKBRIDGE_DEV_INSTAGRAM_ACCOUNT_ID", DEFAULT_INSTAGRAM_ACCOUNT_ID),
+        help="the professional account Instagram users write to (the Graph stand-in's)",
+    )
     args = parser.parse_args(argv)
     config = ConsoleConfig(
         api_url=args.api_url,
@@ -57,12 +62,15 @@ def main(argv: list[str] | None = None) -> None:
         app_secret=args.app_secret,
         admin_token=args.admin_token,
         whatsapp_phone_number_id=args.whatsapp_phone_number_id,
+        instagram_account_id=args.instagram_account_id,
         # Scrubbed from the log pane too, whatever their source.
         extra_secrets=[
             env("BANKBRIDGE_DEV_PAGE_TOKEN", "dev-page-token"),
             env("BANKBRIDGE_DEV_VERIFY_TOKEN", "dev-verify-token"),
             env("BANKBRIDGE_DEV_WHATSAPP_TOKEN", "dev-whatsapp-token"),
             env("BANKBRIDGE_DEV_WHATSAPP_VERIFY_TOKEN", "dev-whatsapp-verify-token"),
+            env("BANKBRIDGE_DEV_INSTAGRAM_TOKEN", "dev-instagram-token"),
+            env("BANKBRIDGE_DEV_INSTAGRAM_VERIFY_TOKEN", "dev-instagram-verify-token"),
         ],
     )
     server, url = bind(args.host, args.port, config)

@@ -1,13 +1,14 @@
 """The console's Flask app: the page, its JSON API, and Messenger's account-linking hops.
 
-People are on Messenger (`psid` a page-scoped id) or WhatsApp (`psid` their WhatsApp
-id, a phone number); what they type or tap is posted to that channel's webhook.
+People are on Messenger (`psid` a page-scoped id), Instagram (`psid` an Instagram-scoped
+id) or WhatsApp (`psid` their WhatsApp id, a phone number); what they type or tap is
+posted to that channel's webhook.
 
 JSON API (all under /api; POST bodies must be `application/json`, which keeps
 other local pages from posting here without a CORS preflight):
   GET    /api/users                            people with what they sent
-  POST   /api/users {"name"?, "channel"?}      add a person (fresh PSID or WhatsApp number;
-      channel "messenger", the default, or "whatsapp")                            → 201
+  POST   /api/users {"name"?, "channel"?}      add a person (fresh PSID, IGSID or WhatsApp
+      number; channel "messenger", the default, "instagram" or "whatsapp")        → 201
   DELETE /api/users/<psid>                     remove a person                    → 204
   POST   /api/users/<psid>/messages            type/tap (see `ChatAction`)       → 201 record
   GET    /api/users/<psid>/replies             the bot's Send API bodies to one person
@@ -92,7 +93,11 @@ class Console:
         scrub = SecretScrubber([config.app_secret, config.admin_token, *config.extra_secrets])
         feed = ReplyFeed(config.graph_url, sessions.sender_of_message)
         sender = WebhookSender(
-            config.api_url, config.app_secret, config.page_id, config.whatsapp_phone_number_id
+            config.api_url,
+            config.app_secret,
+            config.page_id,
+            config.whatsapp_phone_number_id,
+            config.instagram_account_id,
         )
         return cls(
             config=config,
@@ -177,7 +182,7 @@ def _register_chat_routes(app: Flask, console: Console) -> None:
         if user.channel == "whatsapp":
             record = _perform_on_whatsapp(action, user, console.sender)
         else:
-            record = _perform(action, psid, console.sender, console.config.page_id)
+            record = _perform(action, user, console.sender)
         sessions.record(record)
         return jsonify(_record_json(record)), 201
 
@@ -360,34 +365,34 @@ def _perform_on_whatsapp(
     )  # fmt: skip
 
 
-def _perform(action: ChatAction, psid: str, sender: WebhookSender, page_id: str) -> SentRecord:
-    """Build, sign and post the event a Messenger client would produce for `action`."""
+def _perform(action: ChatAction, user: SimulatedUser, sender: WebhookSender) -> SentRecord:
+    """Build, sign and post the event a Messenger (or Instagram) client would produce for
+    `action`: the two deliver the same `messaging[]` events to their own webhooks."""
+    instagram = user.channel == "instagram"
+    platform = payloads.INSTAGRAM if instagram else payloads.MESSENGER
+    shown = "Instagram" if instagram else "Messenger"
     if action.kind in WHATSAPP_TAPS:
-        raise BadRequest(422, f"a {action.kind} is WhatsApp's; Messenger has no such tap")
+        raise BadRequest(422, f"a {action.kind} is WhatsApp's; {shown} has no such tap")
+    if instagram and action.kind == "account_unlink":
+        raise BadRequest(422, "Instagram has no Log Out button (account_unlink is Messenger's)")
+    psid, account_id = user.psid, sender.account_ids[platform]
+    title, payload = action.title or "", action.payload or ""
     if action.kind == "text":
-        text = (action.text or "").strip()
-        event = payloads.text_event(psid, text, page_id)
-        return SentRecord(
-            psid=psid, kind="text", label="text message", bubble=text, result=sender.post(event)
-        )
-    if action.kind == "quick_reply":
-        title, payload = action.title or "", action.payload or ""
-        event = payloads.quick_reply_event(psid, title, payload, page_id)
-        return SentRecord(
-            psid=psid, kind="quick_reply", label=f"quick reply {payload}", bubble=title,
-            result=sender.post(event),
-        )  # fmt: skip
-    if action.kind == "postback":
-        title, payload = action.title or "", action.payload or ""
-        event = payloads.postback_event(psid, title, payload, page_id)
-        return SentRecord(
-            psid=psid, kind="postback", label=f"postback {payload}", bubble=title,
-            result=sender.post(event),
-        )  # fmt: skip
-    event = payloads.account_unlinked_event(psid, page_id)
+        title = (action.text or "").strip()
+        event = payloads.text_event(psid, title, account_id, platform)
+        kind, label = "text", "text message"
+    elif action.kind == "quick_reply":
+        event = payloads.quick_reply_event(psid, title, payload, account_id, platform)
+        kind, label = "quick_reply", f"quick reply {payload}"
+    elif action.kind == "postback":
+        event = payloads.postback_event(psid, title, payload, account_id, platform)
+        kind, label = "postback", f"postback {payload}"
+    else:
+        event = payloads.account_unlinked_event(psid, account_id)
+        kind, label, title = "account_linking", "account linking (unlinked)", "Log Out"
     return SentRecord(
-        psid=psid, kind="account_linking", label="account linking (unlinked)", bubble="Log Out",
-        result=sender.post(event),
+        psid=psid, kind=kind, label=f"Instagram {label}" if instagram else label, bubble=title,
+        channel=user.channel, result=sender.post(event, platform),
     )  # fmt: skip
 
 

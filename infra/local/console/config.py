@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from infra.local.console.payloads import DEFAULT_PAGE_ID
-from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
+from infra.local.graph_standin import DEFAULT_INSTAGRAM_ACCOUNT_ID, DEFAULT_PHONE_NUMBER_ID
 
 
 class ConsoleConfig(BaseModel):
@@ -26,6 +26,7 @@ class ConsoleConfig(BaseModel):
     admin_token: str = Field(repr=False)
     page_id: str = DEFAULT_PAGE_ID
     whatsapp_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
+    instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID
     extra_secrets: list[str] = Field(
         default_factory=list, repr=False, description="More values to scrub from logs."
     )

@@ -1,9 +1,13 @@
-"""Messenger webhook deliveries built and signed exactly as Meta sends them.
+"""Messenger (and Instagram) webhook deliveries built and signed exactly as Meta sends them.
 
 Shapes follow Meta's webhook reference (research/messenger.md §1): one batched
 body `{"object": "page", "entry": [{"id", "time", "messaging": [...]}]}`, a unique
 `mid` per message, millisecond timestamps, compact JSON with non-ASCII escaped,
 and `X-Hub-Signature-256` computed over those exact bytes.
+
+Instagram Messaging delivers the same `messaging[]` events (research/messenger.md
+§4.3) under `object: instagram`, to the professional account's id, with base64
+message ids: `INSTAGRAM` names those differences, so one set of builders serves both.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +23,20 @@ from pydantic import BaseModel
 from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 
 DEFAULT_PAGE_ID = "1000000000000001"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform that delivers `messaging[]` events: its webhook `object`, where BankBridge
+    receives it, and how its message ids begin."""
+
+    webhook_object: str
+    webhook_path: str
+    mid_prefix: str
+
+
+MESSENGER = Platform("page", "/webhooks/messenger", "m_")
+INSTAGRAM = Platform("instagram", "/webhooks/instagram", "aWdfZAG")  # base64 of "ig_d"
 
 
 class SignedDelivery(BaseModel):
@@ -28,9 +47,9 @@ class SignedDelivery(BaseModel):
     mid: str | None
 
 
-def new_mid() -> str:
-    """A message id shaped like Meta's (`m_` + URL-safe random), unique per message."""
-    return "m_" + secrets.token_urlsafe(24)
+def new_mid(platform: Platform = MESSENGER) -> str:
+    """A message id shaped like the platform's (its prefix + URL-safe random), unique."""
+    return platform.mid_prefix + secrets.token_urlsafe(24)
 
 
 def now_ms() -> int:
@@ -42,27 +61,37 @@ def _envelope(psid: str, page_id: str) -> dict[str, Any]:
     return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms()}
 
 
-def text_event(psid: str, text: str, page_id: str = DEFAULT_PAGE_ID) -> dict[str, Any]:
-    """A typed message."""
-    return {**_envelope(psid, page_id), "message": {"mid": new_mid(), "text": text}}
+def text_event(
+    psid: str, text: str, page_id: str = DEFAULT_PAGE_ID, platform: Platform = MESSENGER
+) -> dict[str, Any]:
+    """A typed message (`psid`: on Instagram, the Instagram-scoped id; `page_id`: the account's)."""
+    return {**_envelope(psid, page_id), "message": {"mid": new_mid(platform), "text": text}}
 
 
 def quick_reply_event(
-    psid: str, title: str, payload: str, page_id: str = DEFAULT_PAGE_ID
+    psid: str,
+    title: str,
+    payload: str,
+    page_id: str = DEFAULT_PAGE_ID,
+    platform: Platform = MESSENGER,
 ) -> dict[str, Any]:
     """A tapped quick reply: Meta sends the chip's title as text plus its payload."""
-    event = text_event(psid, title, page_id)
+    event = text_event(psid, title, page_id, platform)
     event["message"]["quick_reply"] = {"payload": payload}
     return event
 
 
 def postback_event(
-    psid: str, title: str, payload: str, page_id: str = DEFAULT_PAGE_ID
+    psid: str,
+    title: str,
+    payload: str,
+    page_id: str = DEFAULT_PAGE_ID,
+    platform: Platform = MESSENGER,
 ) -> dict[str, Any]:
     """A tapped postback button."""
     return {
         **_envelope(psid, page_id),
-        "postback": {"title": title, "payload": payload, "mid": new_mid()},
+        "postback": {"title": title, "payload": payload, "mid": new_mid(platform)},
     }
 
 
@@ -88,10 +117,12 @@ def mid_of(event: dict[str, Any]) -> str | None:
     return None
 
 
-def delivery(event: dict[str, Any], page_id: str = DEFAULT_PAGE_ID) -> dict[str, Any]:
+def delivery(
+    event: dict[str, Any], page_id: str = DEFAULT_PAGE_ID, platform: Platform = MESSENGER
+) -> dict[str, Any]:
     """Wrap one messaging event in Meta's batched webhook body."""
     return {
-        "object": "page",
+        "object": platform.webhook_object,
         "entry": [{"id": page_id, "time": now_ms(), "messaging": [event]}],
     }
 
@@ -102,12 +133,19 @@ def encode(document: dict[str, Any]) -> bytes:
 
 
 def signed_delivery(
-    event: dict[str, Any], app_secret: str, page_id: str = DEFAULT_PAGE_ID
+    event: dict[str, Any],
+    app_secret: str,
+    page_id: str = DEFAULT_PAGE_ID,
+    platform: Platform = MESSENGER,
 ) -> SignedDelivery:
     """The delivery for `event`, signed with `app_secret` over the exact body bytes."""
-    body = encode(delivery(event, page_id))
+    return signed(encode(delivery(event, page_id, platform)), app_secret, mid_of(event))
+
+
+def signed(body: bytes, app_secret: str, mid: str | None) -> SignedDelivery:
+    """`body` with the headers Meta sends: every Meta platform signs the same way."""
     return SignedDelivery(
         body=body,
         headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(app_secret, body)},
-        mid=mid_of(event),
+        mid=mid,
     )

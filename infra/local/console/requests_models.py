@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infra.local.console.bank_events import BankEventType
+from infra.local.console.sessions import Channel
 
 
 class _Strict(BaseModel):
@@ -17,7 +18,7 @@ class NewUser(_Strict):
     """`POST /api/users`."""
 
     name: str | None = Field(default=None, max_length=40)
-    channel: Literal["messenger", "whatsapp"] = "messenger"
+    channel: Channel = "messenger"
 
 
 class ChatAction(_Strict):
@@ -26,7 +27,7 @@ class ChatAction(_Strict):
     - `text`: typed text (`text` required);
     - `quick_reply`: a chip (`title` shown as text, `payload` as quick_reply.payload);
     - `postback`: a postback button (`title`, `payload`);
-    - `account_unlink`: a Log Out button;
+    - `account_unlink`: a Log Out button (Messenger only);
     - WhatsApp only: `button_reply` (a reply button), `list_reply` (a list row) and
       `template_button` (a template's quick-reply button), each with `title` and `payload`
       (the button's or row's `id`).

@@ -1,7 +1,8 @@
 """The console's memory: simulated people, what each sent, and pending logins.
 
 A person is on one channel and known by their address there (`psid`): a Messenger
-page-scoped id, or a WhatsApp id (their phone number, digits only).
+page-scoped id, an Instagram-scoped id (IGSID, digits too), or a WhatsApp id (their
+phone number, digits only).
 
 Kept in this dev process only, so a page reload restores every conversation;
 nothing here is written to disk or to the stack's AWS.
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from infra.local.console.webhook_sender import PostResult
 from infra.local.console.whatsapp_payloads import new_wa_id
 
-Channel = Literal["messenger", "whatsapp"]
+Channel = Literal["messenger", "instagram", "whatsapp"]
 SentKind = Literal[
     "text",
     "quick_reply",
@@ -34,7 +35,7 @@ LINKING_TOKEN_SECONDS = 300  # Meta: "only valid for 5 minutes"
 
 
 class SimulatedUser(BaseModel):
-    """One person messaging the bank, on Messenger or WhatsApp."""
+    """One person messaging the bank, on Messenger, Instagram or WhatsApp."""
 
     psid: str
     name: str

@@ -1,4 +1,5 @@
-"""Post signed deliveries to BankBridge's webhooks (Messenger's and WhatsApp's), as Meta does."""
+"""Post signed deliveries to BankBridge's webhooks (Messenger's, Instagram's, WhatsApp's), as
+Meta does."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import requests
 from pydantic import BaseModel
 
 from infra.local.console import whatsapp_payloads
-from infra.local.console.payloads import DEFAULT_PAGE_ID, SignedDelivery, signed_delivery
-from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
+from infra.local.console.payloads import (
+    DEFAULT_PAGE_ID,
+    INSTAGRAM,
+    MESSENGER,
+    Platform,
+    SignedDelivery,
+    signed_delivery,
+)
+from infra.local.graph_standin import DEFAULT_INSTAGRAM_ACCOUNT_ID, DEFAULT_PHONE_NUMBER_ID
 
-WEBHOOK_PATH = "/webhooks/messenger"
 WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp"
 
 
@@ -35,16 +42,22 @@ class WebhookSender:
         app_secret: str,
         page_id: str = DEFAULT_PAGE_ID,
         phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+        instagram_account_id: str = DEFAULT_INSTAGRAM_ACCOUNT_ID,
     ) -> None:
-        self.url = api_url.rstrip("/") + WEBHOOK_PATH
-        self.whatsapp_url = api_url.rstrip("/") + WHATSAPP_WEBHOOK_PATH
-        self.page_id = page_id
+        self.api_url = api_url.rstrip("/")
+        self.whatsapp_url = self.api_url + WHATSAPP_WEBHOOK_PATH
         self.phone_number_id = phone_number_id
+        self.account_ids = {MESSENGER: page_id, INSTAGRAM: instagram_account_id}
         self._app_secret = app_secret
 
-    def post(self, event: dict[str, Any]) -> PostResult:
-        """Deliver one Messenger messaging event; a refused connection is reported, not raised."""
-        return self._deliver(self.url, signed_delivery(event, self._app_secret, self.page_id))
+    def post(self, event: dict[str, Any], platform: Platform = MESSENGER) -> PostResult:
+        """Deliver one messaging event to Messenger's (or Instagram's) webhook, for the page
+        (or professional account); a refused connection is reported, not raised.
+
+        Locally one Meta app serves every channel, so Instagram's app secret is Messenger's.
+        """
+        delivery = signed_delivery(event, self._app_secret, self.account_ids[platform], platform)
+        return self._deliver(self.api_url + platform.webhook_path, delivery)
 
     def post_whatsapp(self, message: dict[str, Any], profile_name: str) -> PostResult:
         """Deliver one WhatsApp message from a person whose profile shows `profile_name`."""

@@ -15,12 +15,11 @@ import secrets
 import time
 from typing import Any
 
-from chalicelib.channels.meta.signature import SIGNATURE_HEADER, sign
 from chalicelib.channels.whatsapp.templates import (
     CONSENT_REMINDER_DEFINITION,
     FRAUD_ALERT_DEFINITION,
 )
-from infra.local.console.payloads import SignedDelivery, encode
+from infra.local.console.payloads import SignedDelivery, encode, signed
 from infra.local.graph_standin import DEFAULT_PHONE_NUMBER_ID
 
 BUSINESS_ACCOUNT_ID = "1000000000000003"
@@ -108,8 +107,4 @@ def signed_delivery(
 ) -> SignedDelivery:
     """The delivery for `message`, signed with `app_secret` over the exact body bytes."""
     body = encode(delivery(message, profile_name, phone_number_id))
-    return SignedDelivery(
-        body=body,
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(app_secret, body)},
-        mid=str(message["id"]),
-    )
+    return signed(body, app_secret, str(message["id"]))

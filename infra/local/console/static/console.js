@@ -1,4 +1,5 @@
-// BankBridge console front end: renders Messenger and WhatsApp threads from the console's JSON API.
+// BankBridge console front end: renders Messenger, Instagram and WhatsApp threads from the
+// console's JSON API (Instagram sends Messenger's shapes, so it renders as Messenger's).
 // Everything on the page is built with textContent (never innerHTML), so bot replies
 // and log lines cannot inject markup. Secrets never reach this script: the backend signs.
 "use strict";
@@ -77,8 +78,9 @@ class Thread {
     title.id = titleId;
     title.textContent = this.name;
     this.root.dataset.channel = this.channel;
-    this.root.querySelector(".psid").textContent =
-      this.channel === "whatsapp" ? `WhatsApp +${this.psid}` : `PSID ${this.psid}`;
+    this.root.querySelector(".psid").textContent = {
+      whatsapp: `WhatsApp +${this.psid}`, instagram: `Instagram IGSID ${this.psid}`,
+    }[this.channel] || `PSID ${this.psid}`;
     const remove = this.root.querySelector(".remove-user");
     remove.setAttribute("aria-label", `Remove ${this.name}`);
     remove.addEventListener("click", () => removeUser(this));
@@ -170,7 +172,8 @@ class Thread {
     this.messages.scrollTop = this.messages.scrollHeight;
   }
 
-  // One Send API body, rendered as Messenger (or WhatsApp) renders it.
+  // One Send API body, rendered as Messenger (or WhatsApp) renders it; Instagram's are Messenger's
+  // shapes within Instagram's limits (no Log In button: linking opens a web_url button).
   renderReply(body) {
     if (body.messaging_product === "whatsapp") {
       this.renderWhatsApp(body);
@@ -645,7 +648,7 @@ async function start() {
     const input = document.getElementById("new-user-name");
     const typed = input.value;
     const channel = document.getElementById("new-user-channel").value;
-    const body = channel === "whatsapp" ? { channel } : {};
+    const body = channel === "messenger" ? {} : { channel };
     if (typed.trim()) body.name = typed.trim();
     try {
       const user = await api("POST", "/api/users", body);

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,46 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from chalicelib.channels.meta.signature import SIGNATURE_HEADER, signature_is_valid
-from infra.local.console.app import create_app
 from infra.local.console.config import ConsoleConfig
 from infra.local.console.reply_feed import MAX_STREAMS
 from infra.local.console.server import serve_in_thread as serve_console_in_thread
 from infra.local.graph_standin import RunningStandin, appsecret_proof, serve_in_thread
+from tests.local_stack.unit.console.conftest import Receiver, console_client
 
 APP_SECRET, ADMIN_TOKEN = "unit-app-secret", "unit-admin-token"
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server standing in for the API and the bank: records and answers."""
-
-    url: str = ""
-    received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
-    answers: dict[str, tuple[int, dict[str, str], str]] = field(default_factory=dict)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        self.received.append(
-            (request.method, request.path, dict(request.headers), request.get_data())
-        )
-        status, headers, body = self.answers.get(request.path, (200, {}, "EVENT_RECEIVED"))
-        return Response(body, status=status, headers=headers)(environ, start_response)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    target = Receiver()
-    server = make_server("127.0.0.1", 0, target, threaded=True)
-    target.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield target
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +32,10 @@ def graph() -> Iterator[RunningStandin]:
 
 @pytest.fixture
 def client(receiver: Receiver, graph: RunningStandin, tmp_path: Path) -> FlaskClient:
-    config = ConsoleConfig(
-        api_url=receiver.url,
-        graph_url=graph.url,
-        bank_url=receiver.url,
-        log_dir=tmp_path,
-        app_secret=APP_SECRET,
-        admin_token=ADMIN_TOKEN,
-        extra_secrets=["unit-page-token"],
-        initial_users=["Ada"],
-    )
-    return create_app(config).test_client()
+    return console_client(
+        receiver, graph, tmp_path, app_secret=APP_SECRET, admin_token=ADMIN_TOKEN,
+        extra_secrets=["unit-page-token"], initial_users=["Ada"],
+    )  # fmt: skip
 
 
 def _psid(client: FlaskClient) -> str:

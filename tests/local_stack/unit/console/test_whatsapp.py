@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from chalicelib.channels.messages import InboundKind
 from chalicelib.channels.meta.signature import SIGNATURE_HEADER, signature_is_valid
@@ -20,10 +16,15 @@ from chalicelib.channels.whatsapp import webhook
 from chalicelib.channels.whatsapp.identity import Pseudonyms
 from chalicelib.channels.whatsapp.templates import FRAUD_ALERT_TEMPLATE
 from infra.local.console import whatsapp_payloads
-from infra.local.console.app import create_app
-from infra.local.console.config import ConsoleConfig
 from infra.local.console.traces import describe_send
-from infra.local.graph_standin import RunningStandin, appsecret_proof, serve_in_thread
+from infra.local.graph_standin import RunningStandin, serve_in_thread
+from tests.local_stack.unit.console.conftest import (
+    Receiver,
+    add_person,
+    console_client,
+    send_from,
+    typed_balance,
+)
 
 APP_SECRET, WHATSAPP_TOKEN, PHONE_NUMBER_ID = "wa-app-secret", "wa-token", "1000000000000077"
 PSEUDONYMS = Pseudonyms(b"w" * 32)
@@ -80,29 +81,6 @@ def test_the_approved_fraud_alert_shows_its_two_answers() -> None:
     assert "{{1}}" in shown["body"]
 
 
-class Receiver:
-    """Stands in for BankBridge's API: records each POST, answers 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        self.received.append((request.path, dict(request.headers), request.get_data()))
-        return Response("EVENT_RECEIVED")(environ, start_response)
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    target = Receiver()
-    server = make_server("127.0.0.1", 0, target, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield target, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture(scope="module")
 def graph() -> Iterator[RunningStandin]:
     with serve_in_thread(
@@ -112,64 +90,45 @@ def graph() -> Iterator[RunningStandin]:
 
 
 @pytest.fixture
-def client(receiver: tuple[Receiver, str], graph: RunningStandin, tmp_path: Path) -> FlaskClient:
-    config = ConsoleConfig(
-        api_url=receiver[1],
-        graph_url=graph.url,
-        bank_url=receiver[1],
-        log_dir=tmp_path,
-        app_secret=APP_SECRET,
-        admin_token="unit-admin-token",
-        whatsapp_phone_number_id=PHONE_NUMBER_ID,
-        initial_users=["Messenger Mo"],
-    )
-    return create_app(config).test_client()
+def client(receiver: Receiver, graph: RunningStandin, tmp_path: Path) -> FlaskClient:
+    return console_client(
+        receiver, graph, tmp_path, app_secret=APP_SECRET, admin_token="unit-admin-token",
+        whatsapp_phone_number_id=PHONE_NUMBER_ID, initial_users=["Messenger Mo"],
+    )  # fmt: skip
 
 
 def _whatsapp_user(client: FlaskClient) -> dict[str, Any]:
-    answer = client.post("/api/users", json={"name": "Ada", "channel": "whatsapp"})
-    assert answer.status_code == 201
-    return answer.get_json()
+    return add_person(client, "Ada", "whatsapp")
 
 
 def test_a_whatsapp_person_types_to_the_whatsapp_webhook_signed(
-    client: FlaskClient, receiver: tuple[Receiver, str]
+    client: FlaskClient, receiver: Receiver
 ) -> None:
-    user = _whatsapp_user(client)
-    assert user["channel"] == "whatsapp" and user["psid"].isdigit()
+    user, record, document = typed_balance(client, receiver, "whatsapp", APP_SECRET)
 
-    record = client.post(
-        f"/api/users/{user['psid']}/messages", json={"kind": "text", "text": " balance "}
-    ).get_json()
-
-    [(path, headers, body)] = receiver[0].received
-    assert path == "/webhooks/whatsapp"
-    assert signature_is_valid(APP_SECRET, body, headers[SIGNATURE_HEADER])
-    value = json.loads(body)["entry"][0]["changes"][0]["value"]
+    value = document["entry"][0]["changes"][0]["value"]
     assert value["metadata"]["phone_number_id"] == PHONE_NUMBER_ID
     assert value["contacts"] == [{"profile": {"name": "Ada"}, "wa_id": user["psid"]}]
     [message] = value["messages"]
     assert (message["from"], message["text"]) == (user["psid"], {"body": "balance"})
-    assert record["result"]["mid"] == message["id"] and record["channel"] == "whatsapp"
-    [trace] = client.get(f"/api/users/{user['psid']}/traces").get_json()["traces"]
-    assert trace["steps"][0]["summary"] == "POST /webhooks/whatsapp (signed)"
+    assert record["result"]["mid"] == message["id"]
 
 
 def test_a_tapped_reply_button_goes_back_with_its_id(
-    client: FlaskClient, receiver: tuple[Receiver, str]
+    client: FlaskClient, receiver: Receiver
 ) -> None:
     user = _whatsapp_user(client)
     tap = {"kind": "button_reply", "title": "Yes, it was me", "payload": "FRAUD_YES"}
 
     assert client.post(f"/api/users/{user['psid']}/messages", json=tap).status_code == 201
 
-    message = json.loads(receiver[0].received[0][2])["entry"][0]["changes"][0]["value"]
+    message = json.loads(receiver.received[0][3])["entry"][0]["changes"][0]["value"]
     interactive = message["messages"][0]["interactive"]
     assert interactive["button_reply"] == {"id": "FRAUD_YES", "title": "Yes, it was me"}
 
 
 def test_a_tap_of_the_other_channel_is_refused_and_nothing_is_sent(
-    client: FlaskClient, receiver: tuple[Receiver, str]
+    client: FlaskClient, receiver: Receiver
 ) -> None:
     whatsapp = _whatsapp_user(client)["psid"]
     messenger = client.get("/api/users").get_json()["users"][0]["psid"]
@@ -178,18 +137,12 @@ def test_a_tap_of_the_other_channel_is_refused_and_nothing_is_sent(
 
     assert client.post(f"/api/users/{whatsapp}/messages", json=postback).status_code == 422
     assert client.post(f"/api/users/{messenger}/messages", json=list_row).status_code == 422
-    assert receiver[0].received == []
+    assert receiver.received == []
 
 
 def _whatsapp_send(graph: RunningStandin, body: dict[str, Any]) -> None:
-    """What the WhatsApp adapter's Cloud API call leaves in the Graph stand-in's log."""
-    requests.post(
-        f"{graph.url}/v25.0/{PHONE_NUMBER_ID}/messages",
-        headers={"Authorization": f"Bearer {WHATSAPP_TOKEN}"},
-        params={"appsecret_proof": appsecret_proof(WHATSAPP_TOKEN, APP_SECRET)},
-        json={"messaging_product": "whatsapp", **body},
-        timeout=5,
-    ).raise_for_status()
+    cloud_api_body = {"messaging_product": "whatsapp", **body}
+    send_from(graph, PHONE_NUMBER_ID, WHATSAPP_TOKEN, APP_SECRET, cloud_api_body)
 
 
 def test_the_thread_shows_sends_to_the_number_and_the_typing_on_its_message(
