@@ -31,8 +31,8 @@ $(PRISM):
 
 prism: $(PRISM)
 
-## Lint, then run every test: unit, integration (moto), contract and end-to-end, on two
-## pytest-xdist workers per core (tests/conftest.py); a module, and all of tests/e2e (one
+## Lint, then run every test: unit, integration (moto), contract and end-to-end, on one
+## pytest-xdist worker more than the cores (tests/conftest.py); a module, and all of tests/e2e (one
 ## local stack), stays on one worker.
 ## Bytecode is written even where the environment sets PYTHONDONTWRITEBYTECODE: each worker
 ## would otherwise parse, assertion-rewrite and compile every test module again; one collection
