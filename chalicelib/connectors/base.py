@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.bank_data import Account, Balance, Consent, ConsentStatus, Transaction
 from chalicelib.connectors.config.models import ClientAuthMethod, ConnectorConfig, Standard
-from chalicelib.connectors.exceptions import BankProtocolError
+from chalicelib.connectors.exceptions import BankError, BankProtocolError
 from chalicelib.connectors.http import BankHttpClient, BankResponse
 from chalicelib.connectors.oauth.authserver import (
     AuthorizationServerMetadata,
@@ -195,6 +195,18 @@ class BalanceMapping(Protocol):
     def __call__(self, payload: Any, /, *, account_id: str, default_currency: str) -> Balance: ...
 
 
+class BankErrorRule(Protocol):
+    """A standard's reading of an error answer as a typed `BankError` (None: not its own)."""
+
+    def __call__(self, response: BankResponse, institution_id: str, /) -> BankError | None: ...
+
+
+class FinalAnswerRule(Protocol):
+    """Whether an answer is final for the standard, so the client must not retry it."""
+
+    def __call__(self, response: BankResponse, /) -> bool: ...
+
+
 class Connector(ABC):
     """One institution's open-banking API, in canonical terms."""
 
@@ -218,6 +230,13 @@ class Connector(ABC):
     map_balance: ClassVar[BalanceMapping]
     """The standard's mapping of one account's balance answer (its `mapping.map_balance`)."""
 
+    bank_errors: ClassVar[BankErrorRule | None] = None
+    """The standard's error bodies as typed `BankError`s (given to the HTTP client, unless the
+    client came with its own)."""
+
+    final_answer: ClassVar[FinalAnswerRule | None] = None
+    """Answers the standard marks final: never retried (Berlin Group's ACCESS_EXCEEDED)."""
+
     unusable_balance: ClassVar[str] = "balance answer is not a usable balance"
     """The protocol error when one account's balance answer cannot be mapped."""
 
@@ -240,6 +259,10 @@ class Connector(ABC):
             base_url=config.api_base_url,
             configured_origins=config.configured_origins,
         )
+        if self.http.error_mapper is None:
+            self.http.error_mapper = type(self).bank_errors
+        if self.http.final_answer is None:
+            self.http.final_answer = type(self).final_answer
         if get_secret is None:
             get_secret = bank_secret_getter(config.institution_id)
         self._get_secret = get_secret

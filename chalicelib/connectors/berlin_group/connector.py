@@ -126,15 +126,10 @@ class BerlinGroupConnector(Connector):
 
     standard = Standard.BERLIN_GROUP
     map_balance = staticmethod(mapping.map_balance)
+    bank_errors = staticmethod(berlin_group_error)
+    final_answer = staticmethod(is_access_exceeded)
     pages_sized_by_bank = True
     unusable_balance = "balances are not a usable XS2A balance list"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.http.error_mapper is None:
-            self.http.error_mapper = berlin_group_error
-        if self.http.final_answer is None:
-            self.http.final_answer = is_access_exceeded
 
     # Linking hooks
 

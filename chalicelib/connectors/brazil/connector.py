@@ -98,15 +98,11 @@ class BrazilOpenFinanceConnector(Connector):
 
     standard = Standard.BRAZIL
     map_balance = staticmethod(mapping.map_balance)
+    bank_errors = staticmethod(brazil_error)
     consent_document = rules.DOCUMENT_KIND
     consent_confirmed_after_redirect = True
     pages_sized_by_bank = True
     unusable_balance = "balances are not a usable Open Finance Brasil balance"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.http.error_mapper is None:
-            self.http.error_mapper = brazil_error
 
     @classmethod
     def checked_consent_document(cls, value: str) -> str | None:

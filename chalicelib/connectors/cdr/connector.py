@@ -122,12 +122,8 @@ class CdrConnector(Connector):
 
     standard = Standard.CDR_AU
     map_balance = staticmethod(mapping.map_balance)
+    bank_errors = staticmethod(cdr_error)
     unusable_balance = "balance is not a usable CDR balance"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.http.error_mapper is None:
-            self.http.error_mapper = cdr_error
 
     # Linking hooks
 

@@ -80,12 +80,8 @@ class FdxConnector(Connector):
 
     standard = Standard.FDX
     map_balance = staticmethod(map_balance)
+    bank_errors = staticmethod(fdx_error)
     unusable_balance = "account detail is not a usable FDX account"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.http.error_mapper is None:
-            self.http.error_mapper = fdx_error
 
     def list_accounts(self, token: str, *, read: ReadContext = ReadContext()) -> list[Account]:
         """Every shared account, all pages; items without an `accountId` are skipped."""

@@ -104,13 +104,9 @@ class UkOpenBankingConnector(Connector):
 
     standard = Standard.UK_OB
     map_balance = staticmethod(mapping.map_balance)
+    bank_errors = staticmethod(uk_error)
     pages_sized_by_bank = True
     unusable_balance = "balances are not a usable UK OB balance list"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.http.error_mapper is None:
-            self.http.error_mapper = uk_error
 
     # Linking hooks
 
