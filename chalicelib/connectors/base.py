@@ -423,13 +423,19 @@ class Connector(ABC):
             listed.append(ListedAccount(account, balance))
         return listed
 
-    def _usable_balance(self, build: Callable[[], Balance]) -> Balance | None:
-        """`build()`'s balance, or None (logged by field) when the bank's item is unusable.
+    def _usable_balance(
+        self, payload: Any, account_id: str, map_one: BalanceMapping | None = None
+    ) -> Balance | None:
+        """`payload` mapped (by `map_one`, else `map_balance`), or None (logged by field) when
+        the bank's item is unusable.
 
         Used for balances that came in bulk: the account's own balance read follows.
         """
+        mapper = map_one or self.map_balance
         try:
-            return build()
+            return mapper(
+                payload, account_id=account_id, default_currency=self.config.default_currency
+            )
         except ValidationError as exc:
             self._skip("balance", exc)
             return None

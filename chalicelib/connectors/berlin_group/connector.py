@@ -32,7 +32,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -249,14 +248,7 @@ class BerlinGroupConnector(Connector):
     def _inline_balance(self, item: Any, account: Account) -> Balance | None:
         if not parsing.items(item, "balances"):
             return None
-        return self._usable_balance(
-            partial(
-                mapping.map_balance,
-                item,
-                account_id=account.account_id,
-                default_currency=self.config.default_currency,
-            )
-        )
+        return self._usable_balance(item, account.account_id)
 
     def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
         """`GET /v1/accounts/{account-id}/balances`."""

@@ -193,14 +193,7 @@ class CdrConnector(Connector):
                 account_id = parsing.text(parsing.member(item, "accountId"))
                 if account_id is None:
                     continue
-                balance = self._usable_balance(
-                    partial(
-                        mapping.map_balance_item,
-                        item,
-                        account_id=account_id,
-                        default_currency=self.config.default_currency,
-                    )
-                )
+                balance = self._usable_balance(item, account_id, mapping.map_balance_item)
                 if balance is not None:
                     balances[account_id] = balance
         return balances

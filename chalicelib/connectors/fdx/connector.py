@@ -99,14 +99,7 @@ class FdxConnector(Connector):
     def _inline_balance(self, item: Any, account: Account) -> Balance | None:
         if not carries_balance(item):
             return None
-        return self._usable_balance(
-            partial(
-                map_balance,
-                item,
-                account_id=account.account_id,
-                default_currency=self.config.default_currency,
-            )
-        )
+        return self._usable_balance(item, account.account_id)
 
     def _balance_payload(self, token: str, account_id: str, read: ReadContext) -> Any:
         """Balances are on the account detail (`GET /accounts/{id}`): FDX has no balance call."""

@@ -196,14 +196,7 @@ class UkOpenBankingConnector(Connector):
             raise self.http.error_for(response)
         balances: dict[str, Balance] = {}
         for account_id, entries in mapping.balances_by_account(response.body).items():
-            balance = self._usable_balance(
-                partial(
-                    mapping.map_account_balances,
-                    entries,
-                    account_id=account_id,
-                    default_currency=self.config.default_currency,
-                )
-            )
+            balance = self._usable_balance(entries, account_id, mapping.map_account_balances)
             if balance is not None:
                 balances[account_id] = balance
         return balances
